@@ -1,0 +1,30 @@
+import type { DisplayDriver, Frame } from './types.js';
+
+/** Records every frame: what the simulator draws and what tests look at. */
+export class VirtualDisplay implements DisplayDriver {
+  readonly name = 'virtual';
+  readonly frames: Frame[] = [];
+  private listeners: ((f: Frame) => void)[] = [];
+
+  constructor(private readonly keep = 100) {}
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  show(frame: Frame): void {
+    this.frames.push(frame);
+    if (this.frames.length > this.keep) this.frames.splice(0, this.frames.length - this.keep);
+    for (const l of this.listeners) l(frame);
+  }
+
+  get current(): Frame | undefined {
+    return this.frames[this.frames.length - 1];
+  }
+
+  onFrame(listener: (f: Frame) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+}

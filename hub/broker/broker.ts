@@ -1,0 +1,60 @@
+import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type AedesOptions } from 'aedes';
+import type { Logger } from 'pino';
+
+export interface BrokerOptions {
+  host: string;
+  /** Plain TCP port, or null for none. */
+  port: number | null;
+  tls?: { port: number; key: string | Buffer; cert: string | Buffer; ca?: string | Buffer } | null;
+  hooks: Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'preConnect'>;
+  log: Logger;
+}
+
+export interface RunningBroker {
+  aedes: Aedes;
+  servers: Server[];
+  /** Ports actually bound (useful with port 0). */
+  ports: { tcp: number | null; tls: number | null };
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    server.once('error', rej);
+    server.listen(port, host, () => {
+      server.off('error', rej);
+      const a = server.address();
+      res(typeof a === 'object' && a ? a.port : port);
+    });
+  });
+}
+
+/** The hall's embedded MQTT broker. Policy (auth, ACL) arrives as hooks; this file only wires. */
+export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
+  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout: 30_000 });
+  aedes.on('clientError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'client error'));
+  aedes.on('connectionError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'connection error'));
+  const servers: Server[] = [];
+  const ports = { tcp: null as number | null, tls: null as number | null };
+  if (o.port !== null) {
+    const s = createServer(aedes.handle);
+    servers.push(s);
+    ports.tcp = await listen(s, o.port, o.host);
+  }
+  if (o.tls) {
+    const s = createTlsServer({ key: o.tls.key, cert: o.tls.cert, ...(o.tls.ca ? { ca: o.tls.ca } : {}) }, aedes.handle);
+    servers.push(s);
+    ports.tls = await listen(s, o.tls.port, o.host);
+  }
+  return {
+    aedes,
+    servers,
+    ports,
+    async close() {
+      await new Promise<void>((res) => aedes.close(() => res()));
+      await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import {
+  DeviceConfigSchema,
+  defaultDeviceConfig,
+  ID_PATTERN,
+  importPublicKey,
+  type DeviceConfig,
+} from '../../protocol/index.js';
+import type { Db } from '../store/db.js';
+import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secrets.js';
+
+/** Per-device settings a hall can change; everything else in the config comes from defaults. */
+export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true })
+  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial() })
+  .partial()
+  .strict();
+export type DeviceSettings = z.infer<typeof DeviceSettingsSchema>;
+
+export interface DeviceRow {
+  id: string;
+  hall: string;
+  window: string;
+  name: string | null;
+  settings: string;
+  public_key: string | null;
+  secret_hash: string | null;
+  enrolled_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+  config_version: number;
+  chain_seq: number;
+  chain_hash: string;
+}
+
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+  constructor(
+    readonly code: 'not-found' | 'exists' | 'bad-token' | 'token-expired' | 'revoked' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface EnrolResult {
+  device: DeviceRow;
+  password: string;
+  config: DeviceConfig;
+}
+
+/** The hall's devices: who they are, their keys and credentials, their configuration. */
+export class Registry {
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(
+    private readonly db: Db,
+    readonly hall: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(id: string): DeviceRow | undefined {
+    return this.db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE id = ?').get(id);
+  }
+
+  list(): DeviceRow[] {
+    return this.db.prepare<[], DeviceRow>('SELECT * FROM devices ORDER BY window, id').all();
+  }
+
+  /** Registers a device for a window and returns its one-time enrolment token. */
+  add(opts: { window: string; id?: string; name?: string; settings?: DeviceSettings; tokenTtlMs?: number }): { device: DeviceRow; token: string } {
+    const id = opts.id ?? this.nextId();
+    if (!ID_PATTERN.test(id)) throw new RegistryError('invalid', `device id ${JSON.stringify(id)} must be 1–64 letters, digits, "_" or "-"`);
+    if (this.get(id)) throw new RegistryError('exists', `device ${id} already exists`);
+    const settings = DeviceSettingsSchema.parse(opts.settings ?? {});
+    const token = newSecret();
+    this.db
+      .prepare('INSERT INTO devices (id, hall, window, name, settings, enrol_token_hash, enrol_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, this.hall, opts.window, opts.name ?? null, JSON.stringify(settings), tokenHash(token), this.now() + (opts.tokenTtlMs ?? 7 * 86_400_000), this.now());
+    return { device: this.get(id)!, token };
+  }
+
+  private nextId(): string {
+    const n = (this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM devices').get()!.n ?? 0) + 1;
+    for (let i = n; ; i++) {
+      const id = `ev-${String(i).padStart(3, '0')}`;
+      if (!this.get(id)) return id;
+    }
+  }
+
+  /** Exchanges a one-time token and the device's public key for MQTT credentials and config. */
+  async enrol(token: string, publicKey: string): Promise<EnrolResult> {
+    try {
+      importPublicKey(publicKey);
+    } catch {
+      throw new RegistryError('invalid', 'publicKey must be a base64 SPKI Ed25519 public key');
+    }
+    const row = this.db.prepare<[string], DeviceRow & { enrol_expires_at: number }>('SELECT * FROM devices WHERE enrol_token_hash = ?').get(tokenHash(token));
+    if (!row) throw new RegistryError('bad-token', 'enrolment token is unknown or already used');
+    if (row.revoked_at !== null) throw new RegistryError('revoked', `device ${row.id} is revoked`);
+    if (row.enrol_expires_at < this.now()) throw new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
+    const password = newSecret();
+    const hash = await hashPassword(password);
+    this.db
+      .prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = ? WHERE id = ?')
+      .run(publicKey, hash, this.now(), row.id);
+    this.keys.delete(row.id);
+    const device = this.get(row.id)!;
+    return { device, password, config: this.config(device) };
+  }
+
+  /** MQTT authentication: the username is the device id; revoked or unenrolled devices fail. */
+  async checkCredentials(username: string, password: string): Promise<boolean> {
+    const row = this.get(username);
+    if (!row || row.revoked_at !== null || !row.secret_hash) return false;
+    return verifyPassword(password, row.secret_hash);
+  }
+
+  /** The key records of this device must be signed with; undefined if not enrolled or revoked. */
+  publicKey(id: string): KeyObject | undefined {
+    const cached = this.keys.get(id);
+    if (cached) return cached;
+    const row = this.get(id);
+    if (!row?.public_key || row.revoked_at !== null) return undefined;
+    const key = importPublicKey(row.public_key);
+    this.keys.set(id, key);
+    return key;
+  }
+
+  config(device: DeviceRow): DeviceConfig {
+    const base = defaultDeviceConfig(device.hall, device.id, device.window);
+    const s = DeviceSettingsSchema.parse(JSON.parse(device.settings));
+    return DeviceConfigSchema.parse({ ...base, ...s, timeouts: { ...base.timeouts, ...s.timeouts }, version: device.config_version });
+  }
+
+  revoke(id: string): void {
+    const r = this.db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
+    if (r.changes === 0 && !this.get(id)) throw new RegistryError('not-found', `no device ${id}`);
+    this.keys.delete(id);
+  }
+}

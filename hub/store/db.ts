@@ -1,0 +1,119 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The hub's own database. Migrations are numbered and applied in order inside one
+ * transaction each; `PRAGMA user_version` remembers how far a database has come.
+ * Later features add their tables by appending to MIGRATIONS, never by editing one.
+ */
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    hall TEXT NOT NULL,
+    window TEXT NOT NULL,
+    name TEXT,
+    settings TEXT NOT NULL DEFAULT '{}',
+    public_key TEXT,
+    secret_hash TEXT,
+    enrol_token_hash TEXT UNIQUE,
+    enrol_expires_at INTEGER,
+    enrolled_at INTEGER,
+    revoked_at INTEGER,
+    created_at INTEGER NOT NULL,
+    config_version INTEGER NOT NULL DEFAULT 1,
+    chain_seq INTEGER NOT NULL DEFAULT 0,
+    chain_hash TEXT NOT NULL DEFAULT '${'0'.repeat(64)}'
+  );
+
+  CREATE TABLE ratings (
+    id TEXT PRIMARY KEY,
+    device TEXT NOT NULL REFERENCES devices (id),
+    seq INTEGER NOT NULL,
+    hall TEXT NOT NULL,
+    window TEXT NOT NULL,
+    staff_id TEXT,
+    kind TEXT NOT NULL,
+    level INTEGER,
+    reasons TEXT NOT NULL,
+    session_id TEXT,
+    flags TEXT NOT NULL,
+    device_at INTEGER NOT NULL,
+    clock_synced INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (device, seq)
+  );
+  CREATE INDEX ratings_by_received ON ratings (received_at);
+
+  -- The durable outbox towards the province. A row is 'done' only once the province accepted it.
+  CREATE TABLE forward_queue (
+    record_id TEXT PRIMARY KEY REFERENCES ratings (id),
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'rejected')),
+    enqueued_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL DEFAULT 0,
+    forwarded_at INTEGER,
+    last_error TEXT,
+    reply TEXT
+  );
+  CREATE INDEX forward_queue_pending ON forward_queue (state, next_at);
+
+  -- Missing sequence ranges seen per device: a device never skips, so a gap means lost records.
+  CREATE TABLE gaps (
+    device TEXT NOT NULL,
+    from_seq INTEGER NOT NULL,
+    to_seq INTEGER NOT NULL,
+    detected_at INTEGER NOT NULL,
+    PRIMARY KEY (device, from_seq)
+  );
+
+  CREATE TABLE rejections (
+    n INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    device TEXT,
+    reason TEXT NOT NULL,
+    record_id TEXT,
+    seq INTEGER,
+    detail TEXT
+  );
+
+  CREATE TABLE device_status (
+    device TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'queue-system', 'viewer')),
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  `,
+];
+
+export type Db = Database.Database;
+
+export function openHubDb(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // Group commit makes FULL cheap: many records share one fsync.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

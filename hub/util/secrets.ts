@@ -1,0 +1,35 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+
+/** A random secret for humans to paste and machines to send: 32 bytes, base64url. */
+export function newSecret(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** For high-entropy tokens a plain hash is enough to keep them out of a stolen database. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+const N = 16384;
+const R = 8;
+const P = 1;
+
+function scryptAsync(secret: string, salt: Buffer, len: number): Promise<Buffer> {
+  return new Promise((res, rej) => scrypt(secret, salt, len, { N, r: R, p: P }, (e, key) => (e ? rej(e) : res(key))));
+}
+
+/** Passwords (device MQTT secrets) are stored as scrypt hashes: `scrypt$N$r$p$salt$hash`. */
+export async function hashPassword(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(secret, salt, 32);
+  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const salt = Buffer.from(parts[4]!, 'base64');
+  const expected = Buffer.from(parts[5]!, 'base64');
+  const key = await scryptAsync(secret, salt, expected.length);
+  return timingSafeEqual(key, expected);
+}

@@ -1,0 +1,92 @@
+/**
+ * Record integrity: canonical encoding, the per-device hash chain and Ed25519 signatures.
+ * A record is signed over the canonical JSON of every field but `sig`; its hash (the next
+ * record's `prev`) is taken over the canonical JSON of the whole signed record.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import canonicalizeImport from 'canonicalize';
+import { err, ok, ProtocolError, type Result } from './errors.js';
+import type { RatingRecord, UnsignedRecord } from './schemas.js';
+
+const canonicalizeFn = canonicalizeImport as unknown as (v: unknown) => string | undefined;
+
+/** RFC 8785 (JCS) canonical JSON: the same value always gives the same bytes. */
+export function canonical(value: unknown): string {
+  const s = canonicalizeFn(value);
+  if (s === undefined) throw new TypeError('value cannot be canonicalised');
+  return s;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function recordHash(record: RatingRecord): string {
+  return sha256Hex(canonical(record));
+}
+
+function signingBytes(record: UnsignedRecord | RatingRecord): Buffer {
+  const { sig: _sig, ...unsigned } = record as RatingRecord;
+  return Buffer.from(canonical(unsigned));
+}
+
+export interface DeviceKeys {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export function generateDeviceKeys(): DeviceKeys {
+  return generateKeyPairSync('ed25519');
+}
+
+/** The form a public key is registered in at enrolment: base64 of the SPKI DER. */
+export function exportPublicKey(key: KeyObject): string {
+  return key.export({ type: 'spki', format: 'der' }).toString('base64');
+}
+
+export function importPublicKey(spkiBase64: string): KeyObject {
+  return createPublicKey({ key: Buffer.from(spkiBase64, 'base64'), format: 'der', type: 'spki' });
+}
+
+export function exportPrivateKeyPem(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+export function importPrivateKeyPem(pem: string): KeyObject {
+  return createPrivateKey(pem);
+}
+
+export function signRecord(unsigned: UnsignedRecord, privateKey: KeyObject): RatingRecord {
+  const sig = sign(null, signingBytes(unsigned), privateKey).toString('base64');
+  return { ...unsigned, sig } as RatingRecord;
+}
+
+export function verifyRecord(record: RatingRecord, publicKey: KeyObject): Result<RatingRecord> {
+  let good = false;
+  try {
+    good = verify(null, signingBytes(record), publicKey, Buffer.from(record.sig, 'base64'));
+  } catch {
+    good = false;
+  }
+  return good ? ok(record) : err(new ProtocolError('bad-signature', `record ${record.id} (seq ${record.seq}) does not match the device's key`));
+}
+
+/** Where a device's chain stands: the last sequence number used and that record's hash. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export const EMPTY_CHAIN: ChainHead = { seq: 0, hash: GENESIS_HASH };
+
+/** The seq and prev the next record after `head` must carry. */
+export function nextLink(head: ChainHead): { seq: number; prev: string } {
+  return { seq: head.seq + 1, prev: head.hash };
+}
+
+/** Does `record` follow directly on `head`? */
+export function followsOn(head: ChainHead, record: RatingRecord): boolean {
+  return record.seq === head.seq + 1 && record.prev === head.hash;
+}

@@ -1,0 +1,194 @@
+/**
+ * Every message on the wire, as zod schemas. The TypeScript types are derived from these, and
+ * `npm run schema` writes them out as JSON Schema for integrators; nothing re-declares them.
+ */
+import { z } from 'zod';
+import { ID_PATTERN } from './topics.js';
+
+export const PROTOCOL_VERSION = 1 as const;
+
+const Id = z.string().regex(ID_PATTERN, 'must be 1–64 letters, digits, "_" or "-"');
+const Text = (max: number) => z.string().min(1).max(max);
+const Hex256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+const EpochMs = z.number().int().nonnegative();
+
+export const LevelSchema = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]);
+export const ReasonCodeSchema = z.string().regex(/^[1-5]\d{2}$/, 'must be a three-digit preset reason code');
+
+/**
+ * What a record says about how it came to be. Flags never hide a rating: they travel with it so
+ * the hub and the province can judge (HappyOrNot keeps a `misuse` flag the same way).
+ */
+export const RecordFlagSchema = z.enum([
+  'too-soon', // pressed sooner after the prompt than a citizen could read it: possible staff press
+  'no-session', // pressed while no service session was open (session mode)
+  'no-reason', // a 差评 whose reason screen was skipped or timed out
+  'walk-up', // the hall runs the device without sessions
+  'repeated', // more presses followed within the repeat interval (they were ignored)
+]);
+export type RecordFlag = z.infer<typeof RecordFlagSchema>;
+
+/** The service session a rating answers: one rating applies to all its cases (Ankang art. 11). */
+export const SessionRefSchema = z
+  .object({
+    id: Id,
+    cases: z.array(Text(64)).min(1).max(50), // 办件编号
+    itemCode: Text(64).nullable(), // 事项编码
+    itemName: Text(200).nullable(), // 事项名称
+  })
+  .strict();
+export type SessionRef = z.infer<typeof SessionRefSchema>;
+
+const recordFields = {
+  v: z.literal(PROTOCOL_VERSION),
+  id: z.uuid({ version: 'v7' }),
+  hall: Id,
+  device: Id,
+  window: Text(32),
+  staffId: Text(64).nullable(),
+  seq: z.number().int().positive(),
+  /** 'rating': a citizen pressed; 'not-rated': a prompt timed out, so the hub may apply the default. */
+  kind: z.enum(['rating', 'not-rated']),
+  level: LevelSchema.nullable(),
+  reasons: z.array(ReasonCodeSchema).max(16),
+  catalogue: Text(64),
+  session: SessionRefSchema.nullable(),
+  /** Device wall-clock time; trust it only when clockSynced (a Pi has no RTC). */
+  at: EpochMs,
+  clockSynced: z.boolean(),
+  /** Identifies this run of the agent; mono (ms) orders events within it. */
+  bootId: z.uuid(),
+  mono: z.number().int().nonnegative(),
+  flags: z.array(RecordFlagSchema).max(8),
+  /** Hash of the previous record of this device (all zeros for the first). */
+  prev: Hex256,
+};
+
+/** The record before it is signed. */
+export const UnsignedRecordSchema = z.object(recordFields).strict();
+export type UnsignedRecord = z.infer<typeof UnsignedRecordSchema>;
+
+export const RatingRecordSchema = z
+  .object({ ...recordFields, sig: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be a base64 Ed25519 signature') })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.kind === 'rating') !== (r.level !== null)) {
+      ctx.addIssue({ code: 'custom', path: ['level'], message: 'a rating has a level; a not-rated record has none' });
+    }
+    for (const code of r.reasons) {
+      if (r.level === null || Number(code[0]) !== r.level) {
+        ctx.addIssue({ code: 'custom', path: ['reasons'], message: `reason ${code} does not belong to level ${r.level}` });
+      }
+    }
+  });
+export type RatingRecord = z.infer<typeof RatingRecordSchema>;
+
+/** hub → device: the records the hub has durably stored (sent after its transaction committed). */
+export const AckSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    acks: z.array(z.object({ seq: z.number().int().positive(), id: z.uuid() }).strict()).max(1000),
+    /** Records the hub will never store (bad signature, fork): the device keeps them and reports a fault. */
+    rejects: z
+      .array(z.object({ seq: z.number().int().positive(), id: z.uuid(), reason: Text(64) }).strict())
+      .max(1000)
+      .default([]),
+  })
+  .strict();
+export type Ack = z.infer<typeof AckSchema>;
+
+/** device → hub, retained; the last will publishes state 'offline'. */
+export const StatusSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    state: z.enum(['online', 'offline']),
+    firmware: Text(64),
+    bootId: z.uuid(),
+    uptimeS: z.number().nonnegative(),
+    clockSynced: z.boolean(),
+    at: EpochMs,
+    outbox: z
+      .object({
+        depth: z.number().int().nonnegative(),
+        oldestAgeS: z.number().nonnegative().nullable(),
+        capacity: z.number().int().positive(),
+        lastSeq: z.number().int().nonnegative(),
+      })
+      .strict(),
+    counters: z.record(z.string().max(64), z.number().int().nonnegative()),
+    faults: z.array(Text(64)).max(32),
+    mode: z.enum(['idle', 'prompt', 'reasons', 'thanks', 'paused', 'out-of-service']).optional(),
+  })
+  .strict();
+export type Status = z.infer<typeof StatusSchema>;
+
+export const StaffSchema = z
+  .object({ id: Text(64), name: Text(64), number: Text(32).nullable(), photo: Text(500).nullable() })
+  .strict();
+export type Staff = z.infer<typeof StaffSchema>;
+
+export const CatalogueSchema = z
+  .object({
+    version: Text(64),
+    reasons: z.array(z.object({ code: ReasonCodeSchema, level: LevelSchema, text: Text(100) }).strict()).max(200),
+  })
+  .strict();
+
+/** hub → device, retained and versioned: everything a device needs to rate with the hub unreachable. */
+export const DeviceConfigSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    version: z.number().int().nonnegative(),
+    hall: Id,
+    device: Id,
+    window: Text(32),
+    windowName: Text(64).nullable(),
+    staff: StaffSchema.nullable(),
+    paused: z.boolean(),
+    /** 'session': rate only what the queue system opened; 'walk-up': the prompt is always open. */
+    mode: z.enum(['session', 'walk-up']),
+    /** Button i (0-based, left to right) gives level buttons[i]. Five or three buttons. */
+    buttons: z.array(LevelSchema).min(2).max(5),
+    catalogue: CatalogueSchema,
+    timeouts: z
+      .object({
+        promptS: z.number().positive().max(3600),
+        reasonS: z.number().positive().max(600),
+        thanksS: z.number().positive().max(60),
+        repeatIntervalS: z.number().nonnegative().max(600),
+        tooSoonS: z.number().nonnegative().max(60),
+      })
+      .strict(),
+    prompts: z
+      .object({ ask: Text(100), thanks: Text(100), reasons: Text(100), paused: Text(100) })
+      .strict(),
+    feedbackUrl: z.string().url().max(500).nullable(),
+  })
+  .strict();
+export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;
+
+/** hub → device: the queue/business system finished a case (open) or withdrew it (cancel). */
+export const SessionMessageSchema = z.discriminatedUnion('op', [
+  z
+    .object({
+      v: z.literal(PROTOCOL_VERSION),
+      op: z.literal('open'),
+      session: SessionRefSchema,
+      staffId: Text(64).nullable(),
+      openedAt: EpochMs,
+    })
+    .strict(),
+  z.object({ v: z.literal(PROTOCOL_VERSION), op: z.literal('cancel'), sessionId: Id }).strict(),
+]);
+export type SessionMessage = z.infer<typeof SessionMessageSchema>;
+
+export const MESSAGE_SCHEMAS = {
+  rating: RatingRecordSchema,
+  ack: AckSchema,
+  status: StatusSchema,
+  config: DeviceConfigSchema,
+  session: SessionMessageSchema,
+} as const;
+
+/** Payload limits per topic kind; anything larger is refused before it is parsed. */
+export const MAX_BYTES = { rating: 8 * 1024, ack: 64 * 1024, status: 8 * 1024, config: 64 * 1024, session: 8 * 1024 } as const;

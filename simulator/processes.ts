@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project root: the nearest folder above this file that holds bin/haochaping.js. */
+function projectRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'bin', 'haochaping.js'))) return dir;
+    if (dirname(dir) === dir) throw new Error('cannot find bin/haochaping.js above ' + import.meta.url);
+  }
+}
+
+/** The CLI entry point, whether this runs from dist/ or from the TypeScript sources. */
+export const CLI_PATH = join(projectRoot(), 'bin', 'haochaping.js');
+
+/** A port free right now on loopback (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Starts `haochaping <args>` as a child process with its output appended to `logFile`. */
+export function spawnCli(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const out = openSync(logFile, 'a');
+  return spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+}
+
+/** Polls `url` until it answers 200, the process dies, or the timeout passes. */
+export async function waitHttpOk(url: string, timeoutMs = 20_000, child?: ChildProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered`);
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** Sends `signal` and waits for the process to exit. */
+export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((res) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      res(code);
+    });
+    child.kill(signal);
+  });
+}

@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Outbox, OutboxFullError } from '../../device/outbox/outbox.js';
+import { GENESIS_HASH, recordHash, signRecord, newRecordId, type RatingRecord } from '../../protocol/index.js';
+import { generateDeviceKeys } from '../helpers/records.js';
+import { waitFor } from '../helpers/wait.js';
+
+const keys = generateDeviceKeys();
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hcp-outbox-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function append(o: Outbox, level: 1 | 2 | 3 | 4 | 5 = 5): RatingRecord {
+  return o.append((link) =>
+    signRecord(
+      { v: 1, id: newRecordId(), hall: 'h', device: 'd', window: '1', staffId: null, seq: link.seq, kind: 'rating', level, reasons: [], catalogue: 'c', session: null, at: 1, clockSynced: false, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 0, flags: [], prev: link.prev },
+      keys.privateKey,
+    ),
+  );
+}
+
+describe('the device outbox', () => {
+  it('numbers records 1, 2, 3… and chains them by hash', () => {
+    const o = new Outbox(join(dir, 'o.db'));
+    const [a, b, c] = [append(o), append(o), append(o)];
+    expect([a.seq, b.seq, c.seq]).toEqual([1, 2, 3]);
+    expect(a.prev).toBe(GENESIS_HASH);
+    expect(b.prev).toBe(recordHash(a));
+    expect(c.prev).toBe(recordHash(b));
+    o.close();
+  });
+
+  it('continues sequence and chain after a restart, never repeating a number', () => {
+    let o = new Outbox(join(dir, 'o.db'));
+    const a = append(o);
+    append(o);
+    o.markAcked([{ seq: 1, id: a.id }]);
+    o.close();
+    o = new Outbox(join(dir, 'o.db'));
+    const c = append(o);
+    expect(c.seq).toBe(3);
+    expect(o.head()).toEqual({ seq: 3, hash: recordHash(c) });
+    o.close();
+  });
+
+  it('gives undelivered records in sequence order and forgets none until acknowledged', () => {
+    const o = new Outbox(join(dir, 'o.db'));
+    const rs = [append(o), append(o), append(o), append(o)];
+    expect(o.pending(10).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(o.pending(2, 1).map((r) => r.seq)).toEqual([2, 3]);
+    // An ack with a matching seq but another id is not an ack for this record.
+    expect(o.markAcked([{ seq: 2, id: rs[0]!.id }])).toBe(0);
+    expect(o.markAcked([{ seq: 2, id: rs[1]!.id }, { seq: 3, id: rs[2]!.id }])).toBe(2);
+    expect(o.pending(10).map((r) => r.seq)).toEqual([1, 4]);
+    expect(o.stats().depth).toBe(2);
+    o.close();
+  });
+
+  it('when full refuses new ratings instead of dropping undelivered ones', () => {
+    const o = new Outbox(join(dir, 'o.db'), 2);
+    const a = append(o);
+    append(o);
+    expect(() => append(o)).toThrow(OutboxFullError);
+    expect(o.pending(10)).toHaveLength(2);
+    o.markAcked([{ seq: 1, id: a.id }]);
+    expect(append(o).seq).toBe(3);
+    o.close();
+  });
+
+  it('keeps every thanked record through a SIGKILL at a random instant', async () => {
+    const path = join(dir, 'o.db');
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../fixtures/outbox-writer.mjs'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    await waitFor(() => out.split('\n').length > 50 + Math.floor(Math.random() * 200), 'the writer to thank some presses');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r)); // after stdout is read to the end
+    const thanked = out.split('\n').filter((l) => l.startsWith('thanked ')).map((l) => Number(l.slice(8)));
+    const o = new Outbox(path);
+    const stored = o.pending(1_000_000);
+    // Every thanked seq is there; at most the one being written when killed is extra.
+    expect(stored.length).toBeGreaterThanOrEqual(thanked.length);
+    expect(stored.length - thanked.length).toBeLessThanOrEqual(1);
+    expect(stored.map((r) => r.seq)).toEqual(stored.map((_, i) => i + 1));
+    for (let i = 1; i < stored.length; i++) expect(stored[i]!.prev).toBe(recordHash(stored[i - 1]!));
+    expect(append(o).seq).toBe(stored.length + 1);
+    o.close();
+  });
+});

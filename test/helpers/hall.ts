@@ -1,0 +1,134 @@
+/**
+ * A hall for tests, from real parts: the stand-in province over HTTP, a hub (in this process,
+ * or as a child process of the real CLI) with aedes on loopback, and device agents with
+ * virtual buttons writing to real SQLite files in a temp directory.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
+import { Agent, FIRMWARE_VERSION } from '../../device/agent.js';
+import { VirtualButtons } from '../../device/buttons/virtual.js';
+import { VirtualDisplay } from '../../device/display/virtual.js';
+import { enrol } from '../../device/enrolment/enrolment.js';
+import { ADMIN_TOKEN_FILE, startHub, type Hub } from '../../hub/hub.js';
+import type { DeviceSettings } from '../../hub/registry/registry.js';
+import { freePort, spawnCli, stopProcess, waitHttpOk } from '../../simulator/processes.js';
+import { startProvince, type Province } from '../../simulator/province/province.js';
+import type { RatingRecord } from '../../protocol/index.js';
+import { silentLog } from './log.js';
+
+export interface TestDevice {
+  id: string;
+  dir: string;
+  agent: Agent;
+  buttons: VirtualButtons;
+  display: VirtualDisplay;
+  stored: RatingRecord[];
+}
+
+/** Settings that let a test press as fast as it likes. */
+export const FAST_WALK_UP: DeviceSettings = { mode: 'walk-up', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 } };
+
+export class TestHall {
+  readonly devices: TestDevice[] = [];
+  hub: Hub | null = null;
+  hubProcess: ChildProcess | null = null;
+  hubUrl = '';
+  adminToken = '';
+  private hubArgs: string[] = [];
+
+  private constructor(
+    readonly dir: string,
+    readonly province: Province,
+    readonly log: Logger,
+    readonly ports: { mqtt: number; http: number },
+  ) {}
+
+  static async start(opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string } = {}): Promise<TestHall> {
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-test-'));
+    const log = opts.log ?? silentLog();
+    const province = await startProvince({ dbPath: join(dir, 'province.db'), log });
+    const hall = new TestHall(dir, province, log, { mqtt: await freePort(), http: await freePort() });
+    hall.hubUrl = `http://127.0.0.1:${hall.ports.http}`;
+    const hallId = opts.hall ?? 'test-hall';
+    if (opts.hubAs === 'process') {
+      hall.hubArgs = ['hub', '--data', join(dir, 'hub'), '--hall', hallId, '--host', '127.0.0.1', '--mqtt-port', String(hall.ports.mqtt), '--http-port', String(hall.ports.http), '--province-url', `${province.url}/api/evaluations`, '--log-level', 'debug'];
+      await hall.startHubProcess();
+    } else {
+      hall.hub = await startHub(
+        { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5 } },
+        log,
+      );
+    }
+    hall.adminToken = readFileSync(join(dir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();
+    return hall;
+  }
+
+  async startHubProcess(): Promise<void> {
+    this.hubProcess = spawnCli(this.hubArgs, join(this.dir, 'hub.log'));
+    await waitHttpOk(`${this.hubUrl}/api/health`, 30_000, this.hubProcess);
+  }
+
+  async stopHubProcess(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const p = this.hubProcess;
+    this.hubProcess = null;
+    return p ? stopProcess(p, signal) : null;
+  }
+
+  async api<T = Record<string, unknown>>(path: string, body?: unknown, token = this.adminToken): Promise<T> {
+    const r = await fetch(`${this.hubUrl}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${path}: ${r.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** Registers, enrols and starts a device agent through the real enrolment path. */
+  async addDevice(window: string, settings: DeviceSettings = FAST_WALK_UP, agentLog?: Logger): Promise<TestDevice> {
+    const { token, device } = await this.api<{ token: string; device: { id: string } }>('/api/devices', { window, settings });
+    const dir = join(this.dir, 'devices', device.id);
+    mkdirSync(dir, { recursive: true });
+    await enrol(dir, this.hubUrl, token, FIRMWARE_VERSION);
+    return this.runDevice(device.id, dir, agentLog);
+  }
+
+  /** (Re)starts the agent in `dir`, e.g. after a simulated reboot. */
+  async runDevice(id: string, dir: string, agentLog?: Logger): Promise<TestDevice> {
+    const buttons = new VirtualButtons(5);
+    const display = new VirtualDisplay();
+    const agent = new Agent({ dataDir: dir, buttons, display, log: agentLog ?? this.log, clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
+    const d: TestDevice = { id, dir, agent, buttons, display, stored: [] };
+    agent.on('stored', (r) => d.stored.push(r));
+    await agent.start();
+    const i = this.devices.findIndex((x) => x.id === id);
+    if (i >= 0) this.devices[i] = d;
+    else this.devices.push(d);
+    return d;
+  }
+
+  /** Records the stand-in province accepted, in order. */
+  async provinceRecords(): Promise<{ received: number; record: RatingRecord }[]> {
+    const out: { received: number; record: RatingRecord }[] = [];
+    for (let after = 0; ; ) {
+      const page = (await (await fetch(`${this.province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; received: number; record: RatingRecord }[] };
+      if (page.records.length === 0) return out;
+      for (const r of page.records) {
+        after = r.n;
+        out.push(r);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.devices) await d.agent.stop().catch(() => {});
+    await this.hub?.close();
+    await this.stopHubProcess();
+    await this.province.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
