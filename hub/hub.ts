@@ -2,6 +2,7 @@
  * The hub's composition root: database, registry, broker with its policy hooks, ingest,
  * forwarder and HTTP API, each started and stopped in order.
  */
+import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +14,7 @@ import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { authenticateHook } from './broker/hooks/authenticate.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
+import type { HubEvents } from './events.js';
 import { Forwarder } from './forwarder/forwarder.js';
 import { Ingest } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -32,6 +34,7 @@ export interface Hub {
   ingest: Ingest;
   forwarder: Forwarder | null;
   api: FastifyInstance;
+  events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
   /** The first admin token, if this start created it. */
   adminToken: string | null;
@@ -46,7 +49,8 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
   const tokens = new ApiTokens(db);
-  const status = new DeviceStatusStore(db, log.child({ part: 'status' }));
+  const events = new EventEmitter<HubEvents>();
+  const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st));
 
   // The first start makes an admin token and leaves it where only root can read it.
   let adminToken: string | null = null;
@@ -96,7 +100,10 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     publishAck,
     lingerMs: config.ingest.lingerMs,
     maxBatch: config.ingest.maxBatch,
-    onStored: () => forwarder?.kick(),
+    onStored: (records) => {
+      forwarder?.kick();
+      events.emit('stored', records);
+    },
   });
 
   aedes.on('publish', (packet, client) => {
@@ -105,8 +112,14 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     if (addr?.kind === 'rating') ingest.submit(client.id, packet.topic, packet.payload as Buffer);
     else if (addr?.kind === 'status') status.submit(client.id, packet.topic, packet.payload as Buffer);
   });
-  aedes.on('clientReady', () => metrics.connected.set(aedes.connectedClients));
-  aedes.on('clientDisconnect', () => metrics.connected.set(aedes.connectedClients));
+  aedes.on('clientReady', (c) => {
+    metrics.connected.set(aedes.connectedClients);
+    events.emit('connected', c.id);
+  });
+  aedes.on('clientDisconnect', (c) => {
+    metrics.connected.set(aedes.connectedClients);
+    events.emit('disconnected', c.id);
+  });
 
   // aedes keeps retained messages in memory: after a restart, give every device its config again.
   for (const d of registry.list()) if (d.enrolled_at !== null && d.revoked_at === null) pushConfig(registry.config(d));
@@ -118,6 +131,7 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     status,
     forwarder,
     metrics,
+    events,
     log,
     mqtt: { url: config.mqtt.publicUrl, port: tls ? tls.port : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null },
     pushConfig,
@@ -140,6 +154,7 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     ingest,
     forwarder,
     api,
+    events,
     ports,
     adminToken,
     pushConfig,

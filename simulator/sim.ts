@@ -15,6 +15,7 @@ import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { VirtualButtons } from '../device/buttons/virtual.js';
 import { VirtualDisplay } from '../device/display/virtual.js';
 import { enrol } from '../device/enrolment/enrolment.js';
+import type { Evaluation } from '../hub/forwarder/evaluation.js';
 import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from './processes.js';
 import { startProvince, type Province } from './province/province.js';
@@ -177,11 +178,12 @@ export async function runSim(o: SimOptions): Promise<Account> {
     const atProvince = new Map<string, number>(); // device/seq → count
     let accepted = 0;
     for (let after = 0; ; ) {
-      const page = (await (await fetch(`${province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; record: RatingRecord }[] };
+      const page = (await (await fetch(`${province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; record: Evaluation }[] };
       if (page.records.length === 0) break;
-      for (const { n, record } of page.records) {
+      for (const { n, record: evaluation } of page.records) {
         after = n;
-        if (!pressedIds.has(record.id)) continue;
+        const record = evaluation.record;
+        if (!record || !pressedIds.has(record.id)) continue;
         accepted++;
         const k = `${record.device}/${record.seq}`;
         atProvince.set(k, (atProvince.get(k) ?? 0) + 1);

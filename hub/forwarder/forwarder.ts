@@ -3,9 +3,11 @@
  * forward_queue, and marks a record forwarded only when the province said it accepted it.
  * A record the province refuses for good is kept with its reply, never dropped.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
+import type { Evaluation } from './evaluation.js';
 
 export interface ForwarderOptions {
   db: Db;
@@ -24,6 +26,20 @@ export interface ForwarderOptions {
   now?: () => number;
 }
 
+interface Row {
+  id: string;
+  payload: string;
+  attempts: number;
+}
+
+/** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
+export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
+  let insert = inserts.get(db);
+  if (!insert) inserts.set(db, (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at) VALUES (?, ?, ?, ?, ?)')));
+  insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now);
+}
+const inserts = new WeakMap<Db, Statement>();
+
 /** The province's answer for one record. */
 export interface RecordReply {
   id: string;
@@ -41,13 +57,12 @@ export class Forwarder {
   constructor(private readonly o: ForwarderOptions) {
     this.now = o.now ?? Date.now;
     this.stmts = {
-      due: o.db.prepare<[number, number], { record_id: string; body: string; attempts: number }>(
-        `SELECT q.record_id, r.body, q.attempts FROM forward_queue q JOIN ratings r ON r.id = q.record_id
-         WHERE q.state = 'pending' AND q.next_at <= ? ORDER BY q.enqueued_at, q.rowid LIMIT ?`,
+      due: o.db.prepare<[number, number], Row>(
+        "SELECT id, payload, attempts FROM forward_queue WHERE state = 'pending' AND next_at <= ? ORDER BY enqueued_at, rowid LIMIT ?",
       ),
-      done: o.db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, attempts = attempts + 1 WHERE record_id = ? AND state = 'pending'"),
-      rejected: o.db.prepare("UPDATE forward_queue SET state = 'rejected', reply = ?, last_error = ?, attempts = attempts + 1 WHERE record_id = ? AND state = 'pending'"),
-      retry: o.db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE record_id = ? AND state = 'pending'"),
+      done: o.db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
+      rejected: o.db.prepare("UPDATE forward_queue SET state = 'rejected', reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
+      retry: o.db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ? AND state = 'pending'"),
       backlog: o.db.prepare<[], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM forward_queue WHERE state = 'pending'"),
       nextDue: o.db.prepare<[], { t: number | null }>("SELECT min(next_at) AS t FROM forward_queue WHERE state = 'pending'"),
     };
@@ -122,8 +137,8 @@ export class Forwarder {
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
-  private async send(rows: { record_id: string; body: string; attempts: number }[]): Promise<void> {
-    const body = `{"records":[${rows.map((r) => r.body).join(',')}]}`;
+  private async send(rows: Row[]): Promise<void> {
+    const body = `{"records":[${rows.map((r) => r.payload).join(',')}]}`;
     let replies: RecordReply[];
     try {
       const res = await fetch(this.o.url, {
@@ -141,7 +156,7 @@ export class Forwarder {
       this.o.metrics.forwardFailures.inc({ kind: (e as Error).name === 'TimeoutError' ? 'timeout' : 'error' });
       this.o.log.warn({ records: rows.length, err: msg }, 'push to province failed; will retry');
       this.o.db.transaction(() => {
-        for (const r of rows) this.stmts.retry.run(this.now() + this.retryDelay(r.attempts), msg.slice(0, 500), r.record_id);
+        for (const r of rows) this.stmts.retry.run(this.now() + this.retryDelay(r.attempts), msg.slice(0, 500), r.id);
       })();
       return;
     }
@@ -149,15 +164,15 @@ export class Forwarder {
     let accepted = 0;
     this.o.db.transaction(() => {
       for (const r of rows) {
-        const reply = byId.get(r.record_id);
+        const reply = byId.get(r.id);
         if (reply?.status === 'accepted' || reply?.status === 'duplicate') {
           accepted++;
-          this.stmts.done.run(this.now(), JSON.stringify(reply), r.record_id);
+          this.stmts.done.run(this.now(), JSON.stringify(reply), r.id);
         } else if (reply?.status === 'rejected') {
-          this.stmts.rejected.run(JSON.stringify(reply), reply.reason ?? 'rejected', r.record_id);
-          this.o.log.error({ id: r.record_id, reason: reply.reason }, 'province rejected a record; kept for hall IT');
+          this.stmts.rejected.run(JSON.stringify(reply), reply.reason ?? 'rejected', r.id);
+          this.o.log.error({ id: r.id, reason: reply.reason }, 'province rejected a record; kept for hall IT');
         } else {
-          this.stmts.retry.run(this.now() + this.retryDelay(r.attempts), 'no answer for this record', r.record_id);
+          this.stmts.retry.run(this.now() + this.retryDelay(r.attempts), 'no answer for this record', r.id);
         }
       }
     })();

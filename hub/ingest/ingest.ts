@@ -6,6 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { decode, parseTopic, recordHash, verifyRecord, type Ack, type RatingRecord } from '../../protocol/index.js';
+import { evaluationFromRecord } from '../forwarder/evaluation.js';
+import { enqueueEvaluation } from '../forwarder/forwarder.js';
 import type { Metrics } from '../metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
@@ -63,7 +65,6 @@ export class Ingest {
       setHead: db.prepare('UPDATE devices SET chain_seq = ?, chain_hash = ? WHERE id = ?'),
       insert: db.prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
         VALUES (@id, @device, @seq, @hall, @window, @staffId, @kind, @level, @reasons, @sessionId, @flags, @at, @clockSynced, @receivedAt, @hash, @body)`),
-      enqueue: db.prepare('INSERT INTO forward_queue (record_id, enqueued_at) VALUES (?, ?)'),
       gap: db.prepare('INSERT OR IGNORE INTO gaps (device, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?)'),
       gapAt: db.prepare<[string, number, number], { from_seq: number; to_seq: number }>('SELECT from_seq, to_seq FROM gaps WHERE device = ? AND from_seq <= ? AND to_seq >= ?'),
       delGap: db.prepare('DELETE FROM gaps WHERE device = ? AND from_seq = ?'),
@@ -218,7 +219,7 @@ export class Ingest {
       hash,
       body: JSON.stringify(r),
     });
-    if (r.kind === 'rating') this.stmts.enqueue.run(r.id, p.receivedAt);
+    if (r.kind === 'rating') enqueueEvaluation(this.o.db, evaluationFromRecord(r, p.receivedAt), p.receivedAt);
     return 'stored';
   }
 

@@ -7,6 +7,7 @@ export class DeviceStatusStore {
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
+    private readonly onStatus: (device: string, status: Status) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -22,6 +23,7 @@ export class DeviceStatusStore {
     this.db
       .prepare('INSERT INTO device_status (device, state, body, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at')
       .run(addr.device, d.value.state, JSON.stringify(d.value), this.now());
+    this.onStatus(addr.device, d.value);
     return true;
   }
 

@@ -46,9 +46,14 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX ratings_by_received ON ratings (received_at);
 
-  -- The durable outbox towards the province. A row is 'done' only once the province accepted it.
+  -- The durable outbox towards the province: one row per evaluation (a device rating, a
+  -- 7-day default, a correction), keyed by its idempotency id. A row is 'done' only once the
+  -- province accepted it; 'rejected' rows stay, with the province's reply, for hall IT.
   CREATE TABLE forward_queue (
-    record_id TEXT PRIMARY KEY REFERENCES ratings (id),
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('rating', 'default', 'correction')),
+    record_id TEXT REFERENCES ratings (id),
+    payload TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'rejected')),
     enqueued_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,

@@ -17,6 +17,7 @@ import type { DeviceSettings } from '../../hub/registry/registry.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../../simulator/processes.js';
 import { startProvince, type Province } from '../../simulator/province/province.js';
 import type { RatingRecord } from '../../protocol/index.js';
+import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { silentLog } from './log.js';
 
 export interface TestDevice {
@@ -111,15 +112,15 @@ export class TestHall {
     return d;
   }
 
-  /** Records the stand-in province accepted, in order. */
-  async provinceRecords(): Promise<{ received: number; record: RatingRecord }[]> {
-    const out: { received: number; record: RatingRecord }[] = [];
+  /** Evaluations the stand-in province accepted, in order, with the device record each carries. */
+  async provinceRecords(): Promise<{ received: number; evaluation: Evaluation; record: RatingRecord }[]> {
+    const out: { received: number; evaluation: Evaluation; record: RatingRecord }[] = [];
     for (let after = 0; ; ) {
-      const page = (await (await fetch(`${this.province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; received: number; record: RatingRecord }[] };
+      const page = (await (await fetch(`${this.province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; received: number; record: Evaluation }[] };
       if (page.records.length === 0) return out;
       for (const r of page.records) {
         after = r.n;
-        out.push(r);
+        out.push({ received: r.received, evaluation: r.record, record: r.record.record! });
       }
     }
   }

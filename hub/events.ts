@@ -1,0 +1,15 @@
+import type { RatingRecord, Status } from '../protocol/index.js';
+
+/**
+ * The hub's event bus: parts that react to what happened (defaults, work orders, the live
+ * web page) listen here instead of being called from ingest or the broker.
+ */
+export interface HubEvents {
+  /** Records committed by one group commit (after the commit, before or while acks go out). */
+  stored: [records: RatingRecord[]];
+  /** A device published a status (online, or its last will: offline). */
+  status: [device: string, status: Status];
+  /** MQTT client connected / disconnected (client id). */
+  connected: [clientId: string];
+  disconnected: [clientId: string];
+}
