@@ -27,6 +27,12 @@ import { Outbox, OutboxFullError } from './outbox/outbox.js';
 import { readJsonFile, writeFileAtomic } from './storage/atomic-file.js';
 import { systemClock, type Clock } from './util/clock.js';
 
+/** SQLite could not write: the disk (SD card, quota) is full or failing. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR'));
+}
+
 export const FIRMWARE_VERSION = 'haochaping-device/0.1.0';
 export const OUTBOX_FILE = 'outbox.db';
 
@@ -141,17 +147,21 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       record = this.outbox.append((link) => this.buildRecord(draft, link));
     } catch (e) {
-      if (e instanceof OutboxFullError) {
-        this.faults.add('outbox-full');
-        this.count('refusedOutboxFull');
-        this.o.log.error({ capacity: e.capacity }, 'outbox full: out of service until the hub takes records');
-        this.show({ screen: 'out-of-service', text: '设备暂停使用', fault: 'outbox-full' });
+      // Not written means no thank-you: the citizen sees out-of-service instead. A full disk
+      // (SQLite FULL/IOERR) is the same promise as a full outbox; the next press tries again.
+      const fault = e instanceof OutboxFullError ? 'outbox-full' : isDiskFull(e) ? 'disk-full' : null;
+      if (fault) {
+        this.faults.add(fault);
+        this.count(fault === 'outbox-full' ? 'refusedOutboxFull' : 'refusedDiskFull');
+        this.o.log.error({ fault, err: (e as Error).message }, 'rating not written: out of service until there is room');
+        this.show({ screen: 'out-of-service', text: '设备暂停使用', fault });
         this.link.publishStatus();
         return;
       }
       throw e;
     }
     this.faults.delete('outbox-full');
+    this.faults.delete('disk-full');
     this.count(record.kind === 'rating' ? 'ratings' : 'notRated');
     this.emit('stored', record);
     if (thanks) this.show(thanks); // only now: the record is on disk
