@@ -21,6 +21,9 @@ import { DirectQueueSystem, HubClient, type HubStats, type QueueSystem } from '.
 import { TcpProxy } from './net/tcp-proxy.js';
 import { CliService, freePort } from './processes.js';
 
+/** A small young generation: ~20 MB less per device process, which matters at hundreds. */
+const DEVICE_NODE_ARGS = ['--max-semi-space-size=1'];
+
 export interface HallOptions {
   dataDir: string;
   devices: number;
@@ -116,7 +119,7 @@ export class Hall {
       writeFileAtomic(file, JSON.stringify({ ...e, mqttUrl: `mqtt://127.0.0.1:${port}` }), 0o600);
     }
     const d: SimDevice = o.processes
-      ? new ChildDevice(id, window, dir, { logFile: join(o.dataDir, 'devices', `${id}.log`), nodeArgs: o.deviceNodeArgs })
+      ? new ChildDevice(id, window, dir, { logFile: join(o.dataDir, 'devices', `${id}.log`), nodeArgs: o.deviceNodeArgs ?? DEVICE_NODE_ARGS })
       : new InProcessDevice(id, window, dir, o.log.child({ device: id }), { statusIntervalMs: 5000 });
     if (d instanceof ChildDevice) {
       d.on('down', (reason) => {

@@ -4,7 +4,7 @@ import { CLI_PATH } from '../../simulator/processes.js';
 
 describe('haochaping sim', () => {
   it('runs a whole hall and ends with one JSON line: nothing lost, nothing duplicated', async () => {
-    const child = spawn(process.execPath, [CLI_PATH, 'sim', '--devices', '3', '--duration', '4', '--interval', '0.7', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, 'sim', '--play', 'walk-up', '--devices', '3', '--duration', '4', '--interval', '0.7', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
