@@ -92,6 +92,10 @@ export class Hall {
     // Enrol in small parallel groups: each enrolment hashes a password on the hub.
     const ids = Array.from({ length: o.devices }, (_, i) => i);
     for (let i = 0; i < ids.length; i += 8) await Promise.all(ids.slice(i, i + 8).map((n) => this.addDevice(n)));
+    // Start from a steady hall: every device connected and holding the hub's retained config.
+    const until = Date.now() + 60_000;
+    while (!this.devices.every((d) => d.connected) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
     if (this.diskUnavailable) o.progress('sim: cannot mount a size-limited disk per device (needs root); the disk-full fault is off');
     o.progress(`sim: ${this.devices.length} evaluators enrolled and running${o.processes ? ' (one process each)' : ''}`);
   }

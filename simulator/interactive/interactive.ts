@@ -30,7 +30,7 @@ const STAFF: Staff[] = [
   { id: 'staff-003', name: '张伟', number: 'A003', photo: 'photos/a003.jpg' },
 ];
 
-const HELP = '1–5 按钮  ←/→ 切换窗口  o 办结一件  b 批量办结  c 撤销  l 登录/退出  p 暂停/恢复  v 省平台记录  s 存PNG  q 退出';
+const HELP = ['按键: 1–5 评价按钮 · ←/→ 切换窗口 · v 省平台记录 · s 存PNG · q 退出', '排队系统/窗口: o 办结一件 · b 批量办结 · c 撤销 · l 登录/退出 · p 暂停/恢复'];
 
 export async function runInteractive(o: InteractiveOptions): Promise<void> {
   const input = o.input ?? process.stdin;
@@ -67,7 +67,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
       `已评价(显示感谢) ${ledger.thanked.size} · 未评价 ${ledger.notRated} · 中心已存 ${counts.stored} · 省平台已收 ${counts.forwarded}`,
       ...(provinceView ?? notes.map((n) => `  ${n}`)),
       '',
-      HELP,
+      ...HELP,
     ];
     out.write('\x1b[H\x1b[2J' + lines.join('\n') + '\n');
   };
@@ -94,7 +94,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
     const mine = entries.filter((e) => e.record?.device === d.id).slice(-6);
     provinceView = [
       `省平台收到窗口 ${d.window} 的评价 ${entries.filter((e) => e.record?.device === d.id).length} 条（最近 ${mine.length} 条；任意键返回）:`,
-      ...mine.map((e) => `  ${e.kind} 级别 ${e.record!.level} 原因 ${e.record!.reasons.join(',') || '-'} seq ${e.record!.seq} id ${e.id.slice(-12)}`),
+      ...mine.map((e) => `  ${e.kind} 级别 ${e.record!.level} 原因 ${e.record!.reasons.join(',') || '-'} seq ${e.record!.seq} id …${e.id.slice(-8)}`),
     ];
   };
 
@@ -108,11 +108,11 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
   const done = new Promise<void>((res) => (quit = res));
   const onKey = async (key: string) => {
     const d = current();
+    if (key === 'q' || key === '\u0003') return quit();
     if (provinceView && key !== 'v') {
       provinceView = null;
       return draw();
     }
-    if (key === 'q' || key === '\u0003') return quit();
     if (key >= '1' && key <= '5') {
       ledger.attempts++;
       if (!d.press(Number(key) - 1)) note('设备未运行');
