@@ -46,39 +46,55 @@ function staffCard(staff: Staff | null): string[] {
   return [`${staff.name}${staff.number ? `  工号 ${staff.number}` : ''}`, ...(staff.photo ? [`照片: ${staff.photo}`] : [])];
 }
 
-/** The lines inside the panel for one frame. */
-export function panelBody(f: Frame | null, staff: Staff | null): string[] {
-  if (!f) return ['', '（设备未运行）', ''];
+/** The text lines of a frame and the QR payload it offers, if any. */
+export function panelParts(f: Frame | null, staff: Staff | null): { lines: string[]; qr: string | null; qrLabel: string | null } {
+  if (!f) return { lines: ['', '（设备未运行）', ''], qr: null, qrLabel: null };
   switch (f.screen) {
     case 'idle':
-      return [`窗口 ${f.window}${f.windowName ? ` · ${f.windowName}` : ''}`, '', ...staffCard(f.staff), '', '等待办件…'];
+      return { lines: [`窗口 ${f.window}${f.windowName ? ` · ${f.windowName}` : ''}`, '', ...staffCard(f.staff), '', '等待办件…'], qr: null, qrLabel: null };
     case 'prompt':
-      return [
-        ...staffCard(f.staff ?? staff),
-        '',
-        f.text,
-        ...(f.cases.length ? [`办件 ${f.cases.length > 2 ? `${f.cases.slice(0, 2).join(', ')} 等 ${f.cases.length} 件` : f.cases.join(', ')}`] : []),
-        '',
-        ...f.levels.map((l) => `  [${l.button + 1}] ${l.label}`),
-      ];
-    case 'reasons': {
-      const lines = [
-        `${f.text}${f.pages > 1 ? `  (${f.page + 1}/${f.pages})` : ''}`,
-        '',
-        ...f.options.map((o) =>
-          o.reason ? `  [${o.button + 1}] ${o.selected ? '☑' : '☐'} ${o.reason.code} ${o.reason.text}` : `  [${o.button + 1}] ${ACTIONS[o.action ?? 'done']}`,
-        ),
-      ];
-      if (f.qr) lines.push('', '扫码填写详细意见:', ...qrLines(f.qr));
-      return lines;
-    }
+      return {
+        lines: [
+          ...staffCard(f.staff ?? staff),
+          '',
+          f.text,
+          ...(f.cases.length ? [`办件 ${f.cases.length > 2 ? `${f.cases.slice(0, 2).join(', ')} 等 ${f.cases.length} 件` : f.cases.join(', ')}`] : []),
+          '',
+          ...f.levels.map((l) => `  [${l.button + 1}] ${l.label}`),
+        ],
+        qr: null,
+        qrLabel: null,
+      };
+    case 'reasons':
+      return {
+        lines: [
+          `${f.text}${f.pages > 1 ? `  (${f.page + 1}/${f.pages})` : ''}`,
+          '',
+          ...f.options.map((o) =>
+            o.reason ? `  [${o.button + 1}] ${o.selected ? '☑' : '☐'} ${o.reason.code} ${o.reason.text}` : `  [${o.button + 1}] ${ACTIONS[o.action ?? 'done']}`,
+          ),
+        ],
+        qr: f.qr,
+        qrLabel: '扫码填写详细意见:',
+      };
     case 'thanks':
-      return ['', f.text, ...(f.level ? [`（您的评价: ${LEVEL_STARS[f.level]}）`] : []), '', ...(f.qr ? ['扫码补充意见:', ...qrLines(f.qr)] : [])];
+      return { lines: ['', f.text, ...(f.level ? [`（您的评价: ${LEVEL_STARS[f.level]}）`] : []), ''], qr: f.qr, qrLabel: '扫码补充意见:' };
     case 'paused':
-      return ['', f.text, '', ...staffCard(staff)];
+      return { lines: ['', f.text, '', ...staffCard(staff)], qr: null, qrLabel: null };
     case 'out-of-service':
-      return ['', f.text, `故障: ${f.fault}`, '', '请联系大厅工作人员'];
+      return { lines: ['', f.text, `故障: ${f.fault}`, '', '请联系大厅工作人员'], qr: null, qrLabel: null };
   }
+}
+
+/** The lines inside the panel for one frame (a QR code drawn with half blocks). */
+export function panelBody(f: Frame | null, staff: Staff | null): string[] {
+  const p = panelParts(f, staff);
+  return p.qr ? [...p.lines, '', p.qrLabel ?? '', ...qrLines(p.qr)] : p.lines;
+}
+
+/** Centred screens: short messages, as a panel shows them. */
+export function isCentred(f: Frame | null): boolean {
+  return f?.screen === 'thanks' || f?.screen === 'paused' || f?.screen === 'out-of-service';
 }
 
 const ACTIONS = { next: '下一页 ›', done: '确认提交', skip: '跳过' } as const;
@@ -91,7 +107,7 @@ export function renderPanel(f: Frame | null, staff: Staff | null, title: string,
   const top = `┌${pad(`─ ${title} `, inner).replace(/ +$/, (m) => '─'.repeat(m.length))}┐`;
   const lines = [top, `│${' '.repeat(inner)}│`];
   for (const l of body) {
-    const text = f?.screen === 'thanks' || f?.screen === 'paused' || f?.screen === 'out-of-service' ? center(l, inner) : pad(` ${l}`, inner);
+    const text = isCentred(f) ? center(l, inner) : pad(` ${l}`, inner);
     lines.push(`│${pad(text, inner)}│`);
   }
   lines.push(`│${' '.repeat(inner)}│`, `└${'─'.repeat(inner)}┘`);

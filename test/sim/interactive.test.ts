@@ -5,7 +5,7 @@
  * the screen shows (send-keys / capture-pane), nothing else.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -79,6 +79,9 @@ describe('interactive mode in a terminal', () => {
     const thanks = await t.waitScreen(/感谢您的评价/, 'thank-you', 60_000);
     expect(thanks).toMatch(/非常不满意/);
     await t.waitScreen(/省平台已收 1/, 'the province count');
+    t.keys('s');
+    const saved = await t.waitScreen(/屏幕已保存: (\S+\.png)/, 'the screen saved as a PNG');
+    expect(readFileSync(/屏幕已保存: (\S+\.png)/.exec(saved)![1]!).subarray(1, 4).toString()).toBe('PNG');
     t.keys('v');
     const province = await t.waitScreen(/省平台收到窗口 01 的评价 1 条/, 'the province view');
     expect(province).toMatch(/rating 级别 1 /);
