@@ -92,6 +92,7 @@ export class Hall {
     // Enrol in small parallel groups: each enrolment hashes a password on the hub.
     const ids = Array.from({ length: o.devices }, (_, i) => i);
     for (let i = 0; i < ids.length; i += 8) await Promise.all(ids.slice(i, i + 8).map((n) => this.addDevice(n)));
+    this.devices.sort((a, b) => a.window.localeCompare(b.window)); // enrolled in parallel; list them by window
     // Start from a steady hall: every device connected and holding the hub's retained config.
     const until = Date.now() + 60_000;
     while (!this.devices.every((d) => d.connected) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
