@@ -12,7 +12,7 @@ import { enrol, ENROLMENT_FILE, EnrolmentSchema } from '../device/enrolment/enro
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
 import type { DeviceSettings } from '../hub/registry/registry.js';
-import { provinceEntry, type ProvinceEntry } from './account.js';
+import { computeAccount, provinceEntry, type Account, type Ledger, type ProvinceEntry } from './account.js';
 import { ChildDevice } from './devices/child-device.js';
 import { InProcessDevice } from './devices/in-process-device.js';
 import type { SimDevice } from './devices/sim-device.js';
@@ -20,6 +20,7 @@ import { DiskQuota } from './disk/quota.js';
 import { DirectQueueSystem, HubClient, type HubStats, type QueueSystem } from './hub-client.js';
 import { TcpProxy } from './net/tcp-proxy.js';
 import { CliService, freePort } from './processes.js';
+import type { ProvinceStats } from './province/province.js';
 
 /** A small young generation: ~20 MB less per device process, which matters at hundreds. */
 const DEVICE_NODE_ARGS = ['--max-semi-space-size=1'];
@@ -39,14 +40,6 @@ export interface HallOptions {
   hall?: string;
   /** Extra node flags for device processes. */
   deviceNodeArgs?: string[];
-}
-
-export interface ProvinceStats {
-  requests: number;
-  received: number;
-  accepted: number;
-  duplicatesReceived: number;
-  rejected: number;
 }
 
 export class Hall {
@@ -175,6 +168,20 @@ export class Hall {
         out.push(provinceEntry(x.record, x.received ?? 1));
       }
     }
+  }
+
+  /** The account of what the devices reported (`ledger`) against what the hub and the province hold. */
+  async account(ledger: Ledger, drained: boolean, seconds: number): Promise<Account> {
+    const [h, p, entries] = await Promise.all([this.hubStats(), this.provinceStats(), this.provinceEntries()]);
+    return computeAccount({
+      devices: this.devices.map((d) => d.id),
+      ledger,
+      province: entries,
+      hub: h ?? { ratings: -1, rejections: {}, gaps: 0 },
+      provinceDuplicatesReceived: p?.duplicatesReceived ?? -1,
+      drained,
+      seconds,
+    });
   }
 
   deviceBacklog(): number {

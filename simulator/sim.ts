@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { DeviceSettings } from '../hub/registry/registry.js';
-import { computeAccount, type Account, type Ledger } from './account.js';
+import type { Account, Ledger } from './account.js';
 import { ChaosRunner } from './chaos/chaos.js';
 import { FAULT_KINDS, planFaults, type FaultKind } from './chaos/plan.js';
 import { DEFAULT_DAY, DEFAULT_PROFILE, WindowPlayer, type CitizenProfile, type DayOptions, type PlayStats } from './citizens.js';
@@ -153,18 +153,9 @@ export async function runSim(o: SimOptions): Promise<Account> {
       await new Promise((r) => setTimeout(r, 1000));
     }
 
-    const [h, p, entries] = await Promise.all([hall.hubStats(), hall.provinceStats(), hall.provinceEntries()]);
     ledger.sessions = stats.sessions;
     ledger.attempts = stats.attempts;
-    const account = computeAccount({
-      devices: hall.devices.map((d) => d.id),
-      ledger,
-      province: entries,
-      hub: h ?? { ratings: -1, rejections: {}, gaps: 0 },
-      provinceDuplicatesReceived: p?.duplicatesReceived ?? -1,
-      drained,
-      seconds: Math.round((Date.now() - started) / 1000),
-    });
+    const account = await hall.account(ledger, drained, Math.round((Date.now() - started) / 1000));
     if (runner) {
       account.faults = runner.counts();
       account.deviceCrashes = hall.crashes;

@@ -69,25 +69,16 @@ export class ChaosRunner {
         });
         return;
       }
-      case 'hub-kill': {
-        if (!h.hub.running) return;
-        this.record(f);
-        this.mark('hub-down', 1);
-        await h.hub.kill();
-        this.later(f.durationMs, async () => {
-          await this.retry('hub', () => h.hub.start());
-          this.mark('hub-down', -1);
-        });
-        return;
-      }
+      case 'hub-kill':
       case 'province-down': {
-        if (!h.province.running) return;
+        const service = f.kind === 'hub-kill' ? h.hub : h.province;
+        if (!service.running) return;
         this.record(f);
-        this.mark('province-down', 1);
-        await h.province.kill();
+        this.mark(`${service.name}-down`, 1);
+        await service.kill();
         this.later(f.durationMs, async () => {
-          await this.retry('province', () => h.province.start());
-          this.mark('province-down', -1);
+          await this.retry(service.name, () => service.start());
+          this.mark(`${service.name}-down`, -1);
         });
         return;
       }

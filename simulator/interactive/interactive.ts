@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Staff } from '../../protocol/index.js';
-import { computeAccount, formatAccount, type Ledger } from '../account.js';
+import { formatAccount, type Ledger } from '../account.js';
 import { Hall } from '../hall.js';
 import type { SimDevice } from '../devices/sim-device.js';
 import { deviceSettings } from '../sim.js';
@@ -38,6 +38,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'hcp-sim-'));
   mkdirSync(dataDir, { recursive: true });
   const log = pino({ level: 'info' }, pino.destination({ dest: join(dataDir, 'sim.log'), sync: false }));
+  const started = Date.now();
   const notes: string[] = [];
   const note = (s: string) => {
     notes.push(`${new Date().toLocaleTimeString('zh-CN', { hour12: false })} ${s}`);
@@ -182,18 +183,9 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
   if (input.isTTY) input.setRawMode(false);
   input.pause();
   out.write('\x1b[H\x1b[2J正在结束…\n');
-  const [h, p, entries] = await Promise.all([hall.hubStats(), hall.provinceStats(), hall.provinceEntries().catch(() => [])]);
+  const account = await hall.account(ledger, false, Math.round((Date.now() - started) / 1000)).catch(() => null);
   await hall.stop();
-  const account = computeAccount({
-    devices: hall.devices.map((d) => d.id),
-    ledger,
-    province: entries,
-    hub: h ?? { ratings: -1, rejections: {}, gaps: 0 },
-    provinceDuplicatesReceived: p?.duplicatesReceived ?? -1,
-    drained: false,
-    seconds: 0,
-  });
-  out.write(formatAccount(account) + '\n');
+  if (account) out.write(formatAccount(account) + '\n');
   log.flush?.();
   if (!o.dataDir && !o.keep) rmSync(dataDir, { recursive: true, force: true });
 }

@@ -5,25 +5,18 @@
  * fill up — ends with every thanked press at the province exactly once.
  * The long run (npm run chaos:long) is documented in the README.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from '../../simulator/chaos/plan.js';
-import { CLI_PATH } from '../../simulator/processes.js';
+import { runSimCli } from './run-sim.js';
 
 const canMount = process.getuid?.() === 0;
 
 describe('chaos run (bounded, in CI)', () => {
   it('20 devices, 60 s, every fault kind: lost 0, duplicated 0, nothing altered', async () => {
-    const args = ['sim', '--chaos', '--devices', '20', '--duration', '60', '--play', 'walk-up', '--interval', '2', '--fault-gap', '6', '--seed', '20240607', '--drain-timeout', '240', '--json'];
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    const code = await new Promise<number | null>((r) => child.once('close', r));
-    const lines = out.trim().split('\n');
+    const args = ['--chaos', '--devices', '20', '--duration', '60', '--play', 'walk-up', '--interval', '2', '--fault-gap', '6', '--seed', '20240607', '--drain-timeout', '240', '--json'];
+    const { code, lines, stderr: err, account } = await runSimCli(args);
     expect(lines, err.slice(-3000)).toHaveLength(1);
-    const a = JSON.parse(lines[0]!) as { pressed: number; forwarded: number; stored: number; unreported: number; deviceCrashes: number; faults: Record<string, number> };
+    const a = account as { pressed: number; forwarded: number; stored: number; unreported: number; deviceCrashes: number; faults: Record<string, number> };
     expect(a, err.slice(-3000)).toMatchObject({ devices: 20, lost: 0, duplicated: 0, altered: 0, rejected: 0, drained: true });
     expect(a.pressed).toBeGreaterThan(200);
     expect(a.forwarded).toBe(a.pressed);
