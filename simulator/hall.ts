@@ -17,7 +17,7 @@ import { ChildDevice } from './devices/child-device.js';
 import { InProcessDevice } from './devices/in-process-device.js';
 import type { SimDevice } from './devices/sim-device.js';
 import { DiskQuota } from './disk/quota.js';
-import { DirectQueueSystem, HubClient, type HubStats, type QueueSystem } from './hub-client.js';
+import { detectQueueSystem, DirectQueueSystem, HubClient, type HubStats, type QueueSystem } from './hub-client.js';
 import { TcpProxy } from './net/tcp-proxy.js';
 import { CliService, freePort } from './processes.js';
 import type { ProvinceStats } from './province/province.js';
@@ -46,7 +46,7 @@ export class Hall {
   readonly devices: SimDevice[] = [];
   readonly proxies = new Map<string, TcpProxy>();
   readonly disks = new Map<string, DiskQuota>();
-  readonly queue: QueueSystem = new DirectQueueSystem();
+  queue: QueueSystem = new DirectQueueSystem();
   province!: CliService;
   hub!: CliService;
   hubApi!: HubClient;
@@ -80,6 +80,7 @@ export class Hall {
     );
     await this.hub.start();
     this.hubApi = new HubClient(hubUrl, readFileSync(join(o.dataDir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim());
+    this.queue = await detectQueueSystem(this.hubApi);
     o.progress(`sim: hub up — MQTT 127.0.0.1:${this.ports.mqtt}, HTTP ${hubUrl}; stand-in province ${this.provinceUrl}`);
 
     // Enrol in small parallel groups: each enrolment hashes a password on the hub.

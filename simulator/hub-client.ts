@@ -77,6 +77,58 @@ export interface QueueSystem {
 }
 
 /**
+ * The queue system through the hub's API (POST /api/sessions, POST /api/sessions/:id/cancel,
+ * PUT|DELETE /api/windows/:window/staff, POST /api/windows/:window/pause|resume): the real
+ * path — the hub records the session (and later its 7-day default) and publishes it to the
+ * device over MQTT, so a network cut or a hub outage stops sessions as it would in a hall.
+ */
+export class HubQueueSystem implements QueueSystem {
+  readonly via = 'hub-api' as const;
+
+  constructor(private readonly hub: HubClient) {}
+
+  async openSession(d: SimDevice, c: CaseFinished): Promise<SessionRef | null> {
+    const r = await this.hub.api<{ session: { id: string } }>('/api/sessions', { window: d.window, device: d.id, cases: c.cases, itemCode: c.itemCode, itemName: c.itemName, staffId: c.staffId });
+    return { id: r.session.id, cases: c.cases, itemCode: c.itemCode, itemName: c.itemName };
+  }
+
+  async cancelSession(_d: SimDevice, sessionId: string): Promise<boolean> {
+    await this.hub.api(`/api/sessions/${encodeURIComponent(sessionId)}/cancel`, {});
+    return true;
+  }
+
+  private window(d: SimDevice): string {
+    return `/api/windows/${encodeURIComponent(d.window)}`;
+  }
+
+  async staffLogIn(d: SimDevice, staff: Staff): Promise<boolean> {
+    await this.hub.api(`${this.window(d)}/staff`, staff, 'PUT');
+    return true;
+  }
+
+  async staffLogOut(d: SimDevice): Promise<boolean> {
+    await this.hub.api(`${this.window(d)}/staff`, undefined, 'DELETE');
+    return true;
+  }
+
+  async setPaused(d: SimDevice, paused: boolean): Promise<boolean> {
+    await this.hub.api(`${this.window(d)}/${paused ? 'pause' : 'resume'}`, {});
+    return true;
+  }
+}
+
+/** The hub's queue-system API if this hub serves it, else the direct stand-in. */
+export async function detectQueueSystem(hub: HubClient): Promise<QueueSystem> {
+  try {
+    await hub.api('/api/sessions?limit=1');
+    return new HubQueueSystem(hub);
+  } catch (e) {
+    if (e instanceof HubApiError && e.status === 404) return new DirectQueueSystem();
+    throw e;
+  }
+}
+
+/**
  * Stand-in until the hub's queue-system API exists: hands the device the very messages the
  * hub would publish. It bypasses the broker, so a network cut does not stop sessions — the
  * account says `sessionsVia: "direct"` so nobody mistakes it for the real path.
