@@ -27,6 +27,8 @@ export interface TestDevice {
   buttons: VirtualButtons;
   display: VirtualDisplay;
   stored: RatingRecord[];
+  /** Presses `button` as a citizen would: a 差评 goes on through the reasons screen (skipped). */
+  rate(button: number): void;
 }
 
 /** Settings that let a test press as fast as it likes. */
@@ -103,7 +105,20 @@ export class TestHall {
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay();
     const agent = new Agent({ dataDir: dir, buttons, display, log: agentLog ?? this.log, clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
-    const d: TestDevice = { id, dir, agent, buttons, display, stored: [] };
+    const d: TestDevice = {
+      id,
+      dir,
+      agent,
+      buttons,
+      display,
+      stored: [],
+      rate: (button) => {
+        buttons.press(button);
+        const f = display.current;
+        const skip = f?.screen === 'reasons' ? f.options.find((o) => o.action === 'skip' || o.action === 'done') : undefined;
+        if (skip) buttons.press(skip.button);
+      },
+    };
     agent.on('stored', (r) => d.stored.push(r));
     await agent.start();
     const i = this.devices.findIndex((x) => x.id === id);
