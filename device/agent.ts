@@ -22,12 +22,12 @@ import { CONFIG_CACHE_FILE, loadEnrolment, type Enrolment } from './enrolment/en
 import { RatingFlow, type Effect, type FlowOptions, type RecordDraft } from './flow/rating-flow.js';
 import { loadOrCreateKeys } from './identity/keys.js';
 import { Link, type LinkOptions } from './link/link.js';
-import { Outbox, OutboxFullError, OutboxStorageError, OutboxStorageFullError, type OutboxOptions } from './outbox/outbox.js';
+import { Outbox, OUTBOX_FILE, OutboxFullError, OutboxStorageError, OutboxStorageFullError, type OutboxOptions } from './outbox/outbox.js';
 import { readJsonFile, writeFileAtomic } from './storage/atomic-file.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 export const FIRMWARE_VERSION = 'haochaping-device/0.1.0';
-export const OUTBOX_FILE = 'outbox.db';
+export { OUTBOX_FILE };
 
 export interface AgentOptions {
   dataDir: string;
@@ -290,13 +290,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.o.display.start();
     this.o.display.on?.('fault', this.onFault);
     this.o.display.on?.('recover', this.onRecover);
-    this.show(this.flow.frame());
     this.o.buttons.on('press', this.onPress);
     this.o.buttons.on('fault', this.onFault);
     this.o.buttons.on('recover', this.onRecover);
     this.o.buttons.on('count', this.onCount);
     this.checkButtonCount();
     await this.o.buttons.start();
+    // The first screen only once the buttons are read: whoever sees the prompt can press.
+    this.show(this.flow.frame());
     this.link.start();
     this.ticker = setInterval(() => this.onTick(), this.o.tickMs ?? 250);
   }

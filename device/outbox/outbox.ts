@@ -1,6 +1,9 @@
 import Database from 'better-sqlite3';
 import { EMPTY_CHAIN, recordHash, RatingRecordSchema, type ChainHead, type RatingRecord } from '../../protocol/index.js';
 
+/** The outbox's file name in the device data directory. */
+export const OUTBOX_FILE = 'outbox.db';
+
 export class OutboxFullError extends Error {
   override readonly name = 'OutboxFullError';
   constructor(readonly capacity: number) {

@@ -91,13 +91,19 @@ export class TestHall {
     return JSON.parse(text) as T;
   }
 
-  /** Registers, enrols and starts a device agent through the real enrolment path. */
-  async addDevice(window: string, settings: DeviceSettings = FAST_WALK_UP, agentLog?: Logger): Promise<TestDevice> {
+  /** Registers and enrols a device through the real enrolment path, without running it. */
+  async enrolDevice(window: string, settings: DeviceSettings = FAST_WALK_UP): Promise<{ id: string; dir: string }> {
     const { token, device } = await this.api<{ token: string; device: { id: string } }>('/api/devices', { window, settings });
     const dir = join(this.dir, 'devices', device.id);
     mkdirSync(dir, { recursive: true });
     await enrol(dir, this.hubUrl, token, FIRMWARE_VERSION);
-    return this.runDevice(device.id, dir, agentLog);
+    return { id: device.id, dir };
+  }
+
+  /** Registers, enrols and starts a device agent through the real enrolment path. */
+  async addDevice(window: string, settings: DeviceSettings = FAST_WALK_UP, agentLog?: Logger): Promise<TestDevice> {
+    const { id, dir } = await this.enrolDevice(window, settings);
+    return this.runDevice(id, dir, agentLog);
   }
 
   /** (Re)starts the agent in `dir`, e.g. after a simulated reboot. */
