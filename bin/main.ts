@@ -139,19 +139,26 @@ device
     }
     const o = parsed.data;
     const log = logger(o.logLevel, 2);
-    const agent = new Agent({
-      dataDir: resolve(o.data),
-      buttons: makeButtons(o, log),
-      display: makeDisplay(o, log),
-      log,
-      clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
-      outbox: { capacity: o.outboxCapacity, retainDelivered: o.retainDelivered, ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}) },
-    });
+    let agent: Agent;
+    try {
+      agent = new Agent({
+        dataDir: resolve(o.data),
+        buttons: makeButtons(o, log),
+        display: makeDisplay(o, log),
+        log,
+        clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
+        outbox: { capacity: o.outboxCapacity, retainDelivered: o.retainDelivered, ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}) },
+      });
+    } catch (e) {
+      process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
     onShutdown(log, () => agent.stop());
     try {
       await agent.start();
     } catch (e) {
       log.fatal({ err: (e as Error).message }, 'the agent could not start');
+      process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
       await agent.stop().catch(() => {});
       process.exit(1);
     }
