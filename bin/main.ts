@@ -14,6 +14,7 @@ import { enrol } from '../device/enrolment/enrolment.js';
 import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema } from '../device/run-options.js';
 import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.js';
 import { clockSyncProbe } from '../device/util/clock-sync.js';
+import { SystemdNotifier } from '../device/util/systemd.js';
 import { startHub } from '../hub/hub.js';
 import { startProvince } from '../simulator/province/province.js';
 import { formatAccount, runSim } from '../simulator/sim.js';
@@ -153,9 +154,14 @@ device
       process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
       process.exit(1);
     }
-    onShutdown(log, () => agent.stop());
+    const systemd = new SystemdNotifier();
+    onShutdown(log, async () => {
+      await systemd.stopping();
+      await agent.stop();
+    });
     try {
       await agent.start();
+      await systemd.ready(() => agent.healthy());
     } catch (e) {
       log.fatal({ err: (e as Error).message }, 'the agent could not start');
       process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);

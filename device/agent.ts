@@ -261,6 +261,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     );
   }
 
+  /** For the systemd watchdog: the event loop runs (we are here) and the outbox answers. */
+  healthy(): boolean {
+    try {
+      this.outbox.depth();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   status(): Omit<Status, 'v' | 'state'> {
     const s = this.outbox.stats();
     const now = this.clock.now();
