@@ -8,6 +8,8 @@ export interface LineSink {
 
 interface Line {
   raw: boolean;
+  /** Hardware timestamp (ms) of the last edge, when the driver has one. */
+  rawAt: number | null;
   stable: boolean;
   settle: NodeJS.Timeout | null;
   stuckTimer: NodeJS.Timeout | null;
@@ -34,7 +36,7 @@ export class ButtonLines {
   ) {
     this.debounceMs = timing.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.stuckMs = timing.stuckMs ?? DEFAULT_STUCK_MS;
-    this.lines = Array.from({ length: count }, () => ({ raw: false, stable: false, settle: null, stuckTimer: null, stuck: false }));
+    this.lines = Array.from({ length: count }, () => ({ raw: false, rawAt: null, stable: false, settle: null, stuckTimer: null, stuck: false }));
   }
 
   /** The level read at start-up: a button already down is not a press, but can be stuck. */
@@ -45,10 +47,20 @@ export class ButtonLines {
     if (down) this.armStuck(button, l);
   }
 
-  /** A raw level report from the hardware (true: pressed). Repeats of the same level are harmless. */
-  edge(button: number, down: boolean): void {
+  /**
+   * A raw level report from the hardware (true: pressed). Repeats of the same level are harmless.
+   * `atMs` is the hardware's own timestamp of the edge (gpiomon gives the kernel's): when edges
+   * arrive bunched up (a busy pipe, a slow USB adapter) the gap between their timestamps, not
+   * their arrival, decides whether the level before held long enough to count.
+   */
+  edge(button: number, down: boolean, atMs?: number): void {
     const l = this.lines[button];
     if (!l || l.raw === down) return;
+    if (atMs !== undefined && l.rawAt !== null && atMs - l.rawAt >= this.debounceMs && l.raw !== l.stable) {
+      if (l.settle) clearTimeout(l.settle);
+      this.settled(button, l);
+    }
+    l.rawAt = atMs ?? null;
     l.raw = down;
     if (l.settle) clearTimeout(l.settle);
     l.settle = setTimeout(() => this.settled(button, l), this.debounceMs);

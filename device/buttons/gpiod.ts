@@ -103,12 +103,14 @@ export class GpiodButtons extends EdgeButtonDriver {
   }
 
   private onLine(line: string): void {
-    const m = /^(\d+)\s+(0|1|rising|falling)\b/.exec(line.trim());
+    const m = /^(\d+)\s+(0|1|rising|falling)(?:\s+(\d+)\.(\d{1,9}))?/.exec(line.trim());
     if (!m) return void this.emit('count', 'gpiodUnparsed');
     const i = this.offsets.get(Number(m[1]));
     if (i === undefined) return;
     this.recovered();
-    this.lines.edge(i, m[2] === '1' || m[2] === 'rising');
+    // The kernel's timestamp of the edge (s.ns), so bunched-up lines still debounce right.
+    const at = m[3] === undefined ? undefined : Number(m[3]) * 1000 + Number(m[4]!.padEnd(9, '0')) / 1e6;
+    this.lines.edge(i, m[2] === '1' || m[2] === 'rising', at);
   }
 
   private recovered(): void {

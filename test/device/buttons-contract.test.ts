@@ -145,10 +145,11 @@ async function chatter(rig: ButtonRig, b: number, to: boolean): Promise<void> {
 
 async function cleanPress(rig: ButtonRig, b: number): Promise<void> {
   if (rig.tap) return void (await rig.tap(b));
+  // Held well past the debounce time: a loaded machine may deliver the edges late.
   await rig.level!(b, true);
-  await sleep(TIMING.debounceMs * 3);
+  await sleep(TIMING.debounceMs * 8);
   await rig.level!(b, false);
-  await sleep(TIMING.debounceMs * 3);
+  await sleep(TIMING.debounceMs * 4);
 }
 
 for (const [name, make] of Object.entries(rigs)) {
@@ -196,7 +197,7 @@ for (const [name, make] of Object.entries(rigs)) {
       const ev = collect(rig.driver);
       await rig.driver.start();
       await chatter(rig, 2, true);
-      await sleep(TIMING.debounceMs * 4);
+      await sleep(TIMING.debounceMs * 8);
       await chatter(rig, 2, false);
       await sleep(TIMING.debounceMs * 4);
       await waitFor(() => ev.presses.length >= 1, 'the press', 5000);
@@ -236,7 +237,7 @@ for (const [name, make] of Object.entries(rigs)) {
       await rig.level!(0, true);
       await sleep(5);
       await rig.level!(3, true);
-      await sleep(TIMING.debounceMs * 3);
+      await sleep(TIMING.debounceMs * 8);
       await rig.level!(0, false);
       await rig.level!(3, false);
       await waitFor(() => ev.presses.length >= 2, 'two presses', 5000);

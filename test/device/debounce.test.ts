@@ -92,3 +92,21 @@ describe('stuck buttons', () => {
     expect(ev).toEqual(['press 0', 'fault stuck-button-1', 'press 1']);
   });
 });
+
+describe('hardware timestamps (gpiomon gives the kernel\'s)', () => {
+  it('a press and release that arrive bunched up still count, because their timestamps are 80 ms apart', () => {
+    lines.edge(0, true, 1000);
+    lines.edge(0, false, 1080); // arrives at the same instant as the press
+    vi.advanceTimersByTime(100);
+    expect(ev).toEqual(['press 0']);
+  });
+
+  it('chatter with timestamps a millisecond apart is still one press', () => {
+    [1000, 1001, 1002.5, 1004].forEach((t, k) => lines.edge(1, k % 2 === 0, t));
+    lines.edge(1, true, 1005);
+    vi.advanceTimersByTime(100);
+    lines.edge(1, false, 1200);
+    vi.advanceTimersByTime(100);
+    expect(ev).toEqual(['press 1']);
+  });
+});
