@@ -1,16 +1,10 @@
 import { EdgeButtonDriver } from './edge-driver.js';
 import type { EdgeTiming } from './types.js';
-import { headerChip, onoffGpio, sysfsLine, type GpioClass, type GpioLine } from '../gpio/sysfs-chip.js';
+import { sysfsLines, type GpioLine, type SysfsGpioOptions } from '../gpio/sysfs-chip.js';
 
-export interface OnoffButtonsOptions extends EdgeTiming {
+export interface OnoffButtonsOptions extends EdgeTiming, SysfsGpioOptions {
   /** Header GPIO numbers (BCM), one per button, left to right. */
   pins: number[];
-  /** Label of the GPIO chip, when it is not one of the Pi's known header chips. */
-  chipLabel?: string;
-  /** The sysfs GPIO directory (tests point it at fake files). */
-  sysfsRoot?: string;
-  /** onoff's Gpio class (tests inject a fake with the same surface). */
-  Gpio?: GpioClass;
 }
 
 /**
@@ -28,9 +22,7 @@ export class OnoffButtons extends EdgeButtonDriver {
   }
 
   async start(): Promise<void> {
-    const Gpio = this.o.Gpio ?? (await onoffGpio());
-    const chip = headerChip({ root: this.o.sysfsRoot, label: this.o.chipLabel });
-    const lines = this.o.pins.map((pin) => sysfsLine(chip, pin));
+    const { Gpio, lines } = await sysfsLines(this.o, this.o.pins);
     this.running = true;
     lines.forEach((line, i) => {
       const g = new Gpio(line, 'in', 'both', { activeLow: true, debounceTimeout: 0 });

@@ -1,15 +1,12 @@
-import { headerChip, onoffGpio, sysfsLine, type GpioClass, type GpioLine } from '../gpio/sysfs-chip.js';
+import { sysfsLines, type GpioLine, type SysfsGpioOptions } from '../gpio/sysfs-chip.js';
 import { ledPattern, lit, BLINK_HALF_PERIOD_MS, type LedPattern } from './led-patterns.js';
 import type { DisplayDriver, Frame } from './types.js';
 
-export interface LedDisplayOptions {
+export interface LedDisplayOptions extends SysfsGpioOptions {
   /** Header GPIO numbers (BCM) of the button LEDs, left to right. */
   pins: number[];
   /** Header GPIO of the status LED. */
   statusPin: number;
-  chipLabel?: string;
-  sysfsRoot?: string;
-  Gpio?: GpioClass;
 }
 
 /**
@@ -31,9 +28,8 @@ export class LedDisplay implements DisplayDriver {
   }
 
   async start(): Promise<void> {
-    const Gpio = this.o.Gpio ?? (await onoffGpio());
-    const chip = headerChip({ root: this.o.sysfsRoot, label: this.o.chipLabel });
-    this.leds = [...this.o.pins, this.o.statusPin].map((pin) => new Gpio(sysfsLine(chip, pin), 'low'));
+    const { Gpio, lines } = await sysfsLines(this.o, [...this.o.pins, this.o.statusPin]);
+    this.leds = lines.map((line) => new Gpio(line, 'low'));
     this.state = this.leds.map(() => false);
     this.since = Date.now();
     this.timer = setInterval(() => this.render(), BLINK_HALF_PERIOD_MS.fast);

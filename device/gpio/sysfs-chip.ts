@@ -82,3 +82,20 @@ export async function onoffGpio(): Promise<GpioClass> {
   if (!Gpio.accessible) throw new GpioSetupError(`${SYSFS_GPIO} is not accessible: run as a user in the "gpio" group, or use --buttons gpiod`);
   return Gpio as unknown as GpioClass;
 }
+
+/** How a driver reaches sysfs GPIO: all optional on a Pi; tests point them at fakes. */
+export interface SysfsGpioOptions {
+  /** Label of the GPIO chip, when it is not one of the Pi's known header chips. */
+  chipLabel?: string;
+  /** The sysfs GPIO directory (tests point it at fake files). */
+  sysfsRoot?: string;
+  /** onoff's Gpio class (tests inject a fake with the same surface). */
+  Gpio?: GpioClass;
+}
+
+/** The Gpio class and the sysfs line numbers of header GPIOs `pins` (BCM numbers). */
+export async function sysfsLines(o: SysfsGpioOptions, pins: number[]): Promise<{ Gpio: GpioClass; lines: number[] }> {
+  const Gpio = o.Gpio ?? (await onoffGpio());
+  const chip = headerChip({ root: o.sysfsRoot, label: o.chipLabel });
+  return { Gpio, lines: pins.map((pin) => sysfsLine(chip, pin)) };
+}
