@@ -39,21 +39,23 @@ const ms = (ns: bigint) => Number(ns) / 1e6;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
-function bareInsert(dir: string, n: number, bytes: number): number[] {
+/** A bare better-sqlite3 table, WAL, synchronous=FULL: one row per transaction, timed. */
+function bareInserter(dir: string): { insert(bytes: number): number; close(): void } {
   const db = new Database(join(dir, 'bare.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)');
   const ins = db.prepare('INSERT INTO t (seq, body) VALUES (?, ?)');
-  const body = 'x'.repeat(bytes);
-  const out: number[] = [];
-  for (let i = 1; i <= n; i++) {
-    const t0 = process.hrtime.bigint();
-    db.transaction(() => ins.run(i, body)).immediate();
-    out.push(ms(process.hrtime.bigint() - t0));
-  }
-  db.close();
-  return out;
+  let seq = 0;
+  return {
+    insert: (bytes) => {
+      const body = 'x'.repeat(bytes);
+      const t0 = process.hrtime.bigint();
+      db.transaction(() => ins.run(++seq, body)).immediate();
+      return ms(process.hrtime.bigint() - t0);
+    },
+    close: () => db.close(),
+  };
 }
 
 function rssKiB(pid: number): number {
@@ -92,13 +94,19 @@ async function main(): Promise<void> {
     agent.on('stored', (r) => (bytes = JSON.stringify(r).length));
     await agent.start();
     while (!agent.link.connected) await sleep(20);
+    // Interleaved in blocks of 50, so both see the same disk (it is shared and noisy here).
+    const bareDb = bareInserter(dir);
+    const bare: number[] = [];
     for (let i = 0; i < PRESSES; i++) {
       pressedAt = process.hrtime.bigint();
       buttons.press(i % 3); // good levels: no reasons screen in the way
-      if (i % 50 === 0) await sleep(1); // let acks come back, as between real citizens
+      if (i % 50 === 49) {
+        await sleep(1); // let acks come back, as between real citizens
+        for (let k = 0; k < 50; k++) bare.push(bareDb.insert(bytes));
+      }
     }
     await agent.stop();
-    const bare = bareInsert(dir, PRESSES, bytes);
+    bareDb.close();
 
     // 2 and 3. A real agent process behind ptys.
     const links = { kd: join(dir, 'kp-dev'), kh: join(dir, 'kp-hw'), dd: join(dir, 'dp-dev'), dh: join(dir, 'dp-hw') };
