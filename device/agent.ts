@@ -50,7 +50,7 @@ export interface AgentOptions {
 
 /** Faults the agent itself raises when the outbox cannot take a record. */
 export const OUTBOX_FULL = 'outbox-full';
-export const STORAGE_FULL = 'storage-full';
+export const STORAGE_FULL = 'disk-full';
 export const STORAGE_ERROR = 'storage-error';
 const STORAGE_FAULTS = [OUTBOX_FULL, STORAGE_FULL, STORAGE_ERROR];
 
@@ -204,6 +204,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (!fault) throw e;
       // The citizen is not thanked for a record that is not on disk.
       this.count('recordsNotWritten');
+      if (fault === OUTBOX_FULL) this.count('refusedOutboxFull');
+      else if (fault === STORAGE_FULL) this.count('refusedDiskFull');
       this.faults.add(fault);
       this.o.log.error({ fault, err: (e as Error).message, kind: draft.kind, level: draft.level }, 'record not written: out of service until the outbox can take records again');
       return fault;

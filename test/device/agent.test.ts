@@ -92,9 +92,9 @@ describe('a full disk', () => {
     // Thanked exactly the stored ones: the press that could not be written got none.
     expect(thanks(display.frames).map((f) => f.ref)).toEqual(stored.map((r) => r.id));
     expect(stored.length).toBe(i - 1);
-    expect(display.current).toMatchObject({ screen: 'out-of-service', fault: 'storage-full' });
+    expect(display.current).toMatchObject({ screen: 'out-of-service', fault: 'disk-full' });
     const st = agent.status();
-    expect(st.faults).toContain('storage-full');
+    expect(st.faults).toContain('disk-full');
     expect(st.counters).toMatchObject({ recordsNotWritten: 1 });
     // Still running: presses are counted, nothing crashes, the outbox still reads.
     buttons.press(0);
@@ -103,7 +103,7 @@ describe('a full disk', () => {
     // The hub takes the records; their pages are free again; the agent notices by itself.
     agent.outbox.markAcked(stored.map((r) => ({ seq: r.seq, id: r.id })));
     await waitFor(() => agent.status().mode !== 'out-of-service', 'back in service', 5000);
-    expect(agent.status().faults).not.toContain('storage-full');
+    expect(agent.status().faults).not.toContain('disk-full');
     buttons.press(1);
     expect(stored[stored.length - 1]!.seq).toBe(i); // the sequence goes on: nothing was skipped
     expect(thanks(display.frames).at(-1)!.ref).toBe(stored.at(-1)!.id);
@@ -127,7 +127,7 @@ describe('a full disk', () => {
       let i = 0;
       while (agent.status().mode !== 'out-of-service' && i < 5000) buttons.press(i++ % 3);
       expect(agent.status().mode).toBe('out-of-service');
-      expect(agent.status().faults).toContain('storage-full');
+      expect(agent.status().faults).toContain('disk-full');
       expect(stored.length).toBeGreaterThan(10);
       expect(thanks(display.frames).map((f) => f.ref)).toEqual(stored.map((r) => r.id));
       buttons.press(0);
