@@ -97,3 +97,26 @@ describe('haochaping device run --buttons gpiod with gpiomon on PATH, --display 
     }
   }, 60_000);
 });
+
+describe('haochaping device check (wiring, before enrolment)', () => {
+  it('prints every press of the keypad and cycles the display; garbage is counted; SIGTERM ends it', async () => {
+    const kp = await ptyPair(tmp, 'check-kp');
+    const hw = await openHardwareEnd(kp.hardware, 9600);
+    const child = spawn(process.execPath, [CLI_PATH, 'device', 'check', '--buttons', 'serial', '--keypad-port', kp.device, '--display', 'virtual', '--every', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    try {
+      await waitFor(() => out.includes('reading 5 buttons with the serial driver'), 'the check to start', 20_000);
+      await hw.write('K3\nD5\n');
+      await sleep(100);
+      await hw.write('U5\n??\n');
+      await waitFor(() => out.includes('button 3 pressed') && out.includes('button 5 pressed') && out.includes('counted keypadGarbage'), 'the presses', 5000);
+      await waitFor(() => ['idle', 'prompt', 'reasons', 'thanks', 'paused', 'out-of-service'].every((s) => out.includes(`display: ${s}`)), 'every screen', 5000);
+      expect(await stopProcess(child, 'SIGTERM')).toBe(0);
+    } finally {
+      await stopProcess(child, 'SIGKILL');
+      await hw.close();
+      await kp.close();
+    }
+  });
+});

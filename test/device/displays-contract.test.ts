@@ -14,33 +14,12 @@ import { VirtualDisplay } from '../../device/display/virtual.js';
 import { TerminalDisplay } from '../../device/display/terminal.js';
 import { LedDisplay } from '../../device/display/leds.js';
 import { SerialDisplay, frameLines } from '../../device/display/serial-display.js';
-import { RatingFlow } from '../../device/flow/rating-flow.js';
-import { defaultDeviceConfig } from '../../protocol/index.js';
+import { demoFrames } from '../../device/display/demo-frames.js';
 import { FakeGpioBus, makeSysfs, PI5_BOOKWORM } from './fakes/fake-sysfs-gpio.js';
 import { openHardwareEnd, ptyPair } from '../helpers/pty.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
-/** One frame of each screen, made by the real flow. */
-function sampleFrames(): Record<Screen, Frame> {
-  const c = { ...defaultDeviceConfig('h', 'd', '12'), staff: { id: 'S042', name: '张三', number: '0042', photo: 'p/S042.jpg' }, feedbackUrl: 'https://hall.example/f' };
-  const f = new RatingFlow(c);
-  const idle = f.frame();
-  f.openSession({ id: 's', cases: ['BJ001', 'BJ002'], itemCode: null, itemName: null }, 'S042', 0);
-  const prompt = f.frame();
-  f.press(3, 2000);
-  f.press(0, 3000);
-  const reasons = f.frame();
-  const done = f.press(4, 4000).find((e) => e.type === 'record') as { thanks: Frame };
-  return {
-    idle,
-    prompt,
-    reasons,
-    thanks: done.thanks,
-    paused: { screen: 'paused', text: '暂停服务' },
-    'out-of-service': { screen: 'out-of-service', text: '设备暂停使用', fault: 'outbox-full' },
-  };
-}
-const FRAMES = sampleFrames();
+const FRAMES = demoFrames();
 
 interface DisplayRig {
   driver: DisplayDriver;
@@ -198,7 +177,7 @@ describe('serial display protocol', () => {
       'OPT 3 R- 209 办理流程繁琐',
       'OPT 4 NEXT 下一页',
       'OPT 5 DONE 确认',
-      expect.stringMatching(/^QR https:\/\/hall\.example\/f\?h=h&d=d&r=[0-9a-f-]{36}$/),
+      expect.stringMatching(/^QR https:\/\/hall\.example\/f\?h=hall&d=device&r=[0-9a-f-]{36}$/),
       'END 7',
     ]);
     expect(frameLines(1, { screen: 'idle', window: '12', windowName: 'A|B\nC', staff: null })).toEqual(['FRAME 1 idle', 'WINDOW 12|A｜B C', 'STAFF -', 'END 1']);
