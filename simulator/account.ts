@@ -12,17 +12,17 @@ export interface ProvinceEntry {
   kind: string;
   /** How many times the province received it (at-least-once on the wire). */
   received: number;
-  record: { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: string | null } | null;
+  record: { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: string | null; flags: string[] } | null;
 }
 
 /** Reads the stand-in's stored body (our native evaluation JSON). */
 export function provinceEntry(body: Record<string, unknown>, received: number): ProvinceEntry {
-  const r = body.record as { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: { id: string } | null } | null | undefined;
+  const r = body.record as { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: { id: string } | null; flags?: string[] } | null | undefined;
   return {
     id: String(body.id),
     kind: String(body.kind ?? 'rating'),
     received,
-    record: r ? { id: r.id, device: r.device, seq: r.seq, level: r.level, reasons: r.reasons ?? [], session: r.session?.id ?? null } : null,
+    record: r ? { id: r.id, device: r.device, seq: r.seq, level: r.level, reasons: r.reasons ?? [], session: r.session?.id ?? null, flags: r.flags ?? [] } : null,
   };
 }
 
@@ -35,7 +35,7 @@ export interface Ledger {
   sessions: number;
   /** Presses citizens made (including those that hit a dead or out-of-service device). */
   attempts: number;
-  /** Out-of-service frames shown instead of a thank-you. */
+  /** Times a device went out of service (a press it could not write: no thank-you). */
   outOfService: number;
 }
 

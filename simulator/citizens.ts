@@ -146,8 +146,11 @@ export class WindowPlayer {
     if (level > 2) return;
     const skip = this.rng.chance(this.profile.skipReasons);
     let wanted: string[] | null = null;
+    // A citizen reads the reasons first; the device takes the same button pressed again at once
+    // for a nervous double press (at most 1 s, or the repeat interval), not a choice.
+    const guardMs = Math.min(1, this.d.config?.timeouts.repeatIntervalS ?? 1) * 1000 + 100;
     for (let step = 0; step < 20; step++) {
-      await sleep(Math.max(30, 1500 / this.speed));
+      await sleep(Math.max(step === 0 ? guardMs : 30, 1500 / this.speed));
       const f = this.d.frame;
       if (f?.screen !== 'reasons') return;
       if (!wanted) {

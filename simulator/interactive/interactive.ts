@@ -95,7 +95,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
     const mine = entries.filter((e) => e.record?.device === d.id).slice(-6);
     provinceView = [
       `省平台收到窗口 ${d.window} 的评价 ${entries.filter((e) => e.record?.device === d.id).length} 条（最近 ${mine.length} 条；任意键返回）:`,
-      ...mine.map((e) => `  ${e.kind} 级别 ${e.record!.level} 原因 ${e.record!.reasons.join(',') || '-'} seq ${e.record!.seq} id …${e.id.slice(-8)}`),
+      ...mine.map((e) => `  ${e.kind} 级别 ${e.record!.level} 原因 ${e.record!.reasons.join(',') || '-'} ${e.record!.flags.length ? `标记 ${e.record!.flags.join(',')} ` : ''}seq ${e.record!.seq} id …${e.id.slice(-8)}`),
     ];
   };
 

@@ -16,7 +16,7 @@ const entry = (r: StoredReport, over: Partial<NonNullable<ProvinceEntry['record'
   id: r.id,
   kind: 'rating',
   received: 1,
-  record: { id: r.id, device: r.device, seq: r.seq, level: r.level, reasons: r.reasons, session: r.session, ...over },
+  record: { id: r.id, device: r.device, seq: r.seq, level: r.level, reasons: r.reasons, session: r.session, flags: r.flags, ...over },
 });
 const ledger = (thanked: StoredReport[]): Ledger => ({ thanked: new Map(thanked.map((r) => [r.id, r])), notRated: 0, sessions: 0, attempts: 0, outOfService: 0 });
 const account = (thanked: StoredReport[], province: ProvinceEntry[]) =>

@@ -25,7 +25,7 @@ describe.skipIf(!root)('disk full on a device', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows out-of-service instead of a thank-you while full, then recovers; thanked ratings all arrive', async () => {
+  it('shows out-of-service instead of a thank-you while full, takes no presses, comes back by itself; thanked ratings all arrive', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-disk-'));
     hall = new Hall({ dataDir: dir, devices: 1, processes: true, proxies: false, diskBytes: 8 * 1024 * 1024, settings: deviceSettings({ play: 'walk-up', speed: 1 }), log: silentLog(), progress: () => {} });
     await hall.start();
@@ -36,8 +36,8 @@ describe.skipIf(!root)('disk full on a device', () => {
     const frames: Frame[] = [];
     d.on('thanked', (r) => thanked.push(r));
     d.on('frame', (f) => frames.push(f));
-    const pressAndSee = async () => {
-      await waitFor(() => d.frame?.screen === 'prompt', 'prompt');
+    const pressAndSee = async (promptWithinMs = 10_000) => {
+      await waitFor(() => d.frame?.screen === 'prompt', 'prompt', promptWithinMs);
       const before = frames.length;
       d.press(0);
       return waitFor(() => frames.slice(before).find((f) => f.screen === 'thanks' || f.screen === 'out-of-service'), 'answer to the press');
@@ -45,14 +45,20 @@ describe.skipIf(!root)('disk full on a device', () => {
 
     expect((await pressAndSee()).screen).toBe('thanks');
     disk.fill();
-    const answers = [];
-    for (let i = 0; i < 3; i++) answers.push((await pressAndSee()).screen);
-    expect(answers).toEqual(['out-of-service', 'out-of-service', 'out-of-service']);
+    expect((await pressAndSee()).screen).toBe('out-of-service');
+    // While out of service, presses are not taken: nothing written, nobody thanked.
+    const stored: StoredReport[] = [];
+    d.on('stored', (r) => stored.push(r));
+    d.press(0);
+    d.press(1);
+    await sleep(1500);
+    expect(d.frame?.screen).toBe('out-of-service');
+    expect(stored).toHaveLength(0);
     expect(thanked).toHaveLength(1);
     expect(d.alive).toBe(true); // no crash
     disk.free();
-    await sleep(500);
-    expect((await pressAndSee()).screen).toBe('thanks');
+    // The device finds by itself that it can write again (a real probe write) and prompts.
+    expect((await pressAndSee(45_000)).screen).toBe('thanks');
     expect((await pressAndSee()).screen).toBe('thanks');
     expect(thanked).toHaveLength(3);
 
