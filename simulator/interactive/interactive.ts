@@ -53,6 +53,8 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
   let selected = 0;
   let provinceView: string[] | null = null;
   let caseNo = 0;
+  /** The session last opened at each window, so `c` can cancel the one on screen. */
+  const lastSession = new Map<string, string>();
   let counts = { stored: '?' as number | string, forwarded: '?' as number | string };
 
   const current = (): SimDevice => hall.devices[selected]!;
@@ -123,12 +125,16 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
       const n = key === 'b' ? 3 : 1;
       const cases = Array.from({ length: n }, () => `${d.window}-${String(++caseNo).padStart(5, '0')}`);
       const s = await hall.queue.openSession(d, { cases, itemCode: '11100000MB0143210A', itemName: '居民身份证换领', staffId: staffOf.get(d.id)?.id ?? null });
-      if (s) ledger.sessions++;
+      if (s) {
+        ledger.sessions++;
+        lastSession.set(d.id, s.id);
+      }
       note(s ? `排队系统: 窗口 ${d.window} 办结 ${cases.join(', ')}` : '设备未运行，办件未送达');
     } else if (key === 'c') {
       const open = d.frame?.screen === 'prompt' ? d.frame : null;
       note(open ? '排队系统: 撤销当前办件' : '没有待评价的办件');
-      if (open) for (const id of lastSessions.get(d.id) ?? []) await hall.queue.cancelSession(d, id);
+      const id = lastSession.get(d.id);
+      if (open && id) await hall.queue.cancelSession(d, id);
     } else if (key === 'l') {
       const s = staffOf.get(d.id);
       if (s) {
@@ -158,14 +164,6 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
       }
     }
     draw();
-  };
-  // Remember the sessions we opened, so `c` can cancel the one on screen.
-  const lastSessions = new Map<string, string[]>();
-  const open = hall.queue.openSession.bind(hall.queue);
-  hall.queue.openSession = async (d, c) => {
-    const s = await open(d, c);
-    if (s) lastSessions.set(d.id, [s.id]);
-    return s;
   };
 
   const onData = (chunk: Buffer) => {
