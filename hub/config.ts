@@ -17,6 +17,17 @@ export const HubConfigSchema = z
           .default(null),
         /** What devices are told to connect to; default: the host they enrolled through. */
         publicUrl: z.string().nullable().default(null),
+        limits: z
+          .object({
+            /** Largest MQTT packet accepted; a larger one closes the connection. */
+            maxPacketBytes: z.number().int().min(16 * 1024, 'mqtt.limits.maxPacketBytes must be at least 16384 (a status or rating with headers)').default(64 * 1024),
+            /** Sustained messages per second per device, and how many may come at once. */
+            ratePerDevice: z.number().positive().default(100),
+            burstPerDevice: z.number().int().positive().default(200),
+            /** A message that would have to wait longer than this is dropped (a flood). */
+            maxDelayMs: z.number().int().nonnegative().default(5_000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     http: z
@@ -32,6 +43,15 @@ export const HubConfigSchema = z
       })
       .nullable()
       .default(null),
+    /** The 基本满意 default for sessions nobody rated (Hubei art. 12: 7 days). */
+    defaults: z
+      .object({
+        unit: z.enum(['calendar-days', 'working-days'], 'defaults.unit must be "calendar-days" or "working-days"').default('calendar-days'),
+        count: z.number().int().min(1, 'defaults.count must be at least 1 day').max(60).default(7),
+        /** JSON file of extra holidays / make-up workdays: { "holidays": [...], "workdays": [...] }. */
+        holidayFile: z.string().nullable().default(null),
+      })
+      .prefault({}),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
   })
   .strict();

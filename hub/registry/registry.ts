@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   DeviceConfigSchema,
   defaultDeviceConfig,
+  GENESIS_HASH,
   ID_PATTERN,
   importPublicKey,
   type DeviceConfig,
@@ -12,7 +13,7 @@ import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secr
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
 export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true })
-  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial() })
+  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
   .partial()
   .strict();
 export type DeviceSettings = z.infer<typeof DeviceSettingsSchema>;
@@ -31,6 +32,8 @@ export interface DeviceRow {
   config_version: number;
   chain_seq: number;
   chain_hash: string;
+  /** Bumped at each re-enrolment: a new key, and a new chain from seq 1. */
+  key_epoch: number;
 }
 
 export class RegistryError extends Error {
@@ -51,7 +54,7 @@ export interface EnrolResult {
 
 /** The hall's devices: who they are, their keys and credentials, their configuration. */
 export class Registry {
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, { key: KeyObject; epoch: number }>();
 
   constructor(
     private readonly db: Db,
@@ -118,24 +121,77 @@ export class Registry {
 
   /** The key records of this device must be signed with; undefined if not enrolled or revoked. */
   publicKey(id: string): KeyObject | undefined {
+    return this.signingKey(id)?.key;
+  }
+
+  /** The device's current key and the epoch (chain) records signed with it belong to. */
+  signingKey(id: string): { key: KeyObject; epoch: number } | undefined {
     const cached = this.keys.get(id);
     if (cached) return cached;
     const row = this.get(id);
     if (!row?.public_key || row.revoked_at !== null) return undefined;
-    const key = importPublicKey(row.public_key);
-    this.keys.set(id, key);
-    return key;
+    const entry = { key: importPublicKey(row.public_key), epoch: row.key_epoch };
+    this.keys.set(id, entry);
+    return entry;
   }
 
   config(device: DeviceRow): DeviceConfig {
     const base = defaultDeviceConfig(device.hall, device.id, device.window);
     const s = DeviceSettingsSchema.parse(JSON.parse(device.settings));
-    return DeviceConfigSchema.parse({ ...base, ...s, timeouts: { ...base.timeouts, ...s.timeouts }, version: device.config_version });
+    return DeviceConfigSchema.parse({ ...base, ...s, timeouts: { ...base.timeouts, ...s.timeouts }, prompts: { ...base.prompts, ...s.prompts }, version: device.config_version });
   }
 
-  revoke(id: string): void {
-    const r = this.db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
-    if (r.changes === 0 && !this.get(id)) throw new RegistryError('not-found', `no device ${id}`);
+  private mustGet(id: string): DeviceRow {
+    const row = this.get(id);
+    if (!row) throw new RegistryError('not-found', `no device ${id}`);
+    return row;
+  }
+
+  /** Devices in service at a window: enrolled and not revoked. */
+  atWindow(window: string): DeviceRow[] {
+    return this.db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE window = ? AND enrolled_at IS NOT NULL AND revoked_at IS NULL ORDER BY id').all(window);
+  }
+
+  /**
+   * Changes a device's settings (merged into what it has; `null` clears staff and the like)
+   * and, if its config really changed, bumps the config version. Returns the device and
+   * whether its config changed (the caller pushes it).
+   */
+  updateSettings(id: string, patch: DeviceSettings, window?: string): { device: DeviceRow; changed: boolean } {
+    const row = this.mustGet(id);
+    const p = DeviceSettingsSchema.parse(patch);
+    const old = DeviceSettingsSchema.parse(JSON.parse(row.settings));
+    const merged = DeviceSettingsSchema.parse({ ...old, ...p, timeouts: { ...old.timeouts, ...p.timeouts }, prompts: { ...old.prompts, ...p.prompts } });
+    const before = this.config(row);
+    const after = this.config({ ...row, settings: JSON.stringify(merged), window: window ?? row.window });
+    if (JSON.stringify(before) === JSON.stringify(after)) return { device: row, changed: false };
+    this.db.prepare('UPDATE devices SET settings = ?, window = ?, config_version = config_version + 1 WHERE id = ?').run(JSON.stringify(merged), window ?? row.window, id);
+    return { device: this.get(id)!, changed: true };
+  }
+
+  revoke(id: string): DeviceRow {
+    const r = this.db.prepare('UPDATE devices SET revoked_at = ?, enrol_token_hash = NULL, enrol_expires_at = NULL WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
+    if (r.changes === 0) this.mustGet(id);
     this.keys.delete(id);
+    return this.get(id)!;
+  }
+
+  /**
+   * Starts a device over with a new identity (a replaced SD card, a lost key, a revoked device
+   * put back into service): its key and MQTT secret are forgotten at once, a new one-time
+   * token is issued, and the next key epoch begins — the hub expects a new chain from seq 1.
+   * Records already stored stay, under the epoch they were signed in.
+   */
+  reenrol(id: string, tokenTtlMs = 7 * 86_400_000): { device: DeviceRow; token: string } {
+    this.mustGet(id);
+    const token = newSecret();
+    this.db
+      .prepare(
+        `UPDATE devices SET public_key = NULL, secret_hash = NULL, enrolled_at = NULL, revoked_at = NULL, enrol_token_hash = ?, enrol_expires_at = ?,
+           key_epoch = key_epoch + 1, chain_seq = 0, chain_hash = ?, config_version = config_version + 1 WHERE id = ?`,
+      )
+      .run(tokenHash(token), this.now() + tokenTtlMs, GENESIS_HASH, id);
+    this.keys.delete(id);
+    return { device: this.get(id)!, token };
   }
 }
