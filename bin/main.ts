@@ -15,6 +15,7 @@ import { VirtualButtons } from '../device/buttons/virtual.js';
 import { TerminalDisplay } from '../device/display/terminal.js';
 import { VirtualDisplay } from '../device/display/virtual.js';
 import { enrol } from '../device/enrolment/enrolment.js';
+import { registerHubCommands } from '../hub/cli/commands.js';
 import { startHub } from '../hub/hub.js';
 import { startProvince } from '../simulator/province/province.js';
 import { formatAccount, runSim } from '../simulator/sim.js';
@@ -55,9 +56,9 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
 
-program
+const hubCommand = program
   .command('hub')
-  .description('run the hall hub: MQTT broker, ingest, forwarder to the province, HTTP API')
+  .description('run the hall hub: MQTT broker, ingest, forwarder to the province, HTTP API (or manage it: device, token, tls)')
   .option('--data <dir>', 'data directory (database, tokens)', '/var/lib/haochaping/hub')
   .option('--hall <id>', 'this hall\'s id', 'hall-1')
   .option('--host <addr>', 'address to listen on (MQTT and HTTP)', '0.0.0.0')
@@ -69,6 +70,9 @@ program
   .option('--tls-ca <file>', 'hall CA certificate given to devices at enrolment (PEM)')
   .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
   .option('--province-url <url>', 'where to forward ratings (e.g. http://127.0.0.1:8090/api/evaluations)')
+  .option('--default-days <n>', 'an unrated session counts as 基本满意 after this many days', int('--default-days'), 7)
+  .option('--working-days', 'count --default-days as working days (official holiday calendar, 调休 included)', false)
+  .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...]} overriding the official calendar')
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (o) => {
     const log = logger(o.logLevel);
@@ -83,6 +87,7 @@ program
         },
         http: { host: o.host, port: o.httpPort },
         province: o.provinceUrl ? { url: o.provinceUrl } : null,
+        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays, holidayFile: o.holidayFile ? resolve(o.holidayFile) : null },
       },
       log,
     ).catch((e: unknown) => {
@@ -90,10 +95,18 @@ program
         log.fatal(`invalid hub configuration:\n${z.prettifyError(e)}`);
         process.exit(2);
       }
+      if (e instanceof Error && e.message.startsWith('holiday file')) {
+        log.fatal(e.message);
+        process.exit(2);
+      }
       throw e;
     });
     onShutdown(log, () => hub.close());
   });
+// `hub device add --data …`: options after a subcommand belong to it, not to `hub` itself.
+program.enablePositionalOptions();
+hubCommand.enablePositionalOptions();
+registerHubCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');
 device
