@@ -37,7 +37,12 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 
 /** The hall's embedded MQTT broker. Policy (auth, ACL) arrives as hooks; this file only wires. */
 export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
-  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout: 30_000 });
+  // concurrency 0: no limit on messages in flight inside aedes' emitter (mqemitter). With its
+  // default of 100, a queue forms under load (1,000 devices and their acks) and mqemitter
+  // drains it by synchronous recursion: the stack overflows and the hub dies (found by
+  // bench/hub-ingest.ts). Memory stays bounded by the sockets: aedes reads a client's next
+  // packets only when its current ones are handled.
+  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout: 30_000, concurrency: 0 });
   aedes.on('clientError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'client error'));
   aedes.on('connectionError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'connection error'));
   const maxPacket = o.maxPacketBytes ?? 64 * 1024;

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
   DeviceConfigSchema,
@@ -55,6 +55,14 @@ export interface EnrolResult {
 /** The hall's devices: who they are, their keys and credentials, their configuration. */
 export class Registry {
   private readonly keys = new Map<string, { key: KeyObject; epoch: number }>();
+  /**
+   * Secrets already proven with scrypt since the hub started, as a salted SHA-256, keyed by
+   * device and the stored hash they were proven against (a new secret invalidates them).
+   * scrypt costs ~50–100 ms of CPU by design; without this, a hall's devices reconnecting
+   * after a network blip would queue behind each other for tens of seconds.
+   */
+  private readonly proven = new Map<string, { secretHash: string; digest: Buffer }>();
+  private readonly provenSalt = randomBytes(16);
 
   constructor(
     private readonly db: Db,
@@ -116,7 +124,12 @@ export class Registry {
   async checkCredentials(username: string, password: string): Promise<boolean> {
     const row = this.get(username);
     if (!row || row.revoked_at !== null || !row.secret_hash) return false;
-    return verifyPassword(password, row.secret_hash);
+    const digest = createHash('sha256').update(this.provenSalt).update(password).digest();
+    const known = this.proven.get(username);
+    if (known && known.secretHash === row.secret_hash) return timingSafeEqual(known.digest, digest);
+    const good = await verifyPassword(password, row.secret_hash);
+    if (good) this.proven.set(username, { secretHash: row.secret_hash, digest });
+    return good;
   }
 
   /** The key records of this device must be signed with; undefined if not enrolled or revoked. */
@@ -173,6 +186,7 @@ export class Registry {
     const r = this.db.prepare('UPDATE devices SET revoked_at = ?, enrol_token_hash = NULL, enrol_expires_at = NULL WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
     if (r.changes === 0) this.mustGet(id);
     this.keys.delete(id);
+    this.proven.delete(id);
     return this.get(id)!;
   }
 
@@ -192,6 +206,7 @@ export class Registry {
       )
       .run(tokenHash(token), this.now() + tokenTtlMs, GENESIS_HASH, id);
     this.keys.delete(id);
+    this.proven.delete(id);
     return { device: this.get(id)!, token };
   }
 }
