@@ -7,7 +7,9 @@
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 
-const aedes = await Aedes.createBroker({ heartbeatInterval: 60_000 });
+// concurrency 0 as in the hub: with aedes' default (100) this echo, too, dies of a stack
+// overflow in mqemitter's queue under 1,000 devices (see hub/broker/broker.ts).
+const aedes = await Aedes.createBroker({ heartbeatInterval: 60_000, concurrency: 0 });
 aedes.on('publish', (packet, client) => {
   if (!client || !packet.topic.endsWith('/rating')) return;
   const ack = packet.topic.slice(0, -'rating'.length) + 'ack';

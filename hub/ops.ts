@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { encode, PROTOCOL_VERSION, topic, type DeviceConfig, type SessionMessage } from '../protocol/index.js';
 import type { Connections } from './broker/connections.js';
-import { RegistryError, type DeviceRow, type DeviceSettings, type Registry } from './registry/registry.js';
+import { RegistryError, type DeviceRow, type DeviceSettings, type HallSettings, type Registry } from './registry/registry.js';
 import type { SessionBook, SessionView } from './sessions/session-book.js';
 
 export interface OpenSessionRequest {
@@ -57,6 +57,14 @@ export class HallOps {
     const config = this.o.registry.config(device);
     if (changed && device.enrolled_at !== null && device.revoked_at === null) this.o.pushConfig(config);
     return { device, config, changed };
+  }
+
+  /** Replaces the hall-wide settings (e.g. the province's reason catalogue) and pushes every changed config. */
+  setHallSettings(settings: HallSettings): { device: string; version: number }[] {
+    const changed = this.o.registry.setHallSettings(settings);
+    for (const d of changed) if (d.enrolled_at !== null && d.revoked_at === null) this.o.pushConfig(this.o.registry.config(d));
+    this.o.log.info({ devices: changed.length }, 'hall settings changed');
+    return changed.map((d) => ({ device: d.id, version: d.config_version }));
   }
 
   /** Applies settings to every device at a window (staff log in/out, pause/resume). */

@@ -46,3 +46,12 @@ export const KEY_EPOCH_MIGRATION = `
   DROP TABLE gaps;
   ALTER TABLE gaps_v2 RENAME TO gaps;
 `;
+
+/** Settings for every device of the hall (the reason catalogue, prompts, timeouts…); a device's own settings win. */
+export const HALL_SETTINGS_MIGRATION = `
+  CREATE TABLE hall_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+`;

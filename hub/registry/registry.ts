@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
+
   DeviceConfigSchema,
   defaultDeviceConfig,
   GENESIS_HASH,
@@ -17,6 +18,16 @@ export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, button
   .partial()
   .strict();
 export type DeviceSettings = z.infer<typeof DeviceSettingsSchema>;
+
+/** Settings for every device of the hall: the province's reason catalogue, prompts, timeouts, buttons, mode. */
+export const HallSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, feedbackUrl: true, catalogue: true })
+  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
+  .partial()
+  .strict()
+  .refine((s) => !s.catalogue || new Set(s.catalogue.reasons.map((r) => r.code)).size === s.catalogue.reasons.length, { message: 'catalogue.reasons has a code twice' })
+  .refine((s) => !s.catalogue || s.catalogue.reasons.every((r) => Number(r.code[0]) === r.level), { message: 'each reason code starts with its level (e.g. 213 is level 2)' });
+export type HallSettings = z.infer<typeof HallSettingsSchema>;
+
 
 export interface DeviceRow {
   id: string;
@@ -148,10 +159,40 @@ export class Registry {
     return entry;
   }
 
+  hallSettings(): HallSettings {
+    const row = this.db.prepare<[], { body: string }>('SELECT body FROM hall_settings WHERE id = 1').get();
+    return row ? HallSettingsSchema.parse(JSON.parse(row.body)) : {};
+  }
+
+  /**
+   * Replaces the hall-wide settings; every device whose config changes by it gets a new
+   * config version. Returns those devices (the caller pushes their configs).
+   */
+  setHallSettings(settings: HallSettings): DeviceRow[] {
+    const next = HallSettingsSchema.parse(settings);
+    return this.db.transaction(() => {
+      const before = new Map(this.list().map((d) => [d.id, JSON.stringify(this.config(d))]));
+      this.db.prepare('INSERT INTO hall_settings (id, body, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at').run(JSON.stringify(next), this.now());
+      const changed = this.list().filter((d) => JSON.stringify(this.config(d)) !== before.get(d.id));
+      const bump = this.db.prepare('UPDATE devices SET config_version = config_version + 1 WHERE id = ?');
+      for (const d of changed) bump.run(d.id);
+      return changed.map((d) => this.get(d.id)!);
+    })();
+  }
+
+  /** Built-in defaults, then the hall's settings, then the device's own. */
   config(device: DeviceRow): DeviceConfig {
     const base = defaultDeviceConfig(device.hall, device.id, device.window);
+    const h = this.hallSettings();
     const s = DeviceSettingsSchema.parse(JSON.parse(device.settings));
-    return DeviceConfigSchema.parse({ ...base, ...s, timeouts: { ...base.timeouts, ...s.timeouts }, prompts: { ...base.prompts, ...s.prompts }, version: device.config_version });
+    return DeviceConfigSchema.parse({
+      ...base,
+      ...h,
+      ...s,
+      timeouts: { ...base.timeouts, ...h.timeouts, ...s.timeouts },
+      prompts: { ...base.prompts, ...h.prompts, ...s.prompts },
+      version: device.config_version,
+    });
   }
 
   private mustGet(id: string): DeviceRow {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
-import { KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
+import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
 
@@ -106,6 +106,7 @@ export const MIGRATIONS: string[] = [
   SESSIONS_MIGRATION,
   ALARMS_MIGRATION,
   STATUS_MIGRATION,
+  HALL_SETTINGS_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -88,3 +88,36 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
     }
   });
 });
+
+describe('the hub never crashes on input', () => {
+  it('500 random and hostile payloads on a device\'s own topics: all refused, the hub still serves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-fuzz-'));
+    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    try {
+      const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
+      const { token } = hub.registry.add({ window: '1' });
+      mkdirSync(join(dir, 'd'));
+      await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
+      const c = credsIn(join(dir, 'd'));
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+      let seed = 42;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const hostile = ['null', '[]', '"x"', '{"v":1}', '{"v":2}', '{"__proto__":{"polluted":1},"v":1}', '{"v":1,"id":"' + 'a'.repeat(7000) + '"}', JSON.stringify({ v: 1, seq: -1, level: 99 }), '\u0000\uffff', '{"v":1,"reasons":' + '['.repeat(3000) + ']'.repeat(3000) + '}'];
+      const payloads: Buffer[] = [];
+      for (let i = 0; i < 500; i++) {
+        if (i < hostile.length) payloads.push(Buffer.from(hostile[i]!));
+        else payloads.push(Buffer.from(Array.from({ length: Math.floor(rnd() * 2000) }, () => Math.floor(rnd() * 256))));
+      }
+      for (const [i, p] of payloads.entries()) await client.publishAsync(topic(c.hall, c.id, i % 2 ? 'rating' : 'status'), p, { qos: 1 });
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect((await fetch(`${hubUrl}/api/health`)).ok).toBe(true);
+      const refused = ['malformed', 'invalid', 'unknown-version', 'oversized'].map((r) => metric(hubUrl, 'hcp_ingest_rejected_total', `reason="${r}"`));
+      expect((await Promise.all(refused)).reduce((a, b) => a + b, 0)).toBe(250);
+      expect(client.connected).toBe(true);
+      await client.endAsync();
+    } finally {
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -88,6 +88,26 @@ describe('the queue system opens a session, the window\'s device prompts, the ra
     expect((await hall.provinceRecords()).length).toBe(2);
   });
 
+  it('hall-wide settings: loading the province\'s reason catalogue gives every device a new config version', async () => {
+    hall = await TestHall.start();
+    const a = await hall.addDevice('01', SESSION_MODE);
+    const b = await hall.addDevice('02', { ...SESSION_MODE, prompts: { ask: '请评价' } });
+    await waitFor(() => a.agent.link.connected && b.agent.link.connected, 'devices connected');
+    const va = a.agent.currentConfig.version;
+    const catalogue = { version: 'hubei-2025.3', reasons: [{ code: '213', level: 2, text: '窗口人员业务不熟练' }, { code: '214', level: 2, text: '服务态度生硬' }, { code: '115', level: 1, text: '服务态度差效率低' }] };
+    const put = await call<{ changed: { device: string; version: number }[] }>(hall, 'PUT', '/api/hall/settings', hall.adminToken, { catalogue, prompts: { ask: '请您评价本次服务', thanks: '谢谢' } });
+    expect(put.status).toBe(200);
+    const res = put.body;
+    expect(res.changed.map((c) => c.device).sort()).toEqual([a.id, b.id]);
+    await waitFor(() => a.agent.currentConfig.catalogue.version === 'hubei-2025.3' && b.agent.currentConfig.catalogue.version === 'hubei-2025.3', 'catalogue on both devices');
+    expect(a.agent.currentConfig.version).toBe(va + 1);
+    expect(a.agent.currentConfig.prompts.ask).toBe('请您评价本次服务');
+    expect(b.agent.currentConfig.prompts).toMatchObject({ ask: '请评价', thanks: '谢谢' }); // its own setting wins
+    // A catalogue whose codes do not start with their level is refused.
+    const bad = await call(hall, 'PUT', '/api/hall/settings', hall.adminToken, { catalogue: { version: 'x', reasons: [{ code: '213', level: 1, text: 't' }] } });
+    expect(bad.status).toBe(400);
+  });
+
   it('the hub serves its OpenAPI document, with the queue-system routes and their schemas', async () => {
     hall = await TestHall.start();
     const doc = (await (await fetch(`${hall.hubUrl}/api/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required?: string[] } }> } }>> };
