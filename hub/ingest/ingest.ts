@@ -161,14 +161,14 @@ export class Ingest {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const acks = new Map<string, Ack>();
+    const acks = new Map<string, { hall: string; device: string; ack: Ack }>();
     const rejects: { p: Pending; reason: RejectReason; detail: string }[] = [];
     const stored: RatingRecord[] = [];
     const ackFor = (r: RatingRecord) => {
       const k = `${r.hall}/${r.device}`;
       let a = acks.get(k);
-      if (!a) acks.set(k, (a = { v: 1, acks: [], rejects: [] }));
-      return a;
+      if (!a) acks.set(k, (a = { hall: r.hall, device: r.device, ack: { v: 1, acks: [], rejects: [] } }));
+      return a.ack;
     };
     try {
       this.o.db.transaction(() => {
@@ -201,11 +201,7 @@ export class Ingest {
       this.reject(reason, p.record.device, detail, p.record);
       if (reason !== 'duplicate') ackFor(p.record).rejects.push({ seq: p.record.seq, id: p.record.id, reason });
     }
-    for (const ack of acks.values()) {
-      const first = ack.acks[0] ?? ack.rejects[0];
-      const rec = batch.find((p) => p.record.seq === first?.seq && p.record.id === first.id)!.record;
-      this.o.publishAck(rec.hall, rec.device, ack);
-    }
+    for (const a of acks.values()) this.o.publishAck(a.hall, a.device, a.ack);
     const t1 = process.hrtime.bigint();
     for (const p of batch) this.o.metrics.ackLatency.observe(Number(t1 - p.t0) / 1e9);
     for (const device of this.gapsTouched) this.o.metrics.missing.set({ device }, this.stmts.missing.get(device)?.n ?? 0);
