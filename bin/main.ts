@@ -62,8 +62,8 @@ const hubCommand = program
   .option('--data <dir>', 'data directory (database, tokens)', '/var/lib/haochaping/hub')
   .option('--hall <id>', 'this hall\'s id', 'hall-1')
   .option('--host <addr>', 'address to listen on (MQTT and HTTP)', '0.0.0.0')
-  .option('--mqtt-port <port>', 'plain MQTT port (0: any free port)', int('--mqtt-port'), 1883)
-  .option('--no-mqtt-plain', 'do not listen on plain MQTT (TLS only)')
+  .option('--mqtt-port <port>', 'plain (unencrypted) MQTT port (0: any free port); with TLS configured, plain MQTT runs only if this is given', int('--mqtt-port'), 1883)
+  .option('--no-mqtt-plain', 'never listen on plain MQTT')
   .option('--mqtts-port <port>', 'MQTT over TLS port', int('--mqtts-port'), 8883)
   .option('--tls-key <file>', 'TLS private key (PEM); with --tls-cert enables MQTT over TLS')
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
@@ -74,16 +74,28 @@ const hubCommand = program
   .option('--working-days', 'count --default-days as working days (official holiday calendar, 调休 included)', false)
   .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...]} overriding the official calendar')
   .option('--log-level <level>', 'pino log level', 'info')
-  .action(async (o) => {
+  .action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
+    if (!!o.tlsKey !== !!o.tlsCert) {
+      log.fatal('--tls-key and --tls-cert go together (make both with "haochaping hub tls init")');
+      process.exit(2);
+    }
+    const tlsOn = !!o.tlsKey;
+    // Plain MQTT only when configured: asked for with --mqtt-port, or the demo without TLS.
+    const plainPort: number | null = o.mqttPlain && (cmd.getOptionValueSource('mqttPort') === 'cli' || !tlsOn) ? o.mqttPort : null;
+    if (plainPort === null && !tlsOn) {
+      log.fatal('no MQTT listener: give --tls-key/--tls-cert, or allow plain MQTT');
+      process.exit(2);
+    }
+    if (plainPort !== null) log.warn({ port: plainPort }, 'plain MQTT (no TLS): device secrets and ratings cross the network readable; for a demo on one machine, not for a hall (see "haochaping hub tls init")');
     const hub = await startHub(
       {
         dataDir: resolve(o.data),
         hall: o.hall,
         mqtt: {
           host: o.host,
-          port: o.mqttPlain ? o.mqttPort : null,
-          tls: o.tlsKey && o.tlsCert ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
+          port: plainPort,
+          tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
         },
         http: { host: o.host, port: o.httpPort },
         province: o.provinceUrl ? { url: o.provinceUrl } : null,

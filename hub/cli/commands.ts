@@ -202,6 +202,6 @@ export function registerHubCommands(hub: Command): void {
       console.log(`已生成 made: ${Object.values(files).map((f) => join(out, f)).join(', ')}`);
       console.log(`CA SHA-256 指纹 fingerprint: ${pki.caFingerprint}`);
       console.log(`ca.key 仅用于续期，请离线保存 is only needed to renew: keep it offline.`);
-      console.log(`启动 start the hub with:\n  haochaping hub --no-mqtt-plain --tls-key ${join(out, files.serverKey)} --tls-cert ${join(out, files.serverCert)} --tls-ca ${join(out, files.caCert)} …`);
+      console.log(`启动 start the hub with:\n  haochaping hub --tls-key ${join(out, files.serverKey)} --tls-cert ${join(out, files.serverCert)} --tls-ca ${join(out, files.caCert)} …`);
     });
 }
