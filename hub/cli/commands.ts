@@ -175,6 +175,27 @@ export function registerHubCommands(hub: Command): void {
       }),
     );
 
+  target(hub.command('alarms'))
+    .description('alarms for hall IT (forged or forked records, missing records) and the open sequence gaps')
+    .option('--all', 'include acknowledged alarms', false)
+    .option('--ack <n>', 'acknowledge alarm n (hall IT has seen to it)', (v) => Number(v))
+    .action(
+      run(async (o: HubTarget & { all: boolean; ack?: number; json: boolean }) => {
+        const a = api(o);
+        if (o.ack !== undefined) {
+          await a.call('POST', `/api/alarms/${o.ack}/acknowledge`, {});
+          return void console.log(o.json ? JSON.stringify({ acknowledged: o.ack }) : `已确认 acknowledged: ${o.ack}`);
+        }
+        const alarms = await a.call<{ alarms: { n: number; at: number; kind: string; device: string | null; message: string; acknowledgedAt: number | null }[] }>('GET', `/api/alarms${o.all ? '' : '?open=1'}`);
+        const gaps = await a.call<{ gaps: { device: string; epoch: number; from: number; to: number; missing: number; detectedAt: number }[] }>('GET', '/api/gaps');
+        if (o.json) return void console.log(JSON.stringify({ ...alarms, ...gaps }));
+        console.log(alarms.alarms.length ? '告警 alarms:' : '无未处理告警 no open alarms');
+        for (const x of alarms.alarms) console.log(`  #${x.n}  ${when(x.at)}  ${x.kind}  ${x.device ?? '-'}  ${x.message}${x.acknowledgedAt ? `  (已确认 acknowledged ${when(x.acknowledgedAt)})` : ''}`);
+        console.log(gaps.gaps.length ? '缺失记录 missing records:' : '无缺失记录 no missing records');
+        for (const g of gaps.gaps) console.log(`  ${g.device}  seq ${g.from}–${g.to} (${g.missing})  epoch ${g.epoch}  since ${when(g.detectedAt)}`);
+      }),
+    );
+
   const tls = hub.command('tls').description('TLS for MQTT');
   tls
     .command('init')

@@ -136,5 +136,8 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
     const open = await fetch(`${hubUrl}/api/sessions`, { method: 'POST', headers: { authorization: `Bearer ${qs}`, 'content-type': 'application/json' }, body: JSON.stringify({ window: '12', cases: ['BJ1'] }) });
     expect(open.status).toBe(201);
     expect((await cli(['hub', 'device', 'revoke', 'no-such-device', ...target])).code).toBe(3);
+    const alarms = await cli(['hub', 'alarms', ...target]);
+    expect(alarms.code, alarms.stderr).toBe(0);
+    expect(alarms.stdout).toContain('无缺失记录 no missing records');
   }, 90_000);
 });
