@@ -50,6 +50,8 @@ export const HubConfigSchema = z
         count: z.number().int().min(1, 'defaults.count must be at least 1 day').max(60).default(7),
         /** JSON file of extra holidays / make-up workdays: { "holidays": [...], "workdays": [...] }. */
         holidayFile: z.string().nullable().default(null),
+        /** After a start, wait this long before making overdue defaults (devices deliver what they kept). */
+        startGraceMs: z.number().int().nonnegative().default(5 * 60_000),
       })
       .prefault({}),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),

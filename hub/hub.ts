@@ -226,7 +226,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
-  defaults.start();
+  defaults.start(config.defaults.startGraceMs);
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports }, 'hub ready');

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { encode, PROTOCOL_VERSION, topic, type DeviceConfig, type SessionMessage } from '../protocol/index.js';
 import type { Connections } from './broker/connections.js';
 import { RegistryError, type DeviceRow, type DeviceSettings, type HallSettings, type Registry } from './registry/registry.js';
-import type { SessionBook, SessionView } from './sessions/session-book.js';
+import { SessionError, type SessionBook, type SessionView } from './sessions/session-book.js';
 
 export interface OpenSessionRequest {
   id?: string;
@@ -93,6 +93,8 @@ export class HallOps {
   openSession(req: OpenSessionRequest): { session: SessionView; created: boolean; delivered: boolean } {
     const d = this.deviceFor(req.window, req.device);
     const config = this.o.registry.config(d);
+    // The device would ignore it, and the case would silently get the default a week later.
+    if (config.paused && !(req.id && this.o.sessions.get(req.id))) throw new SessionError('paused', `window ${d.window} is paused; resume it before opening sessions`);
     const staffId = req.staffId !== undefined ? req.staffId : (config.staff?.id ?? null);
     const { session, ref, created } = this.o.sessions.open({
       id: req.id,

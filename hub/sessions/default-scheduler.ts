@@ -18,9 +18,16 @@ export class DefaultScheduler {
     private readonly maxSleepMs = 60_000,
   ) {}
 
-  start(): void {
+  /**
+   * Starts making defaults. After a hub start, overdue defaults wait `graceMs` first: devices
+   * reconnecting then deliver the ratings they kept while the hub was away, and a case that
+   * was rated does not go to the province as a default followed by its correction.
+   */
+  start(graceMs = 0): void {
     this.running = true;
-    this.runDue();
+    if (graceMs <= 0) return void this.runDue();
+    this.timer = setTimeout(() => this.runDue(), graceMs);
+    this.timer.unref();
   }
 
   /** Makes what is due now and plans the next wake-up. Returns how many defaults were made. */

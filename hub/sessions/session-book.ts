@@ -97,7 +97,7 @@ export interface SessionView {
 export class SessionError extends Error {
   override readonly name = 'SessionError';
   constructor(
-    readonly code: 'not-found' | 'conflict' | 'closed',
+    readonly code: 'not-found' | 'conflict' | 'closed' | 'paused',
     message: string,
   ) {
     super(message);

@@ -148,3 +148,30 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     await client.endAsync();
   });
 });
+
+describe('the default scheduler', () => {
+  it('after a hub start, waits its grace period before making overdue defaults, then wakes at the next deadline', async () => {
+    const { DefaultScheduler } = await import('../../hub/sessions/default-scheduler.js');
+    const calls: number[] = [];
+    let due = 2;
+    const t0 = Date.now();
+    const book = {
+      createDueDefaults: () => {
+        calls.push(Date.now() - t0);
+        const n = due;
+        due = 0;
+        return n;
+      },
+      nextDeadline: () => (calls.length <= 2 ? Date.now() + 150 : null),
+    };
+    let made = 0;
+    const s = new DefaultScheduler(book as never, silentLog(), (n) => (made += n));
+    s.start(300);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toEqual([]); // still in the grace period
+    await waitFor(() => made === 2, 'overdue defaults made after the grace period', 2000, 10);
+    expect(calls[0]).toBeGreaterThanOrEqual(290);
+    await waitFor(() => calls.length >= 3, 'woken again at the next deadline', 2000, 10); // 2 calls at the first run, then one ~150 ms later
+    s.stop();
+  });
+});

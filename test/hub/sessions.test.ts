@@ -71,6 +71,8 @@ describe('the queue system opens a session, the window\'s device prompts, the ra
     // Pause and resume the window; log the staff out.
     await call(hall, 'POST', '/api/windows/12/pause', queue);
     await waitFor(() => dev.display.current?.screen === 'paused', 'device paused');
+    const whilePaused = await call<{ error: string }>(hall, 'POST', '/api/sessions', queue, { window: '12', cases: ['BJ5'] });
+    expect([whilePaused.status, whilePaused.body.error]).toEqual([409, 'paused']);
     await call(hall, 'POST', '/api/windows/12/resume', queue);
     await waitFor(() => dev.display.current?.screen === 'idle', 'device resumed');
     await call(hall, 'DELETE', '/api/windows/12/staff', queue);
