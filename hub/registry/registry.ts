@@ -47,6 +47,23 @@ export interface DeviceRow {
   key_epoch: number;
 }
 
+/** Runs at most `n` jobs at once, the rest in arrival order. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((res) => this.waiting.push(res));
+    this.active++;
+    try {
+      return await job();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
   constructor(
@@ -74,6 +91,12 @@ export class Registry {
    */
   private readonly proven = new Map<string, { secretHash: string; digest: Buffer }>();
   private readonly provenSalt = randomBytes(16);
+  /**
+   * scrypt checks run two at a time (one per core here) in arrival order. When a whole hall
+   * reconnects after a hub restart, the queue is visible and a device that gave up waiting is
+   * skipped instead of burning CPU for a connection that is gone.
+   */
+  private readonly scryptSlots = new Slots(2);
 
   constructor(
     private readonly db: Db,
@@ -132,14 +155,19 @@ export class Registry {
   }
 
   /** MQTT authentication: the username is the device id; revoked or unenrolled devices fail. */
-  async checkCredentials(username: string, password: string): Promise<boolean> {
+  async checkCredentials(username: string, password: string, stillWanted: () => boolean = () => true): Promise<boolean> {
     const row = this.get(username);
     if (!row || row.revoked_at !== null || !row.secret_hash) return false;
     const digest = createHash('sha256').update(this.provenSalt).update(password).digest();
     const known = this.proven.get(username);
     if (known && known.secretHash === row.secret_hash) return timingSafeEqual(known.digest, digest);
-    const good = await verifyPassword(password, row.secret_hash);
-    if (good) this.proven.set(username, { secretHash: row.secret_hash, digest });
+    const secretHash = row.secret_hash;
+    const good = await this.scryptSlots.run(async () => {
+      // A device that gave up waiting (its connect timed out) costs nothing more.
+      if (!stillWanted()) return false;
+      return verifyPassword(password, secretHash);
+    });
+    if (good) this.proven.set(username, { secretHash, digest });
     return good;
   }
 

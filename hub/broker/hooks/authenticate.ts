@@ -38,7 +38,7 @@ export function authenticateHook(registry: Registry, connections: Connections, l
       }
     }
     registry
-      .checkCredentials(username, password.toString('utf8'))
+      .checkCredentials(username, password.toString('utf8'), () => !client.closed && !client.conn.destroyed)
       .then((good) => {
         if (!good) {
           onDenied({ action: 'connect', client: id, reason: 'bad-credentials' });
