@@ -21,11 +21,19 @@ export const HubConfigSchema = z
           .object({
             /** Largest MQTT packet accepted; a larger one closes the connection. */
             maxPacketBytes: z.number().int().min(16 * 1024, 'mqtt.limits.maxPacketBytes must be at least 16384 (a status or rating with headers)').default(64 * 1024),
-            /** Sustained messages per second per device, and how many may come at once. */
-            ratePerDevice: z.number().positive().default(100),
-            burstPerDevice: z.number().int().positive().default(200),
-            /** A message that would have to wait longer than this is dropped (a flood). */
-            maxDelayMs: z.number().int().nonnegative().default(5_000),
+            /**
+             * Sustained messages per second per device, and how many may come at once. A device
+             * draining a long outage's outbox (64 in flight) runs at this rate; the whole hub
+             * ingests ~1,000/s, so one device can never take all of it.
+             */
+            ratePerDevice: z.number().positive().default(500),
+            burstPerDevice: z.number().int().positive().default(500),
+            /**
+             * A message that would have to wait longer than this is dropped: only a client
+             * flooding far beyond any device. Below it, excess is held, never dropped — a drop
+             * makes the device resend out of order.
+             */
+            maxDelayMs: z.number().int().nonnegative().default(30_000),
           })
           .prefault({}),
       })

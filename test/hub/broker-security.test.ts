@@ -49,7 +49,7 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     await waitFor(() => honest.agent.link.connected, 'honest device connected');
     let presses = 0;
     const presser = setInterval(() => {
-      honest.buttons.press(presses++ % 5);
+      honest.rate(presses++ % 5);
     }, 40);
     const a = await enrolledDevice(hall, '02');
     const b = await enrolledDevice(hall, '03');
