@@ -36,3 +36,45 @@ export class RateLimiter {
     this.tat.delete(client);
   }
 }
+
+/**
+ * Releases held publishes of each client strictly in arrival order. One timer per client,
+ * never one per message: Node computes a timer's due time from the event loop's cached clock,
+ * so after a long loop turn (an fsync) timers made later can fall due *before* timers made
+ * earlier, and a device's records would reach ingest out of sequence (found by the device's
+ * offline test: a spurious gap, then a fill). While a client has held messages, every new one
+ * queues behind them, even one the limiter would let pass.
+ */
+export class FifoRelease {
+  private readonly queues = new Map<string, { items: { at: number; release: () => void }[]; timer: NodeJS.Timeout | null }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Does this client have messages held? */
+  holding(client: string): boolean {
+    return (this.queues.get(client)?.items.length ?? 0) > 0;
+  }
+
+  /** Releases `release` at `at` (ms), after everything held before it for this client. */
+  hold(client: string, at: number, release: () => void): void {
+    let q = this.queues.get(client);
+    if (!q) this.queues.set(client, (q = { items: [], timer: null }));
+    const last = q.items[q.items.length - 1];
+    q.items.push({ at: last ? Math.max(at, last.at) : at, release });
+    if (!q.timer) this.arm(client, q);
+  }
+
+  private arm(client: string, q: { items: { at: number; release: () => void }[]; timer: NodeJS.Timeout | null }): void {
+    const head = q.items[0];
+    if (!head) {
+      this.queues.delete(client);
+      return;
+    }
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      const t = this.now();
+      while (q.items.length && q.items[0]!.at <= t) q.items.shift()!.release();
+      this.arm(client, q);
+    }, Math.max(0, head.at - this.now()));
+  }
+}

@@ -9,7 +9,8 @@ import { checkPublish, checkSubscribe, mayReceive } from '../../hub/broker/acl.j
 import { FrameSizeGuard } from '../../hub/broker/hooks/packet-size.js';
 import { RateLimiter } from '../../hub/broker/rate-limit.js';
 import { startHub } from '../../hub/hub.js';
-import { encode, topic } from '../../protocol/index.js';
+import { decode, encode, topic } from '../../protocol/index.js';
+import { makeChain } from '../helpers/records.js';
 import { silentLog } from '../helpers/log.js';
 import { credsIn, metric } from './helpers.js';
 
@@ -87,6 +88,52 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('throttling keeps a device\'s order', () => {
+  it('a device draining 400 records through the rate limit, with the event loop stalling (slow fsyncs): stored in sequence, no gap ever seen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-order-'));
+    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits: { ratePerDevice: 100, burstPerDevice: 20 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const stall = setInterval(() => {
+      const until = Date.now() + 40;
+      while (Date.now() < until); // the whole process stops, as during a slow fsync
+    }, 60);
+    try {
+      const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
+      const { token } = hub.registry.add({ window: '1' });
+      mkdirSync(join(dir, 'd'));
+      await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
+      const c = credsIn(join(dir, 'd'));
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+      await client.subscribeAsync(topic(c.hall, c.id, 'ack'), { qos: 1 });
+      const chain = makeChain(c.keys, 400, { hall: c.hall, device: c.id });
+      // Like the device link: up to 64 unacknowledged, more as acks come.
+      let next = 0;
+      let acked = 0;
+      await new Promise<void>((resolve) => {
+        const pump = () => {
+          while (next < chain.length && next - acked < 64) client.publish(topic(c.hall, c.id, 'rating'), JSON.stringify(chain[next++]), { qos: 1 });
+        };
+        client.on('message', (_t, p) => {
+          const a = decode('ack', p);
+          if (!a.ok) return;
+          acked += a.value.acks.length;
+          if (acked >= chain.length) resolve();
+          else pump();
+        });
+        pump();
+      });
+      const seqs = hub.db.prepare<[], { seq: number }>('SELECT seq FROM ratings ORDER BY rowid').all().map((r) => r.seq);
+      expect(seqs).toEqual(chain.map((r) => r.seq));
+      expect(await metric(hubUrl, 'hcp_ingest_gaps_total')).toBe(0);
+      expect(await metric(hubUrl, 'hcp_broker_throttled_total')).toBeGreaterThan(300);
+      await client.endAsync();
+    } finally {
+      clearInterval(stall);
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('the hub never crashes on input', () => {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { MAX_BYTES } from '../../../protocol/index.js';
 import { checkPublish } from '../acl.js';
 import type { Connections } from '../connections.js';
-import type { RateLimiter } from '../rate-limit.js';
+import { FifoRelease, type RateLimiter } from '../rate-limit.js';
 import type { OnDenied } from './denials.js';
 
 /**
@@ -39,6 +39,7 @@ export interface AuthorizePublishOptions {
  */
 export function authorizePublishHook(o: AuthorizePublishOptions): NonNullable<AedesOptions['authorizePublish']> {
   const now = o.now ?? Date.now;
+  const held = new FifoRelease(now);
   return (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) => {
     try {
       if (!client) return done(new Error('publishes need a client'));
@@ -67,16 +68,17 @@ export function authorizePublishHook(o: AuthorizePublishOptions): NonNullable<Ae
         drop(packet);
         return done(null);
       }
-      const rate = o.limiter.take(client.id, now());
-      if (rate.action === 'pass') return done(null);
+      const t = now();
+      const rate = o.limiter.take(client.id, t);
       if (rate.action === 'drop') {
         o.onDenied({ action: 'publish', client: client.id, reason: 'rate-limited', topic: packet.topic, kind });
         drop(packet);
         return done(null);
       }
+      if (rate.action === 'pass' && !held.holding(client.id)) return done(null);
       // Holding the callback holds this client's next read: TCP slows the device down.
       o.onThrottled?.();
-      setTimeout(() => done(null), rate.ms);
+      held.hold(client.id, t + (rate.action === 'delay' ? rate.ms : 0), () => done(null));
     } catch (e) {
       o.log.error({ err: e, client: client?.id }, 'publish authorisation failed');
       done(new Error('authorisation failed'));
