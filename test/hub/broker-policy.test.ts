@@ -9,10 +9,34 @@ import { checkPublish, checkSubscribe, mayReceive } from '../../hub/broker/acl.j
 import { FrameSizeGuard } from '../../hub/broker/hooks/packet-size.js';
 import { RateLimiter } from '../../hub/broker/rate-limit.js';
 import { startHub } from '../../hub/hub.js';
+import type { HubConfigInput } from '../../hub/config.js';
 import { decode, encode, topic } from '../../protocol/index.js';
 import { makeChain } from '../helpers/records.js';
 import { silentLog } from '../helpers/log.js';
 import { credsIn, metric } from './helpers.js';
+
+/** A hub of its own (in this process) with one enrolled device connected as a plain mqtt.js client. */
+async function soloHub(limits: NonNullable<HubConfigInput['mqtt']>['limits'] = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'hcp-solo-'));
+  const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+  const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
+  const { token } = hub.registry.add({ window: '1' });
+  mkdirSync(join(dir, 'd'));
+  await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
+  const c = credsIn(join(dir, 'd'));
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+  return {
+    hub,
+    hubUrl,
+    c,
+    client,
+    async close() {
+      client.end(true);
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 describe('topic rules', () => {
   const H = 'hall-1';
@@ -65,15 +89,8 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
   });
 
   it('a device that publishes faster than its rate is slowed down by the broker, nothing lost', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hcp-rate-'));
-    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits: { ratePerDevice: 50, burstPerDevice: 10, maxDelayMs: 10_000 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const { hubUrl, c, client, close } = await soloHub({ ratePerDevice: 50, burstPerDevice: 10, maxDelayMs: 10_000 });
     try {
-      const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
-      const { token } = hub.registry.add({ window: '1' });
-      mkdirSync(join(dir, 'd'));
-      await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
-      const c = credsIn(join(dir, 'd'));
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
       const status = encode('status', { v: 1, state: 'online', firmware: 'f', bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', uptimeS: 1, clockSynced: true, at: Date.now(), outbox: { depth: 0, oldestAgeS: null, capacity: 1, lastSeq: 0 }, counters: {}, faults: [] });
       const t0 = Date.now();
       await Promise.all(Array.from({ length: 60 }, () => client.publishAsync(topic(c.hall, c.id, 'status'), status, { qos: 1 })));
@@ -84,27 +101,19 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
       expect(await metric(hubUrl, 'hcp_broker_denied_total', 'action="publish",reason="rate-limited"')).toBe(0);
       await client.endAsync();
     } finally {
-      await hub.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });
 
 describe('throttling keeps a device\'s order', () => {
   it('a device draining 400 records through the rate limit, with the event loop stalling (slow fsyncs): stored in sequence, no gap ever seen', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hcp-order-'));
-    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits: { ratePerDevice: 100, burstPerDevice: 20 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const { hub, hubUrl, c, client, close } = await soloHub({ ratePerDevice: 100, burstPerDevice: 20 });
     const stall = setInterval(() => {
       const until = Date.now() + 40;
       while (Date.now() < until); // the whole process stops, as during a slow fsync
     }, 60);
     try {
-      const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
-      const { token } = hub.registry.add({ window: '1' });
-      mkdirSync(join(dir, 'd'));
-      await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
-      const c = credsIn(join(dir, 'd'));
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
       await client.subscribeAsync(topic(c.hall, c.id, 'ack'), { qos: 1 });
       const chain = makeChain(c.keys, 400, { hall: c.hall, device: c.id });
       // Like the device link: up to 64 unacknowledged, more as acks come.
@@ -130,23 +139,15 @@ describe('throttling keeps a device\'s order', () => {
       await client.endAsync();
     } finally {
       clearInterval(stall);
-      await hub.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   }, 60_000);
 });
 
 describe('the hub never crashes on input', () => {
   it('500 random and hostile payloads on a device\'s own topics: all refused, the hub still serves', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hcp-fuzz-'));
-    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const { hubUrl, c, client, close } = await soloHub();
     try {
-      const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
-      const { token } = hub.registry.add({ window: '1' });
-      mkdirSync(join(dir, 'd'));
-      await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
-      const c = credsIn(join(dir, 'd'));
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
       let seed = 42;
       const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
       const hostile = ['null', '[]', '"x"', '{"v":1}', '{"v":2}', '{"__proto__":{"polluted":1},"v":1}', '{"v":1,"id":"' + 'a'.repeat(7000) + '"}', JSON.stringify({ v: 1, seq: -1, level: 99 }), '\u0000\uffff', '{"v":1,"reasons":' + '['.repeat(3000) + ']'.repeat(3000) + '}'];
@@ -163,8 +164,7 @@ describe('the hub never crashes on input', () => {
       expect(client.connected).toBe(true);
       await client.endAsync();
     } finally {
-      await hub.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });
