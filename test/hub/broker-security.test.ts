@@ -188,6 +188,13 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     sock.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x05])); // PUBLISH, remaining length 10,485,760
     await closed;
     expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="packet",reason="oversized"')).toBe(1);
+    // Bytes that are not MQTT at all: the connection is closed, nothing else happens.
+    const junk = netConnect(hall.ports.mqtt, '127.0.0.1');
+    junk.on('error', () => {});
+    await new Promise<void>((res) => junk.once('connect', () => res()));
+    const junkClosed = new Promise<void>((res) => junk.once('close', () => res()));
+    junk.write(Buffer.from('GET / HTTP/1.1\r\nHost: hub\r\n\r\n\u0000\u00ff\u0010\u0002garbage'));
+    await junkClosed;
     // Others still connect fine.
     const ok = await mqtt.connectAsync(url, opts(a));
     expect(ok.connected).toBe(true);
