@@ -17,7 +17,7 @@ import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
-import { startHub } from '../hub/hub.js';
+import { HubStartError, startHub } from '../hub/hub.js';
 import { startProvince } from '../simulator/province/province.js';
 import { formatAccount, runSim } from '../simulator/sim.js';
 
@@ -108,7 +108,7 @@ const hubCommand = program
         log.fatal(`invalid hub configuration:\n${z.prettifyError(e)}`);
         process.exit(2);
       }
-      if (e instanceof Error && e.message.startsWith('holiday file')) {
+      if (e instanceof HubStartError) {
         log.fatal(e.message);
         process.exit(2);
       }

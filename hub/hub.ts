@@ -36,6 +36,11 @@ import { openHubDb, type Db } from './store/db.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
+/** A start-up problem hall IT can fix (a file missing, a bad setting): said in one line, no stack. */
+export class HubStartError extends Error {
+  override readonly name = 'HubStartError';
+}
+
 export interface Hub {
   config: HubConfig;
   db: Db;
@@ -76,7 +81,12 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true });
-  const calendar = config.defaults.holidayFile ? WorkCalendar.fromFile(config.defaults.holidayFile) : new WorkCalendar();
+  let calendar: WorkCalendar;
+  try {
+    calendar = config.defaults.holidayFile ? WorkCalendar.fromFile(config.defaults.holidayFile) : new WorkCalendar();
+  } catch (e) {
+    throw new HubStartError((e as Error).message);
+  }
   const db = openHubDb(join(config.dataDir, 'hub.db'));
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
@@ -115,8 +125,15 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
   const limiter = new RateLimiter({ ratePerS: config.mqtt.limits.ratePerDevice, burst: config.mqtt.limits.burstPerDevice, maxDelayMs: config.mqtt.limits.maxDelayMs });
 
+  const pem = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new HubStartError(`cannot read the TLS ${what} ${file}: ${(e as Error).message} (make one with "haochaping hub tls init")`);
+    }
+  };
   const tls = config.mqtt.tls
-    ? { port: config.mqtt.tls.port, key: readFileSync(config.mqtt.tls.keyFile), cert: readFileSync(config.mqtt.tls.certFile), ca: config.mqtt.tls.caFile ? readFileSync(config.mqtt.tls.caFile) : undefined }
+    ? { port: config.mqtt.tls.port, key: pem(config.mqtt.tls.keyFile, 'key'), cert: pem(config.mqtt.tls.certFile, 'certificate'), ca: config.mqtt.tls.caFile ? pem(config.mqtt.tls.caFile, 'CA certificate') : undefined }
     : null;
   const broker = await startBroker({
     host: config.mqtt.host,
