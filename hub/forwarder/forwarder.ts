@@ -20,7 +20,7 @@ import { buildRequestBody, mapEvaluation, type ItemResult, type MappingContext, 
 import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
 import { backoffDelay, type FailureKind, type SendOutcome } from './outcome.js';
 import type { Profile } from './profile.js';
-import { backlog, forwardingCounts, type BacklogInfo } from './queue.js';
+import { backlog, type BacklogInfo } from './queue.js';
 import type { Transport } from './transport/types.js';
 
 /** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
@@ -121,7 +121,10 @@ export class Forwarder {
       rejected: db.prepare("UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
       retry: db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE id = ? AND state = 'pending'"),
       retryNow: db.prepare("UPDATE forward_queue SET next_at = 0 WHERE state = 'pending' AND next_at > 0"),
+      rejectedCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state = 'rejected'"),
     };
+    // Read the backlog when /metrics is scraped, so the figures are never a second old.
+    Object.assign(o.metrics.forwardBacklog, { collect: () => this.running && this.updateGauges() });
   }
 
   backlog(): BacklogInfo {
@@ -196,10 +199,10 @@ export class Forwarder {
 
   private updateGauges(): void {
     try {
-      const c = forwardingCounts(this.o.db, this.now());
-      this.o.metrics.forwardBacklog.set(c.backlog.count);
-      this.o.metrics.forwardOldestAge.set(c.backlog.oldestAgeS ?? 0);
-      this.fm.rejected.set(c.rejected);
+      const b = backlog(this.o.db, this.now());
+      this.o.metrics.forwardBacklog.set(b.count);
+      this.o.metrics.forwardOldestAge.set(b.oldestAgeS ?? 0);
+      this.fm.rejected.set(this.stmts.rejectedCount.get()!.n);
     } catch (e) {
       if (this.o.db.open) this.o.log.warn({ err: e }, 'could not read the forward backlog');
     }
@@ -311,8 +314,12 @@ export class Forwarder {
     const delay = f.retryAfterMs ?? backoffDelay(failures, baseMs, maxMs, this.random);
     this.pausedUntil = now + delay;
     this.link.lastError = { at: now, kind: f.failure, message: f.message };
-    // A batch that keeps failing may hold an evaluation the province chokes on: send smaller ones.
-    this.link.batchSize = Math.max(1, Math.floor(batch.length / 2));
+    // A batch that fails on the province's side may hold an evaluation it chokes on, or be too
+    // big to finish in time: send smaller ones. Throttling, refused credentials and a province
+    // that cannot be reached say nothing about the batch.
+    if (f.failure === 'server-error' || f.failure === 'timeout' || f.failure === 'bad-reply' || f.failure === 'unexpected-status') {
+      this.link.batchSize = Math.max(1, Math.floor(batch.length / 2));
+    }
     this.fm.linkUp.set(0);
     this.o.metrics.forwardFailures.inc({ kind: f.failure });
     this.o.db.transaction(() => {

@@ -191,6 +191,8 @@ export function parseProfile(raw: unknown, where: string, depth = 0): Profile {
     if (!base) throw new ProfileError(`province profile ${where} extends "${raw.extends}", which is not a shipped profile (${Object.keys(SHIPPED_PROFILES).join(', ')})`);
     const { extends: _, ...rest } = raw;
     input = deepMerge(base as Json, rest);
+    // In a profile that extends another, `field: null` takes a field out of what is sent.
+    if (isObject(input.fields)) input.fields = Object.fromEntries(Object.entries(input.fields).filter(([, v]) => v !== null));
   }
   const parsed = ProfileSchema.safeParse(input);
   if (!parsed.success) throw new ProfileError(`province profile ${where} is invalid:\n${z.prettifyError(parsed.error)}`);
