@@ -244,9 +244,12 @@ export class Forwarder {
   private async send(rows: Row[]): Promise<void> {
     const prepared: Prepared[] = [];
     const unmappable: { row: Row; reason: string }[] = [];
+    const native = this.o.profile.format === 'native';
     for (const row of rows) {
       try {
-        prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
+        // The native format is the queued JSON itself (keyed by the evaluation id, the row id): no need to parse it.
+        if (native) prepared.push({ row, items: [{ key: row.id, body: {}, json: row.payload }] });
+        else prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
       } catch (e) {
         unmappable.push({ row, reason: `the hub could not map this evaluation with profile ${this.o.profile.name}: ${(e as Error).message}` });
       }

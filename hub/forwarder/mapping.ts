@@ -19,6 +19,8 @@ export interface MappingContext {
 export interface WireItem {
   key: string;
   body: Record<string, unknown>;
+  /** `body` already serialised (the native profile sends the queued JSON as it is). */
+  json?: string;
 }
 
 export class MappingError extends Error {
@@ -140,9 +142,11 @@ export function requiredContext(p: Profile): ('areaCode' | 'deptCode')[] {
   return (['areaCode', 'deptCode'] as const).filter((f) => p.fields[f]);
 }
 
-/** The request body for a batch of items. */
+/** The request body for a batch of items: `{ ...constants, [itemsField]: [bodies] }`. */
 export function buildRequestBody(p: Profile, items: WireItem[]): string {
-  return JSON.stringify({ ...p.request.constants, [p.request.itemsField]: items.map((i) => i.body) });
+  const constants = JSON.stringify(p.request.constants);
+  const head = constants === '{}' ? '{' : `${constants.slice(0, -1)},`;
+  return `${head}${JSON.stringify(p.request.itemsField)}:[${items.map((i) => i.json ?? JSON.stringify(i.body)).join(',')}]}`;
 }
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected';

@@ -65,6 +65,8 @@ export interface Province {
   stats(): ProvinceStats;
   faults(): Faults;
   setFaults(f: FaultsInput): Faults;
+  /** With `mqtt`: whether the subscription to the batch topic is in place right now. */
+  mqttSubscribed(): boolean;
   close(): Promise<void>;
 }
 
@@ -219,10 +221,12 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   });
 
   let client: MqttClient | null = null;
+  let subscribed = false;
   if (o.mqtt) {
     const m = o.mqtt;
     client = mqtt.connect(m.url, { clientId: m.clientId ?? `hcp-province-${process.pid}`, clean: true, reconnectPeriod: 200, resubscribe: true });
-    client.on('connect', () => client!.subscribe(m.topic, { qos: 1 }));
+    client.on('connect', () => client!.subscribe(m.topic, { qos: 1 }, (err) => (subscribed = !err)));
+    client.on('close', () => (subscribed = false));
     client.on('error', (err) => log.warn({ err: err.message }, 'stand-in province: broker connection error'));
     client.on('message', (t, payload) => {
       // The same faults as over HTTP, seen from an MQTT sender: no answer, or a late one.
@@ -259,6 +263,7 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
     stats,
     faults: () => faults,
     setFaults,
+    mqttSubscribed: () => subscribed,
     async close() {
       for (const s of held) s.destroy();
       await client?.endAsync(true).catch(() => {});

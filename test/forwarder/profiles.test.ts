@@ -214,6 +214,15 @@ describe('the native profile, field by field', () => {
     expect(mapEvaluation(native, samples.batchCorrection, CTX)[0]!.key).toBe(ID);
   });
 
+  it('a batch body is the same whether items come serialised or not, with the profile\'s envelope constants', () => {
+    const p = parseProfile({ extends: 'native', name: 'n2', request: { itemsField: 'list', constants: { source: 'HCP', version: 2 } } }, 'inline');
+    const items = [samples.default, samples.rating].flatMap((e) => mapEvaluation(p, e, CTX));
+    const parsed = { source: 'HCP', version: 2, list: [samples.default, samples.rating] };
+    expect(JSON.parse(buildRequestBody(p, items))).toEqual(parsed);
+    expect(JSON.parse(buildRequestBody(p, items.map((i) => ({ ...i, body: {}, json: JSON.stringify(i.body) }))))).toEqual(parsed);
+    expect(buildRequestBody(native, [])).toBe('{"records":[]}');
+  });
+
   it('reads the province\'s per-record answers', () => {
     const r = parseReply(native, { results: [{ id: 'a', status: 'accepted' }, { id: 'b', status: 'duplicate' }, { id: 'c', status: 'rejected', reason: '办件编号不存在' }, { id: 'd', status: 'weird' }] });
     expect(r.ok && [...r.results]).toEqual([
