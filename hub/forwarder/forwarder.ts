@@ -113,8 +113,14 @@ export class Forwarder {
     const db = o.db;
     this.stmts = {
       // Oldest first through the (state, enqueued_at) index: no sort however long the backlog.
+      // A correction waits until the evaluation it replaces is at the province: sent in the other
+      // order (after retries, or side by side in one batch) the province could take the default
+      // as the last word, or refuse a follow-up to an evaluation it does not have.
       due: db.prepare<[number, number], Row>(
-        "SELECT id, payload, attempts FROM forward_queue INDEXED BY forward_queue_by_age WHERE state = 'pending' AND next_at <= ? ORDER BY enqueued_at, rowid LIMIT ?",
+        `SELECT id, payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_age
+          WHERE state = 'pending' AND next_at <= ?
+            AND NOT (kind = 'correction' AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = json_extract(q.payload, '$.supersedes') AND s.state = 'pending'))
+          ORDER BY enqueued_at, rowid LIMIT ?`,
       ),
       nextDue: db.prepare<[], { t: number | null }>("SELECT min(next_at) AS t FROM forward_queue WHERE state = 'pending'"),
       done: db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
@@ -181,6 +187,25 @@ export class Forwarder {
     await this.o.transport.close();
   }
 
+  /**
+   * Writes an outcome without waiting for the disk (synchronous=NORMAL for this one commit).
+   * A mark lost to a power cut rolls the row back to pending — never forward — so the worst it
+   * costs is a resend the province answers "duplicate". WAL keeps commits in order: any later
+   * FULL commit (ingest, defaults) makes these durable too, so nothing can be decided on a mark
+   * that is then lost. A process crash loses nothing either way. Without this, batches of one
+   * would pay an fsync per evaluation.
+   */
+  private record(fn: () => void): void {
+    const db = this.o.db;
+    const previous = db.pragma('synchronous', { simple: true }) as number;
+    db.pragma('synchronous = NORMAL');
+    try {
+      db.transaction(fn)();
+    } finally {
+      db.pragma(`synchronous = ${previous}`);
+    }
+  }
+
   private interrupt(reason: WakeReason): void {
     if (this.waker && (reason === 'stop' || this.waker.on.has(reason))) this.waker.wake();
   }
@@ -225,8 +250,10 @@ export class Forwarder {
       let rows = this.stmts.due.all(now, this.batchLimit());
       if (rows.length === 0) {
         this.link.state = 'idle';
+        // Nothing due: wake for the next retry, new work (kick), or the poll — not sooner for a
+        // correction that is due but waits for its default.
         const next = this.stmts.nextDue.get()!.t;
-        await this.sleep(next === null ? poll : Math.max(10, Math.min(next - now, poll)), ['kick', 'force']);
+        await this.sleep(next === null || next <= now ? poll : Math.max(10, Math.min(next - now, poll)), ['kick', 'force']);
         continue;
       }
       if (rows.length < this.batchLimit() && linger > 0) {
@@ -256,9 +283,9 @@ export class Forwarder {
     }
     if (unmappable.length) {
       const now = this.now();
-      this.o.db.transaction(() => {
+      this.record(() => {
         for (const u of unmappable) this.stmts.rejected.run(now, JSON.stringify({ source: 'hub', reason: u.reason }), u.reason.slice(0, 500), u.row.id);
-      })();
+      });
       for (const u of unmappable) this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
     }
     if (prepared.length) await this.push(prepared);
@@ -325,10 +352,10 @@ export class Forwarder {
     }
     this.fm.linkUp.set(0);
     this.o.metrics.forwardFailures.inc({ kind: f.failure });
-    this.o.db.transaction(() => {
+    this.record(() => {
       // Each row also backs off on its own, so the next push tries other rows first.
       for (const { row } of batch) this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), f.message.slice(0, 500), null, row.id);
-    })();
+    });
     this.o.log[f.failure === 'auth' ? 'error' : 'warn'](
       { kind: f.failure, err: f.message, evaluations: batch.length, failures, retryInMs: delay },
       f.failure === 'auth' ? 'province refused our credentials; check province.auth — evaluations stay queued' : 'push to the province failed; will retry',
@@ -336,7 +363,7 @@ export class Forwarder {
   }
 
   private reject(row: Row, reason: string, reply: unknown): void {
-    this.stmts.rejected.run(this.now(), JSON.stringify(reply), reason.slice(0, 500), row.id);
+    this.record(() => this.stmts.rejected.run(this.now(), JSON.stringify(reply), reason.slice(0, 500), row.id));
     this.o.log.error({ id: row.id, reason }, 'province rejected an evaluation; kept for hall IT');
   }
 
@@ -345,7 +372,7 @@ export class Forwarder {
     const { baseMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
     let done = 0;
     const refused: { id: string; reason: string }[] = [];
-    this.o.db.transaction(() => {
+    this.record(() => {
       for (const { row, items } of batch) {
         const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
         const reply = JSON.stringify(answers);
@@ -361,7 +388,7 @@ export class Forwarder {
           this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), 'the province did not answer for this evaluation', reply, row.id);
         }
       }
-    })();
+    });
     this.o.metrics.forwarded.inc(done);
     for (const r of refused) this.o.log.error({ id: r.id, reason: r.reason }, 'province rejected an evaluation; kept for hall IT');
   }

@@ -94,6 +94,22 @@ describe('the forwarder against a scripted province', () => {
     expect(f.status()).toMatchObject({ consecutiveFailures: 0, lastError: { kind: 'bad-reply' } });
   });
 
+  it('a correction is sent only after the default it replaces was accepted, even when the default needs retries', async () => {
+    const t = db();
+    const dflt = hubEvaluation();
+    const correction = hubEvaluation({ kind: 'correction', level: 2, assessNumber: 2, supersedes: dflt.id });
+    const other = hubEvaluation();
+    enqueue(t, [dflt, correction, other]);
+    // The province fails every batch holding the default, twice.
+    let defaultFailures = 0;
+    const p = await scriptedProvince((records) => (records.some((r) => r.id === dflt.id) && defaultFailures++ < 2 ? { code: 503, body: 'busy' } : acceptAll(records)));
+    forwarder(t, { url: p.url, batchSize: 10 });
+    await waitFor(() => queueStates(t.db).done === 3, 'all three accepted', 10_000);
+    const order = p.requests.flat().map((r) => r.id);
+    expect(order.indexOf(correction.id)).toBeGreaterThan(order.lastIndexOf(dflt.id));
+    expect(p.requests.some((batch) => batch.some((r) => r.id === dflt.id) && batch.some((r) => r.id === correction.id))).toBe(false);
+  });
+
   it('an evaluation the profile cannot map is kept as rejected by the hub, with the reason', async () => {
     const t = db();
     const odd = hubEvaluation({ level: 7 as Evaluation['level'] });
