@@ -81,6 +81,7 @@ type WakeReason = 'kick' | 'force' | 'stop';
 
 export class Forwarder {
   private running = false;
+  private stopped = false;
   private loop: Promise<void> | null = null;
   private waker: { on: Set<WakeReason>; wake: () => void } | null = null;
   private inFlight: AbortController | null = null;
@@ -147,7 +148,7 @@ export class Forwarder {
   }
 
   start(): void {
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     this.running = true;
     this.link.state = 'idle';
     this.updateGauges();
@@ -173,8 +174,10 @@ export class Forwarder {
     this.interrupt('force');
   }
 
+  /** Stops sending (an in-flight push gets stopGraceMs to finish) and closes the transport. */
   async stop(): Promise<void> {
-    if (!this.running && !this.loop) return;
+    if (this.stopped) return;
+    this.stopped = true;
     this.running = false;
     this.interrupt('stop');
     const grace = setTimeout(() => this.inFlight?.abort(), this.o.stopGraceMs ?? 2000);
@@ -182,7 +185,7 @@ export class Forwarder {
     clearTimeout(grace);
     this.loop = null;
     if (this.gaugeTimer) clearInterval(this.gaugeTimer);
-    this.updateGauges();
+    if (this.o.db.open) this.updateGauges();
     this.link.state = 'stopped';
     await this.o.transport.close();
   }

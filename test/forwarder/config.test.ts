@@ -8,7 +8,7 @@ import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
 import { createForwarder, ForwarderConfigError } from '../../hub/forwarder/create.js';
 import { createMetrics } from '../../hub/metrics.js';
 import { silentLog } from '../helpers/log.js';
-import { tempHubDb, type TempDb } from './helpers.js';
+import { runCli, tempHubDb, type TempDb } from './helpers.js';
 
 let t: TempDb | null = null;
 afterEach(() => {
@@ -65,5 +65,12 @@ describe('the province section of the hub configuration', () => {
     expect(make({ url: 'https://x/y', auth: { kind: 'bearer', tokenFile: join(t.dir, 'nope') } })).toThrow(/cannot read province\.auth\.tokenFile/);
     writeFileSync(join(t.dir, 'empty'), '\n');
     expect(make({ url: 'https://x/y', auth: { kind: 'hmac', secretFile: join(t.dir, 'empty') } })).toThrow(/is empty/);
+  });
+
+  it('`haochaping hub` exits with code 2 and says what to set when the profile needs an area code', async () => {
+    t = tempHubDb();
+    const r = await runCli(['hub', '--data', join(t.dir, 'hub'), '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', '--province-url', 'http://127.0.0.1:9/x', '--province-profile', 'common']);
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/set province\.areaCode/);
   });
 });
