@@ -51,6 +51,7 @@ describe.each(MODES)('30 %% of pushes failing with %s', (mode, faults, storesBef
     if (storesBeforeFailing) expect(s.duplicatesReceived).toBeGreaterThan(0);
     else expect(s.duplicatesReceived).toBe(0);
     expect(queueStates(hall.hub!.db)).toEqual({ done: rated.length });
+    if (process.env.HCP_FAULT_PRESSES) console.info(`${mode}: rated ${rated.length}, province ${JSON.stringify(s)}`);
     const failures = await hall.hub!.metrics.forwardFailures.get();
     expect(failures.values.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
   });
