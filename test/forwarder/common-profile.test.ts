@@ -29,7 +29,7 @@ describe('a hall forwarding in the common format', () => {
       () => {},
     );
     await waitFor(() => d.display.current?.screen === 'prompt' && d.display.current.cases.length === 3, 'the prompt with the three cases');
-    d.buttons.press(1); // 满意
+    d.rate(1); // 满意
     await waitFor(() => d.stored.length === 1, 'the rating stored on the device');
     const record = d.stored[0]!;
     expect(record.session).toEqual(session);

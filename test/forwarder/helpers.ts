@@ -146,10 +146,10 @@ export async function expectEachPressOnce(hall: TestHall, pressed: RatingRecord[
   expect(new Set(recs.map((r) => `${r.record.device}/${r.record.seq}`)).size).toBe(pressed.length);
 }
 
-/** Presses `n` times on each device, `gapMs` apart, cycling through the buttons. */
+/** Presses `n` times on each device, `gapMs` apart, cycling through the buttons (a 差评 skips its reasons screen). */
 export async function pressSteadily(devices: TestDevice[], n: number, gapMs = 10, onStep?: (i: number) => Promise<void>): Promise<void> {
   for (let i = 0; i < n; i++) {
-    for (const d of devices) d.buttons.press(i % 5);
+    for (const d of devices) d.rate(i % 5);
     await onStep?.(i);
     await sleep(gapMs);
   }
