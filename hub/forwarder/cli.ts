@@ -113,8 +113,8 @@ export function forwardingCommand(): Command {
       const c = forwardingCounts(db);
       db.close();
       if (o.json) return void console.log(JSON.stringify(c));
-      console.log(`待推送 backlog: ${c.backlog.count}  最早入队 oldest: ${time(c.backlog.oldestEnqueuedAt)} (${c.backlog.oldestAgeS ?? 0} s)`);
-      console.log(`已推送 forwarded: ${c.done}  最近 last: ${time(c.lastForwardedAt)}`);
+      console.log(`待推送 backlog: ${c.backlog.count}  最早入队 oldest: ${time(c.backlog.oldestEnqueuedAt)} UTC+8 (${c.backlog.oldestAgeS ?? 0} s ago)`);
+      console.log(`已推送 forwarded: ${c.done}  最近 last: ${time(c.lastForwardedAt)} UTC+8`);
       console.log(`被拒收 rejected: ${c.rejected}`);
     });
 
