@@ -16,7 +16,10 @@ import { startWiringCheck } from '../device/wiring-check.js';
 import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.js';
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
+import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
+import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { startHub } from '../hub/hub.js';
+import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
 import { formatAccount, runSim } from '../simulator/sim.js';
 
@@ -56,7 +59,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
 
-program
+const hubCommand = program
   .command('hub')
   .description('run the hall hub: MQTT broker, ingest, forwarder to the province, HTTP API')
   .option('--data <dir>', 'data directory (database, tokens)', '/var/lib/haochaping/hub')
@@ -69,8 +72,8 @@ program
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
   .option('--tls-ca <file>', 'hall CA certificate given to devices at enrolment (PEM)')
   .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
-  .option('--province-url <url>', 'where to forward ratings (e.g. http://127.0.0.1:8090/api/evaluations)')
-  .option('--log-level <level>', 'pino log level', 'info')
+  .option('--log-level <level>', 'pino log level', 'info');
+addProvinceOptions(hubCommand)
   .action(async (o) => {
     const log = logger(o.logLevel);
     const hub = await startHub(
@@ -83,12 +86,16 @@ program
           tls: o.tlsKey && o.tlsCert ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
         },
         http: { host: o.host, port: o.httpPort },
-        province: o.provinceUrl ? { url: o.provinceUrl } : null,
+        province: provinceConfigFromOptions(o),
       },
       log,
     ).catch((e: unknown) => {
       if (e instanceof z.ZodError) {
         log.fatal(`invalid hub configuration:\n${z.prettifyError(e)}`);
+        process.exit(2);
+      }
+      if (e instanceof ForwarderConfigError) {
+        log.fatal(`invalid province configuration: ${e.message}`);
         process.exit(2);
       }
       throw e;
@@ -208,16 +215,17 @@ device
     process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatDeviceStatus(report) + '\n');
   });
 
-program
+const provinceCommand = program
   .command('province')
   .description('run the stand-in provincial 好差评 platform')
   .option('--host <addr>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'HTTP port', int('--port'), 8090)
   .option('--db <file>', 'SQLite file to keep accepted evaluations in', ':memory:')
-  .option('--log-level <level>', 'pino log level', 'info')
+  .option('--log-level <level>', 'pino log level', 'info');
+addStandInOptions(provinceCommand)
   .action(async (o) => {
     const log = logger(o.logLevel);
-    const p = await startProvince({ host: o.host, port: o.port, dbPath: o.db, log });
+    const p = await startProvince({ host: o.host, port: o.port, dbPath: o.db, log, ...standInOptionsFrom(o) });
     onShutdown(log, () => p.close());
   });
 
@@ -236,6 +244,8 @@ program
     if (o.json) process.stdout.write(JSON.stringify(account) + '\n');
     process.exit(account.lost === 0 && account.duplicated === 0 && account.drained ? 0 : 1);
   });
+
+program.addCommand(forwardingCommand());
 
 program
   .command('schema')

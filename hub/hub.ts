@@ -15,7 +15,8 @@ import { startBroker, type RunningBroker } from './broker/broker.js';
 import { authenticateHook } from './broker/hooks/authenticate.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { Forwarder } from './forwarder/forwarder.js';
+import { createForwarder } from './forwarder/create.js';
+import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Registry } from './registry/registry.js';
@@ -79,18 +80,7 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
   const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
   const pushConfig = (c: DeviceConfig) => publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
 
-  const forwarder = config.province
-    ? new Forwarder({
-        db,
-        url: config.province.url,
-        log: log.child({ part: 'forwarder' }),
-        metrics,
-        batchSize: config.province.batchSize,
-        lingerMs: config.province.lingerMs,
-        timeoutMs: config.province.timeoutMs,
-        headers: config.province.headers,
-      })
-    : null;
+  const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
 
   const ingest = new Ingest({
     db,

@@ -11,6 +11,7 @@ import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
 import { devicesRoutes } from './routes/devices.js';
 import { enrolRoutes } from './routes/enrol.js';
+import { forwardingRoutes } from './routes/forwarding.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statsRoutes } from './routes/stats.js';
 import type { ApiTokens, Role } from './tokens.js';
@@ -68,6 +69,6 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstan
   const deps: ApiDeps = { ...d, allow };
 
   app.get('/api/health', async () => ({ ok: true, hall: d.registry.hall }));
-  for (const routes of [enrolRoutes, devicesRoutes, statsRoutes, metricsRoutes]) await app.register(routes, deps);
+  for (const routes of [enrolRoutes, devicesRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await app.register(routes, deps);
   return app;
 }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 
 /**
  * The hub's own database. Migrations are numbered and applied in order inside one
@@ -98,6 +99,7 @@ export const MIGRATIONS: string[] = [
     revoked_at INTEGER
   );
   `,
+  FORWARD_QUEUE_MIGRATION,
 ];
 
 export type Db = Database.Database;
