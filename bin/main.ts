@@ -17,7 +17,10 @@ import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
+import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
+import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { HubStartError, startHub } from '../hub/hub.js';
+import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
 import { formatAccount, runSim } from '../simulator/sim.js';
 
@@ -70,11 +73,11 @@ const hubCommand = program
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
   .option('--tls-ca <file>', 'hall CA certificate given to devices at enrolment (PEM)')
   .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
-  .option('--province-url <url>', 'where to forward ratings (e.g. http://127.0.0.1:8090/api/evaluations)')
   .option('--default-days <n>', 'an unrated session counts as 基本满意 after this many days', int('--default-days'), 7)
   .option('--working-days', 'count --default-days as working days (official holiday calendar, 调休 included)', false)
   .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...]} overriding the official calendar')
-  .option('--log-level <level>', 'pino log level', 'info')
+  .option('--log-level <level>', 'pino log level', 'info');
+addProvinceOptions(hubCommand)
   .action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
     if (!!o.tlsKey !== !!o.tlsCert) {
@@ -99,7 +102,7 @@ const hubCommand = program
           tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
         },
         http: { host: o.host, port: o.httpPort },
-        province: o.provinceUrl ? { url: o.provinceUrl } : null,
+        province: provinceConfigFromOptions(o),
         defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays, holidayFile: o.holidayFile ? resolve(o.holidayFile) : null },
       },
       log,
@@ -110,6 +113,10 @@ const hubCommand = program
       }
       if (e instanceof HubStartError) {
         log.fatal(e.message);
+        process.exit(2);
+      }
+      if (e instanceof ForwarderConfigError) {
+        log.fatal(`invalid province configuration: ${e.message}`);
         process.exit(2);
       }
       throw e;
@@ -233,16 +240,17 @@ device
     process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatDeviceStatus(report) + '\n');
   });
 
-program
+const provinceCommand = program
   .command('province')
   .description('run the stand-in provincial 好差评 platform')
   .option('--host <addr>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'HTTP port', int('--port'), 8090)
   .option('--db <file>', 'SQLite file to keep accepted evaluations in', ':memory:')
-  .option('--log-level <level>', 'pino log level', 'info')
+  .option('--log-level <level>', 'pino log level', 'info');
+addStandInOptions(provinceCommand)
   .action(async (o) => {
     const log = logger(o.logLevel);
-    const p = await startProvince({ host: o.host, port: o.port, dbPath: o.db, log });
+    const p = await startProvince({ host: o.host, port: o.port, dbPath: o.db, log, ...standInOptionsFrom(o) });
     onShutdown(log, () => p.close());
   });
 
@@ -261,6 +269,8 @@ program
     if (o.json) process.stdout.write(JSON.stringify(account) + '\n');
     process.exit(account.lost === 0 && account.duplicated === 0 && account.drained ? 0 : 1);
   });
+
+program.addCommand(forwardingCommand());
 
 program
   .command('schema')

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
+import { ProvinceConfigSchema } from './forwarder/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
 export const HubConfigSchema = z
@@ -41,16 +42,8 @@ export const HubConfigSchema = z
     http: z
       .object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) })
       .prefault({}),
-    province: z
-      .object({
-        url: z.string().url('province.url must be a URL such as https://hcp.example.gov.cn/api/evaluations'),
-        batchSize: z.number().int().positive().max(5000).default(200),
-        lingerMs: z.number().int().nonnegative().default(50),
-        timeoutMs: z.number().int().positive().default(10_000),
-        headers: z.record(z.string(), z.string()).default({}),
-      })
-      .nullable()
-      .default(null),
+    /** Forwarding to the provincial platform (hub/forwarder/config.ts); null: keep everything at the hub. */
+    province: ProvinceConfigSchema.nullable().default(null),
     /** The 基本满意 default for sessions nobody rated (Hubei art. 12: 7 days). */
     defaults: z
       .object({

@@ -23,7 +23,8 @@ import type { Denial } from './broker/hooks/denials.js';
 import { RateLimiter } from './broker/rate-limit.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { Forwarder } from './forwarder/forwarder.js';
+import { createForwarder } from './forwarder/create.js';
+import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
@@ -169,18 +170,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     events.emit('config', c.device, c.version);
   };
 
-  const forwarder = config.province
-    ? new Forwarder({
-        db,
-        url: config.province.url,
-        log: log.child({ part: 'forwarder' }),
-        metrics,
-        batchSize: config.province.batchSize,
-        lingerMs: config.province.lingerMs,
-        timeoutMs: config.province.timeoutMs,
-        headers: config.province.headers,
-      })
-    : null;
+  const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
 
   const ingest = new Ingest({
     db,

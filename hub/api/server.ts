@@ -17,6 +17,7 @@ import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
 import { devicesRoutes } from './routes/devices.js';
 import { enrolRoutes } from './routes/enrol.js';
+import { forwardingRoutes } from './routes/forwarding.js';
 import { hallRoutes } from './routes/hall.js';
 import { integrityRoutes } from './routes/integrity.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -116,6 +117,6 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstan
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/api/health', async () => ({ ok: true, hall: d.registry.hall }));
-  for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes]) await app.register(routes, deps);
+  for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await app.register(routes, deps);
   return app;
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
+import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
@@ -102,6 +103,7 @@ export const MIGRATIONS: string[] = [
     revoked_at INTEGER
   );
   `,
+  FORWARD_QUEUE_MIGRATION,
   KEY_EPOCH_MIGRATION,
   SESSIONS_MIGRATION,
   ALARMS_MIGRATION,
