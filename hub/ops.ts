@@ -47,7 +47,7 @@ export class HallOps {
     const r = this.o.registry.reenrol(id);
     this.o.connections.disconnect(id);
     this.o.publish(topic(r.device.hall, id, 'config'), Buffer.alloc(0), true);
-    this.o.log.warn({ device: id, epoch: r.device.key_epoch }, 'device re-enrolment started: old key and secret no longer accepted');
+    this.o.log.warn({ device: id }, 'device re-enrolment started: its secret is no longer accepted; a new key will start a new chain');
     return r;
   }
 

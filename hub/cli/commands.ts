@@ -119,7 +119,7 @@ export function registerHubCommands(hub: Command): void {
     );
 
   target(device.command('reenrol').argument('<id>', 'device id'))
-    .description('start a device over with a new key (replaced SD card, lost key, revoked device back in service)')
+    .description('give a device a new enrolment token and stop its old secret (leaked secret, replaced SD card, revoked device back in service); a new key starts a new chain')
     .option('--public-url <url>', 'the hub address devices use (put in the QR code); default: --hub')
     .action(
       run(async (id: string, o: HubTarget & { publicUrl?: string; json: boolean }) => {

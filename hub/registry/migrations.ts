@@ -1,11 +1,14 @@
 /**
- * Key epochs. Re-enrolling a device gives it a new key and a new chain that starts again at
+ * Key epochs. Re-enrolling a device with a new key gives it a new chain that starts again at
  * seq 1, so (device, seq) is no longer unique across a device's life: the ratings and gaps
  * tables are rebuilt (SQLite's documented create-copy-drop-rename way; migrate() runs with
  * foreign keys off for this) to key them by (device, epoch, seq). Existing rows are epoch 1.
  */
 export const KEY_EPOCH_MIGRATION = `
   ALTER TABLE devices ADD COLUMN key_epoch INTEGER NOT NULL DEFAULT 1;
+  -- The key a device had before hall IT re-enrolled it: the same key coming back means the
+  -- same device (and outbox), whose chain goes on; another key starts a new epoch at seq 1.
+  ALTER TABLE devices ADD COLUMN previous_key TEXT;
 
   CREATE TABLE ratings_v2 (
     id TEXT PRIMARY KEY,

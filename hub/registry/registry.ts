@@ -43,8 +43,10 @@ export interface DeviceRow {
   config_version: number;
   chain_seq: number;
   chain_hash: string;
-  /** Bumped at each re-enrolment: a new key, and a new chain from seq 1. */
+  /** Bumped when a device re-enrols with a new key: a new chain from seq 1. */
   key_epoch: number;
+  /** Its key before a re-enrolment was started, until it enrols again. */
+  previous_key: string | null;
 }
 
 /** Runs at most `n` jobs at once, the rest in arrival order. */
@@ -146,9 +148,15 @@ export class Registry {
     if (row.enrol_expires_at < this.now()) throw new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
     const password = newSecret();
     const hash = await hashPassword(password);
-    this.db
-      .prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = ? WHERE id = ?')
-      .run(publicKey, hash, this.now(), row.id);
+    // A device that comes back with the key it had keeps its chain (same outbox, seq goes on);
+    // a new key — a new SD card, a replaced device — starts a new epoch at seq 1.
+    const newChain = row.previous_key !== null && row.previous_key !== publicKey;
+    this.db.transaction(() => {
+      this.db
+        .prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = ?, previous_key = NULL WHERE id = ?')
+        .run(publicKey, hash, this.now(), row.id);
+      if (newChain) this.db.prepare('UPDATE devices SET key_epoch = key_epoch + 1, chain_seq = 0, chain_hash = ? WHERE id = ?').run(GENESIS_HASH, row.id);
+    })();
     this.keys.delete(row.id);
     const device = this.get(row.id)!;
     return { device, password, config: this.config(device) };
@@ -260,20 +268,21 @@ export class Registry {
   }
 
   /**
-   * Starts a device over with a new identity (a replaced SD card, a lost key, a revoked device
-   * put back into service): its key and MQTT secret are forgotten at once, a new one-time
-   * token is issued, and the next key epoch begins — the hub expects a new chain from seq 1.
-   * Records already stored stay, under the epoch they were signed in.
+   * Starts a device over (a replaced SD card, a lost key, a revoked device put back into
+   * service): its MQTT secret is forgotten at once and a new one-time token is issued. When
+   * it enrols again with a new key, the next key epoch begins and the hub expects a new chain
+   * from seq 1; with the key it had, its chain simply goes on. Records already stored stay,
+   * under the epoch they were signed in.
    */
   reenrol(id: string, tokenTtlMs = 7 * 86_400_000): { device: DeviceRow; token: string } {
     this.mustGet(id);
     const token = newSecret();
     this.db
       .prepare(
-        `UPDATE devices SET public_key = NULL, secret_hash = NULL, enrolled_at = NULL, revoked_at = NULL, enrol_token_hash = ?, enrol_expires_at = ?,
-           key_epoch = key_epoch + 1, chain_seq = 0, chain_hash = ?, config_version = config_version + 1 WHERE id = ?`,
+        `UPDATE devices SET previous_key = coalesce(public_key, previous_key), public_key = NULL, secret_hash = NULL, enrolled_at = NULL, revoked_at = NULL,
+           enrol_token_hash = ?, enrol_expires_at = ?, config_version = config_version + 1 WHERE id = ?`,
       )
-      .run(tokenHash(token), this.now() + tokenTtlMs, GENESIS_HASH, id);
+      .run(tokenHash(token), this.now() + tokenTtlMs, id);
     this.keys.delete(id);
     this.proven.delete(id);
     return { device: this.get(id)!, token };
