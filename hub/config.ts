@@ -18,6 +18,25 @@ export const HubConfigSchema = z
           .default(null),
         /** What devices are told to connect to; default: the host they enrolled through. */
         publicUrl: z.string().nullable().default(null),
+        limits: z
+          .object({
+            /** Largest MQTT packet accepted; a larger one closes the connection. */
+            maxPacketBytes: z.number().int().min(16 * 1024, 'mqtt.limits.maxPacketBytes must be at least 16384 (a status or rating with headers)').default(64 * 1024),
+            /**
+             * Sustained messages per second per device, and how many may come at once. A device
+             * draining a long outage's outbox (64 in flight) runs at this rate; the whole hub
+             * ingests ~1,000/s, so one device can never take all of it.
+             */
+            ratePerDevice: z.number().positive().default(500),
+            burstPerDevice: z.number().int().positive().default(500),
+            /**
+             * A message that would have to wait longer than this is dropped: only a client
+             * flooding far beyond any device. Below it, excess is held, never dropped — a drop
+             * makes the device resend out of order.
+             */
+            maxDelayMs: z.number().int().nonnegative().default(30_000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     http: z
@@ -25,6 +44,17 @@ export const HubConfigSchema = z
       .prefault({}),
     /** Forwarding to the provincial platform (hub/forwarder/config.ts); null: keep everything at the hub. */
     province: ProvinceConfigSchema.nullable().default(null),
+    /** The 基本满意 default for sessions nobody rated (Hubei art. 12: 7 days). */
+    defaults: z
+      .object({
+        unit: z.enum(['calendar-days', 'working-days'], 'defaults.unit must be "calendar-days" or "working-days"').default('calendar-days'),
+        count: z.number().int().min(1, 'defaults.count must be at least 1 day').max(60).default(7),
+        /** JSON file of extra holidays / make-up workdays: { "holidays": [...], "workdays": [...] }. */
+        holidayFile: z.string().nullable().default(null),
+        /** After a start, wait this long before making overdue defaults (devices deliver what they kept). */
+        startGraceMs: z.number().int().nonnegative().default(5 * 60_000),
+      })
+      .prefault({}),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
   })
   .strict();
