@@ -16,7 +16,11 @@ import { startWiringCheck } from '../device/wiring-check.js';
 import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.js';
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
-import { startHub } from '../hub/hub.js';
+import { registerHubCommands } from '../hub/cli/commands.js';
+import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
+import { ForwarderConfigError } from '../hub/forwarder/create.js';
+import { HubStartError, startHub } from '../hub/hub.js';
+import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
 import { attachControl } from '../simulator/devices/device-side.js';
 import { accountOk, FAULT_KINDS, formatAccount, runSim } from '../simulator/sim.js';
@@ -61,34 +65,50 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
 
-program
+const hubCommand = program
   .command('hub')
-  .description('run the hall hub: MQTT broker, ingest, forwarder to the province, HTTP API')
+  .description('run the hall hub: MQTT broker, ingest, forwarder to the province, HTTP API (or manage it: device, token, tls)')
   .option('--data <dir>', 'data directory (database, tokens)', '/var/lib/haochaping/hub')
   .option('--hall <id>', 'this hall\'s id', 'hall-1')
   .option('--host <addr>', 'address to listen on (MQTT and HTTP)', '0.0.0.0')
-  .option('--mqtt-port <port>', 'plain MQTT port (0: any free port)', int('--mqtt-port'), 1883)
-  .option('--no-mqtt-plain', 'do not listen on plain MQTT (TLS only)')
+  .option('--mqtt-port <port>', 'plain (unencrypted) MQTT port (0: any free port); with TLS configured, plain MQTT runs only if this is given', int('--mqtt-port'), 1883)
+  .option('--no-mqtt-plain', 'never listen on plain MQTT')
   .option('--mqtts-port <port>', 'MQTT over TLS port', int('--mqtts-port'), 8883)
   .option('--tls-key <file>', 'TLS private key (PEM); with --tls-cert enables MQTT over TLS')
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
   .option('--tls-ca <file>', 'hall CA certificate given to devices at enrolment (PEM)')
   .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
-  .option('--province-url <url>', 'where to forward ratings (e.g. http://127.0.0.1:8090/api/evaluations)')
-  .option('--log-level <level>', 'pino log level', 'info')
-  .action(async (o) => {
+  .option('--default-days <n>', 'an unrated session counts as 基本满意 after this many days', int('--default-days'), 7)
+  .option('--working-days', 'count --default-days as working days (official holiday calendar, 调休 included)', false)
+  .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...]} overriding the official calendar')
+  .option('--log-level <level>', 'pino log level', 'info');
+addProvinceOptions(hubCommand)
+  .action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
+    if (!!o.tlsKey !== !!o.tlsCert) {
+      log.fatal('--tls-key and --tls-cert go together (make both with "haochaping hub tls init")');
+      process.exit(2);
+    }
+    const tlsOn = !!o.tlsKey;
+    // Plain MQTT only when configured: asked for with --mqtt-port, or the demo without TLS.
+    const plainPort: number | null = o.mqttPlain && (cmd.getOptionValueSource('mqttPort') === 'cli' || !tlsOn) ? o.mqttPort : null;
+    if (plainPort === null && !tlsOn) {
+      log.fatal('no MQTT listener: give --tls-key/--tls-cert, or allow plain MQTT');
+      process.exit(2);
+    }
+    if (plainPort !== null) log.warn({ port: plainPort }, 'plain MQTT (no TLS): device secrets and ratings cross the network readable; for a demo on one machine, not for a hall (see "haochaping hub tls init")');
     const hub = await startHub(
       {
         dataDir: resolve(o.data),
         hall: o.hall,
         mqtt: {
           host: o.host,
-          port: o.mqttPlain ? o.mqttPort : null,
-          tls: o.tlsKey && o.tlsCert ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
+          port: plainPort,
+          tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
         },
         http: { host: o.host, port: o.httpPort },
-        province: o.provinceUrl ? { url: o.provinceUrl } : null,
+        province: provinceConfigFromOptions(o),
+        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays, holidayFile: o.holidayFile ? resolve(o.holidayFile) : null },
       },
       log,
     ).catch((e: unknown) => {
@@ -96,10 +116,22 @@ program
         log.fatal(`invalid hub configuration:\n${z.prettifyError(e)}`);
         process.exit(2);
       }
+      if (e instanceof HubStartError) {
+        log.fatal(e.message);
+        process.exit(2);
+      }
+      if (e instanceof ForwarderConfigError) {
+        log.fatal(`invalid province configuration: ${e.message}`);
+        process.exit(2);
+      }
       throw e;
     });
     onShutdown(log, () => hub.close());
   });
+// `hub device add --data …`: options after a subcommand belong to it, not to `hub` itself.
+program.enablePositionalOptions();
+hubCommand.enablePositionalOptions();
+registerHubCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');
 device
@@ -219,16 +251,17 @@ device
     process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatDeviceStatus(report) + '\n');
   });
 
-program
+const provinceCommand = program
   .command('province')
   .description('run the stand-in provincial 好差评 platform')
   .option('--host <addr>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'HTTP port', int('--port'), 8090)
   .option('--db <file>', 'SQLite file to keep accepted evaluations in', ':memory:')
-  .option('--log-level <level>', 'pino log level', 'info')
+  .option('--log-level <level>', 'pino log level', 'info');
+addStandInOptions(provinceCommand)
   .action(async (o) => {
     const log = logger(o.logLevel);
-    const p = await startProvince({ host: o.host, port: o.port, dbPath: o.db, log });
+    const p = await startProvince({ host: o.host, port: o.port, dbPath: o.db, log, ...standInOptionsFrom(o) });
     onShutdown(log, () => p.close());
   });
 
@@ -280,6 +313,8 @@ program
     if (o.json) process.stdout.write(JSON.stringify(account) + '\n');
     process.exit(accountOk(account) ? 0 : 1);
   });
+
+program.addCommand(forwardingCommand());
 
 program
   .command('schema')

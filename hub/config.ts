@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
+import { ProvinceConfigSchema } from './forwarder/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
 export const HubConfigSchema = z
@@ -17,21 +18,43 @@ export const HubConfigSchema = z
           .default(null),
         /** What devices are told to connect to; default: the host they enrolled through. */
         publicUrl: z.string().nullable().default(null),
+        limits: z
+          .object({
+            /** Largest MQTT packet accepted; a larger one closes the connection. */
+            maxPacketBytes: z.number().int().min(16 * 1024, 'mqtt.limits.maxPacketBytes must be at least 16384 (a status or rating with headers)').default(64 * 1024),
+            /**
+             * Sustained messages per second per device, and how many may come at once. A device
+             * draining a long outage's outbox (64 in flight) runs at this rate; the whole hub
+             * ingests ~1,000/s, so one device can never take all of it.
+             */
+            ratePerDevice: z.number().positive().default(500),
+            burstPerDevice: z.number().int().positive().default(500),
+            /**
+             * A message that would have to wait longer than this is dropped: only a client
+             * flooding far beyond any device. Below it, excess is held, never dropped — a drop
+             * makes the device resend out of order.
+             */
+            maxDelayMs: z.number().int().nonnegative().default(30_000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     http: z
       .object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) })
       .prefault({}),
-    province: z
+    /** Forwarding to the provincial platform (hub/forwarder/config.ts); null: keep everything at the hub. */
+    province: ProvinceConfigSchema.nullable().default(null),
+    /** The 基本满意 default for sessions nobody rated (Hubei art. 12: 7 days). */
+    defaults: z
       .object({
-        url: z.string().url('province.url must be a URL such as https://hcp.example.gov.cn/api/evaluations'),
-        batchSize: z.number().int().positive().max(5000).default(200),
-        lingerMs: z.number().int().nonnegative().default(50),
-        timeoutMs: z.number().int().positive().default(10_000),
-        headers: z.record(z.string(), z.string()).default({}),
+        unit: z.enum(['calendar-days', 'working-days'], 'defaults.unit must be "calendar-days" or "working-days"').default('calendar-days'),
+        count: z.number().int().min(1, 'defaults.count must be at least 1 day').max(60).default(7),
+        /** JSON file of extra holidays / make-up workdays: { "holidays": [...], "workdays": [...] }. */
+        holidayFile: z.string().nullable().default(null),
+        /** After a start, wait this long before making overdue defaults (devices deliver what they kept). */
+        startGraceMs: z.number().int().nonnegative().default(5 * 60_000),
       })
-      .nullable()
-      .default(null),
+      .prefault({}),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
   })
   .strict();

@@ -1,4 +1,5 @@
 import type { RatingRecord, Status } from '../protocol/index.js';
+import type { Alarm } from './alarms/alarms.js';
 
 /**
  * The hub's event bus: parts that react to what happened (defaults, work orders, the live
@@ -12,4 +13,8 @@ export interface HubEvents {
   /** MQTT client connected / disconnected (client id). */
   connected: [clientId: string];
   disconnected: [clientId: string];
+  /** Something hall IT must look at: a forged or forked record, missing records. */
+  alarm: [alarm: Alarm];
+  /** A device's config changed and was pushed (retained) with this version. */
+  config: [device: string, version: number];
 }

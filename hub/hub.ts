@@ -1,28 +1,46 @@
 /**
  * The hub's composition root: database, registry, broker with its policy hooks, ingest,
- * forwarder and HTTP API, each started and stopped in order.
+ * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
+import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
+import { Connections } from './broker/connections.js';
 import { authenticateHook } from './broker/hooks/authenticate.js';
+import { authorizeForwardHook } from './broker/hooks/authorize-forward.js';
+import { authorizePublishHook } from './broker/hooks/authorize-publish.js';
+import { authorizeSubscribeHook } from './broker/hooks/authorize-subscribe.js';
+import type { Denial } from './broker/hooks/denials.js';
+import { RateLimiter } from './broker/rate-limit.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { Forwarder } from './forwarder/forwarder.js';
-import { Ingest } from './ingest/ingest.js';
+import { createForwarder } from './forwarder/create.js';
+import type { Forwarder } from './forwarder/forwarder.js';
+import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
+import { WorkCalendar } from './sessions/calendar.js';
+import { DefaultScheduler } from './sessions/default-scheduler.js';
+import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
+
+/** A start-up problem hall IT can fix (a file missing, a bad setting): said in one line, no stack. */
+export class HubStartError extends Error {
+  override readonly name = 'HubStartError';
+}
 
 export interface Hub {
   config: HubConfig;
@@ -32,6 +50,12 @@ export interface Hub {
   metrics: Metrics;
   broker: RunningBroker;
   ingest: Ingest;
+  sessions: SessionBook;
+  defaults: DefaultScheduler;
+  alarms: Alarms;
+  status: DeviceStatusStore;
+  connections: Connections;
+  ops: HallOps;
   forwarder: Forwarder | null;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
@@ -42,15 +66,43 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub> {
+/** Seams for tests: the clock the sessions, defaults and ingest run on. */
+export interface HubDeps {
+  now?: () => number;
+}
+
+/** Broker refusals of rating messages count as ingest rejections, under ingest's reason names. */
+function ratingRejectReason(d: Denial): RejectReason {
+  if (d.reason === 'oversized' || d.reason === 'rate-limited') return d.reason;
+  if (d.reason === 'wrong-hall') return 'unknown-device';
+  return 'topic-mismatch';
+}
+
+export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const config = HubConfigSchema.parse(input);
+  const now = deps.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true });
+  let calendar: WorkCalendar;
+  try {
+    calendar = config.defaults.holidayFile ? WorkCalendar.fromFile(config.defaults.holidayFile) : new WorkCalendar();
+  } catch (e) {
+    throw new HubStartError((e as Error).message);
+  }
   const db = openHubDb(join(config.dataDir, 'hub.db'));
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
   const tokens = new ApiTokens(db);
   const events = new EventEmitter<HubEvents>();
-  const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st));
+  const alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
+  let aedesRef: Aedes | null = null;
+  const connections = new Connections(() => aedesRef!);
+  const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
+  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, isWorkday: calendar.isWorkday, now });
+
+  const year = new Date(now()).getUTCFullYear();
+  if (config.defaults.unit === 'working-days' && !calendar.knows(year + 1)) {
+    log.warn({ year: year + 1 }, 'the holiday calendar does not know next year\'s official holidays yet: update the package or add them to the holiday file');
+  }
 
   // The first start makes an admin token and leaves it where only root can read it.
   let adminToken: string | null = null;
@@ -60,37 +112,65 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     log.info({ file: join(config.dataDir, ADMIN_TOKEN_FILE) }, 'created the first admin API token');
   }
 
+  let ingestRef: Ingest | null = null;
+  const brokerLog = log.child({ part: 'broker' });
+  const onDenied = (d: Denial) => {
+    metrics.brokerDenied.inc({ action: d.action, reason: d.reason });
+    if (d.action === 'publish' && d.kind === 'rating') {
+      // Counted and logged (with the device id) by ingest like every refused rating.
+      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`);
+      return;
+    }
+    if (d.action === 'connect' || d.action === 'will') metrics.rejected.inc({ reason: `auth-${d.reason}` });
+    brokerLog.warn({ client: d.client, action: d.action, reason: d.reason, topic: d.topic, detail: d.detail }, `refused ${d.action}`);
+  };
+  const limiter = new RateLimiter({ ratePerS: config.mqtt.limits.ratePerDevice, burst: config.mqtt.limits.burstPerDevice, maxDelayMs: config.mqtt.limits.maxDelayMs });
+
+  const pem = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new HubStartError(`cannot read the TLS ${what} ${file}: ${(e as Error).message} (make one with "haochaping hub tls init")`);
+    }
+  };
   const tls = config.mqtt.tls
-    ? { port: config.mqtt.tls.port, key: readFileSync(config.mqtt.tls.keyFile), cert: readFileSync(config.mqtt.tls.certFile), ca: config.mqtt.tls.caFile ? readFileSync(config.mqtt.tls.caFile) : undefined }
+    ? { port: config.mqtt.tls.port, key: pem(config.mqtt.tls.keyFile, 'key'), cert: pem(config.mqtt.tls.certFile, 'certificate'), ca: config.mqtt.tls.caFile ? pem(config.mqtt.tls.caFile, 'CA certificate') : undefined }
     : null;
   const broker = await startBroker({
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls,
-    log: log.child({ part: 'broker' }),
-    hooks: { authenticate: authenticateHook(registry, log.child({ part: 'auth' }), (reason) => metrics.rejected.inc({ reason: `auth-${reason}` })) },
+    log: brokerLog,
+    maxPacketBytes: config.mqtt.limits.maxPacketBytes,
+    onPacketTooBig: () => metrics.brokerDenied.inc({ action: 'packet', reason: 'oversized' }),
+    hooks: {
+      authenticate: authenticateHook(registry, connections, log.child({ part: 'auth' }), onDenied),
+      authorizePublish: authorizePublishHook({
+        hall: config.hall,
+        connections,
+        limiter,
+        onThrottled: () => metrics.throttled.inc(),
+        onDenied,
+        log: brokerLog,
+      }),
+      authorizeSubscribe: authorizeSubscribeHook(config.hall, onDenied),
+      authorizeForward: authorizeForwardHook(config.hall),
+    },
   });
   const aedes = broker.aedes;
+  aedesRef = aedes;
 
   const publish = (t: string, payload: Buffer, retain: boolean) =>
     aedes.publish({ cmd: 'publish', topic: t, payload, qos: 1, retain, dup: false }, (e) => {
       if (e) log.error({ err: e, topic: t }, 'publish failed');
     });
   const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
-  const pushConfig = (c: DeviceConfig) => publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+  const pushConfig = (c: DeviceConfig) => {
+    publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+    events.emit('config', c.device, c.version);
+  };
 
-  const forwarder = config.province
-    ? new Forwarder({
-        db,
-        url: config.province.url,
-        log: log.child({ part: 'forwarder' }),
-        metrics,
-        batchSize: config.province.batchSize,
-        lingerMs: config.province.lingerMs,
-        timeoutMs: config.province.timeoutMs,
-        headers: config.province.headers,
-      })
-    : null;
+  const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
 
   const ingest = new Ingest({
     db,
@@ -100,24 +180,35 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     publishAck,
     lingerMs: config.ingest.lingerMs,
     maxBatch: config.ingest.maxBatch,
+    now,
+    alarms,
+    forward: sessions.onRecordStored,
     onStored: (records) => {
       forwarder?.kick();
       events.emit('stored', records);
     },
   });
+  ingestRef = ingest;
+  const defaults = new DefaultScheduler(sessions, log.child({ part: 'defaults' }), () => forwarder?.kick(), now);
+  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }) });
 
   aedes.on('publish', (packet, client) => {
     if (!client) return; // our own publishes
+    status.seen(client.id);
     const addr = parseTopic(packet.topic);
     if (addr?.kind === 'rating') ingest.submit(client.id, packet.topic, packet.payload as Buffer);
     else if (addr?.kind === 'status') status.submit(client.id, packet.topic, packet.payload as Buffer);
   });
   aedes.on('clientReady', (c) => {
     metrics.connected.set(aedes.connectedClients);
+    status.setOnline(c.id, true);
     events.emit('connected', c.id);
   });
   aedes.on('clientDisconnect', (c) => {
+    connections.closed(c);
+    limiter.forget(c.id);
     metrics.connected.set(aedes.connectedClients);
+    if (!connections.isConnected(c.id)) status.setOnline(c.id, false);
     events.emit('disconnected', c.id);
   });
 
@@ -135,10 +226,14 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     log,
     mqtt: { url: config.mqtt.publicUrl, port: tls ? tls.port : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null },
     pushConfig,
+    ops,
+    sessions,
+    alarms,
   });
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
+  defaults.start(config.defaults.startGraceMs);
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports }, 'hub ready');
@@ -152,6 +247,12 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     metrics,
     broker,
     ingest,
+    sessions,
+    defaults,
+    alarms,
+    status,
+    connections,
+    ops,
     forwarder,
     api,
     events,
@@ -161,6 +262,7 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     async close() {
       if (closed) return;
       closed = true;
+      defaults.stop();
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend

@@ -15,6 +15,14 @@ export function createMetrics() {
     forwardOldestAge: new Gauge({ name: 'hcp_forward_oldest_age_seconds', help: 'Age of the oldest record waiting for the province', registers: [registry] }),
     forwarded: new Counter({ name: 'hcp_forwarded_total', help: 'Records the province accepted', registers: [registry] }),
     forwardFailures: new Counter({ name: 'hcp_forward_failures_total', help: 'Failed pushes to the province, by kind', labelNames: ['kind'] as const, registers: [registry] }),
+    alarms: new Counter({ name: 'hcp_alarms_total', help: 'Alarms raised for hall IT, by kind (forged or forked records, sequence gaps)', labelNames: ['kind'] as const, registers: [registry] }),
+    brokerDenied: new Counter({ name: 'hcp_broker_denied_total', help: 'MQTT actions the broker refused, by action and reason', labelNames: ['action', 'reason'] as const, registers: [registry] }),
+    throttled: new Counter({ name: 'hcp_broker_throttled_total', help: 'Publishes held back by the per-device rate limit', registers: [registry] }),
+    missing: new Gauge({ name: 'hcp_missing_records', help: 'Records known to be missing (open sequence gaps), by device', labelNames: ['device'] as const, registers: [registry] }),
+    deviceOnline: new Gauge({ name: 'hcp_device_online', help: '1 while the device is connected to the broker', labelNames: ['device'] as const, registers: [registry] }),
+    deviceBacklog: new Gauge({ name: 'hcp_device_outbox_depth', help: 'Records waiting in the device outbox, as last reported', labelNames: ['device'] as const, registers: [registry] }),
+    deviceClockOffset: new Gauge({ name: 'hcp_device_clock_offset_seconds', help: 'Device clock minus hub clock, as observed when its status arrived', labelNames: ['device'] as const, registers: [registry] }),
+    sessions: new Counter({ name: 'hcp_sessions_total', help: 'Service sessions by what became of them (opened, rated, cancelled, defaulted, corrected)', labelNames: ['outcome'] as const, registers: [registry] }),
   };
   return m;
 }

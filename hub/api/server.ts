@@ -1,9 +1,15 @@
+import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { $ZodType } from 'zod/v4/core';
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { DeviceConfig } from '../../protocol/index.js';
+import type { Alarms } from '../alarms/alarms.js';
 import type { Forwarder } from '../forwarder/forwarder.js';
+import type { HallOps } from '../ops.js';
+import { SessionError, type SessionBook } from '../sessions/session-book.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import { RegistryError, type Registry } from '../registry/registry.js';
@@ -11,8 +17,14 @@ import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
 import { devicesRoutes } from './routes/devices.js';
 import { enrolRoutes } from './routes/enrol.js';
+import { forwardingRoutes } from './routes/forwarding.js';
+import { hallRoutes } from './routes/hall.js';
+import { integrityRoutes } from './routes/integrity.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { sessionsRoutes } from './routes/sessions.js';
 import { statsRoutes } from './routes/stats.js';
+import { tokensRoutes } from './routes/tokens.js';
+import { windowsRoutes } from './routes/windows.js';
 import type { ApiTokens, Role } from './tokens.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
@@ -29,6 +41,10 @@ export interface ApiDeps {
   mqtt: { url: string | null; port: number; tls: boolean; ca: string | null };
   /** A device's config changed or it enrolled: publish it (retained). */
   pushConfig: (config: DeviceConfig) => void;
+  /** Registry, broker and devices changed together: revoke, re-enrol, settings, sessions. */
+  ops: HallOps;
+  sessions: SessionBook;
+  alarms: Alarms;
   /** A preHandler that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -44,12 +60,34 @@ export class HttpError extends Error {
 }
 
 const REGISTRY_STATUS: Record<RegistryError['code'], number> = { 'not-found': 404, exists: 409, 'bad-token': 403, 'token-expired': 403, revoked: 403, invalid: 400 };
+const SESSION_STATUS: Record<SessionError['code'], number> = { 'not-found': 404, conflict: 409, closed: 409, paused: 409 };
+
+/**
+ * Routes whose schemas are zod use zod to validate (call this first in such a route plugin;
+ * it is scoped to the plugin, so routes with plain JSON Schema keep Fastify's validator).
+ */
+export function useZod(app: FastifyInstance): void {
+  app.setValidatorCompiler(validatorCompiler);
+}
+
+const isZod = (x: unknown) => x instanceof $ZodType;
+/** OpenAPI from zod route schemas; routes with JSON Schema (or none) pass through as they are. */
+const openApiTransform: typeof jsonSchemaTransform = (doc) => {
+  const sc = doc.schema as Record<string, unknown> | undefined;
+  if (sc && ['body', 'querystring', 'params', 'headers'].some((k) => isZod(sc[k]))) return jsonSchemaTransform(doc);
+  return { schema: doc.schema, url: doc.url } as ReturnType<typeof jsonSchemaTransform>;
+};
 
 export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({ loggerInstance: d.log.child({ part: 'api' }) as FastifyBaseLogger, bodyLimit: 256 * 1024, logController: new LogController({ disableRequestLogging: true }) });
 
   app.setErrorHandler((e, req, reply) => {
     if (e instanceof z.ZodError) return reply.code(400).send({ error: 'invalid-request', message: z.prettifyError(e) });
+    if (hasZodFastifySchemaValidationErrors(e)) {
+      const where = (e as { validationContext?: string }).validationContext ?? 'request';
+      return reply.code(400).send({ error: 'invalid-request', message: e.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.')}: ${v.message}`).join('; ') });
+    }
+    if (e instanceof SessionError) return reply.code(SESSION_STATUS[e.code]).send({ error: e.code, message: e.message });
     if (e instanceof RegistryError) return reply.code(REGISTRY_STATUS[e.code]).send({ error: e.code, message: e.message });
     if (e instanceof HttpError) return reply.code(e.statusCode).send({ error: e.code, message: e.message });
     const status = (e as { statusCode?: number }).statusCode ?? 500;
@@ -67,7 +105,18 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstan
     };
   const deps: ApiDeps = { ...d, allow };
 
+  // Registered before the routes so it sees them all; served at /api/openapi.json.
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'haochaping hall hub', description: '好差评 hall hub: devices, sessions from the queue/business system, status and integrity. Authenticate with "Authorization: Bearer <API token>".', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: openApiTransform,
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
   app.get('/api/health', async () => ({ ok: true, hall: d.registry.hall }));
-  for (const routes of [enrolRoutes, devicesRoutes, statsRoutes, metricsRoutes]) await app.register(routes, deps);
+  for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await app.register(routes, deps);
   return app;
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Logger } from 'pino';
+import { guardPacketSize } from './hooks/packet-size.js';
 
 export interface BrokerOptions {
   host: string;
@@ -9,6 +10,9 @@ export interface BrokerOptions {
   port: number | null;
   tls?: { port: number; key: string | Buffer; cert: string | Buffer; ca?: string | Buffer } | null;
   hooks: Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'preConnect'>;
+  /** Largest MQTT packet a client may send (bytes); a larger one closes its connection. */
+  maxPacketBytes?: number;
+  onPacketTooBig?: (announced: number) => void;
   log: Logger;
 }
 
@@ -33,18 +37,31 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 
 /** The hall's embedded MQTT broker. Policy (auth, ACL) arrives as hooks; this file only wires. */
 export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
-  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout: 30_000 });
+  // concurrency 0: no limit on messages in flight inside aedes' emitter (mqemitter). With its
+  // default of 100, a queue forms under load (1,000 devices and their acks) and mqemitter
+  // drains it by synchronous recursion: the stack overflows and the hub dies (found by
+  // bench/hub-ingest.ts). Memory stays bounded by the sockets: aedes reads a client's next
+  // packets only when its current ones are handled.
+  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout: 30_000, concurrency: 0 });
   aedes.on('clientError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'client error'));
   aedes.on('connectionError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'connection error'));
+  const maxPacket = o.maxPacketBytes ?? 64 * 1024;
+  const handle = (conn: import('node:net').Socket) => {
+    guardPacketSize(conn, maxPacket, (n) => {
+      o.log.warn({ remote: conn.remoteAddress, announced: n, limit: maxPacket }, 'closed a connection that sent an oversized MQTT packet');
+      o.onPacketTooBig?.(n);
+    });
+    aedes.handle(conn);
+  };
   const servers: Server[] = [];
   const ports = { tcp: null as number | null, tls: null as number | null };
   if (o.port !== null) {
-    const s = createServer(aedes.handle);
+    const s = createServer(handle);
     servers.push(s);
     ports.tcp = await listen(s, o.port, o.host);
   }
   if (o.tls) {
-    const s = createTlsServer({ key: o.tls.key, cert: o.tls.cert, ...(o.tls.ca ? { ca: o.tls.ca } : {}) }, aedes.handle);
+    const s = createTlsServer({ key: o.tls.key, cert: o.tls.cert, ...(o.tls.ca ? { ca: o.tls.ca } : {}) }, handle);
     servers.push(s);
     ports.tls = await listen(s, o.tls.port, o.host);
   }

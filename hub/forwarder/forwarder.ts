@@ -1,36 +1,27 @@
 /**
- * The forwarder: sends stored ratings to the provincial platform from the hub's durable
- * forward_queue, and marks a record forwarded only when the province said it accepted it.
- * A record the province refuses for good is kept with its reply, never dropped.
+ * The forwarder: sends evaluations to the provincial platform from the hub's durable
+ * forward_queue, in the province's own format (a profile), and marks one forwarded only when
+ * the province said it has it (accepted, or "duplicate": it had it already). Everything else
+ * keeps the row: a failed push is retried with backoff, an evaluation the province refuses for
+ * good is kept with the province's reason for hall IT to fix and re-push. No path deletes a row.
+ *
+ * Exactly once at the province rests on the key: every resend carries the same idempotency key
+ * (the evaluation id, or one derived per case number), so a push that reached the province but
+ * whose answer was lost — a timeout, a dropped connection, the hub killed mid-request — comes
+ * back as "duplicate" and is marked done then.
  */
+import { performance } from 'node:perf_hooks';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import type { Evaluation } from './evaluation.js';
-
-export interface ForwarderOptions {
-  db: Db;
-  /** Where batches are POSTed. */
-  url: string;
-  log: Logger;
-  metrics: Metrics;
-  batchSize?: number;
-  /** After a wake-up with less than a full batch, wait this long for more. */
-  lingerMs?: number;
-  timeoutMs?: number;
-  /** Idle poll interval (also picks up retries whose time has come). */
-  pollMs?: number;
-  maxRetryDelayMs?: number;
-  headers?: Record<string, string>;
-  now?: () => number;
-}
-
-interface Row {
-  id: string;
-  payload: string;
-  attempts: number;
-}
+import { buildRequestBody, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
+import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
+import { backoffDelay, type FailureKind, type SendOutcome } from './outcome.js';
+import type { Profile } from './profile.js';
+import { backlog, type BacklogInfo } from './queue.js';
+import type { Transport } from './transport/types.js';
 
 /** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
 export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
@@ -40,142 +31,368 @@ export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
 }
 const inserts = new WeakMap<Db, Statement>();
 
-/** The province's answer for one record. */
-export interface RecordReply {
-  id: string;
-  status: 'accepted' | 'duplicate' | 'rejected';
-  reason?: string;
+export interface ForwarderOptions {
+  db: Db;
+  transport: Transport;
+  profile: Profile;
+  context: MappingContext;
+  log: Logger;
+  metrics: Metrics;
+  /** Evaluations per push (a batch session may expand to more wire items). */
+  batchSize?: number;
+  /** After a wake-up with less than a full batch, wait this long for more. */
+  lingerMs?: number;
+  /** Idle poll interval (also picks up rows re-pushed from another process, e.g. the CLI). */
+  pollMs?: number;
+  retry?: { baseMs?: number; maxMs?: number };
+  /** On stop, how long an in-flight push may still finish before it is abandoned. */
+  stopGraceMs?: number;
+  now?: () => number;
+  random?: () => number;
 }
+
+interface Row {
+  id: string;
+  payload: string;
+  attempts: number;
+}
+
+interface Prepared {
+  row: Row;
+  items: WireItem[];
+}
+
+export interface LinkStatus {
+  transport: string;
+  target: string;
+  profile: string;
+  state: 'idle' | 'sending' | 'backing-off' | 'stopped';
+  consecutiveFailures: number;
+  lastAttemptAt: number | null;
+  lastSuccessAt: number | null;
+  lastError: { at: number; kind: FailureKind | 'refused'; message: string } | null;
+  /** While backing off: when the next push is due. */
+  nextAttemptAt: number | null;
+  /** Evaluations per push right now: halved after a failure, doubled back after a success. */
+  batchSize: number;
+}
+
+type WakeReason = 'kick' | 'force' | 'stop';
 
 export class Forwarder {
   private running = false;
+  private stopped = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private waker: { on: Set<WakeReason>; wake: () => void } | null = null;
+  private inFlight: AbortController | null = null;
+  private gaugeTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
+  private readonly random: () => number;
   private readonly stmts;
+  private readonly fm: ForwarderMetrics;
+  private readonly maxBatch: number;
+  private readonly link: LinkStatus;
+  private pausedUntil = 0;
 
   constructor(private readonly o: ForwarderOptions) {
     this.now = o.now ?? Date.now;
-    this.stmts = {
-      due: o.db.prepare<[number, number], Row>(
-        "SELECT id, payload, attempts FROM forward_queue WHERE state = 'pending' AND next_at <= ? ORDER BY enqueued_at, rowid LIMIT ?",
-      ),
-      done: o.db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
-      rejected: o.db.prepare("UPDATE forward_queue SET state = 'rejected', reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
-      retry: o.db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ? AND state = 'pending'"),
-      backlog: o.db.prepare<[], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM forward_queue WHERE state = 'pending'"),
-      nextDue: o.db.prepare<[], { t: number | null }>("SELECT min(next_at) AS t FROM forward_queue WHERE state = 'pending'"),
+    this.random = o.random ?? Math.random;
+    this.fm = forwarderMetrics(o.metrics.registry);
+    this.maxBatch = Math.max(1, Math.min(o.batchSize ?? 200, o.profile.maxBatch ?? Infinity));
+    this.link = {
+      transport: o.transport.kind,
+      target: o.transport.target,
+      profile: o.profile.name,
+      state: 'stopped',
+      consecutiveFailures: 0,
+      lastAttemptAt: null,
+      lastSuccessAt: null,
+      lastError: null,
+      nextAttemptAt: null,
+      batchSize: this.maxBatch,
     };
+    const db = o.db;
+    this.stmts = {
+      // Oldest first through the (state, enqueued_at) index: no sort however long the backlog.
+      // A correction waits until the evaluation it replaces is at the province: sent in the other
+      // order (after retries, or side by side in one batch) the province could take the default
+      // as the last word, or refuse a follow-up to an evaluation it does not have.
+      due: db.prepare<[number, number], Row>(
+        `SELECT id, payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_age
+          WHERE state = 'pending' AND next_at <= ?
+            AND NOT (kind = 'correction' AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = json_extract(q.payload, '$.supersedes') AND s.state = 'pending'))
+          ORDER BY enqueued_at, rowid LIMIT ?`,
+      ),
+      nextDue: db.prepare<[], { t: number | null }>("SELECT min(next_at) AS t FROM forward_queue WHERE state = 'pending'"),
+      done: db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
+      rejected: db.prepare("UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
+      retry: db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE id = ? AND state = 'pending'"),
+      retryNow: db.prepare("UPDATE forward_queue SET next_at = 0 WHERE state = 'pending' AND next_at > 0"),
+      rejectedCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state = 'rejected'"),
+    };
+    // Read the backlog when /metrics is scraped, so the figures are never a second old.
+    Object.assign(o.metrics.forwardBacklog, { collect: () => this.running && this.updateGauges() });
   }
 
-  backlog(): { count: number; oldestEnqueuedAt: number | null } {
-    const b = this.stmts.backlog.get()!;
-    return { count: b.n, oldestEnqueuedAt: b.oldest };
+  backlog(): BacklogInfo {
+    return backlog(this.o.db, this.now());
+  }
+
+  /** The profile and context evaluations are mapped with (to show hall IT what is sent). */
+  mapper(): { profile: Profile; context: MappingContext } {
+    return { profile: this.o.profile, context: this.o.context };
+  }
+
+  status(): LinkStatus {
+    return { ...this.link, nextAttemptAt: this.pausedUntil > this.now() ? this.pausedUntil : null };
   }
 
   start(): void {
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     this.running = true;
-    this.loop = this.run();
+    this.link.state = 'idle';
+    this.updateGauges();
+    this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
+    this.gaugeTimer.unref();
+    this.loop = this.run().catch((e) => {
+      // A bug here must not take the hub down; the queue is intact and a restart resumes it.
+      this.o.log.fatal({ err: e }, 'forwarder loop failed; evaluations stay queued');
+      this.running = false;
+      this.link.state = 'stopped';
+    });
   }
 
-  /** New records are waiting: send them soon. */
+  /** New evaluations are waiting: send them soon (does not cut a backoff short). */
   kick(): void {
-    this.wake?.();
+    this.interrupt('kick');
   }
 
+  /** Hall IT fixed the link: forget backoffs and push now. */
+  retryNow(): void {
+    this.stmts.retryNow.run();
+    this.pausedUntil = 0;
+    this.interrupt('force');
+  }
+
+  /** Stops sending (an in-flight push gets stopGraceMs to finish) and closes the transport. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     this.running = false;
-    this.wake?.();
+    this.interrupt('stop');
+    const grace = setTimeout(() => this.inFlight?.abort(), this.o.stopGraceMs ?? 2000);
     await this.loop;
+    clearTimeout(grace);
+    this.loop = null;
+    if (this.gaugeTimer) clearInterval(this.gaugeTimer);
+    if (this.o.db.open) this.updateGauges();
+    this.link.state = 'stopped';
+    await this.o.transport.close();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /**
+   * Writes an outcome without waiting for the disk (synchronous=NORMAL for this one commit).
+   * A mark lost to a power cut rolls the row back to pending — never forward — so the worst it
+   * costs is a resend the province answers "duplicate". WAL keeps commits in order: any later
+   * FULL commit (ingest, defaults) makes these durable too, so nothing can be decided on a mark
+   * that is then lost. A process crash loses nothing either way. Without this, batches of one
+   * would pay an fsync per evaluation.
+   */
+  private record(fn: () => void): void {
+    const db = this.o.db;
+    const previous = db.pragma('synchronous', { simple: true }) as number;
+    db.pragma('synchronous = NORMAL');
+    try {
+      db.transaction(fn)();
+    } finally {
+      db.pragma(`synchronous = ${previous}`);
+    }
+  }
+
+  private interrupt(reason: WakeReason): void {
+    if (this.waker && (reason === 'stop' || this.waker.on.has(reason))) this.waker.wake();
+  }
+
+  private sleep(ms: number, wakeOn: WakeReason[]): Promise<void> {
     return new Promise((res) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
+        this.waker = null;
         res();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
       };
+      const t = setTimeout(done, Math.max(0, ms));
+      this.waker = { on: new Set(wakeOn), wake: done };
     });
   }
 
   private updateGauges(): void {
-    const b = this.backlog();
-    this.o.metrics.forwardBacklog.set(b.count);
-    this.o.metrics.forwardOldestAge.set(b.oldestEnqueuedAt === null ? 0 : Math.max(0, (this.now() - b.oldestEnqueuedAt) / 1000));
+    try {
+      const b = backlog(this.o.db, this.now());
+      this.o.metrics.forwardBacklog.set(b.count);
+      this.o.metrics.forwardOldestAge.set(b.oldestAgeS ?? 0);
+      this.fm.rejected.set(this.stmts.rejectedCount.get()!.n);
+    } catch (e) {
+      if (this.o.db.open) this.o.log.warn({ err: e }, 'could not read the forward backlog');
+    }
+  }
+
+  private batchLimit(): number {
+    return Math.max(1, Math.min(this.link.batchSize, this.maxBatch));
   }
 
   private async run(): Promise<void> {
-    const batchSize = this.o.batchSize ?? 200;
+    const linger = this.o.lingerMs ?? 50;
+    const poll = this.o.pollMs ?? 1000;
     while (this.running) {
-      this.updateGauges();
-      let rows = this.stmts.due.all(this.now(), batchSize);
-      if (rows.length === 0) {
-        const next = this.stmts.nextDue.get()!.t;
-        const wait = next === null ? (this.o.pollMs ?? 1000) : Math.max(10, Math.min(next - this.now(), this.o.pollMs ?? 1000));
-        await this.sleep(wait);
+      const now = this.now();
+      if (this.pausedUntil > now) {
+        this.link.state = 'backing-off';
+        await this.sleep(this.pausedUntil - now, ['force']);
         continue;
       }
-      if (rows.length < batchSize && (this.o.lingerMs ?? 50) > 0) {
-        await this.sleep(this.o.lingerMs ?? 50);
+      let rows = this.stmts.due.all(now, this.batchLimit());
+      if (rows.length === 0) {
+        this.link.state = 'idle';
+        // Nothing due: wake for the next retry, new work (kick), or the poll — not sooner for a
+        // correction that is due but waits for its default.
+        const next = this.stmts.nextDue.get()!.t;
+        await this.sleep(next === null || next <= now ? poll : Math.max(10, Math.min(next - now, poll)), ['kick', 'force']);
+        continue;
+      }
+      if (rows.length < this.batchLimit() && linger > 0) {
+        // Kicks come with every ingest commit; they must not cut the linger short.
+        await this.sleep(linger, ['force']);
         if (!this.running) break;
-        rows = this.stmts.due.all(this.now(), batchSize);
+        rows = this.stmts.due.all(this.now(), this.batchLimit());
         if (rows.length === 0) continue;
       }
+      this.link.state = 'sending';
       await this.send(rows);
     }
-    this.updateGauges();
-  }
-
-  private retryDelay(attempts: number): number {
-    const ceiling = Math.min(this.o.maxRetryDelayMs ?? 30_000, 500 * 2 ** Math.min(attempts, 16));
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
   private async send(rows: Row[]): Promise<void> {
-    const body = `{"records":[${rows.map((r) => r.payload).join(',')}]}`;
-    let replies: RecordReply[];
-    try {
-      const res = await fetch(this.o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.o.headers },
-        body,
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`province answered ${res.status}: ${text.slice(0, 200)}`);
-      replies = (JSON.parse(text) as { results: RecordReply[] }).results;
-      if (!Array.isArray(replies)) throw new Error('province reply has no results list');
-    } catch (e) {
-      const msg = (e as Error).message;
-      this.o.metrics.forwardFailures.inc({ kind: (e as Error).name === 'TimeoutError' ? 'timeout' : 'error' });
-      this.o.log.warn({ records: rows.length, err: msg }, 'push to province failed; will retry');
-      this.o.db.transaction(() => {
-        for (const r of rows) this.stmts.retry.run(this.now() + this.retryDelay(r.attempts), msg.slice(0, 500), r.id);
-      })();
-      return;
+    const prepared: Prepared[] = [];
+    const unmappable: { row: Row; reason: string }[] = [];
+    const native = this.o.profile.format === 'native';
+    for (const row of rows) {
+      try {
+        // The native format is the queued JSON itself (keyed by the evaluation id, the row id): no need to parse it.
+        if (native) prepared.push({ row, items: [{ key: row.id, body: {}, json: row.payload }] });
+        else prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
+      } catch (e) {
+        unmappable.push({ row, reason: `the hub could not map this evaluation with profile ${this.o.profile.name}: ${(e as Error).message}` });
+      }
     }
-    const byId = new Map(replies.map((r) => [r.id, r]));
-    let accepted = 0;
-    this.o.db.transaction(() => {
-      for (const r of rows) {
-        const reply = byId.get(r.id);
-        if (reply?.status === 'accepted' || reply?.status === 'duplicate') {
-          accepted++;
-          this.stmts.done.run(this.now(), JSON.stringify(reply), r.id);
-        } else if (reply?.status === 'rejected') {
-          this.stmts.rejected.run(JSON.stringify(reply), reply.reason ?? 'rejected', r.id);
-          this.o.log.error({ id: r.id, reason: reply.reason }, 'province rejected a record; kept for hall IT');
+    if (unmappable.length) {
+      const now = this.now();
+      this.record(() => {
+        for (const u of unmappable) this.stmts.rejected.run(now, JSON.stringify({ source: 'hub', reason: u.reason }), u.reason.slice(0, 500), u.row.id);
+      });
+      for (const u of unmappable) this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
+    }
+    if (prepared.length) await this.push(prepared);
+  }
+
+  private async push(batch: Prepared[]): Promise<void> {
+    const items = batch.flatMap((b) => b.items);
+    const body = buildRequestBody(this.o.profile, items);
+    const abort = new AbortController();
+    this.inFlight = abort;
+    this.link.lastAttemptAt = this.now();
+    const t0 = performance.now();
+    let outcome: SendOutcome;
+    try {
+      outcome = await this.o.transport.send(body, items.map((i) => i.key), abort.signal);
+    } catch (e) {
+      outcome = { kind: 'failed', failure: 'connection', message: (e as Error).message }; // transports should not throw; be safe
+    } finally {
+      this.inFlight = null;
+    }
+    this.fm.requestSeconds.observe((performance.now() - t0) / 1000);
+    this.fm.requests.inc({ outcome: outcome.kind });
+
+    if (outcome.kind === 'answered') {
+      this.linkUp();
+      this.applyAnswers(batch, outcome.results);
+    } else if (outcome.kind === 'refused') {
+      this.linkUp(); // the province is there and talking; the request is what it refuses
+      this.link.lastError = { at: this.now(), kind: 'refused', message: outcome.message };
+      if (batch.length > 1) {
+        // One bad evaluation must not hold back the others: halve until it stands alone.
+        const mid = Math.ceil(batch.length / 2);
+        this.o.log.warn({ evaluations: batch.length, status: outcome.status, err: outcome.message }, 'province refused a batch; splitting it');
+        await this.push(batch.slice(0, mid));
+        if (this.running) await this.push(batch.slice(mid));
+      } else {
+        this.reject(batch[0]!.row, outcome.message, { source: 'province', status: outcome.status, reason: outcome.message });
+      }
+    } else if (outcome.failure !== 'aborted') {
+      this.linkDown(batch, outcome);
+    }
+  }
+
+  private linkUp(): void {
+    if (this.link.consecutiveFailures > 0) this.o.log.info({ after: this.link.consecutiveFailures }, 'province reachable again');
+    this.link.consecutiveFailures = 0;
+    this.link.lastSuccessAt = this.now();
+    this.link.batchSize = Math.min(this.maxBatch, this.link.batchSize * 2);
+    this.fm.linkUp.set(1);
+  }
+
+  private linkDown(batch: Prepared[], f: Extract<SendOutcome, { kind: 'failed' }>): void {
+    const now = this.now();
+    const { baseMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
+    const failures = ++this.link.consecutiveFailures;
+    const delay = f.retryAfterMs ?? backoffDelay(failures, baseMs, maxMs, this.random);
+    this.pausedUntil = now + delay;
+    this.link.lastError = { at: now, kind: f.failure, message: f.message };
+    // A batch that fails on the province's side may hold an evaluation it chokes on, or be too
+    // big to finish in time: send smaller ones. Throttling, refused credentials and a province
+    // that cannot be reached say nothing about the batch.
+    if (f.failure === 'server-error' || f.failure === 'timeout' || f.failure === 'bad-reply' || f.failure === 'unexpected-status') {
+      this.link.batchSize = Math.max(1, Math.floor(batch.length / 2));
+    }
+    this.fm.linkUp.set(0);
+    this.o.metrics.forwardFailures.inc({ kind: f.failure });
+    this.record(() => {
+      // Each row also backs off on its own, so the next push tries other rows first.
+      for (const { row } of batch) this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), f.message.slice(0, 500), null, row.id);
+    });
+    this.o.log[f.failure === 'auth' ? 'error' : 'warn'](
+      { kind: f.failure, err: f.message, evaluations: batch.length, failures, retryInMs: delay },
+      f.failure === 'auth' ? 'province refused our credentials; check province.auth — evaluations stay queued' : 'push to the province failed; will retry',
+    );
+  }
+
+  private reject(row: Row, reason: string, reply: unknown): void {
+    this.record(() => this.stmts.rejected.run(this.now(), JSON.stringify(reply), reason.slice(0, 500), row.id));
+    this.o.log.error({ id: row.id, reason }, 'province rejected an evaluation; kept for hall IT');
+  }
+
+  private applyAnswers(batch: Prepared[], results: Map<string, ItemResult>): void {
+    const now = this.now();
+    const { baseMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
+    let done = 0;
+    const refused: { id: string; reason: string }[] = [];
+    this.record(() => {
+      for (const { row, items } of batch) {
+        const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
+        const reply = JSON.stringify(answers);
+        const rejected = answers.filter((a) => a.status === 'rejected');
+        if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
+          this.stmts.done.run(now, reply, row.id);
+          done++;
+        } else if (rejected.length) {
+          const reason = rejected.map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected')).join('; ');
+          this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
+          refused.push({ id: row.id, reason });
         } else {
-          this.stmts.retry.run(this.now() + this.retryDelay(r.attempts), 'no answer for this record', r.id);
+          this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), 'the province did not answer for this evaluation', reply, row.id);
         }
       }
-    })();
-    this.o.metrics.forwarded.inc(accepted);
+    });
+    this.o.metrics.forwarded.inc(done);
+    for (const r of refused) this.o.log.error({ id: r.id, reason: r.reason }, 'province rejected an evaluation; kept for hall IT');
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { decode, parseTopic, recordHash, verifyRecord, type Ack, type RatingRecord } from '../../protocol/index.js';
+import type { Alarms } from '../alarms/alarms.js';
 import { evaluationFromRecord } from '../forwarder/evaluation.js';
 import { enqueueEvaluation } from '../forwarder/forwarder.js';
 import type { Metrics } from '../metrics.js';
@@ -24,7 +25,9 @@ export type RejectReason =
   | 'duplicate'
   | 'id-conflict'
   | 'seq-reused'
-  | 'chain-broken';
+  | 'chain-broken'
+  // Refused by the broker's policy before ingest saw the payload:
+  | 'rate-limited';
 
 /** Reasons the device is told about: the record will never be stored, so it must stop resending. */
 const FINAL_REJECTS = new Set<RejectReason>(['bad-signature', 'id-conflict', 'seq-reused', 'chain-broken']);
@@ -41,12 +44,27 @@ export interface IngestOptions {
   now?: () => number;
   /** Called after each commit with the records stored in it. */
   onStored?: (records: RatingRecord[]) => void;
+  /**
+   * Decides what a newly stored record sends to the province, inside the transaction that
+   * stores it (so the record and its evaluation commit together). Default: every rating is
+   * forwarded as it is; not-rated reports are not forwarded.
+   */
+  forward?: (record: RatingRecord, receivedAt: number) => void;
+  alarms?: Alarms;
 }
 
 interface Pending {
   record: RatingRecord;
+  epoch: number;
   receivedAt: number;
   t0: bigint;
+}
+
+/** Forwards every rating as it is (no session policy). */
+export function forwardEveryRating(db: Db): (r: RatingRecord, receivedAt: number) => void {
+  return (r, receivedAt) => {
+    if (r.kind === 'rating') enqueueEvaluation(db, evaluationFromRecord(r, receivedAt), receivedAt);
+  };
 }
 
 export class Ingest {
@@ -54,22 +72,39 @@ export class Ingest {
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly stmts;
+  private readonly forward: (record: RatingRecord, receivedAt: number) => void;
+  /** Devices whose gaps changed in the current batch (their missing-records gauge is refreshed). */
+  private gapsTouched = new Set<string>();
+  /** Gaps found in the current batch, raised as alarms once it committed. */
+  private gapAlarms: { device: string; from: number; to: number; epoch: number }[] = [];
 
   constructor(private readonly o: IngestOptions) {
     this.now = o.now ?? Date.now;
+    this.forward = o.forward ?? forwardEveryRating(o.db);
     const db = o.db;
     this.stmts = {
       byId: db.prepare<[string], { hash: string; device: string; seq: number }>('SELECT hash, device, seq FROM ratings WHERE id = ?'),
-      bySeq: db.prepare<[string, number], { id: string; hash: string; body: string }>('SELECT id, hash, body FROM ratings WHERE device = ? AND seq = ?'),
-      head: db.prepare<[string], { chain_seq: number; chain_hash: string }>('SELECT chain_seq, chain_hash FROM devices WHERE id = ?'),
+      bySeq: db.prepare<[string, number, number], { id: string; hash: string; body: string }>('SELECT id, hash, body FROM ratings WHERE device = ? AND epoch = ? AND seq = ?'),
+      head: db.prepare<[string], { chain_seq: number; chain_hash: string; key_epoch: number }>('SELECT chain_seq, chain_hash, key_epoch FROM devices WHERE id = ?'),
       setHead: db.prepare('UPDATE devices SET chain_seq = ?, chain_hash = ? WHERE id = ?'),
-      insert: db.prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
-        VALUES (@id, @device, @seq, @hall, @window, @staffId, @kind, @level, @reasons, @sessionId, @flags, @at, @clockSynced, @receivedAt, @hash, @body)`),
-      gap: db.prepare('INSERT OR IGNORE INTO gaps (device, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?)'),
-      gapAt: db.prepare<[string, number, number], { from_seq: number; to_seq: number }>('SELECT from_seq, to_seq FROM gaps WHERE device = ? AND from_seq <= ? AND to_seq >= ?'),
-      delGap: db.prepare('DELETE FROM gaps WHERE device = ? AND from_seq = ?'),
+      insert: db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
+        VALUES (@id, @device, @epoch, @seq, @hall, @window, @staffId, @kind, @level, @reasons, @sessionId, @flags, @at, @clockSynced, @receivedAt, @hash, @body)`),
+      gap: db.prepare('INSERT OR IGNORE INTO gaps (device, epoch, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?)'),
+      gapAt: db.prepare<[string, number, number, number], { from_seq: number; to_seq: number }>('SELECT from_seq, to_seq FROM gaps WHERE device = ? AND epoch = ? AND from_seq <= ? AND to_seq >= ?'),
+      delGap: db.prepare('DELETE FROM gaps WHERE device = ? AND epoch = ? AND from_seq = ?'),
+      missing: db.prepare<[string], { n: number | null }>('SELECT sum(to_seq - from_seq + 1) AS n FROM gaps WHERE device = ?'),
+      allMissing: db.prepare<[], { device: string; n: number }>('SELECT device, sum(to_seq - from_seq + 1) AS n FROM gaps GROUP BY device'),
       rejection: db.prepare('INSERT INTO rejections (at, device, reason, record_id, seq, detail) VALUES (?, ?, ?, ?, ?, ?)'),
     };
+    for (const r of this.stmts.allMissing.all()) o.metrics.missing.set({ device: r.device }, r.n);
+  }
+
+  /**
+   * A rating message the broker refused before it reached ingest (another device's topic,
+   * oversized, over the rate limit): counted and logged like any other rejection.
+   */
+  refuse(reason: RejectReason, device: string | null, detail: string): void {
+    this.reject(reason, device, detail);
   }
 
   /** Takes one message published on a rating topic by `clientId`. Never throws. */
@@ -84,11 +119,14 @@ export class Ingest {
         return this.reject('topic-mismatch', addr.device, `record for ${r.hall}/${r.device} came on ${topicName} from client ${clientId}`, r);
       }
       if (r.hall !== this.o.registry.hall) return this.reject('unknown-device', r.device, `record is for hall ${r.hall}, this hub is ${this.o.registry.hall}`, r);
-      const key = this.o.registry.publicKey(r.device);
-      if (!key) return this.reject('unknown-device', r.device, `device ${r.device} is not enrolled here or is revoked`, r);
-      const v = verifyRecord(r, key);
-      if (!v.ok) return this.reject('bad-signature', r.device, v.error.message, r, true);
-      this.queue.push({ record: r, receivedAt: this.now(), t0: process.hrtime.bigint() });
+      const signer = this.o.registry.signingKey(r.device);
+      if (!signer) return this.reject('unknown-device', r.device, `device ${r.device} is not enrolled here or is revoked`, r);
+      const v = verifyRecord(r, signer.key);
+      if (!v.ok) {
+        this.o.alarms?.raise('bad-signature', r.device, `a record on ${r.device}'s topic does not carry its signature: altered, forged, or signed with another key`, { seq: r.seq, id: r.id });
+        return this.reject('bad-signature', r.device, v.error.message, r, true);
+      }
+      this.queue.push({ record: r, epoch: signer.epoch, receivedAt: this.now(), t0: process.hrtime.bigint() });
       this.schedule();
     } catch (e) {
       // A bug must not take the broker down; the device will resend.
@@ -123,14 +161,14 @@ export class Ingest {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const acks = new Map<string, Ack>();
+    const acks = new Map<string, { hall: string; device: string; ack: Ack }>();
     const rejects: { p: Pending; reason: RejectReason; detail: string }[] = [];
     const stored: RatingRecord[] = [];
     const ackFor = (r: RatingRecord) => {
       const k = `${r.hall}/${r.device}`;
       let a = acks.get(k);
-      if (!a) acks.set(k, (a = { v: 1, acks: [], rejects: [] }));
-      return a;
+      if (!a) acks.set(k, (a = { hall: r.hall, device: r.device, ack: { v: 1, acks: [], rejects: [] } }));
+      return a.ack;
     };
     try {
       this.o.db.transaction(() => {
@@ -148,6 +186,7 @@ export class Ingest {
         }
       })();
     } catch (e) {
+      this.gapAlarms = [];
       // Nothing was committed, nothing is acked: the devices will resend.
       this.o.log.error({ err: e, records: batch.length }, 'group commit failed; records not acknowledged');
       return;
@@ -155,16 +194,20 @@ export class Ingest {
     this.o.metrics.batchSize.observe(batch.length);
     for (const r of stored) this.o.metrics.stored.inc({ kind: r.kind, level: String(r.level ?? 'none') });
     for (const { p, reason, detail } of rejects) {
+      if (reason === 'seq-reused' || reason === 'chain-broken' || reason === 'id-conflict') {
+        const kind = reason === 'id-conflict' ? 'id-conflict' : 'chain-fork';
+        this.o.alarms?.raise(kind, p.record.device, `${p.record.device} sent a validly signed record that contradicts its stored chain (${reason}): a cloned device or a restored outbox`, { seq: p.record.seq, id: p.record.id, epoch: p.epoch });
+      }
       this.reject(reason, p.record.device, detail, p.record);
       if (reason !== 'duplicate') ackFor(p.record).rejects.push({ seq: p.record.seq, id: p.record.id, reason });
     }
-    for (const ack of acks.values()) {
-      const first = ack.acks[0] ?? ack.rejects[0];
-      const rec = batch.find((p) => p.record.seq === first?.seq && p.record.id === first.id)!.record;
-      this.o.publishAck(rec.hall, rec.device, ack);
-    }
+    for (const a of acks.values()) this.o.publishAck(a.hall, a.device, a.ack);
     const t1 = process.hrtime.bigint();
     for (const p of batch) this.o.metrics.ackLatency.observe(Number(t1 - p.t0) / 1e9);
+    for (const device of this.gapsTouched) this.o.metrics.missing.set({ device }, this.stmts.missing.get(device)?.n ?? 0);
+    this.gapsTouched.clear();
+    for (const g of this.gapAlarms) this.o.alarms?.raise('sequence-gap', g.device, `records ${g.from}–${g.to} of ${g.device} are missing`, g);
+    this.gapAlarms = [];
     if (stored.length) this.o.onStored?.(stored);
   }
 
@@ -176,34 +219,40 @@ export class Ingest {
       if (existing.hash === hash) return 'duplicate';
       return { reason: 'id-conflict', detail: `record id ${r.id} is already stored with other content` };
     }
-    const sameSeq = this.stmts.bySeq.get(r.device, r.seq);
-    if (sameSeq) return { reason: 'seq-reused', detail: `seq ${r.seq} of ${r.device} is already stored as record ${sameSeq.id}: a replay or a forked chain` };
     const head = this.stmts.head.get(r.device)!;
+    // The device was re-enrolled after this record was verified: its chain is gone.
+    if (head.key_epoch !== p.epoch) return { reason: 'unknown-device', detail: `signed with the key of epoch ${p.epoch}; the device is now in epoch ${head.key_epoch}` };
+    const epoch = p.epoch;
+    const sameSeq = this.stmts.bySeq.get(r.device, epoch, r.seq);
+    if (sameSeq) return { reason: 'seq-reused', detail: `seq ${r.seq} of ${r.device} is already stored as record ${sameSeq.id}: a replay or a forked chain` };
     if (r.seq === head.chain_seq + 1) {
       if (r.prev !== head.chain_hash) return { reason: 'chain-broken', detail: `seq ${r.seq} does not follow on seq ${head.chain_seq}: prev hash differs` };
       this.stmts.setHead.run(r.seq, hash, r.device);
     } else if (r.seq > head.chain_seq + 1) {
       // Records before this one are missing (yet): remember the gap; they may still arrive.
-      this.stmts.gap.run(r.device, head.chain_seq + 1, r.seq - 1, p.receivedAt);
+      this.stmts.gap.run(r.device, epoch, head.chain_seq + 1, r.seq - 1, p.receivedAt);
       this.o.metrics.gaps.inc();
-      this.o.log.warn({ device: r.device, from: head.chain_seq + 1, to: r.seq - 1 }, 'sequence gap');
+      this.gapsTouched.add(r.device);
+      this.gapAlarms.push({ device: r.device, from: head.chain_seq + 1, to: r.seq - 1, epoch });
       this.stmts.setHead.run(r.seq, hash, r.device);
     } else {
       // Fills a gap: it must link to its stored neighbours on both sides.
-      const gap = this.stmts.gapAt.get(r.device, r.seq, r.seq);
+      const gap = this.stmts.gapAt.get(r.device, epoch, r.seq, r.seq);
       if (!gap) return { reason: 'seq-reused', detail: `seq ${r.seq} is behind the chain head ${head.chain_seq} and not in a known gap` };
-      const before = this.stmts.bySeq.get(r.device, r.seq - 1);
-      const after = this.stmts.bySeq.get(r.device, r.seq + 1);
+      const before = this.stmts.bySeq.get(r.device, epoch, r.seq - 1);
+      const after = this.stmts.bySeq.get(r.device, epoch, r.seq + 1);
       if ((before && before.hash !== r.prev) || (after && (JSON.parse(after.body) as RatingRecord).prev !== hash)) {
         return { reason: 'chain-broken', detail: `seq ${r.seq} does not link to its stored neighbours` };
       }
-      this.stmts.delGap.run(r.device, gap.from_seq);
-      if (gap.from_seq < r.seq) this.stmts.gap.run(r.device, gap.from_seq, r.seq - 1, p.receivedAt);
-      if (gap.to_seq > r.seq) this.stmts.gap.run(r.device, r.seq + 1, gap.to_seq, p.receivedAt);
+      this.stmts.delGap.run(r.device, epoch, gap.from_seq);
+      if (gap.from_seq < r.seq) this.stmts.gap.run(r.device, epoch, gap.from_seq, r.seq - 1, p.receivedAt);
+      if (gap.to_seq > r.seq) this.stmts.gap.run(r.device, epoch, r.seq + 1, gap.to_seq, p.receivedAt);
+      this.gapsTouched.add(r.device);
     }
     this.stmts.insert.run({
       id: r.id,
       device: r.device,
+      epoch,
       seq: r.seq,
       hall: r.hall,
       window: r.window,
@@ -219,7 +268,7 @@ export class Ingest {
       hash,
       body: JSON.stringify(r),
     });
-    if (r.kind === 'rating') enqueueEvaluation(this.o.db, evaluationFromRecord(r, p.receivedAt), p.receivedAt);
+    this.forward(r, p.receivedAt);
     return 'stored';
   }
 

@@ -1,8 +1,10 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
+
   DeviceConfigSchema,
   defaultDeviceConfig,
+  GENESIS_HASH,
   ID_PATTERN,
   importPublicKey,
   type DeviceConfig,
@@ -12,10 +14,20 @@ import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secr
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
 export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true })
-  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial() })
+  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
   .partial()
   .strict();
 export type DeviceSettings = z.infer<typeof DeviceSettingsSchema>;
+
+/** Settings for every device of the hall: the province's reason catalogue, prompts, timeouts, buttons, mode. */
+export const HallSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, feedbackUrl: true, catalogue: true })
+  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
+  .partial()
+  .strict()
+  .refine((s) => !s.catalogue || new Set(s.catalogue.reasons.map((r) => r.code)).size === s.catalogue.reasons.length, { message: 'catalogue.reasons has a code twice' })
+  .refine((s) => !s.catalogue || s.catalogue.reasons.every((r) => Number(r.code[0]) === r.level), { message: 'each reason code starts with its level (e.g. 213 is level 2)' });
+export type HallSettings = z.infer<typeof HallSettingsSchema>;
+
 
 export interface DeviceRow {
   id: string;
@@ -31,6 +43,27 @@ export interface DeviceRow {
   config_version: number;
   chain_seq: number;
   chain_hash: string;
+  /** Bumped when a device re-enrols with a new key: a new chain from seq 1. */
+  key_epoch: number;
+  /** Its key before a re-enrolment was started, until it enrols again. */
+  previous_key: string | null;
+}
+
+/** Runs at most `n` jobs at once, the rest in arrival order. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((res) => this.waiting.push(res));
+    this.active++;
+    try {
+      return await job();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
 }
 
 export class RegistryError extends Error {
@@ -51,7 +84,21 @@ export interface EnrolResult {
 
 /** The hall's devices: who they are, their keys and credentials, their configuration. */
 export class Registry {
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, { key: KeyObject; epoch: number }>();
+  /**
+   * Secrets already proven with scrypt since the hub started, as a salted SHA-256, keyed by
+   * device and the stored hash they were proven against (a new secret invalidates them).
+   * scrypt costs ~50–100 ms of CPU by design; without this, a hall's devices reconnecting
+   * after a network blip would queue behind each other for tens of seconds.
+   */
+  private readonly proven = new Map<string, { secretHash: string; digest: Buffer }>();
+  private readonly provenSalt = randomBytes(16);
+  /**
+   * scrypt checks run two at a time (one per core here) in arrival order. When a whole hall
+   * reconnects after a hub restart, the queue is visible and a device that gave up waiting is
+   * skipped instead of burning CPU for a connection that is gone.
+   */
+  private readonly scryptSlots = new Slots(2);
 
   constructor(
     private readonly db: Db,
@@ -101,41 +148,143 @@ export class Registry {
     if (row.enrol_expires_at < this.now()) throw new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
     const password = newSecret();
     const hash = await hashPassword(password);
-    this.db
-      .prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = ? WHERE id = ?')
-      .run(publicKey, hash, this.now(), row.id);
+    // A device that comes back with the key it had keeps its chain (same outbox, seq goes on);
+    // a new key — a new SD card, a replaced device — starts a new epoch at seq 1.
+    const newChain = row.previous_key !== null && row.previous_key !== publicKey;
+    this.db.transaction(() => {
+      this.db
+        .prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = ?, previous_key = NULL WHERE id = ?')
+        .run(publicKey, hash, this.now(), row.id);
+      if (newChain) this.db.prepare('UPDATE devices SET key_epoch = key_epoch + 1, chain_seq = 0, chain_hash = ? WHERE id = ?').run(GENESIS_HASH, row.id);
+    })();
     this.keys.delete(row.id);
     const device = this.get(row.id)!;
     return { device, password, config: this.config(device) };
   }
 
   /** MQTT authentication: the username is the device id; revoked or unenrolled devices fail. */
-  async checkCredentials(username: string, password: string): Promise<boolean> {
+  async checkCredentials(username: string, password: string, stillWanted: () => boolean = () => true): Promise<boolean> {
     const row = this.get(username);
     if (!row || row.revoked_at !== null || !row.secret_hash) return false;
-    return verifyPassword(password, row.secret_hash);
+    const digest = createHash('sha256').update(this.provenSalt).update(password).digest();
+    const known = this.proven.get(username);
+    if (known && known.secretHash === row.secret_hash) return timingSafeEqual(known.digest, digest);
+    const secretHash = row.secret_hash;
+    const good = await this.scryptSlots.run(async () => {
+      // A device that gave up waiting (its connect timed out) costs nothing more.
+      if (!stillWanted()) return false;
+      return verifyPassword(password, secretHash);
+    });
+    if (good) this.proven.set(username, { secretHash, digest });
+    return good;
   }
 
   /** The key records of this device must be signed with; undefined if not enrolled or revoked. */
   publicKey(id: string): KeyObject | undefined {
+    return this.signingKey(id)?.key;
+  }
+
+  /** The device's current key and the epoch (chain) records signed with it belong to. */
+  signingKey(id: string): { key: KeyObject; epoch: number } | undefined {
     const cached = this.keys.get(id);
     if (cached) return cached;
     const row = this.get(id);
     if (!row?.public_key || row.revoked_at !== null) return undefined;
-    const key = importPublicKey(row.public_key);
-    this.keys.set(id, key);
-    return key;
+    const entry = { key: importPublicKey(row.public_key), epoch: row.key_epoch };
+    this.keys.set(id, entry);
+    return entry;
   }
 
+  hallSettings(): HallSettings {
+    const row = this.db.prepare<[], { body: string }>('SELECT body FROM hall_settings WHERE id = 1').get();
+    return row ? HallSettingsSchema.parse(JSON.parse(row.body)) : {};
+  }
+
+  /**
+   * Replaces the hall-wide settings; every device whose config changes by it gets a new
+   * config version. Returns those devices (the caller pushes their configs).
+   */
+  setHallSettings(settings: HallSettings): DeviceRow[] {
+    const next = HallSettingsSchema.parse(settings);
+    return this.db.transaction(() => {
+      const before = new Map(this.list().map((d) => [d.id, JSON.stringify(this.config(d))]));
+      this.db.prepare('INSERT INTO hall_settings (id, body, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at').run(JSON.stringify(next), this.now());
+      const changed = this.list().filter((d) => JSON.stringify(this.config(d)) !== before.get(d.id));
+      const bump = this.db.prepare('UPDATE devices SET config_version = config_version + 1 WHERE id = ?');
+      for (const d of changed) bump.run(d.id);
+      return changed.map((d) => this.get(d.id)!);
+    })();
+  }
+
+  /** Built-in defaults, then the hall's settings, then the device's own. */
   config(device: DeviceRow): DeviceConfig {
     const base = defaultDeviceConfig(device.hall, device.id, device.window);
+    const h = this.hallSettings();
     const s = DeviceSettingsSchema.parse(JSON.parse(device.settings));
-    return DeviceConfigSchema.parse({ ...base, ...s, timeouts: { ...base.timeouts, ...s.timeouts }, version: device.config_version });
+    return DeviceConfigSchema.parse({
+      ...base,
+      ...h,
+      ...s,
+      timeouts: { ...base.timeouts, ...h.timeouts, ...s.timeouts },
+      prompts: { ...base.prompts, ...h.prompts, ...s.prompts },
+      version: device.config_version,
+    });
   }
 
-  revoke(id: string): void {
-    const r = this.db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
-    if (r.changes === 0 && !this.get(id)) throw new RegistryError('not-found', `no device ${id}`);
+  private mustGet(id: string): DeviceRow {
+    const row = this.get(id);
+    if (!row) throw new RegistryError('not-found', `no device ${id}`);
+    return row;
+  }
+
+  /** Devices in service at a window: enrolled and not revoked. */
+  atWindow(window: string): DeviceRow[] {
+    return this.db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE window = ? AND enrolled_at IS NOT NULL AND revoked_at IS NULL ORDER BY id').all(window);
+  }
+
+  /**
+   * Changes a device's settings (merged into what it has; `null` clears staff and the like)
+   * and, if its config really changed, bumps the config version. Returns the device and
+   * whether its config changed (the caller pushes it).
+   */
+  updateSettings(id: string, patch: DeviceSettings, window?: string): { device: DeviceRow; changed: boolean } {
+    const row = this.mustGet(id);
+    const p = DeviceSettingsSchema.parse(patch);
+    const old = DeviceSettingsSchema.parse(JSON.parse(row.settings));
+    const merged = DeviceSettingsSchema.parse({ ...old, ...p, timeouts: { ...old.timeouts, ...p.timeouts }, prompts: { ...old.prompts, ...p.prompts } });
+    const before = this.config(row);
+    const after = this.config({ ...row, settings: JSON.stringify(merged), window: window ?? row.window });
+    if (JSON.stringify(before) === JSON.stringify(after)) return { device: row, changed: false };
+    this.db.prepare('UPDATE devices SET settings = ?, window = ?, config_version = config_version + 1 WHERE id = ?').run(JSON.stringify(merged), window ?? row.window, id);
+    return { device: this.get(id)!, changed: true };
+  }
+
+  revoke(id: string): DeviceRow {
+    const r = this.db.prepare('UPDATE devices SET revoked_at = ?, enrol_token_hash = NULL, enrol_expires_at = NULL WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
+    if (r.changes === 0) this.mustGet(id);
     this.keys.delete(id);
+    this.proven.delete(id);
+    return this.get(id)!;
+  }
+
+  /**
+   * Starts a device over (a replaced SD card, a lost key, a revoked device put back into
+   * service): its MQTT secret is forgotten at once and a new one-time token is issued. When
+   * it enrols again with a new key, the next key epoch begins and the hub expects a new chain
+   * from seq 1; with the key it had, its chain simply goes on. Records already stored stay,
+   * under the epoch they were signed in.
+   */
+  reenrol(id: string, tokenTtlMs = 7 * 86_400_000): { device: DeviceRow; token: string } {
+    this.mustGet(id);
+    const token = newSecret();
+    this.db
+      .prepare(
+        `UPDATE devices SET previous_key = coalesce(public_key, previous_key), public_key = NULL, secret_hash = NULL, enrolled_at = NULL, revoked_at = NULL,
+           enrol_token_hash = ?, enrol_expires_at = ?, config_version = config_version + 1 WHERE id = ?`,
+      )
+      .run(tokenHash(token), this.now() + tokenTtlMs, id);
+    this.keys.delete(id);
+    this.proven.delete(id);
+    return { device: this.get(id)!, token };
   }
 }

@@ -1,34 +1,130 @@
+/**
+ * What the hub knows about each device's health: its last status message (retained; the
+ * last will says offline), whether it is connected right now, when it was last heard from,
+ * its firmware, outbox backlog, clock state and faults. The hub notes the offset it observes
+ * between the device's clock and its own when a status arrives (a Pi has no RTC): transit
+ * takes milliseconds, so an offset of seconds or more is the device's clock being wrong.
+ */
 import type { Logger } from 'pino';
 import { decode, parseTopic, type Status } from '../../protocol/index.js';
+import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 
-/** Keeps the last status each device published (retained; the last will says offline). */
+export const STATUS_MIGRATION = `
+  ALTER TABLE device_status ADD COLUMN last_seen INTEGER;
+  ALTER TABLE device_status ADD COLUMN clock_offset_ms INTEGER;
+`;
+
+/** An offset beyond this is reported as a clock fault in the API. */
+export const CLOCK_TOLERANCE_MS = 5_000;
+
+export interface DeviceHealth {
+  /** Connected to the broker right now. */
+  online: boolean;
+  /** The state the device itself last published ('offline' is its last will). */
+  reportedState: Status['state'] | null;
+  lastSeen: number | null;
+  statusAt: number | null;
+  firmware: string | null;
+  bootId: string | null;
+  uptimeS: number | null;
+  backlog: { depth: number; oldestAgeS: number | null; capacity: number; lastSeq: number } | null;
+  clock: { synced: boolean; offsetMs: number | null; ok: boolean } | null;
+  faults: string[];
+  mode: Status['mode'] | null;
+  counters: Record<string, number>;
+}
+
 export class DeviceStatusStore {
+  private readonly lastSeen = new Map<string, number>();
+  private readonly stmts;
+
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
     private readonly onStatus: (device: string, status: Status) => void = () => {},
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly metrics?: Metrics,
+    private readonly isConnected: (device: string) => boolean = () => false,
+  ) {
+    this.stmts = {
+      upsert: db.prepare(`INSERT INTO device_status (device, state, body, updated_at, last_seen, clock_offset_ms) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (device) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, last_seen = excluded.last_seen, clock_offset_ms = excluded.clock_offset_ms`),
+      seen: db.prepare('UPDATE device_status SET last_seen = ? WHERE device = ?'),
+      get: db.prepare<[string], { body: string; updated_at: number; last_seen: number | null; clock_offset_ms: number | null }>('SELECT body, updated_at, last_seen, clock_offset_ms FROM device_status WHERE device = ?'),
+    };
+  }
 
-  /** Takes a message published on a status topic by `clientId`; returns false if refused. */
+  /** Takes a message published on a status topic by `clientId`; returns false if refused. Never throws. */
   submit(clientId: string | null, topicName: string, payload: Buffer): boolean {
-    const addr = parseTopic(topicName);
-    if (!addr || addr.kind !== 'status' || (clientId !== null && clientId !== addr.device)) return false;
-    const d = decode('status', payload);
-    if (!d.ok) {
-      this.log.warn({ device: addr.device, err: d.error.message }, 'ignored invalid status');
+    try {
+      const addr = parseTopic(topicName);
+      if (!addr || addr.kind !== 'status' || (clientId !== null && clientId !== addr.device)) return false;
+      const d = decode('status', payload);
+      if (!d.ok) {
+        this.log.warn({ device: addr.device, err: d.error.message }, 'ignored invalid status');
+        return false;
+      }
+      const now = this.now();
+      const s = d.value;
+      // A last will was made when the device connected: its clock reading is stale.
+      const offset = s.state === 'online' ? s.at - now : null;
+      this.lastSeen.set(addr.device, now);
+      this.stmts.upsert.run(addr.device, s.state, JSON.stringify(s), now, now, offset);
+      if (this.metrics) {
+        this.metrics.deviceBacklog.set({ device: addr.device }, s.outbox.depth);
+        if (offset !== null) this.metrics.deviceClockOffset.set({ device: addr.device }, offset / 1000);
+      }
+      this.onStatus(addr.device, s);
+      return true;
+    } catch (e) {
+      this.log.error({ err: e, clientId }, 'status handling failed');
       return false;
     }
-    this.db
-      .prepare('INSERT INTO device_status (device, state, body, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at')
-      .run(addr.device, d.value.state, JSON.stringify(d.value), this.now());
-    this.onStatus(addr.device, d.value);
-    return true;
+  }
+
+  /** Any message from the device counts as a sign of life. */
+  seen(device: string): void {
+    const now = this.now();
+    const last = this.lastSeen.get(device) ?? 0;
+    this.lastSeen.set(device, now);
+    // Written through at most every few seconds: the map is the live value.
+    if (now - last > 5_000) {
+      try {
+        this.stmts.seen.run(now, device);
+      } catch (e) {
+        this.log.warn({ err: e, device }, 'could not note last seen');
+      }
+    }
+  }
+
+  setOnline(device: string, online: boolean): void {
+    this.metrics?.deviceOnline.set({ device }, online ? 1 : 0);
+    if (online) this.seen(device);
   }
 
   get(device: string): { status: Status; updatedAt: number } | null {
-    const row = this.db.prepare<[string], { body: string; updated_at: number }>('SELECT body, updated_at FROM device_status WHERE device = ?').get(device);
+    const row = this.stmts.get.get(device);
     return row ? { status: JSON.parse(row.body) as Status, updatedAt: row.updated_at } : null;
+  }
+
+  health(device: string): DeviceHealth {
+    const row = this.stmts.get.get(device);
+    const s = row ? (JSON.parse(row.body) as Status) : null;
+    const offset = row?.clock_offset_ms ?? null;
+    return {
+      online: this.isConnected(device),
+      reportedState: s?.state ?? null,
+      lastSeen: this.lastSeen.get(device) ?? row?.last_seen ?? null,
+      statusAt: row?.updated_at ?? null,
+      firmware: s?.firmware ?? null,
+      bootId: s?.bootId ?? null,
+      uptimeS: s?.uptimeS ?? null,
+      backlog: s ? s.outbox : null,
+      clock: s ? { synced: s.clockSynced, offsetMs: offset, ok: s.clockSynced && (offset === null || Math.abs(offset) <= CLOCK_TOLERANCE_MS) } : null,
+      faults: s?.faults ?? [],
+      mode: s?.mode ?? null,
+      counters: s?.counters ?? {},
+    };
   }
 }

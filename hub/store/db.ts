@@ -1,4 +1,9 @@
 import Database from 'better-sqlite3';
+import { ALARMS_MIGRATION } from '../alarms/alarms.js';
+import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
+import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
+import { STATUS_MIGRATION } from '../status/device-status.js';
 
 /**
  * The hub's own database. Migrations are numbered and applied in order inside one
@@ -98,6 +103,12 @@ export const MIGRATIONS: string[] = [
     revoked_at INTEGER
   );
   `,
+  FORWARD_QUEUE_MIGRATION,
+  KEY_EPOCH_MIGRATION,
+  SESSIONS_MIGRATION,
+  ALARMS_MIGRATION,
+  STATUS_MIGRATION,
+  HALL_SETTINGS_MIGRATION,
 ];
 
 export type Db = Database.Database;
@@ -115,10 +126,22 @@ export function openHubDb(path: string): Db {
 
 export function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  if (current >= MIGRATIONS.length) return;
+  // A migration may rebuild a table the way SQLite documents (create, copy, drop, rename),
+  // which needs foreign keys off — and that pragma only takes effect outside a transaction.
+  // Each migration is checked before it commits, so no broken reference gets in.
+  const fk = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length) throw new Error(`migration ${v + 1} leaves ${broken.length} broken references`);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  } finally {
+    db.pragma(`foreign_keys = ${fk ? 'ON' : 'OFF'}`);
   }
 }

@@ -1,12 +1,21 @@
 /**
- * The stand-in provincial 好差评 platform: accepts batches of evaluations over HTTP, keeps
- * each one once (idempotent by id), and counts what it received twice — at-least-once on
- * the wire is expected, accepted-twice never is. Runs with `haochaping province`.
+ * The stand-in provincial 好差评 platform: accepts batches of evaluations over HTTP(S) — or from
+ * an MQTT broker, answering on a reply topic — in the format of a province profile (our native
+ * JSON or the common public fields), keeps each one once (idempotent by the profile's key
+ * field), and counts what it received twice: at-least-once on the wire is expected,
+ * accepted-twice never is. It can check request authentication like a province would, and
+ * misbehave on purpose (faults.ts). Runs with `haochaping province`.
  */
+import type { Socket } from 'node:net';
 import Database from 'better-sqlite3';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { verifyAuth, type RequestAuth } from '../../hub/forwarder/auth.js';
+import { buildReply, checkItem, type ItemStatus } from '../../hub/forwarder/mapping.js';
+import { keyField, loadProfile, type Profile } from '../../hub/forwarder/profile.js';
+import { drawFault, FaultsSchema, ruleMatcher, type Faults, type FaultsInput, type RequestFault } from './faults.js';
 
 export interface ProvinceOptions {
   host?: string;
@@ -14,14 +23,37 @@ export interface ProvinceOptions {
   /** SQLite file, so the stand-in keeps what it accepted across restarts; ':memory:' by default. */
   dbPath?: string;
   log: Logger;
+  /** The format it speaks: a profile object, a shipped profile's name or a profile file (default: native). */
+  profile?: Profile | string;
+  /** Request authentication it insists on (default: none). */
+  auth?: RequestAuth;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  faults?: FaultsInput;
+  /**
+   * Also take batches from an MQTT broker: subscribes to `topic` (wildcards allowed) and answers
+   * each batch on the same topic with its last level replaced by `replyLevel` (default "results"),
+   * the hub's default topic pair.
+   */
+  mqtt?: { url: string; topic: string; replyLevel?: string; clientId?: string };
+  random?: () => number;
 }
 
 export interface ProvinceStats {
+  /** HTTP requests (or MQTT batches) received. */
   requests: number;
+  /** Evaluations received, counting each copy. */
   received: number;
+  /** Distinct evaluations stored. */
   accepted: number;
+  /** Copies of evaluations already stored: the price of at-least-once on the wire. */
   duplicatesReceived: number;
+  /** Evaluations refused (by a rule or because a field is invalid). */
   rejected: number;
+  /** Requests being handled right now (e.g. held by the slow fault). */
+  inFlight: number;
+  /** Faults injected so far, by kind. */
+  faults: Record<string, number>;
 }
 
 export interface Province {
@@ -29,13 +61,27 @@ export interface Province {
   port: number;
   app: FastifyInstance;
   db: Database.Database;
+  profile: Profile;
   stats(): ProvinceStats;
+  faults(): Faults;
+  setFaults(f: FaultsInput): Faults;
+  /** With `mqtt`: whether the subscription to the batch topic is in place right now. */
+  mqttSubscribed(): boolean;
   close(): Promise<void>;
 }
 
-const Batch = z.object({ records: z.array(z.record(z.string(), z.unknown())).max(10_000) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startProvince(o: ProvinceOptions): Promise<Province> {
+  const profile = typeof o.profile === 'object' ? o.profile : loadProfile(o.profile ?? 'native');
+  const keyName = keyField(profile);
+  const auth: RequestAuth = o.auth ?? { kind: 'none' };
+  const random = o.random ?? Math.random;
+  let faults = FaultsSchema.parse(o.faults ?? {});
+  let refusedByRule = ruleMatcher(faults.rejectRules);
+  let inFlight = 0;
+  const log = o.log.child({ part: 'province' });
+
   const db = new Database(o.dbPath ?? ':memory:');
   db.pragma('journal_mode = WAL');
   db.exec(`
@@ -45,60 +91,182 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   const bump = db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value');
   const insert = db.prepare('INSERT OR IGNORE INTO accepted (id, body, accepted_at) VALUES (?, ?, ?)');
   const again = db.prepare('UPDATE accepted SET received = received + 1 WHERE id = ?');
-  const counter = (name: string) => db.prepare<[string], { value: number }>('SELECT value FROM counters WHERE name = ?').get(name)?.value ?? 0;
+  const counterRows = db.prepare<[], { name: string; value: number }>('SELECT name, value FROM counters');
+  const countAccepted = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM accepted');
 
-  const stats = (): ProvinceStats => ({
-    requests: counter('requests'),
-    received: counter('received'),
-    accepted: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM accepted').get()!.n,
-    duplicatesReceived: counter('duplicates'),
-    rejected: counter('rejected'),
-  });
+  const stats = (): ProvinceStats => {
+    const c = new Map(counterRows.all().map((r) => [r.name, r.value]));
+    return {
+      requests: c.get('requests') ?? 0,
+      received: c.get('received') ?? 0,
+      accepted: countAccepted.get()!.n,
+      duplicatesReceived: c.get('duplicates') ?? 0,
+      rejected: c.get('rejected') ?? 0,
+      inFlight,
+      faults: Object.fromEntries([...c].filter(([k]) => k.startsWith('fault:')).map(([k, v]) => [k.slice(6), v])),
+    };
+  };
 
-  const app: FastifyInstance = Fastify({ loggerInstance: o.log.child({ part: 'province' }) as FastifyBaseLogger, bodyLimit: 64 * 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) });
-
-  app.post('/api/evaluations', async (req, reply) => {
-    const parsed = Batch.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid-batch', message: z.prettifyError(parsed.error) });
+  /** Stores a batch in one transaction: each item accepted, duplicate or rejected. */
+  const processItems = (items: unknown[]) => {
     const now = Date.now();
-    const results = db.transaction(() => {
+    return db.transaction(() => {
       bump.run('requests', 1);
-      return parsed.data.records.map((r) => {
+      return items.map((item): { key: string; status: ItemStatus; reason?: string } => {
         bump.run('received', 1);
-        const id = typeof r.id === 'string' ? r.id : null;
-        if (!id) {
+        const rawKey = (item as Record<string, unknown> | null)?.[keyName];
+        const key = typeof rawKey === 'string' ? rawKey : '';
+        const invalid = checkItem(profile, item) ?? refusedByRule(item);
+        if (invalid) {
           bump.run('rejected', 1);
-          return { id: null, status: 'rejected', reason: 'record has no id' };
+          return { key, status: 'rejected', reason: invalid };
         }
-        if (insert.run(id, JSON.stringify(r), now).changes === 1) return { id, status: 'accepted' };
-        again.run(id);
+        if (insert.run(key, JSON.stringify(item), now).changes === 1) return { key, status: 'accepted' };
+        again.run(key);
         bump.run('duplicates', 1);
-        return { id, status: 'duplicate' };
+        return { key, status: 'duplicate' };
       });
     })();
-    return { results };
+  };
+
+  const itemsOf = (body: unknown): unknown[] | string => {
+    const list = (body as Record<string, unknown> | null)?.[profile.request.itemsField];
+    if (!Array.isArray(list)) return `the batch must be an object with a "${profile.request.itemsField}" list (profile ${profile.name})`;
+    if (list.length > 10_000) return 'at most 10000 evaluations per batch';
+    return list;
+  };
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: 64 * 1024 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(o.tls ? { https: { key: o.tls.key, cert: o.tls.cert } } : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  // The signature covers the exact bytes, so keep them.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    (req as unknown as { rawBody: string }).rawBody = body as string;
+    try {
+      done(null, body === '' ? {} : JSON.parse(body as string));
+    } catch (e) {
+      (e as { statusCode?: number }).statusCode = 400;
+      done(e as Error, undefined);
+    }
+  });
+
+  const held = new Set<Socket>();
+  const count = (name: string) => db.prepare('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1').run(name);
+
+  app.post('/api/evaluations', async (req, reply) => {
+    inFlight++;
+    reply.raw.once('close', () => inFlight--);
+    const refusal = verifyAuth(auth, req.headers, (req as unknown as { rawBody?: string }).rawBody ?? '', Date.now());
+    if (refusal) return reply.code(401).send({ error: 'unauthorized', message: refusal });
+    const fault: RequestFault = drawFault(faults, random);
+    if (fault) count(`fault:${fault}`);
+    if (fault === 'unavailable') {
+      if (faults.retryAfterS > 0) reply.header('retry-after', String(faults.retryAfterS));
+      return reply.code(503).send({ error: 'unavailable', message: '省平台维护中 (stand-in: unavailable)' });
+    }
+    if (fault === 'error500') return reply.code(500).send({ error: 'internal', message: 'stand-in: injected 500' });
+    if (fault === 'throttle') return reply.code(429).header('retry-after', String(faults.retryAfterS)).send({ error: 'throttled', message: 'stand-in: injected 429' });
+    if (fault === 'timeout') {
+      // Never answer; the client gives up (or close() ends it).
+      reply.hijack();
+      held.add(req.raw.socket);
+      req.raw.socket.once('close', () => held.delete(req.raw.socket));
+      return;
+    }
+    const items = itemsOf(req.body);
+    if (typeof items === 'string') return reply.code(400).send({ error: 'invalid-batch', message: items });
+    const results = processItems(items);
+    if (fault === 'drop') {
+      // Stored, and the answer never leaves: the hub must send again and be told "duplicate".
+      reply.hijack();
+      req.raw.socket.destroy();
+      return;
+    }
+    if (fault === 'slow') await sleep(faults.slowMs);
+    return buildReply(profile, results);
   });
 
   app.get('/api/stats', async () => stats());
 
   app.get('/api/evaluations', async (req) => {
     const q = z.object({ after: z.coerce.number().int().default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).parse(req.query);
-    const rows = db.prepare<[number, number], { n: number; body: string; received: number }>('SELECT n, body, received FROM accepted WHERE n > ? ORDER BY n LIMIT ?').all(q.after, q.limit);
-    return { records: rows.map((r) => ({ n: r.n, received: r.received, record: JSON.parse(r.body) as unknown })) };
+    const rows = db.prepare<[number, number], { n: number; id: string; body: string; received: number }>('SELECT n, id, body, received FROM accepted WHERE n > ? ORDER BY n LIMIT ?').all(q.after, q.limit);
+    return { records: rows.map((r) => ({ n: r.n, key: r.id, received: r.received, record: JSON.parse(r.body) as unknown })) };
   });
 
   app.get('/api/health', async () => ({ ok: true }));
 
+  const setFaults = (f: FaultsInput) => {
+    const next = FaultsSchema.parse(f);
+    refusedByRule = ruleMatcher(next.rejectRules);
+    faults = next;
+    log.info({ faults }, 'faults changed');
+    return faults;
+  };
+  app.get('/admin/faults', async () => faults);
+  app.put('/admin/faults', async (req, reply) => {
+    const r = FaultsSchema.safeParse(req.body ?? {});
+    if (!r.success) return reply.code(400).send({ error: 'invalid-faults', message: z.prettifyError(r.error) });
+    return setFaults(req.body as FaultsInput);
+  });
+  app.patch('/admin/faults', async (req, reply) => {
+    const merged = { ...faults, ...(req.body as object) };
+    const r = FaultsSchema.safeParse(merged);
+    if (!r.success) return reply.code(400).send({ error: 'invalid-faults', message: z.prettifyError(r.error) });
+    return setFaults(merged);
+  });
+
+  let client: MqttClient | null = null;
+  let subscribed = false;
+  if (o.mqtt) {
+    const m = o.mqtt;
+    client = mqtt.connect(m.url, { clientId: m.clientId ?? `hcp-province-${process.pid}`, clean: true, reconnectPeriod: 200, resubscribe: true });
+    client.on('connect', () => client!.subscribe(m.topic, { qos: 1 }, (err) => (subscribed = !err)));
+    client.on('close', () => (subscribed = false));
+    client.on('error', (err) => log.warn({ err: err.message }, 'stand-in province: broker connection error'));
+    client.on('message', (t, payload) => {
+      // The same faults as over HTTP, seen from an MQTT sender: no answer, or a late one.
+      const fault = drawFault(faults, random);
+      if (fault) count(`fault:${fault}`);
+      if (fault === 'unavailable' || fault === 'error500' || fault === 'timeout' || fault === 'throttle') return;
+      let body: unknown;
+      try {
+        body = JSON.parse(payload.toString('utf8'));
+      } catch {
+        return void log.warn({ topic: t }, 'stand-in province: batch is not JSON');
+      }
+      const items = itemsOf(body);
+      if (typeof items === 'string') return void log.warn({ topic: t, err: items }, 'stand-in province: invalid batch');
+      const results = processItems(items);
+      if (fault === 'drop') return;
+      const replyTopic = t.split('/').slice(0, -1).concat(m.replyLevel ?? 'results').join('/');
+      const send = () => client!.publish(replyTopic, JSON.stringify(buildReply(profile, results)), { qos: 1 });
+      if (fault === 'slow') setTimeout(send, faults.slowMs);
+      else send();
+    });
+  }
+
   await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const port = (app.server.address() as { port: number }).port;
-  o.log.info({ port }, 'stand-in province ready');
+  const host = o.host && o.host !== '0.0.0.0' ? o.host : '127.0.0.1';
+  log.info({ port, profile: profile.name, auth: auth.kind, tls: !!o.tls, mqtt: o.mqtt?.url ?? null }, 'stand-in province ready');
   return {
-    url: `http://${o.host && o.host !== '0.0.0.0' ? o.host : '127.0.0.1'}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     app,
     db,
+    profile,
     stats,
+    faults: () => faults,
+    setFaults,
+    mqttSubscribed: () => subscribed,
     async close() {
+      for (const s of held) s.destroy();
+      await client?.endAsync(true).catch(() => {});
       await app.close();
       db.close();
     },

@@ -15,7 +15,8 @@ import { enrol } from '../../device/enrolment/enrolment.js';
 import { ADMIN_TOKEN_FILE, startHub, type Hub } from '../../hub/hub.js';
 import type { DeviceSettings } from '../../hub/registry/registry.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../../simulator/processes.js';
-import { startProvince, type Province } from '../../simulator/province/province.js';
+import { startProvince, type Province, type ProvinceOptions } from '../../simulator/province/province.js';
+import type { ProvinceConfigInput } from '../../hub/forwarder/config.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { silentLog } from './log.js';
@@ -41,27 +42,36 @@ export class TestHall {
   hubUrl = '';
   adminToken = '';
   private hubArgs: string[] = [];
+  private provinceOpts: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'> = {};
+  private provinceUp = true;
 
   private constructor(
     readonly dir: string,
-    readonly province: Province,
+    public province: Province,
     readonly log: Logger,
     readonly ports: { mqtt: number; http: number },
   ) {}
 
-  static async start(opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string } = {}): Promise<TestHall> {
+  /**
+   * `province`: how the stand-in behaves (profile, faults, auth); `forward`: the hub's province
+   * settings (in-process hub); `hubArgs`: extra `haochaping hub` flags (hub as a process).
+   */
+  static async start(
+    opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string; province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>; forward?: Partial<ProvinceConfigInput>; hubArgs?: string[] } = {},
+  ): Promise<TestHall> {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-test-'));
     const log = opts.log ?? silentLog();
-    const province = await startProvince({ dbPath: join(dir, 'province.db'), log });
+    const province = await startProvince({ dbPath: join(dir, 'province.db'), log, ...opts.province });
     const hall = new TestHall(dir, province, log, { mqtt: await freePort(), http: await freePort() });
+    hall.provinceOpts = opts.province ?? {};
     hall.hubUrl = `http://127.0.0.1:${hall.ports.http}`;
     const hallId = opts.hall ?? 'test-hall';
     if (opts.hubAs === 'process') {
-      hall.hubArgs = ['hub', '--data', join(dir, 'hub'), '--hall', hallId, '--host', '127.0.0.1', '--mqtt-port', String(hall.ports.mqtt), '--http-port', String(hall.ports.http), '--province-url', `${province.url}/api/evaluations`, '--log-level', 'debug'];
+      hall.hubArgs = ['hub', '--data', join(dir, 'hub'), '--hall', hallId, '--host', '127.0.0.1', '--mqtt-port', String(hall.ports.mqtt), '--http-port', String(hall.ports.http), '--province-url', `${province.url}/api/evaluations`, '--log-level', 'debug', ...(opts.hubArgs ?? [])];
       await hall.startHubProcess();
     } else {
       hall.hub = await startHub(
-        { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5 } },
+        { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5, ...opts.forward } },
         log,
       );
     }
@@ -72,6 +82,20 @@ export class TestHall {
   async startHubProcess(): Promise<void> {
     this.hubProcess = spawnCli(this.hubArgs, join(this.dir, 'hub.log'));
     await waitHttpOk(`${this.hubUrl}/api/health`, 30_000, this.hubProcess);
+  }
+
+  /** Takes the stand-in province down (its port refuses connections until startProvince). */
+  async stopProvince(): Promise<void> {
+    if (!this.provinceUp) return;
+    this.provinceUp = false;
+    await this.province.close();
+  }
+
+  /** Brings the stand-in province back on the same port with what it had stored. */
+  async startProvince(): Promise<void> {
+    if (this.provinceUp) return;
+    this.province = await startProvince({ ...this.provinceOpts, port: this.province.port, dbPath: join(this.dir, 'province.db'), log: this.log });
+    this.provinceUp = true;
   }
 
   async stopHubProcess(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -150,7 +174,7 @@ export class TestHall {
     for (const d of this.devices) await d.agent.stop().catch(() => {});
     await this.hub?.close();
     await this.stopHubProcess();
-    await this.province.close();
+    await this.stopProvince();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

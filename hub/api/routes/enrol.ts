@@ -1,13 +1,19 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ApiDeps } from '../server.js';
+import { useZod, type ApiDeps } from '../server.js';
 
-const EnrolBody = z.object({ token: z.string().min(1).max(200), publicKey: z.string().min(1).max(500), firmware: z.string().max(64).optional() });
+const EnrolBody = z.object({
+  token: z.string().min(1).max(200).describe('the one-time enrolment token from hall IT'),
+  publicKey: z.string().min(1).max(500).describe('the device\'s Ed25519 public key, base64 SPKI DER'),
+  firmware: z.string().max(64).optional(),
+});
 
 /** POST /api/enrol: a device exchanges its one-time token and public key for credentials and config. */
 export async function enrolRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
-  app.post('/api/enrol', async (req) => {
-    const body = EnrolBody.parse(req.body);
+  useZod(app);
+  app.withTypeProvider<ZodTypeProvider>().post('/api/enrol', { schema: { body: EnrolBody, summary: 'A device exchanges its one-time token and public key for MQTT credentials, its config and the hall CA', security: [] } }, async (req) => {
+    const body = req.body;
     const r = await d.registry.enrol(body.token, body.publicKey);
     d.log.info({ device: r.device.id, window: r.device.window }, 'device enrolled');
     d.pushConfig(r.config);

@@ -1,0 +1,170 @@
+/**
+ * Forwarding throughput to the stand-in province over loopback, by batch size, beside the
+ * stand-in's raw rate measured in the same run: a plain keep-alive client loop that POSTs the
+ * same bodies with one request in flight, as the forwarder does. The ratio is the forwarder's
+ * own cost: reading the queue, mapping, marking rows done (one fsync'd commit per batch).
+ *
+ *   npm run bench:forward                      # 50,000 evaluations, batches 1/50/200/1000, native profile
+ *   node dist/bench/forward.js --count 5000 --batches 1,200 --profile common
+ *
+ * Each measurement gets a fresh stand-in province process (`haochaping province`, SQLite file,
+ * WAL) so neither side finds the other's rows.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { Agent, request } from 'undici';
+import { generateDeviceKeys, GENESIS_HASH, newRecordId, recordHash, signRecord, type Level, type RatingRecord } from '../protocol/index.js';
+import { evaluationFromRecord, type Evaluation } from '../hub/forwarder/evaluation.js';
+import { enqueueEvaluation, Forwarder } from '../hub/forwarder/forwarder.js';
+import { buildRequestBody, mapEvaluation, type MappingContext } from '../hub/forwarder/mapping.js';
+import { loadProfile, type Profile } from '../hub/forwarder/profile.js';
+import { HttpTransport } from '../hub/forwarder/transport/http.js';
+import { createMetrics } from '../hub/metrics.js';
+import { openHubDb } from '../hub/store/db.js';
+import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
+
+const { values: args } = parseArgs({
+  options: {
+    count: { type: 'string', default: '50000' },
+    batches: { type: 'string', default: '1,50,200,1000' },
+    profile: { type: 'string', default: 'native' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const COUNT = Number(args.count);
+const BATCHES = args.batches!.split(',').map(Number);
+const profile: Profile = loadProfile(args.profile!);
+const CTX: MappingContext = { areaCode: '420100', deptCode: '11420100MB0000000X' };
+const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-fwd-'));
+const silent = pino({ level: 'silent' });
+
+/** Real signed device records, as ingest would queue them (10 devices, chained). */
+function evaluations(n: number): Evaluation[] {
+  const devices = Array.from({ length: 10 }, (_, i) => ({ id: `ev-${String(i + 1).padStart(3, '0')}`, keys: generateDeviceKeys(), seq: 0, prev: GENESIS_HASH }));
+  const out: Evaluation[] = [];
+  const t0 = Date.now();
+  for (let i = 0; i < n; i++) {
+    const d = devices[i % devices.length]!;
+    const level = ([5, 5, 5, 4, 4, 3, 2, 1] as Level[])[i % 8]!;
+    const r: RatingRecord = signRecord(
+      {
+        v: 1,
+        id: newRecordId(),
+        hall: 'bench-hall',
+        device: d.id,
+        window: String((i % 10) + 1).padStart(2, '0'),
+        staffId: 'S042',
+        seq: ++d.seq,
+        kind: 'rating',
+        level,
+        reasons: level <= 2 ? [`${level}13`] : [],
+        catalogue: 'builtin-2026.1',
+        session: { id: `s-${i}`, cases: [`BJ20261125${String(i).padStart(6, '0')}`], itemCode: '11420000MB1234567X', itemName: '不动产登记' },
+        at: t0 + i,
+        clockSynced: true,
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        mono: i,
+        flags: level <= 2 ? ['no-reason'] : [],
+        prev: d.prev,
+      },
+      d.keys.privateKey,
+    );
+    d.prev = recordHash(r);
+    out.push(evaluationFromRecord(r, t0 + i));
+  }
+  return out;
+}
+
+async function withProvince<T>(name: string, fn: (url: string) => Promise<T>): Promise<T & { province: { accepted: number; duplicatesReceived: number } }> {
+  const port = await freePort();
+  const p = spawnCli(['province', '--port', String(port), '--db', join(dir, `${name}.db`), '--profile', args.profile!, '--log-level', 'warn'], join(dir, `${name}.log`));
+  try {
+    await waitHttpOk(`http://127.0.0.1:${port}/api/health`, 30_000, p);
+    const r = await fn(`http://127.0.0.1:${port}/api/evaluations`);
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as { accepted: number; duplicatesReceived: number };
+    return { ...r, province: stats };
+  } finally {
+    await stopProcess(p);
+  }
+}
+
+/** The baseline: pre-built bodies, one keep-alive connection, one request in flight. */
+async function raw(url: string, es: Evaluation[], batch: number): Promise<{ seconds: number; requests: number }> {
+  const bodies: string[] = [];
+  for (let i = 0; i < es.length; i += batch) bodies.push(buildRequestBody(profile, es.slice(i, i + batch).flatMap((e) => mapEvaluation(profile, e, CTX))));
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 1 });
+  const t0 = performance.now();
+  for (const body of bodies) {
+    const res = await request(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`raw loop: province answered ${res.statusCode}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await agent.close();
+  return { seconds, requests: bodies.length };
+}
+
+/** The forwarder from a hub database holding the whole backlog. */
+async function forward(url: string, es: Evaluation[], batch: number, name: string): Promise<{ seconds: number; requests: number }> {
+  const db = openHubDb(join(dir, `${name}-hub.db`));
+  db.pragma('foreign_keys = OFF'); // the queue rows reference ratings the bench does not store
+  db.transaction(() => es.forEach((e) => enqueueEvaluation(db, e, Date.now())))();
+  const metrics = createMetrics();
+  const f = new Forwarder({ db, transport: new HttpTransport({ url, profile, timeoutMs: 60_000 }), profile, context: CTX, log: silent, metrics, batchSize: batch, lingerMs: 0 });
+  const t0 = performance.now();
+  f.start();
+  while (f.backlog().count > 0) await new Promise((r) => setTimeout(r, 20));
+  const seconds = (performance.now() - t0) / 1000;
+  const requests = (await metrics.registry.getSingleMetric('hcp_forward_requests_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+  await f.stop();
+  db.close();
+  return { seconds, requests };
+}
+
+interface Row {
+  batch: number;
+  rawEvalsPerS: number;
+  rawReqPerS: number;
+  fwdEvalsPerS: number;
+  fwdReqPerS: number;
+  ratio: number;
+}
+
+const rows: Row[] = [];
+try {
+  process.stderr.write(`generating ${COUNT} signed evaluations…\n`);
+  const es = evaluations(COUNT);
+  for (const batch of BATCHES) {
+    process.stderr.write(`batch ${batch}: raw loop…`);
+    const r = await withProvince(`raw-${batch}`, (url) => raw(url, es, batch));
+    process.stderr.write(` ${r.seconds.toFixed(1)} s; forwarder…`);
+    const f = await withProvince(`fwd-${batch}`, (url) => forward(url, es, batch, `fwd-${batch}`));
+    process.stderr.write(` ${f.seconds.toFixed(1)} s\n`);
+    if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0) throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
+    if (r.province.accepted !== COUNT) throw new Error(`raw run: province accepted ${r.province.accepted}`);
+    rows.push({
+      batch,
+      rawEvalsPerS: COUNT / r.seconds,
+      rawReqPerS: r.requests / r.seconds,
+      fwdEvalsPerS: COUNT / f.seconds,
+      fwdReqPerS: f.requests / f.seconds,
+      ratio: r.seconds / f.seconds,
+    });
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const n = (x: number) => Math.round(x).toLocaleString('en-US');
+const header = ['batch', 'raw loop eval/s', 'raw loop req/s', 'forwarder eval/s', 'forwarder req/s', 'forwarder / raw'];
+const table = rows.map((r) => [String(r.batch), n(r.rawEvalsPerS), n(r.rawReqPerS), n(r.fwdEvalsPerS), n(r.fwdReqPerS), `${(r.ratio * 100).toFixed(0)} %`]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
+const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+console.log(`\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}`);
+console.log(line(header));
+console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+for (const t of table) console.log(line(t));
+if (args.json) console.log(JSON.stringify({ count: COUNT, profile: profile.name, rows }));

@@ -1,0 +1,215 @@
+/**
+ * Hub ingest throughput and ack latency with 1,000 devices connected at once, beside raw
+ * aedes QoS 1 pass-through measured in the same run on the same machine; and the hub's
+ * resident memory with 1,000 devices. Run: `npm run bench:hub` (options: --devices N
+ * --records N --window N).
+ *
+ * Both brokers run as their own process (the hub through the real CLI), the 1,000 mqtt.js
+ * clients in this one. Each device sends its records like the real link does: signed,
+ * chained, QoS 1, at most `window` unacknowledged; a record counts when its ack arrives —
+ * for the hub that is the application ack sent after the SQLite commit, for raw aedes an
+ * immediate echo. The ratio of the two is the figure: what authentication, the ACL,
+ * signature and chain checks and a durable group commit cost on top of the broker.
+ *
+ * The hub's devices are provisioned straight into its database with one shared scrypt hash
+ * (enrolling 1,000 devices over HTTP only measures scrypt); every connect is still checked.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { exportPublicKey, generateDeviceKeys, GENESIS_HASH, newRecordId, recordHash, signRecord, topic, type RatingRecord } from '../protocol/index.js';
+import { Registry } from '../hub/registry/registry.js';
+import { openHubDb } from '../hub/store/db.js';
+import { hashPassword } from '../hub/util/secrets.js';
+import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const DEVICES = arg('devices', 1000);
+const RECORDS = arg('records', 10);
+const WINDOW = arg('window', 4);
+const HALL = 'bench-hall';
+
+interface Device {
+  id: string;
+  password: string;
+  records: RatingRecord[];
+}
+
+function makeDevices(n: number, perDevice: number, password: string): Device[] {
+  const out: Device[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `ev-${String(i + 1).padStart(4, '0')}`;
+    const keys = generateDeviceKeys();
+    let prev = GENESIS_HASH;
+    const records: RatingRecord[] = [];
+    for (let seq = 1; seq <= perDevice; seq++) {
+      const r = signRecord(
+        { v: 1, id: newRecordId(), hall: HALL, device: id, window: String(i + 1), staffId: 'S001', seq, kind: 'rating', level: ((seq % 5) + 1) as 1, reasons: [], catalogue: 'builtin-2026.1', session: null, at: Date.now(), clockSynced: true, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: seq * 1000, flags: ['walk-up'], prev },
+        keys.privateKey,
+      );
+      prev = recordHash(r);
+      records.push(r);
+    }
+    (out as (Device & { publicKey?: string })[]).push({ id, password, records, publicKey: exportPublicKey(keys.publicKey) } as Device);
+  }
+  return out;
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    throw new Error(`broker process ${pid} is gone: it crashed (see its output above)`);
+  }
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+interface Result {
+  connectS: number;
+  records: number;
+  seconds: number;
+  perS: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  rssIdleMiB: number;
+  rssPeakMiB: number;
+}
+
+async function connectAll(url: string, devices: Device[], auth: boolean): Promise<MqttClient[]> {
+  const clients: MqttClient[] = [];
+  // 50 at a time: connecting is not what is measured.
+  for (let i = 0; i < devices.length; i += 50) {
+    const batch = devices.slice(i, i + 50);
+    clients.push(
+      ...(await Promise.all(
+        batch.map((d) => mqtt.connectAsync(url, { clientId: d.id, ...(auth ? { username: d.id, password: d.password } : {}), reconnectPeriod: 0, keepalive: 120, connectTimeout: 60_000 })),
+      )),
+    );
+  }
+  await Promise.all(clients.map((c, i) => c.subscribeAsync(topic(HALL, devices[i]!.id, 'ack'), { qos: 1 })));
+  return clients;
+}
+
+/** Every device sends its records with at most WINDOW unacknowledged; resolves when all are acked. */
+async function drive(clients: MqttClient[], devices: Device[], pid: number): Promise<{ seconds: number; latencies: number[]; rssPeakMiB: number }> {
+  const latencies: number[] = [];
+  let peak = rssMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 200);
+  const t0 = performance.now();
+  await Promise.all(
+    clients.map(
+      (c, i) =>
+        new Promise<void>((resolve) => {
+          const d = devices[i]!;
+          const sentAt = new Map<number, number>();
+          let next = 0;
+          let acked = 0;
+          const pump = () => {
+            while (next < d.records.length && sentAt.size < WINDOW) {
+              const r = d.records[next++]!;
+              sentAt.set(r.seq, performance.now());
+              c.publish(topic(HALL, d.id, 'rating'), JSON.stringify(r), { qos: 1 });
+            }
+          };
+          c.on('message', (_t, payload) => {
+            const now = performance.now();
+            let seqs: number[];
+            try {
+              const m = JSON.parse(payload.toString()) as { acks?: { seq: number }[]; seq?: number };
+              seqs = m.acks ? m.acks.map((a) => a.seq) : [m.seq!]; // hub ack, or the echoed record
+            } catch {
+              return;
+            }
+            for (const s of seqs) {
+              const t = sentAt.get(s);
+              if (t === undefined) continue;
+              sentAt.delete(s);
+              latencies.push(now - t);
+              acked++;
+            }
+            if (acked === d.records.length) resolve();
+            else pump();
+          });
+          pump();
+        }),
+    ),
+  );
+  clearInterval(sampler);
+  return { seconds: (performance.now() - t0) / 1000, latencies, rssPeakMiB: peak };
+}
+
+async function measure(name: string, url: string, pid: number, devices: Device[], auth: boolean): Promise<Result> {
+  const c0 = performance.now();
+  const clients = await connectAll(url, devices, auth);
+  const connectS = (performance.now() - c0) / 1000;
+  await new Promise((r) => setTimeout(r, 1000));
+  const rssIdleMiB = rssMiB(pid);
+  const { seconds, latencies, rssPeakMiB } = await drive(clients, devices, pid);
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  latencies.sort((a, b) => a - b);
+  const r: Result = { connectS: +connectS.toFixed(1), records: latencies.length, seconds: +seconds.toFixed(2), perS: Math.round(latencies.length / seconds), p50: +pct(latencies, 50).toFixed(1), p95: +pct(latencies, 95).toFixed(1), p99: +pct(latencies, 99).toFixed(1), rssIdleMiB, rssPeakMiB };
+  console.error(`${name}: ${JSON.stringify(r)}`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-'));
+  console.error(`preparing ${DEVICES} devices × ${RECORDS} signed records…`);
+  const password = 'bench-secret-' + Math.random().toString(36).slice(2);
+  const devices = makeDevices(DEVICES, RECORDS, password);
+
+  // Baseline: raw aedes echo.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const raw: ChildProcess = spawn(process.execPath, [join(here, 'raw-aedes-echo.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rawInfo = await new Promise<{ port: number; pid: number }>((res) => raw.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number })));
+  const baseline = await measure('raw aedes QoS 1 echo', `mqtt://127.0.0.1:${rawInfo.port}`, rawInfo.pid, devices, false);
+  await stopProcess(raw);
+
+  // The hub, provisioned in its database, run through the real CLI.
+  const hubData = join(dir, 'hub');
+  mkdirSync(hubData, { recursive: true });
+  const db = openHubDb(join(hubData, 'hub.db'));
+  const registry = new Registry(db, HALL);
+  const hash = await hashPassword(password);
+  db.transaction(() => {
+    for (const d of devices as (Device & { publicKey: string })[]) {
+      registry.add({ id: d.id, window: d.id.slice(3), settings: { mode: 'walk-up' } });
+      db.prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrolled_at = ?, enrol_token_hash = NULL WHERE id = ?').run(d.publicKey, hash, Date.now(), d.id);
+    }
+  })();
+  db.close();
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const hub = spawnCli(['hub', '--data', hubData, '--hall', HALL, '--host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--log-level', 'warn'], join(dir, 'hub.log'), { HCP_ADMIN_TOKEN: 'bench-admin' });
+  await waitHttpOk(`http://127.0.0.1:${httpPort}/api/health`, 60_000, hub);
+  const rssEmpty = rssMiB(hub.pid!);
+  const hubResult = await measure('hub ingest', `mqtt://127.0.0.1:${mqttPort}`, hub.pid!, devices, true);
+  const stats = (await (await fetch(`http://127.0.0.1:${httpPort}/api/stats`, { headers: { authorization: 'Bearer bench-admin' } })).json()) as { stored: number; rejections: Record<string, number> };
+  await stopProcess(hub);
+  rmSync(dir, { recursive: true, force: true });
+
+  const summary = {
+    devices: DEVICES,
+    recordsPerDevice: RECORDS,
+    window: WINDOW,
+    rawAedes: baseline,
+    hub: { ...hubResult, rssNoDevicesMiB: rssEmpty, stored: stats.stored, rejected: stats.rejections },
+    throughputRatio: +(hubResult.perS / baseline.perS).toFixed(2),
+    p50LatencyRatio: +(hubResult.p50 / baseline.p50).toFixed(2),
+  };
+  console.log(JSON.stringify(summary, null, 2));
+  if (stats.stored !== DEVICES * RECORDS) {
+    console.error(`hub stored ${stats.stored} of ${DEVICES * RECORDS} records`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,66 @@
+/**
+ * HTTP(S) to the province: one keep-alive connection pool (undici), a custom CA bundle for
+ * government CAs, optional client certificate, request authentication, and a hard timeout on
+ * every push. undici does not retry a POST by itself, so every retry is the forwarder's.
+ */
+import { Agent, request } from 'undici';
+import { authHeaders, type RequestAuth } from '../auth.js';
+import { classifyError, classifyHttpReply, type SendOutcome } from '../outcome.js';
+import type { Profile } from '../profile.js';
+import type { Transport } from './types.js';
+
+export interface HttpTransportOptions {
+  url: string;
+  profile: Profile;
+  timeoutMs: number;
+  connectTimeoutMs?: number;
+  /** PEM bundle that replaces the default roots (like curl --cacert). */
+  ca?: string | Buffer;
+  /** Client certificate and key (PEM) for provinces that want mutual TLS. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  auth?: RequestAuth;
+  headers?: Record<string, string>;
+  now?: () => number;
+}
+
+export class HttpTransport implements Transport {
+  readonly kind = 'http';
+  readonly target: string;
+  private readonly agent: Agent;
+  private readonly now: () => number;
+
+  constructor(private readonly o: HttpTransportOptions) {
+    this.target = o.url;
+    this.now = o.now ?? Date.now;
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+      connect: { timeout: o.connectTimeoutMs ?? Math.min(o.timeoutMs, 5000), ca: o.ca, cert: o.cert, key: o.key },
+    });
+  }
+
+  async send(body: string, _keys: string[], signal: AbortSignal): Promise<SendOutcome> {
+    const timeout = AbortSignal.timeout(this.o.timeoutMs);
+    try {
+      const res = await request(this.o.url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...this.o.headers, ...authHeaders(this.o.auth ?? { kind: 'none' }, body, this.now()) },
+        body,
+        signal: AbortSignal.any([signal, timeout]),
+      });
+      const text = await res.body.text();
+      return classifyHttpReply(this.o.profile, res.statusCode, res.headers, text, this.now());
+    } catch (e) {
+      const c = classifyError(timeout.aborted && !signal.aborted ? Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { name: 'TimeoutError' }) : e);
+      return { kind: 'failed', ...c };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
