@@ -14,6 +14,7 @@ describe('haochaping sim: a day at the hall, accelerated', () => {
     expect((a.pressed as number) + (a.notRated as number)).toBeGreaterThanOrEqual((a.sessions as number) - 4);
     expect(a.forwarded).toBe(a.pressed);
     expect(err).toMatch(/sessions \d+/);
+    expect(a.sessionsVia, 'sessions opened through the hub API, as a queue system would').toBe('hub-api');
     expect(code).toBe(0);
   }, 120_000);
 });
