@@ -157,6 +157,17 @@ export class Hall {
     }
   }
 
+  /** Changes the stand-in province's injected faults (PATCH /admin/faults); false if it did not take them. */
+  async provinceFaults(faults: Record<string, number>): Promise<boolean> {
+    if (!this.province.running) return false;
+    try {
+      const r = await fetch(`${this.provinceUrl}/admin/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults), signal: AbortSignal.timeout(5000) });
+      return r.ok;
+    } catch {
+      return false;
+    }
+  }
+
   /** Everything the province accepted, page by page. */
   async provinceEntries(): Promise<ProvinceEntry[]> {
     const out: ProvinceEntry[] = [];

@@ -9,6 +9,9 @@ import { ChildDevice } from '../devices/child-device.js';
 import type { Hall } from '../hall.js';
 import { countByKind, type Fault, type FaultKind } from './plan.js';
 
+const FLAKY = { error500: 0.25, drop: 0.25, throttle: 0.1 };
+const HEALTHY = { error500: 0, drop: 0, throttle: 0 };
+
 export class ChaosRunner {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -82,6 +85,19 @@ export class ChaosRunner {
         });
         return;
       }
+      case 'province-flaky': {
+        // The stand-in's own fault injection: 500s, throttling, and requests stored and then
+        // dropped without an answer (the hub cannot know they were accepted, and sends again).
+        if (!h.province.running || this.active.has('province-flaky')) return;
+        if (!(await h.provinceFaults(FLAKY))) return;
+        this.record(f);
+        this.mark('province-flaky', 1);
+        this.later(f.durationMs, async () => {
+          await h.provinceFaults(HEALTHY); // a restarted province is healthy anyway
+          this.mark('province-flaky', -1);
+        });
+        return;
+      }
       case 'net-cut':
       case 'net-blackhole': {
         const mode = f.kind === 'net-cut' ? 'cut' : 'blackhole';
@@ -138,6 +154,7 @@ export class ChaosRunner {
     const h = this.hall;
     for (const p of h.proxies.values()) p.setMode('up');
     for (const q of h.disks.values()) q.free();
+    await h.provinceFaults(HEALTHY);
     if (!h.province.running) await this.retry('province', () => h.province.start());
     if (!h.hub.running) await this.retry('hub', () => h.hub.start());
     await Promise.all(h.devices.filter((d) => !d.alive).map((d) => h.restartDevice(d)));

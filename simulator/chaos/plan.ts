@@ -4,7 +4,7 @@
  */
 import type { Rng } from '../util/random.js';
 
-export const FAULT_KINDS = ['device-kill', 'hub-kill', 'net-cut', 'net-blackhole', 'province-down', 'disk-full'] as const;
+export const FAULT_KINDS = ['device-kill', 'hub-kill', 'net-cut', 'net-blackhole', 'province-down', 'province-flaky', 'disk-full'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
@@ -24,6 +24,7 @@ const DURATION: Record<FaultKind, [number, number]> = {
   'net-cut': [1000, 10_000],
   'net-blackhole': [2000, 12_000],
   'province-down': [2000, 15_000],
+  'province-flaky': [3000, 15_000],
   'disk-full': [2000, 8000],
 };
 
