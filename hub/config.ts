@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
+import { WebConfigSchema } from './web/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
 export const HubConfigSchema = z
@@ -33,6 +34,8 @@ export const HubConfigSchema = z
       .nullable()
       .default(null),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
+    /** The hall web page: 差评 policy profile, working-day overrides, sessions, alerts. */
+    web: WebConfigSchema.prefault({}),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfigSchema>;

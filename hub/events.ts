@@ -1,4 +1,4 @@
-import type { RatingRecord, Status } from '../protocol/index.js';
+import type { DeviceConfig, RatingRecord, Status } from '../protocol/index.js';
 
 /**
  * The hub's event bus: parts that react to what happened (defaults, work orders, the live
@@ -12,4 +12,6 @@ export interface HubEvents {
   /** MQTT client connected / disconnected (client id). */
   connected: [clientId: string];
   disconnected: [clientId: string];
+  /** A device's config was published (staff on duty, paused, settings). */
+  config: [config: DeviceConfig];
 }

@@ -21,6 +21,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Registry } from './registry/registry.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
+import { HallWeb } from './web/hall-web.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -33,6 +34,7 @@ export interface Hub {
   broker: RunningBroker;
   ingest: Ingest;
   forwarder: Forwarder | null;
+  web: HallWeb;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -51,6 +53,9 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
   const tokens = new ApiTokens(db);
   const events = new EventEmitter<HubEvents>();
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st));
+  // Listens from before the broker starts, so the wall sees every device connect.
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, dataDir: config.dataDir });
+  await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
   let adminToken: string | null = null;
@@ -77,7 +82,10 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
       if (e) log.error({ err: e, topic: t }, 'publish failed');
     });
   const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
-  const pushConfig = (c: DeviceConfig) => publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+  const pushConfig = (c: DeviceConfig) => {
+    publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+    events.emit('config', c);
+  };
 
   const forwarder = config.province
     ? new Forwarder({
@@ -135,10 +143,12 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     log,
     mqtt: { url: config.mqtt.publicUrl, port: tls ? tls.port : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null },
     pushConfig,
+    web,
   });
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
+  web.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports }, 'hub ready');
@@ -153,6 +163,7 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     broker,
     ingest,
     forwarder,
+    web,
     api,
     events,
     ports,
@@ -161,6 +172,7 @@ export async function startHub(input: HubConfigInput, log: Logger): Promise<Hub>
     async close() {
       if (closed) return;
       closed = true;
+      web.stop(); // ends live streams, or api.close() would wait for them
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend

@@ -14,6 +14,8 @@ import { enrolRoutes } from './routes/enrol.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statsRoutes } from './routes/stats.js';
 import type { ApiTokens, Role } from './tokens.js';
+import type { HallWeb } from '../web/hall-web.js';
+import { webRoutes } from '../web/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
 export interface ApiDeps {
@@ -29,6 +31,8 @@ export interface ApiDeps {
   mqtt: { url: string | null; port: number; tls: boolean; ca: string | null };
   /** A device's config changed or it enrolled: publish it (retained). */
   pushConfig: (config: DeviceConfig) => void;
+  /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
+  web?: HallWeb;
   /** A preHandler that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -69,5 +73,6 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstan
 
   app.get('/api/health', async () => ({ ok: true, hall: d.registry.hall }));
   for (const routes of [enrolRoutes, devicesRoutes, statsRoutes, metricsRoutes]) await app.register(routes, deps);
+  if (d.web) await app.register(webRoutes, d.web);
   return app;
 }

@@ -1,4 +1,8 @@
 import Database from 'better-sqlite3';
+import { STATS_MIGRATION } from '../stats/facts.js';
+import { ALERTS_MIGRATION } from '../stats/alerts.js';
+import { USERS_MIGRATION } from '../users/audit.js';
+import { WORKORDERS_MIGRATION } from '../workorders/store.js';
 
 /**
  * The hub's own database. Migrations are numbered and applied in order inside one
@@ -98,6 +102,12 @@ export const MIGRATIONS: string[] = [
     revoked_at INTEGER
   );
   `,
+  // The hall web page (issue 7): staff accounts, sessions and audit log; statistics facts;
+  // 差评 work orders; cluster alerts.
+  USERS_MIGRATION,
+  STATS_MIGRATION,
+  WORKORDERS_MIGRATION,
+  ALERTS_MIGRATION,
 ];
 
 export type Db = Database.Database;
