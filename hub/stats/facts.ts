@@ -183,15 +183,15 @@ export class Facts {
   /**
    * Brings the facts up to date with what is stored, a chunk per transaction. `each` runs
    * inside the transaction for every new fact (work orders are created there). Returns the
-   * facts added.
+   * facts added and whether more is waiting (when stopped by maxChunks).
    */
-  catchUp(each: (f: Fact) => void = () => {}, maxChunks = Infinity): Fact[] {
+  catchUp(each: (f: Fact) => void = () => {}, maxChunks = Infinity): { added: Fact[]; more: boolean } {
     const added: Fact[] = [];
     for (let chunk = 0; chunk < maxChunks; chunk++) {
       const n = this.db.transaction(() => this.catchUpChunk(added, each))();
-      if (n < CHUNK) break;
+      if (n < CHUNK) return { added, more: false };
     }
-    return added;
+    return { added, more: true };
   }
 
   private catchUpChunk(added: Fact[], each: (f: Fact) => void): number {
@@ -264,7 +264,7 @@ const ROLLUP_KEYS: [Dim, string][] = [
 ];
 
 function rollupSelect(dim: Dim, keyExpr: string, prefix = ''): string {
-  const n = (l: number) => `sum(level = ${l} AND excluded IS NULL)`;
-  return `${prefix}SELECT '${dim}' AS dim, day, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded = 'invalid')
+  const n = (l: number) => `sum(level = ${l} AND excluded IS NULL) AS n${l}`;
+  return `${prefix}SELECT '${dim}' AS dim, day, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid
     FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY day, ${keyExpr}`;
 }

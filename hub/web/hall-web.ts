@@ -165,13 +165,7 @@ export class HallWeb {
     const step = () => {
       if (this.stopped) return;
       try {
-        const created: WorkOrder[] = [];
-        const added = this.facts.catchUp((f) => {
-          const o = this.workOrders.createFor(f);
-          if (o) created.push(o);
-        }, 1);
-        if (added.length) this.afterCommit(added, created);
-        if (added.length > 0 || this.again) {
+        if (this.syncChunk() || this.again) {
           this.again = false;
           setImmediate(step);
           return;
@@ -182,6 +176,25 @@ export class HallWeb {
       this.syncing = false;
     };
     step();
+  }
+
+  /** Catches up completely, now (tests, the benchmark, the CLI). Returns the facts added. */
+  syncNow(): number {
+    let total = 0;
+    while (this.syncChunk((n) => (total += n)));
+    return total;
+  }
+
+  /** One chunk: facts and work orders in one transaction, then the live feed and alerts. */
+  private syncChunk(count: (n: number) => void = () => {}): boolean {
+    const created: WorkOrder[] = [];
+    const { added, more } = this.facts.catchUp((f) => {
+      const o = this.workOrders.createFor(f);
+      if (o) created.push(o);
+    }, 1);
+    if (added.length) this.afterCommit(added, created);
+    count(added.length);
+    return more;
   }
 
   private afterCommit(added: Fact[], created: WorkOrder[]): void {
