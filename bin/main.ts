@@ -16,6 +16,7 @@ import { TerminalDisplay } from '../device/display/terminal.js';
 import { VirtualDisplay } from '../device/display/virtual.js';
 import { enrol } from '../device/enrolment/enrolment.js';
 import { startHub } from '../hub/hub.js';
+import { addUserCommands } from '../hub/users/cli.js';
 import { startProvince } from '../simulator/province/province.js';
 import { formatAccount, runSim } from '../simulator/sim.js';
 
@@ -55,7 +56,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
 
-program
+const hubCommand = program
   .command('hub')
   .description('run the hall hub: MQTT broker, ingest, forwarder to the province, HTTP API')
   .option('--data <dir>', 'data directory (database, tokens)', '/var/lib/haochaping/hub')
@@ -94,6 +95,7 @@ program
     });
     onShutdown(log, () => hub.close());
   });
+addUserCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');
 device

@@ -43,6 +43,16 @@ export function dateTime(ms: number | null | undefined): string {
 }
 export const timeOfDay = (ms: number) => TIME.format(ms);
 
+/**
+ * A deadline: limits in days end at midnight China time, which reads better as the end of
+ * the last day ("2026-10-13 24:00") than as the start of the next.
+ */
+export function deadlineText(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  const t = dateTime(ms);
+  return t.endsWith(' 00:00') ? `${dateTime(ms - 60_000).slice(0, 10)} 24:00` : t;
+}
+
 export function percent(x: number | null | undefined, digits = 1): string {
   return x === null || x === undefined ? '—' : `${(x * 100).toFixed(digits)}%`;
 }

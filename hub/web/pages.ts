@@ -12,7 +12,7 @@ import { allowedActions, isOverdue, type OrderState } from '../workorders/machin
 import { CLASSES, durationText, type OrderClass, type PolicyProfile } from '../workorders/policy.js';
 import type { TrailEntry, WorkOrder } from '../workorders/store.js';
 import type { Tile, WallSummary } from './hall-web.js';
-import { dateTime, html, Html, jsonScript, levelLabel, percent, remaining } from './html.js';
+import { dateTime, deadlineText, html, Html, jsonScript, levelLabel, percent, remaining } from './html.js';
 
 export const STATE_LABELS: Record<OrderState, string> = {
   new: '待核实',
@@ -212,7 +212,7 @@ export function workOrdersPage(ctx: PageContext, orders: WorkOrder[], filter: st
     : html`<div class="scroll"><table class="data orders"><thead><tr><th>编号</th><th>窗口</th><th>评价</th><th>工作人员</th><th>事项</th><th>状态</th><th>当前期限</th><th>生成时间</th></tr></thead><tbody>
   ${orders.map((o) => {
     const r = remaining(o.dueAt, ctx.now);
-    return html`<tr class="${isOverdue(o, ctx.now) ? 'overdue-row' : ''}" data-order="${o.id}"><td><a href="/workorders/${o.id}">#${o.id}</a></td><td>${o.window}</td><td><span class="lvl l${o.level}">${levelLabel(o.level)}</span></td><td>${o.staffId ? (staff.get(o.staffId) ?? o.staffId) : '—'}</td><td>${o.itemName ?? o.itemCode ?? '—'}</td><td>${stateBadge(o, ctx.now)}</td><td>${o.dueAt ? html`${dateTime(o.dueAt)}<br><small class="${r.overdue ? 'red-text' : 'muted'}">${r.text}</small>` : '—'}</td><td>${dateTime(o.createdAt)}</td></tr>`;
+    return html`<tr class="${isOverdue(o, ctx.now) ? 'overdue-row' : ''}" data-order="${o.id}"><td><a href="/workorders/${o.id}">#${o.id}</a></td><td>${o.window}</td><td><span class="lvl l${o.level}">${levelLabel(o.level)}</span></td><td>${o.staffId ? (staff.get(o.staffId) ?? o.staffId) : '—'}</td><td>${o.itemName ?? o.itemCode ?? '—'}</td><td>${stateBadge(o, ctx.now)}</td><td>${o.dueAt ? html`${deadlineText(o.dueAt)}<br><small class="${r.overdue ? 'red-text' : 'muted'}">${r.text}</small>` : '—'}</td><td>${dateTime(o.createdAt)}</td></tr>`;
   })}
   </tbody></table></div>`}
 </section>`
@@ -258,7 +258,7 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
     <dt>评价时间</dt><dd>${dateTime(o.ratedAt)}</dd>
     <dt>收到时间</dt><dd>${dateTime(o.createdAt)}</dd>
     <dt>类别</dt><dd>${o.class ? CLASS_LABELS[o.class] : '—'}</dd>
-    <dt>当前期限</dt><dd id="due">${o.dueAt ? html`${dateTime(o.dueAt)} <b class="${r.overdue ? 'red-text' : ''}">${r.text}</b>` : '—'}</dd>
+    <dt>当前期限</dt><dd id="due">${o.dueAt ? html`${deadlineText(o.dueAt)} <b class="${r.overdue ? 'red-text' : ''}">${r.text}</b>` : '—'}</dd>
     <dt>延期 / 重办</dt><dd>${o.extensions} 次 / ${o.redos} 次</dd>
     ${o.outcome ? html`<dt>结果</dt><dd>${{ resolved: '整改完成，评价人满意', unresolved: '回访仍不满意，已办结', invalid: '无效差评' }[o.outcome]}</dd>` : ''}
   </dl>
@@ -266,7 +266,7 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
 ${actions.length ? html`<section class="card actions"><h2>办理</h2><div class="action-grid">${actions.map((a) => forms[a]!())}</div></section>` : ''}
 <section class="card"><h2>办理记录（不可修改）</h2>
 <table class="data trail"><thead><tr><th>时间</th><th>办理人</th><th>操作</th><th>状态</th><th>说明</th></tr></thead><tbody>
-${trail.map((t) => html`<tr><td>${dateTime(t.at)}</td><td>${t.actor === 'system' ? '系统' : t.actor}</td><td>${ACTION_LABELS[t.action] ?? t.action}${t.data.late ? html` <span class="badge red">超期办理</span>` : ''}</td><td>${t.from ? `${STATE_LABELS[t.from]} → ` : ''}${STATE_LABELS[t.to]}</td><td>${t.note ?? ''}${t.data.dueAt ? html`<br><small class="muted">期限 ${dateTime(t.data.dueAt as number)}</small>` : ''}</td></tr>`)}
+${trail.map((t) => html`<tr><td>${dateTime(t.at)}</td><td>${t.actor === 'system' ? '系统' : t.actor}</td><td>${ACTION_LABELS[t.action] ?? t.action}${t.data.late ? html` <span class="badge red">超期办理</span>` : ''}</td><td>${t.from ? `${STATE_LABELS[t.from]} → ` : ''}${STATE_LABELS[t.to]}</td><td>${t.note ?? ''}${t.data.dueAt ? html`<br><small class="muted">期限 ${deadlineText(t.data.dueAt as number)}</small>` : ''}</td></tr>`)}
 </tbody></table></section>`
   );
 }

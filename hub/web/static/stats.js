@@ -10,7 +10,7 @@
     data: {
       labels: trend.map((p) => p.period),
       datasets: [
-        ...labels.map((label, i) => ({ type: 'bar', label, data: trend.map((p) => p.n[i]), backgroundColor: colours[i], stack: 'levels', yAxisID: 'y' })),
+        ...labels.map((label, i) => ({ type: 'bar', label, data: trend.map((p) => p.n[i]), backgroundColor: colours[i], stack: 'levels', yAxisID: 'y', order: 2 })),
         {
           type: 'line',
           label: '满意率',
@@ -20,6 +20,8 @@
           yAxisID: 'rate',
           tension: 0.2,
           spanGaps: true,
+          order: 1, // drawn over the bars
+          pointRadius: 4,
         },
       ],
     },

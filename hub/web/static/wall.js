@@ -18,7 +18,12 @@
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  const hhmm = (ms) => new Date(ms).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, hour: '2-digit', minute: '2-digit' });
+  const chinaDay = (ms) => new Date(ms + 8 * 3600e3).toISOString().slice(0, 10);
+  // Today: 14:03; another day: 11-14 14:03.
+  const hhmm = (ms) => {
+    const t = new Date(ms).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, hour: '2-digit', minute: '2-digit' });
+    return chinaDay(ms) === chinaDay(now()) ? t : `${chinaDay(ms).slice(5)} ${t}`;
+  };
   const ago = (ms) => {
     const s = Math.max(0, Math.round((now() - ms) / 1000));
     if (s < 60) return `${s}秒前`;
@@ -43,7 +48,7 @@
       last.append('最近评价：');
       last.append(el('span', `lvl l${t.lastRating.level}`, LEVELS[t.lastRating.level]));
       last.append(el('span', 'meta', ` ${hhmm(t.lastRating.at)}`));
-    } else last.textContent = '今日暂无评价';
+    } else last.textContent = '暂无评价';
     last.dataset.role = 'last';
     d.append(last);
     const meta = [];
