@@ -70,6 +70,8 @@ const hubCommand = program
   .option('--tls-ca <file>', 'hall CA certificate given to devices at enrolment (PEM)')
   .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
   .option('--province-url <url>', 'where to forward ratings (e.g. http://127.0.0.1:8090/api/evaluations)')
+  .option('--policy <name|file>', '差评 deadlines: hubei, ankang, jilin, or a JSON policy file', 'ankang')
+  .option('--working-days <file>', 'working-day override file (JSON: workdays, holidays, years)')
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (o) => {
     const log = logger(o.logLevel);
@@ -84,6 +86,7 @@ const hubCommand = program
         },
         http: { host: o.host, port: o.httpPort },
         province: o.provinceUrl ? { url: o.provinceUrl } : null,
+        web: { policy: o.policy, calendarFile: o.workingDays ?? null },
       },
       log,
     ).catch((e: unknown) => {

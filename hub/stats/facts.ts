@@ -1,8 +1,9 @@
 /**
  * Statistics come from the stored records and nothing else. Each rating becomes one row of
- * `rating_facts` (its assessed time, day, window, staff, item, channel, level), and daily
- * per-dimension counts in `stat_daily` are kept in step in the same transaction, so a year's
- * statistics read a few hundred thousand small rows instead of parsing 1.5 million records.
+ * `rating_facts` (its assessed time, day, window, staff, item, channel, level), and daily and
+ * monthly per-dimension counts (`stat_daily`, `stat_monthly`) are kept in step in the same
+ * transaction, so a year's statistics read a few thousand small rows instead of parsing 1.5
+ * million records.
  *
  * Both tables are derived: they are filled by catching up on `ratings` (and hub-made defaults
  * in `forward_queue`) past a watermark, so a crash between a rating's commit and its facts
@@ -11,7 +12,7 @@
  * appeal is not deleted: its fact is marked excluded and moves from its level's count to the
  * `invalid` count.
  */
-import { dayNumber } from '../calendar/working-days.js';
+import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { Db } from '../store/db.js';
 
@@ -20,6 +21,7 @@ export const STATS_MIGRATION = `
     id TEXT PRIMARY KEY,
     at INTEGER NOT NULL,
     day INTEGER NOT NULL,
+    month INTEGER NOT NULL,
     window TEXT NOT NULL,
     staff_id TEXT,
     item_code TEXT,
@@ -49,6 +51,21 @@ export const STATS_MIGRATION = `
   ) WITHOUT ROWID;
   CREATE INDEX stat_daily_key ON stat_daily (dim, key, day);
 
+  -- The same per calendar month (month = year * 12 + month - 1), so a year reads 12 rows per
+  -- key instead of 365: a period's whole months come from here, its ragged ends from stat_daily.
+  CREATE TABLE stat_monthly (
+    dim TEXT NOT NULL,
+    month INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    n1 INTEGER NOT NULL DEFAULT 0,
+    n2 INTEGER NOT NULL DEFAULT 0,
+    n3 INTEGER NOT NULL DEFAULT 0,
+    n4 INTEGER NOT NULL DEFAULT 0,
+    n5 INTEGER NOT NULL DEFAULT 0,
+    invalid INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, month, key)
+  ) WITHOUT ROWID;
+
   -- Item names as last seen on a record (事项名称).
   CREATE TABLE stat_items (code TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID;
 
@@ -58,6 +75,18 @@ export const STATS_MIGRATION = `
 `;
 
 export const DIMS = ['hall', 'window', 'staff', 'item', 'channel'] as const;
+
+/** Month index of a day number: year * 12 + month - 1 (China calendar). */
+export function monthOfDay(day: number): number {
+  const d = dayFromNumber(day);
+  return Number(d.slice(0, 4)) * 12 + Number(d.slice(5, 7)) - 1;
+}
+
+/** The two tables of counts and the period column each is keyed by. */
+const ROLLUPS = [
+  { table: 'stat_daily', period: 'day' },
+  { table: 'stat_monthly', period: 'month' },
+] as const;
 export type Dim = (typeof DIMS)[number];
 
 /** 'device': the window evaluator (pf 4/5); 'default': the hub's 7-day 基本满意 (system default). */
@@ -139,18 +168,21 @@ export class Facts {
       ),
       maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
       insert: db.prepare(
-        'INSERT OR IGNORE INTO rating_facts (id, at, day, window, staff_id, item_code, channel, level, device, received_at) VALUES (@id, @at, @day, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt)',
+        'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt)',
       ),
       item: db.prepare('INSERT INTO stat_items (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE excluded.name IS NOT NULL'),
-      bump: [1, 2, 3, 4, 5].map((l) =>
-        db.prepare(`INSERT INTO stat_daily (dim, day, key, n${l}) VALUES (?, ?, ?, 1) ON CONFLICT (dim, day, key) DO UPDATE SET n${l} = n${l} + 1`),
+      // [table][level - 1]
+      bump: ROLLUPS.map(({ table, period }) =>
+        [1, 2, 3, 4, 5].map((l) => db.prepare(`INSERT INTO ${table} (dim, ${period}, key, n${l}) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET n${l} = n${l} + 1`)),
       ),
-      exclude: [1, 2, 3, 4, 5].map((l) => ({
-        invalid: db.prepare(`UPDATE stat_daily SET n${l} = n${l} - 1, invalid = invalid + 1 WHERE dim = ? AND day = ? AND key = ?`),
-        superseded: db.prepare(`UPDATE stat_daily SET n${l} = n${l} - 1 WHERE dim = ? AND day = ? AND key = ?`),
-      })),
-      fact: db.prepare<[string], { id: string; day: number; window: string; staff_id: string | null; item_code: string | null; channel: Channel; level: number; excluded: string | null }>(
-        'SELECT id, day, window, staff_id, item_code, channel, level, excluded FROM rating_facts WHERE id = ?',
+      exclude: ROLLUPS.map(({ table, period }) =>
+        [1, 2, 3, 4, 5].map((l) => ({
+          invalid: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, invalid = invalid + 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+          superseded: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+        })),
+      ),
+      fact: db.prepare<[string], { id: string; day: number; month: number; window: string; staff_id: string | null; item_code: string | null; channel: Channel; level: number; excluded: string | null }>(
+        'SELECT id, day, month, window, staff_id, item_code, channel, level, excluded FROM rating_facts WHERE id = ?',
       ),
       markExcluded: db.prepare('UPDATE rating_facts SET excluded = ? WHERE id = ? AND excluded IS NULL'),
     };
@@ -159,10 +191,12 @@ export class Facts {
   /** Adds one fact and its counts; false if it was already there. Call inside a transaction. */
   add(f: Fact): boolean {
     const day = dayNumber(f.at);
-    const r = this.s.insert.run({ id: f.id, at: f.at, day, window: f.window, staffId: f.staffId, itemCode: f.itemCode, channel: f.channel, level: f.level, device: f.device, receivedAt: f.receivedAt });
+    const month = monthOfDay(day);
+    const r = this.s.insert.run({ id: f.id, at: f.at, day, month, window: f.window, staffId: f.staffId, itemCode: f.itemCode, channel: f.channel, level: f.level, device: f.device, receivedAt: f.receivedAt });
     if (r.changes === 0) return false;
     if (f.itemCode) this.s.item.run(f.itemCode, f.itemName);
-    for (const [dim, key] of factKeys(f)) this.s.bump[f.level - 1]!.run(dim, day, key);
+    const periods = [day, month];
+    for (const [dim, key] of factKeys(f)) for (let t = 0; t < ROLLUPS.length; t++) this.s.bump[t]![f.level - 1]!.run(dim, periods[t], key);
     return true;
   }
 
@@ -175,8 +209,10 @@ export class Facts {
     const f = this.s.fact.get(id);
     if (!f || f.excluded !== null) return false;
     this.s.markExcluded.run(why, id);
-    const st = this.s.exclude[f.level - 1]![why];
-    for (const [dim, key] of factKeys({ window: f.window, staffId: f.staff_id, itemCode: f.item_code, channel: f.channel })) st.run(dim, f.day, key);
+    const periods = [f.day, f.month];
+    for (const [dim, key] of factKeys({ window: f.window, staffId: f.staff_id, itemCode: f.item_code, channel: f.channel })) {
+      for (let t = 0; t < ROLLUPS.length; t++) this.s.exclude[t]![f.level - 1]![why].run(dim, periods[t], key);
+    }
     return true;
   }
 
@@ -233,22 +269,26 @@ export class Facts {
     return Math.max(rows.length, qrows.length);
   }
 
-  /** Recomputes stat_daily from rating_facts (after a restore, or to prove the counts). */
+  /** Recomputes the daily and monthly counts from rating_facts (after a restore, or to prove them). */
   rebuildRollups(): void {
     this.db.transaction(() => {
-      this.db.exec('DELETE FROM stat_daily');
-      for (const [dim, expr] of ROLLUP_KEYS) this.db.exec(rollupSelect(dim, expr, 'INSERT INTO stat_daily (dim, day, key, n1, n2, n3, n4, n5, invalid) '));
+      for (const { table, period } of ROLLUPS) {
+        this.db.exec(`DELETE FROM ${table}`);
+        for (const [dim, expr] of ROLLUP_KEYS) this.db.exec(`INSERT INTO ${table} (dim, ${period}, key, n1, n2, n3, n4, n5, invalid) ${rollupSelect(dim, expr, period)}`);
+      }
     })();
   }
 
   /** Rows where the kept counts differ from a recount of the facts (empty when all agree). */
-  checkRollups(): { dim: string; day: number; key: string }[] {
-    const out: { dim: string; day: number; key: string }[] = [];
-    for (const [dim, expr] of ROLLUP_KEYS) {
-      const fresh = rollupSelect(dim, expr);
-      const kept = `SELECT dim, day, key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = '${dim}' AND (n1 + n2 + n3 + n4 + n5 + invalid) > 0`;
-      for (const sql of [`${fresh} EXCEPT ${kept}`, `${kept} EXCEPT ${fresh}`]) {
-        out.push(...this.db.prepare<[], { dim: string; day: number; key: string }>(sql).all());
+  checkRollups(): { table: string; dim: string; period: number; key: string }[] {
+    const out: { table: string; dim: string; period: number; key: string }[] = [];
+    for (const { table, period } of ROLLUPS) {
+      for (const [dim, expr] of ROLLUP_KEYS) {
+        const fresh = rollupSelect(dim, expr, period);
+        const kept = `SELECT dim, ${period} AS period, key, n1, n2, n3, n4, n5, invalid FROM ${table} WHERE dim = '${dim}' AND (n1 + n2 + n3 + n4 + n5 + invalid) > 0`;
+        for (const sql of [`${fresh} EXCEPT ${kept}`, `${kept} EXCEPT ${fresh}`]) {
+          out.push(...this.db.prepare<[], { dim: string; period: number; key: string }>(sql).all().map((r) => ({ table, ...r })));
+        }
       }
     }
     return out;
@@ -263,8 +303,8 @@ const ROLLUP_KEYS: [Dim, string][] = [
   ['channel', 'channel'],
 ];
 
-function rollupSelect(dim: Dim, keyExpr: string, prefix = ''): string {
+function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month'): string {
   const n = (l: number) => `sum(level = ${l} AND excluded IS NULL) AS n${l}`;
-  return `${prefix}SELECT '${dim}' AS dim, day, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid
-    FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY day, ${keyExpr}`;
+  return `SELECT '${dim}' AS dim, ${period} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid
+    FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY ${period}, ${keyExpr}`;
 }

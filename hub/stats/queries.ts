@@ -3,9 +3,9 @@
  * Periods are China calendar days, inclusive. Each statement is a named constant so the
  * benchmark can print its query plan and prove every one of them uses an index.
  */
-import { dayFromNumber, weekday } from '../calendar/working-days.js';
+import { dayFromNumber, numberFromDay, weekday } from '../calendar/working-days.js';
 import type { Db } from '../store/db.js';
-import type { Dim } from './facts.js';
+import { monthOfDay, type Dim } from './facts.js';
 
 export interface Counts {
   n1: number;
@@ -44,8 +44,15 @@ export function rates(c: Counts): Rates {
 const SUMS = 'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid';
 
 export const STAT_SQL = {
-  /** One dimension (window, staff, item, channel) over a period. */
-  byDim: `SELECT key, ${SUMS} FROM stat_daily WHERE dim = ? AND day BETWEEN ? AND ? GROUP BY key`,
+  /**
+   * One dimension (window, staff, item, channel) over a period: its whole months from the
+   * monthly counts, the days before the first and after the last whole month from the daily.
+   */
+  byDim: `SELECT key, ${SUMS} FROM (
+      SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
+      UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
+      UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
+    ) GROUP BY key`,
   /** Daily counts of the whole hall (summary, day/week/month trend). */
   hallDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = 'hall' AND day BETWEEN ? AND ? AND key = ''`,
   /** Daily counts of one window / staff member / item / channel (its trend). */
@@ -77,6 +84,19 @@ export type Grain = 'day' | 'week' | 'month';
 const ZERO: Counts = { n1: 0, n2: 0, n3: 0, n4: 0, n5: 0, invalid: 0 };
 const add = (a: Counts, b: Counts): Counts => ({ n1: a.n1 + b.n1, n2: a.n2 + b.n2, n3: a.n3 + b.n3, n4: a.n4 + b.n4, n5: a.n5 + b.n5, invalid: a.invalid + b.invalid });
 
+const monthStart = (m: number) => numberFromDay(`${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}-01`);
+
+/** Splits days [from, to] into whole months and the ragged days before and after them. */
+export function splitPeriod(from: number, to: number): { m1: number; m2: number; a1: number; b1: number; a2: number; b2: number } {
+  const none = { m1: 1, m2: 0 };
+  let m1 = monthOfDay(from);
+  if (monthStart(m1) < from) m1++;
+  let m2 = monthOfDay(to);
+  if (monthStart(m2 + 1) - 1 > to) m2--;
+  if (m1 > m2) return { ...none, a1: from, b1: to, a2: 1, b2: 0 };
+  return { m1, m2, a1: from, b1: monthStart(m1) - 1, a2: monthStart(m2 + 1), b2: to };
+}
+
 export function periodOf(day: number, grain: Grain): string {
   const d = dayFromNumber(day);
   if (grain === 'day') return d;
@@ -89,7 +109,7 @@ export class StatsQueries {
 
   constructor(private readonly db: Db) {
     this.s = {
-      byDim: db.prepare<[string, number, number], Counts & { key: string }>(STAT_SQL.byDim),
+      byDim: db.prepare<[Record<string, unknown>], Counts & { key: string }>(STAT_SQL.byDim),
       hallDays: db.prepare<[number, number], Counts & { day: number }>(STAT_SQL.hallDays),
       keyDays: db.prepare<[string, string, number, number], Counts & { day: number }>(STAT_SQL.keyDays),
       invalidated: db.prepare<[number, number, number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; order_id: number | null }>(STAT_SQL.invalidated),
@@ -100,7 +120,7 @@ export class StatsQueries {
   }
 
   byDim(dim: Exclude<Dim, 'hall'>, fromDay: number, toDay: number): DimRow[] {
-    return this.s.byDim.all(dim, fromDay, toDay).map(({ key, ...c }) => ({ key, counts: rates(c) }));
+    return this.s.byDim.all({ dim, ...splitPeriod(fromDay, toDay) }).map(({ key, ...c }) => ({ key, counts: rates(c) }));
   }
 
   /** Trend of the hall, or of one key of a dimension, by day, week or month. */

@@ -90,6 +90,7 @@ export class HallWeb {
   private readonly log: Logger;
   private readonly alertCounter: Counter<'window'>;
   private syncing = false;
+  private scheduled = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -114,7 +115,8 @@ export class HallWeb {
       this.log.warn({ year }, 'the holiday calendar does not cover this or next year: only weekends count as days off there; add an override file (calendarFile)');
     }
 
-    d.events.on('stored', () => this.sync());
+    // Off ingest's call stack: many group commits in a burst become one catch-up.
+    d.events.on('stored', () => this.schedule());
     d.events.on('status', (device) => this.pushTile(device));
     d.events.on('connected', (id) => {
       this.connected.add(id);
@@ -149,7 +151,17 @@ export class HallWeb {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.summaryTimer) clearTimeout(this.summaryTimer);
     this.live.close();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.sync();
+    });
   }
 
   /**
@@ -213,7 +225,7 @@ export class HallWeb {
     if (this.live.size > 0) {
       const windows = new Set(added.filter((f) => f.receivedAt >= recentCutoff).map((f) => f.window));
       for (const dev of this.d.registry.list()) if (windows.has(dev.window)) this.pushTile(dev.id);
-      this.live.send('summary', this.summary());
+      this.pushSummary();
     }
   }
 
@@ -228,7 +240,18 @@ export class HallWeb {
     const row = this.d.registry.get(device);
     if (!row) return;
     this.live.send('tile', this.tile(row.id));
-    this.live.send('summary', this.summary());
+    this.pushSummary();
+  }
+
+  private summaryTimer: NodeJS.Timeout | null = null;
+  /** The summary reads every tile: send it at most once a second, however busy the hall. */
+  pushSummary(): void {
+    if (this.live.size === 0 || this.summaryTimer) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = null;
+      if (!this.stopped) this.live.send('summary', this.summary());
+    }, 250);
+    this.summaryTimer.unref();
   }
 
   /** Staff id → name, from the windows' configs (who is or was on duty). */
@@ -237,6 +260,16 @@ export class HallWeb {
     for (const d of this.d.registry.list()) {
       const s = safeConfig(this.d.registry, d)?.staff;
       if (s) m.set(s.id, s.number ? `${s.name}（${s.number}）` : s.name);
+    }
+    return m;
+  }
+
+  /** Window → "12 不动产登记", from the devices' configs. */
+  windowNames(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const d of this.d.registry.list()) {
+      const name = safeConfig(this.d.registry, d)?.windowName;
+      if (name) m.set(d.window, `${d.window} ${name}`);
     }
     return m;
   }
@@ -251,7 +284,11 @@ export class HallWeb {
     const last = this.d.db
       .prepare<[string], { level: number; at: number }>('SELECT level, at FROM rating_facts WHERE window = ? ORDER BY at DESC LIMIT 1')
       .get(d.window);
-    const today = todayCounts?.get(d.window) ?? this.todayByWindow().get(d.window) ?? { total: 0, bad: 0 };
+    const day = dayNumber(this.now());
+    const today = todayCounts ? (todayCounts.get(d.window) ?? { total: 0, bad: 0 }) : (() => {
+      const c = this.stats.trend(day, day, 'day', 'window', d.window)[0]?.counts;
+      return { total: c?.total ?? 0, bad: c?.bad ?? 0 };
+    })();
     return {
       id,
       window: d.window,

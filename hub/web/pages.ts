@@ -140,12 +140,15 @@ export function statsPage(ctx: PageContext, v: StatsView): Html {
   const q = (extra: Record<string, string>) => '?' + new URLSearchParams({ from: v.from, to: v.to, grain: v.grain, ...extra }).toString();
   const s = v.summary;
   const dimTable = (dim: 'window' | 'staff' | 'item' | 'channel') => {
-    const rows = [...v.tables[dim]].sort((a, b) => (dim === 'window' ? a.key.localeCompare(b.key, 'zh-CN', { numeric: true }) : b.counts.total - a.counts.total));
+    // Windows in their order; staff and items with the most 差评 first, the first 100 on the page (all in the CSV).
+    const all = [...v.tables[dim]].sort((a, b) => (dim === 'window' ? a.key.localeCompare(b.key, 'zh-CN', { numeric: true }) : b.counts.bad - a.counts.bad || b.counts.total - a.counts.total));
+    const rows = dim === 'staff' || dim === 'item' ? all.slice(0, 100) : all;
     const label = (k: string) => (dim === 'channel' ? CHANNEL_LABELS[k] ?? k : k === '' ? '（未登记）' : (v.labels[dim].get(k) ?? k));
     return html`<section class="card">
   <h2>按${DIM_LABELS[dim]} <a class="csv" href="/stats.csv${q({ table: dim })}">导出 CSV</a></h2>
   <div class="scroll"><table class="data"><thead><tr><th>${DIM_LABELS[dim]}</th>${rateHead}</tr></thead>
   <tbody>${rows.map((r) => html`<tr><td>${dim === 'channel' ? label(r.key) : html`<a href="/stats${q({ dim, key: r.key })}">${label(r.key)}</a>`}</td>${rateCells(r.counts)}</tr>`)}</tbody></table></div>
+  ${rows.length < all.length ? html`<p class="muted small">共 ${all.length} 项，此处列出差评最多的 ${rows.length} 项；完整列表请导出 CSV。</p>` : ''}
 </section>`;
   };
   return layout(

@@ -106,8 +106,7 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
       .all(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1),
   );
   const items = web.stats.itemNames();
-  const windowNames = new Map<string, string>();
-  for (const t of web.tiles()) if (t.windowName) windowNames.set(t.window, `${t.window} ${t.windowName}`);
+  const windowNames = web.windowNames();
   timings.total = performance.now() - t0;
   const dimLabel = r.dim ? { window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' }[r.dim] : '';
   return {
@@ -351,7 +350,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const cmd = CommandSchema.parse(body) as Command;
     const o = web.workOrders.act(id, cmd, { name: s.user.name, role: s.user.role }, version);
     web.live.send('workorder', { id: o.id, window: o.window, level: o.level, state: o.state, dueAt: o.dueAt });
-    web.live.send('summary', web.summary());
+    web.pushSummary();
     return o;
   };
   app.post(
@@ -385,7 +384,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const id = z.coerce.number().int().parse(idParam);
     if (!web.alerts.ack(id, s.user.name)) throw new WebError(404, 'not-found', `预警 ${id} 不存在或已处理`);
     web.audit.record(s.user.name, 'alert-ack', String(id));
-    web.live.send('summary', web.summary());
+    web.pushSummary();
   };
   app.post('/alerts/:id/ack', form('supervisor', () => '/alerts', (req, s) => ack((req.params as { id: string }).id, s)));
   app.get('/api/hall/alerts', async (req) => {

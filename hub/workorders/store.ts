@@ -43,7 +43,8 @@ export const WORKORDERS_MIGRATION = `
   -- Every index ends in the rowid (= id), so these also give 'newest first' within a state/window.
   CREATE INDEX work_orders_state ON work_orders (state);
   CREATE INDEX work_orders_window ON work_orders (window);
-  CREATE INDEX work_orders_created ON work_orders (created_at);
+  -- Covers the rectification summary of a period (state and lateness by creation time).
+  CREATE INDEX work_orders_created ON work_orders (created_at, state, late_stages);
 
   CREATE TABLE work_order_events (
     n INTEGER PRIMARY KEY,

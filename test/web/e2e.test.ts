@@ -76,7 +76,7 @@ describe('the hall web page in a real browser', () => {
     const tile = page.locator('[data-device="ev-002"]');
     await expect.poll(() => tile.getAttribute('data-state'), { timeout: 20_000 }).toBe('online');
     await expect.poll(() => page.locator('[data-device="ev-001"]').getAttribute('data-state'), { timeout: 20_000 }).toBe('online');
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42)); // survives only without a reload
+    await page.evaluate('window.marker = 42'); // survives only without a reload
     await shoot(page, '02-wall-online');
     expect(isGreen(await dominantColour(tile.locator('[data-role=status]')))).toBe(true);
     await expect.poll(() => page.locator('[data-device="ev-001"] .staff').textContent()).toContain('王芳');
@@ -93,7 +93,7 @@ describe('the hall web page in a real browser', () => {
     agent02 = runAgent();
     await expect.poll(() => tile.getAttribute('data-state'), { timeout: 30_000 }).toBe('online');
     expect(isGreen(await dominantColour(tile.locator('[data-role=status]')))).toBe(true);
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate('window.marker')).toBe(42);
   }, 90_000);
 
   it('shows a new rating live, without a reload', async () => {
@@ -106,7 +106,7 @@ describe('the hall web page in a real browser', () => {
     expect(await page.locator('#feed li').count()).toBe(before + 1);
     await expect.poll(() => page.locator('[data-device="ev-001"] [data-role=last]').textContent()).toContain('非常满意');
     await expect.poll(() => page.locator('#k-today').textContent()).toBe('1');
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate('window.marker')).toBe(42);
     await shoot(page, '04-wall-new-rating');
   }, 60_000);
 
@@ -181,7 +181,7 @@ describe('the hall web page in a real browser', () => {
     const order = await waitFor(() => hall.hub!.web.workOrders.byRating(ratingId), 'its work order');
 
     await page.goto(`${hall.hubUrl}/stats?preset=today`);
-    await page.waitForFunction(() => document.body.dataset.chart === 'ready');
+    await page.waitForFunction("document.body.dataset.chart === 'ready'");
     expect(await page.locator('#k-total').textContent()).toBe('3');
     expect(await page.locator('#k-bad').textContent()).toBe('2');
     expect(await page.locator('#k-invalid').textContent()).toBe('0');
@@ -227,7 +227,7 @@ describe('the hall web page in a real browser', () => {
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${hall.hubUrl}/wall`);
     await expect.poll(() => phone.locator('.tile').count()).toBe(2);
-    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    const width = (await phone.evaluate('document.documentElement.scrollWidth')) as number;
     expect(width).toBeLessThanOrEqual(390); // nothing wider than the screen
     await shoot(phone, '14-wall-phone');
     await phone.goto(`${hall.hubUrl}/workorders?state=all`);

@@ -16,6 +16,7 @@ import { DeviceStatusStore } from '../../hub/status/device-status.js';
 import { openHubDb, type Db } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { webRoutes } from '../../hub/web/routes.js';
+import { splitPeriod } from '../../hub/stats/queries.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
 import { captureLog, type CapturedLog } from '../helpers/log.js';
 
@@ -294,6 +295,14 @@ describe('statistics', () => {
     for (const d of direct) expect(rows.find((r) => r.key === d.window)!.counts).toMatchObject({ total: d.n, bad: d.bad });
     const items = e.db.prepare<[], { item: string; n: number }>("SELECT coalesce(json_extract(body, '$.session.itemCode'), '') AS item, count(*) AS n FROM ratings GROUP BY 1").all();
     for (const d of items) expect(s.byDim('item', from, from + 100).find((r) => r.key === d.item)!.counts.total).toBe(d.n);
+    // A period with ragged ends (15 Jan – 10 Mar): whole February from the monthly counts, the rest by day.
+    const ragged = e.db
+      .prepare<[number, number], { window: string; n: number; n1: number }>("SELECT window, count(*) AS n, sum(level = 1) AS n1 FROM ratings WHERE device_at >= ? AND device_at < ? GROUP BY window")
+      .all(china('2026-01-15T00:00:00'), china('2026-03-11T00:00:00'));
+    const raggedRows = s.byDim('window', from + 14, from + 68);
+    for (const d of ragged) expect(raggedRows.find((r) => r.key === d.window)!.counts).toMatchObject({ total: d.n, n1: d.n1 });
+    expect(splitPeriod(from + 14, from + 68)).toMatchObject({ m1: 2026 * 12 + 1, m2: 2026 * 12 + 1, a1: from + 14, b1: from + 30, a2: from + 59, b2: from + 68 });
+    expect(splitPeriod(from + 3, from + 9)).toMatchObject({ m1: 1, m2: 0, a1: from + 3, b1: from + 9 });
     const months = s.trend(from, from + 100, 'month');
     expect(months.map((m) => m.period)).toEqual(['2026-01', '2026-02', '2026-03']);
     expect(months.reduce((a, m) => a + m.counts.total, 0)).toBe(600);
@@ -301,7 +310,7 @@ describe('statistics', () => {
     expect(weeks[0]!.period).toBe('2025-12-29'); // the Monday of the week 1 January falls in
     expect(e.web.facts.checkRollups()).toEqual([]);
     e.db.exec('UPDATE stat_daily SET n5 = n5 + 1 WHERE rowid IN (SELECT rowid FROM stat_daily LIMIT 1)'.replace('rowid IN (SELECT rowid FROM stat_daily LIMIT 1)', "dim = 'hall' AND day = (SELECT min(day) FROM stat_daily)"));
-    expect(e.web.facts.checkRollups()).toHaveLength(2); // the kept row and the recount differ
+    expect(e.web.facts.checkRollups()).toHaveLength(2); // the kept daily row and the recount differ
     e.web.facts.rebuildRollups();
     expect(e.web.facts.checkRollups()).toEqual([]);
   });
