@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 import { dayNumber, loadCalendar, type WorkingDayCalendar } from '../calendar/working-days.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';
-import type { Registry } from '../registry/registry.js';
+import type { DeviceRow, Registry } from '../registry/registry.js';
 import { ClusterWatch, type Alert } from '../stats/alerts.js';
 import { Facts, type Fact } from '../stats/facts.js';
 import { StatsQueries } from '../stats/queries.js';
@@ -254,11 +254,30 @@ export class HallWeb {
     this.summaryTimer.unref();
   }
 
+  private readonly configs = new Map<string, { sig: string; config: DeviceConfig | null }>();
+  /**
+   * A device's config, parsed once per change (the wall and the statistics read all 400 of
+   * them on every load; validating each every time would cost more than the queries).
+   */
+  private configOf(d: DeviceRow): DeviceConfig | null {
+    const sig = `${d.window}\u0000${d.config_version}\u0000${d.settings}`;
+    const hit = this.configs.get(d.id);
+    if (hit?.sig === sig) return hit.config;
+    let config: DeviceConfig | null = null;
+    try {
+      config = this.d.registry.config(d);
+    } catch (e) {
+      this.log.warn({ device: d.id, err: (e as Error).message }, 'device settings do not make a valid config');
+    }
+    this.configs.set(d.id, { sig, config });
+    return config;
+  }
+
   /** Staff id → name, from the windows' configs (who is or was on duty). */
   staffNames(): Map<string, string> {
     const m = new Map<string, string>();
     for (const d of this.d.registry.list()) {
-      const s = safeConfig(this.d.registry, d)?.staff;
+      const s = this.configOf(d)?.staff;
       if (s) m.set(s.id, s.number ? `${s.name}（${s.number}）` : s.name);
     }
     return m;
@@ -268,7 +287,7 @@ export class HallWeb {
   windowNames(): Map<string, string> {
     const m = new Map<string, string>();
     for (const d of this.d.registry.list()) {
-      const name = safeConfig(this.d.registry, d)?.windowName;
+      const name = this.configOf(d)?.windowName;
       if (name) m.set(d.window, `${d.window} ${name}`);
     }
     return m;
@@ -277,7 +296,7 @@ export class HallWeb {
   tile(id: string, todayCounts?: Map<string, { total: number; bad: number }>): Tile {
     const d = this.d.registry.get(id)!;
     const st = this.d.status.get(id);
-    const cfg = safeConfig(this.d.registry, d);
+    const cfg = this.configOf(d);
     const status: Status | null = st?.status ?? null;
     const online = this.connected.has(id) && status?.state !== 'offline';
     const paused = !!cfg?.paused || status?.mode === 'paused';
@@ -335,10 +354,3 @@ export class HallWeb {
   }
 }
 
-function safeConfig(registry: Registry, d: Parameters<Registry['config']>[0]): DeviceConfig | null {
-  try {
-    return registry.config(d);
-  } catch {
-    return null;
-  }
-}
