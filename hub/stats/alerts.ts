@@ -60,18 +60,7 @@ export interface Alert {
   ackedAt: number | null;
 }
 
-interface Row {
-  id: number;
-  at: number;
-  window: string;
-  kind: ClusterKind;
-  bad: number;
-  total: number;
-  minutes: number;
-  acked_by: string | null;
-  acked_at: number | null;
-}
-const toAlert = (r: Row): Alert => ({ id: r.id, at: r.at, window: r.window, kind: r.kind, bad: r.bad, total: r.total, minutes: r.minutes, ackedBy: r.acked_by, ackedAt: r.acked_at });
+const COLUMNS = 'id, at, window, kind, bad, total, minutes, acked_by AS ackedBy, acked_at AS ackedAt';
 
 export class ClusterWatch {
   constructor(
@@ -98,11 +87,11 @@ export class ClusterWatch {
   }
 
   open(): Alert[] {
-    return this.db.prepare<[], Row>('SELECT * FROM alerts WHERE acked_at IS NULL ORDER BY at DESC LIMIT 50').all().map(toAlert);
+    return this.db.prepare<[], Alert>(`SELECT ${COLUMNS} FROM alerts WHERE acked_at IS NULL ORDER BY at DESC LIMIT 50`).all();
   }
 
   list(limit = 100): Alert[] {
-    return this.db.prepare<[number], Row>('SELECT * FROM alerts ORDER BY at DESC LIMIT ?').all(limit).map(toAlert);
+    return this.db.prepare<[number], Alert>(`SELECT ${COLUMNS} FROM alerts ORDER BY at DESC LIMIT ?`).all(limit);
   }
 
   ack(id: number, by: string): boolean {

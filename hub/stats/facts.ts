@@ -16,6 +16,21 @@ import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { Db } from '../store/db.js';
 
+/** Counts per dimension, period and key. n1..n5: valid ratings per level; invalid: found invalid on appeal. */
+const countsTable = (name: string, period: string) => `
+  CREATE TABLE ${name} (
+    dim TEXT NOT NULL,
+    ${period} INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    n1 INTEGER NOT NULL DEFAULT 0,
+    n2 INTEGER NOT NULL DEFAULT 0,
+    n3 INTEGER NOT NULL DEFAULT 0,
+    n4 INTEGER NOT NULL DEFAULT 0,
+    n5 INTEGER NOT NULL DEFAULT 0,
+    invalid INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, ${period}, key)
+  ) WITHOUT ROWID;`;
+
 export const STATS_MIGRATION = `
   CREATE TABLE rating_facts (
     id TEXT PRIMARY KEY,
@@ -37,34 +52,12 @@ export const STATS_MIGRATION = `
 
   -- Daily counts per dimension ('hall' with key '', 'window', 'staff', 'item', 'channel').
   -- n1..n5: valid ratings per level; invalid: ratings found invalid on appeal.
-  CREATE TABLE stat_daily (
-    dim TEXT NOT NULL,
-    day INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    n1 INTEGER NOT NULL DEFAULT 0,
-    n2 INTEGER NOT NULL DEFAULT 0,
-    n3 INTEGER NOT NULL DEFAULT 0,
-    n4 INTEGER NOT NULL DEFAULT 0,
-    n5 INTEGER NOT NULL DEFAULT 0,
-    invalid INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (dim, day, key)
-  ) WITHOUT ROWID;
+${countsTable('stat_daily', 'day')}
   CREATE INDEX stat_daily_key ON stat_daily (dim, key, day);
 
   -- The same per calendar month (month = year * 12 + month - 1), so a year reads 12 rows per
   -- key instead of 365: a period's whole months come from here, its ragged ends from stat_daily.
-  CREATE TABLE stat_monthly (
-    dim TEXT NOT NULL,
-    month INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    n1 INTEGER NOT NULL DEFAULT 0,
-    n2 INTEGER NOT NULL DEFAULT 0,
-    n3 INTEGER NOT NULL DEFAULT 0,
-    n4 INTEGER NOT NULL DEFAULT 0,
-    n5 INTEGER NOT NULL DEFAULT 0,
-    invalid INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (dim, month, key)
-  ) WITHOUT ROWID;
+${countsTable('stat_monthly', 'month')}
 
   -- Item names as last seen on a record (事项名称).
   CREATE TABLE stat_items (code TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID;

@@ -54,9 +54,13 @@ export const STAT_SQL = {
       UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
     ) GROUP BY key`,
   /** Daily counts of the whole hall (summary, day/week/month trend). */
-  hallDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = 'hall' AND day BETWEEN ? AND ? AND key = ''`,
-  /** Daily counts of one window / staff member / item / channel (its trend). */
-  keyDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = ? AND key = ? AND day BETWEEN ? AND ?`,
+  hallDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily INDEXED BY stat_daily_key WHERE dim = 'hall' AND key = '' AND day BETWEEN ? AND ?`,
+  /**
+   * Daily counts of one window / staff member / item / channel (its trend). INDEXED BY: with
+   * statistics gathered, SQLite would rather range over (dim, day) and filter 399 other
+   * windows' rows out than seek (dim, key, day).
+   */
+  keyDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily INDEXED BY stat_daily_key WHERE dim = ? AND key = ? AND day BETWEEN ? AND ?`,
   /** Ratings found invalid on appeal, newest first. */
   invalidated: `SELECT f.id, f.at, f.window, f.staff_id, f.item_code, f.level, w.id AS order_id
     FROM rating_facts f LEFT JOIN work_orders w ON w.rating_id = f.id

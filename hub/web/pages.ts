@@ -269,9 +269,22 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
 ${actions.length ? html`<section class="card actions"><h2>办理</h2><div class="action-grid">${actions.map((a) => forms[a]!())}</div></section>` : ''}
 <section class="card"><h2>办理记录（不可修改）</h2>
 <table class="data trail"><thead><tr><th>时间</th><th>办理人</th><th>操作</th><th>状态</th><th>说明</th></tr></thead><tbody>
-${trail.map((t) => html`<tr><td>${dateTime(t.at)}</td><td>${t.actor === 'system' ? '系统' : t.actor}</td><td>${ACTION_LABELS[t.action] ?? t.action}${t.data.late ? html` <span class="badge red">超期办理</span>` : ''}</td><td>${t.from ? `${STATE_LABELS[t.from]} → ` : ''}${STATE_LABELS[t.to]}</td><td>${t.note ?? ''}${t.data.dueAt ? html`<br><small class="muted">期限 ${deadlineText(t.data.dueAt as number)}</small>` : ''}</td></tr>`)}
+${trail.map((t) => html`<tr><td>${dateTime(t.at)}</td><td>${t.actor === 'system' ? '系统' : t.actor}</td><td>${ACTION_LABELS[t.action] ?? t.action}${eventDetail(t)}${t.data.late ? html` <span class="badge red">超期办理</span>` : ''}</td><td>${t.from ? `${STATE_LABELS[t.from]} → ` : ''}${STATE_LABELS[t.to]}</td><td>${t.note ?? ''}${t.data.dueAt ? html`<br><small class="muted">期限 ${deadlineText(t.data.dueAt as number)}</small>` : ''}</td></tr>`)}
 </tbody></table></section>`
   );
+}
+
+/** What an event decided, in words: 类别, 复核结论, 延期天数, 回访结果. */
+function eventDetail(t: TrailEntry): string {
+  const d = t.data;
+  const parts: string[] = [];
+  if (d.outcome === 'invalid') parts.push('申诉成立，认定无效');
+  if (d.outcome === 'upheld') parts.push('申诉不成立，差评有效');
+  if (typeof d.class === 'string' && d.class in CLASS_LABELS) parts.push(CLASS_LABELS[d.class as OrderClass]);
+  if (typeof d.amount === 'number') parts.push(`延期${d.amount}${d.unit === 'workingDays' ? '个工作日' : '日'}`);
+  if (d.satisfied === true) parts.push('评价人满意');
+  if (d.satisfied === false) parts.push(typeof d.redo === 'number' ? `不满意，第${d.redo}次发回重办` : '仍不满意');
+  return parts.length ? `（${parts.join('，')}）` : '';
 }
 
 export function alertsPage(ctx: PageContext, alerts: Alert[], rule: { minutes: number; minBad: number; share: number; minTotal: number }): Html {

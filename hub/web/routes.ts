@@ -177,8 +177,17 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const flash = typeof q.ok === 'string' ? { kind: 'ok' as const, text: q.ok } : typeof q.err === 'string' ? { kind: 'error' as const, text: q.err } : null;
     return { hallName, user: s?.user ?? null, csrf: s?.csrf ?? null, now: web.now(), active, flash };
   };
+  // Everything the pages load comes from the hub itself; nothing may frame them.
+  const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
   const sendHtml = (reply: FastifyReply, body: { toString(): string }, code = 200) =>
-    reply.code(code).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(body.toString());
+    reply
+      .code(code)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'same-origin')
+      .send(body.toString());
 
   /** Pages: no session → the log-in page; too low a role → 403 page. */
   const page =
