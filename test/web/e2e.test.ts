@@ -110,6 +110,27 @@ describe('the hall web page in a real browser', () => {
     await shoot(page, '04-wall-new-rating');
   }, 60_000);
 
+  it('shows a window paused as soon as its config says so', async () => {
+    const page = browser.page;
+    const tile = page.locator('[data-device="ev-001"]');
+    const setPaused = (paused: boolean) => {
+      const hub = hall.hub!;
+      const row = hub.registry.get('ev-001')!;
+      // What the hub's pause/resume API does: change the settings, bump the version, push the config.
+      hub.db.prepare('UPDATE devices SET settings = ?, config_version = config_version + 1 WHERE id = ?').run(JSON.stringify({ ...JSON.parse(row.settings), paused }), 'ev-001');
+      hub.pushConfig(hub.registry.config(hub.registry.get('ev-001')!));
+    };
+    setPaused(true);
+    await expect.poll(() => tile.getAttribute('data-state'), { timeout: 10_000 }).toBe('paused');
+    expect(await tile.locator('[data-role=status]').textContent()).toBe('暂停');
+    const c = await dominantColour(tile.locator('[data-role=status]'));
+    expect(c.r > 150 && c.g > 80 && c.g < 140 && c.b < 60, `paused badge colour ${JSON.stringify(c)}`).toBe(true); // amber
+    await expect.poll(() => page.locator('#k-paused').textContent()).toBe('1');
+    await shoot(page, '05a-wall-paused');
+    setPaused(false);
+    await expect.poll(() => tile.getAttribute('data-state'), { timeout: 10_000 }).toBe('online');
+  }, 60_000);
+
   it('takes a 差评 through verify → rectify → revisit → closed', async () => {
     const page = browser.page;
     window01.buttons.press(4); // 非常不满意
@@ -222,6 +243,26 @@ describe('the hall web page in a real browser', () => {
     expect(row?.level).toBe(2);
   }, 90_000);
 
+  it('raises the alarm on the wall when 差评 cluster at a window', async () => {
+    const page = browser.page;
+    await page.goto(`${hall.hubUrl}/wall`);
+    const bar = page.locator('#alert-bar');
+    expect(await bar.isHidden()).toBe(true);
+    // Window 01 has one valid 差评 this hour (the other was judged invalid); two more make three.
+    window01.buttons.press(4);
+    await waitFor(() => window01.stored.length === 4, 'a third 差评');
+    await new Promise((r) => setTimeout(r, 300));
+    window01.buttons.press(4);
+    await waitFor(() => window01.stored.length === 5, 'a fourth 差评');
+    await expect.poll(() => bar.isVisible(), { timeout: 15_000 }).toBe(true);
+    expect(await bar.textContent()).toContain('01 号窗口 60 分钟内差评 3 条');
+    expect(isRed(await dominantColour(bar))).toBe(true);
+    await shoot(page, '14-wall-alert');
+    await page.goto(`${hall.hubUrl}/alerts`);
+    expect(await page.locator('tr.alert-row').count()).toBe(1);
+    await shoot(page, '15-alerts');
+  }, 60_000);
+
   it('is readable on a phone', async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
@@ -229,9 +270,9 @@ describe('the hall web page in a real browser', () => {
     await expect.poll(() => phone.locator('.tile').count()).toBe(2);
     const width = (await phone.evaluate('document.documentElement.scrollWidth')) as number;
     expect(width).toBeLessThanOrEqual(390); // nothing wider than the screen
-    await shoot(phone, '14-wall-phone');
+    await shoot(phone, '16-wall-phone');
     await phone.goto(`${hall.hubUrl}/workorders?state=all`);
-    await shoot(phone, '15-workorders-phone');
+    await shoot(phone, '17-workorders-phone');
     await phone.close();
   }, 60_000);
 });

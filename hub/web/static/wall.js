@@ -54,7 +54,7 @@
     const meta = [];
     meta.push(`今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}`);
     if (t.backlog) meta.push(`待上传 ${t.backlog}`);
-    if (t.mode && t.online) meta.push(MODE[t.mode] || t.mode);
+    if (t.mode && t.online && !t.paused) meta.push(MODE[t.mode] || t.mode);
     if (t.statusAt && !t.online) meta.push(`最后在线 ${ago(t.statusAt)}`);
     if (t.clockSynced === false) meta.push('时钟未同步');
     d.append(el('div', 'meta', meta.join(' · ')));
