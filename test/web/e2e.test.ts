@@ -88,7 +88,7 @@ describe('the hall web page in a real browser', () => {
     await shoot(page, '03-wall-offline');
     const offline = await dominantColour(tile.locator('[data-role=status]'));
     expect(isRed(offline), `offline badge colour ${JSON.stringify(offline)}`).toBe(true);
-    expect(await page.locator('#k-online').textContent()).toBe('1/2');
+    await expect.poll(() => page.locator('#k-online').textContent()).toBe('1/2');
 
     agent02 = runAgent();
     await expect.poll(() => tile.getAttribute('data-state'), { timeout: 30_000 }).toBe('online');
