@@ -5,16 +5,17 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MESSAGE_SCHEMAS } from '../protocol/index.js';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
-import { KeyboardButtons } from '../device/buttons/keyboard.js';
-import { VirtualButtons } from '../device/buttons/virtual.js';
-import { TerminalDisplay } from '../device/display/terminal.js';
-import { VirtualDisplay } from '../device/display/virtual.js';
 import { enrol } from '../device/enrolment/enrolment.js';
+import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema, type RunOptions } from '../device/run-options.js';
+import { startWiringCheck } from '../device/wiring-check.js';
+import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.js';
+import { clockSyncProbe } from '../device/util/clock-sync.js';
+import { SystemdNotifier } from '../device/util/systemd.js';
 import { startHub } from '../hub/hub.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { startProvince } from '../simulator/province/province.js';
@@ -112,21 +113,104 @@ device
     const { enrolment } = await enrol(resolve(o.data), o.hub, o.token, FIRMWARE_VERSION);
     console.log(`enrolled as ${enrolment.device} at window ${enrolment.window} of hall ${enrolment.hall}; broker ${enrolment.mqttUrl}`);
   });
-device
-  .command('run')
-  .description('run the agent')
-  .requiredOption('--data <dir>', 'device data directory')
-  .addOption(new Option('--buttons <driver>', 'button driver').choices(['keyboard', 'virtual']).default('keyboard'))
-  .addOption(new Option('--display <driver>', 'display driver').choices(['terminal', 'virtual']).default('terminal'))
-  .option('--clock-synced', 'trust the wall clock (NTP synced)', false)
+
+/** The button and display options `device run` and `device check` share. */
+function driverOptions(cmd: Command): Command {
+  return cmd
+    .option('--buttons <driver>', `button driver: ${BUTTON_DRIVERS.join(' | ')}`, 'keyboard')
+    .option('--button-pins <list>', 'gpio/gpiod: header GPIO (BCM) numbers, one per button, left to right, e.g. 17,27,22,23,24')
+    .option('--button-count <n>', 'serial/keyboard/virtual: how many buttons', '5')
+    .option('--gpio-chip <chip>', 'gpio: label of the sysfs GPIO chip (found by itself on a Pi); gpiod: the chip, default gpiochip0')
+    .option('--keypad-port <path>', 'serial: the keypad\'s serial port')
+    .option('--keypad-baud <baud>', 'serial: keypad baud rate', '9600')
+    .option('--firmata-port <path>', 'firmata: the board\'s serial port')
+    .option('--firmata-pins <list>', 'firmata: the board\'s digital pins, one per button', '2,3,4,5,6')
+    .option('--debounce-ms <ms>', 'a contact level must hold this long to count', '30')
+    .option('--stuck-after <s>', 'a button held this long is reported stuck', '60')
+    .option('--display <driver>', `display driver: ${DISPLAY_DRIVERS.join(' | ')}`, 'terminal')
+    .option('--led-pins <list>', 'leds: header GPIO numbers of the button LEDs, left to right')
+    .option('--status-led <gpio>', 'leds: header GPIO number of the status LED')
+    .option('--display-port <path>', 'serial: the display controller\'s serial port')
+    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200');
+}
+
+/** Validates `device run`/`device check` options; on a mistake says what is wrong and exits 2. */
+function runOptions(cmd: string, raw: Record<string, unknown>): RunOptions {
+  const parsed = RunOptionsSchema.safeParse({ ...raw, clockSynced: raw.clockSynced === true ? 'yes' : raw.clockSynced });
+  if (parsed.success) return parsed.data;
+  process.stderr.write(`haochaping device ${cmd}: invalid options\n${explain(parsed.error)}\n`);
+  process.exit(2);
+}
+
+driverOptions(
+  device
+    .command('check')
+    .description('check the wiring before enrolment: prints every press and fault, cycles the display through every screen'),
+)
+  .option('--every <s>', 'seconds per screen', '3')
+  .action(async (raw) => {
+    const o = runOptions('check', { ...raw, data: '-' });
+    const log = logger('warn', 2);
+    const stop = await startWiringCheck(makeButtons(o, log), makeDisplay(o, log), (l) => process.stdout.write(l + '\n'), Number(raw.every) * 1000).catch((e: Error) => {
+      process.stderr.write(`haochaping device check: ${e.message}\n`);
+      process.exit(1);
+    });
+    onShutdown(log, stop);
+  });
+
+driverOptions(
+  device
+    .command('run')
+    .description('run the agent (buttons, display, rating flow, outbox, hub link)')
+    .requiredOption('--data <dir>', 'device data directory'),
+)
+  .option('--clock-synced [mode]', 'is the wall clock right: auto (systemd-timesyncd\'s marker), yes, no', 'auto')
+  .option('--clock-sync-file <path>', 'the file whose presence means "clock synced" (auto)')
+  .option('--outbox-capacity <n>', 'undelivered ratings kept at most; when full the device says out of service', '100000')
+  .option('--retain-delivered <n>', 'delivered ratings kept for diagnosis (newest by sequence)', '1000')
+  .option('--outbox-max-mb <mb>', 'cap on the outbox file size')
   .option('--log-level <level>', 'pino log level', 'info')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = runOptions('run', raw);
     const log = logger(o.logLevel, 2);
-    const buttons = o.buttons === 'keyboard' ? new KeyboardButtons(5) : new VirtualButtons(5);
-    const display = o.display === 'terminal' ? new TerminalDisplay() : new VirtualDisplay();
-    const agent = new Agent({ dataDir: resolve(o.data), buttons, display, log, clockSynced: () => o.clockSynced });
-    await agent.start();
-    onShutdown(log, () => agent.stop());
+    let agent: Agent;
+    try {
+      agent = new Agent({
+        dataDir: resolve(o.data),
+        buttons: makeButtons(o, log),
+        display: makeDisplay(o, log),
+        log,
+        clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
+        outbox: { capacity: o.outboxCapacity, retainDelivered: o.retainDelivered, ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}) },
+      });
+    } catch (e) {
+      process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+    const systemd = new SystemdNotifier();
+    onShutdown(log, async () => {
+      await systemd.stopping();
+      await agent.stop();
+    });
+    try {
+      await agent.start();
+      await systemd.ready(() => agent.healthy());
+    } catch (e) {
+      log.fatal({ err: (e as Error).message }, 'the agent could not start');
+      process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
+      await agent.stop().catch(() => {});
+      process.exit(1);
+    }
+    log.info({ buttons: o.buttons, display: o.display, device: agent.enrolment.device }, 'agent running');
+  });
+device
+  .command('status')
+  .description('show the local outbox: undelivered ratings, sequence, refused records (works while the agent runs)')
+  .requiredOption('--data <dir>', 'device data directory')
+  .option('--json', 'print one JSON object', false)
+  .action((o) => {
+    const report = deviceStatusReport(resolve(o.data));
+    process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatDeviceStatus(report) + '\n');
   });
 
 program

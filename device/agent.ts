@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import {
   defaultDeviceConfig,
   DeviceConfigSchema,
-  newRecordId,
   PROTOCOL_VERSION,
   signRecord,
   type DeviceConfig,
@@ -20,15 +19,15 @@ import {
 import type { ButtonDriver } from './buttons/types.js';
 import type { DisplayDriver, Frame } from './display/types.js';
 import { CONFIG_CACHE_FILE, loadEnrolment, type Enrolment } from './enrolment/enrolment.js';
-import { RatingFlow, type Effect, type RecordDraft } from './flow/rating-flow.js';
+import { RatingFlow, type Effect, type FlowOptions, type RecordDraft } from './flow/rating-flow.js';
 import { loadOrCreateKeys } from './identity/keys.js';
 import { Link, type LinkOptions } from './link/link.js';
-import { Outbox, OutboxFullError } from './outbox/outbox.js';
+import { Outbox, OUTBOX_FILE, OutboxFullError, OutboxStorageError, OutboxStorageFullError, type OutboxOptions } from './outbox/outbox.js';
 import { readJsonFile, writeFileAtomic } from './storage/atomic-file.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 export const FIRMWARE_VERSION = 'haochaping-device/0.1.0';
-export const OUTBOX_FILE = 'outbox.db';
+export { OUTBOX_FILE };
 
 export interface AgentOptions {
   dataDir: string;
@@ -38,11 +37,30 @@ export interface AgentOptions {
   clock?: Clock;
   /** Whether the wall clock is known to be right (NTP synced). */
   clockSynced?: () => boolean;
+  /** Undelivered records the outbox holds at most (also settable in `outbox`). */
   outboxCapacity?: number;
+  outbox?: OutboxOptions;
   link?: Partial<Pick<LinkOptions, 'maxInFlight' | 'ackTimeoutMs' | 'statusIntervalMs' | 'backoff'>>;
+  flow?: FlowOptions;
   /** How often the flow's timers are checked. */
   tickMs?: number;
+  /** While out of service, how often to check whether the outbox can take records again. */
+  recoveryCheckMs?: number;
 }
+
+/** Faults the agent itself raises when the outbox cannot take a record. */
+export const OUTBOX_FULL = 'outbox-full';
+export const STORAGE_FULL = 'disk-full';
+export const STORAGE_ERROR = 'storage-error';
+const STORAGE_FAULTS = [OUTBOX_FULL, STORAGE_FULL, STORAGE_ERROR];
+
+const FLAG_COUNTERS: Record<string, string> = {
+  'too-soon': 'flaggedTooSoon',
+  'no-session': 'flaggedNoSession',
+  'no-reason': 'flaggedNoReason',
+  'walk-up': 'flaggedWalkUp',
+  repeated: 'flaggedRepeated',
+};
 
 export interface AgentEvents {
   /** A record is durably in the outbox (a rating's thank-you is shown right after). */
@@ -63,7 +81,23 @@ export class Agent extends EventEmitter<AgentEvents> {
   private config: DeviceConfig;
   private flow: RatingFlow;
   private ticker: NodeJS.Timeout | null = null;
-  private readonly onPress = (button: number) => this.apply(this.flow.press(button, this.clock.mono()));
+  private lastRecoveryCheck = 0;
+  private readonly onPress = (button: number) => {
+    this.count('presses');
+    this.apply(this.flow.press(button, this.clock.mono()));
+  };
+  private readonly onFault = (f: string, detail?: string) => {
+    if (this.faults.has(f)) return;
+    this.o.log.warn({ fault: f, detail }, 'fault');
+    this.faults.add(f);
+    this.link.publishStatus();
+  };
+  private readonly onRecover = (f: string) => {
+    if (!this.faults.delete(f)) return;
+    this.o.log.info({ fault: f }, 'fault cleared');
+    this.link.publishStatus();
+  };
+  private readonly onCount = (c: string) => this.count(c);
 
   constructor(private readonly o: AgentOptions) {
     super();
@@ -74,8 +108,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.startedMono = this.clock.mono();
     this.keys = loadOrCreateKeys(o.dataDir);
     this.config = this.loadCachedConfig();
-    this.flow = new RatingFlow(this.config);
-    this.outbox = new Outbox(join(o.dataDir, OUTBOX_FILE), o.outboxCapacity);
+    this.flow = new RatingFlow(this.config, o.flow);
+    this.outbox = new Outbox(join(o.dataDir, OUTBOX_FILE), { ...o.outbox, ...(o.outboxCapacity ? { capacity: o.outboxCapacity } : {}) });
     this.link = new Link({
       url: enrolment.mqttUrl,
       hall: enrolment.hall,
@@ -94,11 +128,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.apply(m.op === 'open' ? this.flow.openSession(m.session, m.staffId, mono) : this.flow.cancelSession(m.sessionId));
     });
     this.link.on('invalid', () => this.count('invalidFromHub'));
+    this.link.on('acked', () => this.tryBackInService());
   }
 
   private loadCachedConfig(): DeviceConfig {
     const e = this.enrolment;
-    const cached = DeviceConfigSchema.safeParse(readJsonFile(join(this.o.dataDir, CONFIG_CACHE_FILE)));
+    let raw: unknown = null;
+    try {
+      raw = readJsonFile(join(this.o.dataDir, CONFIG_CACHE_FILE));
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'cached config unreadable; using defaults until the hub sends one');
+    }
+    const cached = DeviceConfigSchema.safeParse(raw);
     return cached.success ? cached.data : defaultDeviceConfig(e.hall, e.device, e.window);
   }
 
@@ -112,7 +153,17 @@ export class Agent extends EventEmitter<AgentEvents> {
     writeFileAtomic(join(this.o.dataDir, CONFIG_CACHE_FILE), JSON.stringify(c), 0o600);
     this.config = c;
     this.o.log.info({ version: c.version }, 'config applied');
-    this.apply(this.flow.setConfig(c));
+    this.checkButtonCount();
+    this.apply(this.flow.setConfig(c, this.clock.mono()));
+  }
+
+  /** A 5-button config on a 3-button keypad (or the other way round) is a fault hall IT must see. */
+  private checkButtonCount(): void {
+    const have = this.o.buttons.count;
+    const want = this.config.buttons.length;
+    if (have === want) return this.onRecover('button-count-mismatch');
+    this.o.log.error({ driver: have, config: want }, `the button driver reads ${have} buttons but the config maps ${want}`);
+    this.onFault('button-count-mismatch', `driver ${have}, config ${want}`);
   }
 
   get currentConfig(): DeviceConfig {
@@ -129,33 +180,60 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private apply(effects: Effect[]): void {
+    let failed: string | null = null;
     for (const e of effects) {
-      if (e.type === 'show') this.show(e.frame);
-      else if (e.type === 'count') this.count(e.counter);
-      else this.write(e.draft, e.thanks);
+      if (e.type === 'count') this.count(e.counter);
+      else if (e.type === 'show') {
+        if (!failed) this.show(e.frame); // after a failed write, out-of-service is what shows
+      } else if (!failed) failed = this.write(e.draft, e.thanks);
+      else this.count('recordsNotWritten');
+    }
+    if (failed) {
+      this.apply(this.flow.outOfService(failed));
+      this.link.publishStatus();
     }
   }
 
-  private write(draft: RecordDraft, thanks: Frame | null): void {
+  /** Writes the record durably, then shows the thank-you. Returns the fault if it could not. */
+  private write(draft: RecordDraft, thanks: Frame | null): string | null {
     let record: RatingRecord;
     try {
       record = this.outbox.append((link) => this.buildRecord(draft, link));
     } catch (e) {
-      if (e instanceof OutboxFullError) {
-        this.faults.add('outbox-full');
-        this.count('refusedOutboxFull');
-        this.o.log.error({ capacity: e.capacity }, 'outbox full: out of service until the hub takes records');
-        this.show({ screen: 'out-of-service', text: '设备暂停使用', fault: 'outbox-full' });
-        this.link.publishStatus();
-        return;
-      }
-      throw e;
+      const fault = e instanceof OutboxFullError ? OUTBOX_FULL : e instanceof OutboxStorageFullError ? STORAGE_FULL : e instanceof OutboxStorageError ? STORAGE_ERROR : null;
+      if (!fault) throw e;
+      // The citizen is not thanked for a record that is not on disk.
+      this.count('recordsNotWritten');
+      if (fault === OUTBOX_FULL) this.count('refusedOutboxFull');
+      else if (fault === STORAGE_FULL) this.count('refusedDiskFull');
+      this.faults.add(fault);
+      this.o.log.error({ fault, err: (e as Error).message, kind: draft.kind, level: draft.level }, 'record not written: out of service until the outbox can take records again');
+      return fault;
     }
-    this.faults.delete('outbox-full');
     this.count(record.kind === 'rating' ? 'ratings' : 'notRated');
+    for (const f of record.flags) this.count(FLAG_COUNTERS[f] ?? `flagged-${f}`);
     this.emit('stored', record);
     if (thanks) this.show(thanks); // only now: the record is on disk
     this.link.pump();
+    return null;
+  }
+
+  /** Back in service once the outbox can really take a record again (room, and a disk write works). */
+  private tryBackInService(): void {
+    if (this.flow.state !== 'out-of-service') return;
+    this.lastRecoveryCheck = this.clock.mono();
+    const r = this.outbox.canAccept();
+    if (!r.ok) return;
+    for (const f of STORAGE_FAULTS) this.faults.delete(f);
+    this.o.log.info('outbox takes records again: back in service');
+    this.apply(this.flow.backInService());
+    this.link.publishStatus();
+  }
+
+  private onTick(): void {
+    const mono = this.clock.mono();
+    this.apply(this.flow.tick(mono));
+    if (this.flow.state === 'out-of-service' && mono - this.lastRecoveryCheck >= (this.o.recoveryCheckMs ?? 30_000)) this.tryBackInService();
   }
 
   private buildRecord(draft: RecordDraft, link: { seq: number; prev: string }): RatingRecord {
@@ -163,7 +241,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     return signRecord(
       {
         v: PROTOCOL_VERSION,
-        id: newRecordId(),
+        id: draft.id,
         hall: e.hall,
         device: e.device,
         window: this.config.window,
@@ -185,9 +263,23 @@ export class Agent extends EventEmitter<AgentEvents> {
     );
   }
 
+  /** For the systemd watchdog: the event loop runs (we are here) and the outbox answers. */
+  healthy(): boolean {
+    try {
+      this.outbox.depth();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   status(): Omit<Status, 'v' | 'state'> {
     const s = this.outbox.stats();
     const now = this.clock.now();
+    // Age from the monotonic clock when the record is from this boot; across a reboot only the
+    // wall clock is left (and may be off until NTP synced).
+    const o = s.oldest;
+    const ageMs = o === null ? null : o.bootId === this.bootId ? this.clock.mono() - o.mono : now - o.at;
     return {
       firmware: FIRMWARE_VERSION,
       bootId: this.bootId,
@@ -198,7 +290,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         depth: s.depth,
         capacity: s.capacity,
         lastSeq: s.lastSeq,
-        oldestAgeS: s.oldestCreatedAt === null ? null : Math.max(0, Math.round((now - s.oldestCreatedAt) / 1000)),
+        oldestAgeS: ageMs === null ? null : Math.max(0, Math.round(ageMs / 1000)),
       },
       counters: { ...this.counters },
       faults: [...this.faults],
@@ -208,24 +300,26 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   async start(): Promise<void> {
     await this.o.display.start();
-    this.show(this.flow.frame());
+    this.o.display.on?.('fault', this.onFault);
+    this.o.display.on?.('recover', this.onRecover);
     this.o.buttons.on('press', this.onPress);
-    this.o.buttons.on('fault', (f) => {
-      this.faults.add(f);
-      this.link.publishStatus();
-    });
-    this.o.buttons.on('recover', (f) => {
-      this.faults.delete(f);
-      this.link.publishStatus();
-    });
+    this.o.buttons.on('fault', this.onFault);
+    this.o.buttons.on('recover', this.onRecover);
+    this.o.buttons.on('count', this.onCount);
+    this.checkButtonCount();
     await this.o.buttons.start();
+    // The first screen only once the buttons are read: whoever sees the prompt can press.
+    this.show(this.flow.frame());
     this.link.start();
-    this.ticker = setInterval(() => this.apply(this.flow.tick(this.clock.mono())), this.o.tickMs ?? 250);
+    this.ticker = setInterval(() => this.onTick(), this.o.tickMs ?? 250);
   }
 
   /** Stops taking presses, says offline, closes the outbox. */
   async stop(): Promise<void> {
     this.o.buttons.off('press', this.onPress);
+    this.o.buttons.off('fault', this.onFault);
+    this.o.buttons.off('recover', this.onRecover);
+    this.o.buttons.off('count', this.onCount);
     if (this.ticker) clearInterval(this.ticker);
     await this.o.buttons.stop();
     await this.link.stop();

@@ -139,6 +139,14 @@ export async function runSim(o: SimOptions): Promise<Account> {
         if (stopping) return;
         const level = pickLevel();
         d.buttons.press(d.agent.currentConfig.buttons.indexOf(level));
+        // A 差评 opens the reasons screen: this citizen picks the first reason and confirms.
+        const f = d.display.current;
+        if (f?.screen === 'reasons') {
+          d.buttons.press(f.options[0]!.button);
+          const next = d.display.current;
+          const confirm = next?.screen === 'reasons' ? next.options.find((o) => o.action === 'done' || o.action === 'skip') : undefined;
+          if (confirm) d.buttons.press(confirm.button);
+        }
         schedule(d);
       }, Math.max(600, gap));
     };

@@ -5,13 +5,20 @@ export class VirtualDisplay implements DisplayDriver {
   readonly name = 'virtual';
   readonly frames: Frame[] = [];
   private listeners: ((f: Frame) => void)[] = [];
+  private running = false;
 
   constructor(private readonly keep = 100) {}
 
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
+  async start(): Promise<void> {
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+  }
 
   show(frame: Frame): void {
+    if (!this.running) return;
     this.frames.push(frame);
     if (this.frames.length > this.keep) this.frames.splice(0, this.frames.length - this.keep);
     for (const l of this.listeners) l(frame);

@@ -1,10 +1,17 @@
 /**
- * The rating flow: a pure state machine. Events (presses, sessions, config, time) go in with
- * a monotonic timestamp; effects (frames to show, records to write) come out. It does no I/O
- * and reads no clock, so every rule is tested in milliseconds with a fake clock.
+ * The rating flow: a pure state machine. Events (presses, sessions, config, time, the outbox
+ * refusing a write) go in with a monotonic timestamp in ms; effects (frames to show, records to
+ * write, counters) come out. It does no I/O and reads no clock, so every rule is tested in
+ * milliseconds with a fake clock (test/device/rating-flow.test.ts reads as its specification).
+ *
+ *   idle (staff card, 信息牌) ──session──▶ prompt ──good level──▶ [record] ▶ thanks ──▶ idle
+ *                                            │ └──timeout──▶ [not-rated record] ▶ idle
+ *                                            └──差评──▶ reasons ──done/skip/timeout──▶ [record] ▶ thanks
+ *   paused: presses ignored and counted.  out-of-service: the outbox cannot take records.
  */
-import { LEVEL_LABELS, isBadReview, type DeviceConfig, type Level, type RecordFlag, type SessionRef } from '../../protocol/index.js';
-import type { Frame } from '../display/types.js';
+import { LEVEL_LABELS, isBadReview, newRecordId, reasonsForLevel, type DeviceConfig, type Level, type Reason, type RecordFlag, type SessionRef } from '../../protocol/index.js';
+import type { Frame, ReasonOption } from '../display/types.js';
+import { feedbackLink } from './feedback-link.js';
 
 export interface OpenSession {
   ref: SessionRef;
@@ -12,8 +19,10 @@ export interface OpenSession {
   openedMono: number;
 }
 
-/** What the flow wants written: the agent adds identity, chain and signature. */
+/** What the flow wants written: the agent adds identity, sequence, chain and signature. */
 export interface RecordDraft {
+  /** The record id, chosen here so the thank-you and the QR code can name the record. */
+  id: string;
   kind: 'rating' | 'not-rated';
   level: Level | null;
   reasons: string[];
@@ -23,21 +32,53 @@ export interface RecordDraft {
 }
 
 export type Effect =
-  /** Write the record durably, then (only then) show `thanks`. */
+  /** Write the record durably, then (only then) show `thanks`. If the write fails, show nothing of it. */
   | { type: 'record'; draft: RecordDraft; thanks: Frame | null }
   | { type: 'show'; frame: Frame }
   | { type: 'count'; counter: string };
 
-type Mode = 'idle' | 'prompt' | 'thanks' | 'paused';
+export type Mode = 'idle' | 'prompt' | 'reasons' | 'thanks' | 'paused' | 'out-of-service';
+
+/** A rating whose level is chosen and whose reasons are being picked (差评 only). */
+interface PendingRating {
+  id: string;
+  level: Level;
+  button: number;
+  session: SessionRef | null;
+  staffId: string | null;
+  flags: RecordFlag[];
+  reasons: Reason[];
+  selected: Set<string>;
+  page: number;
+  openedMono: number;
+  lastInputMono: number;
+}
+
+export interface FlowOptions {
+  /** Record ids; UUIDv7 by default, injectable so tests are deterministic. */
+  newId?: () => string;
+}
+
+/** Longest a same-button double press on the new reasons screen counts as a repeat, not a choice. */
+const MAX_REASON_GUARD_MS = 1000;
 
 export class RatingFlow {
   private mode: Mode = 'idle';
   private session: OpenSession | null = null;
+  /** A session that arrived while a citizen was still picking reasons: it waits its turn. */
+  private queued: OpenSession | null = null;
+  private pending: PendingRating | null = null;
   private promptMono = 0;
   private thanksUntil = 0;
   private lastRatingMono = -Infinity;
+  private fault: string | null = null;
+  private readonly newId: () => string;
 
-  constructor(private config: DeviceConfig) {
+  constructor(
+    private config: DeviceConfig,
+    o: FlowOptions = {},
+  ) {
+    this.newId = o.newId ?? newRecordId;
     if (config.paused) this.mode = 'paused';
   }
 
@@ -53,12 +94,16 @@ export class RatingFlow {
   frame(): Frame {
     const c = this.config;
     switch (this.mode) {
+      case 'out-of-service':
+        return { screen: 'out-of-service', text: '设备暂停使用，请联系工作人员', fault: this.fault ?? 'unknown' };
       case 'paused':
         return { screen: 'paused', text: c.prompts.paused };
       case 'prompt':
         return this.promptFrame();
+      case 'reasons':
+        return this.reasonsFrame(this.pending!);
       case 'thanks':
-        return { screen: 'thanks', text: c.prompts.thanks, level: null, qr: null };
+        return { screen: 'thanks', text: c.prompts.thanks, level: null, qr: null, ref: null };
       default:
         return c.mode === 'walk-up' ? this.promptFrame() : { screen: 'idle', window: c.window, windowName: c.windowName, staff: c.staff };
     }
@@ -75,54 +120,107 @@ export class RatingFlow {
     };
   }
 
-  setConfig(config: DeviceConfig): Effect[] {
-    this.config = config;
-    if (config.paused && this.mode !== 'paused') return this.pause();
-    if (!config.paused && this.mode === 'paused') this.mode = 'idle';
-    return [{ type: 'show', frame: this.frame() }];
+  /**
+   * The reasons of one level, paged across the buttons: with n buttons, n-2 reasons per page,
+   * then 下一页 and 确认/跳过 on the last two (n-1 reasons and no page button when they all fit).
+   */
+  private layout(p: PendingRating): { slots: number; pages: number; paged: boolean } {
+    const n = this.config.buttons.length;
+    const paged = p.reasons.length > n - 1;
+    const slots = Math.max(1, paged ? n - 2 : n - 1);
+    return { slots, pages: Math.max(1, Math.ceil(p.reasons.length / slots)), paged };
   }
 
-  private pause(): Effect[] {
+  private reasonsFrame(p: PendingRating): Frame {
+    const n = this.config.buttons.length;
+    const { slots, pages, paged } = this.layout(p);
+    const options: ReasonOption[] = [];
+    for (let i = 0; i < slots; i++) {
+      const reason = p.reasons[p.page * slots + i] ?? null;
+      options.push(reason ? { button: i, reason, selected: p.selected.has(reason.code) } : { button: i, reason: null });
+    }
+    if (paged) options.push({ button: n - 2, reason: null, action: 'next' });
+    options.push({ button: n - 1, reason: null, action: p.selected.size ? 'done' : 'skip' });
+    return { screen: 'reasons', text: this.config.prompts.reasons, level: p.level, page: p.page, pages, options, qr: feedbackLink(this.config, p.id) };
+  }
+
+  setConfig(config: DeviceConfig, mono = 0): Effect[] {
+    this.config = config;
     const out: Effect[] = [];
-    if (this.session) out.push(...this.endUnrated());
-    this.mode = 'paused';
+    if (config.paused && this.mode !== 'paused') {
+      out.push(...this.finishPending(mono, false), ...this.endUnrated('session'), ...this.dropQueued());
+      if (this.mode !== 'out-of-service') this.mode = 'paused';
+    } else if (!config.paused && this.mode === 'paused') {
+      this.mode = 'idle';
+    }
+    if (this.pending) this.pending.page = Math.min(this.pending.page, this.layout(this.pending).pages - 1);
     out.push({ type: 'show', frame: this.frame() });
     return out;
   }
 
   openSession(session: SessionRef, staffId: string | null, mono: number): Effect[] {
-    if (this.mode === 'paused') return [{ type: 'count', counter: 'sessionsWhilePaused' }];
+    const s: OpenSession = { ref: session, staffId, openedMono: mono };
+    if (this.mode === 'paused' || this.mode === 'out-of-service') {
+      // Never prompted: tell the hub now (not rated) rather than leave it guessing for 7 days.
+      const counter = this.mode === 'paused' ? 'sessionsWhilePaused' : 'sessionsWhileOutOfService';
+      return [{ type: 'count', counter }, ...(this.mode === 'paused' ? this.unratedRecord(s) : [])];
+    }
+    if (this.mode === 'reasons' || (this.mode === 'thanks' && this.queued)) {
+      const out = this.dropQueued();
+      this.queued = s;
+      return out;
+    }
     const out: Effect[] = [];
-    if (this.session) out.push(...this.endUnrated()); // a new case replaces one nobody rated
-    this.session = { ref: session, staffId, openedMono: mono };
-    this.mode = 'prompt';
-    this.promptMono = mono;
-    out.push({ type: 'show', frame: this.frame() });
+    if (this.session) out.push({ type: 'count', counter: 'sessionsReplaced' }, ...this.endUnrated('session')); // a new case replaces one nobody rated
+    out.push(...this.prompt(s, mono));
     return out;
   }
 
+  private prompt(s: OpenSession, mono: number): Effect[] {
+    this.session = s;
+    this.mode = 'prompt';
+    this.promptMono = mono;
+    // A new citizen is not a repeat of the last one; presses too soon are judged by tooSoonS.
+    this.lastRatingMono = -Infinity;
+    return [{ type: 'show', frame: this.frame() }];
+  }
+
   cancelSession(sessionId: string): Effect[] {
-    if (this.session?.ref.id !== sessionId) return [];
+    if (this.queued?.ref.id === sessionId) {
+      this.queued = null;
+      return [];
+    }
+    // Once the citizen has pressed, the rating stands: a cancel cannot take it back.
+    if (this.session?.ref.id !== sessionId || this.mode !== 'prompt') return [];
     this.session = null;
     this.mode = 'idle';
     return [{ type: 'show', frame: this.frame() }];
   }
 
-  private endUnrated(): Effect[] {
-    const s = this.session;
-    this.session = null;
-    if (!s) return [];
-    return [{ type: 'record', draft: { kind: 'not-rated', level: null, reasons: [], session: s.ref, staffId: s.staffId, flags: [] }, thanks: null }];
+  private unratedRecord(s: OpenSession): Effect[] {
+    return [{ type: 'record', draft: { id: this.newId(), kind: 'not-rated', level: null, reasons: [], session: s.ref, staffId: s.staffId, flags: [] }, thanks: null }];
+  }
+
+  private endUnrated(which: 'session' | 'queued'): Effect[] {
+    const s = which === 'session' ? this.session : this.queued;
+    if (which === 'session') this.session = null;
+    else this.queued = null;
+    return s ? this.unratedRecord(s) : [];
+  }
+
+  private dropQueued(): Effect[] {
+    return this.queued ? [{ type: 'count', counter: 'sessionsReplaced' }, ...this.endUnrated('queued')] : [];
   }
 
   press(button: number, mono: number): Effect[] {
     const c = this.config;
+    if (this.mode === 'out-of-service') return [{ type: 'count', counter: 'pressesOutOfService' }];
     if (this.mode === 'paused') return [{ type: 'count', counter: 'pressesWhilePaused' }];
+    if (this.mode === 'reasons') return this.pressOnReasons(button, mono);
     const level = c.buttons[button];
     if (level === undefined) return [{ type: 'count', counter: 'pressesUnmapped' }];
-    if (mono - this.lastRatingMono < c.timeouts.repeatIntervalS * 1000) {
-      return [{ type: 'count', counter: 'pressesRepeated' }];
-    }
+    if (mono - this.lastRatingMono < c.timeouts.repeatIntervalS * 1000) return [{ type: 'count', counter: 'pressesRepeated' }];
+
     const flags: RecordFlag[] = [];
     const s = this.session;
     if (s) {
@@ -130,30 +228,103 @@ export class RatingFlow {
     } else {
       flags.push(c.mode === 'walk-up' ? 'walk-up' : 'no-session');
     }
-    if (isBadReview(level)) flags.push('no-reason'); // the reason screen is not part of this flow yet
     this.session = null;
+    const base = { id: this.newId(), level, session: s?.ref ?? null, staffId: s?.staffId ?? c.staff?.id ?? null, flags };
+    const reasons = isBadReview(level) ? reasonsForLevel(c.catalogue, level) : [];
+    if (reasons.length > 0) {
+      this.pending = { ...base, button, reasons, selected: new Set(), page: 0, openedMono: mono, lastInputMono: mono };
+      this.mode = 'reasons';
+      return [{ type: 'show', frame: this.frame() }];
+    }
+    if (isBadReview(level)) flags.push('no-reason'); // the catalogue has none for this level
+    return this.rate({ ...base, kind: 'rating', reasons: [] }, mono);
+  }
+
+  private pressOnReasons(button: number, mono: number): Effect[] {
+    const p = this.pending!;
+    const n = this.config.buttons.length;
+    if (button < 0 || button >= n) return [{ type: 'count', counter: 'pressesUnmapped' }];
+    // The same button pressed again right away is the citizen making sure, not a choice.
+    const guard = Math.min(this.config.timeouts.repeatIntervalS * 1000, MAX_REASON_GUARD_MS);
+    if (button === p.button && mono - p.openedMono < guard && p.lastInputMono === p.openedMono) {
+      if (!p.flags.includes('repeated')) p.flags.push('repeated');
+      return [{ type: 'count', counter: 'pressesRepeated' }];
+    }
+    p.lastInputMono = mono;
+    const { slots, pages, paged } = this.layout(p);
+    if (button === n - 1) return this.finishPending(mono, true);
+    if (paged && button === n - 2) {
+      p.page = (p.page + 1) % pages;
+      return [{ type: 'show', frame: this.frame() }];
+    }
+    const reason = button < slots ? p.reasons[p.page * slots + button] : undefined;
+    if (!reason) return [{ type: 'count', counter: 'pressesUnmapped' }];
+    if (p.selected.has(reason.code)) p.selected.delete(reason.code);
+    else if (p.selected.size < 16) p.selected.add(reason.code);
+    return [{ type: 'show', frame: this.frame() }];
+  }
+
+  /** Records the pending 差评 with what was picked; nothing picked → flagged no-reason, QR offered. */
+  private finishPending(mono: number, showThanks: boolean): Effect[] {
+    const p = this.pending;
+    if (!p) return [];
+    this.pending = null;
+    const reasons = p.reasons.filter((r) => p.selected.has(r.code)).map((r) => r.code);
+    const flags: RecordFlag[] = reasons.length ? p.flags : [...p.flags, 'no-reason'];
+    const draft: RecordDraft = { id: p.id, kind: 'rating', level: p.level, reasons, session: p.session, staffId: p.staffId, flags };
+    if (!showThanks) {
+      this.lastRatingMono = mono;
+      this.mode = 'idle';
+      return [{ type: 'record', draft, thanks: null }];
+    }
+    return this.rate(draft, mono);
+  }
+
+  private rate(draft: RecordDraft, mono: number): Effect[] {
+    const c = this.config;
     this.lastRatingMono = mono;
     this.mode = 'thanks';
     this.thanksUntil = mono + c.timeouts.thanksS * 1000;
-    return [
-      {
-        type: 'record',
-        draft: { kind: 'rating', level, reasons: [], session: s?.ref ?? null, staffId: s?.staffId ?? c.staff?.id ?? null, flags },
-        thanks: { screen: 'thanks', text: c.prompts.thanks, level, qr: null },
-      },
-    ];
+    const qr = draft.level !== null && isBadReview(draft.level) ? feedbackLink(c, draft.id) : null;
+    return [{ type: 'record', draft, thanks: { screen: 'thanks', text: c.prompts.thanks, level: draft.level, qr, ref: draft.id } }];
   }
 
   tick(mono: number): Effect[] {
+    const c = this.config;
     if (this.mode === 'thanks' && mono >= this.thanksUntil) {
       this.mode = 'idle';
-      return [{ type: 'show', frame: this.frame() }];
+      const q = this.queued;
+      this.queued = null;
+      return q ? this.prompt(q, mono) : [{ type: 'show', frame: this.frame() }];
     }
-    if (this.mode === 'prompt' && this.session && mono - this.promptMono >= this.config.timeouts.promptS * 1000) {
-      const out = this.endUnrated();
+    if (this.mode === 'reasons' && this.pending && mono - this.pending.lastInputMono >= c.timeouts.reasonS * 1000) {
+      return this.finishPending(mono, true);
+    }
+    if (this.mode === 'prompt' && this.session && mono - this.promptMono >= c.timeouts.promptS * 1000) {
+      const out = this.endUnrated('session');
       this.mode = 'idle';
       return [...out, { type: 'show', frame: this.frame() }];
     }
     return [];
+  }
+
+  /**
+   * The outbox refused a write (full, disk full, broken): nothing more can be rated. Whatever
+   * was being rated is dropped unthanked; open sessions are left to the hub's default.
+   */
+  outOfService(fault: string): Effect[] {
+    this.fault = fault;
+    this.pending = null;
+    this.session = null;
+    this.queued = null;
+    this.mode = 'out-of-service';
+    return [{ type: 'show', frame: this.frame() }];
+  }
+
+  backInService(): Effect[] {
+    if (this.mode !== 'out-of-service') return [];
+    this.fault = null;
+    this.mode = this.config.paused ? 'paused' : 'idle';
+    return [{ type: 'show', frame: this.frame() }];
   }
 }

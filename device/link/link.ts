@@ -149,8 +149,17 @@ export class Link extends EventEmitter<LinkEvents> {
     if (t === this.t('ack')) {
       const m = decode('ack', payload);
       if (!m.ok) return this.invalid('ack', m.error.message);
-      const acked = this.o.outbox.markAcked(m.value.acks);
-      const rejected = m.value.rejects.length ? this.o.outbox.markRejected(m.value.rejects) : 0;
+      let acked: number;
+      let rejected: number;
+      try {
+        acked = this.o.outbox.markAcked(m.value.acks);
+        rejected = m.value.rejects.length ? this.o.outbox.markRejected(m.value.rejects) : 0;
+      } catch (e) {
+        // E.g. the disk is full: the records stay pending and in flight; after the ack
+        // timeout they are sent again and the hub acknowledges them again.
+        this.o.log.error({ err: (e as Error).message }, 'could not mark acknowledged records; will resend');
+        return;
+      }
       for (const a of m.value.acks) this.inFlight.delete(a.seq);
       for (const r of m.value.rejects) this.inFlight.delete(r.seq);
       if (rejected) {

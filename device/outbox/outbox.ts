@@ -1,11 +1,39 @@
 import Database from 'better-sqlite3';
 import { EMPTY_CHAIN, recordHash, RatingRecordSchema, type ChainHead, type RatingRecord } from '../../protocol/index.js';
 
+/** The outbox's file name in the device data directory. */
+export const OUTBOX_FILE = 'outbox.db';
+
 export class OutboxFullError extends Error {
   override readonly name = 'OutboxFullError';
   constructor(readonly capacity: number) {
     super(`outbox holds ${capacity} undelivered records, its capacity; refusing new ratings until the hub takes some`);
   }
+}
+
+/** The disk (or the outbox's size cap) has no room for the record: nothing was written. */
+export class OutboxStorageFullError extends Error {
+  override readonly name = 'OutboxStorageFullError';
+  constructor(override readonly cause: Error) {
+    super(`no room on the storage for the record (${(cause as { code?: string }).code ?? cause.message}); it was not written`);
+  }
+}
+
+/** Any other storage failure (I/O error, a damaged file): nothing was written. */
+export class OutboxStorageError extends Error {
+  override readonly name = 'OutboxStorageError';
+  constructor(override readonly cause: Error) {
+    super(`the outbox could not write the record: ${cause.message}`);
+  }
+}
+
+export interface OutboxOptions {
+  /** Undelivered records it holds at most; when full it refuses new ones (never drops old ones). */
+  capacity?: number;
+  /** Delivered (acknowledged) records kept for `device status` and diagnosis, newest by sequence. */
+  retainDelivered?: number;
+  /** Caps the database file at this many pages (4 KiB each), e.g. to protect a small SD card. */
+  maxPages?: number;
 }
 
 export interface OutboxStats {
@@ -14,7 +42,11 @@ export interface OutboxStats {
   lastSeq: number;
   /** Device wall-clock time of the oldest undelivered record (display only: never used to order or expire). */
   oldestCreatedAt: number | null;
+  /** Boot id and monotonic time of the oldest undelivered record: its age, when it is from this boot. */
+  oldest: { bootId: string; mono: number; at: number; clockSynced: boolean } | null;
   rejected: number;
+  /** Delivered records still kept (bounded by retainDelivered). */
+  delivered: number;
 }
 
 /**
@@ -26,14 +58,18 @@ export interface OutboxStats {
 export class Outbox {
   private readonly db: Database.Database;
   private readonly stmts;
+  readonly capacity: number;
+  readonly retainDelivered: number;
 
-  constructor(
-    path: string,
-    readonly capacity = 100_000,
-  ) {
+  /** `options` may be a number: the capacity (the foundation's signature). */
+  constructor(path: string, options: number | OutboxOptions = {}) {
+    const o = typeof options === 'number' ? { capacity: options } : options;
+    this.capacity = o.capacity ?? 100_000;
+    this.retainDelivered = o.retainDelivered ?? 1000;
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
+    if (o.maxPages) this.db.pragma(`max_page_count = ${Math.floor(o.maxPages)}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS chain (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -49,6 +85,7 @@ export class Outbox {
         reject_reason TEXT
       );
       CREATE INDEX IF NOT EXISTS records_by_state ON records (state, seq);
+      CREATE TABLE IF NOT EXISTS probe (x BLOB);
     `);
     this.stmts = {
       head: this.db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM chain WHERE id = 1'),
@@ -60,6 +97,14 @@ export class Outbox {
       reject: this.db.prepare("UPDATE records SET state = 'rejected', reject_reason = ? WHERE seq = ? AND id = ? AND state = 'pending'"),
       oldest: this.db.prepare<[], { created_at: number }>("SELECT created_at FROM records WHERE state = 'pending' ORDER BY seq LIMIT 1"),
       rejected: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM records WHERE state = 'rejected'"),
+      delivered: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM records WHERE state = 'acked'"),
+      oldestBody: this.db.prepare<[], { body: string }>("SELECT body FROM records WHERE state = 'pending' ORDER BY seq LIMIT 1"),
+      // Retention by sequence, never by wall clock: keep the newest N delivered records.
+      prune: this.db.prepare<[number]>(
+        "DELETE FROM records WHERE state = 'acked' AND seq <= (SELECT seq FROM records WHERE state = 'acked' ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+      ),
+      probeIn: this.db.prepare('INSERT INTO probe (x) VALUES (zeroblob(16384))'),
+      probeOut: this.db.prepare('DELETE FROM probe'),
     };
   }
 
@@ -77,6 +122,14 @@ export class Outbox {
    * When this returns, the record is on disk.
    */
   append(build: (link: { seq: number; prev: string }) => RatingRecord): RatingRecord {
+    try {
+      return this.appendTx(build);
+    } catch (e) {
+      throw classify(e);
+    }
+  }
+
+  private appendTx(build: (link: { seq: number; prev: string }) => RatingRecord): RatingRecord {
     return this.db.transaction(() => {
       if (this.depth() >= this.capacity) throw new OutboxFullError(this.capacity);
       const head = this.head();
@@ -93,9 +146,34 @@ export class Outbox {
     return this.stmts.pending.all(afterSeq, limit).map((r) => JSON.parse(r.body) as RatingRecord);
   }
 
-  /** Marks records the hub stored; both seq and id must match. Returns how many changed. */
+  /**
+   * Marks records the hub stored; both seq and id must match. Returns how many changed.
+   * Delivered records beyond the retention are deleted in the same transaction.
+   */
   markAcked(acks: readonly { seq: number; id: string }[]): number {
-    return this.db.transaction(() => acks.reduce((n, a) => n + this.stmts.ack.run(a.seq, a.id).changes, 0))();
+    return this.db.transaction(() => {
+      const n = acks.reduce((k, a) => k + this.stmts.ack.run(a.seq, a.id).changes, 0);
+      if (n) this.stmts.prune.run(this.retainDelivered);
+      return n;
+    })();
+  }
+
+  /**
+   * Can a record be written now? Checks the capacity and then really writes (and removes) 16 KiB
+   * in a committed transaction — the only honest test of a disk that was full. Used to come
+   * back into service; costs one fsync.
+   */
+  canAccept(): { ok: true } | { ok: false; error: OutboxFullError | OutboxStorageFullError | OutboxStorageError } {
+    if (this.depth() >= this.capacity) return { ok: false, error: new OutboxFullError(this.capacity) };
+    try {
+      this.db.transaction(() => {
+        this.stmts.probeIn.run();
+        this.stmts.probeOut.run();
+      }).immediate();
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, error: classify(e) as OutboxStorageFullError | OutboxStorageError };
+    }
   }
 
   /** The hub refuses these for good; they stay here, visible, and stop being resent. */
@@ -109,11 +187,39 @@ export class Outbox {
       capacity: this.capacity,
       lastSeq: this.head().seq,
       oldestCreatedAt: this.stmts.oldest.get()?.created_at ?? null,
+      oldest: this.oldest(),
       rejected: this.stmts.rejected.get()!.n,
+      delivered: this.stmts.delivered.get()!.n,
     };
+  }
+
+  private oldest(): OutboxStats['oldest'] {
+    const row = this.stmts.oldestBody.get();
+    if (!row) return null;
+    const r = JSON.parse(row.body) as RatingRecord;
+    return { bootId: r.bootId, mono: r.mono, at: r.at, clockSynced: r.clockSynced };
+  }
+
+  /** Records the hub refused for good, for hall IT (they stay; they are never resent). */
+  rejectedRecords(limit = 100): { record: RatingRecord; reason: string }[] {
+    return this.db
+      .prepare<[number], { body: string; reject_reason: string }>("SELECT body, reject_reason FROM records WHERE state = 'rejected' ORDER BY seq LIMIT ?")
+      .all(limit)
+      .map((r) => ({ record: JSON.parse(r.body) as RatingRecord, reason: r.reject_reason }));
   }
 
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+function classify(e: unknown): unknown {
+  if (e instanceof OutboxFullError || !(e instanceof Error)) return e;
+  const code = (e as { code?: string }).code ?? '';
+  // SQLite says SQLITE_FULL for a full disk and for max_page_count; some write paths report
+  // the OS's ENOSPC as an I/O error instead.
+  const full = code === 'SQLITE_FULL' || code === 'ENOSPC' || (code.startsWith('SQLITE_IOERR') && /no space|full/i.test(e.message));
+  if (full) return new OutboxStorageFullError(e);
+  if (code.startsWith('SQLITE_')) return new OutboxStorageError(e);
+  return e;
 }

@@ -92,3 +92,49 @@ describe('the device outbox', () => {
     o.close();
   });
 });
+
+describe('outbox retention: bounded by sequence, never by wall clock', () => {
+  it('keeps only the newest N delivered records; undelivered and refused ones are never pruned', () => {
+    const o = new Outbox(join(dir, 'o.db'), { retainDelivered: 3 });
+    const rs = Array.from({ length: 10 }, () => append(o));
+    o.markRejected([{ seq: 2, id: rs[1]!.id, reason: 'bad-signature' }]);
+    o.markAcked(rs.filter((r) => r.seq !== 2 && r.seq !== 9).map((r) => ({ seq: r.seq, id: r.id })));
+    const s = o.stats();
+    expect(s).toMatchObject({ depth: 1, delivered: 3, rejected: 1, lastSeq: 10 });
+    expect(o.pending(10).map((r) => r.seq)).toEqual([9]);
+    expect(o.rejectedRecords().map((r) => [r.record.seq, r.reason])).toEqual([[2, 'bad-signature']]);
+    expect(append(o).seq).toBe(11);
+    o.close();
+  });
+
+  it('records carry device time only for display: a wrong clock (1970, or years ahead) changes nothing about pruning', () => {
+    const o = new Outbox(join(dir, 'o.db'), { retainDelivered: 1 });
+    const build = (at: number) => (link: { seq: number; prev: string }) =>
+      signRecord({ v: 1, id: newRecordId(), hall: 'h', device: 'd', window: '1', staffId: null, seq: link.seq, kind: 'rating', level: 5, reasons: [], catalogue: 'c', session: null, at, clockSynced: false, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 0, flags: [], prev: link.prev }, keys.privateKey);
+    const a = o.append(build(4_102_444_800_000)); // 2100
+    const b = o.append(build(0)); // 1970
+    o.markAcked([{ seq: a.seq, id: a.id }, { seq: b.seq, id: b.id }]);
+    const c = o.append(build(1));
+    o.markAcked([{ seq: c.seq, id: c.id }]);
+    expect(o.stats().delivered).toBe(1); // the newest by sequence stays, whatever its clock said
+    o.close();
+  });
+
+  it('canAccept really writes: it fails while the size cap is reached and succeeds once delivered records are pruned', () => {
+    const o = new Outbox(join(dir, 'o.db'), { maxPages: 12, retainDelivered: 0 });
+    const rs: RatingRecord[] = [];
+    for (;;) {
+      try {
+        rs.push(append(o));
+      } catch (e) {
+        expect((e as Error).name).toBe('OutboxStorageFullError');
+        break;
+      }
+    }
+    expect(o.canAccept().ok).toBe(false);
+    o.markAcked(rs.map((r) => ({ seq: r.seq, id: r.id })));
+    expect(o.canAccept().ok).toBe(true);
+    expect(append(o).seq).toBe(rs.length + 1);
+    o.close();
+  });
+});

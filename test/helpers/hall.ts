@@ -27,6 +27,8 @@ export interface TestDevice {
   buttons: VirtualButtons;
   display: VirtualDisplay;
   stored: RatingRecord[];
+  /** Presses `button` as a citizen would: a 差评 goes on through the reasons screen (skipped). */
+  rate(button: number): void;
 }
 
 /** Settings that let a test press as fast as it likes. */
@@ -89,13 +91,19 @@ export class TestHall {
     return JSON.parse(text) as T;
   }
 
-  /** Registers, enrols and starts a device agent through the real enrolment path. */
-  async addDevice(window: string, settings: DeviceSettings = FAST_WALK_UP, agentLog?: Logger): Promise<TestDevice> {
+  /** Registers and enrols a device through the real enrolment path, without running it. */
+  async enrolDevice(window: string, settings: DeviceSettings = FAST_WALK_UP): Promise<{ id: string; dir: string }> {
     const { token, device } = await this.api<{ token: string; device: { id: string } }>('/api/devices', { window, settings });
     const dir = join(this.dir, 'devices', device.id);
     mkdirSync(dir, { recursive: true });
     await enrol(dir, this.hubUrl, token, FIRMWARE_VERSION);
-    return this.runDevice(device.id, dir, agentLog);
+    return { id: device.id, dir };
+  }
+
+  /** Registers, enrols and starts a device agent through the real enrolment path. */
+  async addDevice(window: string, settings: DeviceSettings = FAST_WALK_UP, agentLog?: Logger): Promise<TestDevice> {
+    const { id, dir } = await this.enrolDevice(window, settings);
+    return this.runDevice(id, dir, agentLog);
   }
 
   /** (Re)starts the agent in `dir`, e.g. after a simulated reboot. */
@@ -103,7 +111,20 @@ export class TestHall {
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay();
     const agent = new Agent({ dataDir: dir, buttons, display, log: agentLog ?? this.log, clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
-    const d: TestDevice = { id, dir, agent, buttons, display, stored: [] };
+    const d: TestDevice = {
+      id,
+      dir,
+      agent,
+      buttons,
+      display,
+      stored: [],
+      rate: (button) => {
+        buttons.press(button);
+        const f = display.current;
+        const skip = f?.screen === 'reasons' ? f.options.find((o) => o.action === 'skip' || o.action === 'done') : undefined;
+        if (skip) buttons.press(skip.button);
+      },
+    };
     agent.on('stored', (r) => d.stored.push(r));
     await agent.start();
     const i = this.devices.findIndex((x) => x.id === id);

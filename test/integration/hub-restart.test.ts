@@ -11,7 +11,7 @@ afterEach(async () => {
 /** Presses `n` times on each device, a few ms apart, while other things happen. */
 async function pressSteadily(devices: TestDevice[], n: number, gapMs = 10): Promise<void> {
   for (let i = 0; i < n; i++) {
-    for (const d of devices) d.buttons.press(i % 5);
+    for (const d of devices) d.rate(i % 5);
     await sleep(gapMs);
   }
 }

@@ -55,7 +55,7 @@ describe('the hub refuses bad rating messages, counts and logs each, and keeps s
     await send(Buffer.alloc(20_000, 0x61));
 
     // The honest device is served throughout.
-    for (let i = 0; i < 10; i++) honest.buttons.press(i % 5);
+    for (let i = 0; i < 10; i++) honest.rate(i % 5);
     await waitFor(async () => (await hall!.provinceRecords()).length === 11, 'honest records + the original at the province');
 
     for (const reason of ['bad-signature', 'duplicate', 'seq-reused', 'malformed', 'oversized']) {

@@ -44,7 +44,7 @@ describe('staff accounts from the command line', () => {
     expect((await users2.login('zhang', 'a-new-password-1')).ok).toBe(true);
     expect(new AuditLog(db2).recent().filter((r) => r.actor === 'cli').map((r) => r.action)).toEqual(['password-set', 'user-add']);
     db2.close();
-  });
+  }, 120_000); // eight CLI starts: slow on a busy two-core machine
 
   it('the first start makes an admin account and leaves its password where only root reads it', async () => {
     hall = await TestHall.start();

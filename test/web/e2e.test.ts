@@ -47,6 +47,13 @@ afterAll(async () => {
   await hall?.close();
 });
 
+/** A citizen gives a 差评 and picks the first reason on the reasons screen, then 确认. */
+function badReview(d: TestDevice, button: number): void {
+  d.buttons.press(button); // 非常不满意 (4) or 不满意 (3): the reasons screen opens
+  d.buttons.press(0); // the first reason of that level
+  d.buttons.press(4); // 确认
+}
+
 async function login(name: string, password: string): Promise<void> {
   const page = browser.page;
   await page.goto(`${hall.hubUrl}/wall`);
@@ -133,8 +140,9 @@ describe('the hall web page in a real browser', () => {
 
   it('takes a 差评 through verify → rectify → revisit → closed', async () => {
     const page = browser.page;
-    window01.buttons.press(4); // 非常不满意
+    badReview(window01, 4); // 非常不满意, reason 108
     await waitFor(() => window01.stored.length === 2, 'the 差评 to be stored');
+    expect(window01.stored[1]).toMatchObject({ level: 1, reasons: ['108'] });
     const ratingId = window01.stored[1]!.id;
     const order = await waitFor(() => hall.hub!.web.workOrders.byRating(ratingId), 'a work order for the 差评');
     await expect.poll(() => page.locator('#k-open').textContent(), { timeout: 10_000 }).toBe('1');
@@ -145,6 +153,7 @@ describe('the hall web page in a real browser', () => {
     await shoot(page, '05-workorders-new');
     await row.locator('a').click();
     await page.waitForURL(new RegExp(`/workorders/${order.id}$`));
+    expect(await page.locator('dl.facts').textContent()).toContain('108 办事指南与实际不符');
     await shoot(page, '06-workorder-new');
 
     const act = async (type: string, fill: (f: ReturnType<typeof page.locator>) => Promise<void> = async () => {}) => {
@@ -196,7 +205,7 @@ describe('the hall web page in a real browser', () => {
 
   it('drops a 差评 judged invalid on appeal out of the statistics, and shows it as invalid', async () => {
     const page = browser.page;
-    window01.buttons.press(3); // 不满意
+    badReview(window01, 3); // 不满意, reason 207
     await waitFor(() => window01.stored.length === 3, 'the second 差评 to be stored');
     const ratingId = window01.stored[2]!.id;
     const order = await waitFor(() => hall.hub!.web.workOrders.byRating(ratingId), 'its work order');
@@ -249,10 +258,10 @@ describe('the hall web page in a real browser', () => {
     const bar = page.locator('#alert-bar');
     expect(await bar.isHidden()).toBe(true);
     // Window 01 has one valid 差评 this hour (the other was judged invalid); two more make three.
-    window01.buttons.press(4);
+    window01.rate(4); // reasons skipped
     await waitFor(() => window01.stored.length === 4, 'a third 差评');
     await new Promise((r) => setTimeout(r, 300));
-    window01.buttons.press(4);
+    window01.rate(4);
     await waitFor(() => window01.stored.length === 5, 'a fourth 差评');
     await expect.poll(() => bar.isVisible(), { timeout: 15_000 }).toBe(true);
     expect(await bar.textContent()).toContain('01 号窗口 60 分钟内差评 3 条');

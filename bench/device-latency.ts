@@ -1,0 +1,175 @@
+/**
+ * Device benchmarks (npm run bench:device), each beside its baseline measured in the same run:
+ *
+ *  1. press → durable write → thank-you inside the agent (virtual buttons, real outbox, a hub
+ *     connected), against a bare better-sqlite3 insert of a record-sized row with WAL and
+ *     synchronous=FULL, one row per transaction, on the same disk;
+ *  2. the same end to end through a real agent process: a press written to the serial
+ *     keypad's pty until the thank-you frame arrives on the display controller's pty;
+ *  3. the agent process's resident memory, idle and while rating as fast as presses come.
+ *
+ * Prints one table and a JSON line. Options: --presses N (default 2000).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { SerialPort } from 'serialport';
+import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
+import { VirtualButtons } from '../device/buttons/virtual.js';
+import type { DisplayDriver } from '../device/display/types.js';
+import { enrol } from '../device/enrolment/enrolment.js';
+import { startHub } from '../hub/hub.js';
+import { CLI_PATH, freePort } from '../simulator/processes.js';
+
+const arg = (name: string, d: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : d;
+};
+const PRESSES = arg('--presses', 2000);
+const PROCESS_PRESSES = Math.min(PRESSES, 500);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const ms = (ns: bigint) => Number(ns) / 1e6;
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
+
+/** A bare better-sqlite3 table, WAL, synchronous=FULL: one row per transaction, timed. */
+function bareInserter(dir: string): { insert(bytes: number): number; close(): void } {
+  const db = new Database(join(dir, 'bare.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const ins = db.prepare('INSERT INTO t (seq, body) VALUES (?, ?)');
+  let seq = 0;
+  return {
+    insert: (bytes) => {
+      const body = 'x'.repeat(bytes);
+      const t0 = process.hrtime.bigint();
+      db.transaction(() => ins.run(++seq, body)).immediate();
+      return ms(process.hrtime.bigint() - t0);
+    },
+    close: () => db.close(),
+  };
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-'));
+  const log = pino({ level: 'silent' });
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'bench', mqtt: { host: '127.0.0.1', port: mqttPort }, http: { host: '127.0.0.1', port: httpPort }, province: null }, log);
+  const hubUrl = `http://127.0.0.1:${httpPort}`;
+  const newDevice = async (window: string) => {
+    const { device, token } = hub.registry.add({ window, settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } } });
+    const d = join(dir, device.id);
+    mkdirSync(d, { recursive: true });
+    await enrol(d, hubUrl, token, FIRMWARE_VERSION);
+    return d;
+  };
+  try {
+    // 1. In the agent.
+    const buttons = new VirtualButtons(5);
+    let pressedAt = 0n;
+    const inAgent: number[] = [];
+    const display: DisplayDriver = {
+      name: 'timer',
+      start: async () => {},
+      stop: async () => {},
+      show: (f) => {
+        if (f.screen === 'thanks') inAgent.push(ms(process.hrtime.bigint() - pressedAt));
+      },
+    };
+    const agent = new Agent({ dataDir: await newDevice('01'), buttons, display, log, clockSynced: () => true });
+    let bytes = 0;
+    agent.on('stored', (r) => (bytes = JSON.stringify(r).length));
+    await agent.start();
+    while (!agent.link.connected) await sleep(20);
+    // Interleaved in blocks of 50, so both see the same disk (it is shared and noisy here).
+    const bareDb = bareInserter(dir);
+    const bare: number[] = [];
+    for (let i = 0; i < PRESSES; i++) {
+      pressedAt = process.hrtime.bigint();
+      buttons.press(i % 3); // good levels: no reasons screen in the way
+      if (i % 50 === 49) {
+        await sleep(1); // let acks come back, as between real citizens
+        for (let k = 0; k < 50; k++) bare.push(bareDb.insert(bytes));
+      }
+    }
+    await agent.stop();
+    bareDb.close();
+
+    // 2 and 3. A real agent process behind ptys.
+    const links = { kd: join(dir, 'kp-dev'), kh: join(dir, 'kp-hw'), dd: join(dir, 'dp-dev'), dh: join(dir, 'dp-hw') };
+    const socats = [spawn('socat', [`pty,raw,echo=0,link=${links.kd}`, `pty,raw,echo=0,link=${links.kh}`]), spawn('socat', [`pty,raw,echo=0,link=${links.dd}`, `pty,raw,echo=0,link=${links.dh}`])];
+    while (!Object.values(links).every(existsSync)) await sleep(10);
+    const keypad = new SerialPort({ path: links.kh, baudRate: 115200 });
+    const panel = new SerialPort({ path: links.dh, baudRate: 115200 });
+    let onThanks: () => void = () => {};
+    let prompts = 0;
+    let buf = '';
+    panel.on('data', (c: Buffer) => {
+      buf += c.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (/^FRAME \d+ thanks$/.test(l)) onThanks();
+        if (/^FRAME \d+ prompt$/.test(l)) prompts++;
+      }
+    });
+    const child = spawn(process.execPath, [CLI_PATH, 'device', 'run', '--data', await newDevice('02'), '--buttons', 'serial', '--keypad-port', links.kd, '--keypad-baud', '115200', '--display', 'serial', '--display-port', links.dd, '--clock-synced', 'yes', '--log-level', 'warn'], { stdio: 'ignore' });
+    while (prompts === 0) await sleep(20);
+    await sleep(5000);
+    const rssIdle = rssKiB(child.pid!);
+    const endToEnd: number[] = [];
+    let rssLoad = 0;
+    for (let i = 0; i < PROCESS_PRESSES; i++) {
+      const t0 = process.hrtime.bigint();
+      const thanked = new Promise<void>((r) => (onThanks = r));
+      keypad.write(`K${(i % 3) + 1}\n`);
+      await thanked;
+      endToEnd.push(ms(process.hrtime.bigint() - t0));
+      if (i % 50 === 0) rssLoad = Math.max(rssLoad, rssKiB(child.pid!));
+    }
+    rssLoad = Math.max(rssLoad, rssKiB(child.pid!));
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    keypad.close();
+    panel.close();
+    for (const s of socats) s.kill();
+
+    const row = (name: string, xs: number[]) => ({ name, n: xs.length, medianMs: round(pct(xs, 50)), p99Ms: round(pct(xs, 99)) });
+    const results = {
+      recordBytes: bytes,
+      bareInsertFullSync: row('bare better-sqlite3 insert, WAL, synchronous=FULL (baseline)', bare),
+      pressToThanksInAgent: row('press → durable → thank-you, in the agent', inAgent),
+      pressToThanksProcess: row('keypad pty → agent process → thank-you on display pty', endToEnd),
+      rssIdleMiB: round(rssIdle / 1024),
+      rssUnderLoadMiB: round(rssLoad / 1024),
+    };
+    const w = 62;
+    console.log(`record size ${bytes} bytes; ${PRESSES} presses in the agent, ${PROCESS_PRESSES} through the process`);
+    for (const r of [results.bareInsertFullSync, results.pressToThanksInAgent, results.pressToThanksProcess]) {
+      console.log(`${r.name.padEnd(w)} median ${r.medianMs.toFixed(3).padStart(7)} ms   p99 ${r.p99Ms.toFixed(3).padStart(7)} ms`);
+    }
+    console.log(`${'agent process resident memory, idle'.padEnd(w)} ${results.rssIdleMiB.toFixed(1)} MiB`);
+    console.log(`${'agent process resident memory, under load'.padEnd(w)} ${results.rssUnderLoadMiB.toFixed(1)} MiB`);
+    console.log(JSON.stringify(results));
+  } finally {
+    await hub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,132 @@
+/**
+ * `haochaping device run`: its options, validated with messages a hall IT person can act on,
+ * and the drivers they choose. Kept out of bin/main.ts so the rules are tested without a process.
+ */
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { ButtonDriver } from './buttons/types.js';
+import type { DisplayDriver } from './display/types.js';
+import { KeyboardButtons } from './buttons/keyboard.js';
+import { VirtualButtons } from './buttons/virtual.js';
+import { OnoffButtons } from './buttons/gpio-onoff.js';
+import { GpiodButtons } from './buttons/gpiod.js';
+import { SerialKeypad } from './buttons/serial-keypad.js';
+import { FirmataButtons } from './buttons/firmata.js';
+import { TerminalDisplay } from './display/terminal.js';
+import { VirtualDisplay } from './display/virtual.js';
+import { LedDisplay } from './display/leds.js';
+import { SerialDisplay } from './display/serial-display.js';
+import { TIMESYNC_FILE } from './util/clock-sync.js';
+
+export const BUTTON_DRIVERS = ['gpio', 'gpiod', 'serial', 'firmata', 'keyboard', 'virtual'] as const;
+export const DISPLAY_DRIVERS = ['leds', 'serial', 'terminal', 'virtual'] as const;
+
+/** "17,27,22" → [17, 27, 22]; anything else is left for the schema to refuse with its message. */
+const pinList = (what: string) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const parts = s.split(',').map((p) => p.trim());
+      if (parts.some((p) => !/^\d{1,3}$/.test(p))) {
+        ctx.addIssue({ code: 'custom', message: `${what} must be GPIO numbers separated by commas, e.g. 17,27,22,23,24 (got "${s}")` });
+        return z.NEVER;
+      }
+      return parts.map(Number);
+    })
+    .optional();
+
+const whole = (what: string, min: number, max: number) =>
+  z.coerce.number({ message: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`).max(max, `${what} must be at most ${max}`);
+
+export const RunOptionsSchema = z
+  .object({
+    data: z.string().min(1, '--data must name the device data directory'),
+    buttons: z.enum(BUTTON_DRIVERS, { message: `--buttons must be one of ${BUTTON_DRIVERS.join(', ')}` }).default('keyboard'),
+    buttonPins: pinList('--button-pins'),
+    buttonCount: whole('--button-count', 2, 5).default(5),
+    gpioChip: z.string().min(1).optional(),
+    keypadPort: z.string().min(1).optional(),
+    keypadBaud: whole('--keypad-baud', 300, 4_000_000).default(9600),
+    firmataPort: z.string().min(1).optional(),
+    firmataPins: pinList('--firmata-pins'),
+    debounceMs: whole('--debounce-ms', 1, 1000).default(30),
+    stuckAfter: whole('--stuck-after', 5, 3600).default(60),
+    display: z.enum(DISPLAY_DRIVERS, { message: `--display must be one of ${DISPLAY_DRIVERS.join(', ')}` }).default('terminal'),
+    ledPins: pinList('--led-pins'),
+    statusLed: whole('--status-led', 0, 63).optional(),
+    displayPort: z.string().min(1).optional(),
+    displayBaud: whole('--display-baud', 300, 4_000_000).default(115200),
+    clockSynced: z.enum(['auto', 'yes', 'no'], { message: '--clock-synced must be auto, yes or no' }).default('auto'),
+    clockSyncFile: z.string().default(TIMESYNC_FILE),
+    outboxCapacity: whole('--outbox-capacity', 10, 10_000_000).default(100_000),
+    retainDelivered: whole('--retain-delivered', 0, 10_000_000).default(1000),
+    outboxMaxMb: whole('--outbox-max-mb', 1, 100_000).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((o, ctx) => {
+    const need = (cond: boolean, path: string, message: string) => cond || ctx.addIssue({ code: 'custom', path: [path], message });
+    const count = (list: number[] | undefined) => list?.length ?? 0;
+    if (o.buttons === 'gpio' || o.buttons === 'gpiod') {
+      need(count(o.buttonPins) >= 2 && count(o.buttonPins) <= 5, 'buttonPins', `--buttons ${o.buttons} needs --button-pins: one GPIO number per button, left to right, 2 to 5 of them (got ${count(o.buttonPins)})`);
+      need(new Set(o.buttonPins).size === count(o.buttonPins), 'buttonPins', '--button-pins lists the same GPIO twice');
+    }
+    if (o.buttons === 'serial') need(Boolean(o.keypadPort), 'keypadPort', '--buttons serial needs --keypad-port, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…');
+    if (o.buttons === 'firmata') {
+      need(Boolean(o.firmataPort), 'firmataPort', '--buttons firmata needs --firmata-port, e.g. /dev/ttyACM0');
+      need(o.firmataPins === undefined || (count(o.firmataPins) >= 2 && count(o.firmataPins) <= 5), 'firmataPins', `--firmata-pins must list 2 to 5 pins, one per button (got ${count(o.firmataPins)})`);
+    }
+    const buttons = buttonCount(o);
+    if (o.display === 'leds') {
+      need(count(o.ledPins) === buttons, 'ledPins', `--display leds needs --led-pins with one GPIO per button: ${buttons} buttons, ${count(o.ledPins)} LEDs`);
+      need(o.statusLed !== undefined, 'statusLed', '--display leds needs --status-led, the GPIO of the status LED');
+      const all = [...(o.ledPins ?? []), ...(o.statusLed === undefined ? [] : [o.statusLed]), ...(o.buttons === 'gpio' ? (o.buttonPins ?? []) : [])];
+      need(new Set(all).size === all.length, 'ledPins', 'a GPIO is used twice among --led-pins, --status-led and --button-pins');
+    }
+    if (o.display === 'serial') need(Boolean(o.displayPort), 'displayPort', '--display serial needs --display-port, e.g. /dev/ttyAMA0');
+    if (o.buttons === 'serial' && o.display === 'serial' && o.keypadPort && o.keypadPort === o.displayPort) {
+      ctx.addIssue({ code: 'custom', path: ['displayPort'], message: '--keypad-port and --display-port must be different ports' });
+    }
+  });
+export type RunOptions = z.output<typeof RunOptionsSchema>;
+
+export function buttonCount(o: Pick<RunOptions, 'buttons' | 'buttonPins' | 'firmataPins' | 'buttonCount'>): number {
+  if (o.buttons === 'gpio' || o.buttons === 'gpiod') return o.buttonPins?.length ?? 0;
+  if (o.buttons === 'firmata') return o.firmataPins?.length ?? 5;
+  return o.buttonCount;
+}
+
+/** The validation errors as lines a person reads, one per problem. */
+export function explain(e: z.ZodError): string {
+  return e.issues.map((i) => `  - ${i.message}`).join('\n');
+}
+
+export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
+  const timing = { debounceMs: o.debounceMs, stuckMs: o.stuckAfter * 1000 };
+  switch (o.buttons) {
+    case 'gpio':
+      return new OnoffButtons({ pins: o.buttonPins!, chipLabel: o.gpioChip, ...timing });
+    case 'gpiod':
+      return new GpiodButtons({ chip: o.gpioChip ?? 'gpiochip0', pins: o.buttonPins!, ...timing });
+    case 'serial':
+      return new SerialKeypad({ path: o.keypadPort!, baudRate: o.keypadBaud, count: o.buttonCount, log: log.child({ part: 'keypad' }), ...timing });
+    case 'firmata':
+      return new FirmataButtons({ path: o.firmataPort!, pins: o.firmataPins ?? [2, 3, 4, 5, 6], ...timing });
+    case 'keyboard':
+      return new KeyboardButtons(o.buttonCount);
+    case 'virtual':
+      return new VirtualButtons(o.buttonCount, timing);
+  }
+}
+
+export function makeDisplay(o: RunOptions, log: Logger): DisplayDriver {
+  switch (o.display) {
+    case 'leds':
+      return new LedDisplay({ pins: o.ledPins!, statusPin: o.statusLed!, chipLabel: o.buttons === 'gpio' ? o.gpioChip : undefined });
+    case 'serial':
+      return new SerialDisplay({ path: o.displayPort!, baudRate: o.displayBaud, log: log.child({ part: 'display' }) });
+    case 'terminal':
+      return new TerminalDisplay();
+    case 'virtual':
+      return new VirtualDisplay();
+  }
+}
