@@ -212,10 +212,10 @@ export function workOrdersPage(ctx: PageContext, orders: WorkOrder[], filter: st
   <nav class="tabs">${tabs.map(([k, label]) => html`<a href="/workorders?state=${k}" class="${k === filter ? 'active' : ''}">${label}</a>`)}</nav>
   ${orders.length === 0
     ? html`<p class="muted">没有工单。</p>`
-    : html`<div class="scroll"><table class="data orders"><thead><tr><th>编号</th><th>窗口</th><th>评价</th><th>工作人员</th><th>事项</th><th>状态</th><th>当前期限</th><th>生成时间</th></tr></thead><tbody>
+    : html`<div class="scroll"><table class="data orders"><thead><tr><th>编号</th><th>窗口</th><th>评价</th><th class="opt">工作人员</th><th class="opt">事项</th><th>状态</th><th>当前期限</th><th class="opt">生成时间</th></tr></thead><tbody>
   ${orders.map((o) => {
     const r = remaining(o.dueAt, ctx.now);
-    return html`<tr class="${isOverdue(o, ctx.now) ? 'overdue-row' : ''}" data-order="${o.id}"><td><a href="/workorders/${o.id}">#${o.id}</a></td><td>${o.window}</td><td><span class="lvl l${o.level}">${levelLabel(o.level)}</span></td><td>${o.staffId ? (staff.get(o.staffId) ?? o.staffId) : '—'}</td><td>${o.itemName ?? o.itemCode ?? '—'}</td><td>${stateBadge(o, ctx.now)}</td><td>${o.dueAt ? html`${deadlineText(o.dueAt)}<br><small class="${r.overdue ? 'red-text' : 'muted'}">${r.text}</small>` : '—'}</td><td>${dateTime(o.createdAt)}</td></tr>`;
+    return html`<tr class="${isOverdue(o, ctx.now) ? 'overdue-row' : ''}" data-order="${o.id}"><td><a href="/workorders/${o.id}">#${o.id}</a></td><td>${o.window}</td><td><span class="lvl l${o.level}">${levelLabel(o.level)}</span></td><td class="opt">${o.staffId ? (staff.get(o.staffId) ?? o.staffId) : '—'}</td><td class="opt">${o.itemName ?? o.itemCode ?? '—'}</td><td>${stateBadge(o, ctx.now)}</td><td>${o.dueAt ? html`${deadlineText(o.dueAt)}<br><small class="${r.overdue ? 'red-text' : 'muted'}">${r.text}</small>` : '—'}</td><td class="opt">${dateTime(o.createdAt)}</td></tr>`;
   })}
   </tbody></table></div>`}
 </section>`
