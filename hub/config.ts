@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
 import { ProvinceConfigSchema } from './forwarder/config.js';
+import { WebConfigSchema } from './web/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
 export const HubConfigSchema = z
@@ -56,6 +57,8 @@ export const HubConfigSchema = z
       })
       .prefault({}),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
+    /** The hall web page: 差评 policy profile, working-day overrides, sessions, alerts. */
+    web: WebConfigSchema.prefault({}),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfigSchema>;

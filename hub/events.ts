@@ -1,4 +1,4 @@
-import type { RatingRecord, Status } from '../protocol/index.js';
+import type { DeviceConfig, RatingRecord, Status } from '../protocol/index.js';
 import type { Alarm } from './alarms/alarms.js';
 
 /**
@@ -15,6 +15,9 @@ export interface HubEvents {
   disconnected: [clientId: string];
   /** Something hall IT must look at: a forged or forked record, missing records. */
   alarm: [alarm: Alarm];
-  /** A device's config changed and was pushed (retained) with this version. */
-  config: [device: string, version: number];
+  /**
+   * A device's config was pushed (retained): enrolment, staff log-in/out, pause/resume, hall
+   * settings. Carries the whole config (device, version, staff on duty, paused).
+   */
+  config: [config: DeviceConfig];
 }

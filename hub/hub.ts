@@ -29,11 +29,12 @@ import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
-import { WorkCalendar } from './sessions/calendar.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
+import { WorkCalendar } from './sessions/calendar.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
+import { HallWeb } from './web/hall-web.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -57,6 +58,7 @@ export interface Hub {
   connections: Connections;
   ops: HallOps;
   forwarder: Forwarder | null;
+  web: HallWeb;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -103,6 +105,9 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   if (config.defaults.unit === 'working-days' && !calendar.knows(year + 1)) {
     log.warn({ year: year + 1 }, 'the holiday calendar does not know next year\'s official holidays yet: update the package or add them to the holiday file');
   }
+  // Listens from before the broker starts, so the wall sees every device connect.
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, dataDir: config.dataDir });
+  await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
   let adminToken: string | null = null;
@@ -167,7 +172,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
   const pushConfig = (c: DeviceConfig) => {
     publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
-    events.emit('config', c.device, c.version);
+    events.emit('config', c);
   };
 
   const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
@@ -229,11 +234,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     ops,
     sessions,
     alarms,
+    web,
   });
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
   defaults.start(config.defaults.startGraceMs);
+  web.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports }, 'hub ready');
@@ -254,6 +261,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     connections,
     ops,
     forwarder,
+    web,
     api,
     events,
     ports,
@@ -263,6 +271,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       if (closed) return;
       closed = true;
       defaults.stop();
+      web.stop(); // ends live streams, or api.close() would wait for them
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
