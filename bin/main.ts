@@ -105,9 +105,9 @@ addProvinceOptions(hubCommand)
         },
         http: { host: o.host, port: o.httpPort },
         province: provinceConfigFromOptions(o),
-        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays, holidayFile: o.holidayFile ? resolve(o.holidayFile) : null },
-        // Both sides' calendars read the same override file (folded into one calendar next).
-        web: { policy: o.policy, calendarFile: o.holidayFile ? resolve(o.holidayFile) : null },
+        holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
+        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
+        web: { policy: o.policy },
       },
       log,
     ).catch((e: unknown) => {

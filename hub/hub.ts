@@ -12,6 +12,7 @@ import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../proto
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
+import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { Connections } from './broker/connections.js';
@@ -30,7 +31,6 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
-import { WorkCalendar } from './sessions/calendar.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
@@ -84,11 +84,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true });
-  let calendar: WorkCalendar;
+  // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
+  let calendar: WorkingDayCalendar;
   try {
-    calendar = config.defaults.holidayFile ? WorkCalendar.fromFile(config.defaults.holidayFile) : new WorkCalendar();
+    calendar = loadCalendar(config.holidayFile);
   } catch (e) {
-    throw new HubStartError((e as Error).message);
+    if (e instanceof CalendarFileError) throw new HubStartError(e.message);
+    throw e;
   }
   const db = openHubDb(join(config.dataDir, 'hub.db'));
   const metrics = createMetrics();
@@ -99,14 +101,15 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
-  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, isWorkday: calendar.isWorkday, now });
+  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now });
 
+  // 差评 deadlines always count working days, so a calendar that stops at this year matters.
   const year = new Date(now()).getUTCFullYear();
-  if (config.defaults.unit === 'working-days' && !calendar.knows(year + 1)) {
-    log.warn({ year: year + 1 }, 'the holiday calendar does not know next year\'s official holidays yet: update the package or add them to the holiday file');
+  if (!calendar.covers(year) || !calendar.covers(year + 1)) {
+    log.warn({ year: calendar.covers(year) ? year + 1 : year }, 'the holiday calendar does not know that year\'s official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)');
   }
   // Listens from before the broker starts, so the wall sees every device connect.
-  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, dataDir: config.dataDir });
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now });
   await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.

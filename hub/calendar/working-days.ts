@@ -1,17 +1,25 @@
 /**
- * Working days in China time, from the official holiday calendar (法定节假日 and 调休 make-up
- * working days, via the `chinese-days` package) plus an override file for what the package
- * does not know yet (next year's calendar before the package is updated) or a hall's own
- * closures. Pure apart from reading the override file: every function takes its dates as
- * arguments; nothing reads the clock.
+ * The hub's one working-day calendar, used by the 7-day defaults (hub/sessions/deadline.ts)
+ * and the 差评 work-order deadlines (hub/workorders/policy.ts) alike: weekends and public
+ * holidays (法定节假日) off, 调休 make-up working days on, from the `chinese-days` package (the
+ * State Council's yearly notices), plus one override file (`--holiday-file`) for what the
+ * package does not know yet (next year's calendar before the package is updated) or a hall's
+ * own closures:
  *
- * Dates are China calendar days written 'YYYY-MM-DD'. China has kept UTC+8 without daylight
- * saving since 1991, so a fixed offset is exact for every date this software will meet.
+ *   { "holidays": ["2027-02-08", "2027-02-09"], "workdays": ["2027-02-06"], "years": [2027] }
+ *
+ * Pure apart from reading the override file: every function takes its dates as arguments;
+ * nothing reads the clock. Dates are China calendar days written 'YYYY-MM-DD'. China has kept
+ * UTC+8 without daylight saving since 1991, so a fixed offset is exact for every date this
+ * software will meet.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import chineseDays from 'chinese-days';
 import { z } from 'zod';
+
+const require = createRequire(import.meta.url);
+// The package ships CommonJS; require() is the one way that works the same under Node and vitest.
+const chineseDays = require('chinese-days') as { isWorkday: (d: string) => boolean };
 
 export type Day = string;
 export const CHINA_OFFSET_MS = 8 * 3_600_000;
@@ -62,12 +70,12 @@ export const CalendarOverridesSchema = z
     /** Years the override file fully describes (so no warning is given for them). */
     years: z.array(z.number().int().min(2000).max(2100)).default([]),
   })
-  .strict();
+  .strict()
+  .refine((o) => !o.holidays.some((d) => o.workdays.includes(d)), { message: 'a date cannot be listed both as a workday and as a holiday' });
 export type CalendarOverrides = z.input<typeof CalendarOverridesSchema>;
 
 /** Years the bundled official calendar covers. */
 function officialYears(): Set<number> {
-  const require = createRequire(import.meta.url);
   const data = require('chinese-days/dist/chinese-days.json') as { holidays: Record<string, string> };
   return new Set(Object.keys(data.holidays).map((d) => Number(d.slice(0, 4))));
 }
@@ -82,7 +90,6 @@ export class WorkingDayCalendar {
     const o = CalendarOverridesSchema.parse(overrides);
     this.workdays = new Set(o.workdays);
     this.holidays = new Set(o.holidays);
-    for (const d of this.workdays) if (this.holidays.has(d)) throw new RangeError(`calendar override lists ${d} both as a workday and as a holiday`);
     OFFICIAL ??= officialYears();
     this.years = new Set([...OFFICIAL, ...o.years]);
   }
@@ -106,17 +113,7 @@ export class WorkingDayCalendar {
    * day itself if it is a working day, else the next working day.
    */
   addWorkingDays(start: Day | number | Date, n: number): Day {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`working days must be a whole number ≥ 0, got ${n}`);
-    let day = typeof start === 'string' ? start : chinaDay(start);
-    if (n === 0) {
-      while (!this.isWorkingDay(day)) day = addDays(day, 1);
-      return day;
-    }
-    for (let left = n; left > 0; ) {
-      day = addDays(day, 1);
-      if (this.isWorkingDay(day)) left--;
-    }
-    return day;
+    return addWorkingDaysBy((d) => this.isWorkingDay(d), typeof start === 'string' ? start : chinaDay(start), n);
   }
 
   /** Working days strictly after `from`'s day up to and including `to`'s day. */
@@ -130,6 +127,31 @@ export class WorkingDayCalendar {
     }
     return n;
   }
+}
+
+/**
+ * The counting rule alone, over any rule of which days are working days: the n-th working day
+ * after `start` (not counted), or for n = 0 `start` itself or the next working day. Bounded, so
+ * a calendar with no working days fails loudly instead of looping.
+ */
+export function addWorkingDaysBy(isWorkingDay: (day: Day) => boolean, start: Day, n: number): Day {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`working days must be a whole number ≥ 0, got ${n}`);
+  // Even the longest holiday season leaves more than one working day in 4 weeks.
+  const limit = n * 7 + 60;
+  const step = (day: Day, i: number): Day => {
+    if (i > limit) throw new RangeError(`no ${n} working days found after ${start}: check the holiday calendar`);
+    return addDays(day, 1);
+  };
+  let day = start;
+  if (n === 0) {
+    for (let i = 0; !isWorkingDay(day); i++) day = step(day, i);
+    return day;
+  }
+  for (let i = 0, left = n; left > 0; i++) {
+    day = step(day, i);
+    if (isWorkingDay(day)) left--;
+  }
+  return day;
 }
 
 export class CalendarFileError extends Error {

@@ -6,8 +6,6 @@ export const WebConfigSchema = z
   .object({
     /** 差评 deadlines: a built-in profile (hubei, ankang, jilin) or a JSON file with one. */
     policy: z.string().min(1).default('ankang'),
-    /** Optional working-day override file ({ workdays, holidays, years }). */
-    calendarFile: z.string().nullable().default(null),
     /** A session ends after this long without a request (a wall screen's live feed counts). */
     sessionIdleMinutes: z.number().int().positive().max(7 * 24 * 60).default(120),
     /** …and at the latest this long after log-in. */

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { DeviceConfig, Status } from '../../protocol/index.js';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
-import { dayNumber, loadCalendar, type WorkingDayCalendar } from '../calendar/working-days.js';
+import { dayNumber, WorkingDayCalendar } from '../calendar/working-days.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import type { DeviceRow, Registry } from '../registry/registry.js';
@@ -38,6 +38,8 @@ export interface HallWebDeps {
   log: Logger;
   metrics: Metrics;
   config?: WebConfigInput;
+  /** The hub's one working-day calendar (the 差评 deadlines); default: the official one. */
+  calendar?: WorkingDayCalendar;
   /** Where the first admin's password is left (the hub's data directory). */
   dataDir: string;
   now?: () => number;
@@ -100,7 +102,7 @@ export class HallWeb {
     this.now = d.now ?? Date.now;
     this.log = d.log.child({ part: 'web' });
     this.profile = loadPolicy(this.config.policy);
-    this.calendar = loadCalendar(this.config.calendarFile);
+    this.calendar = d.calendar ?? new WorkingDayCalendar();
     const policy: Policy = { profile: this.profile, calendar: this.calendar };
     this.audit = new AuditLog(d.db, this.now);
     this.users = new Users(d.db, this.audit, this.now);
@@ -110,10 +112,6 @@ export class HallWeb {
     this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'));
     this.alerts = new ClusterWatch(d.db, this.stats, this.config.alerts, this.now);
     this.alertCounter = new Counter({ name: 'hcp_bad_review_alerts_total', help: '差评 cluster alerts raised, by window', labelNames: ['window'] as const, registers: [d.metrics.registry] });
-    const year = new Date(this.now()).getUTCFullYear();
-    if (!this.calendar.covers(year) || !this.calendar.covers(year + 1)) {
-      this.log.warn({ year }, 'the holiday calendar does not cover this or next year: only weekends count as days off there; add an override file (calendarFile)');
-    }
 
     // Off ingest's call stack: many group commits in a burst become one catch-up.
     d.events.on('stored', () => this.schedule());

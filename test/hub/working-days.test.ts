@@ -1,12 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addWorkingDays, CalendarFileError, chinaDay, isWorkingDay, loadCalendar, startOfChinaDay, WorkingDayCalendar } from '../../hub/calendar/working-days.js';
+import { CLI_PATH } from '../../simulator/processes.js';
 
 const china = (s: string) => Date.parse(s + '+08:00');
 
-describe('working days in China time (official calendar with 调休, plus overrides)', () => {
+describe('the one working-day calendar in China time (official calendar with 调休, plus the --holiday-file overrides)', () => {
   it('takes the calendar day in China time, not UTC', () => {
     expect(chinaDay(Date.parse('2026-05-01T15:59:59Z'))).toBe('2026-05-01');
     expect(chinaDay(Date.parse('2026-05-01T16:00:00Z'))).toBe('2026-05-02');
@@ -23,6 +25,16 @@ describe('working days in China time (official calendar with 调休, plus overri
     expect(isWorkingDay('2026-03-07')).toBe(false); // an ordinary Saturday
     expect(isWorkingDay('2026-03-09')).toBe(true); // an ordinary Monday
     expect(isWorkingDay(china('2026-10-01T23:30:00'))).toBe(false); // instants are read in China time
+  });
+
+  it('knows 2025 too: 国庆/中秋 with the 调休 Sunday before and Saturday after', () => {
+    const cal = new WorkingDayCalendar();
+    expect(cal.isWorkingDay('2025-10-01')).toBe(false);
+    expect(cal.isWorkingDay('2025-10-08')).toBe(false);
+    expect(cal.isWorkingDay('2025-09-28')).toBe(true); // Sunday, 调休
+    expect(cal.isWorkingDay('2025-10-11')).toBe(true); // Saturday, 调休
+    expect(cal.isWorkingDay('2025-10-12')).toBe(false); // an ordinary Sunday
+    expect(cal.covers(2025)).toBe(true);
   });
 
   it('counts working days after the start day, across 国庆 with its make-up Saturday', () => {
@@ -60,5 +72,22 @@ describe('working days in China time (official calendar with 调休, plus overri
     expect(() => loadCalendar(file)).toThrow(/holidays must be dates written YYYY-MM-DD/);
     expect(() => loadCalendar(join(dir, 'missing.json'))).toThrow(/cannot read the working-day override file/);
     expect(() => new WorkingDayCalendar({ holidays: ['2026-03-09'], workdays: ['2026-03-09'] })).toThrow(/both as a workday and as a holiday/);
+    writeFileSync(file, JSON.stringify({ holidays: ['2026-03-09'], workdays: ['2026-03-09'] }));
+    expect(() => loadCalendar(file)).toThrow(CalendarFileError);
+    // A file that is not JSON, or has a key the calendar does not know, is refused too.
+    writeFileSync(file, JSON.stringify({ holiday: ['2026-03-09'] }));
+    expect(() => loadCalendar(file)).toThrow(CalendarFileError);
   });
+});
+
+describe('haochaping hub --holiday-file', () => {
+  it('refuses a bad override file in one line hall IT can act on, exit 2, before it opens anything', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-cal-'));
+    const file = join(dir, 'holidays.json');
+    writeFileSync(file, JSON.stringify({ holidays: ['9 March'] }));
+    const r = spawnSync(process.execPath, [CLI_PATH, 'hub', '--data', join(dir, 'hub'), '--mqtt-port', '0', '--http-port', '0', '--holiday-file', file], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/working-day override file .*holidays must be dates written YYYY-MM-DD/);
+    expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }, 30_000);
 });
