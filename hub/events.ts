@@ -13,6 +13,8 @@ export interface HubEvents {
   /** MQTT client connected / disconnected (client id). */
   connected: [clientId: string];
   disconnected: [clientId: string];
+  /** 7-day 基本满意 defaults were committed to the forward queue (how many). */
+  defaulted: [count: number];
   /** Something hall IT must look at: a forged or forked record, missing records. */
   alarm: [alarm: Alarm];
   /**

@@ -197,7 +197,15 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     },
   });
   ingestRef = ingest;
-  const defaults = new DefaultScheduler(sessions, log.child({ part: 'defaults' }), () => forwarder?.kick(), now);
+  const defaults = new DefaultScheduler(
+    sessions,
+    log.child({ part: 'defaults' }),
+    (made) => {
+      forwarder?.kick();
+      events.emit('defaulted', made);
+    },
+    now,
+  );
   const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }) });
 
   aedes.on('publish', (packet, client) => {

@@ -1,14 +1,14 @@
 /**
  * The hall web page's composition root: staff accounts and sessions, the facts behind the
  * statistics, 差评 work orders, cluster alerts and the live feed, wired to the hub's event
- * bus. Stored records are the only input: on every `stored` event (and on a timer, for the
- * hub's own defaults) it catches up on what was committed, in its own transactions.
+ * bus. Stored records are the only input: on every `stored` and `defaulted` event (and on a
+ * timer, as a safety net) it catches up on what was committed, in its own transactions.
  */
 import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
-import type { DeviceConfig, Status } from '../../protocol/index.js';
+import type { DeviceConfig } from '../../protocol/index.js';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 import { dayNumber, WorkingDayCalendar } from '../calendar/working-days.js';
 import type { HubEvents } from '../events.js';
@@ -88,7 +88,6 @@ export class HallWeb {
   readonly profile: PolicyProfile;
   readonly calendar: WorkingDayCalendar;
   readonly now: () => number;
-  private readonly connected = new Set<string>();
   private readonly log: Logger;
   private readonly alertCounter: Counter<'window'>;
   private syncing = false;
@@ -115,15 +114,13 @@ export class HallWeb {
 
     // Off ingest's call stack: many group commits in a burst become one catch-up.
     d.events.on('stored', () => this.schedule());
+    d.events.on('defaulted', () => this.schedule());
     d.events.on('status', (device) => this.pushTile(device));
-    d.events.on('connected', (id) => {
-      this.connected.add(id);
-      this.pushTile(id);
-    });
-    d.events.on('disconnected', (id) => {
-      this.connected.delete(id);
-      this.pushTile(id);
-    });
+    // Whether a device is connected is the status store's answer (the broker's current
+    // connection, so a taken-over connection's close does not turn the tile grey).
+    d.events.on('connected', (id) => this.pushTile(id));
+    d.events.on('disconnected', (id) => this.pushTile(id));
+    // Staff log-in/out, pause/resume and settings from the window API arrive as new configs.
     d.events.on('config', (c) => this.pushTile(c.device));
   }
 
@@ -293,11 +290,11 @@ export class HallWeb {
 
   tile(id: string, todayCounts?: Map<string, { total: number; bad: number }>): Tile {
     const d = this.d.registry.get(id)!;
-    const st = this.d.status.get(id);
+    // The hub's view of the device: connected now (the broker's current connection) and its last status.
+    const h = this.d.status.health(id);
     const cfg = this.configOf(d);
-    const status: Status | null = st?.status ?? null;
-    const online = this.connected.has(id) && status?.state !== 'offline';
-    const paused = !!cfg?.paused || status?.mode === 'paused';
+    const online = h.online;
+    const paused = !!cfg?.paused || h.mode === 'paused';
     const last = this.d.db
       .prepare<[string], { level: number; at: number }>('SELECT level, at FROM rating_facts WHERE window = ? ORDER BY at DESC LIMIT 1')
       .get(d.window);
@@ -311,17 +308,17 @@ export class HallWeb {
       window: d.window,
       windowName: cfg?.windowName ?? null,
       name: d.name,
-      state: d.revoked_at !== null ? 'revoked' : !status && !online ? 'never' : !online ? 'offline' : paused ? 'paused' : 'online',
+      state: d.revoked_at !== null ? 'revoked' : h.reportedState === null && !online ? 'never' : !online ? 'offline' : paused ? 'paused' : 'online',
       online,
       paused,
-      mode: status?.mode ?? null,
+      mode: h.mode ?? null,
       staff: cfg?.staff ? { id: cfg.staff.id, name: cfg.staff.name, number: cfg.staff.number } : null,
-      backlog: status?.outbox.depth ?? null,
-      oldestAgeS: status?.outbox.oldestAgeS ?? null,
-      faults: status?.faults ?? [],
-      clockSynced: status?.clockSynced ?? null,
-      firmware: status?.firmware ?? null,
-      statusAt: st?.updatedAt ?? null,
+      backlog: h.backlog?.depth ?? null,
+      oldestAgeS: h.backlog?.oldestAgeS ?? null,
+      faults: h.faults,
+      clockSynced: h.clock?.synced ?? null,
+      firmware: h.firmware,
+      statusAt: h.statusAt,
       lastRating: last ?? null,
       today,
     };

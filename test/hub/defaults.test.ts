@@ -5,6 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIRMWARE_VERSION } from '../../device/agent.js';
 import { enrol } from '../../device/enrolment/enrolment.js';
+import { dayNumber } from '../../hub/calendar/working-days.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { startHub, type Hub } from '../../hub/hub.js';
 import { decode, GENESIS_HASH, recordHash, topic, type RatingRecord, type SessionMessage, type UnsignedRecord } from '../../protocol/index.js';
@@ -111,6 +112,9 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     clock.t = deadline;
     expect(hub.defaults.runDue()).toBe(3);
     expect(hub.defaults.runDue()).toBe(0);
+    // The hall page hears of them at once (the `defaulted` event), not at its 30 s safety-net catch-up.
+    const deadlineDay = dayNumber(deadline);
+    await waitFor(() => hub.web.stats.byDim('channel', deadlineDay, deadlineDay).find((r) => r.key === 'default')?.counts.n3 === 3, 'the defaults in the hall page\'s statistics', 5_000);
     await waitFor(async () => (await provinceEvaluations(province)).length === 4, 'three defaults at the province');
     const defaults = (await provinceEvaluations(province)).filter((e) => e.kind === 'default');
     expect(defaults).toHaveLength(3);

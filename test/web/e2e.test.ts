@@ -117,25 +117,35 @@ describe('the hall web page in a real browser', () => {
     await shoot(page, '04-wall-new-rating');
   }, 60_000);
 
-  it('shows a window paused as soon as its config says so', async () => {
+  it('shows staff logging in and out and a window paused as the queue system says so through the hub\'s window API', async () => {
     const page = browser.page;
     const tile = page.locator('[data-device="ev-001"]');
-    const setPaused = (paused: boolean) => {
-      const hub = hall.hub!;
-      const row = hub.registry.get('ev-001')!;
-      // What the hub's pause/resume API does: change the settings, bump the version, push the config.
-      hub.db.prepare('UPDATE devices SET settings = ?, config_version = config_version + 1 WHERE id = ?').run(JSON.stringify({ ...JSON.parse(row.settings), paused }), 'ev-001');
-      hub.pushConfig(hub.registry.config(hub.registry.get('ev-001')!));
+    const windowApi = async (method: 'PUT' | 'DELETE' | 'POST', path: string, body?: unknown) => {
+      const r = await fetch(`${hall.hubUrl}/api/windows/01/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${hall.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(r.status, await r.text()).toBe(200);
     };
-    setPaused(true);
+    // Staff on duty: each change is a new config pushed to the device, and the tile follows it.
+    await windowApi('PUT', 'staff', { id: 'S0102', name: '李强', number: '0102' });
+    await expect.poll(() => tile.locator('.staff').textContent(), { timeout: 10_000 }).toContain('李强（0102）');
+    await windowApi('DELETE', 'staff');
+    await expect.poll(() => tile.locator('.staff').textContent(), { timeout: 10_000 }).toBe('无人在岗');
+    await windowApi('PUT', 'staff', STAFF);
+    await expect.poll(() => tile.locator('.staff').textContent(), { timeout: 10_000 }).toContain('王芳');
+
+    await windowApi('POST', 'pause');
     await expect.poll(() => tile.getAttribute('data-state'), { timeout: 10_000 }).toBe('paused');
     expect(await tile.locator('[data-role=status]').textContent()).toBe('暂停');
     const c = await dominantColour(tile.locator('[data-role=status]'));
     expect(c.r > 150 && c.g > 80 && c.g < 140 && c.b < 60, `paused badge colour ${JSON.stringify(c)}`).toBe(true); // amber
     await expect.poll(() => page.locator('#k-paused').textContent()).toBe('1');
     await shoot(page, '05a-wall-paused');
-    setPaused(false);
+    await windowApi('POST', 'resume');
     await expect.poll(() => tile.getAttribute('data-state'), { timeout: 10_000 }).toBe('online');
+    expect(await page.evaluate('window.marker')).toBe(42); // all of it live, no reload
   }, 60_000);
 
   it('takes a 差评 through verify → rectify → revisit → closed', async () => {
