@@ -7,7 +7,12 @@
  *
  * Both tables are derived: they are filled by catching up on `ratings` (and hub-made defaults
  * in `forward_queue`) past a watermark, so a crash between a rating's commit and its facts
- * loses nothing — the next catch-up takes it. No API edits them; `rebuildRollups` recomputes
+ * loses nothing — the next catch-up takes it. What counts is what the hub's session book
+ * (hub/sessions/session-book.ts) decided counts, one evaluation per service (一次一评): a
+ * device rating for one of the hub's sessions counts only if it is that session's rating (a
+ * second rating for a rated session is stored, not counted); a 7-day default counts as the
+ * 'default' channel until a late real rating supersedes it (its 'correction' in the forward
+ * queue), and then only the real rating counts. No API edits them; `rebuildRollups` recomputes
  * the counts from the facts and `checkRollups` proves they agree. A rating found invalid on
  * appeal is not deleted: its fact is marked excluded and moves from its level's count to the
  * `invalid` count.
@@ -160,6 +165,7 @@ export class Facts {
         "SELECT rowid, kind, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND kind IN ('default', 'correction') ORDER BY rowid LIMIT ?",
       ),
       maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
+      session: db.prepare<[string], { device: string; rating_id: string | null }>('SELECT device, rating_id FROM sessions WHERE id = ?'),
       insert: db.prepare(
         'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt)',
       ),
@@ -229,7 +235,9 @@ export class Facts {
     for (const row of rows) {
       wm = row.rowid;
       if (row.kind !== 'rating') continue;
-      const f = factFromRecord(JSON.parse(row.body) as RatingRecord, row.received_at);
+      const r = JSON.parse(row.body) as RatingRecord;
+      if (!this.counts(r)) continue;
+      const f = factFromRecord(r, row.received_at);
       if (f && this.add(f)) {
         added.push(f);
         each(f);
@@ -260,6 +268,19 @@ export class Facts {
       if (m !== null && m > qwm) this.s.setWm.run(m, 'forward_queue');
     }
     return Math.max(rows.length, qrows.length);
+  }
+
+  /**
+   * Whether a stored device rating is the one that counts for its service. Ingest has already
+   * committed the session book's decision with the record, so the session row says it: a
+   * session of this device names its rating; a rating without one, or naming a session the
+   * hub did not open for this device, is a walk-up rating and counts.
+   */
+  private counts(r: RatingRecord): boolean {
+    if (!r.session) return true;
+    const s = this.s.session.get(r.session.id);
+    if (!s || s.device !== r.device) return true;
+    return s.rating_id === r.id;
   }
 
   /** Recomputes the daily and monthly counts from rating_facts (after a restore, or to prove them). */

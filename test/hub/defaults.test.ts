@@ -149,6 +149,24 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     expect((await provinceEvaluations(province)).some((e) => e.session?.id === timedOut.id && e.kind !== 'default')).toBe(false);
     expect(await metric(hubUrl, 'hcp_sessions_total', 'outcome="defaulted"')).toBe(3);
     expect(await metric(hubUrl, 'hcp_sessions_total', 'outcome="corrected"')).toBe(1);
+
+    // A second rating for the already rated prompt session: stored, not forwarded (一次一评).
+    await dev.send(dev.next({ kind: 'rating', level: 2, reasons: ['213'], session: refOf(prompt), staffId: 'S042', at: clock.t }));
+    await waitFor(async () => (await metric(hubUrl, 'hcp_sessions_total', 'outcome="extra-rating"')) === 1, 'the extra rating stored');
+
+    // The hall page's statistics count what the session book counts: the two defaults still
+    // standing as their own channel, the superseded one no more, the late 差评 and the prompt
+    // rating from the device, and the extra rating not at all (nor does it open a work order).
+    hub.web.syncNow();
+    const period = [dayNumber(bj('2025-09-01T12:00:00')), dayNumber(clock.t)] as const;
+    const byChannel = Object.fromEntries(hub.web.stats.byDim('channel', ...period).map((r) => [r.key, r.counts]));
+    expect(byChannel.default).toMatchObject({ total: 2, n3: 2 });
+    expect(byChannel.device).toMatchObject({ total: 2, n5: 1, n2: 1 });
+    expect(hub.web.stats.summary(...period)).toMatchObject({ total: 4, bad: 1 });
+    const excluded = hub.db.prepare<[string], { excluded: string | null }>('SELECT excluded FROM rating_facts WHERE id = ?');
+    expect(excluded.get(lateDefault.defaultId!)).toEqual({ excluded: 'superseded' });
+    expect(hub.web.workOrders.list().map((o) => o.ratingId)).toEqual([lateRating.id]);
+    expect(hub.web.facts.checkRollups()).toEqual([]);
     await client.endAsync();
   });
 });
