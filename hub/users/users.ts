@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import { hashPassword, newSecret, verifyPassword } from '../util/secrets.js';
+import { hashPassword, HUMAN_PASSWORD_COST, newSecret, verifyPassword } from '../util/secrets.js';
 import type { AuditLog } from './audit.js';
 
 export const STAFF_ROLES = ['admin', 'supervisor', 'viewer'] as const;
@@ -93,7 +93,7 @@ export class Users {
     if (!STAFF_ROLES.includes(o.role)) throw new UserError('invalid', `role must be one of ${STAFF_ROLES.join(', ')}`);
     const password = o.password ?? newSecret(12);
     PasswordSchema.parse(password);
-    const hash = await hashPassword(password);
+    const hash = await hashPassword(password, HUMAN_PASSWORD_COST);
     return this.db.transaction(() => {
       if (this.row(name)) throw new UserError('exists', `账号 ${name} 已存在 (user ${name} exists)`);
       const r = this.db
@@ -106,7 +106,7 @@ export class Users {
 
   async setPassword(by: string, name: string, password: string): Promise<void> {
     PasswordSchema.parse(password);
-    const hash = await hashPassword(password);
+    const hash = await hashPassword(password, HUMAN_PASSWORD_COST);
     this.db.transaction(() => {
       const r = this.db.prepare('UPDATE staff_users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?').run(hash, name);
       if (r.changes === 0) throw new UserError('not-found', `no user ${name}`);
@@ -134,7 +134,7 @@ export class Users {
   async login(name: string, password: string, from: string | null = null): Promise<LoginResult> {
     const r = this.row(name);
     if (!r) {
-      await verifyPassword(password, await (DUMMY_HASH ??= hashPassword(newSecret())));
+      await verifyPassword(password, await (DUMMY_HASH ??= hashPassword(newSecret(), HUMAN_PASSWORD_COST)));
       this.audit.record(name.slice(0, 64) || '?', 'login-failed', null, { reason: 'unknown-user', from });
       return { ok: false, reason: 'bad-credentials' };
     }
