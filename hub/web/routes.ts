@@ -164,6 +164,11 @@ const ActionBody = z.object({ version: z.coerce.number().int().positive().option
 // ---- the plugin
 
 export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<void> {
+  // The page and its JSON are for staff with a session cookie; the hub's OpenAPI document
+  // describes the token API for queue systems and hall IT, so these stay out of it.
+  app.addHook('onRoute', (r) => {
+    r.schema = { ...r.schema, hide: true };
+  });
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
   await app.register(fastifyStatic, { root: staticDir(), prefix: '/static/', maxAge: 3_600_000 });
