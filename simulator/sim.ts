@@ -17,6 +17,7 @@ import { VirtualDisplay } from '../device/display/virtual.js';
 import { enrol } from '../device/enrolment/enrolment.js';
 import type { Evaluation } from '../hub/forwarder/evaluation.js';
 import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
+import { INITIAL_PASSWORD_FILE } from '../hub/web/hall-web.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from './processes.js';
 import { startProvince, type Province } from './province/province.js';
 
@@ -99,6 +100,7 @@ export async function runSim(o: SimOptions): Promise<Account> {
   try {
     await waitHttpOk(`${hubUrl}/api/health`, 30_000, hub);
     progress(`sim: hub up — MQTT 127.0.0.1:${mqttPort}, HTTP ${hubUrl}; stand-in province ${province.url}`);
+    progress(`sim: hall web page ${hubUrl}/ — log in as admin with the password in ${join(dataDir, 'hub', INITIAL_PASSWORD_FILE)}`);
     const admin = readFileSync(join(dataDir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();
     const api = async (path: string, body?: unknown) => {
       const r = await fetch(`${hubUrl}${path}`, {

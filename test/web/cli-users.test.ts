@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../../simulator/processes.js';
+import { ADMIN_TOKEN_FILE } from '../../hub/hub.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { AuditLog } from '../../hub/users/audit.js';
 import { Users } from '../../hub/users/users.js';
@@ -54,5 +55,11 @@ describe('staff accounts from the command line', () => {
     const r = await fetch(`${hall.hubUrl}/api/hall/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { user: { role: string } }).user.role).toBe('admin');
+    // Beside it, the first admin API token: the machines' credential, not a person's password.
+    const tokenFile = join(hall.dir, 'hub', ADMIN_TOKEN_FILE);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect((await fetch(`${hall.hubUrl}/api/devices`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(`${hall.hubUrl}/api/devices`, { headers: { authorization: `Bearer ${password}` } })).status).toBe(401);
   });
 });
