@@ -52,9 +52,24 @@ export interface Rgb {
   b: number;
 }
 
+/**
+ * A screenshot of `el`. A live tile is replaced whole on every update (a device's connect and
+ * its first status come a moment apart), so an element can leave the DOM mid-screenshot: the
+ * locator is then resolved again and the picture taken of the new element.
+ */
+async function elementShot(el: Locator): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await el.screenshot();
+    } catch (e) {
+      if (attempt >= 5 || !/not attached to the DOM/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 /** The most common colour in a screenshot of `el` (its rendered background, for a badge). */
 export async function dominantColour(el: Locator): Promise<Rgb> {
-  const png = PNG.sync.read(await el.screenshot());
+  const png = PNG.sync.read(await elementShot(el));
   const counts = new Map<number, number>();
   for (let i = 0; i < png.data.length; i += 4) {
     // Quantise a little so anti-aliasing does not split one colour into many.
