@@ -20,6 +20,7 @@ import { registerHubCommands } from '../hub/cli/commands.js';
 import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
 import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { HubStartError, startHub } from '../hub/hub.js';
+import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
 import { attachControl } from '../simulator/devices/device-side.js';
@@ -80,7 +81,8 @@ const hubCommand = program
   .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
   .option('--default-days <n>', 'an unrated session counts as 基本满意 after this many days', int('--default-days'), 7)
   .option('--working-days', 'count --default-days as working days (official holiday calendar, 调休 included)', false)
-  .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...]} overriding the official calendar')
+  .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...], "years": [...]} overriding the official calendar (7-day defaults and 差评 deadlines)')
+  .option('--policy <name|file>', '差评 deadlines: hubei, ankang, jilin, or a JSON policy file', 'ankang')
   .option('--log-level <level>', 'pino log level', 'info');
 addProvinceOptions(hubCommand)
   .action(async (o, cmd: Command) => {
@@ -108,7 +110,9 @@ addProvinceOptions(hubCommand)
         },
         http: { host: o.host, port: o.httpPort },
         province: provinceConfigFromOptions(o),
-        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays, holidayFile: o.holidayFile ? resolve(o.holidayFile) : null },
+        holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
+        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
+        web: { policy: o.policy },
       },
       log,
     ).catch((e: unknown) => {
@@ -132,6 +136,7 @@ addProvinceOptions(hubCommand)
 program.enablePositionalOptions();
 hubCommand.enablePositionalOptions();
 registerHubCommands(hubCommand);
+addUserCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');
 device

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
 import { ProvinceConfigSchema } from './forwarder/config.js';
+import { WebConfigSchema } from './web/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
 export const HubConfigSchema = z
@@ -49,13 +50,18 @@ export const HubConfigSchema = z
       .object({
         unit: z.enum(['calendar-days', 'working-days'], 'defaults.unit must be "calendar-days" or "working-days"').default('calendar-days'),
         count: z.number().int().min(1, 'defaults.count must be at least 1 day').max(60).default(7),
-        /** JSON file of extra holidays / make-up workdays: { "holidays": [...], "workdays": [...] }. */
-        holidayFile: z.string().nullable().default(null),
         /** After a start, wait this long before making overdue defaults (devices deliver what they kept). */
         startGraceMs: z.number().int().nonnegative().default(5 * 60_000),
       })
       .prefault({}),
+    /**
+     * The one working-day calendar's override file (hub/calendar/working-days.ts), for the
+     * 7-day defaults and the 差评 deadlines alike: { "holidays": [...], "workdays": [...], "years": [...] }.
+     */
+    holidayFile: z.string().nullable().default(null),
     ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
+    /** The hall web page: 差评 policy profile, sessions, alerts (its calendar is holidayFile above). */
+    web: WebConfigSchema.prefault({}),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfigSchema>;

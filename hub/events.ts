@@ -1,4 +1,4 @@
-import type { RatingRecord, Status } from '../protocol/index.js';
+import type { DeviceConfig, RatingRecord, Status } from '../protocol/index.js';
 import type { Alarm } from './alarms/alarms.js';
 
 /**
@@ -13,8 +13,13 @@ export interface HubEvents {
   /** MQTT client connected / disconnected (client id). */
   connected: [clientId: string];
   disconnected: [clientId: string];
+  /** 7-day 基本满意 defaults were committed to the forward queue (how many). */
+  defaulted: [count: number];
   /** Something hall IT must look at: a forged or forked record, missing records. */
   alarm: [alarm: Alarm];
-  /** A device's config changed and was pushed (retained) with this version. */
-  config: [device: string, version: number];
+  /**
+   * A device's config was pushed (retained): enrolment, staff log-in/out, pause/resume, hall
+   * settings. Carries the whole config (device, version, staff on duty, paused).
+   */
+  config: [config: DeviceConfig];
 }

@@ -12,6 +12,7 @@ import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../proto
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
+import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { Connections } from './broker/connections.js';
@@ -29,11 +30,11 @@ import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
-import { WorkCalendar } from './sessions/calendar.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
+import { HallWeb } from './web/hall-web.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -57,6 +58,7 @@ export interface Hub {
   connections: Connections;
   ops: HallOps;
   forwarder: Forwarder | null;
+  web: HallWeb;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -82,11 +84,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true });
-  let calendar: WorkCalendar;
+  // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
+  let calendar: WorkingDayCalendar;
   try {
-    calendar = config.defaults.holidayFile ? WorkCalendar.fromFile(config.defaults.holidayFile) : new WorkCalendar();
+    calendar = loadCalendar(config.holidayFile);
   } catch (e) {
-    throw new HubStartError((e as Error).message);
+    if (e instanceof CalendarFileError) throw new HubStartError(e.message);
+    throw e;
   }
   const db = openHubDb(join(config.dataDir, 'hub.db'));
   const metrics = createMetrics();
@@ -97,12 +101,16 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
-  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, isWorkday: calendar.isWorkday, now });
+  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now });
 
+  // 差评 deadlines always count working days, so a calendar that stops at this year matters.
   const year = new Date(now()).getUTCFullYear();
-  if (config.defaults.unit === 'working-days' && !calendar.knows(year + 1)) {
-    log.warn({ year: year + 1 }, 'the holiday calendar does not know next year\'s official holidays yet: update the package or add them to the holiday file');
+  if (!calendar.covers(year) || !calendar.covers(year + 1)) {
+    log.warn({ year: calendar.covers(year) ? year + 1 : year }, 'the holiday calendar does not know that year\'s official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)');
   }
+  // Listens from before the broker starts, so the wall sees every device connect.
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now });
+  await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
   let adminToken: string | null = null;
@@ -167,7 +175,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
   const pushConfig = (c: DeviceConfig) => {
     publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
-    events.emit('config', c.device, c.version);
+    events.emit('config', c);
   };
 
   const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
@@ -189,7 +197,15 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     },
   });
   ingestRef = ingest;
-  const defaults = new DefaultScheduler(sessions, log.child({ part: 'defaults' }), () => forwarder?.kick(), now);
+  const defaults = new DefaultScheduler(
+    sessions,
+    log.child({ part: 'defaults' }),
+    (made) => {
+      forwarder?.kick();
+      events.emit('defaulted', made);
+    },
+    now,
+  );
   const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }) });
 
   aedes.on('publish', (packet, client) => {
@@ -229,11 +245,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     ops,
     sessions,
     alarms,
+    web,
   });
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
   defaults.start(config.defaults.startGraceMs);
+  web.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports }, 'hub ready');
@@ -254,6 +272,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     connections,
     ops,
     forwarder,
+    web,
     api,
     events,
     ports,
@@ -263,6 +282,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       if (closed) return;
       closed = true;
       defaults.stop();
+      web.stop(); // ends live streams, or api.close() would wait for them
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend

@@ -11,6 +11,7 @@ import { FIRMWARE_VERSION } from '../device/agent.js';
 import { enrol, ENROLMENT_FILE, EnrolmentSchema } from '../device/enrolment/enrolment.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
+import { INITIAL_PASSWORD_FILE } from '../hub/web/hall-web.js';
 import type { DeviceSettings } from '../hub/registry/registry.js';
 import { computeAccount, provinceEntry, type Account, type Ledger, type ProvinceEntry } from './account.js';
 import { ChildDevice } from './devices/child-device.js';
@@ -82,6 +83,7 @@ export class Hall {
     this.hubApi = new HubClient(hubUrl, readFileSync(join(o.dataDir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim());
     this.queue = await detectQueueSystem(this.hubApi);
     o.progress(`sim: hub up — MQTT 127.0.0.1:${this.ports.mqtt}, HTTP ${hubUrl}; stand-in province ${this.provinceUrl}`);
+    o.progress(`sim: hall web page ${hubUrl}/ — log in as admin with the password in ${join(o.dataDir, 'hub', INITIAL_PASSWORD_FILE)}`);
 
     // Enrol in small parallel groups: each enrolment hashes a password on the hub.
     const ids = Array.from({ length: o.devices }, (_, i) => i);

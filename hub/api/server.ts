@@ -26,6 +26,8 @@ import { statsRoutes } from './routes/stats.js';
 import { tokensRoutes } from './routes/tokens.js';
 import { windowsRoutes } from './routes/windows.js';
 import type { ApiTokens, Role } from './tokens.js';
+import type { HallWeb } from '../web/hall-web.js';
+import { webRoutes } from '../web/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
 export interface ApiDeps {
@@ -45,6 +47,8 @@ export interface ApiDeps {
   ops: HallOps;
   sessions: SessionBook;
   alarms: Alarms;
+  /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
+  web?: HallWeb;
   /** A preHandler that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -118,5 +122,6 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstan
 
   app.get('/api/health', async () => ({ ok: true, hall: d.registry.hall }));
   for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await app.register(routes, deps);
+  if (d.web) await app.register(webRoutes, d.web);
   return app;
 }

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_LEVEL, newRecordId, type Level, type RatingRecord, type SessionRef } from '../../protocol/index.js';
 import { evaluationFromRecord, type Evaluation } from '../forwarder/evaluation.js';
 import { enqueueEvaluation } from '../forwarder/forwarder.js';
+import type { WorkingDayCalendar } from '../calendar/working-days.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import { defaultDeadline, type DefaultPeriod } from './deadline.js';
@@ -120,7 +121,8 @@ export interface SessionBookOptions {
   metrics: Metrics;
   log: Logger;
   period: DefaultPeriod;
-  isWorkday: (date: string) => boolean;
+  /** The hub's one working-day calendar (also the 差评 deadlines'). */
+  calendar: WorkingDayCalendar;
   now?: () => number;
 }
 
@@ -202,7 +204,7 @@ export class SessionBook {
       return { session: this.view(existing), ref: sessionRef(existing), created: false };
     }
     const openedAt = this.now();
-    const deadlineAt = defaultDeadline(openedAt, this.o.period, this.o.isWorkday);
+    const deadlineAt = defaultDeadline(openedAt, this.o.period, (day) => this.o.calendar.isWorkingDay(day));
     this.stmts.insert.run({ id, device: input.device, window: input.window, cases, itemCode: input.itemCode, itemName: input.itemName, staffId: input.staffId, openedAt, deadlineAt });
     this.o.metrics.sessions.inc({ outcome: 'opened' });
     const row = this.stmts.get.get(id)!;

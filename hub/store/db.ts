@@ -3,7 +3,11 @@ import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
+import { ALERTS_MIGRATION } from '../stats/alerts.js';
+import { STATS_MIGRATION } from '../stats/facts.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
+import { USERS_MIGRATION } from '../users/audit.js';
+import { WORKORDERS_MIGRATION } from '../workorders/store.js';
 
 /**
  * The hub's own database. Migrations are numbered and applied in order inside one
@@ -109,6 +113,12 @@ export const MIGRATIONS: string[] = [
   ALARMS_MIGRATION,
   STATUS_MIGRATION,
   HALL_SETTINGS_MIGRATION,
+  // The hall web page (issue 7): staff accounts, sessions and audit log; statistics facts;
+  // 差评 work orders; cluster alerts.
+  USERS_MIGRATION,
+  STATS_MIGRATION,
+  WORKORDERS_MIGRATION,
+  ALERTS_MIGRATION,
 ];
 
 export type Db = Database.Database;

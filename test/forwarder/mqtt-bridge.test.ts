@@ -57,7 +57,7 @@ describe('the upstream MQTT bridge to a provincial broker (Debian mosquitto)', (
     const failures = await hall.hub!.metrics.forwardFailures.get();
     expect(failures.values.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
     expect(hall.hub!.forwarder!.status()).toMatchObject({ transport: 'mqtt', consecutiveFailures: 0 });
-  });
+  }, 90_000); // a mosquitto process stopped and started again
 
   it('a province without a reply channel: the broker\'s PUBACK counts, and nothing is lost while the broker is up', async () => {
     hall = await mqttHall(null);

@@ -5,6 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIRMWARE_VERSION } from '../../device/agent.js';
 import { enrol } from '../../device/enrolment/enrolment.js';
+import { dayNumber } from '../../hub/calendar/working-days.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { startHub, type Hub } from '../../hub/hub.js';
 import { decode, GENESIS_HASH, recordHash, topic, type RatingRecord, type SessionMessage, type UnsignedRecord } from '../../protocol/index.js';
@@ -111,6 +112,9 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     clock.t = deadline;
     expect(hub.defaults.runDue()).toBe(3);
     expect(hub.defaults.runDue()).toBe(0);
+    // The hall page hears of them at once (the `defaulted` event), not at its 30 s safety-net catch-up.
+    const deadlineDay = dayNumber(deadline);
+    await waitFor(() => hub.web.stats.byDim('channel', deadlineDay, deadlineDay).find((r) => r.key === 'default')?.counts.n3 === 3, 'the defaults in the hall page\'s statistics', 5_000);
     await waitFor(async () => (await provinceEvaluations(province)).length === 4, 'three defaults at the province');
     const defaults = (await provinceEvaluations(province)).filter((e) => e.kind === 'default');
     expect(defaults).toHaveLength(3);
@@ -145,6 +149,24 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     expect((await provinceEvaluations(province)).some((e) => e.session?.id === timedOut.id && e.kind !== 'default')).toBe(false);
     expect(await metric(hubUrl, 'hcp_sessions_total', 'outcome="defaulted"')).toBe(3);
     expect(await metric(hubUrl, 'hcp_sessions_total', 'outcome="corrected"')).toBe(1);
+
+    // A second rating for the already rated prompt session: stored, not forwarded (一次一评).
+    await dev.send(dev.next({ kind: 'rating', level: 2, reasons: ['213'], session: refOf(prompt), staffId: 'S042', at: clock.t }));
+    await waitFor(async () => (await metric(hubUrl, 'hcp_sessions_total', 'outcome="extra-rating"')) === 1, 'the extra rating stored');
+
+    // The hall page's statistics count what the session book counts: the two defaults still
+    // standing as their own channel, the superseded one no more, the late 差评 and the prompt
+    // rating from the device, and the extra rating not at all (nor does it open a work order).
+    hub.web.syncNow();
+    const period = [dayNumber(bj('2025-09-01T12:00:00')), dayNumber(clock.t)] as const;
+    const byChannel = Object.fromEntries(hub.web.stats.byDim('channel', ...period).map((r) => [r.key, r.counts]));
+    expect(byChannel.default).toMatchObject({ total: 2, n3: 2 });
+    expect(byChannel.device).toMatchObject({ total: 2, n5: 1, n2: 1 });
+    expect(hub.web.stats.summary(...period)).toMatchObject({ total: 4, bad: 1 });
+    const excluded = hub.db.prepare<[string], { excluded: string | null }>('SELECT excluded FROM rating_facts WHERE id = ?');
+    expect(excluded.get(lateDefault.defaultId!)).toEqual({ excluded: 'superseded' });
+    expect(hub.web.workOrders.list().map((o) => o.ratingId)).toEqual([lateRating.id]);
+    expect(hub.web.facts.checkRollups()).toEqual([]);
     await client.endAsync();
   });
 });

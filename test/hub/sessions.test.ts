@@ -121,5 +121,8 @@ describe('the queue system opens a session, the window\'s device prompts, the ra
     for (const p of ['/api/sessions/{id}/cancel', '/api/windows/{window}/staff', '/api/windows/{window}/pause', '/api/windows/{window}/resume', '/api/devices', '/api/devices/{id}/revoke', '/api/gaps', '/api/alarms']) {
       expect(doc.paths[p], p).toBeDefined();
     }
+    // The hall page's routes (session cookie, not API tokens) stay out of the token API's document.
+    expect(Object.keys(doc.paths).filter((p) => !(p.startsWith('/api/') || p === '/metrics') || ['/api/hall/login', '/api/hall/wall', '/api/hall/workorders'].includes(p))).toEqual([]);
+    expect(doc.paths['/api/hall/settings']).toBeDefined();
   });
 });

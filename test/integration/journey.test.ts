@@ -49,7 +49,7 @@ describe('one rating\'s whole journey, button to province', () => {
     const stats = await hall.api<{ ratings: number; forwarded: number }>('/api/stats');
     expect(stats).toMatchObject({ ratings: 300, forwarded: 300 });
     expect((await hall.province.stats()).accepted).toBe(300);
-  });
+  }, 90_000); // 300 presses end to end
 
   it('a device rates with the hub unreachable and delivers everything once it is back', async () => {
     hall = await TestHall.start();

@@ -1,0 +1,324 @@
+/**
+ * Statistics come from the stored records and nothing else. Each rating becomes one row of
+ * `rating_facts` (its assessed time, day, window, staff, item, channel, level), and daily and
+ * monthly per-dimension counts (`stat_daily`, `stat_monthly`) are kept in step in the same
+ * transaction, so a year's statistics read a few thousand small rows instead of parsing 1.5
+ * million records.
+ *
+ * Both tables are derived: they are filled by catching up on `ratings` (and hub-made defaults
+ * in `forward_queue`) past a watermark, so a crash between a rating's commit and its facts
+ * loses nothing — the next catch-up takes it. What counts is what the hub's session book
+ * (hub/sessions/session-book.ts) decided counts, one evaluation per service (一次一评): a
+ * device rating for one of the hub's sessions counts only if it is that session's rating (a
+ * second rating for a rated session is stored, not counted); a 7-day default counts as the
+ * 'default' channel until a late real rating supersedes it (its 'correction' in the forward
+ * queue), and then only the real rating counts. No API edits them; `rebuildRollups` recomputes
+ * the counts from the facts and `checkRollups` proves they agree. A rating found invalid on
+ * appeal is not deleted: its fact is marked excluded and moves from its level's count to the
+ * `invalid` count.
+ */
+import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
+import type { RatingRecord } from '../../protocol/index.js';
+import type { Db } from '../store/db.js';
+
+/** Counts per dimension, period and key. n1..n5: valid ratings per level; invalid: found invalid on appeal. */
+const countsTable = (name: string, period: string) => `
+  CREATE TABLE ${name} (
+    dim TEXT NOT NULL,
+    ${period} INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    n1 INTEGER NOT NULL DEFAULT 0,
+    n2 INTEGER NOT NULL DEFAULT 0,
+    n3 INTEGER NOT NULL DEFAULT 0,
+    n4 INTEGER NOT NULL DEFAULT 0,
+    n5 INTEGER NOT NULL DEFAULT 0,
+    invalid INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, ${period}, key)
+  ) WITHOUT ROWID;`;
+
+export const STATS_MIGRATION = `
+  CREATE TABLE rating_facts (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    window TEXT NOT NULL,
+    staff_id TEXT,
+    item_code TEXT,
+    channel TEXT NOT NULL,
+    level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+    device TEXT,
+    received_at INTEGER NOT NULL,
+    excluded TEXT CHECK (excluded IN ('invalid', 'superseded'))
+  );
+  CREATE INDEX rating_facts_window_at ON rating_facts (window, at);
+  CREATE INDEX rating_facts_at ON rating_facts (at);
+  CREATE INDEX rating_facts_excluded ON rating_facts (excluded, at) WHERE excluded IS NOT NULL;
+
+  -- Daily counts per dimension ('hall' with key '', 'window', 'staff', 'item', 'channel').
+  -- n1..n5: valid ratings per level; invalid: ratings found invalid on appeal.
+${countsTable('stat_daily', 'day')}
+  CREATE INDEX stat_daily_key ON stat_daily (dim, key, day);
+
+  -- The same per calendar month (month = year * 12 + month - 1), so a year reads 12 rows per
+  -- key instead of 365: a period's whole months come from here, its ragged ends from stat_daily.
+${countsTable('stat_monthly', 'month')}
+
+  -- Item names as last seen on a record (事项名称).
+  CREATE TABLE stat_items (code TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID;
+
+  -- How far the facts have caught up: rowids in ratings and forward_queue.
+  CREATE TABLE stat_watermark (source TEXT PRIMARY KEY, last_rowid INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO stat_watermark VALUES ('ratings', 0), ('forward_queue', 0);
+`;
+
+export const DIMS = ['hall', 'window', 'staff', 'item', 'channel'] as const;
+
+/** Month index of a day number: year * 12 + month - 1 (China calendar). */
+export function monthOfDay(day: number): number {
+  const d = dayFromNumber(day);
+  return Number(d.slice(0, 4)) * 12 + Number(d.slice(5, 7)) - 1;
+}
+
+/** The two tables of counts and the period column each is keyed by. */
+const ROLLUPS = [
+  { table: 'stat_daily', period: 'day' },
+  { table: 'stat_monthly', period: 'month' },
+] as const;
+export type Dim = (typeof DIMS)[number];
+
+/** 'device': the window evaluator (pf 4/5); 'default': the hub's 7-day 基本满意 (system default). */
+export type Channel = 'device' | 'default';
+
+export interface Fact {
+  id: string;
+  at: number;
+  window: string;
+  staffId: string | null;
+  itemCode: string | null;
+  itemName: string | null;
+  channel: Channel;
+  level: number;
+  device: string | null;
+  receivedAt: number;
+  /** Carried for the work order (not kept in rating_facts): preset reasons and case numbers. */
+  reasons: string[];
+  cases: string[];
+}
+
+/** Dimension keys of a fact. An unknown staff member or item is '' (shown as 未登记). */
+export function factKeys(f: Pick<Fact, 'window' | 'staffId' | 'itemCode' | 'channel'>): [Dim, string][] {
+  return [
+    ['hall', ''],
+    ['window', f.window],
+    ['staff', f.staffId ?? ''],
+    ['item', f.itemCode ?? ''],
+    ['channel', f.channel],
+  ];
+}
+
+export function factFromRecord(r: RatingRecord, receivedAt: number): Fact | null {
+  if (r.kind !== 'rating' || r.level === null) return null;
+  return {
+    id: r.id,
+    // When the citizen rated: trust the device clock only if it was synced.
+    at: r.clockSynced ? r.at : receivedAt,
+    window: r.window,
+    staffId: r.staffId,
+    itemCode: r.session?.itemCode ?? null,
+    itemName: r.session?.itemName ?? null,
+    channel: 'device',
+    level: r.level,
+    device: r.device,
+    receivedAt,
+    reasons: r.reasons,
+    cases: r.session?.cases ?? [],
+  };
+}
+
+interface EvaluationPayload {
+  id: string;
+  kind: string;
+  window: string;
+  staffId: string | null;
+  level: number;
+  reasons: string[];
+  session: { itemCode: string | null; itemName: string | null; cases: string[] } | null;
+  assessedAt: number;
+  supersedes: string | null;
+  device: string | null;
+}
+
+const CHUNK = 2000;
+
+export class Facts {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      wm: db.prepare<[string], { last_rowid: number }>('SELECT last_rowid FROM stat_watermark WHERE source = ?'),
+      setWm: db.prepare('UPDATE stat_watermark SET last_rowid = ? WHERE source = ?'),
+      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string }>(
+        'SELECT rowid, body, received_at, kind FROM ratings WHERE rowid > ? ORDER BY rowid LIMIT ?',
+      ),
+      queue: db.prepare<[number, number], { rowid: number; kind: string; payload: string; enqueued_at: number }>(
+        "SELECT rowid, kind, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND kind IN ('default', 'correction') ORDER BY rowid LIMIT ?",
+      ),
+      maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
+      session: db.prepare<[string], { device: string; rating_id: string | null }>('SELECT device, rating_id FROM sessions WHERE id = ?'),
+      insert: db.prepare(
+        'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt)',
+      ),
+      item: db.prepare('INSERT INTO stat_items (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE excluded.name IS NOT NULL'),
+      // [table][level - 1]
+      bump: ROLLUPS.map(({ table, period }) =>
+        [1, 2, 3, 4, 5].map((l) => db.prepare(`INSERT INTO ${table} (dim, ${period}, key, n${l}) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET n${l} = n${l} + 1`)),
+      ),
+      exclude: ROLLUPS.map(({ table, period }) =>
+        [1, 2, 3, 4, 5].map((l) => ({
+          invalid: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, invalid = invalid + 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+          superseded: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+        })),
+      ),
+      fact: db.prepare<[string], { id: string; day: number; month: number; window: string; staff_id: string | null; item_code: string | null; channel: Channel; level: number; excluded: string | null }>(
+        'SELECT id, day, month, window, staff_id, item_code, channel, level, excluded FROM rating_facts WHERE id = ?',
+      ),
+      markExcluded: db.prepare('UPDATE rating_facts SET excluded = ? WHERE id = ? AND excluded IS NULL'),
+    };
+  }
+
+  /** Adds one fact and its counts; false if it was already there. Call inside a transaction. */
+  add(f: Fact): boolean {
+    const day = dayNumber(f.at);
+    const month = monthOfDay(day);
+    const r = this.s.insert.run({ id: f.id, at: f.at, day, month, window: f.window, staffId: f.staffId, itemCode: f.itemCode, channel: f.channel, level: f.level, device: f.device, receivedAt: f.receivedAt });
+    if (r.changes === 0) return false;
+    if (f.itemCode) this.s.item.run(f.itemCode, f.itemName);
+    const periods = [day, month];
+    for (const [dim, key] of factKeys(f)) for (let t = 0; t < ROLLUPS.length; t++) this.s.bump[t]![f.level - 1]!.run(dim, periods[t], key);
+    return true;
+  }
+
+  /**
+   * Takes a fact out of the statistics without deleting it: 'invalid' (an appeal found the
+   * 差评 false or malicious; counted as invalid) or 'superseded' (a default replaced by the
+   * real rating). Call inside the transaction that decided it. False if unknown or already out.
+   */
+  exclude(id: string, why: 'invalid' | 'superseded'): boolean {
+    const f = this.s.fact.get(id);
+    if (!f || f.excluded !== null) return false;
+    this.s.markExcluded.run(why, id);
+    const periods = [f.day, f.month];
+    for (const [dim, key] of factKeys({ window: f.window, staffId: f.staff_id, itemCode: f.item_code, channel: f.channel })) {
+      for (let t = 0; t < ROLLUPS.length; t++) this.s.exclude[t]![f.level - 1]![why].run(dim, periods[t], key);
+    }
+    return true;
+  }
+
+  /**
+   * Brings the facts up to date with what is stored, a chunk per transaction. `each` runs
+   * inside the transaction for every new fact (work orders are created there). Returns the
+   * facts added and whether more is waiting (when stopped by maxChunks).
+   */
+  catchUp(each: (f: Fact) => void = () => {}, maxChunks = Infinity): { added: Fact[]; more: boolean } {
+    const added: Fact[] = [];
+    for (let chunk = 0; chunk < maxChunks; chunk++) {
+      const n = this.db.transaction(() => this.catchUpChunk(added, each))();
+      if (n < CHUNK) return { added, more: false };
+    }
+    return { added, more: true };
+  }
+
+  private catchUpChunk(added: Fact[], each: (f: Fact) => void): number {
+    let wm = this.s.wm.get('ratings')!.last_rowid;
+    const rows = this.s.ratings.all(wm, CHUNK);
+    for (const row of rows) {
+      wm = row.rowid;
+      if (row.kind !== 'rating') continue;
+      const r = JSON.parse(row.body) as RatingRecord;
+      if (!this.counts(r)) continue;
+      const f = factFromRecord(r, row.received_at);
+      if (f && this.add(f)) {
+        added.push(f);
+        each(f);
+      }
+    }
+    if (rows.length) this.s.setWm.run(wm, 'ratings');
+
+    // Hub-made defaults (and corrections that replace them) come through the forward queue.
+    let qwm = this.s.wm.get('forward_queue')!.last_rowid;
+    const qrows = this.s.queue.all(qwm, CHUNK);
+    for (const q of qrows) {
+      qwm = q.rowid;
+      const e = JSON.parse(q.payload) as EvaluationPayload;
+      if (q.kind === 'default') {
+        const f: Fact = { id: e.id, at: e.assessedAt, window: e.window, staffId: e.staffId, itemCode: e.session?.itemCode ?? null, itemName: e.session?.itemName ?? null, channel: 'default', level: e.level, device: e.device, receivedAt: q.enqueued_at, reasons: e.reasons ?? [], cases: e.session?.cases ?? [] };
+        if (this.add(f)) {
+          added.push(f);
+          each(f);
+        }
+      } else if (e.supersedes) {
+        this.exclude(e.supersedes, 'superseded');
+      }
+    }
+    if (qrows.length) this.s.setWm.run(qwm, 'forward_queue');
+    else {
+      // Nothing of interest: skip past plain rating rows so the next look starts near the end.
+      const m = this.s.maxQueue.get()!.m;
+      if (m !== null && m > qwm) this.s.setWm.run(m, 'forward_queue');
+    }
+    return Math.max(rows.length, qrows.length);
+  }
+
+  /**
+   * Whether a stored device rating is the one that counts for its service. Ingest has already
+   * committed the session book's decision with the record, so the session row says it: a
+   * session of this device names its rating; a rating without one, or naming a session the
+   * hub did not open for this device, is a walk-up rating and counts.
+   */
+  private counts(r: RatingRecord): boolean {
+    if (!r.session) return true;
+    const s = this.s.session.get(r.session.id);
+    if (!s || s.device !== r.device) return true;
+    return s.rating_id === r.id;
+  }
+
+  /** Recomputes the daily and monthly counts from rating_facts (after a restore, or to prove them). */
+  rebuildRollups(): void {
+    this.db.transaction(() => {
+      for (const { table, period } of ROLLUPS) {
+        this.db.exec(`DELETE FROM ${table}`);
+        for (const [dim, expr] of ROLLUP_KEYS) this.db.exec(`INSERT INTO ${table} (dim, ${period}, key, n1, n2, n3, n4, n5, invalid) ${rollupSelect(dim, expr, period)}`);
+      }
+    })();
+  }
+
+  /** Rows where the kept counts differ from a recount of the facts (empty when all agree). */
+  checkRollups(): { table: string; dim: string; period: number; key: string }[] {
+    const out: { table: string; dim: string; period: number; key: string }[] = [];
+    for (const { table, period } of ROLLUPS) {
+      for (const [dim, expr] of ROLLUP_KEYS) {
+        const fresh = rollupSelect(dim, expr, period);
+        const kept = `SELECT dim, ${period} AS period, key, n1, n2, n3, n4, n5, invalid FROM ${table} WHERE dim = '${dim}' AND (n1 + n2 + n3 + n4 + n5 + invalid) > 0`;
+        for (const sql of [`${fresh} EXCEPT ${kept}`, `${kept} EXCEPT ${fresh}`]) {
+          out.push(...this.db.prepare<[], { dim: string; period: number; key: string }>(sql).all().map((r) => ({ table, ...r })));
+        }
+      }
+    }
+    return out;
+  }
+}
+
+const ROLLUP_KEYS: [Dim, string][] = [
+  ['hall', "''"],
+  ['window', 'window'],
+  ['staff', "coalesce(staff_id, '')"],
+  ['item', "coalesce(item_code, '')"],
+  ['channel', 'channel'],
+];
+
+function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month'): string {
+  const n = (l: number) => `sum(level = ${l} AND excluded IS NULL) AS n${l}`;
+  return `SELECT '${dim}' AS dim, ${period} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid
+    FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY ${period}, ${keyExpr}`;
+}

@@ -1,0 +1,172 @@
+/**
+ * The statistics the page shows, read from the daily counts (stat_daily) and the facts.
+ * Periods are China calendar days, inclusive. Each statement is a named constant so the
+ * benchmark can print its query plan and prove every one of them uses an index.
+ */
+import { dayFromNumber, numberFromDay, weekday } from '../calendar/working-days.js';
+import type { Db } from '../store/db.js';
+import { monthOfDay, type Dim } from './facts.js';
+
+export interface Counts {
+  n1: number;
+  n2: number;
+  n3: number;
+  n4: number;
+  n5: number;
+  /** Ratings found invalid on appeal: shown, not counted in the rates. */
+  invalid: number;
+}
+
+export interface Rates extends Counts {
+  total: number;
+  /** 差评: levels 1–2. */
+  bad: number;
+  /** 满意率: levels 3–5 over all valid ratings (非常满意 + 满意 + 基本满意). */
+  satisfaction: number | null;
+  /** 好评率: levels 4–5. */
+  good: number | null;
+  badRate: number | null;
+}
+
+export function rates(c: Counts): Rates {
+  const total = c.n1 + c.n2 + c.n3 + c.n4 + c.n5;
+  const bad = c.n1 + c.n2;
+  return {
+    ...c,
+    total,
+    bad,
+    satisfaction: total ? (c.n3 + c.n4 + c.n5) / total : null,
+    good: total ? (c.n4 + c.n5) / total : null,
+    badRate: total ? bad / total : null,
+  };
+}
+
+const SUMS = 'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid';
+
+export const STAT_SQL = {
+  /**
+   * One dimension (window, staff, item, channel) over a period: its whole months from the
+   * monthly counts, the days before the first and after the last whole month from the daily.
+   */
+  byDim: `SELECT key, ${SUMS} FROM (
+      SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
+      UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
+      UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
+    ) GROUP BY key`,
+  /** Daily counts of the whole hall (summary, day/week/month trend). */
+  hallDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily INDEXED BY stat_daily_key WHERE dim = 'hall' AND key = '' AND day BETWEEN ? AND ?`,
+  /**
+   * Daily counts of one window / staff member / item / channel (its trend). INDEXED BY: with
+   * statistics gathered, SQLite would rather range over (dim, day) and filter 399 other
+   * windows' rows out than seek (dim, key, day).
+   */
+  keyDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily INDEXED BY stat_daily_key WHERE dim = ? AND key = ? AND day BETWEEN ? AND ?`,
+  /** Ratings found invalid on appeal, newest first. */
+  invalidated: `SELECT f.id, f.at, f.window, f.staff_id, f.item_code, f.level, w.id AS order_id
+    FROM rating_facts f LEFT JOIN work_orders w ON w.rating_id = f.id
+    WHERE f.excluded = 'invalid' AND f.at BETWEEN ? AND ? ORDER BY f.at DESC LIMIT ?`,
+  /** The latest ratings (the wall's live feed after a reload). */
+  recent: `SELECT id, at, window, staff_id, item_code, level, channel, excluded FROM rating_facts ORDER BY at DESC LIMIT ?`,
+  /** Ratings of one window within the last minutes (差评 cluster alerts). */
+  windowRecent: `SELECT count(*) AS total, coalesce(sum(level <= 2), 0) AS bad FROM rating_facts WHERE window = ? AND at > ? AND excluded IS NULL`,
+  itemNames: `SELECT code, name FROM stat_items`,
+} as const;
+
+export interface DimRow {
+  key: string;
+  counts: Rates;
+}
+
+export interface TrendPoint {
+  /** 'YYYY-MM-DD' (day, week starting Monday) or 'YYYY-MM' (month). */
+  period: string;
+  counts: Rates;
+}
+
+export type Grain = 'day' | 'week' | 'month';
+
+const ZERO: Counts = { n1: 0, n2: 0, n3: 0, n4: 0, n5: 0, invalid: 0 };
+const add = (a: Counts, b: Counts): Counts => ({ n1: a.n1 + b.n1, n2: a.n2 + b.n2, n3: a.n3 + b.n3, n4: a.n4 + b.n4, n5: a.n5 + b.n5, invalid: a.invalid + b.invalid });
+
+const monthStart = (m: number) => numberFromDay(`${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}-01`);
+
+/** Splits days [from, to] into whole months and the ragged days before and after them. */
+export function splitPeriod(from: number, to: number): { m1: number; m2: number; a1: number; b1: number; a2: number; b2: number } {
+  const none = { m1: 1, m2: 0 };
+  let m1 = monthOfDay(from);
+  if (monthStart(m1) < from) m1++;
+  let m2 = monthOfDay(to);
+  if (monthStart(m2 + 1) - 1 > to) m2--;
+  if (m1 > m2) return { ...none, a1: from, b1: to, a2: 1, b2: 0 };
+  return { m1, m2, a1: from, b1: monthStart(m1) - 1, a2: monthStart(m2 + 1), b2: to };
+}
+
+export function periodOf(day: number, grain: Grain): string {
+  const d = dayFromNumber(day);
+  if (grain === 'day') return d;
+  if (grain === 'month') return d.slice(0, 7);
+  return dayFromNumber(day - ((weekday(d) + 6) % 7)); // back to Monday
+}
+
+export class StatsQueries {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      byDim: db.prepare<[Record<string, unknown>], Counts & { key: string }>(STAT_SQL.byDim),
+      hallDays: db.prepare<[number, number], Counts & { day: number }>(STAT_SQL.hallDays),
+      keyDays: db.prepare<[string, string, number, number], Counts & { day: number }>(STAT_SQL.keyDays),
+      invalidated: db.prepare<[number, number, number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; order_id: number | null }>(STAT_SQL.invalidated),
+      recent: db.prepare<[number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; channel: string; excluded: string | null }>(STAT_SQL.recent),
+      windowRecent: db.prepare<[string, number], { total: number; bad: number }>(STAT_SQL.windowRecent),
+      itemNames: db.prepare<[], { code: string; name: string | null }>(STAT_SQL.itemNames),
+    };
+  }
+
+  byDim(dim: Exclude<Dim, 'hall'>, fromDay: number, toDay: number): DimRow[] {
+    return this.s.byDim.all({ dim, ...splitPeriod(fromDay, toDay) }).map(({ key, ...c }) => ({ key, counts: rates(c) }));
+  }
+
+  /** Trend of the hall, or of one key of a dimension, by day, week or month. */
+  trend(fromDay: number, toDay: number, grain: Grain, dim: Dim = 'hall', key = ''): TrendPoint[] {
+    const rows = dim === 'hall' ? this.s.hallDays.all(fromDay, toDay) : this.s.keyDays.all(dim, key, fromDay, toDay);
+    const byPeriod = new Map<string, Counts>();
+    for (const { day, ...c } of rows) {
+      const p = periodOf(day, grain);
+      byPeriod.set(p, add(byPeriod.get(p) ?? ZERO, c));
+    }
+    return [...byPeriod.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([period, c]) => ({ period, counts: rates(c) }));
+  }
+
+  summary(fromDay: number, toDay: number): Rates {
+    return rates(this.s.hallDays.all(fromDay, toDay).reduce<Counts>((acc, { day: _d, ...c }) => add(acc, c), ZERO));
+  }
+
+  invalidated(fromMs: number, toMs: number, limit = 200) {
+    return this.s.invalidated.all(fromMs, toMs, limit);
+  }
+
+  recent(limit = 20) {
+    return this.s.recent.all(limit);
+  }
+
+  windowRecent(window: string, sinceMs: number): { total: number; bad: number } {
+    return this.s.windowRecent.get(window, sinceMs)!;
+  }
+
+  itemNames(): Map<string, string | null> {
+    return new Map(this.s.itemNames.all().map((r) => [r.code, r.name]));
+  }
+}
+
+/** CSV (RFC 4180, UTF-8 with BOM so Excel opens Chinese text correctly). */
+export function toCsv(header: string[], rows: (string | number | null)[][]): string {
+  const cell = (v: string | number | null) => {
+    if (v === null) return '';
+    const s = String(v);
+    // A leading = + - @ would be a formula in a spreadsheet: quote it as text.
+    const safe = /^[=+\-@\t\r]/.test(s) && typeof v === 'string' ? `'${s}` : s;
+    return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  return '\uFEFF' + [header, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+}
