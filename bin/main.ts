@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MESSAGE_SCHEMAS } from '../protocol/index.js';
@@ -23,7 +23,12 @@ import { HubStartError, startHub } from '../hub/hub.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
-import { formatAccount, runSim } from '../simulator/sim.js';
+import { attachControl } from '../simulator/devices/device-side.js';
+import { accountOk, FAULT_KINDS, formatAccount, runSim } from '../simulator/sim.js';
+import type { FaultKind } from '../simulator/chaos/plan.js';
+import { runInteractive } from '../simulator/interactive/interactive.js';
+import { VirtualButtons } from '../device/buttons/virtual.js';
+import { VirtualDisplay } from '../device/display/virtual.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -201,16 +206,19 @@ driverOptions(
   .option('--outbox-capacity <n>', 'undelivered ratings kept at most; when full the device says out of service', '100000')
   .option('--retain-delivered <n>', 'delivered ratings kept for diagnosis (newest by sequence)', '1000')
   .option('--outbox-max-mb <mb>', 'cap on the outbox file size')
+  .addOption(new Option('--control <channel>', 'simulator: JSON-line commands on stdin (presses), events on stdout (records stored, frames); implies virtual buttons and display').choices(['stdio']))
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (raw) => {
     const o = runOptions('run', raw);
     const log = logger(o.logLevel, 2);
+    // The simulator's control channel (simulator/devices/): virtual buttons it presses, frames it reads.
+    const control = raw.control === 'stdio' ? { buttons: new VirtualButtons(o.buttonCount), display: new VirtualDisplay() } : null;
     let agent: Agent;
     try {
       agent = new Agent({
         dataDir: resolve(o.data),
-        buttons: makeButtons(o, log),
-        display: makeDisplay(o, log),
+        buttons: control?.buttons ?? makeButtons(o, log),
+        display: control?.display ?? makeDisplay(o, log),
         log,
         clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
         outbox: { capacity: o.outboxCapacity, retainDelivered: o.retainDelivered, ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}) },
@@ -219,13 +227,16 @@ driverOptions(
       process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
       process.exit(1);
     }
+    const channel = control ? attachControl(agent, control.buttons) : null;
     const systemd = new SystemdNotifier();
     onShutdown(log, async () => {
       await systemd.stopping();
+      channel?.close();
       await agent.stop();
     });
     try {
       await agent.start();
+      channel?.ready();
       await systemd.ready(() => agent.healthy());
     } catch (e) {
       log.fatal({ err: (e as Error).message }, 'the agent could not start');
@@ -263,16 +274,49 @@ program
   .command('sim')
   .description('run a whole hall on this machine: hub, stand-in province and simulated evaluators')
   .option('--devices <n>', 'number of evaluators', int('--devices'), 3)
-  .option('--duration <seconds>', 'seconds of pressing (default: until Ctrl-C)', positive('--duration'))
-  .option('--interval <seconds>', 'mean seconds between citizens at one window', positive('--interval'), 2)
+  .option('--duration <seconds>', 'seconds of play (default: until Ctrl-C)', positive('--duration'))
+  .addOption(new Option('--play <how>', 'day: the queue system opens sessions and citizens rate; walk-up: citizens step up and press').choices(['day', 'walk-up']).default('day'))
+  .option('--speed <factor>', 'day: time runs this many times faster (device timeouts shrink with it)', positive('--speed'), 60)
+  .option('--cases-per-hour <n>', 'day: cases finished per window per hour', positive('--cases-per-hour'), 8)
+  .option('--interval <seconds>', 'walk-up: mean seconds between citizens at one window', positive('--interval'), 2)
+  .option('--load <rate>', 'load: walk-up presses per second per device (sets --play walk-up)', positive('--load'))
+  .option('--chaos', 'inject faults: each device its own process, killed, cut off, out of disk; hub and province killed', false)
+  .option('--faults <kinds>', `chaos: comma-separated fault kinds (${FAULT_KINDS.join(', ')})`, FAULT_KINDS.join(','))
+  .option('--fault-gap <seconds>', 'chaos: mean seconds between faults', positive('--fault-gap'), 8)
+  .option('--processes', 'run each device as its own process also without chaos', false)
+  .option('--interactive', 'pick a window, see its screen, press 1–5 yourself', false)
+  .option('--seed <n>', 'random seed, to run the same citizens and faults again', int('--seed'))
   .option('--data <dir>', 'keep data and logs here (default: a temporary directory, removed at the end)')
   .option('--keep', 'keep the temporary directory', false)
+  .option('--drain-timeout <seconds>', 'how long to wait for every queue to empty at the end', positive('--drain-timeout'), 180)
   .option('--json', 'end with the account as one JSON line on stdout', false)
   .action(async (o) => {
-    const account = await runSim({ devices: o.devices, durationS: o.duration ?? null, meanIntervalS: o.interval, dataDir: o.data ? resolve(o.data) : undefined, keep: o.keep });
+    if (o.interactive) {
+      await runInteractive({ devices: o.devices, dataDir: o.data ? resolve(o.data) : undefined, keep: o.keep });
+      process.exit(0);
+    }
+    const kinds = String(o.faults).split(',').map((k) => k.trim()).filter(Boolean);
+    const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+    if (unknown.length) program.error(`--faults: unknown fault kind ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
+    if (o.chaos && o.duration === undefined) program.error('--chaos needs --duration');
+    const account = await runSim({
+      devices: o.devices,
+      durationS: o.duration ?? null,
+      play: o.load ? 'walk-up' : o.play,
+      meanIntervalS: o.load ? 1 / o.load : o.interval,
+      speed: o.speed,
+      day: { casesPerHour: o.casesPerHour },
+      processes: o.processes,
+      chaos: o.chaos ? { kinds: kinds as FaultKind[], meanGapS: o.faultGap } : null,
+      seed: o.seed,
+      dataDir: o.data ? resolve(o.data) : undefined,
+      keep: o.keep,
+      drainTimeoutS: o.drainTimeout,
+    });
     process.stderr.write(formatAccount(account) + '\n');
+    if (o.load) process.stderr.write(`load: ${(account.pressed / Math.max(1, o.duration ?? account.seconds)).toFixed(1)} thanked presses/s offered by ${o.devices} devices at ${o.load}/s each\n`);
     if (o.json) process.stdout.write(JSON.stringify(account) + '\n');
-    process.exit(account.lost === 0 && account.duplicated === 0 && account.drained ? 0 : 1);
+    process.exit(accountOk(account) ? 0 : 1);
   });
 
 program.addCommand(forwardingCommand());

@@ -62,3 +62,47 @@ export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
     child.kill(signal);
   });
 }
+
+/**
+ * A part of the hall run as its own `haochaping …` process (the hub, the stand-in province)
+ * that the simulator can SIGKILL and start again on the same data and ports.
+ */
+export class CliService {
+  private child: ChildProcess | null = null;
+  starts = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly args: string[],
+    private readonly logFile: string,
+    private readonly healthUrl: string,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    if (this.running) return;
+    this.child = spawnCli(this.args, this.logFile);
+    this.starts++;
+    await waitHttpOk(this.healthUrl, timeoutMs, this.child);
+  }
+
+  /** SIGKILL: no shutdown code runs, as in a power cut. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    this.child = null;
+    if (c) await stopProcess(c, 'SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    this.child = null;
+    if (c) await stopProcess(c, 'SIGTERM');
+  }
+}

@@ -1,74 +1,56 @@
 /**
- * `haochaping sim`: a whole hall on one machine. Starts the stand-in province, the hub as its
- * own process, and N evaluators running the real device agent with virtual buttons and
- * screens, enrolled through the real enrolment path. Citizens press; at the end the sim
- * waits for everything to drain and gives the account, from the citizen's side: every press
- * that was thanked must be at the province exactly once.
+ * `haochaping sim`: a whole hall on one machine. Starts the stand-in province and the hub as
+ * their own processes, and N evaluators running the real device agent with virtual buttons
+ * and screens, enrolled through the real enrolment path. Citizens play a day (the queue
+ * system opens sessions, citizens rate, walk away, give 差评 with reasons) or walk up and
+ * press (load); in chaos mode every device is its own process and faults are injected. At the
+ * end the sim heals everything, waits for the queues to drain and gives the account from the
+ * citizen's side: every press whose thank-you was shown must be at the province exactly once.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import pino, { type Logger } from 'pino';
-import type { Level, RatingRecord } from '../protocol/index.js';
-import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
-import { VirtualButtons } from '../device/buttons/virtual.js';
-import { VirtualDisplay } from '../device/display/virtual.js';
-import { enrol } from '../device/enrolment/enrolment.js';
-import type { Evaluation } from '../hub/forwarder/evaluation.js';
-import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
-import { INITIAL_PASSWORD_FILE } from '../hub/web/hall-web.js';
-import { freePort, spawnCli, stopProcess, waitHttpOk } from './processes.js';
-import { startProvince, type Province } from './province/province.js';
+import type { DeviceSettings } from '../hub/registry/registry.js';
+import type { Account, Ledger } from './account.js';
+import { ChaosRunner } from './chaos/chaos.js';
+import { FAULT_KINDS, planFaults, type FaultKind } from './chaos/plan.js';
+import { DEFAULT_DAY, DEFAULT_PROFILE, WindowPlayer, type CitizenProfile, type DayOptions, type PlayStats } from './citizens.js';
+import { Hall } from './hall.js';
+import { seededRng } from './util/random.js';
+
+export { formatAccount, accountOk, type Account } from './account.js';
 
 export interface SimOptions {
   devices: number;
-  /** Seconds of pressing; null: until SIGINT/SIGTERM. */
+  /** Seconds of play; null: until SIGINT/SIGTERM. */
   durationS: number | null;
-  /** Mean seconds between citizens at one window. */
+  /** 'day': sessions from the queue system; 'walk-up': citizens step up and press. */
+  play: 'day' | 'walk-up';
+  /** Walk-up: mean seconds between citizens at one window. */
   meanIntervalS: number;
+  /** Day: time runs this many times faster than real time (device timeouts shrink with it). */
+  speed: number;
+  day?: Partial<DayOptions>;
+  profile?: Partial<CitizenProfile>;
+  /** Each device its own process (chaos mode implies it). */
+  processes?: boolean;
+  chaos?: { kinds: readonly FaultKind[]; meanGapS: number } | null;
+  seed?: number;
   dataDir?: string;
   keep?: boolean;
   drainTimeoutS?: number;
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
+  progressEveryMs?: number;
   log?: Logger;
 }
 
-export interface Account {
-  devices: number;
-  pressed: number;
-  stored: number;
-  forwarded: number;
-  lost: number;
-  duplicated: number;
-  notRated: number;
-  rejected: number;
-  provinceDuplicatesReceived: number;
-  drained: boolean;
-  seconds: number;
-}
-
-/** How citizens rate, roughly as halls report: mostly 非常满意, few 差评. */
-const LEVEL_WEIGHTS: [Level, number][] = [
-  [5, 0.6],
-  [4, 0.25],
-  [3, 0.1],
-  [2, 0.03],
-  [1, 0.02],
-];
-
-function pickLevel(): Level {
-  let x = Math.random();
-  for (const [level, w] of LEVEL_WEIGHTS) if ((x -= w) < 0) return level;
-  return 5;
-}
-
-interface SimDevice {
-  agent: Agent;
-  buttons: VirtualButtons;
-  display: VirtualDisplay;
-  timer: NodeJS.Timeout | null;
+/** Device settings for the play: walk-up with fast timeouts, or session mode scaled by speed. */
+export function deviceSettings(o: Pick<SimOptions, 'play' | 'speed'>): DeviceSettings {
+  if (o.play === 'walk-up') return { mode: 'walk-up', timeouts: { repeatIntervalS: 0.3, thanksS: 0.3, tooSoonS: 0, reasonS: 3 } };
+  const s = (x: number, min: number) => Math.max(min, Math.round((x / o.speed) * 100) / 100);
+  return { mode: 'session', timeouts: { promptS: s(60, 1), reasonS: s(30, 1), thanksS: s(3, 0.3), repeatIntervalS: s(5, 0.2), tooSoonS: s(1, 0) } };
 }
 
 export async function runSim(o: SimOptions): Promise<Account> {
@@ -77,169 +59,120 @@ export async function runSim(o: SimOptions): Promise<Account> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'hcp-sim-'));
   mkdirSync(dataDir, { recursive: true });
   const log = o.log ?? pino({ level: 'info' }, pino.destination({ dest: join(dataDir, 'sim.log'), sync: false }));
-  progress(`sim: data and logs in ${dataDir}`);
+  const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const rng = seededRng(seed);
+  const chaos = o.chaos ?? null;
+  progress(`sim: data and logs in ${dataDir} (seed ${seed})`);
 
-  const province: Province = await startProvince({ dbPath: join(dataDir, 'province.db'), log: log.child({ part: 'province' }) });
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const hubUrl = `http://127.0.0.1:${httpPort}`;
-  const hubArgs = ['hub', '--data', join(dataDir, 'hub'), '--hall', 'sim-hall', '--host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--province-url', `${province.url}/api/evaluations`];
-  let hub: ChildProcess = spawnCli(hubArgs, join(dataDir, 'hub.log'));
-  const devices: SimDevice[] = [];
-  const pressedIds = new Map<string, RatingRecord>();
-  let notRated = 0;
-  let stopping = false;
+  const hall = new Hall({
+    dataDir,
+    devices: o.devices,
+    processes: o.processes || chaos !== null,
+    proxies: chaos !== null && chaos.kinds.some((k) => k.startsWith('net-')),
+    diskBytes: chaos?.kinds.includes('disk-full') ? 16 * 1024 * 1024 : null,
+    settings: deviceSettings(o),
+    log,
+    progress,
+  });
+  const ledger: Ledger = { thanked: new Map(), notRated: 0, sessions: 0, attempts: 0, outOfService: 0 };
+  const stats: PlayStats = { attempts: 0, sessions: 0, walkedAway: 0 };
+  const players: WindowPlayer[] = [];
+  let runner: ChaosRunner | null = null;
+  let ticker: NodeJS.Timeout | null = null;
   let onStop: () => void = () => {};
   const stopSignal = new Promise<void>((res) => (onStop = res));
-  const interrupt = () => {
-    stopping = true;
-    onStop();
-  };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
 
   try {
-    await waitHttpOk(`${hubUrl}/api/health`, 30_000, hub);
-    progress(`sim: hub up — MQTT 127.0.0.1:${mqttPort}, HTTP ${hubUrl}; stand-in province ${province.url}`);
-    progress(`sim: hall web page ${hubUrl}/ — log in as admin with the password in ${join(dataDir, 'hub', INITIAL_PASSWORD_FILE)}`);
-    const admin = readFileSync(join(dataDir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();
-    const api = async (path: string, body?: unknown) => {
-      const r = await fetch(`${hubUrl}${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+    await hall.start();
+    for (const d of hall.devices) {
+      d.on('thanked', (r) => ledger.thanked.set(r.id, r));
+      d.on('stored', (r) => {
+        if (r.kind === 'not-rated') ledger.notRated++;
       });
-      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
-      return r.json() as Promise<Record<string, unknown>>;
-    };
-
-    for (let i = 0; i < o.devices; i++) {
-      const window = String(i + 1).padStart(2, '0');
-      const { token, device } = (await api('/api/devices', {
-        window,
-        id: `sim-${window}`,
-        settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0.5, thanksS: 0.5, tooSoonS: 0 } },
-      })) as { token: string; device: { id: string } };
-      const dir = join(dataDir, 'devices', device.id);
-      mkdirSync(dir, { recursive: true });
-      await enrol(dir, hubUrl, token, FIRMWARE_VERSION);
-      const buttons = new VirtualButtons(5);
-      const display = new VirtualDisplay(20);
-      const agent = new Agent({ dataDir: dir, buttons, display, log: log.child({ device: device.id }), clockSynced: () => true, link: { statusIntervalMs: 5000 } });
-      agent.on('stored', (r) => {
-        if (r.kind === 'rating') pressedIds.set(r.id, r);
-        else notRated++;
-      });
-      await agent.start();
-      devices.push({ agent, buttons, display, timer: null });
+      d.on('outOfService', () => ledger.outOfService++);
     }
-    progress(`sim: ${devices.length} evaluators enrolled and running`);
 
-    // Citizens arrive at each window at random (exponential gaps around the mean) and press.
-    const schedule = (d: SimDevice) => {
-      const gap = -Math.log(1 - Math.random()) * o.meanIntervalS * 1000;
-      d.timer = setTimeout(() => {
-        if (stopping) return;
-        const level = pickLevel();
-        d.buttons.press(d.agent.currentConfig.buttons.indexOf(level));
-        // A 差评 opens the reasons screen: this citizen picks the first reason and confirms.
-        const f = d.display.current;
-        if (f?.screen === 'reasons') {
-          d.buttons.press(f.options[0]!.button);
-          const next = d.display.current;
-          const confirm = next?.screen === 'reasons' ? next.options.find((o) => o.action === 'done' || o.action === 'skip') : undefined;
-          if (confirm) d.buttons.press(confirm.button);
-        }
-        schedule(d);
-      }, Math.max(600, gap));
-    };
-    devices.forEach(schedule);
+    const profile: CitizenProfile = { ...DEFAULT_PROFILE, ...(o.play === 'walk-up' ? { readS: [0.1, 0.4] as const, walkAway: 0 } : {}), ...o.profile };
+    const day: DayOptions = { ...DEFAULT_DAY, ...o.day };
+    for (const d of hall.devices) {
+      const p = new WindowPlayer(d, seededRng(rng.int(0, 2 ** 31)), profile, o.play === 'walk-up' ? 1 : o.speed, stats);
+      if (o.play === 'walk-up') p.startWalkUp(o.meanIntervalS);
+      else {
+        const staff = { id: `staff-${d.window}`, name: STAFF_NAMES[Number(d.window) % STAFF_NAMES.length]!, number: `A${d.window}`, photo: null };
+        await hall.queue.staffLogIn(d, staff);
+        p.startDay(hall.queue, day, staff.id);
+      }
+      players.push(p);
+    }
 
-    const stats = async () => {
-      const [h, p] = await Promise.all([api('/api/stats'), province.stats()]);
-      return { hub: h as { ratings: number; backlog: number; forwarded: number; rejections: Record<string, number> }, province: p };
-    };
+    if (chaos) {
+      if (o.durationS === null) throw new Error('a chaos run needs a duration');
+      const kinds = chaos.kinds.filter((k) => k !== 'disk-full' || !hall.diskUnavailable);
+      const plan = planFaults({ durationMs: o.durationS * 1000, devices: hall.devices.length, kinds, meanGapMs: chaos.meanGapS * 1000, rng });
+      runner = new ChaosRunner(hall, log.child({ part: 'chaos' }));
+      runner.start(plan);
+      progress(`sim: chaos — ${plan.length} faults planned (${kinds.join(', ')})`);
+    }
+
     const line = async (phase: string) => {
-      const s = await stats().catch(() => null);
-      const depth = devices.reduce((n, d) => n + d.agent.outbox.depth(), 0);
+      const [h, p] = await Promise.all([hall.hubStats(), hall.provinceStats()]);
       const el = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
-      progress(`${phase} ${el}s  pressed ${pressedIds.size}  stored ${s?.hub.ratings ?? '?'}  forwarded ${s?.province.accepted ?? '?'}  device backlog ${depth}  hub backlog ${s?.hub.backlog ?? '?'}`);
+      const active = runner?.activeSummary;
+      progress(
+        `${phase} ${el}s  pressed ${ledger.thanked.size}  stored ${h?.ratings ?? '?'}  forwarded ${p?.accepted ?? '?'}  backlog device ${hall.deviceBacklog()} hub ${h?.backlog ?? '?'}` +
+          (o.play === 'day' ? `  sessions ${stats.sessions}` : '') +
+          (runner ? `  faults ${runner.injected.length}${active ? ` [${active}]` : ''}` : ''),
+      );
     };
-    const ticker = setInterval(() => void line('run  '), 2000);
+    ticker = setInterval(() => void line('run  '), o.progressEveryMs ?? 2000);
     await Promise.race([stopSignal, ...(o.durationS === null ? [] : [new Promise((r) => setTimeout(r, o.durationS! * 1000))])]);
-    stopping = true;
     clearInterval(ticker);
-    for (const d of devices) if (d.timer) clearTimeout(d.timer);
+    ticker = null;
+    await Promise.all(players.map((p) => p.stop()));
+    if (runner) {
+      progress('sim: healing — network up, disks freed, every process running');
+      await runner.heal();
+    }
 
-    // Drain: everything thanked must travel device → hub → province.
-    const drainUntil = Date.now() + (o.drainTimeoutS ?? 120) * 1000;
+    // Drain: everything thanked must travel device → hub → province. Calm twice in a row.
+    const drainUntil = Date.now() + (o.drainTimeoutS ?? 180) * 1000;
     let drained = false;
+    let calm = 0;
     while (Date.now() < drainUntil) {
-      const s = await stats().catch(() => null);
-      const depth = devices.reduce((n, d) => n + d.agent.outbox.depth(), 0);
-      if (s && depth === 0 && s.hub.backlog === 0) {
-        drained = true;
-        break;
-      }
+      const h = await hall.hubStats();
+      const allUp = hall.devices.every((d) => d.alive);
+      if (h && allUp && hall.deviceBacklog() === 0 && h.backlog === 0) {
+        if (++calm >= 2) {
+          drained = true;
+          break;
+        }
+      } else calm = 0;
       await line('drain');
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 1000));
     }
 
-    // The account, from the province's own list.
-    const atProvince = new Map<string, number>(); // device/seq → count
-    let accepted = 0;
-    for (let after = 0; ; ) {
-      const page = (await (await fetch(`${province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; record: Evaluation }[] };
-      if (page.records.length === 0) break;
-      for (const { n, record: evaluation } of page.records) {
-        after = n;
-        const record = evaluation.record;
-        if (!record || !pressedIds.has(record.id)) continue;
-        accepted++;
-        const k = `${record.device}/${record.seq}`;
-        atProvince.set(k, (atProvince.get(k) ?? 0) + 1);
-      }
+    ledger.sessions = stats.sessions;
+    ledger.attempts = stats.attempts;
+    const account = await hall.account(ledger, drained, Math.round((Date.now() - started) / 1000));
+    if (runner) {
+      account.faults = runner.counts();
+      account.deviceCrashes = hall.crashes;
     }
-    const final = await stats();
-    const lost = [...pressedIds.values()].filter((r) => !atProvince.has(`${r.device}/${r.seq}`)).length;
-    const duplicated = [...atProvince.values()].reduce((n, c) => n + (c - 1), 0);
-    return {
-      devices: o.devices,
-      pressed: pressedIds.size,
-      stored: final.hub.ratings,
-      forwarded: accepted,
-      lost,
-      duplicated,
-      notRated,
-      rejected: Object.entries(final.hub.rejections).reduce((n, [reason, c]) => (reason === 'duplicate' ? n : n + c), 0),
-      provinceDuplicatesReceived: final.province.duplicatesReceived,
-      drained,
-      seconds: Math.round((Date.now() - started) / 1000),
-    };
+    if (o.play === 'day') account.sessionsVia = hall.queue.via;
+    return account;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    for (const d of devices) await d.agent.stop().catch(() => {});
-    await stopProcess(hub);
-    await province.close();
+    if (ticker) clearInterval(ticker);
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
+    await Promise.all(players.map((p) => p.stop()));
+    await hall.stop();
     log.flush?.();
     if (!o.dataDir && !o.keep) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-export function formatAccount(a: Account): string {
-  const rows: [string, number | string][] = [
-    ['devices', a.devices],
-    ['pressed (thanked)', a.pressed],
-    ['not rated (timeouts)', a.notRated],
-    ['stored at hub', a.stored],
-    ['forwarded (accepted by province)', a.forwarded],
-    ['lost', a.lost],
-    ['duplicated', a.duplicated],
-    ['rejected at hub', a.rejected],
-    ['duplicates the province received', a.provinceDuplicatesReceived],
-    ['drained', a.drained ? 'yes' : 'NO'],
-    ['seconds', a.seconds],
-  ];
-  const w = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
-}
+export { FAULT_KINDS };
+
+const STAFF_NAMES = ['王芳', '李娜', '张伟', '刘洋', '陈静', '杨磊', '赵敏', '黄强', '周婷', '吴刚'];
