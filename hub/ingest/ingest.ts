@@ -69,6 +69,7 @@ export function forwardEveryRating(db: Db): (r: RatingRecord, receivedAt: number
 
 export class Ingest {
   private queue: Pending[] = [];
+  private rejectionRows: [at: number, device: string | null, reason: string, recordId: string | null, seq: number | null, detail: string][] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly stmts;
@@ -140,27 +141,32 @@ export class Ingest {
     this.timer = setTimeout(() => this.flush(), this.o.lingerMs ?? 2);
   }
 
+  /**
+   * Counts, logs and remembers a refused message. The rejections row is written with the next
+   * group commit, not on its own: a flood of garbage must not cost the hub one fsync per message.
+   */
   private reject(reason: RejectReason, device: string | null, detail: string, record?: RatingRecord, tellDevice = false): void {
-    this.o.metrics.rejected.inc({ reason });
-    // A duplicate is routine after a lost ack (the device resends); anything else is not.
-    this.o.log[reason === 'duplicate' ? 'info' : 'warn']({ device, reason, seq: record?.seq, id: record?.id }, `rejected rating: ${detail}`);
-    try {
-      this.stmts.rejection.run(this.now(), device, reason, record?.id ?? null, record?.seq ?? null, detail.slice(0, 500));
-    } catch (e) {
-      this.o.log.error({ err: e }, 'could not log a rejection');
-    }
+    this.note(reason, device, detail, record);
+    // Bounded while commits fail (disk full): the metric and the log line still count every one.
+    if (this.rejectionRows.length < 10_000) this.rejectionRows.push([this.now(), device, reason, record?.id ?? null, record?.seq ?? null, detail.slice(0, 500)]);
+    this.schedule();
     if (tellDevice && record && FINAL_REJECTS.has(reason)) {
       this.o.publishAck(record.hall, record.device, { v: 1, acks: [], rejects: [{ seq: record.seq, id: record.id, reason }] });
     }
   }
 
-  /** Commits everything queued in one transaction, then acks. */
+  private note(reason: RejectReason, device: string | null, detail: string, record?: RatingRecord): void {
+    this.o.metrics.rejected.inc({ reason });
+    // A duplicate is routine after a lost ack (the device resends); anything else is not.
+    this.o.log[reason === 'duplicate' ? 'info' : 'warn']({ device, reason, seq: record?.seq, id: record?.id }, `rejected rating: ${detail}`);
+  }
+
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.queue;
     this.queue = [];
-    if (batch.length === 0) return;
+    if (batch.length === 0 && this.rejectionRows.length === 0) return;
     const acks = new Map<string, { hall: string; device: string; ack: Ack }>();
     const rejects: { p: Pending; reason: RejectReason; detail: string }[] = [];
     const stored: RatingRecord[] = [];
@@ -184,13 +190,17 @@ export class Ingest {
             rejects.push({ p, reason: outcome.reason, detail: outcome.detail });
           }
         }
+        for (const row of this.rejectionRows) this.stmts.rejection.run(...row);
+        for (const { p, reason, detail } of rejects) this.stmts.rejection.run(p.receivedAt, p.record.device, reason, p.record.id, p.record.seq, detail.slice(0, 500));
       })();
+      this.rejectionRows = [];
     } catch (e) {
       this.gapAlarms = [];
       // Nothing was committed, nothing is acked: the devices will resend.
       this.o.log.error({ err: e, records: batch.length }, 'group commit failed; records not acknowledged');
       return;
     }
+    if (batch.length === 0) return;
     this.o.metrics.batchSize.observe(batch.length);
     for (const r of stored) this.o.metrics.stored.inc({ kind: r.kind, level: String(r.level ?? 'none') });
     for (const { p, reason, detail } of rejects) {
@@ -198,7 +208,7 @@ export class Ingest {
         const kind = reason === 'id-conflict' ? 'id-conflict' : 'chain-fork';
         this.o.alarms?.raise(kind, p.record.device, `${p.record.device} sent a validly signed record that contradicts its stored chain (${reason}): a cloned device or a restored outbox`, { seq: p.record.seq, id: p.record.id, epoch: p.epoch });
       }
-      this.reject(reason, p.record.device, detail, p.record);
+      this.note(reason, p.record.device, detail, p.record);
       if (reason !== 'duplicate') ackFor(p.record).rejects.push({ seq: p.record.seq, id: p.record.id, reason });
     }
     for (const a of acks.values()) this.o.publishAck(a.hall, a.device, a.ack);
