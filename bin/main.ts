@@ -29,6 +29,9 @@ import type { FaultKind } from '../simulator/chaos/plan.js';
 import { runInteractive } from '../simulator/interactive/interactive.js';
 import { VirtualButtons } from '../device/buttons/virtual.js';
 import { VirtualDisplay } from '../device/display/virtual.js';
+import { registerReleaseCommands } from '../common/release/cli.js';
+import { registerInstallCommands } from '../common/install/cli.js';
+import { addBackupCommands } from '../hub/backup/cli.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -137,6 +140,7 @@ program.enablePositionalOptions();
 hubCommand.enablePositionalOptions();
 registerHubCommands(hubCommand);
 addUserCommands(hubCommand);
+addBackupCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');
 device
@@ -333,5 +337,8 @@ program
       console.log(`wrote ${file}`);
     }
   });
+
+registerReleaseCommands(program);
+registerInstallCommands(program);
 
 await program.parseAsync();

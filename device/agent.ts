@@ -2,6 +2,7 @@
  * The device agent's composition root: wires buttons, display, rating flow, outbox and hub
  * link, each with its own lifecycle. Everything hardware-specific arrives as a driver.
  */
+import { VERSION } from '../common/version.js';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -26,7 +27,8 @@ import { Outbox, OUTBOX_FILE, OutboxFullError, OutboxStorageError, OutboxStorage
 import { readJsonFile, writeFileAtomic } from './storage/atomic-file.js';
 import { systemClock, type Clock } from './util/clock.js';
 
-export const FIRMWARE_VERSION = 'haochaping-device/0.1.0';
+/** The firmware string devices report: the running release's version (package.json of the release). */
+export const FIRMWARE_VERSION = `haochaping-device/${VERSION}`;
 export { OUTBOX_FILE };
 
 export interface AgentOptions {
