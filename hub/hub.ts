@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
+import { encode, parseTopic, PROTOCOL_VERSION, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
@@ -214,6 +214,14 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     const addr = parseTopic(packet.topic);
     if (addr?.kind === 'rating') ingest.submit(client.id, packet.topic, packet.payload as Buffer);
     else if (addr?.kind === 'status') status.submit(client.id, packet.topic, packet.payload as Buffer);
+  });
+  // When a device subscribes to its acks, tell it how far the hub's chain for it goes: after a
+  // restore from a backup the device sends again what it still holds beyond that.
+  aedes.on('subscribe', (subs, c) => {
+    if (!c) return;
+    const d = registry.get(c.id);
+    if (!d || !subs.some((s) => s.topic === topic(d.hall, d.id, 'ack'))) return;
+    publishAck(d.hall, d.id, { v: PROTOCOL_VERSION, acks: [], rejects: [], head: { seq: d.chain_seq } });
   });
   aedes.on('clientReady', (c) => {
     metrics.connected.set(aedes.connectedClients);

@@ -93,6 +93,12 @@ export const AckSchema = z
       .array(z.object({ seq: z.number().int().positive(), id: z.uuid(), reason: Text(64) }).strict())
       .max(1000)
       .default([]),
+    /**
+     * Sent when the device subscribes: the hub holds this device's records (current key) up to
+     * `seq`. A device that has been told more was stored — the hub was restored from a backup —
+     * sends again what it still keeps after it; the hub deduplicates by record id.
+     */
+    head: z.object({ seq: z.number().int().nonnegative() }).strict().optional(),
   })
   .strict();
 export type Ack = z.infer<typeof AckSchema>;

@@ -152,6 +152,12 @@ export class Link extends EventEmitter<LinkEvents> {
       let acked: number;
       let rejected: number;
       try {
+        const back = m.value.head ? this.o.outbox.rewindAfter(m.value.head.seq) : 0;
+        if (back) {
+          this.o.log.warn({ hubHead: m.value.head!.seq, resending: back }, 'the hub holds fewer of our records than it acknowledged (restored from a backup?); sending them again');
+          this.inFlight.clear();
+          this.highestSent = 0;
+        }
         acked = this.o.outbox.markAcked(m.value.acks);
         rejected = m.value.rejects.length ? this.o.outbox.markRejected(m.value.rejects) : 0;
       } catch (e) {

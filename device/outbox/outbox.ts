@@ -94,6 +94,7 @@ export class Outbox {
       depth: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM records WHERE state = 'pending'"),
       pending: this.db.prepare<[number, number], { body: string }>("SELECT body FROM records WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?"),
       ack: this.db.prepare("UPDATE records SET state = 'acked' WHERE seq = ? AND id = ? AND state = 'pending'"),
+      rewind: this.db.prepare("UPDATE records SET state = 'pending' WHERE state = 'acked' AND seq > ?"),
       reject: this.db.prepare("UPDATE records SET state = 'rejected', reject_reason = ? WHERE seq = ? AND id = ? AND state = 'pending'"),
       oldest: this.db.prepare<[], { created_at: number }>("SELECT created_at FROM records WHERE state = 'pending' ORDER BY seq LIMIT 1"),
       rejected: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM records WHERE state = 'rejected'"),
@@ -144,6 +145,15 @@ export class Outbox {
   /** Undelivered records in sequence order, starting after `afterSeq`. */
   pending(limit: number, afterSeq = 0): RatingRecord[] {
     return this.stmts.pending.all(afterSeq, limit).map((r) => JSON.parse(r.body) as RatingRecord);
+  }
+
+  /**
+   * The hub says it holds this device's records only up to `seq` (it was restored from a
+   * backup): delivered records after it that are still kept become undelivered again, to be
+   * sent again. Returns how many.
+   */
+  rewindAfter(seq: number): number {
+    return this.stmts.rewind.run(seq).changes;
   }
 
   /**

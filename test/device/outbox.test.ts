@@ -138,3 +138,21 @@ describe('outbox retention: bounded by sequence, never by wall clock', () => {
     o.close();
   });
 });
+
+describe('the outbox after the hub was restored from a backup', () => {
+  it('a hub head below what was acknowledged makes the kept delivered records after it undelivered again, and nothing else', () => {
+    const o = new Outbox(join(dir, 'o.db'), { retainDelivered: 3 });
+    const rs = [1, 2, 3, 4, 5, 6].map(() => append(o));
+    o.markAcked(rs.slice(0, 5).map((r) => ({ seq: r.seq, id: r.id })));
+    // Kept: the newest three delivered (3, 4, 5); 6 is still undelivered.
+    expect(o.rewindAfter(3)).toBe(2);
+    expect(o.pending(10).map((r) => r.seq)).toEqual([4, 5, 6]);
+    // The hub holds everything: nothing changes.
+    expect(o.rewindAfter(6)).toBe(0);
+    // Older than what is kept: gone for good (the hub shows the gap); only what is kept comes back.
+    o.markAcked(o.pending(10).map((r) => ({ seq: r.seq, id: r.id })));
+    expect(o.rewindAfter(0)).toBe(3);
+    expect(o.pending(10).map((r) => r.seq)).toEqual([4, 5, 6]);
+    o.close();
+  });
+});
