@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
-import { readBundleManifest, unpackBundle, verifyTree } from '../release/bundle.js';
+import { readSignedManifest, unpackBundle, verifyTree } from '../release/bundle.js';
 import { ReleaseSlots } from '../release/slots.js';
 import { envFile, SERVICE_USER, unitFile, unitName, type Role } from './units.js';
 import { launcherScript } from './launcher.js';
@@ -140,12 +140,15 @@ export async function install(o: InstallOptions): Promise<string[]> {
   const publicPem = readFileSync(p.key, 'utf8');
 
   const slots = new ReleaseSlots(p.opt);
-  const wanted = (await readBundleManifest(o.bundle)).version;
+  // Signed by the pinned key, or nothing happens — even when it names the version installed now.
+  const signed = await readSignedManifest(o.bundle, publicPem);
+  const wanted = signed.manifest.version;
   const current = slots.currentVersion();
   let intact = false;
-  if (current === wanted) {
+  const installedManifest = join(slots.releasesDir, wanted, 'manifest.json');
+  if (current === wanted && existsSync(installedManifest) && readFileSync(installedManifest).equals(signed.bytes)) {
     try {
-      verifyTree(join(slots.releasesDir, wanted), { publicPem, allowDowngrade: true });
+      await verifyTree(join(slots.releasesDir, wanted), { publicPem, allowDowngrade: true });
       intact = true;
     } catch {
       intact = false;

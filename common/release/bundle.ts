@@ -28,7 +28,7 @@ import {
 const run = promisify(execFile);
 
 /** What goes into a release, relative to the project root (node_modules is added pruned). */
-const RELEASE_PATHS = ['dist', 'bin/haochaping.js', 'package.json', 'package-lock.json', 'hardware-notes.md', 'README.md'];
+const RELEASE_PATHS = ['dist', 'bin/haochaping.js', 'hub/web/static', 'hub/forwarder/profiles', 'package.json', 'package-lock.json', 'hardware-notes.md', 'README.md'];
 /** Never shipped: benchmarks, and dist folders of things that are not part of the product. */
 const EXCLUDED = new Set(['dist/bench', 'dist/test']);
 
@@ -103,7 +103,11 @@ export function sealTree(root: string, version: string, privatePem: string): Man
   for (const f of [MANIFEST_FILE, SIGNATURE_FILE]) rmSync(join(root, f), { force: true });
   const pkgPath = join(root, 'package.json');
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string };
-  if (pkg.version !== version) writeFileSync(pkgPath, JSON.stringify({ ...pkg, version }, null, 2) + '\n');
+  if (pkg.version !== version) {
+    // A new file, renamed over the old: the tree may share files (hard links) with another release.
+    writeFileSync(`${pkgPath}.tmp`, JSON.stringify({ ...pkg, version }, null, 2) + '\n');
+    renameSync(`${pkgPath}.tmp`, pkgPath);
+  }
   const files: Manifest['files'] = {};
   walkFiles(root, (rel, kind) => {
     if (kind !== 'file') return;
@@ -124,7 +128,9 @@ export async function packTree(root: string, outDir: string): Promise<string> {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `haochaping-${m.version}-${m.platform}.tar.gz`);
   const tmp = `${file}.tmp-${process.pid}`;
-  await run('tar', ['-czf', tmp, '-C', root, '.'], { maxBuffer: 16 << 20 });
+  // The signed manifest first, so a reader finds it without reading the whole archive.
+  const rest = readdirSync(root).filter((n) => n !== MANIFEST_FILE && n !== SIGNATURE_FILE);
+  await run('tar', ['-czf', tmp, '-C', root, MANIFEST_FILE, SIGNATURE_FILE, ...rest], { maxBuffer: 16 << 20 });
   renameSync(tmp, file);
   return file;
 }
@@ -147,7 +153,7 @@ export interface TrustOptions {
 }
 
 /** Checks an unpacked release directory against its signed manifest; returns the manifest. */
-export function verifyTree(dir: string, t: TrustOptions): Manifest {
+export async function verifyTree(dir: string, t: TrustOptions): Promise<Manifest> {
   const found = new Set<string>();
   walkFiles(dir, (rel, kind) => {
     if (kind === 'other') throw new ReleaseError('unsafe-entry', `the bundle holds ${rel}, which is not a plain file (links and devices are refused)`);
@@ -164,7 +170,10 @@ export function verifyTree(dir: string, t: TrustOptions): Manifest {
   if (t.currentVersion && !t.allowDowngrade && compareVersions(m.version, t.currentVersion) < 0) {
     throw new ReleaseError('downgrade', `the bundle's version ${m.version} is older than the running ${t.currentVersion} (allow a downgrade explicitly)`);
   }
+  let n = 0;
   for (const [rel, f] of Object.entries(m.files)) {
+    // Hashing a release takes a while on a Pi: let ratings and the link run in between.
+    if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
     if (rel.startsWith('/') || rel.split('/').includes('..')) throw new ReleaseError('unsafe-entry', `the manifest names ${rel}`);
     if (!found.delete(rel)) throw new ReleaseError('missing-file', `${rel} is in the manifest but not in the bundle`);
     const data = readFileSync(join(dir, rel));
@@ -187,12 +196,12 @@ export async function unpackBundle(file: string, releasesDir: string, t: TrustOp
     } catch (e) {
       throw new ReleaseError('malformed', `the bundle is not a readable archive (${((e as { stderr?: string }).stderr ?? '').trim().split('\n')[0] || 'tar failed'})`);
     }
-    const manifest = verifyTree(tmp, t);
+    const manifest = await verifyTree(tmp, t);
     const dir = join(releasesDir, manifest.version);
     if (existsSync(dir)) {
       // The same version is there already (maybe running): keep it if it is intact.
       try {
-        verifyTree(dir, { ...t, allowDowngrade: true });
+        await verifyTree(dir, { ...t, allowDowngrade: true });
         rmSync(tmp, { recursive: true, force: true });
         return { dir, manifest };
       } catch {
@@ -208,13 +217,44 @@ export async function unpackBundle(file: string, releasesDir: string, t: TrustOp
   }
 }
 
+/**
+ * Reads a bundle's signed manifest without unpacking the rest, and checks the signature with the
+ * pinned key (the files are checked against it by unpackBundle). Returns the manifest's bytes too,
+ * so an installer can see the bundle is exactly the release it has already.
+ */
+export async function readSignedManifest(file: string, publicPem: string): Promise<{ manifest: Manifest; bytes: Buffer }> {
+  const work = mkdtempSync(join(tmpdir(), 'hcp-manifest-'));
+  try {
+    // Bundles put the two first (`release build`); an archive packed by hand may hold them as ./name.
+    for (const names of [[MANIFEST_FILE, SIGNATURE_FILE], [`./${MANIFEST_FILE}`, `./${SIGNATURE_FILE}`]]) {
+      try {
+        await run('tar', ['-xzf', file, '-C', work, '--no-same-owner', '--occurrence=1', ...names]);
+        break;
+      } catch {
+        /* try the other spelling */
+      }
+    }
+    if (!existsSync(join(work, MANIFEST_FILE)) || !existsSync(join(work, SIGNATURE_FILE))) throw new ReleaseError('malformed', 'the bundle is not a readable archive with a signed manifest');
+    const bytes = readFileSync(join(work, MANIFEST_FILE));
+    if (!manifestSignatureValid(bytes, readFileSync(join(work, SIGNATURE_FILE)), publicPem)) {
+      throw new ReleaseError('bad-signature', 'the bundle is not signed by the pinned release key');
+    }
+    return { manifest: parseManifest(bytes), bytes };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /** Reads a bundle's manifest without trusting it (for listing); the signature is checked by unpackBundle/verifyTree. */
 export async function readBundleManifest(file: string): Promise<Manifest> {
-  try {
-    const { stdout } = await run('tar', ['-xzOf', file, `./${MANIFEST_FILE}`], { maxBuffer: 64 << 20, encoding: 'buffer' });
-    return parseManifest(stdout);
-  } catch (e) {
-    if (e instanceof ReleaseError) throw e;
-    throw new ReleaseError('malformed', 'the bundle is not a readable archive with a manifest');
+  // Bundles put it first (`release build`); an archive packed by hand may hold it as ./manifest.json.
+  for (const name of [MANIFEST_FILE, `./${MANIFEST_FILE}`]) {
+    try {
+      const { stdout } = await run('tar', ['-xzOf', file, '--occurrence=1', name], { maxBuffer: 64 << 20, encoding: 'buffer' });
+      return parseManifest(stdout);
+    } catch (e) {
+      if (e instanceof ReleaseError) throw e;
+    }
   }
+  throw new ReleaseError('malformed', 'the bundle is not a readable archive with a manifest');
 }

@@ -3,7 +3,7 @@
  * the second re-sealed from it with a bumped version (as a hotfix build would be), and the bad
  * ones an attacker or a careless release manager would make.
  */
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,7 +34,10 @@ export interface ReleaseFixtures {
 export async function deriveBundle(tree: string, version: string, privatePem: string, outDir: string, edit?: (root: string) => void): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'hcp-derive-'));
   try {
-    cpSync(tree, root, { recursive: true });
+    // Hard links: a second version differs from the first only in its manifest and package.json,
+    // which sealTree writes as new files.
+    rmSync(root, { recursive: true });
+    execFileSync('cp', ['-al', tree, root]);
     edit?.(root);
     sealTree(root, version, privatePem);
     return await packTree(root, outDir);

@@ -3,7 +3,7 @@
  * root checked by systemd-analyze, and a hub started from the installed tree serving a real agent.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +48,7 @@ async function refusal(p: Promise<unknown>): Promise<string> {
   return 'accepted';
 }
 
-describe('release bundles', () => {
+describe('release bundles', { timeout: 180_000 }, () => {
   it('a bundle holds the compiled code, production dependencies and the installer notes — no tests, benches or dev tools', async () => {
     const m = await readBundleManifest(f.v1.file);
     const files = Object.keys(m.files);
@@ -90,7 +90,7 @@ describe('release bundles', () => {
   });
 });
 
-describe('the installer', () => {
+describe('the installer', { timeout: 300_000 }, () => {
   it('installs into a temporary root: the tree, modes, pinned key, launcher and units systemd accepts; a second run changes nothing', async () => {
     const root = join(scratch, 'root-tree');
     for (const role of ['hub', 'device'] as const) {
@@ -152,14 +152,18 @@ describe('the installer', () => {
     const log = silentLog();
     const province = await startProvince({ dbPath: join(scratch, 'province.db'), log });
     const [mqtt, http] = [await freePort(), await freePort()];
+    const logFile = join(scratch, 'installed-hub.log');
+    const out = openSync(logFile, 'a');
     const hub = spawn(p.launcher, ['hub', '--data', p.data, '--host', '127.0.0.1', '--mqtt-port', String(mqtt), '--http-port', String(http), '--province-url', `${province.url}/api/evaluations`], {
       env: { ...process.env, HCP_BASE: p.opt },
-      stdio: 'ignore',
+      stdio: ['ignore', out, out],
     });
     const url = `http://127.0.0.1:${http}`;
     let agent: Agent | null = null;
     try {
-      await waitHttpOk(`${url}/api/health`, 60_000, hub);
+      await waitHttpOk(`${url}/api/health`, 60_000, hub).catch((e: Error) => {
+        throw new Error(`${e.message}; its log ends:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      });
       const token = readFileSync(join(p.data, 'admin.token'), 'utf8').trim();
       const reg = (await (await fetch(`${url}/api/devices`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ window: '7', settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 } } }) })).json()) as { token: string };
       const dev = join(scratch, 'dev');
