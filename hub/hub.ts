@@ -3,13 +3,14 @@
  * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
+import { ensurePrivateDir } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
 import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
@@ -27,6 +28,7 @@ import type { HubEvents } from './events.js';
 import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
+import { Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
@@ -59,6 +61,8 @@ export interface Hub {
   ops: HallOps;
   forwarder: Forwarder | null;
   web: HallWeb;
+  /** Signed daily checkpoints and the daily integrity audit. */
+  ledger: Ledger;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -83,7 +87,7 @@ function ratingRejectReason(d: Denial): RejectReason {
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
-  mkdirSync(config.dataDir, { recursive: true });
+  ensurePrivateDir(config.dataDir);
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
   let calendar: WorkingDayCalendar;
   try {
@@ -92,7 +96,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     if (e instanceof CalendarFileError) throw new HubStartError(e.message);
     throw e;
   }
-  const db = openHubDb(join(config.dataDir, 'hub.db'));
+  const dbPath = join(config.dataDir, 'hub.db');
+  const db = openHubDb(dbPath);
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
   const tokens = new ApiTokens(db);
@@ -252,6 +257,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   forwarder?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
+  const ledger = new Ledger({ db, dbPath, dataDir: config.dataDir, hall: config.hall, alarms, metrics, log: log.child({ part: 'ledger' }), now });
+  ledger.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports }, 'hub ready');
@@ -273,6 +280,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     ops,
     forwarder,
     web,
+    ledger,
     api,
     events,
     ports,
@@ -282,11 +290,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       if (closed) return;
       closed = true;
       defaults.stop();
+      ledger.stop();
       web.stop(); // ends live streams, or api.close() would wait for them
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
       await forwarder?.stop();
+      await ledger.drain();
       db.close();
       log.info('hub stopped');
     },
