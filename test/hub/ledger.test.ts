@@ -144,6 +144,22 @@ describe('the ledger: an edit behind the hub\'s back is found, by the CLI and by
     expect(audit.alarms.find((a) => a.kind === 'integrity')?.detail.findings).toEqual([expect.objectContaining({ table: 'stat_daily', key: `dim=hall day=${dayFromNumber(statDay[0]!)} key=""` })]);
   });
 
+  it('a work order closed and an audit entry rewritten with their guard triggers dropped are named by hub verify', async () => {
+    const dir = await copyOfLive();
+    const order = (await sqlite(join(dir, 'hub.db'), 'SELECT id, rating_id FROM work_orders ORDER BY id LIMIT 1')).stdout.trim().split('|');
+    expect(order[0], 'the 差评 opened a work order').toBeTruthy();
+    const edit = await sqlite(
+      join(dir, 'hub.db'),
+      `DROP TRIGGER work_orders_audited; UPDATE work_orders SET state = 'closed' WHERE id = ${order[0]};
+       DROP TRIGGER audit_log_append_only_u; UPDATE audit_log SET actor = 'someone-else' WHERE n = 1;`,
+    );
+    expect(edit.code, edit.stderr).toBe(0);
+    const r = await cli(['hub', 'verify', '--data', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`MISMATCH work_orders ${order[0]} (rating ${order[1]}) state: state is not the state its trail ends in — stored closed, expected new`);
+    expect(r.stdout).toContain('MISMATCH audit_log n=1: content does not match its hash (edited)');
+  });
+
   it('the running hub\'s own daily audit raises an integrity alarm and a metric when its database is edited under it', async () => {
     const target = ids.find((r) => r.level === 4)!;
     expect((await sqlite(join(hall.dir, 'hub', 'hub.db'), `UPDATE rating_facts SET level = 1 WHERE id = '${target.id}'`)).code).toBe(0);
