@@ -3,13 +3,16 @@
  * ingest, signatures by real device keys, checkpoints on a fake clock, exports checked offline.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dayNumber } from '../../hub/calendar/working-days.js';
 import { Ingest } from '../../hub/ingest/ingest.js';
+import { Alarms } from '../../hub/alarms/alarms.js';
 import { Checkpoints } from '../../hub/ledger/checkpoints.js';
+import { Ledger } from '../../hub/ledger/ledger.js';
 import { merkleLeaf, merkleRoot } from '../../hub/ledger/digest.js';
 import { exportDay, verifyExport } from '../../hub/ledger/export.js';
 import { loadOrCreateHubKey } from '../../hub/ledger/hub-key.js';
@@ -166,6 +169,18 @@ describe('signed daily checkpoints', () => {
     const body = JSON.parse(x.checkpoint.body);
     body.levels['5'] += 1;
     expect(verifyExport({ ...x, checkpoint: { ...x.checkpoint, body: JSON.stringify(body) } }, h.key.publicKey).ok).toBe(false);
+  });
+
+  it('the daily run is due at 00:30 China time: the next one after any moment, never one already past', async () => {
+    const h = await hallWithRatings();
+    const ledger = new Ledger({ db: h.db, dbPath: join(dir, 'hub.db'), dataDir: dir, hall: 'hall-1', alarms: new Alarms(h.db, silentLog(), createMetrics(), new EventEmitter()), metrics: createMetrics(), log: silentLog(), now: () => T0 });
+    const at = (iso: string) => Date.parse(iso);
+    expect(ledger.nextRunAt(at('2026-11-20T23:00:00+08:00'))).toBe(at('2026-11-21T00:30:00+08:00'));
+    expect(ledger.nextRunAt(at('2026-11-21T00:10:00+08:00'))).toBe(at('2026-11-21T00:30:00+08:00'));
+    expect(ledger.nextRunAt(at('2026-11-21T00:30:00+08:00'))).toBe(at('2026-11-22T00:30:00+08:00'));
+    // Made by the constructor: the hub's own key, beside the database, 0600.
+    expect(statSync(join(dir, 'ledger-key.pem')).mode & 0o777).toBe(0o600);
+    h.db.close();
   });
 
   it('the Merkle root depends on every id and hash, and on nothing else', () => {
