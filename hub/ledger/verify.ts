@@ -64,12 +64,9 @@ interface RatingRow {
   epoch: number;
   seq: number;
   hall: string;
-  window: string;
-  staff_id: string | null;
   kind: string;
   level: number | null;
   reasons: string;
-  session_id: string | null;
   flags: string;
   device_at: number;
   clock_synced: number;
@@ -148,6 +145,15 @@ function unexplained(gaps: [number, number][] | undefined, from: number, to: num
   return out;
 }
 
+function flagsStartWith(column: string, signed: readonly string[]): boolean {
+  try {
+    const stored = JSON.parse(column) as unknown;
+    return Array.isArray(stored) && signed.every((f, i) => stored[i] === f);
+  } catch {
+    return false;
+  }
+}
+
 async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: number): Promise<void> {
   const keys = new Map<string, KeyObject | null>();
   for (const k of db.prepare<[], { device: string; epoch: number; public_key: string }>('SELECT device, epoch, public_key FROM device_keys').iterate()) {
@@ -186,7 +192,7 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
 
   const rows = db
     .prepare<[], RatingRow>(
-      `SELECT r.id, r.device, r.epoch, r.seq, r.hall, r.window, r.staff_id, r.kind, r.level, r.reasons, r.session_id, r.flags, r.device_at, r.clock_synced, r.received_at, r.hash, r.body,
+      `SELECT r.id, r.device, r.epoch, r.seq, r.hall, r.kind, r.level, r.reasons, r.flags, r.device_at, r.clock_synced, r.received_at, r.hash, r.body,
          f.id AS f_id, f.level AS f_level, f.device AS f_device, f.channel AS f_channel, f.at AS f_at, f.received_at AS f_received
        FROM ratings r LEFT JOIN rating_facts f ON f.id = r.id ORDER BY r.device, r.epoch, r.seq`,
     )
@@ -214,23 +220,22 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
       const key = keys.get(g);
       if (!key) add({ table: 'ratings', key: at, problem: `no key is known for ${g}: the signature cannot be checked` });
       else if (!verifyRecord(rec, key).ok) add({ table: 'ratings', key: at, problem: 'body does not carry the device\'s signature (edited after it was signed)' });
-      // The columns are copies of the signed body, for queries: each must say what it says.
+      // These columns are copies of the signed body, for queries: each must say what it says.
+      // (window, staff_id and session_id are the hub's own attribution, not the device's claim;
+      // the hub may add flags of its own after the device's.)
       const copies: [string, unknown, unknown][] = [
         ['id', row.id, rec.id],
         ['device', row.device, rec.device],
         ['seq', row.seq, rec.seq],
         ['hall', row.hall, rec.hall],
-        ['window', row.window, rec.window],
-        ['staff_id', row.staff_id, rec.staffId ?? null],
         ['kind', row.kind, rec.kind],
         ['level', row.level, rec.level ?? null],
         ['reasons', row.reasons, JSON.stringify(rec.reasons)],
-        ['session_id', row.session_id, rec.session?.id ?? null],
-        ['flags', row.flags, JSON.stringify(rec.flags)],
         ['device_at', row.device_at, rec.at],
         ['clock_synced', row.clock_synced, rec.clockSynced ? 1 : 0],
       ];
       for (const [col, stored, signed] of copies) if (stored !== signed) add({ table: 'ratings', key: `${at} ${col}`, problem: `${col} differs from the signed record`, stored: str(stored), expected: str(signed) });
+      if (!flagsStartWith(row.flags, rec.flags)) add({ table: 'ratings', key: `${at} flags`, problem: 'flags do not begin with the signed record\'s flags', stored: row.flags, expected: `${JSON.stringify(rec.flags)}…` });
 
       // The chain: each record names the hash of the one before it.
       if (!prev) {
@@ -297,13 +302,17 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
   }
 }
 
-const COUNT_COLS = ['n1', 'n2', 'n3', 'n4', 'n5', 'invalid'] as const;
-
 function checkRollups(db: Db, add: Add, checked: Checked): void {
   for (const { table, period } of ROLLUPS) {
     const fresh = ROLLUP_KEYS.map(([dim, expr]) => rollupSelect(dim, expr, period)).join(' UNION ALL ');
-    const cols = COUNT_COLS.map((c) => `k.${c} AS k_${c}, f.${c} AS f_${c}`).join(', ');
-    const sql = `WITH fresh AS (${fresh}), kept AS (SELECT dim, ${period} AS period, key, n1, n2, n3, n4, n5, invalid FROM ${table})
+    // Every count the statistics rebuild computes (n1..n5, invalid, and whatever later features add).
+    const countCols = db
+      .prepare(fresh)
+      .columns()
+      .map((c) => c.name)
+      .filter((c) => c !== 'dim' && c !== 'period' && c !== 'key');
+    const cols = countCols.map((c) => `k.${c} AS k_${c}, f.${c} AS f_${c}`).join(', ');
+    const sql = `WITH fresh AS (${fresh}), kept AS (SELECT dim, ${period} AS period, key, ${countCols.join(', ')} FROM ${table})
       SELECT k.dim, k.period, k.key, ${cols} FROM kept k LEFT JOIN fresh f ON f.dim = k.dim AND f.period = k.period AND f.key = k.key
       UNION ALL
       SELECT f.dim, f.period, f.key, ${cols} FROM fresh f LEFT JOIN kept k ON k.dim = f.dim AND k.period = f.period AND k.key = f.key WHERE k.dim IS NULL`;
@@ -311,7 +320,7 @@ function checkRollups(db: Db, add: Add, checked: Checked): void {
       checked.rollupRows++;
       const diff: string[] = [];
       const want: string[] = [];
-      for (const c of COUNT_COLS) {
+      for (const c of countCols) {
         const kept = (r[`k_${c}`] as number | null) ?? 0;
         const now = (r[`f_${c}`] as number | null) ?? 0;
         if (kept !== now) {
