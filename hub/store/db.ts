@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
-import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
@@ -121,6 +121,8 @@ export const MIGRATIONS: string[] = [
   STATS_MIGRATION,
   WORKORDERS_MIGRATION,
   ALERTS_MIGRATION,
+  // Issue 12: the forward queue carries work-order milestones, invalidations and hand-offs too.
+  FORWARD_MESSAGES_MIGRATION,
   // The ledger (issue 12): device keys per epoch, signed daily checkpoints.
   LEDGER_MIGRATION,
 ];
