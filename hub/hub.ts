@@ -28,7 +28,7 @@ import type { HubEvents } from './events.js';
 import { createForwarder, ForwarderConfigError } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
-import { Ledger } from './ledger/ledger.js';
+import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
@@ -268,7 +268,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
-  const ledger = new Ledger({ db, dbPath, dataDir: config.dataDir, hall: config.hall, alarms, metrics, log: log.child({ part: 'ledger' }), now });
+  const ledger = new Ledger({ db, dbPath, dataDir: config.dataDir, hall: config.hall, alarms, metrics, log: log.child({ part: 'ledger' }), now, forward: forwardCheckpoint(db) });
   ledger.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Alarms } from '../alarms/alarms.js';
+import { enqueueMessage, messageId } from '../forwarder/messages.js';
 import { dayNumber } from '../calendar/working-days.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
@@ -18,6 +19,18 @@ import { verifyLedger, type VerifyReport } from './verify.js';
 
 const DAY_MS = 86_400_000;
 const CHINA_OFFSET_MS = 8 * 3_600_000;
+
+/**
+ * Puts each new checkpoint on the durable forward queue to the province (like the evaluations,
+ * whether or not a province is configured yet: it is sent once one is). Its id is derived from
+ * hall and day, so the province deduplicates a resend.
+ */
+export function forwardCheckpoint(db: Db): (m: CheckpointMessage, at: number) => void {
+  return (m, at) => {
+    const id = messageId('checkpoint', m.hall, m.day);
+    enqueueMessage(db, { id, kind: 'checkpoint', payload: { id, ...m } }, at);
+  };
+}
 
 export interface LedgerOptions {
   db: Db;

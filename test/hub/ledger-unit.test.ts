@@ -12,8 +12,10 @@ import { dayNumber } from '../../hub/calendar/working-days.js';
 import { Ingest } from '../../hub/ingest/ingest.js';
 import { Alarms } from '../../hub/alarms/alarms.js';
 import { Checkpoints } from '../../hub/ledger/checkpoints.js';
-import { Ledger } from '../../hub/ledger/ledger.js';
-import { merkleLeaf, merkleRoot } from '../../hub/ledger/digest.js';
+import { forwardCheckpoint, Ledger } from '../../hub/ledger/ledger.js';
+import { mapMessage } from '../../hub/forwarder/messages.js';
+import { loadProfile } from '../../hub/forwarder/profile.js';
+import { checkpointSignatureOk, merkleLeaf, merkleRoot } from '../../hub/ledger/digest.js';
 import { exportDay, verifyExport } from '../../hub/ledger/export.js';
 import { loadOrCreateHubKey } from '../../hub/ledger/hub-key.js';
 import { verifyLedger } from '../../hub/ledger/verify.js';
@@ -56,7 +58,11 @@ async function hallWithRatings() {
   send(makeChain(k2, 2, { hall: 'hall-1', device: 'ev-001', window: '01', session: null, level: 5, reasons: [] }));
   const key = loadOrCreateHubKey(dir);
   const made: string[] = [];
-  const checkpoints = new Checkpoints(db, 'hall-1', key, (m) => made.push(m.day));
+  const forward = forwardCheckpoint(db);
+  const checkpoints = new Checkpoints(db, 'hall-1', key, (m, at) => {
+    made.push(m.day);
+    forward(m, at);
+  });
   return { db, registry, ingest, send, key, checkpoints, made, k1, k2, setNow: (t: number) => (now = t) };
 }
 
@@ -181,6 +187,16 @@ describe('signed daily checkpoints', () => {
     // Made by the constructor: the hub's own key, beside the database, 0600.
     expect(statSync(join(dir, 'ledger-key.pem')).mode & 0o777).toBe(0o600);
     h.db.close();
+  });
+
+  it('with the common profile a checkpoint goes out under the province\'s field names, the signed text untouched', async () => {
+    const h = await hallWithRatings();
+    h.checkpoints.makeDue(T0 + DAY);
+    const row = h.db.prepare<[], { payload: string }>("SELECT payload FROM forward_queue WHERE kind = 'checkpoint'").get()!;
+    h.db.close();
+    const [item] = mapMessage(loadProfile('common'), 'checkpoint', JSON.parse(row.payload), { areaCode: '420100', deptCode: 'D1' });
+    expect(item!.body).toMatchObject({ hallCode: 'hall-1', areaCode: '420100', statDate: '2026-11-20', evalCount: 5, signature: expect.any(String), publicKey: h.key.publicKeyB64 });
+    expect(checkpointSignatureOk({ body: item!.body.digest as string, sig: item!.body.signature as string }, h.key.publicKey)).toBe(true);
   });
 
   it('the Merkle root depends on every id and hash, and on nothing else', () => {

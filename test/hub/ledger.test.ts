@@ -13,6 +13,7 @@ import { dayFromNumber, dayNumber } from '../../hub/calendar/working-days.js';
 import { EventEmitter } from 'node:events';
 import { Ledger } from '../../hub/ledger/ledger.js';
 import { HUB_KEY_FILE } from '../../hub/ledger/hub-key.js';
+import { checkpointSignatureOk } from '../../hub/ledger/digest.js';
 import { createMetrics } from '../../hub/metrics.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { CLI_PATH } from '../../simulator/processes.js';
@@ -172,6 +173,21 @@ describe('the ledger: an edit behind the hub\'s back is found, by the CLI and by
     expect(m).toMatch(/hcp_ledger_audits_total\{result="mismatch"\} 1/);
     // Put it back for the tests after this one.
     await sqlite(join(hall.dir, 'hub', 'hub.db'), `UPDATE rating_facts SET level = 4 WHERE id = '${target.id}'`);
+  });
+});
+
+describe('the signed checkpoint reaches the province', () => {
+  it('the day\'s checkpoint arrives at the stand-in province once, and its signature checks out with the hub\'s public key', async () => {
+    const got = await waitFor(async () => {
+      const r = (await (await fetch(`${hall.province.url}/api/messages?stream=checkpoint`)).json()) as { messages: { key: string; received: number; message: { day: string; body: string; sig: string; publicKey: string } }[] };
+      return r.messages.length ? r.messages : undefined;
+    }, 'checkpoint at the province');
+    const first = got.find((m) => m.message.day === dayFromNumber(day))!;
+    expect(first.received).toBe(1);
+    expect(JSON.parse(first.message.body)).toMatchObject({ hall: 'test-hall', day: dayFromNumber(day), records: 8 });
+    expect(first.message.publicKey).toBe(hall.hub!.ledger.key.publicKeyB64);
+    expect(checkpointSignatureOk(first.message, hall.hub!.ledger.key.publicKey)).toBe(true);
+    expect(checkpointSignatureOk({ ...first.message, body: first.message.body.replace('"records":8', '"records":9') }, hall.hub!.ledger.key.publicKey)).toBe(false);
   });
 });
 
