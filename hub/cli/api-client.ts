@@ -3,8 +3,9 @@
  * an admin token, so a revoke really disconnects the device and a config change is really
  * pushed — the running hub does both, the command line only asks.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { ADMIN_TOKEN_FILE } from '../hub.js';
 
 export class HubApiError extends Error {
@@ -21,6 +22,16 @@ export interface HubTarget {
   hub: string;
   token?: string;
   data: string;
+  /** The hall CA (PEM file) an https:// hub is checked against; default <data>/tls/ca.crt if it exists, else the system's CAs. */
+  ca?: string;
+}
+
+/** The CA file an https:// hub is verified with, or null for the system's CAs (or plain HTTP). */
+function caFileFor(t: HubTarget): string | null {
+  if (!t.hub.startsWith('https:')) return null;
+  if (t.ca) return t.ca;
+  const file = join(t.data, 'tls', 'ca.crt');
+  return existsSync(file) ? file : null;
 }
 
 export function resolveToken(t: HubTarget): string {
@@ -36,21 +47,34 @@ export function resolveToken(t: HubTarget): string {
 
 export class HubApi {
   private readonly token: string;
+  private readonly dispatcher: Agent | undefined;
   constructor(private readonly t: HubTarget) {
     this.token = resolveToken(t);
+    const caFile = caFileFor(t);
+    if (caFile) {
+      let ca: string;
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (e) {
+        throw new HubApiError(0, `cannot read the hall CA ${caFile} (--ca): ${(e as Error).message}`);
+      }
+      this.dispatcher = new Agent({ connect: { ca } });
+    }
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    let res: Awaited<ReturnType<typeof undiciFetch>>;
     try {
-      res = await fetch(new URL(path, this.t.hub), {
+      res = await undiciFetch(new URL(path, this.t.hub), {
+        dispatcher: this.dispatcher,
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });
     } catch (e) {
-      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? --hub): ${(e as Error).message}`);
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
+      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? --hub; for https, the hall CA: --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
     }
     const text = await res.text();
     let parsed: unknown = null;
