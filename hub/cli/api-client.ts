@@ -74,7 +74,7 @@ export class HubApi {
       });
     } catch (e) {
       const cause = (e as { cause?: { message?: string } }).cause?.message;
-      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? --hub; for https, the hall CA: --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? with TLS configured it serves https://, checked with --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
     }
     const text = await res.text();
     let parsed: unknown = null;
