@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { ADMIN_TOKEN_FILE } from '../hub.js';
+import { HUB_URL_FILE } from '../tls/listener.js';
 
 export class HubApiError extends Error {
   override readonly name = 'HubApiError';
@@ -19,15 +20,26 @@ export class HubApiError extends Error {
 }
 
 export interface HubTarget {
-  hub: string;
+  /** Default: what the running hub wrote to <data>/hub.url, else http://127.0.0.1:8080. */
+  hub?: string;
   token?: string;
   data: string;
   /** The hall CA (PEM file) an https:// hub is checked against; default <data>/tls/ca.crt if it exists, else the system's CAs. */
   ca?: string;
 }
 
+/** The hub's address: as given, or as the running hub wrote it into its data directory. */
+export function resolveHubUrl(t: HubTarget): string {
+  if (t.hub) return t.hub;
+  try {
+    return readFileSync(join(t.data, HUB_URL_FILE), 'utf8').trim();
+  } catch {
+    return 'http://127.0.0.1:8080';
+  }
+}
+
 /** The CA file an https:// hub is verified with, or null for the system's CAs (or plain HTTP). */
-function caFileFor(t: HubTarget): string | null {
+function caFileFor(t: HubTarget & { hub: string }): string | null {
   if (!t.hub.startsWith('https:')) return null;
   if (t.ca) return t.ca;
   const file = join(t.data, 'tls', 'ca.crt');
@@ -48,9 +60,11 @@ export function resolveToken(t: HubTarget): string {
 export class HubApi {
   private readonly token: string;
   private readonly dispatcher: Agent | undefined;
-  constructor(private readonly t: HubTarget) {
-    this.token = resolveToken(t);
-    const caFile = caFileFor(t);
+  private readonly t: HubTarget & { hub: string };
+  constructor(target: HubTarget) {
+    this.t = { ...target, hub: resolveHubUrl(target) };
+    this.token = resolveToken(target);
+    const caFile = caFileFor(this.t);
     if (caFile) {
       let ca: string;
       try {

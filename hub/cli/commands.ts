@@ -10,7 +10,7 @@ import QRCode from 'qrcode';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 import { ROLES } from '../api/tokens.js';
 import type { DeviceHealth } from '../status/device-status.js';
-import { HubApi, HubApiError, type HubTarget } from './api-client.js';
+import { HubApi, HubApiError, resolveHubUrl, type HubTarget } from './api-client.js';
 
 interface DeviceSummary {
   id: string;
@@ -27,7 +27,7 @@ const DEFAULT_DATA = '/var/lib/haochaping/hub';
 
 function target(cmd: Command): Command {
   return cmd
-    .option('--hub <url>', 'the running hub\'s HTTP address', 'http://127.0.0.1:8080')
+    .option('--hub <url>', 'the running hub\'s address (default: the one it wrote to <data>/hub.url, else http://127.0.0.1:8080)')
     .option('--data <dir>', 'hub data directory (for its admin.token)', DEFAULT_DATA)
     .option('--token <token>', 'admin API token (default: $HCP_API_TOKEN or <data>/admin.token)')
     .option('--ca <file>', 'hall CA to check an https:// hub with (default: <data>/tls/ca.crt if there, else the system CAs)')
@@ -46,8 +46,8 @@ export function enrolCommand(hubUrl: string, token: string, caFingerprint: strin
   return `haochaping device enrol --hub ${hubUrl} --token ${token}${caFingerprint ? ` --ca-sha256 ${caFingerprint}` : ''}`;
 }
 
-async function printToken(device: DeviceSummary, token: string, caFingerprint: string | null, o: { hub: string; publicUrl?: string; json: boolean }, what: string): Promise<void> {
-  const hubUrl = o.publicUrl ?? o.hub;
+async function printToken(device: DeviceSummary, token: string, caFingerprint: string | null, o: HubTarget & { publicUrl?: string; json: boolean }, what: string): Promise<void> {
+  const hubUrl = o.publicUrl ?? resolveHubUrl({ ...o, data: resolve(o.data) });
   const line = enrolCommand(hubUrl, token, caFingerprint);
   if (o.json) return void console.log(JSON.stringify({ device, token, caFingerprint, enrolCommand: line }));
   const qr = await QRCode.toString(line, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });

@@ -13,3 +13,12 @@ export function isLoopback(host: string): boolean {
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1' || host === '::ffff:127.0.0.1';
 }
+
+/** The file in the hub's data directory naming the URL the hub answers on from this machine. */
+export const HUB_URL_FILE = 'hub.url';
+
+/** The hub's URL from this machine: a wildcard listen address is reached on loopback. */
+export function localUrl(https: boolean, host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : isIP(host) === 6 ? `[${host}]` : host;
+  return `${https ? 'https' : 'http'}://${h}:${port}`;
+}

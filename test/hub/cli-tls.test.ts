@@ -122,7 +122,9 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
     await waitFor(() => d.agent.link.connected, 'agent back after the foreign client');
     const list = JSON.parse((await cli(['hub', 'device', 'list', '--json', ...target])).stdout) as { devices: { id: string; enrolled: boolean; health: { online: boolean; firmware: string | null } }[] };
     expect(list.devices).toEqual([expect.objectContaining({ id: enrolment.device, enrolled: true, health: expect.objectContaining({ online: true, firmware: FIRMWARE_VERSION }) })]);
-    const human = await cli(['hub', 'device', 'list', ...target]);
+    // Without --hub the command finds the running hub where it said it listens (<data>/hub.url, https).
+    expect(readFileSync(join(hubData, 'hub.url'), 'utf8').trim()).toBe(hubUrl);
+    const human = await cli(['hub', 'device', 'list', '--data', hubData, '--ca', join(tlsDir, 'ca.crt')]);
     expect(human.stdout).toMatch(new RegExp(`${enrolment.device}\\s+12\\s+在线 online`));
 
     // 5. Revoke: the device is cut off at once and stays out.
