@@ -261,7 +261,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpsOn = !!tls && !config.http.plain;
   // Where hall IT's commands on this machine find the running hub (scheme and port included).
-  writeFileAtomic(join(config.dataDir, HUB_URL_FILE), `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`, 0o644);
+  writeFileAtomic(join(config.dataDir, HUB_URL_FILE), `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`, 0o600);
   if (!httpsOn && !isLoopback(config.http.host)) {
     log.warn({ host: config.http.host }, 'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)');
   }
