@@ -23,7 +23,18 @@ export const ALARMS_MIGRATION = `
   CREATE INDEX alarms_open ON alarms (acknowledged_at, at);
 `;
 
-export type AlarmKind = 'bad-signature' | 'chain-fork' | 'sequence-gap' | 'id-conflict' | 'device-impersonation';
+export type AlarmKind =
+  | 'bad-signature'
+  | 'chain-fork'
+  | 'sequence-gap'
+  | 'id-conflict'
+  | 'device-impersonation'
+  // Issue 16: a record's claims disagree with the hub's attribution; a device rates faster than
+  // people press; a record over the size limit was refused; a device reports a size-contract fault.
+  | 'attribution-mismatch'
+  | 'rate-exceeded'
+  | 'record-refused'
+  | 'device-fault';
 
 export interface Alarm {
   n: number;

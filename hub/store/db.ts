@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
+import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
@@ -119,6 +120,8 @@ export const MIGRATIONS: string[] = [
   STATS_MIGRATION,
   WORKORDERS_MIGRATION,
   ALERTS_MIGRATION,
+  // Issue 16: the hub's own attribution of each record (window, staff, session, its flags).
+  ATTRIBUTION_MIGRATION,
 ];
 
 export type Db = Database.Database;
