@@ -88,5 +88,5 @@ export function worstCaseRecordBytes(c: RecordContext): number {
 export function checkRecordFits(c: RecordContext): OversizedMessageError | null {
   const bytes = worstCaseRecordBytes(c);
   if (bytes <= MAX_BYTES.rating) return null;
-  return new OversizedMessageError('rating', bytes, MAX_BYTES.rating, `the rating record for this session could be`);
+  return new OversizedMessageError('rating', bytes, MAX_BYTES.rating, 'the largest rating record this session could give');
 }
