@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
-import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -120,6 +120,8 @@ export const MIGRATIONS: string[] = [
   STATS_MIGRATION,
   WORKORDERS_MIGRATION,
   ALERTS_MIGRATION,
+  // Issue 12: the forward queue carries work-order milestones, invalidations and hand-offs too.
+  FORWARD_MESSAGES_MIGRATION,
   // Issue 16: the hub's own attribution of each record (window, staff, session, its flags).
   ATTRIBUTION_MIGRATION,
 ];
