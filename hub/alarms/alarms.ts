@@ -29,6 +29,8 @@ export type AlarmKind =
   | 'sequence-gap'
   | 'id-conflict'
   | 'device-impersonation'
+  // hub/ledger: a stored record, fact, rollup or trail no longer matches what it was derived from or signed as.
+  | 'integrity'
   // Issue 16: a record's claims disagree with the hub's attribution; a device rates faster than
   // people press; a record over the size limit was refused; a device reports a size-contract fault.
   | 'attribution-mismatch'
