@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, OversizedMessageError, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
-import { ensurePrivateDir } from '../common/private-files.js';
+import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
 import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
@@ -91,7 +91,12 @@ function ratingRejectReason(d: Denial): RejectReason {
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
-  ensurePrivateDir(config.dataDir);
+  try {
+    ensurePrivateDir(config.dataDir);
+  } catch (e) {
+    if (e instanceof FileModeError) throw new HubStartError(e.message);
+    throw e;
+  }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
   let calendar: WorkingDayCalendar;
   try {
