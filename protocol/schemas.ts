@@ -160,9 +160,25 @@ export const DeviceConfigSchema = z
       })
       .strict(),
     prompts: z
-      .object({ ask: Text(100), thanks: Text(100), reasons: Text(100), paused: Text(100) })
+      .object({
+        ask: Text(100),
+        thanks: Text(100),
+        reasons: Text(100),
+        paused: Text(100),
+        /** Heading of the reasons screen after a good level (where reasonsAfter shows one). */
+        goodReasons: Text(100).optional(),
+        /** Said once when a 差评's reasons are skipped and reasonRequired is on. */
+        reasonNeeded: Text(100).optional(),
+      })
       .strict(),
     feedbackUrl: z.string().url().max(500).nullable(),
+    /**
+     * Levels after which the preset content of that level is offered (Hubei art. 13: the content
+     * shown depends on the level). Absent: the 差评 levels 1–2 only.
+     */
+    reasonsAfter: z.array(LevelSchema).max(5).optional(),
+    /** A 差评 needs a reason or text (Ankang art. 8): a skip is asked about once more. */
+    reasonRequired: z.boolean().optional(),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;

@@ -63,6 +63,8 @@ export interface FlagDecision {
   flags: string[];
   /** The flags that decided the action (empty for 'count'). */
   because: string[];
+  /** The flags shown as flagged: those whose action is not plain 'count'. */
+  shown: string[];
 }
 
 /** The effective flags: the device's, with the session flags replaced by the hub's truth. */
@@ -84,7 +86,7 @@ export function decideFlags(i: FlagInput, policy: FlagPolicy = {}): FlagDecision
   let action: FlagAction = 'count';
   for (const f of flags) if (RANK[actionOf(f, policy)] > RANK[action]) action = actionOf(f, policy);
   const because = action === 'count' ? [] : flags.filter((f) => actionOf(f, policy) === action);
-  return { action, flags, because };
+  return { action, flags, because, shown: shownFlags(flags, policy) };
 }
 
 /** Flags shown as flagged (the wall's badge, the statistics' flagged column): not the plain 'count' ones. */

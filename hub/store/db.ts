@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -119,6 +120,8 @@ export const MIGRATIONS: string[] = [
   STATS_MIGRATION,
   WORKORDERS_MIGRATION,
   ALERTS_MIGRATION,
+  // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
+  FLAG_POLICY_MIGRATION,
 ];
 
 export type Db = Database.Database;

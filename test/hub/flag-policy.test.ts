@@ -4,11 +4,11 @@ import { decideFlags, effectiveFlags, FlagPolicySchema, shownFlags } from '../..
 
 describe('the flag policy decides, per hall, what a flag does to a rating', () => {
   it('by default, a press in session mode with no session the hub opened is kept but neither counted nor forwarded', () => {
-    expect(decideFlags({ deviceFlags: ['no-session'], mode: 'session', hubSession: false })).toEqual({ action: 'exclude', flags: ['no-session'], because: ['no-session'] });
+    expect(decideFlags({ deviceFlags: ['no-session'], mode: 'session', hubSession: false })).toEqual({ action: 'exclude', flags: ['no-session'], because: ['no-session'], shown: ['no-session'] });
   });
 
   it('by default, the same press on a walk-up device counts', () => {
-    expect(decideFlags({ deviceFlags: ['walk-up'], mode: 'walk-up', hubSession: false })).toEqual({ action: 'count', flags: ['walk-up'], because: [] });
+    expect(decideFlags({ deviceFlags: ['walk-up'], mode: 'walk-up', hubSession: false })).toEqual({ action: 'count', flags: ['walk-up'], because: [], shown: [] });
   });
 
   it('sessionless is the hub\'s truth: a session-mode device that does not say no-session is still sessionless', () => {
@@ -24,7 +24,7 @@ describe('the flag policy decides, per hall, what a flag does to a rating', () =
   });
 
   it('too-soon and repeated are counted but flagged by default', () => {
-    expect(decideFlags({ deviceFlags: ['too-soon', 'repeated'], mode: 'session', hubSession: true })).toEqual({ action: 'flag', flags: ['repeated', 'too-soon'], because: ['repeated', 'too-soon'] });
+    expect(decideFlags({ deviceFlags: ['too-soon', 'repeated'], mode: 'session', hubSession: true })).toEqual({ action: 'flag', flags: ['repeated', 'too-soon'], because: ['repeated', 'too-soon'], shown: ['repeated', 'too-soon'] });
   });
 
   it('a 差评 without a reason is counted as it is', () => {
@@ -33,7 +33,7 @@ describe('the flag policy decides, per hall, what a flag does to a rating', () =
 
   it('the strictest action of a record\'s flags wins', () => {
     const d = decideFlags({ deviceFlags: ['too-soon'], mode: 'session', hubSession: false });
-    expect(d).toEqual({ action: 'exclude', flags: ['no-session', 'too-soon'], because: ['no-session'] });
+    expect(d).toEqual({ action: 'exclude', flags: ['no-session', 'too-soon'], because: ['no-session'], shown: ['no-session', 'too-soon'] });
   });
 
   it('the hall can change each flag: count sessionless presses, exclude too-soon ones', () => {
