@@ -57,6 +57,10 @@ export const FLAG_POLICY_MIGRATION = `
   ALTER TABLE stat_daily ADD COLUMN misuse INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE stat_monthly ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE stat_monthly ADD COLUMN misuse INTEGER NOT NULL DEFAULT 0;
+
+  -- Misuse alerts (hub/stats/misuse-alerts.ts) share the alerts table and say what they saw.
+  ALTER TABLE alerts ADD COLUMN detail TEXT;
+  CREATE INDEX alerts_window_kind_at ON alerts (window, kind, at);
 `;
 
 export interface StoredDecision {
