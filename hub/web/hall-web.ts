@@ -111,7 +111,7 @@ export class HallWeb {
     this.sessions = new Sessions(d.db, this.users, { idleMs: this.config.sessionIdleMinutes * 60_000, maxMs: this.config.sessionMaxHours * 3_600_000 }, this.now);
     this.facts = new Facts(d.db);
     this.stats = new StatsQueries(d.db);
-    this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'));
+    this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'), () => !!d.registry.hallSettings().reasonRequired);
     this.alerts = new ClusterWatch(d.db, this.stats, this.config.alerts, this.now);
     this.misuse = new MisuseWatch(d.db, this.config.misuseAlerts, this.now);
     this.misuseCounter = new Counter({ name: 'hcp_misuse_alerts_total', help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)', labelNames: ['kind'] as const, registers: [d.metrics.registry] });

@@ -275,7 +275,7 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
   <h1>差评工单 #${o.id} ${stateBadge(o, ctx.now)}</h1>
   <dl class="facts">
     <dt>评价</dt><dd><span class="lvl l${o.level}">${levelLabel(o.level)}</span> ${o.appealOutcome === 'invalid' ? html`<span class="badge grey">已认定无效，不计入统计</span>` : ''}</dd>
-    <dt>原因</dt><dd>${o.reasons.length ? o.reasons.map((c) => `${c} ${reasonTexts.get(c) ?? ''}`).join('；') : '（评价人未选择原因）'}</dd>
+    <dt>原因</dt><dd>${o.reasons.length ? o.reasons.map((c) => `${c} ${reasonTexts.get(c) ?? ''}`).join('；') : '（评价人未选择原因）'}${trail[0]?.data.task === 'obtain-reason' ? html` <span class="badge amber" id="reason-task">待办：核实或回访时了解差评原因</span>` : ''}</dd>
     <dt>窗口</dt><dd>${o.window}</dd>
     <dt>工作人员</dt><dd>${o.staffId ? (staff.get(o.staffId) ?? o.staffId) : '—'}</dd>
     <dt>事项</dt><dd>${o.itemName ?? '—'} ${o.itemCode ? html`<small class="muted">${o.itemCode}</small>` : ''}</dd>

@@ -19,6 +19,7 @@ import { DeviceStatusStore } from '../../hub/status/device-status.js';
 import { openHubDb, type Db } from '../../hub/store/db.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
+import { REASON_TASK_NOTE } from '../../hub/workorders/store.js';
 import { webRoutes } from '../../hub/web/routes.js';
 import { silentLog } from '../helpers/log.js';
 
@@ -63,7 +64,7 @@ let ids = 0;
  * Stores a rating as ingest does: the row with its record, and the flag policy's decision for
  * it (session mode; `session` says whether the hub opened one for it).
  */
-function store(e: Env, o: { window: string; level: number; flags?: string[]; session?: boolean; policy?: FlagPolicy }): string {
+function store(e: Env, o: { window: string; level: number; flags?: string[]; session?: boolean; policy?: FlagPolicy; reasons?: string[] }): string {
   const device = `ev-0${o.window}`;
   const seq = (e.seq.get(device) ?? 0) + 1;
   e.seq.set(device, seq);
@@ -72,7 +73,7 @@ function store(e: Env, o: { window: string; level: number; flags?: string[]; ses
   const session = hubSession ? { id: `s${ids}`, cases: [`BJ${ids}`], itemCode: 'X1', itemName: '户籍' } : null;
   if (session) e.db.prepare("INSERT INTO sessions (id, device, window, cases, state, opened_at, deadline_at, rating_id) VALUES (?, ?, ?, ?, 'rated', ?, ?, ?)").run(session.id, device, o.window, JSON.stringify(session.cases), e.clock.t, e.clock.t + 1e9, id);
   const flags = o.flags ?? [];
-  const body = { v: 1, id, hall: 'misuse-hall', device, window: o.window, staffId: null, seq, kind: 'rating', level: o.level, reasons: [], catalogue: 'builtin', session, at: e.clock.t, clockSynced: true, flags };
+  const body = { v: 1, id, hall: 'misuse-hall', device, window: o.window, staffId: null, seq, kind: 'rating', level: o.level, reasons: o.reasons ?? [], catalogue: 'builtin', session, at: e.clock.t, clockSynced: true, flags };
   e.db
     .prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, ?, ?, 'misuse-hall', ?, NULL, 'rating', ?, '[]', ?, ?, ?, 1, ?, ?, ?)`)
     .run(id, device, seq, o.window, o.level, session?.id ?? null, JSON.stringify(flags), e.clock.t, e.clock.t, id.replace(/-/g, '').padEnd(64, '0'), JSON.stringify(body));
@@ -249,5 +250,28 @@ describe('the misuse rules are pure', () => {
     expect(flaggedHigh(rule, { presses: 10, satisfied: 10, flagged: 4 }, 0.9)).toBe(false);
     expect(flaggedHigh(rule, { presses: 9, satisfied: 9, flagged: 9 }, 0.5)).toBe(false);
     expect(flaggedHigh(rule, { presses: 10, satisfied: 10, flagged: 10 }, 0.97)).toBe(false);
+  });
+});
+
+describe('a 差评 still without a reason gets a task on its work order (Ankang art. 8)', () => {
+  it('where the hall requires a reason, the order of a 差评 without one says to obtain it; with a reason, or without the policy, it does not', async () => {
+    const e = await setup('2026-10-08T09:00:00');
+    const before = store(e, { window: '01', level: 2 });
+    e.web.syncNow();
+    expect(e.web.workOrders.trail(e.web.workOrders.byRating(before)!.id)[0]).toMatchObject({ action: 'create', note: null });
+
+    e.web.d.registry.setHallSettings({ reasonRequired: true });
+    const without = store(e, { window: '01', level: 1 });
+    const withReason = store(e, { window: '02', level: 2, reasons: ['213'] });
+    e.web.syncNow();
+    const order = e.web.workOrders.byRating(without)!;
+    expect(e.web.workOrders.trail(order.id)[0]).toMatchObject({ action: 'create', note: REASON_TASK_NOTE, data: { task: 'obtain-reason' } });
+    expect(e.web.workOrders.trail(e.web.workOrders.byRating(withReason)!.id)[0]).toMatchObject({ note: null });
+    // The trail is still a valid hash chain with the task in it; the order page shows the task.
+    expect(e.web.workOrders.verifyTrail()).toBeNull();
+    await e.web.users.add('test', { name: 'viewer2', role: 'viewer', password: 'viewer-password-2' });
+    const login = await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'viewer2', password: 'viewer-password-2' } });
+    const page = await e.app.inject({ method: 'GET', url: `/workorders/${order.id}`, headers: { cookie: String(login.headers['set-cookie']).split(';')[0]! } });
+    expect(page.body).toContain('id="reason-task"');
   });
 });
