@@ -3,12 +3,17 @@
  * stores and decides, the stand-in province receives over HTTP. A sessionless press in session
  * mode is kept and flagged but neither counted nor forwarded; in walk-up mode it counts.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLI_PATH } from '../../simulator/processes.js';
 import { dayNumber } from '../../hub/calendar/working-days.js';
 import type { DeviceSettings } from '../../hub/registry/registry.js';
 import { TestHall } from '../helpers/hall.js';
 import { waitFor } from '../helpers/wait.js';
 
+const exec = promisify(execFile);
 let hall: TestHall | null = null;
 afterEach(async () => {
   await hall?.close();
@@ -76,19 +81,25 @@ describe('misuse is kept, shown, and not counted', () => {
     expect(hub.web.stats.summary(today, today)).toMatchObject({ n5: 1, misuse: 3 });
   });
 
-  it('the hall can choose to count sessionless presses (flagged): set through the hall settings API, forwarded with their flag', async () => {
+  it('the hall can choose to count sessionless presses (flagged): set with the CLI through the hall settings API, forwarded with their flag', async () => {
     hall = await TestHall.start();
     const hub = hall.hub!;
     expect(await put(hall, '/api/hall/settings', { flagPolicy: { 'no-session': 'bogus' } })).toBe(400);
-    expect(await put(hall, '/api/hall/settings', { flagPolicy: { 'no-session': 'flag' } })).toBe(200);
+    const cli = (...args: string[]) => exec(process.execPath, [CLI_PATH, 'hub', 'hall', ...args, '--hub', hall!.hubUrl, '--data', join(hall!.dir, 'hub')]);
+    await expect(cli('set', '--flag', 'no-session=ignore')).rejects.toThrow(/NAME=ACTION/);
+    await cli('set', '--flag', 'no-session=flag', '--reason-required', 'yes');
+    const shown = JSON.parse((await cli('show', '--json')).stdout) as { settings: Record<string, unknown> };
+    expect(shown.settings).toEqual({ flagPolicy: { 'no-session': 'flag' }, reasonRequired: true });
+    expect((await cli('show')).stdout).toMatch(/no-session\s+flag\s+计入并标记/);
     const dev = await hall.addDevice('12', SESSION_MODE);
     await waitFor(() => dev.agent.link.connected, 'device connected');
-    // The hub-only policy does not reach the device's config.
+    // The hub-only policy does not reach the device's config; the reason policy does.
     expect(dev.agent.currentConfig).not.toHaveProperty('flagPolicy');
+    expect(dev.agent.currentConfig.reasonRequired).toBe(true);
     dev.buttons.press(0);
     await waitFor(async () => (await hall!.provinceRecords()).length === 1, 'forwarded');
     expect((await hall.provinceRecords())[0]!.evaluation).toMatchObject({ level: 5, flags: ['no-session'] });
     await waitFor(() => (hub.web.syncNow(), hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now())).total === 1), 'counted');
     expect(hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now()))).toMatchObject({ n5: 1, flagged: 1, misuse: 0 });
-  });
+   }, 120_000); // each CLI run is a fresh Node process
 });
