@@ -63,7 +63,8 @@ export interface Tile {
   firmware: string | null;
   statusAt: number | null;
   lastRating: { level: number; at: number } | null;
-  today: { total: number; bad: number };
+  /** misuse: presses kept but not counted under the hall's flag policy. */
+  today: { total: number; bad: number; misuse?: number };
 }
 
 export interface WallSummary {
@@ -298,7 +299,7 @@ export class HallWeb {
     return m;
   }
 
-  tile(id: string, todayCounts?: Map<string, { total: number; bad: number }>): Tile {
+  tile(id: string, todayCounts?: Map<string, { total: number; bad: number; misuse: number }>): Tile {
     const d = this.d.registry.get(id)!;
     // The hub's view of the device: connected now (the broker's current connection) and its last status.
     const h = this.d.status.health(id);
@@ -309,9 +310,9 @@ export class HallWeb {
       .prepare<[string], { level: number; at: number }>('SELECT level, at FROM rating_facts WHERE window = ? ORDER BY at DESC LIMIT 1')
       .get(d.window);
     const day = dayNumber(this.now());
-    const today = todayCounts ? (todayCounts.get(d.window) ?? { total: 0, bad: 0 }) : (() => {
+    const today = todayCounts ? (todayCounts.get(d.window) ?? { total: 0, bad: 0, misuse: 0 }) : (() => {
       const c = this.stats.trend(day, day, 'day', 'window', d.window)[0]?.counts;
-      return { total: c?.total ?? 0, bad: c?.bad ?? 0 };
+      return { total: c?.total ?? 0, bad: c?.bad ?? 0, misuse: c?.misuse ?? 0 };
     })();
     return {
       id,
@@ -334,9 +335,9 @@ export class HallWeb {
     };
   }
 
-  private todayByWindow(): Map<string, { total: number; bad: number }> {
+  private todayByWindow(): Map<string, { total: number; bad: number; misuse: number }> {
     const today = dayNumber(this.now());
-    return new Map(this.stats.byDim('window', today, today).map((r) => [r.key, { total: r.counts.total, bad: r.counts.bad }]));
+    return new Map(this.stats.byDim('window', today, today).map((r) => [r.key, { total: r.counts.total, bad: r.counts.bad, misuse: r.counts.misuse }]));
   }
 
   tiles(): Tile[] {

@@ -96,6 +96,9 @@ describe('the statistics keep misuse apart', () => {
     expect(e.web.stats.summary(day, day)).toMatchObject({ total: 3, n5: 1, n4: 1, n2: 1, flagged: 1, misuse: 1, satisfaction: 2 / 3 });
     const w1 = e.web.stats.byDim('window', day, day).find((r) => r.key === '01')!;
     expect(w1.counts).toMatchObject({ total: 2, flagged: 1, misuse: 1 });
+    // The wall's tile says it too.
+    expect(e.web.tiles().find((t) => t.window === '01')!.today).toEqual({ total: 2, bad: 1, misuse: 1 });
+    expect(e.web.tile('ev-001').today).toEqual({ total: 2, bad: 1, misuse: 1 });
     expect(e.web.facts.checkRollups()).toEqual([]);
     e.web.facts.rebuildRollups();
     expect(e.web.stats.summary(day, day)).toMatchObject({ total: 3, flagged: 1, misuse: 1 });

@@ -53,7 +53,7 @@
     last.dataset.role = 'last';
     d.append(last);
     const meta = [];
-    meta.push(`今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}`);
+    meta.push(`今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}${t.today.misuse ? `，异常不计入 ${t.today.misuse}` : ''}`);
     if (t.backlog) meta.push(`待上传 ${t.backlog}`);
     if (t.mode && t.online && !t.paused) meta.push(MODE[t.mode] || t.mode);
     if (t.statusAt && !t.online) meta.push(`最后在线 ${ago(t.statusAt)}`);
