@@ -116,15 +116,17 @@
     li.append(el('span', `lvl l${r.level}`, LEVELS[r.level]));
     li.append(el('span', 'meta', hhmm(r.at)));
     // Flags stay visible: a press kept but not counted is struck through and marked.
+    const marks = el('span', 'flags');
     if (r.excluded === 'misuse') {
       li.classList.add('misuse');
-      li.append(el('span', 'badge grey', '不计入'));
+      marks.append(el('span', 'badge grey', '不计入'));
     }
     for (const f of r.flags ? r.flags.split(',') : []) {
       const b = el('span', 'badge amber flag', FLAGS[f] || f);
       b.dataset.flag = f;
-      li.append(b);
+      marks.append(b);
     }
+    if (marks.childElementCount) li.append(marks);
     const ol = document.getElementById('feed');
     ol.prepend(li);
     while (ol.children.length > 50) ol.lastChild.remove();
