@@ -34,7 +34,7 @@ function setup(mode: 'session' | 'walk-up' = 'session') {
   registry.add({ window: '12', id: 'ev-001', settings: { mode } });
   const metrics = createMetrics();
   const judge = new RatingJudge(db, registry, metrics);
-  const book = new SessionBook({ db, hall: 'hall-1', metrics, log: silentLog(), period: { unit: 'days', count: 7 }, calendar: new WorkingDayCalendar(), now: () => clock.t, judge: judge.judge });
+  const book = new SessionBook({ db, hall: 'hall-1', metrics, log: silentLog(), period: { unit: 'calendar-days', count: 7 }, calendar: new WorkingDayCalendar(), now: () => clock.t, judge: judge.judge });
   const keys = generateDeviceKeys();
   let seq = 0;
   /** Stores a record as ingest does: the row, then the session book's decision, in one transaction. */
