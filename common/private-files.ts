@@ -9,10 +9,20 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
+/** A data directory or file that cannot be made private (owned by another user, read-only disk). */
+export class FileModeError extends Error {
+  override readonly name = 'FileModeError';
+}
+
 /** Makes `dir` (and missing parents) and sets it to 0700. */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  chmodSync(dir, PRIVATE_DIR_MODE);
+  try {
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    chmodSync(dir, PRIVATE_DIR_MODE);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FileModeError(`cannot make the data directory ${dir} private (mode 0700): ${code ?? (e as Error).message}${code === 'EPERM' ? ' — it belongs to another user; chown it to the user the service runs as' : ''}`);
+  }
 }
 
 /** Sets an existing file to 0600; a missing one is left missing. */

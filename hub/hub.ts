@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
+import { encode, OversizedMessageError, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
-import { ensurePrivateDir } from '../common/private-files.js';
+import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
 import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
@@ -36,6 +36,7 @@ import { RatingJudge } from './policy/rating-judge.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
+import { alarmDeviceFaults } from './status/fault-alarms.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
 import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
@@ -91,7 +92,12 @@ function ratingRejectReason(d: Denial): RejectReason {
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
-  ensurePrivateDir(config.dataDir);
+  try {
+    ensurePrivateDir(config.dataDir);
+  } catch (e) {
+    if (e instanceof FileModeError) throw new HubStartError(e.message);
+    throw e;
+  }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
   let calendar: WorkingDayCalendar;
   try {
@@ -110,6 +116,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
+  alarmDeviceFaults({ events, alarms, status, registry });
   // The hall's flag policy, applied to each rating in the transaction that stores it.
   const judge = new RatingJudge(db, registry, metrics);
   const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now, judge: judge.judge });
@@ -137,7 +144,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     metrics.brokerDenied.inc({ action: d.action, reason: d.reason });
     if (d.action === 'publish' && d.kind === 'rating') {
       // Counted and logged (with the device id) by ingest like every refused rating.
-      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`);
+      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`, d.payload);
       return;
     }
     if (d.action === 'connect' || d.action === 'will') metrics.rejected.inc({ reason: `auth-${d.reason}` });
@@ -183,9 +190,25 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     aedes.publish({ cmd: 'publish', topic: t, payload, qos: 1, retain, dup: false }, (e) => {
       if (e) log.error({ err: e, topic: t }, 'publish failed');
     });
-  const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
+  // In slices that always fit the ack message's byte limit (a big group commit of one device).
+  const ACK_SLICE = 200;
+  const publishAck = (hall: string, device: string, ack: Ack) => {
+    for (let i = 0; i === 0 || i < Math.max(ack.acks.length, ack.rejects.length); i += ACK_SLICE) {
+      publish(topic(hall, device, 'ack'), encode('ack', { v: ack.v, acks: ack.acks.slice(i, i + ACK_SLICE), rejects: ack.rejects.slice(i, i + ACK_SLICE) }), false);
+    }
+  };
   const pushConfig = (c: DeviceConfig) => {
-    publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+    let payload: Buffer;
+    try {
+      payload = encode('config', c);
+    } catch (e) {
+      // Settings changes are checked before they are stored (HallOps); this is a config made
+      // before that check existed. The device keeps its last config; hall IT must shorten it.
+      if (!(e instanceof OversizedMessageError)) throw e;
+      log.error({ device: c.device, err: e.message }, 'config not sent: larger than the protocol allows');
+      return;
+    }
+    publish(topic(c.hall, c.device, 'config'), payload, true);
     events.emit('config', c);
   };
 
@@ -225,7 +248,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     },
     now,
   );
-  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }) });
+  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
 
   aedes.on('publish', (packet, client) => {
     if (!client) return; // our own publishes

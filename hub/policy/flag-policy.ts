@@ -102,6 +102,6 @@ export const FLAG_LABELS: Record<string, string> = {
   'too-soon': '提示后过快按键',
   repeated: '重复按键',
   'attribution-mismatch': '归属不符',
-  'rate-capped': '超出评价频率',
+  'rate-exceeded': '超出评价频率',
 };
 export const ACTION_LABELS: Record<FlagAction, string> = { count: '计入', flag: '计入并标记', exclude: '不计入（保留记录）' };

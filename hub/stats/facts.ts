@@ -20,6 +20,7 @@
 import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { Db } from '../store/db.js';
+import { attributedRow } from '../ingest/attribution.js';
 
 /**
  * Counts per dimension, period and key. n1..n5: valid ratings per level; invalid: found invalid
@@ -165,9 +166,9 @@ export class Facts {
     this.s = {
       wm: db.prepare<[string], { last_rowid: number }>('SELECT last_rowid FROM stat_watermark WHERE source = ?'),
       setWm: db.prepare('UPDATE stat_watermark SET last_rowid = ? WHERE source = ?'),
-      // With the flag policy's decision, made when the record was stored (none before it existed).
-      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string; action: 'count' | 'flag' | 'exclude' | null; shown: string | null }>(
-        'SELECT r.rowid, r.body, r.received_at, r.kind, d.action, d.shown FROM ratings r LEFT JOIN rating_decisions d ON d.rating_id = r.id WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?',
+      // With the hub's attribution and the flag policy's decision, both made when the record was stored.
+      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string; attribution: string | null; action: 'count' | 'flag' | 'exclude' | null; shown: string | null }>(
+        'SELECT r.rowid, r.body, r.received_at, r.kind, r.attribution, d.action, d.shown FROM ratings r LEFT JOIN rating_decisions d ON d.rating_id = r.id WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?',
       ),
       queue: db.prepare<[number, number], { rowid: number; kind: string; payload: string; enqueued_at: number }>(
         "SELECT rowid, kind, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND kind IN ('default', 'correction') ORDER BY rowid LIMIT ?",
@@ -258,7 +259,8 @@ export class Facts {
     for (const row of rows) {
       wm = row.rowid;
       if (row.kind !== 'rating') continue;
-      const r = JSON.parse(row.body) as RatingRecord;
+      // Counted with the hub's attribution (window, staff, session), never the device's claims.
+      const r = attributedRow(row.body, row.attribution);
       const policy = row.action ?? 'count';
       // Excluded by the flag policy: kept in the facts as misuse (shown, not counted), no work order.
       if (policy !== 'exclude' && !this.counts(r)) continue;

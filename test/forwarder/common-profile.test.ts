@@ -23,8 +23,8 @@ describe('a hall forwarding in the common format', () => {
     // The queue system finished three cases for one citizen at window 05 (Ankang art. 11: one rating for all).
     const cases = ['BJ2026112500101', 'BJ2026112500102', 'BJ2026112500103'];
     const session = { id: 'sess-batch-1', cases, itemCode: '11420000MB1234567X', itemName: '不动产登记' };
-    // Opened through the hub, as the queue system does: a session the hub never opened is not one.
-    await hall.api('/api/sessions', { id: session.id, window: '05', cases, itemCode: session.itemCode, itemName: session.itemName, staffId: 'S042' });
+    // Opened through the hub (the hub attributes a rating only to a session it opened itself).
+    await hall.api('/api/sessions', { ...session, window: '05', staffId: 'S042' });
     await waitFor(() => d.display.current?.screen === 'prompt' && d.display.current.cases.length === 3, 'the prompt with the three cases');
     d.rate(1); // 满意
     await waitFor(() => d.stored.length === 1, 'the rating stored on the device');

@@ -2,7 +2,7 @@
  * File modes on the hub and the device: data directories 0700, databases (with their -wal and
  * -shm) and key files 0600 — when they are made, and when they already existed wider.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,6 +34,15 @@ describe('file modes', () => {
     } finally {
       await hub.close();
     }
+  });
+
+  it('a data directory that cannot be made private stops the hub with one line naming it', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-modes-'));
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    const data = join(dir, 'not-a-dir', 'hub');
+    await expect(startHub({ dataDir: data, hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog())).rejects.toThrow(
+      expect.objectContaining({ name: 'HubStartError', message: `cannot make the data directory ${data} private (mode 0700): ENOTDIR` }),
+    );
   });
 
   it('a hub database and directory left world-readable (0644, 0755) are tightened when opened', () => {

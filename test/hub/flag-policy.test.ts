@@ -45,7 +45,7 @@ describe('the flag policy decides, per hall, what a flag does to a rating', () =
 
   it('flags the hub adds itself go through the same policy; an unknown flag is shown and counted', () => {
     expect(decideFlags({ deviceFlags: [], hubFlags: ['attribution-mismatch'], mode: 'session', hubSession: true })).toMatchObject({ action: 'flag', flags: ['attribution-mismatch'] });
-    expect(decideFlags({ deviceFlags: [], hubFlags: ['rate-capped'], mode: 'session', hubSession: true }, { 'rate-capped': 'exclude' }).action).toBe('exclude');
+    expect(decideFlags({ deviceFlags: [], hubFlags: ['rate-exceeded'], mode: 'session', hubSession: true }, { 'rate-exceeded': 'exclude' }).action).toBe('exclude');
   });
 
   it('only flags whose action is not plain count are shown as flagged', () => {

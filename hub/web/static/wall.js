@@ -5,7 +5,7 @@
   const data = JSON.parse(document.getElementById('wall-data').textContent);
   const LEVELS = { 5: '非常满意', 4: '满意', 3: '基本满意', 2: '不满意', 1: '非常不满意' };
   const STATE = { online: '在线', offline: '离线', paused: '暂停', never: '未上线', revoked: '已停用' };
-  const FLAGS = { 'no-session': '无会话', 'walk-up': '自助', 'no-reason': '未选原因', 'too-soon': '过快', repeated: '重复按键', 'attribution-mismatch': '归属不符', 'rate-capped': '超频' };
+  const FLAGS = { 'no-session': '无会话', 'walk-up': '自助', 'no-reason': '未选原因', 'too-soon': '过快', repeated: '重复按键', 'attribution-mismatch': '归属不符', 'rate-exceeded': '超频' };
   const MODE = { idle: '待机', prompt: '请评价', reasons: '选择原因', thanks: '致谢', paused: '暂停服务', 'out-of-service': '停止服务' };
   const tiles = new Map(data.tiles.map((t) => [t.id, t]));
   let summary = data.summary;
