@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MESSAGE_SCHEMAS } from '../protocol/index.js';
+import { exitWithParent } from '../common/exit-with-parent.js';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { enrol } from '../device/enrolment/enrolment.js';
 import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema, type RunOptions } from '../device/run-options.js';
@@ -62,6 +63,8 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  // Started by the simulator in a process group of its own: stop when the simulator is gone.
+  exitWithParent();
 }
 
 const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
@@ -289,6 +292,8 @@ program
   .option('--data <dir>', 'keep data and logs here (default: a temporary directory, removed at the end)')
   .option('--keep', 'keep the temporary directory', false)
   .option('--drain-timeout <seconds>', 'how long to wait for every queue to empty at the end', positive('--drain-timeout'), 180)
+  .option('--mqtt-port <port>', 'the hub\'s MQTT port if free, else any free port (0: any)', int('--mqtt-port'), 1883)
+  .option('--http-port <port>', 'the hub\'s HTTP port (web page, API) if free, else any free port (0: any)', int('--http-port'), 8080)
   .option('--json', 'end with the account as one JSON line on stdout', false)
   .action(async (o) => {
     if (o.interactive) {
@@ -312,6 +317,11 @@ program
       dataDir: o.data ? resolve(o.data) : undefined,
       keep: o.keep,
       drainTimeoutS: o.drainTimeout,
+      ports: { mqtt: o.mqttPort, http: o.httpPort },
+    }).catch((e: unknown) => {
+      // The hall did not come up (a part would not start): one line; the logs say the rest.
+      process.stderr.write(`haochaping sim: ${(e as Error).message}\n`);
+      process.exit(1);
     });
     process.stderr.write(formatAccount(account) + '\n');
     if (o.load) process.stderr.write(`load: ${(account.pressed / Math.max(1, o.duration ?? account.seconds)).toFixed(1)} thanked presses/s offered by ${o.devices} devices at ${o.load}/s each\n`);
