@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MESSAGE_SCHEMAS } from '../protocol/index.js';
 import { exitWithParent } from '../common/exit-with-parent.js';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError, oneLine } from '../common/config-error.js';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { enrol } from '../device/enrolment/enrolment.js';
 import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema, type RunOptions } from '../device/run-options.js';
@@ -19,8 +20,7 @@ import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
 import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
-import { ForwarderConfigError } from '../hub/forwarder/create.js';
-import { HubStartError, startHub } from '../hub/hub.js';
+import { startHub } from '../hub/hub.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
@@ -44,6 +44,18 @@ const positive = (name: string) => (v: string) => {
 
 function logger(level: string, dest = 1): Logger {
   return pino({ level, base: { pid: process.pid } }, pino.destination({ dest, sync: true }));
+}
+
+/**
+ * A configuration problem (or a port taken between the check and the listen) ends the command
+ * with one line for hall IT and exit code 2; anything else is a bug and keeps its stack.
+ */
+function configErrorExit(cmd: string, e: unknown): void {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (e instanceof ConfigError || code === 'EADDRINUSE' || code === 'EACCES') {
+    process.stderr.write(`haochaping ${cmd}: ${oneLine((e as Error).message)}\n`);
+    process.exit(CONFIG_ERROR_EXIT_CODE);
+  }
 }
 
 /** Runs `stop` once on SIGTERM or SIGINT, then exits 0. */
@@ -90,49 +102,35 @@ const hubCommand = program
 addProvinceOptions(hubCommand)
   .action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
-    if (!!o.tlsKey !== !!o.tlsCert) {
-      log.fatal('--tls-key and --tls-cert go together (make both with "haochaping hub tls init")');
-      process.exit(2);
-    }
-    const tlsOn = !!o.tlsKey;
-    // Plain MQTT only when configured: asked for with --mqtt-port, or the demo without TLS.
-    const plainPort: number | null = o.mqttPlain && (cmd.getOptionValueSource('mqttPort') === 'cli' || !tlsOn) ? o.mqttPort : null;
-    if (plainPort === null && !tlsOn) {
-      log.fatal('no MQTT listener: give --tls-key/--tls-cert, or allow plain MQTT');
-      process.exit(2);
-    }
-    if (plainPort !== null) log.warn({ port: plainPort }, 'plain MQTT (no TLS): device secrets and ratings cross the network readable; for a demo on one machine, not for a hall (see "haochaping hub tls init")');
-    const hub = await startHub(
-      {
-        dataDir: resolve(o.data),
-        hall: o.hall,
-        mqtt: {
-          host: o.host,
-          port: plainPort,
-          tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
+    let hub: Awaited<ReturnType<typeof startHub>>;
+    try {
+      if (!!o.tlsKey !== !!o.tlsCert) throw new ConfigError('--tls-key and --tls-cert go together (make both with "haochaping hub tls init")');
+      const tlsOn = !!o.tlsKey;
+      // Plain MQTT only when configured: asked for with --mqtt-port, or the demo without TLS.
+      const plainPort: number | null = o.mqttPlain && (cmd.getOptionValueSource('mqttPort') === 'cli' || !tlsOn) ? o.mqttPort : null;
+      if (plainPort === null && !tlsOn) throw new ConfigError('no MQTT listener: give --tls-key/--tls-cert, or allow plain MQTT');
+      hub = await startHub(
+        {
+          dataDir: resolve(o.data),
+          hall: o.hall,
+          mqtt: {
+            host: o.host,
+            port: plainPort,
+            tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
+          },
+          http: { host: o.host, port: o.httpPort },
+          province: provinceConfigFromOptions(o),
+          holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
+          defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
+          web: { policy: o.policy },
         },
-        http: { host: o.host, port: o.httpPort },
-        province: provinceConfigFromOptions(o),
-        holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
-        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
-        web: { policy: o.policy },
-      },
-      log,
-    ).catch((e: unknown) => {
-      if (e instanceof z.ZodError) {
-        log.fatal(`invalid hub configuration:\n${z.prettifyError(e)}`);
-        process.exit(2);
-      }
-      if (e instanceof HubStartError) {
-        log.fatal(e.message);
-        process.exit(2);
-      }
-      if (e instanceof ForwarderConfigError) {
-        log.fatal(`invalid province configuration: ${e.message}`);
-        process.exit(2);
-      }
+        log,
+      );
+      if (plainPort !== null) log.warn({ port: plainPort }, 'plain MQTT (no TLS): device secrets and ratings cross the network readable; for a demo on one machine, not for a hall (see "haochaping hub tls init")');
+    } catch (e) {
+      configErrorExit('hub', e);
       throw e;
-    });
+    }
     onShutdown(log, () => hub.close());
   });
 // `hub device add --data …`: options after a subcommand belong to it, not to `hub` itself.

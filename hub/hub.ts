@@ -3,7 +3,7 @@
  * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +12,6 @@ import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../proto
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
-import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { Connections } from './broker/connections.js';
@@ -22,7 +21,7 @@ import { authorizePublishHook } from './broker/hooks/authorize-publish.js';
 import { authorizeSubscribeHook } from './broker/hooks/authorize-subscribe.js';
 import type { Denial } from './broker/hooks/denials.js';
 import { RateLimiter } from './broker/rate-limit.js';
-import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
+import type { HubConfig, HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
 import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
@@ -35,11 +34,13 @@ import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
+import { loadHubSetup } from './preflight.js';
+import { ConfigError } from '../common/config-error.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
 /** A start-up problem hall IT can fix (a file missing, a bad setting): said in one line, no stack. */
-export class HubStartError extends Error {
+export class HubStartError extends ConfigError {
   override readonly name = 'HubStartError';
 }
 
@@ -81,17 +82,13 @@ function ratingRejectReason(d: Denial): RejectReason {
 }
 
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
-  const config = HubConfigSchema.parse(input);
+  // Everything checked (files, ports) before the first file is written or a socket opened.
+  const setup = await loadHubSetup(input);
+  const config = setup.config;
   const now = deps.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true });
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
-  let calendar: WorkingDayCalendar;
-  try {
-    calendar = loadCalendar(config.holidayFile);
-  } catch (e) {
-    if (e instanceof CalendarFileError) throw new HubStartError(e.message);
-    throw e;
-  }
+  const calendar = setup.calendar;
   const db = openHubDb(join(config.dataDir, 'hub.db'));
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
@@ -134,16 +131,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
   const limiter = new RateLimiter({ ratePerS: config.mqtt.limits.ratePerDevice, burst: config.mqtt.limits.burstPerDevice, maxDelayMs: config.mqtt.limits.maxDelayMs });
 
-  const pem = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new HubStartError(`cannot read the TLS ${what} ${file}: ${(e as Error).message} (make one with "haochaping hub tls init")`);
-    }
-  };
-  const tls = config.mqtt.tls
-    ? { port: config.mqtt.tls.port, key: pem(config.mqtt.tls.keyFile, 'key'), cert: pem(config.mqtt.tls.certFile, 'certificate'), ca: config.mqtt.tls.caFile ? pem(config.mqtt.tls.caFile, 'CA certificate') : undefined }
-    : null;
+  const tls = setup.tls;
   const broker = await startBroker({
     host: config.mqtt.host,
     port: config.mqtt.port,
@@ -178,7 +166,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     events.emit('config', c);
   };
 
-  const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  const forwarder = config.province ? createForwarder({ config: config.province, files: setup.province ?? undefined, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
 
   const ingest = new Ingest({
     db,

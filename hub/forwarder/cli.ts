@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../../common/config-error.js';
 import { openHubDb } from '../store/db.js';
 import type { ProvinceConfigInput } from './config.js';
 import { forwardingCounts, listRejected, queuedEvaluation, repush, type RejectedEntry } from './queue.js';
@@ -45,8 +46,14 @@ export function provinceConfigFromOptions(o: Record<string, unknown>): ProvinceC
   let base: Record<string, unknown> = {};
   if (typeof o.provinceConfig === 'string') {
     const file = resolve(o.provinceConfig);
-    const text = readFileSync(file, 'utf8');
-    base = (/\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>;
+    try {
+      const text = readFileSync(file, 'utf8');
+      base = (/\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>;
+    } catch (e) {
+      // YAML's message carries a code frame; the first line says what and where.
+      throw new ConfigError(`--province-config ${file}: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+    }
+    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new ConfigError(`--province-config ${file}: must hold the province section as a mapping (url: …, profile: …)`);
   }
   const c: Record<string, unknown> = { ...base };
   const set = (k: string, v: unknown) => {
