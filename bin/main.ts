@@ -19,7 +19,7 @@ import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
-import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
+import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
 import { startHub } from '../hub/hub.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
@@ -120,6 +120,7 @@ addProvinceOptions(hubCommand)
           },
           http: { host: o.host, port: o.httpPort },
           province: provinceConfigFromOptions(o),
+          handoff: handoffConfigFromOptions(o),
           holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
           defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
           web: { policy: o.policy },

@@ -59,6 +59,8 @@ export interface Hub {
   connections: Connections;
   ops: HallOps;
   forwarder: Forwarder | null;
+  /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
+  handoff: Forwarder | null;
   web: HallWeb;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
@@ -106,7 +108,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     log.warn({ year: calendar.covers(year) ? year + 1 : year }, 'the holiday calendar does not know that year\'s official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)');
   }
   // Listens from before the broker starts, so the wall sees every device connect.
-  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now });
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now, hall: config.hall, handoffTarget: config.handoff?.name ?? null });
   await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
@@ -167,6 +169,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
 
   const forwarder = config.province ? createForwarder({ config: config.province, files: setup.province ?? undefined, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
+  const handoff = config.handoff
+    ? createForwarder({ config: config.handoff.destination, files: setup.handoff ?? undefined, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' })
+    : null;
 
   const ingest = new Ingest({
     db,
@@ -238,6 +244,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
+  handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
 
@@ -260,6 +267,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     connections,
     ops,
     forwarder,
+    handoff,
     web,
     api,
     events,
@@ -275,6 +283,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
       await forwarder?.stop();
+      await handoff?.stop();
       db.close();
       log.info('hub stopped');
     },

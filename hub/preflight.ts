@@ -25,6 +25,8 @@ export interface HubSetup {
   /** PEM contents (MQTT over TLS), checked to parse and to belong together. */
   tls: { port: number; key: Buffer; cert: Buffer; ca: Buffer | undefined } | null;
   province: ForwarderFiles | null;
+  /** The hand-off (转办) destination's files. */
+  handoff: ForwarderFiles | null;
 }
 
 export async function loadHubSetup(input: HubConfigInput): Promise<HubSetup> {
@@ -36,8 +38,15 @@ export async function loadHubSetup(input: HubConfigInput): Promise<HubSetup> {
   const policy = loadPolicy(config.web.policy);
   const tls = config.mqtt.tls ? loadTls(config.mqtt.tls) : null;
   const province = config.province ? loadForwarderFiles(config.province) : null;
+  let handoff: ForwarderFiles | null = null;
+  try {
+    handoff = config.handoff ? loadForwarderFiles(config.handoff.destination) : null;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`invalid hand-off configuration (${config.handoff!.name}): ${e.message}`);
+    throw e;
+  }
   await checkPorts(config);
-  return { config, calendar, policy, tls, province };
+  return { config, calendar, policy, tls, province, handoff };
 }
 
 /** The data directory, or the nearest folder above it that exists, must be a writable directory. Nothing is created. */

@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../common/config-error.js';
 import { openHubDb } from '../store/db.js';
-import type { ProvinceConfigInput } from './config.js';
+import type { HandoffConfigInput, ProvinceConfigInput } from './config.js';
 import { forwardingCounts, listRejected, queuedEvaluation, repush, type RejectedEntry } from './queue.js';
 
 const int = (name: string) => (v: string) => {
@@ -38,23 +38,36 @@ export function addProvinceOptions(cmd: Command): Command {
     .option('--province-hmac-key-id <id>', 'key id sent with HMAC signatures')
     .option('--province-mqtt <urls>', 'forward over MQTT instead: comma-separated broker URLs (mqtt[s]://host:port)')
     .option('--province-mqtt-topic <topic>', 'MQTT topic for batches ({hall} is replaced)')
-    .option('--province-mqtt-reply-topic <topic>', 'MQTT topic the province answers on, or "none" to count the broker\'s PUBACK as accepted');
+    .option('--province-mqtt-reply-topic <topic>', 'MQTT topic the province answers on, or "none" to count the broker\'s PUBACK as accepted')
+    .option('--handoff-config <file>', 'where 差评 the hall cannot resolve are handed on (12345, a department): a JSON or YAML file like --province-config, plus "name"');
+}
+
+/** The hub's `handoff` configuration from --handoff-config: `name` and the destination's keys (as in a province file). */
+export function handoffConfigFromOptions(o: Record<string, unknown>): HandoffConfigInput | null {
+  if (typeof o.handoffConfig !== 'string') return null;
+  const { name, ...destination } = readConfigFile('--handoff-config', o.handoffConfig);
+  return { name: name as string, destination: destination as ProvinceConfigInput };
+}
+
+/** A JSON or YAML file holding one mapping; anything else is a ConfigError naming the flag and the file. */
+function readConfigFile(flag: string, path: string): Record<string, unknown> {
+  const file = resolve(path);
+  let raw: unknown;
+  try {
+    const text = readFileSync(file, 'utf8');
+    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    // YAML's message carries a code frame; the first line says what and where.
+    throw new ConfigError(`${flag} ${file}: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${flag} ${file}: must hold a mapping (key: value lines)`);
+  return raw as Record<string, unknown>;
 }
 
 /** The hub's `province` configuration from the options above; null when none is given. */
 export function provinceConfigFromOptions(o: Record<string, unknown>): ProvinceConfigInput | null {
   let base: Record<string, unknown> = {};
-  if (typeof o.provinceConfig === 'string') {
-    const file = resolve(o.provinceConfig);
-    try {
-      const text = readFileSync(file, 'utf8');
-      base = (/\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>;
-    } catch (e) {
-      // YAML's message carries a code frame; the first line says what and where.
-      throw new ConfigError(`--province-config ${file}: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
-    }
-    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new ConfigError(`--province-config ${file}: must hold the province section as a mapping (url: …, profile: …)`);
-  }
+  if (typeof o.provinceConfig === 'string') base = readConfigFile('--province-config', o.provinceConfig);
   const c: Record<string, unknown> = { ...base };
   const set = (k: string, v: unknown) => {
     if (v !== undefined) c[k] = v;
