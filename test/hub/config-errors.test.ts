@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../../simulator/processes.js';
 
+// Each case starts the CLI once; on a loaded two-core machine that alone can take half a minute.
+const SPAWN_TIMEOUT_MS = 120_000;
 let dir = '';
 let cleanup: (() => void)[] = [];
 afterEach(() => {
@@ -37,14 +39,14 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
   it('a policy file that does not exist: one line, exit 2, nothing written', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
     expectOneLineRefusal(hub(['--policy', join(dir, 'no-such-policy.json')]), /policy must be one of hubei, ankang, jilin or a JSON file; cannot read .*no-such-policy\.json/);
-  });
+  }, SPAWN_TIMEOUT_MS);
 
   it('a province configuration that is not valid YAML: one line naming the file, exit 2, nothing written', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
     const file = join(dir, 'province.yaml');
     writeFileSync(file, 'url: https://hcp.example.gov.cn/api/evaluations\nprofile: [native\nareaCode: 420100\n');
     expectOneLineRefusal(hub(['--province-config', file]), /--province-config .*province\.yaml: /);
-  });
+  }, SPAWN_TIMEOUT_MS);
 
   it('a TLS key that is not PEM: one line naming the file, exit 2, nothing written', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
@@ -53,7 +55,7 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
     writeFileSync(key, 'this is not a key\n');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'real.key'), '-out', cert, '-days', '1', '-subj', '/CN=hub'], { stdio: 'ignore' });
     expectOneLineRefusal(hub(['--tls-key', key, '--tls-cert', cert, '--mqtts-port', '0']), /the TLS key .*hub\.key is not a PEM private key/);
-  });
+  }, SPAWN_TIMEOUT_MS);
 
   it('a TLS key that belongs to another certificate: one line, exit 2, nothing written', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
@@ -61,7 +63,7 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
     req('a');
     req('b');
     expectOneLineRefusal(hub(['--tls-key', join(dir, 'a.key'), '--tls-cert', join(dir, 'b.crt'), '--mqtts-port', '0']), /does not belong to the certificate/);
-  });
+  }, SPAWN_TIMEOUT_MS);
 
   it('an HTTP port already in use: one line naming the port, exit 2, no file written', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
@@ -71,7 +73,7 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
     const port = (taken.address() as { port: number }).port;
     const r = hub(['--http-port', String(port)]);
     expectOneLineRefusal(r, new RegExp(`the HTTP port 127\\.0\\.0\\.1:${port} is in use`));
-  });
+  }, SPAWN_TIMEOUT_MS);
 
   it('a data directory that cannot be written: one line, exit 2, nothing written', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
@@ -86,7 +88,7 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
     }
     const data = join(ro, 'hub');
     expectOneLineRefusal(hub([], data), /data directory .*ro\/hub cannot be written/, data);
-  });
+  }, SPAWN_TIMEOUT_MS);
 
   it('one port given for both MQTT and HTTP: one line, exit 2, before any port is tried', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
@@ -94,5 +96,5 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
     expect(r.stderr).toMatch(/^haochaping hub: the HTTP port 18830 is also the MQTT port/);
     expect(r.status).toBe(2);
     expect(existsSync(join(dir, 'hub'))).toBe(false);
-  });
+  }, SPAWN_TIMEOUT_MS);
 });
