@@ -3,13 +3,13 @@
  * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
+import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
 import { ApiTokens } from './api/tokens.js';
@@ -26,6 +26,7 @@ import type { HubEvents } from './events.js';
 import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
+import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
@@ -63,6 +64,8 @@ export interface Hub {
   /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
   handoff: Forwarder | null;
   web: HallWeb;
+  /** Signed daily checkpoints and the daily integrity audit. */
+  ledger: Ledger;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -89,10 +92,16 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const setup = await loadHubSetup(input);
   const config = setup.config;
   const now = deps.now ?? Date.now;
-  mkdirSync(config.dataDir, { recursive: true });
+  try {
+    ensurePrivateDir(config.dataDir);
+  } catch (e) {
+    if (e instanceof FileModeError) throw new HubStartError(e.message);
+    throw e;
+  }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
   const calendar = setup.calendar;
-  const db = openHubDb(join(config.dataDir, 'hub.db'));
+  const dbPath = join(config.dataDir, 'hub.db');
+  const db = openHubDb(dbPath);
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
   const tokens = new ApiTokens(db);
@@ -254,6 +263,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
+  const ledger = new Ledger({ db, dbPath, dataDir: config.dataDir, hall: config.hall, alarms, metrics, log: log.child({ part: 'ledger' }), now, forward: forwardCheckpoint(db) });
+  ledger.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports, https: httpsOn }, 'hub ready');
@@ -276,6 +287,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     forwarder,
     handoff,
     web,
+    ledger,
     api,
     events,
     ports,
@@ -285,12 +297,14 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       if (closed) return;
       closed = true;
       defaults.stop();
+      ledger.stop();
       web.stop(); // ends live streams, or api.close() would wait for them
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
       await forwarder?.stop();
       await handoff?.stop();
+      await ledger.drain();
       db.close();
       log.info('hub stopped');
     },
