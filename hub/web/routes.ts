@@ -133,7 +133,9 @@ export const DayParam = z
   .refine((s) => {
     const t = Date.parse(s + 'T00:00:00Z');
     return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
-  }, 'is not a day on the calendar');
+  }, 'is not a day on the calendar')
+  // The day after 9999-12-31 has no four-digit year: the range arithmetic would fail (a 500).
+  .refine((s) => s >= '1970-01-01' && s <= '9998-12-31', 'must be between 1970-01-01 and 9998-12-31');
 
 const StatsQuery = z.object({
   preset: z.enum(['today', 'week', 'month', 'year']).optional(),
