@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
@@ -8,6 +9,7 @@ import { decode, encode, generateDeviceKeys, GENESIS_HASH, signRecord, topic, ty
 import { DROPPED_TOPIC } from '../../hub/broker/hooks/authorize-publish.js';
 import { HubConfigSchema } from '../../hub/config.js';
 import { startHub } from '../../hub/hub.js';
+import { makeHallPki } from '../../hub/tls/hall-ca.js';
 import { TestHall } from '../helpers/hall.js';
 import { captureLog, silentLog } from '../helpers/log.js';
 import { makeRecord } from '../helpers/records.js';
@@ -46,6 +48,17 @@ function mqttConnect(clientId: string, user: string, password: string): Buffer {
   };
   const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(user), str(password)]);
   return Buffer.concat([Buffer.from([0x10, body.length]), body]); // body < 128 bytes: one length byte
+}
+
+/** A plain TCP connection to the TLS port that sends the first bytes of a ClientHello and stops: ms until closed. */
+async function rawToTlsPort(port: number): Promise<number> {
+  const sock = netConnect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  await new Promise<void>((res) => sock.once('connect', () => res()));
+  const t0 = Date.now();
+  const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now() - t0)));
+  sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00]));
+  return closed;
 }
 
 /** A record of `c` signed with its own key, for seq 1 of its chain. */
@@ -243,24 +256,36 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     await waitFor(async () => (await hall!.api<{ stored: number }>('/api/stats')).stored === 1, 'the unretained rating stored');
   });
 
-  it('closes a connection that sends half a CONNECT after the connect timeout, not after 30 s', async () => {
+  it('closes a connection that sends half a CONNECT, or stops in its TLS handshake, after the connect timeout, not after 30 s', async () => {
     expect(HubConfigSchema.parse({ dataDir: '/x', hall: 'h' }).mqtt.limits.connectTimeoutMs).toBe(5_000);
     const dir = mkdtempSync(join(tmpdir(), 'hcp-connect-'));
-    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits: { connectTimeoutMs: 1_000 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const pki = await makeHallPki({ hall: 'h1', hosts: ['127.0.0.1'] });
+    for (const [f, text] of [['server.key', pki.serverKey], ['server.crt', pki.serverCert]] as const) writeFileSync(join(dir, f), text);
+    const tls = { port: 0, keyFile: join(dir, 'server.key'), certFile: join(dir, 'server.crt') };
+    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, tls, limits: { connectTimeoutMs: 1_000 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
     try {
       const connectPacket = mqttConnect('ev-001', 'ev-001', 'wrong-password');
-      const halfOpen = async (bytes: Buffer) => {
-        const sock = netConnect(hub.ports.mqtt!, '127.0.0.1');
+      const half = connectPacket.subarray(0, connectPacket.length >> 1);
+      /** Milliseconds from sending `bytes` until the hub closes the connection. */
+      const closedAfter = async (bytes: Buffer, over: 'tcp' | 'tls' = 'tcp') => {
+        const sock: Socket =
+          over === 'tcp'
+            ? netConnect(hub.ports.mqtt!, '127.0.0.1')
+            : tlsConnect({ port: hub.ports.mqtts!, host: '127.0.0.1', ca: pki.caCert });
         sock.on('error', () => {});
-        await new Promise<void>((res) => sock.once('connect', () => res()));
+        await new Promise<void>((res) => sock.once(over === 'tcp' ? 'connect' : 'secureConnect', () => res()));
         const t0 = Date.now();
         const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now() - t0)));
         sock.write(bytes);
         return closed;
       };
-      // Half the packet, and a connection that says nothing at all: both closed after ~1 s.
-      const [half, silent] = await Promise.all([halfOpen(connectPacket.subarray(0, connectPacket.length >> 1)), halfOpen(Buffer.alloc(0))]);
-      for (const ms of [half, silent]) {
+      const waits = await Promise.all([
+        closedAfter(half), // half a CONNECT
+        closedAfter(Buffer.alloc(0)), // nothing at all
+        closedAfter(half, 'tls'), // half a CONNECT inside TLS
+        rawToTlsPort(hub.ports.mqtts!), // the first bytes of a ClientHello: the TLS handshake never ends
+      ]);
+      for (const ms of waits) {
         expect(ms).toBeGreaterThanOrEqual(900);
         expect(ms).toBeLessThan(4_000);
       }
