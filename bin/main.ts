@@ -17,7 +17,7 @@ import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
-import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
+import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
 import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { HubStartError, startHub } from '../hub/hub.js';
 import { addUserCommands } from '../hub/users/cli.js';
@@ -110,6 +110,7 @@ addProvinceOptions(hubCommand)
         },
         http: { host: o.host, port: o.httpPort },
         province: provinceConfigFromOptions(o),
+        handoff: handoffConfigFromOptions(o),
         holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
         defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
         web: { policy: o.policy },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
-import { ProvinceConfigSchema } from './forwarder/config.js';
+import { HandoffConfigSchema, ProvinceConfigSchema } from './forwarder/config.js';
 import { WebConfigSchema } from './web/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
@@ -47,6 +47,8 @@ export const HubConfigSchema = z
       .prefault({}),
     /** Forwarding to the provincial platform (hub/forwarder/config.ts); null: keep everything at the hub. */
     province: ProvinceConfigSchema.nullable().default(null),
+    /** Where 差评 the hall cannot resolve are handed on (12345, a department); null: no 转办. */
+    handoff: HandoffConfigSchema.nullable().default(null),
     /** The 基本满意 default for sessions nobody rated (Hubei art. 12: 7 days). */
     defaults: z
       .object({

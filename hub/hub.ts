@@ -24,7 +24,7 @@ import type { Denial } from './broker/hooks/denials.js';
 import { RateLimiter } from './broker/rate-limit.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { createForwarder } from './forwarder/create.js';
+import { createForwarder, ForwarderConfigError } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -58,6 +58,8 @@ export interface Hub {
   connections: Connections;
   ops: HallOps;
   forwarder: Forwarder | null;
+  /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
+  handoff: Forwarder | null;
   web: HallWeb;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
@@ -109,7 +111,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     log.warn({ year: calendar.covers(year) ? year + 1 : year }, 'the holiday calendar does not know that year\'s official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)');
   }
   // Listens from before the broker starts, so the wall sees every device connect.
-  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now });
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now, hall: config.hall, handoffTarget: config.handoff?.name ?? null });
   await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
@@ -180,6 +182,14 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
 
   const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
+  let handoff: Forwarder | null = null;
+  try {
+    handoff = config.handoff ? createForwarder({ config: config.handoff.destination, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' }) : null;
+  } catch (e) {
+    if (e instanceof ForwarderConfigError) throw new HubStartError(`invalid hand-off configuration (${config.handoff!.name}): ${e.message}`);
+    throw e;
+  }
 
   const ingest = new Ingest({
     db,
@@ -251,6 +261,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
+  handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
 
@@ -273,6 +284,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     connections,
     ops,
     forwarder,
+    handoff,
     web,
     api,
     events,
@@ -288,6 +300,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
       await forwarder?.stop();
+      await handoff?.stop();
       db.close();
       log.info('hub stopped');
     },
