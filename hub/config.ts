@@ -43,7 +43,17 @@ export const HubConfigSchema = z
       })
       .prefault({}),
     http: z
-      .object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) })
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /**
+         * With mqtt.tls configured the API, hall page and enrolment are HTTPS with the same
+         * certificate; true keeps them plain (a TLS reverse proxy in front, on loopback).
+         */
+        plain: z.boolean().default(false),
+        /** Addresses/CIDRs of TLS reverse proxies whose X-Forwarded-For/-Proto are believed (Fastify trustProxy). */
+        trustProxy: z.array(z.string().min(1)).default([]),
+      })
       .prefault({}),
     /** Forwarding to the provincial platform (hub/forwarder/config.ts); null: keep everything at the hub. */
     province: ProvinceConfigSchema.nullable().default(null),

@@ -35,6 +35,7 @@ import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
+import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -251,14 +252,20 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     metrics,
     events,
     log,
-    mqtt: { url: config.mqtt.publicUrl, port: tls ? tls.port : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null },
+    mqtt: { url: config.mqtt.publicUrl, port: tls ? (broker.ports.tls ?? tls.port) : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null, caFingerprint: tls?.ca ? caFingerprint(tls.ca) : null },
     pushConfig,
     ops,
     sessions,
     alarms,
     web,
-  });
+  }, { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy });
   await api.listen({ host: config.http.host, port: config.http.port });
+  const httpsOn = !!tls && !config.http.plain;
+  // Where hall IT's commands on this machine find the running hub (scheme and port included).
+  writeFileAtomic(join(config.dataDir, HUB_URL_FILE), `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`, 0o600);
+  if (!httpsOn && !isLoopback(config.http.host)) {
+    log.warn({ host: config.http.host }, 'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)');
+  }
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
   handoff?.start();
@@ -266,7 +273,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   web.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
-  log.info({ hall: config.hall, ...ports }, 'hub ready');
+  log.info({ hall: config.hall, ...ports, https: httpsOn }, 'hub ready');
 
   let closed = false;
   return {

@@ -40,8 +40,8 @@ export interface ApiDeps {
   metrics: Metrics;
   events: EventEmitter<HubEvents>;
   log: Logger;
-  /** What devices are told about the broker at enrolment. */
-  mqtt: { url: string | null; port: number; tls: boolean; ca: string | null };
+  /** What devices are told about the broker at enrolment; caFingerprint (SHA-256 of the hall CA) goes into the enrolment QR. */
+  mqtt: { url: string | null; port: number; tls: boolean; ca: string | null; caFingerprint?: string | null };
   /** A device's config changed or it enrolled: publish it (retained). */
   pushConfig: (config: DeviceConfig) => void;
   /** Registry, broker and devices changed together: revoke, re-enrol, settings, sessions. */
@@ -92,8 +92,21 @@ const openApiTransform =
     return { ...out, schema: { ...schema, response: book.documentedResponses(String([method].flat()[0]), doc.url) } };
   };
 
-export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: d.log.child({ part: 'api' }) as FastifyBaseLogger, bodyLimit: 256 * 1024, logController: new LogController({ disableRequestLogging: true }) });
+/** How the API listens: HTTPS with the hub's certificate, and which reverse proxies are believed. */
+export interface ApiListener {
+  https?: { key: Buffer; cert: Buffer } | null;
+  /** Proxy addresses/CIDRs whose X-Forwarded-For/-Proto set req.ip and req.protocol (Secure cookies). */
+  trustProxy?: string[];
+}
+
+export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: d.log.child({ part: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 256 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(listener.https ? { https: listener.https } : {}),
+    trustProxy: listener.trustProxy?.length ? listener.trustProxy : false,
+  }) as unknown as FastifyInstance; // the HTTPS server's type differs only in the node server class
 
   const book = new RouteBook();
   app.addHook('onRoute', book.remember);

@@ -9,7 +9,8 @@
  */
 import { v5 as uuidv5 } from 'uuid';
 import type { Db } from '../store/db.js';
-import { CASE_KEY_NAMESPACE, caseKey, formatTime, MappingError, satisfactionCode, truncateText, type MappingContext, type WireItem } from './mapping.js';
+import type { Evaluation } from './evaluation.js';
+import { mapEvaluation, CASE_KEY_NAMESPACE, caseKey, formatTime, MappingError, satisfactionCode, truncateText, type MappingContext, type WireItem } from './mapping.js';
 import { MESSAGE_STREAMS, streamOf, type MessageStream } from './message-kinds.js';
 import type { FieldsProfile, Profile } from './profile.js';
 
@@ -185,4 +186,11 @@ export function mapMessage(p: Profile, stream: MessageStream, payload: unknown, 
     }
     return { key: u.key, body: { ...body, ...section.constants } };
   });
+}
+
+/** Maps any queued row by its kind: an evaluation, or a message of another stream (for showing hall IT what is sent). */
+export function mapQueued(p: Profile, kind: string, payload: unknown, ctx: MappingContext): WireItem[] {
+  const stream = streamOf(kind);
+  if (stream === null) throw new MappingError(`unknown queue kind "${kind}"`);
+  return stream === 'evaluation' ? mapEvaluation(p, payload as Evaluation, ctx) : mapMessage(p, stream, payload, ctx);
 }

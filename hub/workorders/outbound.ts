@@ -187,7 +187,8 @@ export function queueOutbound(c: OutboundContext, before: WorkOrder, after: Work
       target: c.handoffTarget ?? '',
       text: note,
       history: trail()
-        .filter((t) => t.action !== 'create')
+        // The steps before this one: the hand-off's own words are in `text`.
+        .filter((t) => t.action !== 'create' && t.version < version)
         .map((t) => ({ at: t.at, action: t.action, note: t.note })),
       at,
       handler: actor.name,

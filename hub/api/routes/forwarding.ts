@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { mapEvaluation } from '../../forwarder/mapping.js';
-import { forwardingCounts, listRejected, queuedEvaluation, repush } from '../../forwarder/queue.js';
+import { mapQueued } from '../../forwarder/messages.js';
+import { countsByKind, forwardingCounts, listRejected, queuedEvaluation, repush } from '../../forwarder/queue.js';
 import { HttpError, useZod, type ApiDeps } from '../server.js';
 
 const RejectedQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), before: z.coerce.number().int().optional() });
@@ -20,7 +20,8 @@ export async function forwardingRoutes(app: FastifyInstance, d: ApiDeps): Promis
   useZod(app);
   app.get('/api/forwarding', { onRequest: d.allow('viewer') }, async () => {
     const c = forwardingCounts(d.db);
-    return { enabled: !!d.forwarder, ...c, link: d.forwarder?.status() ?? null };
+    // Per kind (evaluations, work-order milestones, invalidations) and the hand-off destination's own queue.
+    return { enabled: !!d.forwarder, ...c, link: d.forwarder?.status() ?? null, kinds: countsByKind(d.db), handoff: { ...forwardingCounts(d.db, Date.now(), 'handoff'), kinds: countsByKind(d.db, 'handoff') } };
   });
 
   app.get('/api/forwarding/rejected', { onRequest: d.allow('viewer'), schema: { querystring: RejectedQuery } }, async (req) => {
@@ -36,7 +37,7 @@ export async function forwardingRoutes(app: FastifyInstance, d: ApiDeps): Promis
     const mapper = d.forwarder?.mapper();
     if (mapper) {
       try {
-        wire = mapEvaluation(mapper.profile, q.evaluation, mapper.context).map((i) => i.body);
+        wire = mapQueued(mapper.profile, q.kind, q.evaluation, mapper.context).map((i) => i.body);
       } catch (e) {
         wire = { error: (e as Error).message };
       }
