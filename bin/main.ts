@@ -20,6 +20,7 @@ import { registerHubCommands } from '../hub/cli/commands.js';
 import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
 import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { HubStartError, startHub } from '../hub/hub.js';
+import { addLedgerCommands } from '../hub/ledger/cli.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
@@ -139,6 +140,7 @@ addProvinceOptions(hubCommand)
 program.enablePositionalOptions();
 hubCommand.enablePositionalOptions();
 registerHubCommands(hubCommand);
+addLedgerCommands(hubCommand, program);
 addUserCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');
