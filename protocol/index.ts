@@ -8,3 +8,4 @@ export * from './integrity.js';
 export * from './ids.js';
 export * from './config.js';
 export * from './text.js';
+export * from './size.js';
