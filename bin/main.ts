@@ -168,7 +168,20 @@ function driverOptions(cmd: Command): Command {
     .option('--led-pins <list>', 'leds: header GPIO numbers of the button LEDs, left to right')
     .option('--status-led <gpio>', 'leds: header GPIO number of the status LED')
     .option('--display-port <path>', 'serial: the display controller\'s serial port')
-    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200');
+    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200')
+    .option('--epaper-model <model>', 'epaper: the controller: ssd1680 (2.13"/2.9"), ssd1683 (4.2"), uc8179 (7.5")')
+    .option('--epaper-size <WxH>', 'epaper: native panel size if not the model\'s usual one, e.g. 128x296')
+    .option('--epaper-rotation <deg>', 'epaper: how the panel is mounted: 0, 90, 180, 270 (clockwise)', '0')
+    .option('--epaper-dc <gpio>', 'epaper: DC line (BCM)', '25')
+    .option('--epaper-rst <gpio>', 'epaper: RST line (BCM)', '17')
+    .option('--epaper-busy <gpio>', 'epaper: BUSY line (BCM)', '24')
+    .option('--epaper-gpio <how>', 'epaper: control lines through sysfs (onoff) or gpiod (Pi 5 / Trixie)', 'sysfs')
+    .option('--spi-bus <n>', 'epaper: SPI bus (/dev/spidevB.D)', '0')
+    .option('--spi-device <n>', 'epaper: SPI chip select', '0')
+    .option('--spi-speed <hz>', 'epaper: SPI clock in Hz', '4000000')
+    .option('--epaper-full-every <n>', 'epaper: a full refresh after this many partial ones (ghosting)', '8')
+    .option('--epaper-busy-timeout <s>', 'epaper: BUSY longer than this is a fault (display-busy-timeout)', '30')
+    .option('--large-type', 'pixel panels: large type, high contrast', false);
 }
 
 /** Validates `device run`/`device check` options; on a mistake says what is wrong and exits 2. */
