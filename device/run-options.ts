@@ -19,6 +19,8 @@ import { SerialDisplay } from './display/serial-display.js';
 import { createEpaperDisplay } from './display/epaper/create.js';
 import { EPAPER_MODELS, MODEL_SIZES } from './display/epaper/epaper.js';
 import { TIMESYNC_FILE } from './util/clock-sync.js';
+import { TeeDisplay } from './display/tee.js';
+import { VoicePrompts, type VoiceSettings } from './voice/voice.js';
 
 export const BUTTON_DRIVERS = ['gpio', 'gpiod', 'serial', 'firmata', 'keyboard', 'virtual'] as const;
 export const DISPLAY_DRIVERS = ['leds', 'serial', 'epaper', 'terminal', 'virtual'] as const;
@@ -77,6 +79,8 @@ export const RunOptionsSchema = z
     epaperFullEvery: whole('--epaper-full-every', 0, 1000).default(8),
     epaperBusyTimeout: whole('--epaper-busy-timeout', 1, 600).default(30),
     largeType: z.boolean().default(false),
+    voiceDir: z.string().min(1).optional(),
+    alsaDevice: z.string().min(1).optional(),
     clockSynced: z.enum(['auto', 'yes', 'no'], { message: '--clock-synced must be auto, yes or no' }).default('auto'),
     clockSyncFile: z.string().default(TIMESYNC_FILE),
     outboxCapacity: whole('--outbox-capacity', 10, 10_000_000).default(100_000),
@@ -149,7 +153,17 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
   }
 }
 
-export function makeDisplay(o: RunOptions, log: Logger): DisplayDriver {
+/**
+ * The display, and with --voice-dir the spoken prompts beside it; `voice` reads the window's
+ * voice settings from the config the hub pushed.
+ */
+export function makeDisplay(o: RunOptions, log: Logger, voice?: () => Partial<VoiceSettings> | null | undefined): DisplayDriver {
+  const panel = makePanel(o, log);
+  if (!o.voiceDir) return panel;
+  return new TeeDisplay([panel, new VoicePrompts({ dir: o.voiceDir, alsaDevice: o.alsaDevice, settings: voice, log: log.child({ part: 'voice' }) })]);
+}
+
+function makePanel(o: RunOptions, log: Logger): DisplayDriver {
   switch (o.display) {
     case 'leds':
       return new LedDisplay({ pins: o.ledPins!, statusPin: o.statusLed!, chipLabel: o.buttons === 'gpio' ? o.gpioChip : undefined });

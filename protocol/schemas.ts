@@ -163,6 +163,8 @@ export const DeviceConfigSchema = z
       .object({ ask: Text(100), thanks: Text(100), reasons: Text(100), paused: Text(100) })
       .strict(),
     feedbackUrl: z.string().url().max(500).nullable(),
+    /** Spoken prompts at this window (absent: the device's defaults). */
+    voice: z.object({ volume: z.number().int().min(0).max(100), quiet: z.boolean(), speakOptions: z.boolean() }).strict().optional(),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;
