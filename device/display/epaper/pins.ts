@@ -68,11 +68,13 @@ export interface GpiodPinsOptions {
 }
 
 /**
- * libgpiod tools (Debian's `gpiod`). gpioset holds its lines only while it runs (v1 with
- * `-m signal`, v2 by default), so the outputs are one gpioset that is replaced on every change,
- * both levels given each time (a line is held by one process at a time: the old one must exit
- * first; the Pi keeps a released output at its level meanwhile). BUSY is read with gpioget. Slower than sysfs (a process per change), which a panel
- * that takes a second per refresh can afford.
+ * libgpiod tools (Debian's `gpiod`), for the Pi 5 / Trixie where sysfs GPIO is gone. Both levels
+ * are given on every change. libgpiod v2's gpioset holds its lines until it exits: one runs at a
+ * time, started with `--banner` so we know the lines are set before going on, and stopped before
+ * the next (lines are exclusive). v1's gpioset is run to completion (`-m exit`): it sets the
+ * lines and exits, and the Pi's pin controller keeps an output at its level after release.
+ * BUSY is read with gpioget. Slower than sysfs (a process per change), which a panel that takes a
+ * second per refresh can afford.
  */
 export class GpiodPanelPins implements PanelPins {
   private version: 1 | 2 = 1;
@@ -95,15 +97,22 @@ export class GpiodPanelPins implements PanelPins {
   }
 
   private async apply(): Promise<void> {
-    await this.release();
     const values = [`${this.pins.dc}=${this.level.dc}`, `${this.pins.rst}=${this.level.rst}`];
-    const args = this.version === 1 ? ['-m', 'signal', this.o.chip, ...values] : ['-c', this.o.chip, ...values];
-    const next = spawn(this.o.gpioset ?? 'gpioset', args, { stdio: 'ignore' });
-    await new Promise<void>((resolve, reject) => {
-      next.once('spawn', () => resolve());
-      next.once('error', reject);
-    });
+    const tool = this.o.gpioset ?? 'gpioset';
+    if (this.version === 1) {
+      await run(tool, ['-m', 'exit', this.o.chip, ...values], { timeout: 5000 });
+      return;
+    }
+    await this.release();
+    const next = spawn(tool, ['--banner', '-c', this.o.chip, ...values], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.holder = next;
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      next.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      next.stdout!.once('data', () => resolve());
+      next.once('error', reject);
+      next.once('close', (code) => reject(new Error(`gpioset exited (${code}): ${err.trim().slice(0, 200)}`)));
+    });
   }
 
   private async release(): Promise<void> {
@@ -128,6 +137,7 @@ export class GpiodPanelPins implements PanelPins {
   }
   async busy(): Promise<0 | 1> {
     const args = this.version === 1 ? [this.o.chip, String(this.pins.busy)] : ['-c', this.o.chip, '--numeric', String(this.pins.busy)];
+    // (v1's gpioget cannot read a line another process holds; BUSY is never held by us.)
     const { stdout } = await run(this.o.gpioget ?? 'gpioget', args, { timeout: 2000 });
     return stdout.trim() === '1' ? 1 : 0;
   }
