@@ -13,7 +13,7 @@
  * less secondary text.
  */
 import { existsSync } from 'node:fs';
-import { renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import QRCode from 'qrcode';
 import { LEVEL_LABELS } from '../../protocol/index.js';
 import { fromRgba, type Bitmap } from './bitmap.js';
@@ -251,7 +251,10 @@ export function renderBitmap(f: Frame, o: RenderOptions): Promise<Bitmap> {
     cache.set(svg, hit);
     return hit;
   }
-  const p = renderAsync(svg, resvgOptions()).then((img) => fromRgba(img.pixels, img.width, img.height));
+  // resvg (a native module) is loaded on first use: agents with LEDs or a serial panel never load it.
+  const p = import('@resvg/resvg-js')
+    .then(({ renderAsync }) => renderAsync(svg, resvgOptions()))
+    .then((img) => fromRgba(img.pixels, img.width, img.height));
   cache.set(svg, p);
   p.catch(() => cache.delete(svg));
   while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
