@@ -10,7 +10,7 @@ import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MESSAGE_SCHEMAS } from '../protocol/index.js';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
-import { enrol } from '../device/enrolment/enrolment.js';
+import { enrol, EnrolmentError } from '../device/enrolment/enrolment.js';
 import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema, type RunOptions } from '../device/run-options.js';
 import { startWiringCheck } from '../device/wiring-check.js';
 import { buildClips, DEFAULT_CLIP_DIR } from '../device/voice/clips.js';
@@ -18,7 +18,7 @@ import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
-import { addProvinceOptions, forwardingCommand, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
+import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
 import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { HubStartError, startHub } from '../hub/hub.js';
 import { addUserCommands } from '../hub/users/cli.js';
@@ -79,7 +79,9 @@ const hubCommand = program
   .option('--tls-key <file>', 'TLS private key (PEM); with --tls-cert enables MQTT over TLS')
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
   .option('--tls-ca <file>', 'hall CA certificate given to devices at enrolment (PEM)')
-  .option('--http-port <port>', 'HTTP API and web page port', int('--http-port'), 8080)
+  .option('--http-port <port>', 'HTTP API and web page port (HTTPS with the --tls-cert certificate when TLS is configured)', int('--http-port'), 8080)
+  .option('--plain-http', 'serve the API and web page over plain HTTP even with TLS configured (a TLS reverse proxy in front; listen on 127.0.0.1)', false)
+  .option('--trust-proxy <addrs>', 'comma-separated addresses/CIDRs of TLS reverse proxies whose X-Forwarded-For/-Proto are believed (client IP, Secure cookies)', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [])
   .option('--default-days <n>', 'an unrated session counts as 基本满意 after this many days', int('--default-days'), 7)
   .option('--working-days', 'count --default-days as working days (official holiday calendar, 调休 included)', false)
   .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...], "years": [...]} overriding the official calendar (7-day defaults and 差评 deadlines)')
@@ -109,8 +111,9 @@ addProvinceOptions(hubCommand)
           port: plainPort,
           tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
         },
-        http: { host: o.host, port: o.httpPort },
+        http: { host: o.host, port: o.httpPort, plain: o.plainHttp, trustProxy: o.trustProxy },
         province: provinceConfigFromOptions(o),
+        handoff: handoffConfigFromOptions(o),
         holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
         defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
         web: { policy: o.policy },
@@ -144,12 +147,19 @@ device
   .command('enrol')
   .description('enrol this device with a hub using the one-time token from hall IT')
   .requiredOption('--data <dir>', 'device data directory')
-  .requiredOption('--hub <url>', 'the hub\'s HTTP address, e.g. http://hub.hall.local:8080')
+  .requiredOption('--hub <url>', 'the hub\'s address, e.g. https://hub.hall.local:8080')
   .requiredOption('--token <token>', 'one-time enrolment token')
+  .option('--ca-sha256 <fingerprint>', 'the hall CA\'s SHA-256 fingerprint (from the enrolment QR): the hub must prove itself with that CA, which MQTT then trusts')
   .action(async (o) => {
-    mkdirSync(o.data, { recursive: true });
-    const { enrolment } = await enrol(resolve(o.data), o.hub, o.token, FIRMWARE_VERSION);
-    console.log(`enrolled as ${enrolment.device} at window ${enrolment.window} of hall ${enrolment.hall}; broker ${enrolment.mqttUrl}`);
+    if (!o.caSha256) process.stderr.write(`haochaping device enrol: warning: no --ca-sha256, so the hub's certificate is not pinned${String(o.hub).startsWith('https:') ? ' (the system CAs vouch for it)' : ' and the token and secret cross the network readable (plain HTTP)'}\n`);
+    try {
+      const { enrolment } = await enrol(resolve(o.data), o.hub, o.token, FIRMWARE_VERSION, { caSha256: o.caSha256 ?? null });
+      console.log(`enrolled as ${enrolment.device} at window ${enrolment.window} of hall ${enrolment.hall}; broker ${enrolment.mqttUrl}${o.caSha256 ? ' (hall CA pinned)' : ''}`);
+    } catch (e) {
+      if (!(e instanceof EnrolmentError)) throw e;
+      process.stderr.write(`haochaping device enrol: ${e.message}\n`);
+      process.exit(1);
+    }
   });
 
 /** The button and display options `device run` and `device check` share. */

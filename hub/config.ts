@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
-import { ProvinceConfigSchema } from './forwarder/config.js';
+import { HandoffConfigSchema, ProvinceConfigSchema } from './forwarder/config.js';
 import { WebConfigSchema } from './web/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
@@ -41,10 +41,22 @@ export const HubConfigSchema = z
       })
       .prefault({}),
     http: z
-      .object({ host: z.string().default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8080) })
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /**
+         * With mqtt.tls configured the API, hall page and enrolment are HTTPS with the same
+         * certificate; true keeps them plain (a TLS reverse proxy in front, on loopback).
+         */
+        plain: z.boolean().default(false),
+        /** Addresses/CIDRs of TLS reverse proxies whose X-Forwarded-For/-Proto are believed (Fastify trustProxy). */
+        trustProxy: z.array(z.string().min(1)).default([]),
+      })
       .prefault({}),
     /** Forwarding to the provincial platform (hub/forwarder/config.ts); null: keep everything at the hub. */
     province: ProvinceConfigSchema.nullable().default(null),
+    /** Where 差评 the hall cannot resolve are handed on (12345, a department); null: no 转办. */
+    handoff: HandoffConfigSchema.nullable().default(null),
     /** The 基本满意 default for sessions nobody rated (Hubei art. 12: 7 days). */
     defaults: z
       .object({

@@ -24,7 +24,7 @@ import type { Denial } from './broker/hooks/denials.js';
 import { RateLimiter } from './broker/rate-limit.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { createForwarder } from './forwarder/create.js';
+import { createForwarder, ForwarderConfigError } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -35,6 +35,7 @@ import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
+import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
@@ -58,6 +59,8 @@ export interface Hub {
   connections: Connections;
   ops: HallOps;
   forwarder: Forwarder | null;
+  /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
+  handoff: Forwarder | null;
   web: HallWeb;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
@@ -109,7 +112,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     log.warn({ year: calendar.covers(year) ? year + 1 : year }, 'the holiday calendar does not know that year\'s official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)');
   }
   // Listens from before the broker starts, so the wall sees every device connect.
-  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now });
+  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now, hall: config.hall, handoffTarget: config.handoff?.name ?? null });
   await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
@@ -179,6 +182,14 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
 
   const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
+  let handoff: Forwarder | null = null;
+  try {
+    handoff = config.handoff ? createForwarder({ config: config.handoff.destination, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' }) : null;
+  } catch (e) {
+    if (e instanceof ForwarderConfigError) throw new HubStartError(`invalid hand-off configuration (${config.handoff!.name}): ${e.message}`);
+    throw e;
+  }
 
   const ingest = new Ingest({
     db,
@@ -240,21 +251,28 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     metrics,
     events,
     log,
-    mqtt: { url: config.mqtt.publicUrl, port: tls ? tls.port : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null },
+    mqtt: { url: config.mqtt.publicUrl, port: tls ? (broker.ports.tls ?? tls.port) : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null, caFingerprint: tls?.ca ? caFingerprint(tls.ca) : null },
     pushConfig,
     ops,
     sessions,
     alarms,
     web,
-  });
+  }, { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy });
   await api.listen({ host: config.http.host, port: config.http.port });
+  const httpsOn = !!tls && !config.http.plain;
+  // Where hall IT's commands on this machine find the running hub (scheme and port included).
+  writeFileAtomic(join(config.dataDir, HUB_URL_FILE), `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`, 0o600);
+  if (!httpsOn && !isLoopback(config.http.host)) {
+    log.warn({ host: config.http.host }, 'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)');
+  }
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
+  handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
-  log.info({ hall: config.hall, ...ports }, 'hub ready');
+  log.info({ hall: config.hall, ...ports, https: httpsOn }, 'hub ready');
 
   let closed = false;
   return {
@@ -272,6 +290,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     connections,
     ops,
     forwarder,
+    handoff,
     web,
     api,
     events,
@@ -287,6 +306,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
       await forwarder?.stop();
+      await handoff?.stop();
       db.close();
       log.info('hub stopped');
     },

@@ -39,8 +39,8 @@ export interface ApiDeps {
   metrics: Metrics;
   events: EventEmitter<HubEvents>;
   log: Logger;
-  /** What devices are told about the broker at enrolment. */
-  mqtt: { url: string | null; port: number; tls: boolean; ca: string | null };
+  /** What devices are told about the broker at enrolment; caFingerprint (SHA-256 of the hall CA) goes into the enrolment QR. */
+  mqtt: { url: string | null; port: number; tls: boolean; ca: string | null; caFingerprint?: string | null };
   /** A device's config changed or it enrolled: publish it (retained). */
   pushConfig: (config: DeviceConfig) => void;
   /** Registry, broker and devices changed together: revoke, re-enrol, settings, sessions. */
@@ -82,8 +82,21 @@ const openApiTransform: typeof jsonSchemaTransform = (doc) => {
   return { schema: doc.schema, url: doc.url } as ReturnType<typeof jsonSchemaTransform>;
 };
 
-export async function buildApi(d: Omit<ApiDeps, 'allow'>): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: d.log.child({ part: 'api' }) as FastifyBaseLogger, bodyLimit: 256 * 1024, logController: new LogController({ disableRequestLogging: true }) });
+/** How the API listens: HTTPS with the hub's certificate, and which reverse proxies are believed. */
+export interface ApiListener {
+  https?: { key: Buffer; cert: Buffer } | null;
+  /** Proxy addresses/CIDRs whose X-Forwarded-For/-Proto set req.ip and req.protocol (Secure cookies). */
+  trustProxy?: string[];
+}
+
+export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: d.log.child({ part: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 256 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(listener.https ? { https: listener.https } : {}),
+    trustProxy: listener.trustProxy?.length ? listener.trustProxy : false,
+  }) as unknown as FastifyInstance; // the HTTPS server's type differs only in the node server class
 
   app.setErrorHandler((e, req, reply) => {
     if (e instanceof z.ZodError) return reply.code(400).send({ error: 'invalid-request', message: z.prettifyError(e) });

@@ -3,9 +3,11 @@
  * an admin token, so a revoke really disconnects the device and a config change is really
  * pushed — the running hub does both, the command line only asks.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { ADMIN_TOKEN_FILE } from '../hub.js';
+import { HUB_URL_FILE } from '../tls/listener.js';
 
 export class HubApiError extends Error {
   override readonly name = 'HubApiError';
@@ -18,9 +20,30 @@ export class HubApiError extends Error {
 }
 
 export interface HubTarget {
-  hub: string;
+  /** Default: what the running hub wrote to <data>/hub.url, else http://127.0.0.1:8080. */
+  hub?: string;
   token?: string;
   data: string;
+  /** The hall CA (PEM file) an https:// hub is checked against; default <data>/tls/ca.crt if it exists, else the system's CAs. */
+  ca?: string;
+}
+
+/** The hub's address: as given, or as the running hub wrote it into its data directory. */
+export function resolveHubUrl(t: HubTarget): string {
+  if (t.hub) return t.hub;
+  try {
+    return readFileSync(join(t.data, HUB_URL_FILE), 'utf8').trim();
+  } catch {
+    return 'http://127.0.0.1:8080';
+  }
+}
+
+/** The CA file an https:// hub is verified with, or null for the system's CAs (or plain HTTP). */
+function caFileFor(t: HubTarget & { hub: string }): string | null {
+  if (!t.hub.startsWith('https:')) return null;
+  if (t.ca) return t.ca;
+  const file = join(t.data, 'tls', 'ca.crt');
+  return existsSync(file) ? file : null;
 }
 
 export function resolveToken(t: HubTarget): string {
@@ -36,21 +59,36 @@ export function resolveToken(t: HubTarget): string {
 
 export class HubApi {
   private readonly token: string;
-  constructor(private readonly t: HubTarget) {
-    this.token = resolveToken(t);
+  private readonly dispatcher: Agent | undefined;
+  private readonly t: HubTarget & { hub: string };
+  constructor(target: HubTarget) {
+    this.t = { ...target, hub: resolveHubUrl(target) };
+    this.token = resolveToken(target);
+    const caFile = caFileFor(this.t);
+    if (caFile) {
+      let ca: string;
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (e) {
+        throw new HubApiError(0, `cannot read the hall CA ${caFile} (--ca): ${(e as Error).message}`);
+      }
+      this.dispatcher = new Agent({ connect: { ca } });
+    }
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    let res: Awaited<ReturnType<typeof undiciFetch>>;
     try {
-      res = await fetch(new URL(path, this.t.hub), {
+      res = await undiciFetch(new URL(path, this.t.hub), {
+        dispatcher: this.dispatcher,
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });
     } catch (e) {
-      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? --hub): ${(e as Error).message}`);
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
+      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? with TLS configured it serves https://, checked with --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
     }
     const text = await res.text();
     let parsed: unknown = null;

@@ -10,7 +10,7 @@ import QRCode from 'qrcode';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 import { ROLES } from '../api/tokens.js';
 import type { DeviceHealth } from '../status/device-status.js';
-import { HubApi, HubApiError, type HubTarget } from './api-client.js';
+import { HubApi, HubApiError, resolveHubUrl, type HubTarget } from './api-client.js';
 
 interface DeviceSummary {
   id: string;
@@ -27,25 +27,29 @@ const DEFAULT_DATA = '/var/lib/haochaping/hub';
 
 function target(cmd: Command): Command {
   return cmd
-    .option('--hub <url>', 'the running hub\'s HTTP address', 'http://127.0.0.1:8080')
+    .option('--hub <url>', 'the running hub\'s address (default: the one it wrote to <data>/hub.url, else http://127.0.0.1:8080)')
     .option('--data <dir>', 'hub data directory (for its admin.token)', DEFAULT_DATA)
     .option('--token <token>', 'admin API token (default: $HCP_API_TOKEN or <data>/admin.token)')
+    .option('--ca <file>', 'hall CA to check an https:// hub with (default: <data>/tls/ca.crt if there, else the system CAs)')
     .option('--json', 'print one JSON document', false);
 }
 
 function api(o: HubTarget): HubApi {
-  return new HubApi({ hub: o.hub, data: resolve(o.data), token: o.token });
+  return new HubApi({ hub: o.hub, data: resolve(o.data), token: o.token, ca: o.ca });
 }
 
-/** The text a phone or scanner reads from the QR code: the command to run on the device. */
-export function enrolCommand(hubUrl: string, token: string): string {
-  return `haochaping device enrol --hub ${hubUrl} --token ${token}`;
+/**
+ * The text a phone or scanner reads from the QR code: the command to run on the device. With
+ * the hall CA's fingerprint in it, the device pins that CA from the QR, not from the network.
+ */
+export function enrolCommand(hubUrl: string, token: string, caFingerprint: string | null = null): string {
+  return `haochaping device enrol --hub ${hubUrl} --token ${token}${caFingerprint ? ` --ca-sha256 ${caFingerprint}` : ''}`;
 }
 
-async function printToken(device: DeviceSummary, token: string, o: { hub: string; publicUrl?: string; json: boolean }, what: string): Promise<void> {
-  const hubUrl = o.publicUrl ?? o.hub;
-  const line = enrolCommand(hubUrl, token);
-  if (o.json) return void console.log(JSON.stringify({ device, token, enrolCommand: line }));
+async function printToken(device: DeviceSummary, token: string, caFingerprint: string | null, o: HubTarget & { publicUrl?: string; json: boolean }, what: string): Promise<void> {
+  const hubUrl = o.publicUrl ?? resolveHubUrl({ ...o, data: resolve(o.data) });
+  const line = enrolCommand(hubUrl, token, caFingerprint);
+  if (o.json) return void console.log(JSON.stringify({ device, token, caFingerprint, enrolCommand: line }));
   const qr = await QRCode.toString(line, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
   console.log(`${what}: ${device.id}（窗口 window ${device.window}${device.name ? `，${device.name}` : ''}）`);
   console.log(`一次性登记令牌 one-time enrolment token (7 天有效 valid 7 days, shown only now):\n  ${token}`);
@@ -81,8 +85,8 @@ export function registerHubCommands(hub: Command): void {
     .option('--public-url <url>', 'the hub address devices use (put in the QR code); default: --hub')
     .action(
       run(async (o: HubTarget & { window: string; name?: string; id?: string; mode?: 'session' | 'walk-up'; publicUrl?: string; json: boolean }) => {
-        const r = await api(o).call<{ device: DeviceSummary; token: string }>('POST', '/api/devices', { window: o.window, name: o.name, id: o.id, settings: o.mode ? { mode: o.mode } : undefined });
-        await printToken(r.device, r.token, o, '设备已登记 device registered');
+        const r = await api(o).call<{ device: DeviceSummary; token: string; caFingerprint?: string | null }>('POST', '/api/devices', { window: o.window, name: o.name, id: o.id, settings: o.mode ? { mode: o.mode } : undefined });
+        await printToken(r.device, r.token, r.caFingerprint ?? null, o, '设备已登记 device registered');
       }),
     );
 
@@ -123,8 +127,8 @@ export function registerHubCommands(hub: Command): void {
     .option('--public-url <url>', 'the hub address devices use (put in the QR code); default: --hub')
     .action(
       run(async (id: string, o: HubTarget & { publicUrl?: string; json: boolean }) => {
-        const r = await api(o).call<{ device: DeviceSummary; token: string }>('POST', `/api/devices/${encodeURIComponent(id)}/reenrol`, {});
-        await printToken(r.device, r.token, o, '设备待重新登记 device awaiting re-enrolment');
+        const r = await api(o).call<{ device: DeviceSummary; token: string; caFingerprint?: string | null }>('POST', `/api/devices/${encodeURIComponent(id)}/reenrol`, {});
+        await printToken(r.device, r.token, r.caFingerprint ?? null, o, '设备待重新登记 device awaiting re-enrolment');
       }),
     );
 
@@ -196,7 +200,7 @@ export function registerHubCommands(hub: Command): void {
       }),
     );
 
-  const tls = hub.command('tls').description('TLS for MQTT');
+  const tls = hub.command('tls').description('TLS for MQTT and the HTTPS API, hall page and enrolment');
   tls
     .command('init')
     .description('make a hall CA and the hub\'s server certificate (for halls without their own PKI)')
@@ -221,7 +225,7 @@ export function registerHubCommands(hub: Command): void {
       writeFileAtomic(join(out, files.serverCert), pki.serverCert, 0o644);
       writeFileAtomic(join(out, files.serverKey), pki.serverKey, 0o600);
       console.log(`已生成 made: ${Object.values(files).map((f) => join(out, f)).join(', ')}`);
-      console.log(`CA SHA-256 指纹 fingerprint: ${pki.caFingerprint}`);
+      console.log(`CA SHA-256 指纹 fingerprint: ${pki.caFingerprint}（登记二维码中带有 is carried in every enrolment QR code; devices pin it）`);
       console.log(`ca.key 仅用于续期，请离线保存 is only needed to renew: keep it offline.`);
       console.log(`启动 start the hub with:\n  haochaping hub --tls-key ${join(out, files.serverKey)} --tls-cert ${join(out, files.serverCert)} --tls-ca ${join(out, files.caCert)} …`);
     });

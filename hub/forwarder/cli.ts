@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { openHubDb } from '../store/db.js';
-import type { ProvinceConfigInput } from './config.js';
+import type { HandoffConfigInput, ProvinceConfigInput } from './config.js';
 import { forwardingCounts, listRejected, queuedEvaluation, repush, type RejectedEntry } from './queue.js';
 
 const int = (name: string) => (v: string) => {
@@ -37,7 +37,17 @@ export function addProvinceOptions(cmd: Command): Command {
     .option('--province-hmac-key-id <id>', 'key id sent with HMAC signatures')
     .option('--province-mqtt <urls>', 'forward over MQTT instead: comma-separated broker URLs (mqtt[s]://host:port)')
     .option('--province-mqtt-topic <topic>', 'MQTT topic for batches ({hall} is replaced)')
-    .option('--province-mqtt-reply-topic <topic>', 'MQTT topic the province answers on, or "none" to count the broker\'s PUBACK as accepted');
+    .option('--province-mqtt-reply-topic <topic>', 'MQTT topic the province answers on, or "none" to count the broker\'s PUBACK as accepted')
+    .option('--handoff-config <file>', 'where 差评 the hall cannot resolve are handed on (12345, a department): a JSON or YAML file like --province-config, plus "name"');
+}
+
+/** The hub's `handoff` configuration from --handoff-config: `name` and the destination's keys (as in a province file). */
+export function handoffConfigFromOptions(o: Record<string, unknown>): HandoffConfigInput | null {
+  if (typeof o.handoffConfig !== 'string') return null;
+  const file = resolve(o.handoffConfig);
+  const text = readFileSync(file, 'utf8');
+  const { name, ...destination } = ((/\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)) ?? {}) as Record<string, unknown>;
+  return { name: name as string, destination: destination as ProvinceConfigInput };
 }
 
 /** The hub's `province` configuration from the options above; null when none is given. */

@@ -39,6 +39,8 @@ export const ProvinceMqttSchema = z
     topic: z.string().min(1).default('hcp/province/v1/{hall}/evaluations'),
     /** Where the province answers; null: the broker's PUBACK counts as accepted (only for brokers that persist every message). */
     replyTopic: z.string().min(1).nullable().default('hcp/province/v1/{hall}/results'),
+    /** A topic per message stream (milestone, invalidation, handoff …) where the province wants one; default: `topic`. */
+    topics: z.record(z.string(), z.string().min(1)).default({}),
     clientId: z.string().min(1).max(64).optional(),
     username: z.string().optional(),
     passwordFile: File('province.mqtt.passwordFile').optional(),
@@ -51,6 +53,8 @@ export const ProvinceConfigSchema = z
     /** For HTTP(S): where batches are POSTed. */
     url: z.string().url('province.url must be a URL such as https://hcp.example.gov.cn/api/evaluations').optional(),
     mqtt: ProvinceMqttSchema.optional(),
+    /** A URL per message stream (milestone, invalidation, handoff …) where the province has one; default: `url` (the batch envelope tells them apart). */
+    endpoints: z.record(z.string(), z.string().url('province.endpoints entries must be URLs')).default({}),
     /** A shipped profile (native, common) or a .json/.yaml profile file. */
     profile: z.string().min(1).default('native'),
     /** 行政区划代码 and 部门编码 sent with every evaluation (profiles that carry them need them). */
@@ -83,3 +87,18 @@ export const ProvinceConfigSchema = z
   });
 export type ProvinceConfig = z.infer<typeof ProvinceConfigSchema>;
 export type ProvinceConfigInput = z.input<typeof ProvinceConfigSchema>;
+
+/**
+ * The hand-off destination: where a 差评 the hall cannot resolve is handed on (12345, a
+ * department). Configured like the province (the same keys, its own profile and credentials) plus
+ * its name; it has its own durable queue (forward_queue rows with destination "handoff").
+ */
+export const HandoffConfigSchema = z
+  .object({
+    /** Shown to staff and sent with each hand-off, e.g. "12345政务服务便民热线". */
+    name: z.string().trim().min(1, 'handoff.name must name the destination (e.g. 12345)').max(64),
+    destination: ProvinceConfigSchema,
+  })
+  .strict();
+export type HandoffConfig = z.infer<typeof HandoffConfigSchema>;
+export type HandoffConfigInput = z.input<typeof HandoffConfigSchema>;

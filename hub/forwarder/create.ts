@@ -10,6 +10,7 @@ import type { Db } from '../store/db.js';
 import { DEFAULT_HMAC_HEADERS, type RequestAuth } from './auth.js';
 import type { ProvinceConfig } from './config.js';
 import { Forwarder } from './forwarder.js';
+import type { Destination } from './messages.js';
 import { requiredContext } from './mapping.js';
 import { loadProfile, ProfileError } from './profile.js';
 import { HttpTransport } from './transport/http.js';
@@ -54,6 +55,8 @@ export interface CreateForwarderOptions {
   hall: string;
   log: Logger;
   metrics: Metrics;
+  /** Which queue rows it sends (default: the province's); the hand-off destination has its own forwarder. */
+  destination?: Destination;
 }
 
 export function createForwarder(o: CreateForwarderOptions): Forwarder {
@@ -80,6 +83,7 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
     transport = new MqttTransport({
       urls: m.urls,
       topic: fill(m.topic),
+      topics: Object.fromEntries(Object.entries(m.topics).map(([k, t]) => [k, fill(t)])),
       replyTopic: m.replyTopic === null ? null : fill(m.replyTopic),
       profile,
       timeoutMs: c.timeoutMs,
@@ -92,9 +96,9 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
       log: log.child({ transport: 'mqtt' }),
     });
   } else {
-    transport = new HttpTransport({ url: c.url!, profile, timeoutMs: c.timeoutMs, connectTimeoutMs: c.connectTimeoutMs, ca, cert, key, auth: requestAuth(c.auth), headers: c.headers });
+    transport = new HttpTransport({ url: c.url!, endpoints: c.endpoints, profile, timeoutMs: c.timeoutMs, connectTimeoutMs: c.connectTimeoutMs, ca, cert, key, auth: requestAuth(c.auth), headers: c.headers });
   }
-  log.info({ transport: transport.kind, target: transport.target, profile: profile.name, batchSize: c.batchSize }, 'forwarding to the province');
+  log.info({ destination: o.destination ?? 'province', transport: transport.kind, target: transport.target, profile: profile.name, batchSize: c.batchSize }, 'forwarding to the province');
   return new Forwarder({
     db: o.db,
     transport,
@@ -105,5 +109,6 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
     batchSize: c.batchSize,
     lingerMs: c.lingerMs,
     retry: c.retry,
+    destination: o.destination,
   });
 }

@@ -17,17 +17,20 @@ import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import type { Evaluation } from './evaluation.js';
 import { buildRequestBody, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
+import { streamOf, type MessageStream, type Stream } from './message-kinds.js';
+import { mapMessage, type Destination } from './messages.js';
 import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
 import { backoffDelay, type FailureKind, type SendOutcome } from './outcome.js';
-import type { Profile } from './profile.js';
+import { streamView, type Profile } from './profile.js';
 import { backlog, type BacklogInfo } from './queue.js';
 import type { Transport } from './transport/types.js';
 
 /** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
 export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
   let insert = inserts.get(db);
-  if (!insert) inserts.set(db, (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at) VALUES (?, ?, ?, ?, ?)')));
-  insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now);
+  // A correction is sent only after the default it replaces (after_id).
+  if (!insert) inserts.set(db, (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)')));
+  insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now, e.supersedes ?? null);
 }
 const inserts = new WeakMap<Db, Statement>();
 
@@ -49,10 +52,17 @@ export interface ForwarderOptions {
   stopGraceMs?: number;
   now?: () => number;
   random?: () => number;
+  /**
+   * Which rows of the queue this forwarder sends (default: the province). A second forwarder
+   * with `handoff` sends hand-offs to their own destination from the same durable table; it
+   * keeps its own metrics (`metrics` should then be a registry of its own).
+   */
+  destination?: Destination;
 }
 
 interface Row {
   id: string;
+  kind: string;
   payload: string;
   attempts: number;
 }
@@ -93,8 +103,11 @@ export class Forwarder {
   private readonly maxBatch: number;
   private readonly link: LinkStatus;
   private pausedUntil = 0;
+  readonly destination: Destination;
 
   constructor(private readonly o: ForwarderOptions) {
+    this.destination = o.destination ?? 'province';
+    const dest = this.destination;
     this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
     this.fm = forwarderMetrics(o.metrics.registry);
@@ -117,25 +130,27 @@ export class Forwarder {
       // A correction waits until the evaluation it replaces is at the province: sent in the other
       // order (after retries, or side by side in one batch) the province could take the default
       // as the last word, or refuse a follow-up to an evaluation it does not have.
+      // The same holds for every row with an after_id: a milestone waits for its evaluation and
+      // for the milestone before it.
       due: db.prepare<[number, number], Row>(
-        `SELECT id, payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_age
-          WHERE state = 'pending' AND next_at <= ?
-            AND NOT (kind = 'correction' AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = json_extract(q.payload, '$.supersedes') AND s.state = 'pending'))
+        `SELECT id, kind, payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_destination
+          WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
+            AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
           ORDER BY enqueued_at, rowid LIMIT ?`,
       ),
-      nextDue: db.prepare<[], { t: number | null }>("SELECT min(next_at) AS t FROM forward_queue WHERE state = 'pending'"),
+      nextDue: db.prepare<[], { t: number | null }>(`SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`),
       done: db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
       rejected: db.prepare("UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
       retry: db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE id = ? AND state = 'pending'"),
-      retryNow: db.prepare("UPDATE forward_queue SET next_at = 0 WHERE state = 'pending' AND next_at > 0"),
-      rejectedCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state = 'rejected'"),
+      retryNow: db.prepare(`UPDATE forward_queue SET next_at = 0 WHERE destination = '${dest}' AND state = 'pending' AND next_at > 0`),
+      rejectedCount: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM forward_queue WHERE destination = '${dest}' AND state = 'rejected'`),
     };
     // Read the backlog when /metrics is scraped, so the figures are never a second old.
     Object.assign(o.metrics.forwardBacklog, { collect: () => this.running && this.updateGauges() });
   }
 
   backlog(): BacklogInfo {
-    return backlog(this.o.db, this.now());
+    return backlog(this.o.db, this.now(), this.destination);
   }
 
   /** The profile and context evaluations are mapped with (to show hall IT what is sent). */
@@ -227,7 +242,7 @@ export class Forwarder {
 
   private updateGauges(): void {
     try {
-      const b = backlog(this.o.db, this.now());
+      const b = backlog(this.o.db, this.now(), this.destination);
       this.o.metrics.forwardBacklog.set(b.count);
       this.o.metrics.forwardOldestAge.set(b.oldestAgeS ?? 0);
       this.fm.rejected.set(this.stmts.rejectedCount.get()!.n);
@@ -271,17 +286,24 @@ export class Forwarder {
     }
   }
 
-  private async send(rows: Row[]): Promise<void> {
+  private async send(due: Row[]): Promise<void> {
+    // One request carries one stream (its own envelope, reply format, maybe URL): send the stream
+    // of the oldest due row now; the others are still due and go in the next round.
+    const stream = streamOf(due[0]!.kind);
+    const rows = due.filter((r) => streamOf(r.kind) === stream);
     const prepared: Prepared[] = [];
     const unmappable: { row: Row; reason: string }[] = [];
     const native = this.o.profile.format === 'native';
     for (const row of rows) {
       try {
-        // The native format is the queued JSON itself (keyed by the evaluation id, the row id): no need to parse it.
+        if (stream === null) throw new Error(`unknown queue kind "${row.kind}"`);
+        if (stream !== 'evaluation' && !this.o.profile.messages[stream]) throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
+        // The native format is the queued JSON itself (keyed by the row id): no need to parse it.
         if (native) prepared.push({ row, items: [{ key: row.id, body: {}, json: row.payload }] });
-        else prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
+        else if (stream === 'evaluation') prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
+        else prepared.push({ row, items: mapMessage(this.o.profile, stream, JSON.parse(row.payload), this.o.context) });
       } catch (e) {
-        unmappable.push({ row, reason: `the hub could not map this evaluation with profile ${this.o.profile.name}: ${(e as Error).message}` });
+        unmappable.push({ row, reason: `the hub could not map this ${row.kind} with profile ${this.o.profile.name}: ${(e as Error).message}` });
       }
     }
     if (unmappable.length) {
@@ -291,19 +313,20 @@ export class Forwarder {
       });
       for (const u of unmappable) this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
     }
-    if (prepared.length) await this.push(prepared);
+    if (prepared.length) await this.push(prepared, stream ?? 'evaluation');
   }
 
-  private async push(batch: Prepared[]): Promise<void> {
+  private async push(batch: Prepared[], stream: Stream): Promise<void> {
     const items = batch.flatMap((b) => b.items);
-    const body = buildRequestBody(this.o.profile, items);
+    const view = streamView(this.o.profile, stream);
+    const body = buildRequestBody(view, items);
     const abort = new AbortController();
     this.inFlight = abort;
     this.link.lastAttemptAt = this.now();
     const t0 = performance.now();
     let outcome: SendOutcome;
     try {
-      outcome = await this.o.transport.send(body, items.map((i) => i.key), abort.signal);
+      outcome = await this.o.transport.send(body, items.map((i) => i.key), abort.signal, stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: view });
     } catch (e) {
       outcome = { kind: 'failed', failure: 'connection', message: (e as Error).message }; // transports should not throw; be safe
     } finally {
@@ -322,8 +345,8 @@ export class Forwarder {
         // One bad evaluation must not hold back the others: halve until it stands alone.
         const mid = Math.ceil(batch.length / 2);
         this.o.log.warn({ evaluations: batch.length, status: outcome.status, err: outcome.message }, 'province refused a batch; splitting it');
-        await this.push(batch.slice(0, mid));
-        if (this.running) await this.push(batch.slice(mid));
+        await this.push(batch.slice(0, mid), stream);
+        if (this.running) await this.push(batch.slice(mid), stream);
       } else {
         this.reject(batch[0]!.row, outcome.message, { source: 'province', status: outcome.status, reason: outcome.message });
       }

@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import common from './profiles/common.json' with { type: 'json' };
 import native from './profiles/native.json' with { type: 'json' };
+import { MESSAGE_STREAMS, type MessageStream, type MessageStreamSpec } from './message-kinds.js';
 
 /**
  * Our names for what a province evaluation can carry; a profile maps each to the province's
@@ -69,6 +70,61 @@ const ReplySchema = z
   })
   .strict();
 
+/** A reply format that differs for one message stream: only what differs from the profile's `reply`. */
+const ReplyOverrideSchema = z
+  .object({
+    itemsField: FieldName,
+    keyField: FieldName,
+    statusField: FieldName,
+    reasonField: FieldName,
+    accepted: StatusValues,
+    duplicate: StatusValues,
+    rejected: StatusValues,
+    codeField: FieldName.nullable(),
+    okCodes: StatusValues,
+  })
+  .partial()
+  .strict();
+
+/**
+ * How one message stream other than evaluations (work-order milestones, invalidations,
+ * hand-offs — message-kinds.ts) is sent: its batch envelope, its reply format where it differs,
+ * and — for `fields` profiles — canonical name → the province's field name, with code tables.
+ */
+const MessageSectionSchema = z
+  .object({
+    request: RequestSchema.prefault({}),
+    reply: ReplyOverrideSchema.default({}),
+    /** canonical → wire name (see MESSAGE_STREAMS for each stream's canonical fields); unused by native. */
+    fields: z.record(z.string(), FieldName).default({}),
+    /** Per canonical field, our value → the province's code, e.g. `type: { verified: "1" }`. Values without an entry go as they are. */
+    codes: z.record(z.string(), z.record(z.string(), Code)).default({}),
+    constants: z.record(z.string(), z.unknown()).default({}),
+    /** Free-text fields (rectification result, reasons) are cut to this many characters. */
+    maxTextLength: z.number().int().positive().max(10_000).default(500),
+  })
+  .strict();
+export type MessageSection = z.infer<typeof MessageSectionSchema>;
+
+/** Checks `messages`: known streams, known canonical fields, a key field, no name used twice. */
+function checkMessages(p: { format: string; messages: Record<string, MessageSection> }, ctx: z.RefinementCtx): void {
+  for (const [stream, section] of Object.entries(p.messages)) {
+    const spec = (MESSAGE_STREAMS as Record<string, MessageStreamSpec>)[stream];
+    if (!spec) {
+      ctx.addIssue({ code: 'custom', path: ['messages', stream], message: `unknown message stream "${stream}" (known: ${Object.keys(MESSAGE_STREAMS).join(', ')})` });
+      continue;
+    }
+    if (p.format !== 'fields') continue;
+    if (!section.fields.key) ctx.addIssue({ code: 'custom', path: ['messages', stream, 'fields', 'key'], message: `messages.${stream}.fields.key must name the field that carries the idempotency key` });
+    const seen = new Map<string, string>();
+    for (const [canon, wire] of Object.entries(section.fields)) {
+      if (!spec.fields.includes(canon)) ctx.addIssue({ code: 'custom', path: ['messages', stream, 'fields', canon], message: `"${canon}" is not a canonical ${stream} field (${spec.fields.join(' ')})` });
+      if (seen.has(wire)) ctx.addIssue({ code: 'custom', path: ['messages', stream, 'fields', canon], message: `field name "${wire}" is used twice (also by ${seen.get(wire)})` });
+      seen.set(wire, canon);
+    }
+  }
+}
+
 const Common = {
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'name must be 1–64 lowercase letters, digits, ".", "_" or "-"'),
   description: z.string().max(500).default(''),
@@ -76,9 +132,14 @@ const Common = {
   reply: ReplySchema.prefault({}),
   /** Upper bound on evaluations per request, whatever the hub's batchSize says. */
   maxBatch: z.number().int().positive().max(10_000).nullable().default(null),
+  /** Message streams beyond evaluations (message-kinds.ts): stream → how it is sent. A stream without a section cannot be sent with this profile. */
+  messages: z.record(z.string(), MessageSectionSchema).default({}),
 };
 
-export const NativeProfileSchema = z.object({ ...Common, format: z.literal('native') }).strict();
+export const NativeProfileSchema = z
+  .object({ ...Common, format: z.literal('native') })
+  .strict()
+  .superRefine((p, ctx) => checkMessages(p, ctx));
 
 export const FieldsProfileSchema = z
   .object({
@@ -144,6 +205,7 @@ export const FieldsProfileSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    checkMessages(p, ctx);
     const seen = new Map<string, string>();
     for (const [canon, wire] of Object.entries(p.fields)) {
       if (seen.has(wire!)) ctx.addIssue({ code: 'custom', path: ['fields', canon], message: `field name "${wire}" is used twice (also by ${seen.get(wire!)})` });
@@ -193,6 +255,14 @@ export function parseProfile(raw: unknown, where: string, depth = 0): Profile {
     input = deepMerge(base as Json, rest);
     // In a profile that extends another, `field: null` takes a field out of what is sent.
     if (isObject(input.fields)) input.fields = Object.fromEntries(Object.entries(input.fields).filter(([, v]) => v !== null));
+    if (isObject(input.messages)) {
+      input.messages = Object.fromEntries(
+        Object.entries(input.messages).map(([k, section]) => [
+          k,
+          isObject(section) && isObject(section.fields) ? { ...section, fields: Object.fromEntries(Object.entries(section.fields).filter(([, v]) => v !== null)) } : section,
+        ]),
+      );
+    }
   }
   const parsed = ProfileSchema.safeParse(input);
   if (!parsed.success) throw new ProfileError(`province profile ${where} is invalid:\n${z.prettifyError(parsed.error)}`);
@@ -225,4 +295,21 @@ export function loadProfile(nameOrFile: string): Profile {
 /** The field on each wire item that carries the idempotency key. */
 export function keyField(p: Profile): string {
   return p.format === 'native' ? 'id' : p.fields.key!;
+}
+
+/**
+ * The profile as one message stream sees it: that stream's batch envelope and reply format
+ * (falling back to the profile's own reply). Evaluations see the profile itself.
+ */
+export function streamView(p: Profile, stream: 'evaluation' | MessageStream): Profile {
+  if (stream === 'evaluation') return p;
+  const section = p.messages[stream];
+  if (!section) return p;
+  return { ...p, request: section.request, reply: { ...p.reply, ...section.reply } };
+}
+
+/** The field that carries the idempotency key of a message stream's items. */
+export function streamKeyField(p: Profile, stream: 'evaluation' | MessageStream): string {
+  if (stream === 'evaluation') return keyField(p);
+  return p.format === 'native' ? 'id' : (p.messages[stream]?.fields.key ?? 'id');
 }

@@ -5,6 +5,7 @@
  */
 import type { Db } from '../store/db.js';
 import type { Evaluation } from './evaluation.js';
+import type { Destination } from './messages.js';
 
 /**
  * Appended to the hub's MIGRATIONS: when a row was refused, re-push history, and an index that
@@ -26,6 +27,48 @@ export const FORWARD_QUEUE_MIGRATION = `
   );
 `;
 
+/**
+ * The queue carries more than evaluations (messages.ts): work-order milestones, invalidations,
+ * hand-offs — to the province or to the hand-off destination. The table is rebuilt (SQLite's
+ * documented way: create, copy with the rowids, drop, rename) because its kind CHECK allowed only
+ * the evaluation kinds; kinds are now checked in code (message-kinds.ts), so adding one needs no
+ * migration. New columns: destination; subject (what a message is about, e.g. the evaluation of a
+ * 差评, for ordering); after_id (not sent before that row is out of pending — a correction's
+ * default, taken over from its payload, and a milestone's evaluation or previous milestone).
+ */
+export const FORWARD_MESSAGES_MIGRATION = `
+  CREATE TABLE forward_queue_v2 (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 32),
+    destination TEXT NOT NULL DEFAULT 'province' CHECK (length(destination) BETWEEN 1 AND 32),
+    record_id TEXT REFERENCES ratings (id),
+    subject TEXT,
+    after_id TEXT,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'rejected')),
+    enqueued_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL DEFAULT 0,
+    forwarded_at INTEGER,
+    last_error TEXT,
+    reply TEXT,
+    rejected_at INTEGER,
+    repushed_at INTEGER,
+    repush_count INTEGER NOT NULL DEFAULT 0
+  );
+  -- rowids are kept: the statistics' watermark counts in forward_queue rowids.
+  INSERT INTO forward_queue_v2 (rowid, id, kind, destination, record_id, subject, after_id, payload, state, enqueued_at, attempts, next_at, forwarded_at, last_error, reply, rejected_at, repushed_at, repush_count)
+    SELECT rowid, id, kind, 'province', record_id, NULL, CASE WHEN kind = 'correction' THEN json_extract(payload, '$.supersedes') END,
+           payload, state, enqueued_at, attempts, next_at, forwarded_at, last_error, reply, rejected_at, repushed_at, repush_count
+      FROM forward_queue ORDER BY rowid;
+  DROP TABLE forward_queue;
+  ALTER TABLE forward_queue_v2 RENAME TO forward_queue;
+  CREATE INDEX forward_queue_pending ON forward_queue (state, next_at);
+  CREATE INDEX forward_queue_by_age ON forward_queue (state, enqueued_at);
+  CREATE INDEX forward_queue_by_destination ON forward_queue (destination, state, enqueued_at);
+  CREATE INDEX forward_queue_by_subject ON forward_queue (subject) WHERE subject IS NOT NULL;
+`;
+
 export interface BacklogInfo {
   count: number;
   oldestEnqueuedAt: number | null;
@@ -41,16 +84,25 @@ export interface ForwardingCounts {
   lastForwardedAt: number | null;
 }
 
-export function backlog(db: Db, now: number = Date.now()): BacklogInfo {
-  const b = db.prepare<[], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM forward_queue WHERE state = 'pending'").get()!;
+export function backlog(db: Db, now: number = Date.now(), destination: Destination = 'province'): BacklogInfo {
+  const b = db.prepare<[string], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM forward_queue WHERE destination = ? AND state = 'pending'").get(destination)!;
   return { count: b.n, oldestEnqueuedAt: b.oldest, oldestAgeS: b.oldest === null ? null : Math.max(0, Math.round((now - b.oldest) / 1000)) };
 }
 
 /** The numbers the API, `/metrics` and the web page show. */
-export function forwardingCounts(db: Db, now: number = Date.now()): ForwardingCounts {
-  const by = new Map(db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue GROUP BY state').all().map((r) => [r.state, r.n]));
-  const last = db.prepare<[], { t: number | null }>("SELECT max(forwarded_at) AS t FROM forward_queue WHERE state = 'done'").get()!;
-  return { backlog: backlog(db, now), done: by.get('done') ?? 0, rejected: by.get('rejected') ?? 0, lastForwardedAt: last.t };
+export function forwardingCounts(db: Db, now: number = Date.now(), destination: Destination = 'province'): ForwardingCounts {
+  const by = new Map(db.prepare<[string], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue WHERE destination = ? GROUP BY state').all(destination).map((r) => [r.state, r.n]));
+  const last = db.prepare<[string], { t: number | null }>("SELECT max(forwarded_at) AS t FROM forward_queue WHERE destination = ? AND state = 'done'").get(destination)!;
+  return { backlog: backlog(db, now, destination), done: by.get('done') ?? 0, rejected: by.get('rejected') ?? 0, lastForwardedAt: last.t };
+}
+
+/** Queue rows per kind and state for one destination (evaluations, milestones, invalidations …). */
+export function countsByKind(db: Db, destination: Destination = 'province'): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const r of db.prepare<[string], { kind: string; state: string; n: number }>('SELECT kind, state, count(*) AS n FROM forward_queue WHERE destination = ? GROUP BY kind, state').all(destination)) {
+    (out[r.kind] ??= {})[r.state] = r.n;
+  }
+  return out;
 }
 
 export interface RejectedEntry {
@@ -100,15 +152,16 @@ function entry(r: QueueRow): RejectedEntry {
     reason: r.last_error,
     reply: parseJson(r.reply),
     repushCount: r.repush_count,
-    summary: { window: e.window ?? '', device: e.device ?? null, staffId: e.staffId ?? null, level: e.level ?? 0, cases: e.session?.cases ?? [], assessedAt: e.assessedAt ?? 0 },
+    // Milestones, invalidations and hand-offs carry window, level and cases at their top level too.
+    summary: { window: e.window ?? '', device: e.device ?? null, staffId: e.staffId ?? null, level: e.level ?? 0, cases: e.session?.cases ?? (e as { cases?: string[] }).cases ?? [], assessedAt: e.assessedAt ?? (e as { at?: number }).at ?? 0 },
   };
 }
 
-/** Refused evaluations, newest refusal first; page with `before` (a rejectedAt). */
-export function listRejected(db: Db, o: { limit?: number; before?: number } = {}): RejectedEntry[] {
+/** Refused evaluations (and messages), newest refusal first; page with `before` (a rejectedAt). */
+export function listRejected(db: Db, o: { limit?: number; before?: number; destination?: Destination } = {}): RejectedEntry[] {
   const rows = db
-    .prepare<[number, number], QueueRow>("SELECT * FROM forward_queue WHERE state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, rowid DESC LIMIT ?")
-    .all(o.before ?? Number.MAX_SAFE_INTEGER, Math.min(Math.max(o.limit ?? 100, 1), 1000));
+    .prepare<[string, number, number], QueueRow>("SELECT * FROM forward_queue WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, rowid DESC LIMIT ?")
+    .all(o.destination ?? 'province', o.before ?? Number.MAX_SAFE_INTEGER, Math.min(Math.max(o.limit ?? 100, 1), 1000));
   return rows.map(entry);
 }
 
@@ -122,11 +175,11 @@ export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: 
  * Puts refused evaluations back in the queue (after the province's rule or the hub's profile
  * was fixed). `ids: 'all'` re-pushes every refused one. Returns the ids actually re-queued.
  */
-export function repush(db: Db, ids: string[] | 'all', by: string, now: number = Date.now()): string[] {
+export function repush(db: Db, ids: string[] | 'all', by: string, now: number = Date.now(), destination: Destination = 'province'): string[] {
   return db.transaction(() => {
     const targets =
       ids === 'all'
-        ? db.prepare<[], { id: string; last_error: string | null }>("SELECT id, last_error FROM forward_queue WHERE state = 'rejected'").all()
+        ? db.prepare<[string], { id: string; last_error: string | null }>("SELECT id, last_error FROM forward_queue WHERE destination = ? AND state = 'rejected'").all(destination)
         : ids.map((id) => db.prepare<[string], { id: string; last_error: string | null }>("SELECT id, last_error FROM forward_queue WHERE id = ? AND state = 'rejected'").get(id)).filter((r) => !!r);
     const log = db.prepare('INSERT INTO forward_repush_log (id, at, by, previous_reason) VALUES (?, ?, ?, ?)');
     const requeue = db.prepare("UPDATE forward_queue SET state = 'pending', next_at = 0, repushed_at = ?, repush_count = repush_count + 1 WHERE id = ? AND state = 'rejected'");

@@ -142,24 +142,43 @@ export class Registry {
     } catch {
       throw new RegistryError('invalid', 'publicKey must be a base64 SPKI Ed25519 public key');
     }
-    const row = this.db.prepare<[string], DeviceRow & { enrol_expires_at: number }>('SELECT * FROM devices WHERE enrol_token_hash = ?').get(tokenHash(token));
-    if (!row) throw new RegistryError('bad-token', 'enrolment token is unknown or already used');
-    if (row.revoked_at !== null) throw new RegistryError('revoked', `device ${row.id} is revoked`);
-    if (row.enrol_expires_at < this.now()) throw new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
+    const hash = tokenHash(token);
+    // A cheap early refusal, so unknown tokens cost no scrypt; it decides nothing.
+    if (!this.db.prepare<[string], { id: string }>('SELECT id FROM devices WHERE enrol_token_hash = ?').get(hash)) throw this.whyNot(hash);
     const password = newSecret();
-    const hash = await hashPassword(password);
-    // A device that comes back with the key it had keeps its chain (same outbox, seq goes on);
-    // a new key — a new SD card, a replaced device — starts a new epoch at seq 1.
-    const newChain = row.previous_key !== null && row.previous_key !== publicKey;
-    this.db.transaction(() => {
-      this.db
-        .prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = ?, previous_key = NULL WHERE id = ?')
-        .run(publicKey, hash, this.now(), row.id);
-      if (newChain) this.db.prepare('UPDATE devices SET key_epoch = key_epoch + 1, chain_seq = 0, chain_hash = ? WHERE id = ?').run(GENESIS_HASH, row.id);
-    })();
-    this.keys.delete(row.id);
-    const device = this.get(row.id)!;
+    const secretHash = await hashPassword(password);
+    // Check and redeem in ONE statement: of any number of parallel enrolments with the same
+    // token exactly one matches the row (SQLite runs writes one at a time and the first one
+    // clears the hash); the rest change nothing and are refused below. A device that comes
+    // back with the key it had keeps its chain (same outbox, seq goes on); a new key — a new
+    // SD card, a replaced device — starts a new epoch at seq 1. SET expressions all see the
+    // row as it was, so previous_key is compared before it is cleared.
+    const now = this.now();
+    const won = this.db
+      .prepare<[{ key: string; secret: string; now: number; genesis: string; hash: string }], { id: string }>(
+        `UPDATE devices SET
+           public_key = @key, secret_hash = @secret, enrol_token_hash = NULL, enrol_expires_at = NULL, enrolled_at = @now, previous_key = NULL,
+           key_epoch = CASE WHEN previous_key IS NOT NULL AND previous_key <> @key THEN key_epoch + 1 ELSE key_epoch END,
+           chain_seq = CASE WHEN previous_key IS NOT NULL AND previous_key <> @key THEN 0 ELSE chain_seq END,
+           chain_hash = CASE WHEN previous_key IS NOT NULL AND previous_key <> @key THEN @genesis ELSE chain_hash END
+         WHERE enrol_token_hash = @hash AND revoked_at IS NULL AND enrol_expires_at >= @now
+         RETURNING id`,
+      )
+      .get({ key: publicKey, secret: secretHash, now, genesis: GENESIS_HASH, hash });
+    if (!won) throw this.whyNot(hash);
+    this.keys.delete(won.id);
+    this.proven.delete(won.id);
+    const device = this.get(won.id)!;
     return { device, password, config: this.config(device) };
+  }
+
+  /** Why a token was not redeemed: said after the fact, for the message only. */
+  private whyNot(hash: string): RegistryError {
+    const row = this.db.prepare<[string], { id: string; revoked_at: number | null; enrol_expires_at: number | null }>('SELECT id, revoked_at, enrol_expires_at FROM devices WHERE enrol_token_hash = ?').get(hash);
+    if (!row) return new RegistryError('bad-token', 'enrolment token is unknown or already used');
+    if (row.revoked_at !== null) return new RegistryError('revoked', `device ${row.id} is revoked`);
+    if (row.enrol_expires_at !== null && row.enrol_expires_at < this.now()) return new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
+    return new RegistryError('bad-token', 'enrolment token is unknown or already used');
   }
 
   /** MQTT authentication: the username is the device id; revoked or unenrolled devices fail. */

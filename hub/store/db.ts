@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
-import { FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -119,6 +119,8 @@ export const MIGRATIONS: string[] = [
   STATS_MIGRATION,
   WORKORDERS_MIGRATION,
   ALERTS_MIGRATION,
+  // Issue 12: the forward queue carries work-order milestones, invalidations and hand-offs too.
+  FORWARD_MESSAGES_MIGRATION,
 ];
 
 export type Db = Database.Database;

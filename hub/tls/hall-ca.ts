@@ -71,7 +71,8 @@ export async function makeHallPki(o: { hall: string; hosts: string[]; days?: num
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(o.hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
+      // Loopback too: hall IT's commands on the hub machine reach it at 127.0.0.1 (hub.url).
+      new x509.SubjectAlternativeNameExtension([...new Set([...o.hosts, 'localhost', '127.0.0.1'])].map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
       await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
       await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey),
     ],

@@ -139,15 +139,31 @@ export class Users {
       return { ok: false, reason: 'bad-credentials' };
     }
     const now = this.now();
-    if (r.locked_until !== null && r.locked_until > now) {
+    // The attempt is counted BEFORE the password is checked, by an atomic increment that is
+    // also the lock check: with the count read before a ~100 ms scrypt and written after it,
+    // N guesses in parallel all saw the same count and never reached the limit. Now the
+    // (MAX_FAILURES+1)th attempt in flight locks the account at once, whatever the others
+    // turn out to be; a success clears the count. An expired lock starts a fresh count.
+    const attempt = this.db
+      .prepare<[{ id: number; now: number; max: number; until: number }], { n: number; locked_until: number | null }>(
+        `UPDATE staff_users SET
+           failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN 1 ELSE failed_logins + 1 END,
+           locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN NULL
+                               WHEN failed_logins + 1 > @max THEN @until ELSE locked_until END
+         WHERE id = @id AND (locked_until IS NULL OR locked_until <= @now)
+         RETURNING failed_logins AS n, locked_until`,
+      )
+      .get({ id: r.id, now, max: MAX_FAILURES, until: now + LOCK_MS });
+    if (!attempt || attempt.locked_until !== null) {
+      const lockedUntil = attempt?.locked_until ?? this.row(name)?.locked_until ?? now + LOCK_MS;
       this.audit.record(r.name, 'login-failed', null, { reason: 'locked', from });
-      return { ok: false, reason: 'locked', lockedUntil: r.locked_until };
+      return { ok: false, reason: 'locked', lockedUntil };
     }
     const good = await verifyPassword(password, r.password_hash);
     if (!good) {
-      const failures = r.failed_logins + 1;
-      const lock = failures >= MAX_FAILURES ? now + LOCK_MS : null;
-      this.db.prepare('UPDATE staff_users SET failed_logins = ?, locked_until = ? WHERE id = ?').run(lock ? 0 : failures, lock, r.id);
+      // Already counted; the attempt that used up the last try locks the account.
+      const lock = attempt.n >= MAX_FAILURES ? now + LOCK_MS : null;
+      if (lock) this.db.prepare('UPDATE staff_users SET locked_until = max(coalesce(locked_until, 0), ?) WHERE id = ?').run(lock, r.id);
       this.audit.record(r.name, 'login-failed', null, { reason: 'bad-password', from, ...(lock ? { lockedUntil: lock } : {}) });
       return lock ? { ok: false, reason: 'locked', lockedUntil: lock } : { ok: false, reason: 'bad-credentials' };
     }
@@ -155,7 +171,8 @@ export class Users {
       this.audit.record(r.name, 'login-failed', null, { reason: 'disabled', from });
       return { ok: false, reason: 'disabled' };
     }
-    this.db.prepare('UPDATE staff_users SET failed_logins = 0, locked_until = NULL WHERE id = ?').run(r.id);
+    // A right password within the allowance logs in; a lock other attempts set meanwhile stays.
+    this.db.prepare('UPDATE staff_users SET failed_logins = 0 WHERE id = ? AND locked_until IS NULL').run(r.id);
     this.audit.record(r.name, 'login', null, { from });
     return { ok: true, user: toUser(r) };
   }

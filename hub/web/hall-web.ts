@@ -24,6 +24,7 @@ import { Sessions } from '../users/sessions.js';
 import { Users } from '../users/users.js';
 import type { Policy } from '../workorders/machine.js';
 import { loadPolicy, type PolicyProfile } from '../workorders/policy.js';
+import { queueOutbound } from '../workorders/outbound.js';
 import { WorkOrders, type WorkOrder } from '../workorders/store.js';
 import { WebConfigSchema, type WebConfig, type WebConfigInput } from './config.js';
 import { LiveFeed } from './live.js';
@@ -43,6 +44,10 @@ export interface HallWebDeps {
   /** Where the first admin's password is left (the hub's data directory). */
   dataDir: string;
   now?: () => number;
+  /** This hall's id (milestones sent to the province name it). */
+  hall?: string;
+  /** The hand-off destination's name (e.g. 12345), when one is configured: enables 转办. */
+  handoffTarget?: string | null;
 }
 
 export interface Tile {
@@ -88,6 +93,8 @@ export class HallWeb {
   readonly profile: PolicyProfile;
   readonly calendar: WorkingDayCalendar;
   readonly now: () => number;
+  /** The hand-off destination's name, or null when none is configured. */
+  readonly handoffTarget: string | null;
   private readonly log: Logger;
   private readonly alertCounter: Counter<'window'>;
   private syncing = false;
@@ -102,13 +109,18 @@ export class HallWeb {
     this.log = d.log.child({ part: 'web' });
     this.profile = loadPolicy(this.config.policy);
     this.calendar = d.calendar ?? new WorkingDayCalendar();
-    const policy: Policy = { profile: this.profile, calendar: this.calendar };
+    const policy: Policy = { profile: this.profile, calendar: this.calendar, handoff: d.handoffTarget ? { target: d.handoffTarget } : null };
+    this.handoffTarget = d.handoffTarget ?? null;
     this.audit = new AuditLog(d.db, this.now);
     this.users = new Users(d.db, this.audit, this.now);
     this.sessions = new Sessions(d.db, this.users, { idleMs: this.config.sessionIdleMinutes * 60_000, maxMs: this.config.sessionMaxHours * 3_600_000 }, this.now);
     this.facts = new Facts(d.db);
     this.stats = new StatsQueries(d.db);
-    this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'));
+    // Every step that leaves the hall (milestones, invalidation, hand-off) is queued in the step's transaction.
+    const outbound = { db: d.db, hall: d.hall ?? d.registry.hall, handoffTarget: this.handoffTarget };
+    this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'), (step) =>
+      queueOutbound(outbound, step.before, step.after, step.cmd, step.event, step.actor, step.at, () => this.workOrders.trail(step.after.id)),
+    );
     this.alerts = new ClusterWatch(d.db, this.stats, this.config.alerts, this.now);
     this.alertCounter = new Counter({ name: 'hcp_bad_review_alerts_total', help: '差评 cluster alerts raised, by window', labelNames: ['window'] as const, registers: [d.metrics.registry] });
 

@@ -33,6 +33,7 @@ export const ACTION_LABELS: Record<string, string> = {
   extend: '申请延期',
   rectify: '提交整改情况',
   revisit: '回访评价人',
+  'hand-off': '转办（本大厅无法解决）',
   comment: '备注',
 };
 
@@ -222,9 +223,9 @@ export function workOrdersPage(ctx: PageContext, orders: WorkOrder[], filter: st
   );
 }
 
-export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[], profile: PolicyProfile, reasonTexts: Map<string, string>, staff: Map<string, string>): Html {
+export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[], profile: PolicyProfile, reasonTexts: Map<string, string>, staff: Map<string, string>, handoffTarget: string | null = null): Html {
   const r = remaining(o.dueAt, ctx.now);
-  const actions = ctx.user ? allowedActions(o, ctx.user.role).filter((a) => a !== 'judge' || o.appealedBy !== ctx.user!.name) : [];
+  const actions = ctx.user ? allowedActions(o, ctx.user.role, !!handoffTarget).filter((a) => a !== 'judge' || o.appealedBy !== ctx.user!.name) : [];
   const form = (action: string, fields: Html, primary = true) =>
     html`<form method="post" action="/workorders/${o.id}" class="action" data-action="${action}">
   <input type="hidden" name="_csrf" value="${ctx.csrf ?? ''}"><input type="hidden" name="version" value="${o.version}"><input type="hidden" name="type" value="${action}">
@@ -244,6 +245,7 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
     extend: () => (profile.extension ? form('extend', html`<label>延期（${profile.extension.max.unit === 'workingDays' ? '工作日' : '日'}，最多 ${profile.extension.max.amount}）<input type="number" name="amount" min="1" max="${profile.extension.max.amount}" value="${profile.extension.max.amount}" required></label>${note('延期理由')}`, false) : html``),
     rectify: () => form('rectify', note('整改情况')),
     revisit: () => form('revisit', html`<label>评价人对整改是否满意<select name="satisfied"><option value="yes">满意</option><option value="no">不满意${profile.redo ? `（发回重办，限${profile.redo.times}次）` : ''}</option></select></label>${note('回访记录')}`),
+    'hand-off': () => form('hand-off', html`<p class="muted">转至：${handoffTarget ?? ''}。工单随之办结（已转办），办理记录一并转去。</p>${note('转办原因')}`, false),
     comment: () => form('comment', note('备注'), false),
   };
   return layout(
@@ -263,7 +265,7 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
     <dt>类别</dt><dd>${o.class ? CLASS_LABELS[o.class] : '—'}</dd>
     <dt>当前期限</dt><dd id="due">${o.dueAt ? html`${deadlineText(o.dueAt)} <b class="${r.overdue ? 'red-text' : ''}">${r.text}</b>` : '—'}</dd>
     <dt>延期 / 重办</dt><dd>${o.extensions} 次 / ${o.redos} 次</dd>
-    ${o.outcome ? html`<dt>结果</dt><dd>${{ resolved: '整改完成，评价人满意', unresolved: '回访仍不满意，已办结', invalid: '无效差评' }[o.outcome]}</dd>` : ''}
+    ${o.outcome ? html`<dt>结果</dt><dd>${{ resolved: '整改完成，评价人满意', unresolved: '回访仍不满意，已办结', invalid: '无效差评', 'handed-off': `已转办${handoffTarget ? `至 ${handoffTarget}` : ''}` }[o.outcome]}</dd>` : ''}
   </dl>
 </section>
 ${actions.length ? html`<section class="card actions"><h2>办理</h2><div class="action-grid">${actions.map((a) => forms[a]!())}</div></section>` : ''}
@@ -282,6 +284,7 @@ function eventDetail(t: TrailEntry): string {
   if (d.outcome === 'upheld') parts.push('申诉不成立，差评有效');
   if (typeof d.class === 'string' && d.class in CLASS_LABELS) parts.push(CLASS_LABELS[d.class as OrderClass]);
   if (typeof d.amount === 'number') parts.push(`延期${d.amount}${d.unit === 'workingDays' ? '个工作日' : '日'}`);
+  if (typeof d.target === 'string' && d.target) parts.push(`转至 ${d.target}`);
   if (d.satisfied === true) parts.push('评价人满意');
   if (d.satisfied === false) parts.push(typeof d.redo === 'number' ? `不满意，第${d.redo}次发回重办` : '仍不满意');
   return parts.length ? `（${parts.join('，')}）` : '';

@@ -157,6 +157,7 @@ const CommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('extend'), amount: z.coerce.number().int(), note: z.string().max(2000) }),
   z.object({ type: z.literal('rectify'), note: z.string().max(2000) }),
   z.object({ type: z.literal('revisit'), satisfied: z.union([z.boolean(), z.enum(['yes', 'no']).transform((v) => v === 'yes')]), note: z.string().max(2000) }),
+  z.object({ type: z.literal('hand-off'), note: z.string().max(2000) }),
   z.object({ type: z.literal('comment'), note: z.string().max(2000) }),
 ]);
 const ActionBody = z.object({ version: z.coerce.number().int().positive().optional() }).passthrough();
@@ -355,7 +356,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
       const id = z.coerce.number().int().parse((req.params as { id: string }).id);
       const o = web.workOrders.get(id);
       if (!o) return sendHtml(reply, layout(ctx, '没有此工单', html`<section class="card"><h1>没有工单 #${id}</h1></section>`), 404);
-      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames()));
+      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames(), web.handoffTarget));
     }),
   );
   const act = (idParam: string, body: unknown, s: ActiveSession) => {
@@ -384,7 +385,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const id = z.coerce.number().int().parse((req.params as { id: string }).id);
     const o = web.workOrders.get(id);
     if (!o) throw new WebError(404, 'not-found', `没有工单 ${id}`);
-    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role) };
+    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role, !!web.handoffTarget) };
   });
   app.post('/api/hall/workorders/:id/actions', async (req) => {
     const s = api('supervisor', req, true);

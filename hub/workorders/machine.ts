@@ -36,7 +36,8 @@ export interface Order {
   /** Who filed the appeal: they may not also judge it. */
   appealedBy: string | null;
   appealOutcome: 'upheld' | 'invalid' | null;
-  outcome: 'resolved' | 'unresolved' | 'invalid' | null;
+  /** handed-off: the hall could not resolve it and handed it on (12345, a department). */
+  outcome: 'resolved' | 'unresolved' | 'invalid' | 'handed-off' | null;
   /** Stages finished after their limit. */
   lateStages: number;
   version: number;
@@ -50,6 +51,7 @@ export type Command =
   | { type: 'extend'; amount: number; note: string }
   | { type: 'rectify'; note: string }
   | { type: 'revisit'; satisfied: boolean; note: string }
+  | { type: 'hand-off'; note: string }
   | { type: 'comment'; note: string };
 export type Action = Command['type'] | 'create';
 
@@ -78,6 +80,8 @@ export type Decision = { ok: true; next: Order; event: OrderEvent } | { ok: fals
 export interface Policy {
   profile: PolicyProfile;
   calendar: WorkingDayCalendar;
+  /** Where a 差评 the hall cannot resolve is handed on (e.g. 12345); null or absent: no hand-off. */
+  handoff?: { target: string } | null;
 }
 
 /** A new order for a 差评 received at `at`. */
@@ -89,17 +93,25 @@ export function newOrder(at: number, p: Policy): { order: Order; event: OrderEve
   };
 }
 
-/** Which actions `role` may take on an order in `state` (for the page's buttons). */
-export function allowedActions(o: Order, role: StaffRole): Command['type'][] {
-  if (role === 'viewer' || TERMINAL.has(o.state)) return [];
+/**
+ * Which actions `role` may take on an order in `state` (for the page's buttons). `handoff`: a
+ * hand-off destination is configured.
+ */
+export function allowedActions(o: Order, role: StaffRole, handoff = false): Command['type'][] {
+  if (role === 'viewer') return [];
+  if (TERMINAL.has(o.state)) return handoff && canHandOffClosed(o) ? ['hand-off'] : [];
   const out: Command['type'][] = [];
   for (const [t, states] of Object.entries(TRANSITIONS) as [Command['type'], readonly OrderState[]][]) {
     if (!states.includes(o.state)) continue;
     if (t === 'judge' && role !== 'admin') continue;
+    if (t === 'hand-off' && !handoff) continue;
     out.push(t);
   }
   return out;
 }
+
+/** A 差评 closed unresolved (still unsatisfied at the revisit, no redo left) can still be handed on. */
+const canHandOffClosed = (o: Order) => o.state === 'closed' && o.outcome === 'unresolved';
 
 const TRANSITIONS: Record<Command['type'], readonly OrderState[]> = {
   'start-verify': ['new'],
@@ -109,6 +121,8 @@ const TRANSITIONS: Record<Command['type'], readonly OrderState[]> = {
   extend: ['rectifying'],
   rectify: ['rectifying'],
   revisit: ['revisit'],
+  // Not while an appeal is being judged: the 差评 may yet be found invalid.
+  'hand-off': ['new', 'verifying', 'rectifying', 'revisit'],
   comment: ['new', 'verifying', 'appealed', 'rectifying', 'revisit'],
 };
 
@@ -122,6 +136,7 @@ export function isOverdue(o: Order, now: number): boolean {
 export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Policy): Decision {
   if (actor.role === 'viewer') return refuse('forbidden', '只读账号不能办理工单 (viewers cannot act on work orders)');
   if (actor.role === 'system') return refuse('forbidden', 'the system does not act on work orders');
+  if (cmd.type === 'hand-off') return handOff(o, cmd, now, p);
   if (TERMINAL.has(o.state)) return refuse('invalid-transition', `工单已${o.state === 'closed' ? '办结' : '认定无效'}，不能再办理 (order is ${o.state})`);
   if (!TRANSITIONS[cmd.type].includes(o.state)) return refuse('invalid-transition', `当前状态 ${o.state} 不能执行 ${cmd.type}`);
   if (cmd.type === 'judge' && actor.role !== 'admin') return refuse('forbidden', '复核只能由管理员办理 (only an admin judges an appeal)');
@@ -205,4 +220,19 @@ export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Pol
       if (!needsNote(cmd.note)) return refuse('invalid-input', '备注不能为空');
       return { ok: true, next: { ...o, version: o.version + 1 }, event: { action: 'comment', from: o.state, to: o.state, note: cmd.note.trim(), data: {} } };
   }
+}
+
+/**
+ * Hands a 差评 the hall cannot resolve on to the configured destination (12345, a department):
+ * the order closes as handed-off, its trail kept; the hand-off itself leaves through the
+ * destination's durable queue (outbound.ts). Allowed while the hall still handles it, and after
+ * it closed unresolved — not during an appeal, nor once resolved, invalid or handed off.
+ */
+function handOff(o: Order, cmd: Extract<Command, { type: 'hand-off' }>, now: number, p: Policy): Decision {
+  if (!p.handoff) return refuse('invalid-transition', '未配置转办去向（12345 或部门），不能转办 (no hand-off destination configured)');
+  if (!(TRANSITIONS['hand-off'].includes(o.state) || canHandOffClosed(o))) return refuse('invalid-transition', `当前状态 ${o.state}${o.outcome ? `/${o.outcome}` : ''} 不能转办`);
+  if (!needsNote(cmd.note)) return refuse('invalid-input', '转办须写明原因（本大厅为何不能解决）');
+  const late = o.dueAt !== null && now > o.dueAt && !TERMINAL.has(o.state);
+  const next: Order = { ...o, state: 'closed', dueAt: null, outcome: 'handed-off', version: o.version + 1, lateStages: o.lateStages + (late ? 1 : 0) };
+  return { ok: true, next, event: { action: 'hand-off', from: o.state, to: 'closed', note: cmd.note.trim(), data: { target: p.handoff.target, ...(late ? { late: true } : {}), dueAt: null } } };
 }

@@ -174,6 +174,16 @@ export interface ListFilter {
   beforeId?: number;
 }
 
+/** One step taken on an order, as WorkOrders.act recorded it (for what leaves the hall: outbound.ts). */
+export interface Step {
+  before: WorkOrder;
+  after: WorkOrder;
+  cmd: Command;
+  event: OrderEvent;
+  actor: Actor;
+  at: number;
+}
+
 export class WorkOrders {
   private readonly s;
 
@@ -183,6 +193,8 @@ export class WorkOrders {
     private readonly now: () => number = Date.now,
     /** Runs inside the transaction that judged a 差评 invalid (takes it out of the statistics). */
     private readonly onInvalid: (ratingId: string) => void = () => {},
+    /** Runs inside the transaction of every step (queues milestones, invalidations, hand-offs). */
+    private readonly onStep: (s: Step) => void = () => {},
   ) {
     this.s = {
       byId: db.prepare<[number], Row>('SELECT * FROM work_orders WHERE id = ?'),
@@ -268,7 +280,9 @@ export class WorkOrders {
       this.appendEvent(id, d.next.version, now, actor, d.event);
       this.s.update.run({ ...d.next, id, updatedAt: now, prevVersion: cur.version });
       if (d.next.state === 'invalid' && cur.state !== 'invalid') this.onInvalid(cur.ratingId);
-      return this.get(id)!;
+      const after = this.get(id)!;
+      this.onStep({ before: cur, after, cmd, event: d.event, actor, at: now });
+      return after;
     })();
   }
 

@@ -8,13 +8,14 @@
  */
 import type { Socket } from 'node:net';
 import Database from 'better-sqlite3';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { verifyAuth, type RequestAuth } from '../../hub/forwarder/auth.js';
 import { buildReply, checkItem, type ItemStatus } from '../../hub/forwarder/mapping.js';
-import { keyField, loadProfile, type Profile } from '../../hub/forwarder/profile.js';
+import { MESSAGE_STREAMS, type MessageStream } from '../../hub/forwarder/message-kinds.js';
+import { keyField, loadProfile, streamKeyField, streamView, type Profile } from '../../hub/forwarder/profile.js';
 import { drawFault, FaultsSchema, ruleMatcher, type Faults, type FaultsInput, type RequestFault } from './faults.js';
 
 export interface ProvinceOptions {
@@ -54,6 +55,12 @@ export interface ProvinceStats {
   inFlight: number;
   /** Faults injected so far, by kind. */
   faults: Record<string, number>;
+  /** Evaluations it counts: accepted and not invalidated (an appeal found them invalid). */
+  counted: number;
+  /** Evaluations invalidated. */
+  invalidated: number;
+  /** Work-order milestones, invalidations, hand-offs: per stream, like the evaluation counts above. */
+  messages: Record<string, { received: number; accepted: number; duplicatesReceived: number; rejected: number }>;
 }
 
 export interface Province {
@@ -85,7 +92,8 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   const db = new Database(o.dbPath ?? ':memory:');
   db.pragma('journal_mode = WAL');
   db.exec(`
-    CREATE TABLE IF NOT EXISTS accepted (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 1);
+    CREATE TABLE IF NOT EXISTS accepted (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 1, invalidated_by TEXT);
+    CREATE TABLE IF NOT EXISTS messages (n INTEGER PRIMARY KEY, stream TEXT NOT NULL, id TEXT NOT NULL, evaluation_key TEXT, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 1, UNIQUE (stream, id));
     CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `);
   const bump = db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value');
@@ -93,10 +101,25 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   const again = db.prepare('UPDATE accepted SET received = received + 1 WHERE id = ?');
   const counterRows = db.prepare<[], { name: string; value: number }>('SELECT name, value FROM counters');
   const countAccepted = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM accepted');
+  const countInvalidated = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM accepted WHERE invalidated_by IS NOT NULL');
+  const countMessages = db.prepare<[], { stream: string; n: number }>('SELECT stream, count(*) AS n FROM messages GROUP BY stream');
+  const insertMessage = db.prepare('INSERT OR IGNORE INTO messages (stream, id, evaluation_key, body, accepted_at) VALUES (?, ?, ?, ?, ?)');
+  const messageAgain = db.prepare('UPDATE messages SET received = received + 1 WHERE stream = ? AND id = ?');
+  const evaluationKnown = db.prepare<[string], { n: number }>('SELECT n FROM accepted WHERE id = ?');
+  const invalidate = db.prepare('UPDATE accepted SET invalidated_by = ? WHERE id = ? AND invalidated_by IS NULL');
 
   const stats = (): ProvinceStats => {
     const c = new Map(counterRows.all().map((r) => [r.name, r.value]));
+    const stored = new Map(countMessages.all().map((r) => [r.stream, r.n]));
+    const accepted = countAccepted.get()!.n;
+    const invalidated = countInvalidated.get()!.n;
+    const messages = Object.fromEntries(
+      Object.keys(profile.messages).map((st) => [st, { received: c.get(`${st}:received`) ?? 0, accepted: stored.get(st) ?? 0, duplicatesReceived: c.get(`${st}:duplicates`) ?? 0, rejected: c.get(`${st}:rejected`) ?? 0 }]),
+    );
     return {
+      counted: accepted - invalidated,
+      invalidated,
+      messages,
       requests: c.get('requests') ?? 0,
       received: c.get('received') ?? 0,
       accepted: countAccepted.get()!.n,
@@ -129,11 +152,67 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
     })();
   };
 
-  const itemsOf = (body: unknown): unknown[] | string => {
-    const list = (body as Record<string, unknown> | null)?.[profile.request.itemsField];
-    if (!Array.isArray(list)) return `the batch must be an object with a "${profile.request.itemsField}" list (profile ${profile.name})`;
-    if (list.length > 10_000) return 'at most 10000 evaluations per batch';
-    return list;
+  /**
+   * A batch of work-order milestones, invalidations or hand-offs: each stored once per key. Each
+   * must name an evaluation this province has (a platform cannot attach a milestone to nothing);
+   * an invalidation takes its evaluation out of what is counted — the evaluation stays stored.
+   */
+  const processMessages = (stream: MessageStream, items: unknown[]) => {
+    const now = Date.now();
+    const view = streamView(profile, stream);
+    const keyName = streamKeyField(profile, stream);
+    const evalName = profile.format === 'native' ? 'evaluationId' : profile.messages[stream]?.fields.evaluationKey;
+    return db.transaction(() => {
+      bump.run('requests', 1);
+      const results = items.map((item): { key: string; status: ItemStatus; reason?: string } => {
+        bump.run(`${stream}:received`, 1);
+        const o = (typeof item === 'object' && item !== null && !Array.isArray(item) ? item : {}) as Record<string, unknown>;
+        const key = typeof o[keyName] === 'string' ? (o[keyName] as string) : '';
+        const evaluationKey = evalName && typeof o[evalName] === 'string' ? (o[evalName] as string) : null;
+        const refuse = (reason: string) => {
+          bump.run(`${stream}:rejected`, 1);
+          return { key, status: 'rejected' as const, reason };
+        };
+        if (!key || key.length > 128) return refuse(`${keyName} missing or not a string`);
+        const ruled = refusedByRule(item);
+        if (ruled) return refuse(ruled);
+        if (MESSAGE_STREAMS[stream].evaluationBound) {
+          if (!evaluationKey) return refuse(`${evalName ?? 'evaluation key'} missing`);
+          if (!evaluationKnown.get(evaluationKey)) return refuse(`unknown evaluation ${evaluationKey}`);
+        }
+        if (insertMessage.run(stream, key, evaluationKey, JSON.stringify(item), now).changes === 1) {
+          if (stream === 'invalidation') invalidate.run(key, evaluationKey);
+          return { key, status: 'accepted' };
+        }
+        messageAgain.run(stream, key);
+        bump.run(`${stream}:duplicates`, 1);
+        return { key, status: 'duplicate' };
+      });
+      return buildReply(view, results);
+    })();
+  };
+
+  /** Which stream a batch is: by the path it came to, else by its envelope. */
+  const streamOfBatch = (body: unknown, path: string | null): { stream: 'evaluation' | MessageStream; items: unknown[] } | string => {
+    const b = (body ?? {}) as Record<string, unknown>;
+    const candidates: ('evaluation' | MessageStream)[] = path ? [path as MessageStream] : ['evaluation', ...(Object.keys(profile.messages) as MessageStream[])];
+    for (const st of candidates) {
+      if (st !== 'evaluation' && !(st in MESSAGE_STREAMS && profile.messages[st])) return `this province takes no ${st} messages (profile ${profile.name})`;
+      const field = streamView(profile, st).request.itemsField;
+      const list = b[field];
+      if (!Array.isArray(list)) continue;
+      if (list.length > 10_000) return 'at most 10000 items per batch';
+      return { stream: st, items: list };
+    }
+    return `the batch must be an object with a "${profile.request.itemsField}" list (profile ${profile.name})${Object.keys(profile.messages).length ? `, or one of ${Object.values(profile.messages).map((m) => `"${m.request.itemsField}"`).join(', ')}` : ''}`;
+  };
+
+  /** Stores a batch of any stream and builds the reply in that stream's format. */
+  const processBatch = (body: unknown, path: string | null): Record<string, unknown> | string => {
+    const b = streamOfBatch(body, path);
+    if (typeof b === 'string') return b;
+    if (b.stream === 'evaluation') return buildReply(profile, processItems(b.items));
+    return processMessages(b.stream, b.items);
   };
 
   const app: FastifyInstance = Fastify({
@@ -157,7 +236,7 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   const held = new Set<Socket>();
   const count = (name: string) => db.prepare('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1').run(name);
 
-  app.post('/api/evaluations', async (req, reply) => {
+  const handlePush = async (req: FastifyRequest, reply: FastifyReply, path: string | null) => {
     inFlight++;
     reply.raw.once('close', () => inFlight--);
     const refusal = verifyAuth(auth, req.headers, (req as unknown as { rawBody?: string }).rawBody ?? '', Date.now());
@@ -177,9 +256,8 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
       req.raw.socket.once('close', () => held.delete(req.raw.socket));
       return;
     }
-    const items = itemsOf(req.body);
-    if (typeof items === 'string') return reply.code(400).send({ error: 'invalid-batch', message: items });
-    const results = processItems(items);
+    const answer = processBatch(req.body, path);
+    if (typeof answer === 'string') return reply.code(400).send({ error: 'invalid-batch', message: answer });
     if (fault === 'drop') {
       // Stored, and the answer never leaves: the hub must send again and be told "duplicate".
       reply.hijack();
@@ -187,15 +265,36 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
       return;
     }
     if (fault === 'slow') await sleep(faults.slowMs);
-    return buildReply(profile, results);
-  });
+    return answer;
+  };
+  // Evaluations and, told apart by their envelope, every other stream; or one stream per path.
+  app.post('/api/evaluations', (req, reply) => handlePush(req, reply, null));
+  app.post('/api/messages/:stream', (req, reply) => handlePush(req, reply, (req.params as { stream: string }).stream));
 
   app.get('/api/stats', async () => stats());
 
   app.get('/api/evaluations', async (req) => {
     const q = z.object({ after: z.coerce.number().int().default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).parse(req.query);
-    const rows = db.prepare<[number, number], { n: number; id: string; body: string; received: number }>('SELECT n, id, body, received FROM accepted WHERE n > ? ORDER BY n LIMIT ?').all(q.after, q.limit);
-    return { records: rows.map((r) => ({ n: r.n, key: r.id, received: r.received, record: JSON.parse(r.body) as unknown })) };
+    const rows = db
+      .prepare<[number, number], { n: number; id: string; body: string; received: number; invalidated_by: string | null }>('SELECT n, id, body, received, invalidated_by FROM accepted WHERE n > ? ORDER BY n LIMIT ?')
+      .all(q.after, q.limit);
+    return { records: rows.map((r) => ({ n: r.n, key: r.id, received: r.received, ...(r.invalidated_by ? { invalidatedBy: r.invalidated_by } : {}), record: JSON.parse(r.body) as unknown })) };
+  });
+
+  // What it stored of the other streams (milestones, invalidations, hand-offs), in arrival order.
+  app.get('/api/messages', async (req, reply) => {
+    const r = z
+      .object({ stream: z.enum(Object.keys(MESSAGE_STREAMS) as [MessageStream, ...MessageStream[]]).optional(), evaluation: z.string().max(128).optional(), after: z.coerce.number().int().default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) })
+      .strict()
+      .safeParse(req.query);
+    if (!r.success) return reply.code(400).send({ error: 'invalid-query', message: z.prettifyError(r.error) });
+    const q = r.data;
+    const rows = db
+      .prepare<[{ after: number; stream: string | null; evaluation: string | null; limit: number }], { n: number; stream: string; id: string; evaluation_key: string | null; body: string; received: number }>(
+        'SELECT n, stream, id, evaluation_key, body, received FROM messages WHERE n > @after AND (@stream IS NULL OR stream = @stream) AND (@evaluation IS NULL OR evaluation_key = @evaluation) ORDER BY n LIMIT @limit',
+      )
+      .all({ after: q.after, stream: q.stream ?? null, evaluation: q.evaluation ?? null, limit: q.limit });
+    return { messages: rows.map((m) => ({ n: m.n, stream: m.stream, key: m.id, evaluationKey: m.evaluation_key, received: m.received, message: JSON.parse(m.body) as unknown })) };
   });
 
   app.get('/api/health', async () => ({ ok: true }));
@@ -239,12 +338,11 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
       } catch {
         return void log.warn({ topic: t }, 'stand-in province: batch is not JSON');
       }
-      const items = itemsOf(body);
-      if (typeof items === 'string') return void log.warn({ topic: t, err: items }, 'stand-in province: invalid batch');
-      const results = processItems(items);
+      const answer = processBatch(body, null);
+      if (typeof answer === 'string') return void log.warn({ topic: t, err: answer }, 'stand-in province: invalid batch');
       if (fault === 'drop') return;
       const replyTopic = t.split('/').slice(0, -1).concat(m.replyLevel ?? 'results').join('/');
-      const send = () => client!.publish(replyTopic, JSON.stringify(buildReply(profile, results)), { qos: 1 });
+      const send = () => client!.publish(replyTopic, JSON.stringify(answer), { qos: 1 });
       if (fault === 'slow') setTimeout(send, faults.slowMs);
       else send();
     });

@@ -12,6 +12,7 @@ import { Agent, FIRMWARE_VERSION } from '../../device/agent.js';
 import { VirtualButtons } from '../../device/buttons/virtual.js';
 import { VirtualDisplay } from '../../device/display/virtual.js';
 import { enrol } from '../../device/enrolment/enrolment.js';
+import type { HubConfigInput } from '../../hub/config.js';
 import { ADMIN_TOKEN_FILE, startHub, type Hub } from '../../hub/hub.js';
 import type { DeviceSettings } from '../../hub/registry/registry.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../../simulator/processes.js';
@@ -57,7 +58,7 @@ export class TestHall {
    * settings (in-process hub); `hubArgs`: extra `haochaping hub` flags (hub as a process).
    */
   static async start(
-    opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string; province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>; forward?: Partial<ProvinceConfigInput>; hubArgs?: string[] } = {},
+    opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string; province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>; forward?: Partial<ProvinceConfigInput>; hubArgs?: string[]; hubConfig?: Partial<HubConfigInput> } = {},
   ): Promise<TestHall> {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-test-'));
     const log = opts.log ?? silentLog();
@@ -71,7 +72,7 @@ export class TestHall {
       await hall.startHubProcess();
     } else {
       hall.hub = await startHub(
-        { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5, ...opts.forward } },
+        { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5, ...opts.forward }, ...opts.hubConfig },
         log,
       );
     }

@@ -34,10 +34,10 @@ export async function devicesRoutes(app: FastifyInstance, d: ApiDeps): Promise<v
     configVersion: row.config_version,
   });
 
-  r.post('/api/devices', { preHandler: d.allow('admin'), schema: { body: AddDeviceBody, summary: 'Register a device for a window; returns its one-time enrolment token' } }, async (req, reply) => {
+  r.post('/api/devices', { preHandler: d.allow('admin'), schema: { body: AddDeviceBody, summary: 'Register a device for a window; returns its one-time enrolment token and the hall CA fingerprint the device pins' } }, async (req, reply) => {
     const { device, token } = d.registry.add(req.body);
     reply.code(201);
-    return { device: summary(device), token };
+    return { device: summary(device), token, caFingerprint: d.mqtt.caFingerprint ?? null };
   });
 
   r.get('/api/devices', { preHandler: d.allow('viewer', 'queue-system'), schema: { summary: 'All devices with their health (online, last seen, firmware, backlog, clock, faults)' } }, async () => ({
@@ -64,6 +64,6 @@ export async function devicesRoutes(app: FastifyInstance, d: ApiDeps): Promise<v
 
   r.post('/api/devices/:id/reenrol', { preHandler: d.allow('admin'), schema: { params: IdParams, summary: 'Start a device over with a new key: returns a new one-time enrolment token' } }, async (req) => {
     const { device, token } = d.ops.reenrol(req.params.id);
-    return { device: summary(device), token };
+    return { device: summary(device), token, caFingerprint: d.mqtt.caFingerprint ?? null };
   });
 }

@@ -26,4 +26,8 @@ export async function enrolRoutes(app: FastifyInstance, d: ApiDeps): Promise<voi
       ca: d.mqtt.ca,
     };
   });
+  // The hall CA for a device that was given its fingerprint (in the enrolment QR): anyone may
+  // read it, and the device believes it only if the fingerprint matches, then verifies this
+  // hub's TLS certificate against it before it sends the token.
+  app.get('/api/enrol/ca', { schema: { summary: 'The hall CA certificate (PEM) devices pin at enrolment by its SHA-256 fingerprint', security: [] } }, async () => ({ ca: d.mqtt.ca, fingerprint: d.mqtt.caFingerprint ?? null }));
 }

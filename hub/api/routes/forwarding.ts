@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { mapEvaluation } from '../../forwarder/mapping.js';
-import { forwardingCounts, listRejected, queuedEvaluation, repush } from '../../forwarder/queue.js';
+import { mapQueued } from '../../forwarder/messages.js';
+import { countsByKind, forwardingCounts, listRejected, queuedEvaluation, repush } from '../../forwarder/queue.js';
 import { HttpError, type ApiDeps } from '../server.js';
 
 /**
@@ -17,7 +17,8 @@ import { HttpError, type ApiDeps } from '../server.js';
 export async function forwardingRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
   app.get('/api/forwarding', { preHandler: d.allow('viewer') }, async () => {
     const c = forwardingCounts(d.db);
-    return { enabled: !!d.forwarder, ...c, link: d.forwarder?.status() ?? null };
+    // Per kind (evaluations, work-order milestones, invalidations) and the hand-off destination's own queue.
+    return { enabled: !!d.forwarder, ...c, link: d.forwarder?.status() ?? null, kinds: countsByKind(d.db), handoff: { ...forwardingCounts(d.db, Date.now(), 'handoff'), kinds: countsByKind(d.db, 'handoff') } };
   });
 
   app.get('/api/forwarding/rejected', { preHandler: d.allow('viewer') }, async (req) => {
@@ -33,7 +34,7 @@ export async function forwardingRoutes(app: FastifyInstance, d: ApiDeps): Promis
     const mapper = d.forwarder?.mapper();
     if (mapper) {
       try {
-        wire = mapEvaluation(mapper.profile, q.evaluation, mapper.context).map((i) => i.body);
+        wire = mapQueued(mapper.profile, q.kind, q.evaluation, mapper.context).map((i) => i.body);
       } catch (e) {
         wire = { error: (e as Error).message };
       }

@@ -7,10 +7,12 @@ import { Agent, request } from 'undici';
 import { authHeaders, type RequestAuth } from '../auth.js';
 import { classifyError, classifyHttpReply, type SendOutcome } from '../outcome.js';
 import type { Profile } from '../profile.js';
-import type { Transport } from './types.js';
+import type { Route, Transport } from './types.js';
 
 export interface HttpTransportOptions {
   url: string;
+  /** A URL per message stream where the province has one (default: `url`, told apart by the batch envelope). */
+  endpoints?: Partial<Record<string, string>>;
   profile: Profile;
   timeoutMs: number;
   connectTimeoutMs?: number;
@@ -42,10 +44,10 @@ export class HttpTransport implements Transport {
     });
   }
 
-  async send(body: string, _keys: string[], signal: AbortSignal): Promise<SendOutcome> {
+  async send(body: string, _keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
     const timeout = AbortSignal.timeout(this.o.timeoutMs);
     try {
-      const res = await request(this.o.url, {
+      const res = await request((route && this.o.endpoints?.[route.stream]) || this.o.url, {
         method: 'POST',
         dispatcher: this.agent,
         headers: { 'content-type': 'application/json; charset=utf-8', ...this.o.headers, ...authHeaders(this.o.auth ?? { kind: 'none' }, body, this.now()) },
@@ -53,7 +55,7 @@ export class HttpTransport implements Transport {
         signal: AbortSignal.any([signal, timeout]),
       });
       const text = await res.body.text();
-      return classifyHttpReply(this.o.profile, res.statusCode, res.headers, text, this.now());
+      return classifyHttpReply(route?.profile ?? this.o.profile, res.statusCode, res.headers, text, this.now());
     } catch (e) {
       const c = classifyError(timeout.aborted && !signal.aborted ? Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { name: 'TimeoutError' }) : e);
       return { kind: 'failed', ...c };

@@ -12,12 +12,14 @@ import type { Logger } from 'pino';
 import { parseReply, type ItemResult } from '../mapping.js';
 import type { SendOutcome } from '../outcome.js';
 import type { Profile } from '../profile.js';
-import type { Transport } from './types.js';
+import type { Route, Transport } from './types.js';
 
 export interface MqttTransportOptions {
   /** The provincial broker cluster; mqtt.js moves to the next one when a connection fails. */
   urls: string[];
   topic: string;
+  /** A topic per message stream (`{hall}` filled in); default: `topic`, told apart by the batch envelope. */
+  topics?: Partial<Record<string, string>>;
   /** Where the province answers (profile reply format); null: the broker's PUBACK is acceptance. */
   replyTopic: string | null;
   profile: Profile;
@@ -33,6 +35,8 @@ export interface MqttTransportOptions {
 }
 
 interface Waiter {
+  /** The reply format of the stream waited for. */
+  profile: Profile;
   keys: Set<string>;
   results: Map<string, ItemResult>;
   finish: () => void;
@@ -87,9 +91,18 @@ export class MqttTransport implements Transport {
       } catch {
         return void o.log.warn({ topic: t }, 'province reply is not JSON; ignored');
       }
-      const r = parseReply(o.profile, json);
-      if (!r.ok) return void o.log.warn({ topic: t, err: r.error }, 'province reply not understood; ignored');
-      for (const [key, result] of r.results) {
+      // Replies to different streams may name their keys differently: read the reply with the
+      // format of every stream being waited for.
+      const formats = new Set<Profile>([o.profile, ...[...this.waiting.values()].map((w) => w.profile)]);
+      const results = new Map<string, ItemResult>();
+      let error: string | null = null;
+      for (const f of formats) {
+        const r = parseReply(f, json);
+        if (r.ok) for (const [k, v] of r.results) results.set(k, v);
+        else error ??= r.error;
+      }
+      if (results.size === 0 && error) return void o.log.warn({ topic: t, err: error }, 'province reply not understood; ignored');
+      for (const [key, result] of results) {
         const w = this.waiting.get(key);
         if (!w) continue; // a late answer to a push already given up on: the resend will be answered again
         w.results.set(key, result);
@@ -98,10 +111,10 @@ export class MqttTransport implements Transport {
     });
   }
 
-  send(body: string, keys: string[], signal: AbortSignal): Promise<SendOutcome> {
+  send(body: string, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
     if (!this.client.connected || !this.subscribed) return Promise.resolve({ kind: 'failed', failure: 'connection', message: `not connected to the provincial broker (${this.o.urls.join(', ')})` });
     return new Promise<SendOutcome>((resolve) => {
-      const w: Waiter = { keys: new Set(keys), results: new Map(), finish: () => done() };
+      const w: Waiter = { profile: route?.profile ?? this.o.profile, keys: new Set(keys), results: new Map(), finish: () => done() };
       let settled = false;
       const timer = setTimeout(() => done(), this.o.timeoutMs);
       const onAbort = () => done('aborted');
@@ -118,7 +131,7 @@ export class MqttTransport implements Transport {
         if (w.results.size > 0) return resolve({ kind: 'answered', results: w.results });
         resolve({ kind: 'failed', failure: 'timeout', message: `no answer from the province within ${this.o.timeoutMs} ms` });
       };
-      this.client.publish(this.o.topic, body, { qos: 1 }, (err) => {
+      this.client.publish((route && this.o.topics?.[route.stream]) || this.o.topic, body, { qos: 1 }, (err) => {
         if (err) return done({ error: `publish failed: ${err.message}` });
         if (!this.o.replyTopic) {
           for (const k of keys) w.results.set(k, { status: 'accepted' });

@@ -1,4 +1,13 @@
+import type { MessageStream } from '../message-kinds.js';
 import type { SendOutcome } from '../outcome.js';
+import type { Profile } from '../profile.js';
+
+/** A batch of a message stream other than evaluations: where it goes and how its reply reads. */
+export interface Route {
+  stream: MessageStream;
+  /** The profile as this stream sees it (its envelope and reply format: profile.ts streamView). */
+  profile: Profile;
+}
 
 /**
  * How a batch travels to the province. A transport sends one request body and says what came
@@ -10,6 +19,6 @@ export interface Transport {
   /** Where it sends (URL or broker list and topic), without secrets. */
   readonly target: string;
   /** `keys` are the idempotency keys of the items in `body`, in order. Never throws. */
-  send(body: string, keys: string[], signal: AbortSignal): Promise<SendOutcome>;
+  send(body: string, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome>;
   close(): Promise<void>;
 }
