@@ -73,4 +73,4 @@ it('a stuck panel delays no rating: each press is on disk within milliseconds; d
   expect(lastFrame!.screen).toBe('prompt');
   const want = await renderBitmap(lastFrame!, { width: 800, height: 480 });
   expect(diffCount(panel.glass, want)).toBe(0);
-});
+}, 60_000);

@@ -42,4 +42,4 @@ it('device check cycles every screen on the e-paper panel, each drawn completely
   expect(lines.filter((l) => / drawn \(/.test(l)).slice(0, frames.length).map((l) => l.split(' ')[1])).toEqual(frames.map((f) => f.screen));
   expect(panel.errors).toEqual([]);
   panel.close();
-});
+}, 120_000);

@@ -116,7 +116,7 @@ async function agentWithVoice(settings: Partial<VoiceSettings> = {}, thanksS = 0
 
 describe('spoken prompts through aplay', () => {
   it('the thank-you clip starts only after the rating is durably in the outbox', async () => {
-    const d = await agentWithVoice({}, 0.6);
+    const d = await agentWithVoice({}, 2);
     const log = fakeAplay(join(d.dir, OUTBOX_FILE));
     await d.agent.start();
     try {
@@ -137,7 +137,7 @@ describe('spoken prompts through aplay', () => {
     });
     // The prompt is spoken when it (re)opens.
     expect(calls(log).some((c) => c.clips[0] === 'prompt')).toBe(true);
-  });
+  }, 90_000);
 
   it('with spoken options on, the prompt names every button with its meaning before anyone presses', async () => {
     const d = await agentWithVoice({ speakOptions: true, volume: 100 });

@@ -28,7 +28,7 @@ beforeAll(async () => {
   panel = new FakeEpaperPanel({ family: 'uc', width: 800, height: 480, pins });
   display = createEpaperDisplay({ model: 'uc8179', pins, sysfs: { sysfsRoot: makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: 8_000_000, open: panel.open }, busyPollMs: 1 });
   await display.start();
-});
+}, 60_000);
 afterAll(async () => {
   await display.stop();
   panel.close();
@@ -54,6 +54,6 @@ describe('the simulator PNG is the panel bitmap', () => {
       expect(inkCount(png)).toBeGreaterThan(500); // something is drawn
       expect(diffCount(png, panel.glass)).toBe(0);
       expect(panel.errors).toEqual([]);
-    });
+    }, 60_000);
   }
 });

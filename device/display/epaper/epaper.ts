@@ -265,6 +265,8 @@ export abstract class EpaperDisplay extends EventEmitter<{ fault: [string]; reco
       // Deep sleep: a panel left powered for hours can be damaged, and a sleeping one keeps its image.
       this.running = true;
       try {
+        // A refresh cut short by stop may still be running: the controller takes no command until it ends.
+        await this.waitIdle();
         await this.sleep();
       } catch (e) {
         this.o.log?.warn({ err: (e as Error).message }, 'e-paper deep sleep failed');

@@ -138,7 +138,7 @@ export class GpiodPanelPins implements PanelPins {
   async busy(): Promise<0 | 1> {
     const args = this.version === 1 ? [this.o.chip, String(this.pins.busy)] : ['-c', this.o.chip, '--numeric', String(this.pins.busy)];
     // (v1's gpioget cannot read a line another process holds; BUSY is never held by us.)
-    const { stdout } = await run(this.o.gpioget ?? 'gpioget', args, { timeout: 2000 });
+    const { stdout } = await run(this.o.gpioget ?? 'gpioget', args, { timeout: 10_000 });
     return stdout.trim() === '1' ? 1 : 0;
   }
   async close(): Promise<void> {
