@@ -21,6 +21,7 @@ import { registerHubCommands } from '../hub/cli/commands.js';
 import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
 import { ForwarderConfigError } from '../hub/forwarder/create.js';
 import { HubStartError, startHub } from '../hub/hub.js';
+import { addLedgerCommands } from '../hub/ledger/cli.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
 import { startProvince } from '../simulator/province/province.js';
@@ -87,6 +88,15 @@ const hubCommand = program
   .option('--holiday-file <file>', 'JSON {"holidays": [...], "workdays": [...], "years": [...]} overriding the official calendar (7-day defaults and 差评 deadlines)')
   .option('--policy <name|file>', '差评 deadlines: hubei, ankang, jilin, or a JSON policy file', 'ankang')
   .option('--log-level <level>', 'pino log level', 'info');
+/** --handoff-config, or exit 2 with one line saying what is wrong with the file. */
+function readHandoff(o: Record<string, unknown>, log: ReturnType<typeof logger>) {
+  try {
+    return handoffConfigFromOptions(o);
+  } catch (e) {
+    log.fatal(`cannot read the hand-off configuration ${String(o.handoffConfig)}: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
 addProvinceOptions(hubCommand)
   .action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
@@ -113,7 +123,7 @@ addProvinceOptions(hubCommand)
         },
         http: { host: o.host, port: o.httpPort, plain: o.plainHttp, trustProxy: o.trustProxy },
         province: provinceConfigFromOptions(o),
-        handoff: handoffConfigFromOptions(o),
+        handoff: readHandoff(o, log),
         holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
         defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
         web: { policy: o.policy },
@@ -140,6 +150,7 @@ addProvinceOptions(hubCommand)
 program.enablePositionalOptions();
 hubCommand.enablePositionalOptions();
 registerHubCommands(hubCommand);
+addLedgerCommands(hubCommand, program);
 addUserCommands(hubCommand);
 
 const device = program.command('device').description('the evaluator agent');

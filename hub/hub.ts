@@ -3,13 +3,14 @@
  * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
+import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
 import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
@@ -27,6 +28,7 @@ import type { HubEvents } from './events.js';
 import { createForwarder, ForwarderConfigError } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
+import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
@@ -62,6 +64,8 @@ export interface Hub {
   /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
   handoff: Forwarder | null;
   web: HallWeb;
+  /** Signed daily checkpoints and the daily integrity audit. */
+  ledger: Ledger;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -86,7 +90,12 @@ function ratingRejectReason(d: Denial): RejectReason {
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   const config = HubConfigSchema.parse(input);
   const now = deps.now ?? Date.now;
-  mkdirSync(config.dataDir, { recursive: true });
+  try {
+    ensurePrivateDir(config.dataDir);
+  } catch (e) {
+    if (e instanceof FileModeError) throw new HubStartError(e.message);
+    throw e;
+  }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
   let calendar: WorkingDayCalendar;
   try {
@@ -95,7 +104,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     if (e instanceof CalendarFileError) throw new HubStartError(e.message);
     throw e;
   }
-  const db = openHubDb(join(config.dataDir, 'hub.db'));
+  const dbPath = join(config.dataDir, 'hub.db');
+  const db = openHubDb(dbPath);
   const metrics = createMetrics();
   const registry = new Registry(db, config.hall);
   const tokens = new ApiTokens(db);
@@ -270,6 +280,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
+  const ledger = new Ledger({ db, dbPath, dataDir: config.dataDir, hall: config.hall, alarms, metrics, log: log.child({ part: 'ledger' }), now, forward: forwardCheckpoint(db) });
+  ledger.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports, https: httpsOn }, 'hub ready');
@@ -292,6 +304,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     forwarder,
     handoff,
     web,
+    ledger,
     api,
     events,
     ports,
@@ -301,12 +314,14 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       if (closed) return;
       closed = true;
       defaults.stop();
+      ledger.stop();
       web.stop(); // ends live streams, or api.close() would wait for them
       await api.close();
       await broker.close();
       ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
       await forwarder?.stop();
       await handoff?.stop();
+      await ledger.drain();
       db.close();
       log.info('hub stopped');
     },

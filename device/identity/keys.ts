@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicKey } from 'node:crypto';
 import { exportPrivateKeyPem, generateDeviceKeys, importPrivateKeyPem, type DeviceKeys } from '../../protocol/index.js';
+import { ensurePrivateDir, tightenFile } from '../../common/private-files.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 
 export const KEY_FILE = 'device-key.pem';
@@ -11,8 +12,11 @@ export const KEY_FILE = 'device-key.pem';
  * enrolment) and never leaves it; written atomically, readable by the agent's user only.
  */
 export function loadOrCreateKeys(dataDir: string): DeviceKeys {
+  // The data directory holds the key, the outbox and the MQTT secret: the agent's user only.
+  ensurePrivateDir(dataDir);
   const path = join(dataDir, KEY_FILE);
   if (existsSync(path)) {
+    tightenFile(path); // a key copied in by hand keeps no wider mode than the agent's own
     const privateKey = importPrivateKeyPem(readFileSync(path, 'utf8'));
     return { privateKey, publicKey: createPublicKey(privateKey) };
   }

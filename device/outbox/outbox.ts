@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { EMPTY_CHAIN, recordHash, RatingRecordSchema, type ChainHead, type RatingRecord } from '../../protocol/index.js';
 
 /** The outbox's file name in the device data directory. */
@@ -66,8 +67,11 @@ export class Outbox {
     const o = typeof options === 'number' ? { capacity: options } : options;
     this.capacity = o.capacity ?? 100_000;
     this.retainDelivered = o.retainDelivered ?? 1000;
+    // Unsent ratings: readable by the agent's user only (0600, also -wal/-shm).
+    preparePrivateDb(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
+    tightenDbFiles(path);
     this.db.pragma('synchronous = FULL');
     if (o.maxPages) this.db.pragma(`max_page_count = ${Math.floor(o.maxPages)}`);
     this.db.exec(`

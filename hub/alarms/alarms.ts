@@ -23,7 +23,9 @@ export const ALARMS_MIGRATION = `
   CREATE INDEX alarms_open ON alarms (acknowledged_at, at);
 `;
 
-export type AlarmKind = 'bad-signature' | 'chain-fork' | 'sequence-gap' | 'id-conflict' | 'device-impersonation';
+export type AlarmKind = 'bad-signature' | 'chain-fork' | 'sequence-gap' | 'id-conflict' | 'device-impersonation'
+  // hub/ledger: a stored record, fact, rollup or trail no longer matches what it was derived from or signed as.
+  | 'integrity';
 
 export interface Alarm {
   n: number;

@@ -101,6 +101,18 @@ export const MESSAGE_STREAMS = {
     // Whoever takes it over (12345) need not hold the evaluation.
     evaluationBound: false,
   },
+  /**
+   * The hub's signed daily checkpoint (hub/ledger): the day's digest as the hub signed it, the
+   * signature and the hub's public key, so the province holds proof of what the hall stored.
+   */
+  checkpoint: {
+    kinds: ['checkpoint'],
+    fields: ['key', 'hallCode', 'areaCode', 'day', 'records', 'merkleRoot', 'digest', 'signature', 'publicKey'],
+    required: ['key', 'day', 'digest', 'signature', 'publicKey'],
+    times: [],
+    texts: [],
+    evaluationBound: false,
+  },
 } as const satisfies Record<string, MessageStreamSpec>;
 
 export type MessageStream = keyof typeof MESSAGE_STREAMS;

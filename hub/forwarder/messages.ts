@@ -156,6 +156,16 @@ export const MESSAGE_BUILDERS: Record<MessageStream, (m: Payload, b: BuildContex
       },
     ];
   },
+  /** The hub's signed daily checkpoint (hub/ledger): `body` is the exact text the hub signed, so it travels as a string. */
+  checkpoint: (m, { context }) => {
+    let digest: Payload = {};
+    try {
+      digest = JSON.parse(String(m.body)) as Payload;
+    } catch {
+      // The signed text still goes as it is; the receiver's check will say it is not a digest.
+    }
+    return [{ key: String(m.id), values: { hallCode: m.hall, areaCode: context.areaCode, day: m.day, records: digest.records, merkleRoot: digest.merkleRoot, digest: m.body, signature: m.sig, publicKey: m.publicKey } }];
+  },
 };
 
 /** Maps one queued message of `stream` to what the destination receives. */

@@ -81,7 +81,7 @@ export function monthOfDay(day: number): number {
 }
 
 /** The two tables of counts and the period column each is keyed by. */
-const ROLLUPS = [
+export const ROLLUPS = [
   { table: 'stat_daily', period: 'day' },
   { table: 'stat_monthly', period: 'month' },
 ] as const;
@@ -309,7 +309,7 @@ export class Facts {
   }
 }
 
-const ROLLUP_KEYS: [Dim, string][] = [
+export const ROLLUP_KEYS: [Dim, string][] = [
   ['hall', "''"],
   ['window', 'window'],
   ['staff', "coalesce(staff_id, '')"],
@@ -317,7 +317,8 @@ const ROLLUP_KEYS: [Dim, string][] = [
   ['channel', 'channel'],
 ];
 
-function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month'): string {
+/** A recount of one dimension's counts from rating_facts (also what hub/ledger checks the kept counts against). */
+export function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month'): string {
   const n = (l: number) => `sum(level = ${l} AND excluded IS NULL) AS n${l}`;
   return `SELECT '${dim}' AS dim, ${period} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid
     FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY ${period}, ${keyExpr}`;

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
+import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -121,13 +123,18 @@ export const MIGRATIONS: string[] = [
   ALERTS_MIGRATION,
   // Issue 12: the forward queue carries work-order milestones, invalidations and hand-offs too.
   FORWARD_MESSAGES_MIGRATION,
+  // The ledger (issue 12): device keys per epoch, signed daily checkpoints.
+  LEDGER_MIGRATION,
 ];
 
 export type Db = Database.Database;
 
 export function openHubDb(path: string): Db {
+  // Ratings, tokens and accounts: readable by the hub's user only (0600, also -wal/-shm).
+  preparePrivateDb(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
+  tightenDbFiles(path);
   // Group commit makes FULL cheap: many records share one fsync.
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');

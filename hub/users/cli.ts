@@ -4,7 +4,8 @@
  * Works on the hub's database directly, also while the hub runs (SQLite WAL); every change
  * is in the audit log as done by "cli".
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { ensurePrivateDir } from '../../common/private-files.js';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
@@ -13,7 +14,7 @@ import { AuditLog } from './audit.js';
 import { ROLE_LABELS, STAFF_ROLES, UserError, Users } from './users.js';
 
 function open(dataDir: string) {
-  mkdirSync(resolve(dataDir), { recursive: true }); // accounts may be made before the hub first starts
+  ensurePrivateDir(resolve(dataDir)); // accounts may be made before the hub first starts
   const db = openHubDb(join(resolve(dataDir), 'hub.db'));
   return { db, users: new Users(db, new AuditLog(db)) };
 }

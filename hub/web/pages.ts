@@ -9,6 +9,7 @@ import type { DimRow, Grain, Rates, TrendPoint } from '../stats/queries.js';
 import type { AuditRow } from '../users/audit.js';
 import { ROLE_LABELS, type StaffUser } from '../users/users.js';
 import { allowedActions, isOverdue, type OrderState } from '../workorders/machine.js';
+import type { OutboundEntry } from '../workorders/outbound.js';
 import { CLASSES, durationText, type OrderClass, type PolicyProfile } from '../workorders/policy.js';
 import type { TrailEntry, WorkOrder } from '../workorders/store.js';
 import type { Tile, WallSummary } from './hall-web.js';
@@ -223,7 +224,7 @@ export function workOrdersPage(ctx: PageContext, orders: WorkOrder[], filter: st
   );
 }
 
-export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[], profile: PolicyProfile, reasonTexts: Map<string, string>, staff: Map<string, string>, handoffTarget: string | null = null): Html {
+export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[], profile: PolicyProfile, reasonTexts: Map<string, string>, staff: Map<string, string>, handoffTarget: string | null = null, outbound: OutboundEntry[] = []): Html {
   const r = remaining(o.dueAt, ctx.now);
   const actions = ctx.user ? allowedActions(o, ctx.user.role, !!handoffTarget).filter((a) => a !== 'judge' || o.appealedBy !== ctx.user!.name) : [];
   const form = (action: string, fields: Html, primary = true) =>
@@ -269,11 +270,25 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
   </dl>
 </section>
 ${actions.length ? html`<section class="card actions"><h2>办理</h2><div class="action-grid">${actions.map((a) => forms[a]!())}</div></section>` : ''}
+${outbound.length ? outboundCard(outbound, handoffTarget) : ''}
 <section class="card"><h2>办理记录（不可修改）</h2>
 <table class="data trail"><thead><tr><th>时间</th><th>办理人</th><th>操作</th><th>状态</th><th>说明</th></tr></thead><tbody>
 ${trail.map((t) => html`<tr><td>${dateTime(t.at)}</td><td>${t.actor === 'system' ? '系统' : t.actor}</td><td>${ACTION_LABELS[t.action] ?? t.action}${eventDetail(t)}${t.data.late ? html` <span class="badge red">超期办理</span>` : ''}</td><td>${t.from ? `${STATE_LABELS[t.from]} → ` : ''}${STATE_LABELS[t.to]}</td><td>${t.note ?? ''}${t.data.dueAt ? html`<br><small class="muted">期限 ${deadlineText(t.data.dueAt as number)}</small>` : ''}</td></tr>`)}
 </tbody></table></section>`
   );
+}
+
+const MILESTONE_LABELS: Record<string, string> = { verified: '核实', extended: '延期', rectified: '整改', 'appeal-decided': '复核结论', revisited: '回访', closed: '办结', 'handed-off': '转办' };
+const OUTBOUND_STATE: Record<OutboundEntry['state'], string> = { pending: '待上报', done: '已送达', rejected: '被拒收' };
+
+/** What of this 差评 went out (milestones, invalidation to the province; the hand-off), and whether it arrived. */
+function outboundCard(rows: OutboundEntry[], handoffTarget: string | null): Html {
+  const what = (r: OutboundEntry) =>
+    r.kind === 'rating' || r.kind === 'correction' ? '评价' : r.kind === 'milestone' ? `办理进度：${MILESTONE_LABELS[r.type ?? ''] ?? r.type}${r.result ? `（${r.result}）` : ''}` : r.kind === 'invalidation' ? '无效差评：撤销该评价' : r.kind === 'handoff' ? '转办' : r.kind;
+  return html`<section class="card outbound"><h2>上报情况</h2>
+<table class="data"><thead><tr><th>内容</th><th>去向</th><th>状态</th><th>时间</th></tr></thead><tbody>
+${rows.map((r) => html`<tr data-kind="${r.kind}" data-state="${r.state}"><td>${what(r)}</td><td>${r.destination === 'handoff' ? (handoffTarget ?? '转办去向') : '省平台'}</td><td class="${r.state === 'rejected' ? 'red-text' : r.state === 'pending' ? 'muted' : ''}">${OUTBOUND_STATE[r.state]}${r.state !== 'done' && r.lastError ? html`<br><small>${r.lastError}</small>` : ''}</td><td>${dateTime(r.forwardedAt ?? r.enqueuedAt)}</td></tr>`)}
+</tbody></table></section>`;
 }
 
 /** What an event decided, in words: 类别, 复核结论, 延期天数, 回访结果. */

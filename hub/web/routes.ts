@@ -21,6 +21,7 @@ import { toCsv } from '../stats/queries.js';
 import type { ActiveSession } from '../users/sessions.js';
 import { PasswordSchema, STAFF_ROLES, UserError, type StaffRoleName } from '../users/users.js';
 import { allowedActions, Refusal, STATES, type Command } from '../workorders/machine.js';
+import { outboundFor } from '../workorders/outbound.js';
 import { CLASSES } from '../workorders/policy.js';
 import { WorkOrderError } from '../workorders/store.js';
 import type { HallWeb } from './hall-web.js';
@@ -356,7 +357,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
       const id = z.coerce.number().int().parse((req.params as { id: string }).id);
       const o = web.workOrders.get(id);
       if (!o) return sendHtml(reply, layout(ctx, '没有此工单', html`<section class="card"><h1>没有工单 #${id}</h1></section>`), 404);
-      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames(), web.handoffTarget));
+      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames(), web.handoffTarget, outboundFor(web.d.db, o.ratingId)));
     }),
   );
   const act = (idParam: string, body: unknown, s: ActiveSession) => {
@@ -385,7 +386,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const id = z.coerce.number().int().parse((req.params as { id: string }).id);
     const o = web.workOrders.get(id);
     if (!o) throw new WebError(404, 'not-found', `没有工单 ${id}`);
-    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role, !!web.handoffTarget) };
+    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role, !!web.handoffTarget), outbound: outboundFor(web.d.db, o.ratingId) };
   });
   app.post('/api/hall/workorders/:id/actions', async (req) => {
     const s = api('supervisor', req, true);

@@ -58,7 +58,7 @@ export class TestHall {
    * settings (in-process hub); `hubArgs`: extra `haochaping hub` flags (hub as a process).
    */
   static async start(
-    opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string; province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>; forward?: Partial<ProvinceConfigInput>; hubArgs?: string[]; hubConfig?: Partial<HubConfigInput> } = {},
+    opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string; province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>; forward?: Partial<ProvinceConfigInput>; hubArgs?: string[]; hubConfig?: Partial<HubConfigInput>; now?: () => number } = {},
   ): Promise<TestHall> {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-test-'));
     const log = opts.log ?? silentLog();
@@ -74,6 +74,7 @@ export class TestHall {
       hall.hub = await startHub(
         { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5, ...opts.forward }, ...opts.hubConfig },
         log,
+        { now: opts.now },
       );
     }
     hall.adminToken = readFileSync(join(dir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();
