@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { encode, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
+import { encode, OversizedMessageError, parseTopic, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
@@ -35,6 +35,7 @@ import { Registry } from './registry/registry.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
+import { alarmDeviceFaults } from './status/fault-alarms.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
 import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
@@ -114,6 +115,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
+  alarmDeviceFaults({ events, alarms, status, registry });
   const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now });
 
   // 差评 deadlines always count working days, so a calendar that stops at this year matters.
@@ -139,7 +141,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     metrics.brokerDenied.inc({ action: d.action, reason: d.reason });
     if (d.action === 'publish' && d.kind === 'rating') {
       // Counted and logged (with the device id) by ingest like every refused rating.
-      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`);
+      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`, d.payload);
       return;
     }
     if (d.action === 'connect' || d.action === 'will') metrics.rejected.inc({ reason: `auth-${d.reason}` });
@@ -185,9 +187,25 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     aedes.publish({ cmd: 'publish', topic: t, payload, qos: 1, retain, dup: false }, (e) => {
       if (e) log.error({ err: e, topic: t }, 'publish failed');
     });
-  const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
+  // In slices that always fit the ack message's byte limit (a big group commit of one device).
+  const ACK_SLICE = 200;
+  const publishAck = (hall: string, device: string, ack: Ack) => {
+    for (let i = 0; i === 0 || i < Math.max(ack.acks.length, ack.rejects.length); i += ACK_SLICE) {
+      publish(topic(hall, device, 'ack'), encode('ack', { v: ack.v, acks: ack.acks.slice(i, i + ACK_SLICE), rejects: ack.rejects.slice(i, i + ACK_SLICE) }), false);
+    }
+  };
   const pushConfig = (c: DeviceConfig) => {
-    publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+    let payload: Buffer;
+    try {
+      payload = encode('config', c);
+    } catch (e) {
+      // Settings changes are checked before they are stored (HallOps); this is a config made
+      // before that check existed. The device keeps its last config; hall IT must shorten it.
+      if (!(e instanceof OversizedMessageError)) throw e;
+      log.error({ device: c.device, err: e.message }, 'config not sent: larger than the protocol allows');
+      return;
+    }
+    publish(topic(c.hall, c.device, 'config'), payload, true);
     events.emit('config', c);
   };
 
@@ -227,7 +245,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     },
     now,
   );
-  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }) });
+  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
 
   aedes.on('publish', (packet, client) => {
     if (!client) return; // our own publishes

@@ -64,7 +64,7 @@ export class HttpError extends Error {
 }
 
 const REGISTRY_STATUS: Record<RegistryError['code'], number> = { 'not-found': 404, exists: 409, 'bad-token': 403, 'token-expired': 403, revoked: 403, invalid: 400 };
-const SESSION_STATUS: Record<SessionError['code'], number> = { 'not-found': 404, conflict: 409, closed: 409, paused: 409 };
+const SESSION_STATUS: Record<SessionError['code'], number> = { 'not-found': 404, conflict: 409, closed: 409, paused: 409, 'too-large': 413 };
 
 /**
  * Routes whose schemas are zod use zod to validate (call this first in such a route plugin;

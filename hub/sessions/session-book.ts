@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import { DEFAULT_LEVEL, newRecordId, type Level, type RatingRecord, type SessionRef } from '../../protocol/index.js';
 import { evaluationFromRecord, type Evaluation } from '../forwarder/evaluation.js';
+import type { Attribution } from '../ingest/attribution.js';
 import { enqueueEvaluation } from '../forwarder/forwarder.js';
 import type { WorkingDayCalendar } from '../calendar/working-days.js';
 import type { Metrics } from '../metrics.js';
@@ -98,7 +99,7 @@ export interface SessionView {
 export class SessionError extends Error {
   override readonly name = 'SessionError';
   constructor(
-    readonly code: 'not-found' | 'conflict' | 'closed' | 'paused',
+    readonly code: 'not-found' | 'conflict' | 'closed' | 'paused' | 'too-large',
     message: string,
   ) {
     super(message);
@@ -221,18 +222,21 @@ export class SessionBook {
     return this.view(this.stmts.get.get(id)!);
   }
 
-  /** Runs inside the ingest transaction for each newly stored record: decides what is forwarded. */
-  onRecordStored = (r: RatingRecord, receivedAt: number): void => {
+  /**
+   * Runs inside the ingest transaction for each newly stored record: decides what is forwarded.
+   * `a` is the hub's attribution: its session is one this hub opened for this device, or none.
+   */
+  onRecordStored = (r: RatingRecord, receivedAt: number, a?: Attribution): void => {
     const found = r.session ? this.stmts.get.get(r.session.id) : undefined;
     // A session belongs to the device it was opened on; another device cannot answer it.
-    const row = found && found.device === r.device ? found : undefined;
+    const row = found && found.device === r.device && (!a || a.session?.id === found.id) ? found : undefined;
     if (found && !row) this.o.log.warn({ session: found.id, device: r.device, sessionDevice: found.device }, 'a record names a session opened on another device; treated as sessionless');
     if (r.kind === 'not-rated') {
       // The device's report that nobody pressed; the default comes at the deadline.
       if (row) this.stmts.notRated.run(r.id, receivedAt, row.id);
       return;
     }
-    const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt), receivedAt);
+    const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt, null, a), receivedAt);
     if (!row) return forwardAsRating(); // walk-up, or a session this hub did not open
     const level = r.level as Level;
     switch (row.state) {
@@ -242,7 +246,7 @@ export class SessionBook {
         this.o.metrics.sessions.inc({ outcome: 'rated' });
         return forwardAsRating();
       case 'defaulted':
-        enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt, row.default_id), receivedAt);
+        enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt, row.default_id, a), receivedAt);
         this.stmts.corrected.run(receivedAt, r.id, r.id, level, row.id);
         this.o.metrics.sessions.inc({ outcome: 'corrected' });
         this.o.log.info({ session: row.id, record: r.id, supersedes: row.default_id }, 'a late rating supersedes the default; correction queued for the province');

@@ -20,6 +20,7 @@
 import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { Db } from '../store/db.js';
+import { attributedRow } from '../ingest/attribution.js';
 
 /** Counts per dimension, period and key. n1..n5: valid ratings per level; invalid: found invalid on appeal. */
 const countsTable = (name: string, period: string) => `
@@ -158,8 +159,8 @@ export class Facts {
     this.s = {
       wm: db.prepare<[string], { last_rowid: number }>('SELECT last_rowid FROM stat_watermark WHERE source = ?'),
       setWm: db.prepare('UPDATE stat_watermark SET last_rowid = ? WHERE source = ?'),
-      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string }>(
-        'SELECT rowid, body, received_at, kind FROM ratings WHERE rowid > ? ORDER BY rowid LIMIT ?',
+      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string; attribution: string | null }>(
+        'SELECT rowid, body, received_at, kind, attribution FROM ratings WHERE rowid > ? ORDER BY rowid LIMIT ?',
       ),
       queue: db.prepare<[number, number], { rowid: number; kind: string; payload: string; enqueued_at: number }>(
         "SELECT rowid, kind, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND kind IN ('default', 'correction') ORDER BY rowid LIMIT ?",
@@ -235,7 +236,8 @@ export class Facts {
     for (const row of rows) {
       wm = row.rowid;
       if (row.kind !== 'rating') continue;
-      const r = JSON.parse(row.body) as RatingRecord;
+      // Counted with the hub's attribution (window, staff, session), never the device's claims.
+      const r = attributedRow(row.body, row.attribution);
       if (!this.counts(r)) continue;
       const f = factFromRecord(r, row.received_at);
       if (f && this.add(f)) {

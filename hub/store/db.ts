@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
+import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
@@ -125,6 +126,8 @@ export const MIGRATIONS: string[] = [
   FORWARD_MESSAGES_MIGRATION,
   // The ledger (issue 12): device keys per epoch, signed daily checkpoints.
   LEDGER_MIGRATION,
+  // Issue 16: the hub's own attribution of each record (window, staff, session, its flags).
+  ATTRIBUTION_MIGRATION,
 ];
 
 export type Db = Database.Database;

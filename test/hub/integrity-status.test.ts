@@ -23,7 +23,8 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
       if (a.ok) acks.push(a.value);
     });
     await client.subscribeAsync(topic(c.hall, c.id, 'ack'), { qos: 1 });
-    const chain = makeChain(c.keys, 6, { hall: c.hall, device: c.id });
+    // Honest claims (its window, no staff, no session): only integrity is under test here.
+    const chain = makeChain(c.keys, 6, { hall: c.hall, device: c.id, window: '05', staffId: null, session: null });
     const send = (r: RatingRecord) => client.publishAsync(topic(c.hall, c.id, 'rating'), JSON.stringify(r), { qos: 1 });
     const acked = () => new Set(acks.flatMap((a) => a.acks.map((x) => x.seq)));
 
@@ -54,7 +55,7 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
     // A fork: another validly signed record claiming seq 6 after the real one (a cloned device).
     await send(chain[5]!);
     await waitFor(() => acked().has(6), 'seq 6 acknowledged');
-    const fork = makeRecord(c.keys, { hall: c.hall, device: c.id, seq: 6, prev: recordHash(chain[4]!), level: 5, reasons: [] });
+    const fork = makeRecord(c.keys, { hall: c.hall, device: c.id, window: '05', staffId: null, session: null, seq: 6, prev: recordHash(chain[4]!), level: 5, reasons: [] });
     await send(fork);
     await waitFor(() => acks.some((a) => a.rejects.some((r) => r.id === fork.id)), 'fork refused to the device');
     const alarms = await hall.api<{ alarms: { n: number; kind: string; device: string; message: string }[] }>('/api/alarms?open=1');

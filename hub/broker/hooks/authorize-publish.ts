@@ -64,7 +64,7 @@ export function authorizePublishHook(o: AuthorizePublishOptions): NonNullable<Ae
         return done(null);
       }
       if (packet.payload.length > MAX_BYTES[kind!]) {
-        o.onDenied({ action: 'publish', client: client.id, reason: 'oversized', topic: packet.topic, kind, detail: `${packet.payload.length} bytes; the limit is ${MAX_BYTES[kind!]}` });
+        o.onDenied({ action: 'publish', client: client.id, reason: 'oversized', topic: packet.topic, kind, detail: `${packet.payload.length} bytes; the limit is ${MAX_BYTES[kind!]}`, ...(kind === 'rating' ? { payload: packet.payload as Buffer } : {}) });
         drop(packet);
         return done(null);
       }
