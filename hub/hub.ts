@@ -83,7 +83,7 @@ export interface HubDeps {
 
 /** Broker refusals of rating messages count as ingest rejections, under ingest's reason names. */
 function ratingRejectReason(d: Denial): RejectReason {
-  if (d.reason === 'oversized' || d.reason === 'rate-limited') return d.reason;
+  if (d.reason === 'oversized' || d.reason === 'rate-limited' || d.reason === 'retained') return d.reason;
   if (d.reason === 'wrong-hall') return 'unknown-device';
   return 'topic-mismatch';
 }
@@ -165,6 +165,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     tls,
     log: brokerLog,
     maxPacketBytes: config.mqtt.limits.maxPacketBytes,
+    connectTimeoutMs: config.mqtt.limits.connectTimeoutMs,
     onPacketTooBig: () => metrics.brokerDenied.inc({ action: 'packet', reason: 'oversized' }),
     hooks: {
       authenticate: authenticateHook(registry, connections, log.child({ part: 'auth' }), onDenied),

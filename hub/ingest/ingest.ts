@@ -28,7 +28,8 @@ export type RejectReason =
   | 'seq-reused'
   | 'chain-broken'
   // Refused by the broker's policy before ingest saw the payload:
-  | 'rate-limited';
+  | 'rate-limited'
+  | 'retained';
 
 /** Reasons the device is told about: the record will never be stored, so it must stop resending. */
 const FINAL_REJECTS = new Set<RejectReason>(['bad-signature', 'id-conflict', 'seq-reused', 'chain-broken', 'oversized']);

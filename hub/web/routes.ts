@@ -14,7 +14,7 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { BUILTIN_CATALOGUE } from '../../protocol/index.js';
+import { BUILTIN_CATALOGUE, displayText } from '../../protocol/index.js';
 import { addDays, chinaDay, numberFromDay, startOfChinaDay, weekday } from '../calendar/working-days.js';
 import type { Grain } from '../stats/queries.js';
 import { toCsv } from '../stats/queries.js';
@@ -127,10 +127,21 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
 
 export const ORDER_SUMMARY_SQL = `SELECT state, count(*) AS n, coalesce(sum(late_stages > 0), 0) AS late FROM work_orders WHERE created_at BETWEEN ? AND ? GROUP BY state`;
 
+/** A calendar day: "2026-99-01" or "2026-02-30" is a 400 naming the parameter, never a 500 or March 2. */
+export const DayParam = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date written YYYY-MM-DD')
+  .refine((s) => {
+    const t = Date.parse(s + 'T00:00:00Z');
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+  }, 'is not a day on the calendar')
+  // The day after 9999-12-31 has no four-digit year: the range arithmetic would fail (a 500).
+  .refine((s) => s >= '1970-01-01' && s <= '9998-12-31', 'must be between 1970-01-01 and 9998-12-31');
+
 const StatsQuery = z.object({
   preset: z.enum(['today', 'week', 'month', 'year']).optional(),
-  from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
-  to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  from: DayParam.optional(),
+  to: DayParam.optional(),
   grain: z.enum(['day', 'week', 'month']).optional(),
   dim: z.enum(['window', 'staff', 'item', 'channel']).optional(),
   key: z.string().max(200).optional(),
@@ -163,6 +174,25 @@ const CommandSchema = z.discriminatedUnion('type', [
 ]);
 const ActionBody = z.object({ version: z.coerce.number().int().positive().optional() }).passthrough();
 
+/**
+ * Where to go after log-in: only a path on this hub. "//host", "/\\host" and their variants
+ * with tabs, newlines or spaces (which browsers strip) would leave the hub, so anything with a
+ * backslash, a control character or whitespace is refused, and what is left must resolve to
+ * this origin. Percent-encoded slashes stay encoded in a path, so they cannot name a host.
+ */
+export function safeNext(n: unknown): string {
+  const fallback = '/wall';
+  // eslint-disable-next-line no-control-regex
+  if (typeof n !== 'string' || n.length > 2000 || !n.startsWith('/') || n.startsWith('//') || /[\\\u0000-\u0020\u007f-\u009f]/.test(n)) return fallback;
+  try {
+    const base = 'http://hub.invalid';
+    const u = new URL(n, base);
+    return u.origin === base ? u.pathname + u.search + u.hash : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
 // ---- the plugin
 
 export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<void> {
@@ -172,6 +202,12 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     r.schema = { ...r.schema, hide: true };
   });
   await app.register(fastifyCookie);
+  // The JSON API checks the session before anything reads the body: a caller without a
+  // session gets 401, never a 400 that tells it what a valid body would look like.
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?', 1)[0]!;
+    if (path.startsWith('/api/hall/') && path !== '/api/hall/login' && !sessionOf(req)) throw new WebError(401, 'unauthorized', '请先登录 (log in first)');
+  });
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
   await app.register(fastifyStatic, { root: staticDir(), prefix: '/static/', maxAge: 3_600_000 });
   const chart = chartJs();
@@ -251,7 +287,6 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     return { ok: true as const, session };
   };
   const loginMessage = (reason: string) => (reason === 'locked' ? '连续输错密码次数过多，账号已临时锁定，请10分钟后再试' : reason === 'disabled' ? '账号已停用' : '账号或密码错误');
-  const safeNext = (n: unknown) => (typeof n === 'string' && n.startsWith('/') && !n.startsWith('//') ? n : '/wall');
 
   app.get('/', async (req, reply) => reply.redirect(sessionOf(req) ? '/wall' : '/login', 303));
   app.get('/login', async (req, reply) => sendHtml(reply, loginPage(ctxOf(req, null), null, safeNext((req.query as { next?: string }).next))));
@@ -265,6 +300,12 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const token = req.cookies[SESSION_COOKIE];
     const s = sessionOf(req);
     if (token && s) {
+      // A state change like any other: a page elsewhere must not be able to log staff out.
+      try {
+        checkCsrf(req, s);
+      } catch (e) {
+        return sendHtml(reply, layout(ctxOf(req, s), '无法退出', html`<section class="card"><h1>无法退出</h1><p>${messageOf(e)}</p><p><a href="/wall">返回</a></p></section>`), 403);
+      }
       web.sessions.end(token);
       web.audit.record(s.user.name, 'logout');
     }
@@ -417,7 +458,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     '/users',
     page('admin', '/users', (_req, reply, _s, ctx) => sendHtml(reply, usersPage(ctx, web.users.list(), null))),
   );
-  const AddUser = z.object({ name: z.string(), role: z.enum(STAFF_ROLES), displayName: z.string().max(64).optional(), password: PasswordSchema.optional() });
+  const AddUser = z.object({ name: z.string(), role: z.enum(STAFF_ROLES), displayName: displayText(64).or(z.literal('')).optional(), password: PasswordSchema.optional() });
   app.post('/users', async (req, reply) => {
     // Not a redirect: the generated password is shown once, on this response only.
     const s = sessionOf(req);

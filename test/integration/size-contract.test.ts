@@ -173,7 +173,7 @@ describe('the device never thanks a record it cannot send', () => {
     expect(hall.hub!.alarms.list().some((a) => a.kind === 'device-fault' && a.device === id && a.detail.fault === 'records-refused')).toBe(true);
     // Past the ack timeout (3 s here) nothing was resent: the broker never saw it, the record is kept.
     await sleep(3500);
-    expect(await metric(hall.hubUrl, 'hcp_ingest_rejected_total', 'reason="oversized"')).toBe(0);
+    expect(await metric(hall, 'hcp_ingest_rejected_total', 'reason="oversized"')).toBe(0);
     expect(d.agent.outbox.rejectedRecords()).toHaveLength(1);
     expect(d.agent.outbox.depth()).toBe(0);
   });
