@@ -3,7 +3,6 @@
  * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +12,6 @@ import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
-import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { Connections } from './broker/connections.js';
@@ -23,9 +21,9 @@ import { authorizePublishHook } from './broker/hooks/authorize-publish.js';
 import { authorizeSubscribeHook } from './broker/hooks/authorize-subscribe.js';
 import type { Denial } from './broker/hooks/denials.js';
 import { RateLimiter } from './broker/rate-limit.js';
-import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
+import type { HubConfig, HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { createForwarder, ForwarderConfigError } from './forwarder/create.js';
+import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
@@ -38,12 +36,14 @@ import { DeviceStatusStore } from './status/device-status.js';
 import { alarmDeviceFaults } from './status/fault-alarms.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
+import { loadHubSetup } from './preflight.js';
+import { ConfigError } from '../common/config-error.js';
 import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
 /** A start-up problem hall IT can fix (a file missing, a bad setting): said in one line, no stack. */
-export class HubStartError extends Error {
+export class HubStartError extends ConfigError {
   override readonly name = 'HubStartError';
 }
 
@@ -89,7 +89,9 @@ function ratingRejectReason(d: Denial): RejectReason {
 }
 
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
-  const config = HubConfigSchema.parse(input);
+  // Everything checked (files, ports) before the first file is written or a socket opened.
+  const setup = await loadHubSetup(input);
+  const config = setup.config;
   const now = deps.now ?? Date.now;
   try {
     ensurePrivateDir(config.dataDir);
@@ -98,13 +100,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     throw e;
   }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
-  let calendar: WorkingDayCalendar;
-  try {
-    calendar = loadCalendar(config.holidayFile);
-  } catch (e) {
-    if (e instanceof CalendarFileError) throw new HubStartError(e.message);
-    throw e;
-  }
+  const calendar = setup.calendar;
   const dbPath = join(config.dataDir, 'hub.db');
   const db = openHubDb(dbPath);
   const metrics = createMetrics();
@@ -149,16 +145,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
   const limiter = new RateLimiter({ ratePerS: config.mqtt.limits.ratePerDevice, burst: config.mqtt.limits.burstPerDevice, maxDelayMs: config.mqtt.limits.maxDelayMs });
 
-  const pem = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new HubStartError(`cannot read the TLS ${what} ${file}: ${(e as Error).message} (make one with "haochaping hub tls init")`);
-    }
-  };
-  const tls = config.mqtt.tls
-    ? { port: config.mqtt.tls.port, key: pem(config.mqtt.tls.keyFile, 'key'), cert: pem(config.mqtt.tls.certFile, 'certificate'), ca: config.mqtt.tls.caFile ? pem(config.mqtt.tls.caFile, 'CA certificate') : undefined }
-    : null;
+  const tls = setup.tls;
   const broker = await startBroker({
     host: config.mqtt.host,
     port: config.mqtt.port,
@@ -210,15 +197,11 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     events.emit('config', c);
   };
 
-  const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  const forwarder = config.province ? createForwarder({ config: config.province, files: setup.province ?? undefined, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
   // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
-  let handoff: Forwarder | null = null;
-  try {
-    handoff = config.handoff ? createForwarder({ config: config.handoff.destination, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' }) : null;
-  } catch (e) {
-    if (e instanceof ForwarderConfigError) throw new HubStartError(`invalid hand-off configuration (${config.handoff!.name}): ${e.message}`);
-    throw e;
-  }
+  const handoff = config.handoff
+    ? createForwarder({ config: config.handoff.destination, files: setup.handoff ?? undefined, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' })
+    : null;
 
   const ingest = new Ingest({
     db,

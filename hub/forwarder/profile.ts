@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import common from './profiles/common.json' with { type: 'json' };
 import native from './profiles/native.json' with { type: 'json' };
+import { ConfigError } from '../../common/config-error.js';
 import { MESSAGE_STREAMS, type MessageStream, type MessageStreamSpec } from './message-kinds.js';
 
 /**
@@ -229,7 +230,7 @@ export type NativeProfile = z.infer<typeof NativeProfileSchema>;
 /** Profiles shipped with the hub, by name. Their files are in profiles/. */
 export const SHIPPED_PROFILES: Record<string, unknown> = { native, common };
 
-export class ProfileError extends Error {
+export class ProfileError extends ConfigError {
   override readonly name = 'ProfileError';
 }
 
