@@ -30,6 +30,7 @@ import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
+import { RatingJudge } from './policy/rating-judge.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
@@ -112,7 +113,9 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
   alarmDeviceFaults({ events, alarms, status, registry });
-  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now });
+  // The hall's flag policy, applied to each rating in the transaction that stores it.
+  const judge = new RatingJudge(db, registry, metrics);
+  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now, judge: judge.judge });
 
   // 差评 deadlines always count working days, so a calendar that stops at this year matters.
   const year = new Date(now()).getUTCFullYear();

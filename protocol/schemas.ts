@@ -163,10 +163,26 @@ export const DeviceConfigSchema = z
       })
       .strict(),
     prompts: z
-      .object({ ask: displayText(100), thanks: displayText(100), reasons: displayText(100), paused: displayText(100) })
+      .object({
+        ask: displayText(100),
+        thanks: displayText(100),
+        reasons: displayText(100),
+        paused: displayText(100),
+        /** Heading of the reasons screen after a good level (where reasonsAfter shows one). */
+        goodReasons: displayText(100).optional(),
+        /** Said once when a 差评's reasons are skipped and reasonRequired is on. */
+        reasonNeeded: displayText(100).optional(),
+      })
       .strict(),
     /** Shown as a QR code and a link: only http(s), never javascript:, data: or the like. */
     feedbackUrl: z.url({ protocol: /^https?$/, error: 'feedbackUrl must be an http:// or https:// URL' }).max(500).nullable(),
+    /**
+     * Levels after which the preset content of that level is offered (Hubei art. 13: the content
+     * shown depends on the level). Absent: the 差评 levels 1–2 only.
+     */
+    reasonsAfter: z.array(LevelSchema).max(5).optional(),
+    /** A 差评 needs a reason or text (Ankang art. 8): a skip is asked about once more. */
+    reasonRequired: z.boolean().optional(),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;

@@ -183,6 +183,18 @@ export const FieldsProfileSchema = z
       .strict()
       .prefault({}),
     writingEvaluation: z.object({ maxLength: z.number().int().positive().max(10_000).default(150) }).strict().prefault({}),
+    /**
+     * Record flags (no-session, too-soon, repeated, walk-up, no-reason, and flags the hub adds),
+     * sent in the field `fields.flags` names — a province without such a field simply does not
+     * map it. `map` renames a flag to the province's code, or drops it with null.
+     */
+    flags: z
+      .object({
+        separator: z.string().max(4).default(','),
+        map: z.record(z.string(), z.string().min(1).max(32).nullable()).default({}),
+      })
+      .strict()
+      .prefault({}),
     assessTime: z
       .object({
         /** Tokens yyyy MM dd HH mm ss SSS; anything else is copied. */

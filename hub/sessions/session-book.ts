@@ -125,6 +125,12 @@ export interface SessionBookOptions {
   /** The hub's one working-day calendar (also the 差评 deadlines'). */
   calendar: WorkingDayCalendar;
   now?: () => number;
+  /**
+   * The hall's flag policy for a newly stored rating (hub/policy/rating-judge.ts), given whether
+   * it answers a session this hub opened for the device, with the flags the hub's attribution added. 'exclude': stored, not forwarded, and
+   * the session stays open for a real rating or its default. Without it every rating counts.
+   */
+  judge?: (r: RatingRecord, hubSession: boolean, receivedAt: number, hubFlags: readonly string[]) => { action: 'count' | 'flag' | 'exclude'; flags: string[] };
 }
 
 export function sessionRef(row: { id: string; cases: string; item_code: string | null; item_name: string | null }): SessionRef {
@@ -236,7 +242,15 @@ export class SessionBook {
       if (row) this.stmts.notRated.run(r.id, receivedAt, row.id);
       return;
     }
-    const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt, null, a), receivedAt);
+    const decision = this.o.judge?.(r, !!row, receivedAt, a?.flags ?? []);
+    if (decision?.action === 'exclude') {
+      // Kept and shown, never forwarded as a rating; a session it names stays open.
+      this.o.log.info({ record: r.id, device: r.device, flags: decision.flags }, 'a flagged rating is excluded by the hall\'s flag policy: stored, not counted, not forwarded');
+      return;
+    }
+    // The province gets the flags as the hub sees them (its own session truth and attribution flags included).
+    const evaluation = (supersedes: string | null = null) => ({ ...evaluationFromRecord(r, receivedAt, supersedes, a), ...(decision ? { flags: decision.flags } : {}) });
+    const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluation(), receivedAt);
     if (!row) return forwardAsRating(); // walk-up, or a session this hub did not open
     const level = r.level as Level;
     switch (row.state) {
@@ -246,7 +260,7 @@ export class SessionBook {
         this.o.metrics.sessions.inc({ outcome: 'rated' });
         return forwardAsRating();
       case 'defaulted':
-        enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt, row.default_id, a), receivedAt);
+        enqueueEvaluation(this.o.db, evaluation(row.default_id), receivedAt);
         this.stmts.corrected.run(receivedAt, r.id, r.id, level, row.id);
         this.o.metrics.sessions.inc({ outcome: 'corrected' });
         this.o.log.info({ session: row.id, record: r.id, supersedes: row.default_id }, 'a late rating supersedes the default; correction queued for the province');

@@ -25,7 +25,11 @@ import { outboundFor } from '../workorders/outbound.js';
 import { CLASSES } from '../workorders/policy.js';
 import { WorkOrderError } from '../workorders/store.js';
 import type { HallWeb } from './hall-web.js';
+import { FLAG_LABELS } from '../policy/flag-policy.js';
 import { html, levelLabel, percent } from './html.js';
+
+/** "no-session,too-soon" → "无办件会话；提示后过快按键". */
+export const flagText = (flags: string) => flags.split(',').map((f) => FLAG_LABELS[f] ?? f).join('；');
 import { alertsPage, auditPage, layout, loginPage, statsPage, usersPage, wallPage, workOrderPage, workOrdersPage, type PageContext, type StatsView } from './pages.js';
 
 export const SESSION_COOKIE = 'hcp_session';
@@ -65,6 +69,8 @@ export interface StatsRequest {
   grain: Grain;
   dim?: 'window' | 'staff' | 'item' | 'channel';
   key?: string;
+  /** The flagged-ratings list: only this flag (e.g. no-session). */
+  flag?: string;
 }
 
 export function presetRange(preset: string, now: number): { from: string; to: string } {
@@ -101,6 +107,7 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
     channel: time('channel', () => web.stats.byDim('channel', from, to)),
   };
   const invalidated = time('invalidated', () => web.stats.invalidated(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1));
+  const flagged = time('flagged', () => web.stats.flagged(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1, r.flag ?? null));
   const orders = time('workorders', () =>
     web.d.db
       .prepare<[number, number], { state: string; n: number; late: number }>(ORDER_SUMMARY_SQL)
@@ -120,6 +127,8 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
     tables,
     labels: { window: windowNames, staff: web.staffNames(), item: new Map([...items].map(([c, n]) => [c, n ? `${n}（${c}）` : c])) },
     invalidated,
+    flagged,
+    flag: r.flag ?? null,
     orders,
     timings,
   };
@@ -145,7 +154,8 @@ const StatsQuery = z.object({
   grain: z.enum(['day', 'week', 'month']).optional(),
   dim: z.enum(['window', 'staff', 'item', 'channel']).optional(),
   key: z.string().max(200).optional(),
-  table: z.enum(['window', 'staff', 'item', 'channel', 'trend', 'invalid']).optional(),
+  table: z.enum(['window', 'staff', 'item', 'channel', 'trend', 'invalid', 'flagged']).optional(),
+  flag: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/).optional(),
 });
 
 function statsRequest(q: unknown, now: number): StatsRequest {
@@ -155,7 +165,7 @@ function statsRequest(q: unknown, now: number): StatsRequest {
   const days = numberFromDay(to) - numberFromDay(from);
   if (days > 3 * 366) throw new WebError(400, 'range-too-long', '查询范围不能超过三年');
   const grain = p.grain ?? (days > 92 ? 'month' : days > 31 ? 'week' : 'day');
-  return { from, to, grain, ...(p.dim ? { dim: p.dim, key: p.key ?? '' } : {}) };
+  return { from, to, grain, ...(p.dim ? { dim: p.dim, key: p.key ?? '' } : {}), ...(p.flag ? { flag: p.flag } : {}) };
 }
 
 // ---- commands from forms and JSON
@@ -365,10 +375,16 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     if (!s) return reply.redirect('/login', 303);
     const table = StatsQuery.parse(req.query).table ?? 'window';
     const v = computeStats(web, statsRequest(req.query, web.now()));
-    const levelCols = ['非常满意', '满意', '基本满意', '不满意', '非常不满意', '有效评价', '满意率', '差评率', '无效差评'];
-    const counts = (c: StatsView['summary']) => [c.n5, c.n4, c.n3, c.n2, c.n1, c.total, percent(c.satisfaction, 2), percent(c.badRate, 2), c.invalid];
+    const levelCols = ['非常满意', '满意', '基本满意', '不满意', '非常不满意', '有效评价', '满意率', '差评率', '无效差评', '已标记', '异常不计入'];
+    const counts = (c: StatsView['summary']) => [c.n5, c.n4, c.n3, c.n2, c.n1, c.total, percent(c.satisfaction, 2), percent(c.badRate, 2), c.invalid, c.flagged, c.misuse];
     let csv: string;
     if (table === 'trend') csv = toCsv(['期间', ...levelCols], v.trend.map((p) => [p.period, ...counts(p.counts)]));
+    else if (table === 'flagged') {
+      csv = toCsv(
+        ['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '设备', '标记', '标记说明', '统计'],
+        v.flagged.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.device, r.flags, flagText(r.flags), r.excluded === 'misuse' ? '不计入' : '计入']),
+      );
+    }
     else if (table === 'invalid') csv = toCsv(['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '工单'], v.invalidated.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.order_id]));
     else {
       const label = (k: string) => (table === 'channel' ? k : k === '' ? '（未登记）' : ((v.labels as Record<string, Map<string, string>>)[table]?.get(k) ?? k));
@@ -436,7 +452,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   });
 
   // ---- alerts
-  app.get('/alerts', page('viewer', '/alerts', (_req, reply, _s, ctx) => sendHtml(reply, alertsPage(ctx, web.alerts.list(), web.config.alerts))));
+  app.get('/alerts', page('viewer', '/alerts', (_req, reply, _s, ctx) => sendHtml(reply, alertsPage(ctx, web.alerts.list(), web.config.alerts, web.config.misuseAlerts))));
   const ack = (idParam: string, s: ActiveSession) => {
     const id = z.coerce.number().int().parse(idParam);
     if (!web.alerts.ack(id, s.user.name)) throw new WebError(404, 'not-found', `预警 ${id} 不存在或已处理`);

@@ -19,6 +19,15 @@ afterEach(async () => {
   hall = null;
 });
 
+/**
+ * These rules are about attribution, so this hall counts (flagged) what the default flag policy
+ * would keep out of the counts: presses in session mode without a session the hub opened.
+ */
+async function countSessionless(h: TestHall): Promise<void> {
+  const r = await fetch(`${h.hubUrl}/api/hall/settings`, { method: 'PUT', headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ flagPolicy: { 'no-session': 'flag' } }) });
+  expect(r.status).toBe(200);
+}
+
 /** Speaks for an enrolled device with its own password and key: the stolen-device attacker. */
 async function stolen(h: TestHall, c: Creds) {
   rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${h.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
@@ -59,6 +68,7 @@ describe('the hub attributes a rating from what it knows, never from what the de
   it('a device signing another window\'s and staff member\'s id: the province gets the hub\'s window and staff, the alarm is raised, the work order is against the hub\'s window', async () => {
     hall = await TestHall.start();
     const c = await enrolledDevice(hall, '9a');
+    await countSessionless(hall);
     await fetch(`${hall.hubUrl}/api/windows/9a/staff`, { method: 'PUT', headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'S9A', name: '李明', number: '9' }) });
     const send = await stolen(hall, c);
 
@@ -94,6 +104,7 @@ describe('the hub attributes a rating from what it knows, never from what the de
   it('a record naming a session the hub opened gets that session\'s cases, item and staff; one naming a session it never opened gets none', async () => {
     hall = await TestHall.start();
     const c = await enrolledDevice(hall, '9a');
+    await countSessionless(hall);
     const { token: queue } = await hall.api<{ token: string }>('/api/tokens', { name: 'queue', role: 'queue-system' });
     const open = await fetch(`${hall.hubUrl}/api/sessions`, {
       method: 'POST',
