@@ -15,6 +15,7 @@ import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { enrol, EnrolmentError } from '../device/enrolment/enrolment.js';
 import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema, type RunOptions } from '../device/run-options.js';
 import { startWiringCheck } from '../device/wiring-check.js';
+import { buildClips, DEFAULT_CLIP_DIR } from '../device/voice/clips.js';
 import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.js';
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
@@ -181,7 +182,22 @@ function driverOptions(cmd: Command): Command {
     .option('--led-pins <list>', 'leds: header GPIO numbers of the button LEDs, left to right')
     .option('--status-led <gpio>', 'leds: header GPIO number of the status LED')
     .option('--display-port <path>', 'serial: the display controller\'s serial port')
-    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200');
+    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200')
+    .option('--epaper-model <model>', 'epaper: the controller: ssd1680 (2.13"/2.9"), ssd1683 (4.2"), uc8179 (7.5")')
+    .option('--epaper-size <WxH>', 'epaper: native panel size if not the model\'s usual one, e.g. 128x296')
+    .option('--epaper-rotation <deg>', 'epaper: how the panel is mounted: 0, 90, 180, 270 (clockwise)', '0')
+    .option('--epaper-dc <gpio>', 'epaper: DC line (BCM)', '25')
+    .option('--epaper-rst <gpio>', 'epaper: RST line (BCM)', '17')
+    .option('--epaper-busy <gpio>', 'epaper: BUSY line (BCM)', '24')
+    .option('--epaper-gpio <how>', 'epaper: control lines through sysfs (onoff) or gpiod (Pi 5 / Trixie)', 'sysfs')
+    .option('--spi-bus <n>', 'epaper: SPI bus (/dev/spidevB.D)', '0')
+    .option('--spi-device <n>', 'epaper: SPI chip select', '0')
+    .option('--spi-speed <hz>', 'epaper: SPI clock in Hz', '4000000')
+    .option('--epaper-full-every <n>', 'epaper: a full refresh after this many partial ones (ghosting)', '8')
+    .option('--epaper-busy-timeout <s>', 'epaper: BUSY longer than this is a fault (display-busy-timeout)', '30')
+    .option('--large-type', 'pixel panels: large type, high contrast', false)
+    .option('--voice-dir <dir>', 'speak prompts with aplay from the clips in this directory (haochaping device voice build)')
+    .option('--alsa-device <name>', 'voice: ALSA device for aplay -D, e.g. plughw:1,0');
 }
 
 /** Validates `device run`/`device check` options; on a mistake says what is wrong and exits 2. */
@@ -231,7 +247,7 @@ driverOptions(
       agent = new Agent({
         dataDir: resolve(o.data),
         buttons: control?.buttons ?? makeButtons(o, log),
-        display: control?.display ?? makeDisplay(o, log),
+        display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig.voice),
         log,
         clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
         outbox: { capacity: o.outboxCapacity, retainDelivered: o.retainDelivered, ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}) },
@@ -258,6 +274,25 @@ driverOptions(
       process.exit(1);
     }
     log.info({ buttons: o.buttons, display: o.display, device: agent.enrolment.device }, 'agent running');
+  });
+device
+  .command('voice')
+  .description('spoken prompts')
+  .command('build')
+  .description('make the WAV clips (prompt, thank-you, reasons, out of service, button names) with espeak-ng\'s Mandarin voice')
+  .option('--dir <dir>', 'where the clips go (the agent\'s --voice-dir)', DEFAULT_CLIP_DIR)
+  .option('--voice <name>', 'espeak-ng voice', 'cmn')
+  .option('--speed <wpm>', 'words per minute', int('--speed'), 150)
+  .option('--force', 'overwrite clips already there (the hall\'s own recordings are kept otherwise)', false)
+  .action(async (o) => {
+    try {
+      for (const c of await buildClips({ dir: resolve(o.dir), voice: o.voice, speed: o.speed, force: o.force })) {
+        process.stdout.write(`${c.kept ? 'kept ' : 'made '} ${c.file}  ${c.text}\n`);
+      }
+    } catch (e) {
+      process.stderr.write(`haochaping device voice build: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
   });
 device
   .command('status')

@@ -14,7 +14,7 @@ import type { Db } from '../store/db.js';
 import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secrets.js';
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
-export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true })
+export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true, voice: true })
   .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
   .partial()
   .strict();
