@@ -9,17 +9,19 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { MESSAGE_SCHEMAS } from '../protocol/index.js';
+import { exitWithParent } from '../common/exit-with-parent.js';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError, oneLine } from '../common/config-error.js';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { enrol, EnrolmentError } from '../device/enrolment/enrolment.js';
 import { BUTTON_DRIVERS, DISPLAY_DRIVERS, explain, makeButtons, makeDisplay, RunOptionsSchema, type RunOptions } from '../device/run-options.js';
 import { startWiringCheck } from '../device/wiring-check.js';
+import { buildClips, DEFAULT_CLIP_DIR } from '../device/voice/clips.js';
 import { deviceStatusReport, formatDeviceStatus } from '../device/status-report.js';
 import { clockSyncProbe } from '../device/util/clock-sync.js';
 import { SystemdNotifier } from '../device/util/systemd.js';
 import { registerHubCommands } from '../hub/cli/commands.js';
 import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../hub/forwarder/cli.js';
-import { ForwarderConfigError } from '../hub/forwarder/create.js';
-import { HubStartError, startHub } from '../hub/hub.js';
+import { startHub } from '../hub/hub.js';
 import { addLedgerCommands } from '../hub/ledger/cli.js';
 import { addUserCommands } from '../hub/users/cli.js';
 import { addStandInOptions, standInOptionsFrom } from '../simulator/province/cli.js';
@@ -49,6 +51,18 @@ function logger(level: string, dest = 1): Logger {
   return pino({ level, base: { pid: process.pid } }, pino.destination({ dest, sync: true }));
 }
 
+/**
+ * A configuration problem (or a port taken between the check and the listen) ends the command
+ * with one line for hall IT and exit code 2; anything else is a bug and keeps its stack.
+ */
+function configErrorExit(cmd: string, e: unknown): void {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (e instanceof ConfigError || code === 'EADDRINUSE' || code === 'EACCES') {
+    process.stderr.write(`haochaping ${cmd}: ${oneLine((e as Error).message)}\n`);
+    process.exit(CONFIG_ERROR_EXIT_CODE);
+  }
+}
+
 /** Runs `stop` once on SIGTERM or SIGINT, then exits 0. */
 function onShutdown(log: Logger, stop: () => Promise<void>): void {
   let once = false;
@@ -66,6 +80,8 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  // Started by the simulator in a process group of its own: stop when the simulator is gone.
+  exitWithParent();
 }
 
 const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
@@ -93,50 +109,36 @@ const hubCommand = program
 addProvinceOptions(hubCommand)
   .action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
-    if (!!o.tlsKey !== !!o.tlsCert) {
-      log.fatal('--tls-key and --tls-cert go together (make both with "haochaping hub tls init")');
-      process.exit(2);
-    }
-    const tlsOn = !!o.tlsKey;
-    // Plain MQTT only when configured: asked for with --mqtt-port, or the demo without TLS.
-    const plainPort: number | null = o.mqttPlain && (cmd.getOptionValueSource('mqttPort') === 'cli' || !tlsOn) ? o.mqttPort : null;
-    if (plainPort === null && !tlsOn) {
-      log.fatal('no MQTT listener: give --tls-key/--tls-cert, or allow plain MQTT');
-      process.exit(2);
-    }
-    if (plainPort !== null) log.warn({ port: plainPort }, 'plain MQTT (no TLS): device secrets and ratings cross the network readable; for a demo on one machine, not for a hall (see "haochaping hub tls init")');
-    const hub = await startHub(
-      {
-        dataDir: resolve(o.data),
-        hall: o.hall,
-        mqtt: {
-          host: o.host,
-          port: plainPort,
-          tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
+    let hub: Awaited<ReturnType<typeof startHub>>;
+    try {
+      if (!!o.tlsKey !== !!o.tlsCert) throw new ConfigError('--tls-key and --tls-cert go together (make both with "haochaping hub tls init")');
+      const tlsOn = !!o.tlsKey;
+      // Plain MQTT only when configured: asked for with --mqtt-port, or the demo without TLS.
+      const plainPort: number | null = o.mqttPlain && (cmd.getOptionValueSource('mqttPort') === 'cli' || !tlsOn) ? o.mqttPort : null;
+      if (plainPort === null && !tlsOn) throw new ConfigError('no MQTT listener: give --tls-key/--tls-cert, or allow plain MQTT');
+      hub = await startHub(
+        {
+          dataDir: resolve(o.data),
+          hall: o.hall,
+          mqtt: {
+            host: o.host,
+            port: plainPort,
+            tls: tlsOn ? { port: o.mqttsPort, keyFile: o.tlsKey, certFile: o.tlsCert, caFile: o.tlsCa } : null,
+          },
+          http: { host: o.host, port: o.httpPort, plain: o.plainHttp, trustProxy: o.trustProxy },
+          province: provinceConfigFromOptions(o),
+          handoff: handoffConfigFromOptions(o),
+          holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
+          defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
+          web: { policy: o.policy },
         },
-        http: { host: o.host, port: o.httpPort, plain: o.plainHttp, trustProxy: o.trustProxy },
-        province: provinceConfigFromOptions(o),
-        handoff: handoffConfigFromOptions(o),
-        holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
-        defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
-        web: { policy: o.policy },
-      },
-      log,
-    ).catch((e: unknown) => {
-      if (e instanceof z.ZodError) {
-        log.fatal(`invalid hub configuration:\n${z.prettifyError(e)}`);
-        process.exit(2);
-      }
-      if (e instanceof HubStartError) {
-        log.fatal(e.message);
-        process.exit(2);
-      }
-      if (e instanceof ForwarderConfigError) {
-        log.fatal(`invalid province configuration: ${e.message}`);
-        process.exit(2);
-      }
+        log,
+      );
+      if (plainPort !== null) log.warn({ port: plainPort }, 'plain MQTT (no TLS): device secrets and ratings cross the network readable; for a demo on one machine, not for a hall (see "haochaping hub tls init")');
+    } catch (e) {
+      configErrorExit('hub', e);
       throw e;
-    });
+    }
     onShutdown(log, () => hub.close());
   });
 // `hub device add --data …`: options after a subcommand belong to it, not to `hub` itself.
@@ -184,7 +186,22 @@ function driverOptions(cmd: Command): Command {
     .option('--led-pins <list>', 'leds: header GPIO numbers of the button LEDs, left to right')
     .option('--status-led <gpio>', 'leds: header GPIO number of the status LED')
     .option('--display-port <path>', 'serial: the display controller\'s serial port')
-    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200');
+    .option('--display-baud <baud>', 'serial: display controller baud rate', '115200')
+    .option('--epaper-model <model>', 'epaper: the controller: ssd1680 (2.13"/2.9"), ssd1683 (4.2"), uc8179 (7.5")')
+    .option('--epaper-size <WxH>', 'epaper: native panel size if not the model\'s usual one, e.g. 128x296')
+    .option('--epaper-rotation <deg>', 'epaper: how the panel is mounted: 0, 90, 180, 270 (clockwise)', '0')
+    .option('--epaper-dc <gpio>', 'epaper: DC line (BCM)', '25')
+    .option('--epaper-rst <gpio>', 'epaper: RST line (BCM)', '17')
+    .option('--epaper-busy <gpio>', 'epaper: BUSY line (BCM)', '24')
+    .option('--epaper-gpio <how>', 'epaper: control lines through sysfs (onoff) or gpiod (Pi 5 / Trixie)', 'sysfs')
+    .option('--spi-bus <n>', 'epaper: SPI bus (/dev/spidevB.D)', '0')
+    .option('--spi-device <n>', 'epaper: SPI chip select', '0')
+    .option('--spi-speed <hz>', 'epaper: SPI clock in Hz', '4000000')
+    .option('--epaper-full-every <n>', 'epaper: a full refresh after this many partial ones (ghosting)', '8')
+    .option('--epaper-busy-timeout <s>', 'epaper: BUSY longer than this is a fault (display-busy-timeout)', '30')
+    .option('--large-type', 'pixel panels: large type, high contrast', false)
+    .option('--voice-dir <dir>', 'speak prompts with aplay from the clips in this directory (haochaping device voice build)')
+    .option('--alsa-device <name>', 'voice: ALSA device for aplay -D, e.g. plughw:1,0');
 }
 
 /** Validates `device run`/`device check` options; on a mistake says what is wrong and exits 2. */
@@ -234,7 +251,7 @@ driverOptions(
       agent = new Agent({
         dataDir: resolve(o.data),
         buttons: control?.buttons ?? makeButtons(o, log),
-        display: control?.display ?? makeDisplay(o, log),
+        display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig.voice),
         log,
         clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
         outbox: { capacity: o.outboxCapacity, retainDelivered: o.retainDelivered, ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}) },
@@ -261,6 +278,25 @@ driverOptions(
       process.exit(1);
     }
     log.info({ buttons: o.buttons, display: o.display, device: agent.enrolment.device }, 'agent running');
+  });
+device
+  .command('voice')
+  .description('spoken prompts')
+  .command('build')
+  .description('make the WAV clips (prompt, thank-you, reasons, out of service, button names) with espeak-ng\'s Mandarin voice')
+  .option('--dir <dir>', 'where the clips go (the agent\'s --voice-dir)', DEFAULT_CLIP_DIR)
+  .option('--voice <name>', 'espeak-ng voice', 'cmn')
+  .option('--speed <wpm>', 'words per minute', int('--speed'), 150)
+  .option('--force', 'overwrite clips already there (the hall\'s own recordings are kept otherwise)', false)
+  .action(async (o) => {
+    try {
+      for (const c of await buildClips({ dir: resolve(o.dir), voice: o.voice, speed: o.speed, force: o.force })) {
+        process.stdout.write(`${c.kept ? 'kept ' : 'made '} ${c.file}  ${c.text}\n`);
+      }
+    } catch (e) {
+      process.stderr.write(`haochaping device voice build: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
   });
 device
   .command('status')
@@ -305,6 +341,8 @@ program
   .option('--data <dir>', 'keep data and logs here (default: a temporary directory, removed at the end)')
   .option('--keep', 'keep the temporary directory', false)
   .option('--drain-timeout <seconds>', 'how long to wait for every queue to empty at the end', positive('--drain-timeout'), 180)
+  .option('--mqtt-port <port>', 'the hub\'s MQTT port if free, else any free port (0: any)', int('--mqtt-port'), 1883)
+  .option('--http-port <port>', 'the hub\'s HTTP port (web page, API) if free, else any free port (0: any)', int('--http-port'), 8080)
   .option('--json', 'end with the account as one JSON line on stdout', false)
   .action(async (o) => {
     if (o.interactive) {
@@ -328,6 +366,11 @@ program
       dataDir: o.data ? resolve(o.data) : undefined,
       keep: o.keep,
       drainTimeoutS: o.drainTimeout,
+      ports: { mqtt: o.mqttPort, http: o.httpPort },
+    }).catch((e: unknown) => {
+      // The hall did not come up (a part would not start): one line; the logs say the rest.
+      process.stderr.write(`haochaping sim: ${(e as Error).message}\n`);
+      process.exit(1);
     });
     process.stderr.write(formatAccount(account) + '\n');
     if (o.load) process.stderr.write(`load: ${(account.pressed / Math.max(1, o.duration ?? account.seconds)).toFixed(1)} thanked presses/s offered by ${o.devices} devices at ${o.load}/s each\n`);

@@ -8,13 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
+  checkRecordFits,
   defaultDeviceConfig,
   DeviceConfigSchema,
+  OversizedMessageError,
   PROTOCOL_VERSION,
   signRecord,
   type DeviceConfig,
   type DeviceKeys,
   type RatingRecord,
+  type SessionMessage,
   type Status,
 } from '../protocol/index.js';
 import type { ButtonDriver } from './buttons/types.js';
@@ -55,6 +58,14 @@ export const OUTBOX_FULL = 'outbox-full';
 export const STORAGE_FULL = 'disk-full';
 export const STORAGE_ERROR = 'storage-error';
 const STORAGE_FAULTS = [OUTBOX_FULL, STORAGE_FULL, STORAGE_ERROR];
+/**
+ * The size contract (issue 16): a session whose record could exceed the protocol's limit is not
+ * prompted for; a record that would exceed it is not written (nor thanked); records the hub (or
+ * this device) refused for good stay in the outbox. Each is a fault the hub turns into an alarm.
+ */
+export const SESSION_REFUSED = 'session-refused';
+export const RECORD_TOO_LARGE = 'record-too-large';
+export const RECORDS_REFUSED = 'records-refused';
 
 const FLAG_COUNTERS: Record<string, string> = {
   'too-soon': 'flaggedTooSoon',
@@ -125,12 +136,29 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...o.link,
     });
     this.link.on('config', (c) => this.onConfig(c));
-    this.link.on('session', (m) => {
-      const mono = this.clock.mono();
-      this.apply(m.op === 'open' ? this.flow.openSession(m.session, m.staffId, mono) : this.flow.cancelSession(m.sessionId));
-    });
+    this.link.on('session', (m) => this.onSession(m));
     this.link.on('invalid', () => this.count('invalidFromHub'));
+    this.link.on('rejected', (n) => {
+      this.counters.recordsRefused = (this.counters.recordsRefused ?? 0) + n;
+      this.link.publishStatus(); // the records-refused fault comes from the outbox (status())
+    });
     this.link.on('acked', () => this.tryBackInService());
+  }
+
+  private onSession(m: SessionMessage): void {
+    const mono = this.clock.mono();
+    if (m.op === 'cancel') return this.apply(this.flow.cancelSession(m.sessionId));
+    // The same check the hub made before sending it: prompt only for what can be rated and sent.
+    const c = this.config;
+    const tooBig = checkRecordFits({ hall: this.enrolment.hall, device: this.enrolment.device, window: c.window, staffId: m.staffId, catalogue: c.catalogue.version, session: m.session });
+    if (tooBig) {
+      this.count('sessionsRefused');
+      this.o.log.error({ session: m.session.id, err: tooBig.message }, 'refused a session whose rating could not be sent: not prompting');
+      this.faults.delete(SESSION_REFUSED); // raised again: each refusal is reported
+      return this.onFault(SESSION_REFUSED, m.session.id);
+    }
+    this.onRecover(SESSION_REFUSED);
+    this.apply(this.flow.openSession(m.session, m.staffId, mono));
   }
 
   private loadCachedConfig(): DeviceConfig {
@@ -202,16 +230,23 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       record = this.outbox.append((link) => this.buildRecord(draft, link));
     } catch (e) {
-      const fault = e instanceof OutboxFullError ? OUTBOX_FULL : e instanceof OutboxStorageFullError ? STORAGE_FULL : e instanceof OutboxStorageError ? STORAGE_ERROR : null;
+      const fault =
+        e instanceof OutboxFullError ? OUTBOX_FULL
+        : e instanceof OutboxStorageFullError ? STORAGE_FULL
+        : e instanceof OutboxStorageError ? STORAGE_ERROR
+        : e instanceof OversizedMessageError ? RECORD_TOO_LARGE
+        : null;
       if (!fault) throw e;
       // The citizen is not thanked for a record that is not on disk.
       this.count('recordsNotWritten');
       if (fault === OUTBOX_FULL) this.count('refusedOutboxFull');
       else if (fault === STORAGE_FULL) this.count('refusedDiskFull');
+      else if (fault === RECORD_TOO_LARGE) this.count('refusedOversized');
       this.faults.add(fault);
       this.o.log.error({ fault, err: (e as Error).message, kind: draft.kind, level: draft.level }, 'record not written: out of service until the outbox can take records again');
       return fault;
     }
+    this.faults.delete(RECORD_TOO_LARGE); // the next record that fits ends that fault
     this.count(record.kind === 'rating' ? 'ratings' : 'notRated');
     for (const f of record.flags) this.count(FLAG_COUNTERS[f] ?? `flagged-${f}`);
     this.emit('stored', record);
@@ -295,7 +330,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         oldestAgeS: ageMs === null ? null : Math.max(0, Math.round(ageMs / 1000)),
       },
       counters: { ...this.counters },
-      faults: [...this.faults],
+      // Refused records stay in the outbox (never deleted): the fault stands while they do.
+      faults: s.rejected > 0 ? [...this.faults, RECORDS_REFUSED] : [...this.faults],
       mode: this.flow.state,
     };
   }

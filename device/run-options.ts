@@ -16,10 +16,16 @@ import { TerminalDisplay } from './display/terminal.js';
 import { VirtualDisplay } from './display/virtual.js';
 import { LedDisplay } from './display/leds.js';
 import { SerialDisplay } from './display/serial-display.js';
+import { createEpaperDisplay } from './display/epaper/create.js';
+import { EPAPER_MODELS, MODEL_SIZES } from './display/epaper/epaper.js';
 import { TIMESYNC_FILE } from './util/clock-sync.js';
+import { TeeDisplay } from './display/tee.js';
+import { VoicePrompts, type VoiceSettings } from './voice/voice.js';
 
 export const BUTTON_DRIVERS = ['gpio', 'gpiod', 'serial', 'firmata', 'keyboard', 'virtual'] as const;
-export const DISPLAY_DRIVERS = ['leds', 'serial', 'terminal', 'virtual'] as const;
+export const DISPLAY_DRIVERS = ['leds', 'serial', 'epaper', 'terminal', 'virtual'] as const;
+/** Header GPIOs of SPI0 (MISO 9, MOSI 10, SCLK 11, CE0 8, CE1 7): never DC/RST/BUSY or buttons. */
+const SPI0_PINS = [7, 8, 9, 10, 11];
 
 /** "17,27,22" → [17, 27, 22]; anything else is left for the schema to refuse with its message. */
 const pinList = (what: string) =>
@@ -56,6 +62,25 @@ export const RunOptionsSchema = z
     statusLed: whole('--status-led', 0, 63).optional(),
     displayPort: z.string().min(1).optional(),
     displayBaud: whole('--display-baud', 300, 4_000_000).default(115200),
+    epaperModel: z.enum(EPAPER_MODELS, { message: `--epaper-model must be one of ${EPAPER_MODELS.join(', ')}` }).optional(),
+    epaperSize: z
+      .string()
+      .regex(/^\d{2,4}x\d{2,4}$/, '--epaper-size must be WIDTHxHEIGHT in the panel\'s native pixels, e.g. 800x480')
+      .transform((v) => v.split('x').map(Number) as [number, number])
+      .optional(),
+    epaperRotation: z.enum(['0', '90', '180', '270'], { message: '--epaper-rotation must be 0, 90, 180 or 270' }).default('0').transform((v) => Number(v) as 0 | 90 | 180 | 270),
+    epaperDc: whole('--epaper-dc', 0, 63).default(25),
+    epaperRst: whole('--epaper-rst', 0, 63).default(17),
+    epaperBusy: whole('--epaper-busy', 0, 63).default(24),
+    epaperGpio: z.enum(['sysfs', 'gpiod'], { message: '--epaper-gpio must be sysfs or gpiod' }).default('sysfs'),
+    spiBus: whole('--spi-bus', 0, 6).default(0),
+    spiDevice: whole('--spi-device', 0, 3).default(0),
+    spiSpeed: whole('--spi-speed', 100_000, 50_000_000).default(4_000_000),
+    epaperFullEvery: whole('--epaper-full-every', 0, 1000).default(8),
+    epaperBusyTimeout: whole('--epaper-busy-timeout', 1, 600).default(30),
+    largeType: z.boolean().default(false),
+    voiceDir: z.string().min(1).optional(),
+    alsaDevice: z.string().min(1).optional(),
     clockSynced: z.enum(['auto', 'yes', 'no'], { message: '--clock-synced must be auto, yes or no' }).default('auto'),
     clockSyncFile: z.string().default(TIMESYNC_FILE),
     outboxCapacity: whole('--outbox-capacity', 10, 10_000_000).default(100_000),
@@ -83,6 +108,16 @@ export const RunOptionsSchema = z
       need(new Set(all).size === all.length, 'ledPins', 'a GPIO is used twice among --led-pins, --status-led and --button-pins');
     }
     if (o.display === 'serial') need(Boolean(o.displayPort), 'displayPort', '--display serial needs --display-port, e.g. /dev/ttyAMA0');
+    if (o.display === 'epaper') {
+      need(o.epaperModel !== undefined, 'epaperModel', `--display epaper needs --epaper-model: ${EPAPER_MODELS.join(', ')} (the controller on the panel's flex cable or its data sheet)`);
+      const ctl = [o.epaperDc, o.epaperRst, o.epaperBusy];
+      need(new Set(ctl).size === 3, 'epaperDc', '--epaper-dc, --epaper-rst and --epaper-busy must be three different GPIOs');
+      need(!ctl.some((p) => SPI0_PINS.includes(p)), 'epaperDc', `DC/RST/BUSY cannot be SPI0's own pins (GPIO ${SPI0_PINS.join(', ')})`);
+      const buttons = o.buttons === 'gpio' || o.buttons === 'gpiod' ? (o.buttonPins ?? []) : [];
+      need(!buttons.some((p) => ctl.includes(p) || SPI0_PINS.includes(p)), 'buttonPins', 'a button GPIO is also used by the e-paper panel (DC/RST/BUSY or SPI0)');
+      const max = o.epaperModel ? MODEL_SIZES[o.epaperModel] : null;
+      if (max && o.epaperSize) need(o.epaperSize[0] <= max.maxWidth && o.epaperSize[1] <= max.maxHeight, 'epaperSize', `a ${o.epaperModel} drives at most ${max.maxWidth}x${max.maxHeight}`);
+    }
     if (o.buttons === 'serial' && o.display === 'serial' && o.keypadPort && o.keypadPort === o.displayPort) {
       ctx.addIssue({ code: 'custom', path: ['displayPort'], message: '--keypad-port and --display-port must be different ports' });
     }
@@ -118,12 +153,37 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
   }
 }
 
-export function makeDisplay(o: RunOptions, log: Logger): DisplayDriver {
+/**
+ * The display, and with --voice-dir the spoken prompts beside it; `voice` reads the window's
+ * voice settings from the config the hub pushed.
+ */
+export function makeDisplay(o: RunOptions, log: Logger, voice?: () => Partial<VoiceSettings> | null | undefined): DisplayDriver {
+  const panel = makePanel(o, log);
+  if (!o.voiceDir) return panel;
+  return new TeeDisplay([panel, new VoicePrompts({ dir: o.voiceDir, alsaDevice: o.alsaDevice, settings: voice, log: log.child({ part: 'voice' }) })]);
+}
+
+function makePanel(o: RunOptions, log: Logger): DisplayDriver {
   switch (o.display) {
     case 'leds':
       return new LedDisplay({ pins: o.ledPins!, statusPin: o.statusLed!, chipLabel: o.buttons === 'gpio' ? o.gpioChip : undefined });
     case 'serial':
       return new SerialDisplay({ path: o.displayPort!, baudRate: o.displayBaud, log: log.child({ part: 'display' }) });
+    case 'epaper':
+      return createEpaperDisplay({
+        model: o.epaperModel!,
+        ...(o.epaperSize ? { width: o.epaperSize[0], height: o.epaperSize[1] } : {}),
+        rotation: o.epaperRotation,
+        largeType: o.largeType,
+        pins: { dc: o.epaperDc, rst: o.epaperRst, busy: o.epaperBusy },
+        gpio: o.epaperGpio,
+        sysfs: { chipLabel: o.epaperGpio === 'sysfs' ? o.gpioChip : undefined },
+        gpiodChip: o.epaperGpio === 'gpiod' ? (o.gpioChip ?? 'gpiochip0') : undefined,
+        spi: { bus: o.spiBus, device: o.spiDevice, speedHz: o.spiSpeed },
+        fullEvery: o.epaperFullEvery,
+        busyTimeoutMs: o.epaperBusyTimeout * 1000,
+        log: log.child({ part: 'display' }),
+      });
     case 'terminal':
       return new TerminalDisplay();
     case 'virtual':

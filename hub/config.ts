@@ -36,6 +36,8 @@ export const HubConfigSchema = z
              * makes the device resend out of order.
              */
             maxDelayMs: z.number().int().nonnegative().default(30_000),
+            /** A connection that has not sent its whole CONNECT (or finished TLS) by then is closed. */
+            connectTimeoutMs: z.number().int().min(500).max(120_000).default(5_000),
           })
           .prefault({}),
       })

@@ -3,17 +3,15 @@
  * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { encode, parseTopic, PROTOCOL_VERSION, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
+import { encode, OversizedMessageError, parseTopic, PROTOCOL_VERSION, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../device/storage/atomic-file.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
-import { CalendarFileError, loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
 import { Connections } from './broker/connections.js';
@@ -23,26 +21,30 @@ import { authorizePublishHook } from './broker/hooks/authorize-publish.js';
 import { authorizeSubscribeHook } from './broker/hooks/authorize-subscribe.js';
 import type { Denial } from './broker/hooks/denials.js';
 import { RateLimiter } from './broker/rate-limit.js';
-import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
+import type { HubConfig, HubConfigInput } from './config.js';
 import type { HubEvents } from './events.js';
-import { createForwarder, ForwarderConfigError } from './forwarder/create.js';
+import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
+import { RatingJudge } from './policy/rating-judge.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
+import { alarmDeviceFaults } from './status/fault-alarms.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
+import { loadHubSetup } from './preflight.js';
+import { ConfigError } from '../common/config-error.js';
 import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
 /** A start-up problem hall IT can fix (a file missing, a bad setting): said in one line, no stack. */
-export class HubStartError extends Error {
+export class HubStartError extends ConfigError {
   override readonly name = 'HubStartError';
 }
 
@@ -82,13 +84,15 @@ export interface HubDeps {
 
 /** Broker refusals of rating messages count as ingest rejections, under ingest's reason names. */
 function ratingRejectReason(d: Denial): RejectReason {
-  if (d.reason === 'oversized' || d.reason === 'rate-limited') return d.reason;
+  if (d.reason === 'oversized' || d.reason === 'rate-limited' || d.reason === 'retained') return d.reason;
   if (d.reason === 'wrong-hall') return 'unknown-device';
   return 'topic-mismatch';
 }
 
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
-  const config = HubConfigSchema.parse(input);
+  // Everything checked (files, ports) before the first file is written or a socket opened.
+  const setup = await loadHubSetup(input);
+  const config = setup.config;
   const now = deps.now ?? Date.now;
   try {
     ensurePrivateDir(config.dataDir);
@@ -97,13 +101,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     throw e;
   }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
-  let calendar: WorkingDayCalendar;
-  try {
-    calendar = loadCalendar(config.holidayFile);
-  } catch (e) {
-    if (e instanceof CalendarFileError) throw new HubStartError(e.message);
-    throw e;
-  }
+  const calendar = setup.calendar;
   const dbPath = join(config.dataDir, 'hub.db');
   const db = openHubDb(dbPath);
   const metrics = createMetrics();
@@ -114,7 +112,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
-  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now });
+  alarmDeviceFaults({ events, alarms, status, registry });
+  // The hall's flag policy, applied to each rating in the transaction that stores it.
+  const judge = new RatingJudge(db, registry, metrics);
+  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now, judge: judge.judge });
 
   // 差评 deadlines always count working days, so a calendar that stops at this year matters.
   const year = new Date(now()).getUTCFullYear();
@@ -139,7 +140,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     metrics.brokerDenied.inc({ action: d.action, reason: d.reason });
     if (d.action === 'publish' && d.kind === 'rating') {
       // Counted and logged (with the device id) by ingest like every refused rating.
-      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`);
+      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`, d.payload);
       return;
     }
     if (d.action === 'connect' || d.action === 'will') metrics.rejected.inc({ reason: `auth-${d.reason}` });
@@ -147,22 +148,14 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   };
   const limiter = new RateLimiter({ ratePerS: config.mqtt.limits.ratePerDevice, burst: config.mqtt.limits.burstPerDevice, maxDelayMs: config.mqtt.limits.maxDelayMs });
 
-  const pem = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new HubStartError(`cannot read the TLS ${what} ${file}: ${(e as Error).message} (make one with "haochaping hub tls init")`);
-    }
-  };
-  const tls = config.mqtt.tls
-    ? { port: config.mqtt.tls.port, key: pem(config.mqtt.tls.keyFile, 'key'), cert: pem(config.mqtt.tls.certFile, 'certificate'), ca: config.mqtt.tls.caFile ? pem(config.mqtt.tls.caFile, 'CA certificate') : undefined }
-    : null;
+  const tls = setup.tls;
   const broker = await startBroker({
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls,
     log: brokerLog,
     maxPacketBytes: config.mqtt.limits.maxPacketBytes,
+    connectTimeoutMs: config.mqtt.limits.connectTimeoutMs,
     onPacketTooBig: () => metrics.brokerDenied.inc({ action: 'packet', reason: 'oversized' }),
     hooks: {
       authenticate: authenticateHook(registry, connections, log.child({ part: 'auth' }), onDenied),
@@ -185,21 +178,33 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     aedes.publish({ cmd: 'publish', topic: t, payload, qos: 1, retain, dup: false }, (e) => {
       if (e) log.error({ err: e, topic: t }, 'publish failed');
     });
-  const publishAck = (hall: string, device: string, ack: Ack) => publish(topic(hall, device, 'ack'), encode('ack', ack), false);
+  // In slices that always fit the ack message's byte limit (a big group commit of one device).
+  const ACK_SLICE = 200;
+  const publishAck = (hall: string, device: string, ack: Ack) => {
+    for (let i = 0; i === 0 || i < Math.max(ack.acks.length, ack.rejects.length); i += ACK_SLICE) {
+      publish(topic(hall, device, 'ack'), encode('ack', { v: ack.v, acks: ack.acks.slice(i, i + ACK_SLICE), rejects: ack.rejects.slice(i, i + ACK_SLICE), ...(i === 0 && ack.head ? { head: ack.head } : {}) }), false);
+    }
+  };
   const pushConfig = (c: DeviceConfig) => {
-    publish(topic(c.hall, c.device, 'config'), encode('config', c), true);
+    let payload: Buffer;
+    try {
+      payload = encode('config', c);
+    } catch (e) {
+      // Settings changes are checked before they are stored (HallOps); this is a config made
+      // before that check existed. The device keeps its last config; hall IT must shorten it.
+      if (!(e instanceof OversizedMessageError)) throw e;
+      log.error({ device: c.device, err: e.message }, 'config not sent: larger than the protocol allows');
+      return;
+    }
+    publish(topic(c.hall, c.device, 'config'), payload, true);
     events.emit('config', c);
   };
 
-  const forwarder = config.province ? createForwarder({ config: config.province, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  const forwarder = config.province ? createForwarder({ config: config.province, files: setup.province ?? undefined, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
   // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
-  let handoff: Forwarder | null = null;
-  try {
-    handoff = config.handoff ? createForwarder({ config: config.handoff.destination, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' }) : null;
-  } catch (e) {
-    if (e instanceof ForwarderConfigError) throw new HubStartError(`invalid hand-off configuration (${config.handoff!.name}): ${e.message}`);
-    throw e;
-  }
+  const handoff = config.handoff
+    ? createForwarder({ config: config.handoff.destination, files: setup.handoff ?? undefined, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' })
+    : null;
 
   const ingest = new Ingest({
     db,
@@ -227,7 +232,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     },
     now,
   );
-  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }) });
+  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
 
   aedes.on('publish', (packet, client) => {
     if (!client) return; // our own publishes

@@ -5,8 +5,9 @@
  * The API routes and the CLI (through the API) call these; none of them talks to MQTT itself.
  */
 import type { Logger } from 'pino';
-import { encode, PROTOCOL_VERSION, topic, type DeviceConfig, type SessionMessage } from '../protocol/index.js';
+import { checkRecordFits, encode, MAX_BYTES, newRecordId, OversizedMessageError, PROTOCOL_VERSION, topic, wireBytes, type DeviceConfig, type SessionMessage, type SessionRef } from '../protocol/index.js';
 import type { Connections } from './broker/connections.js';
+import type { Db } from './store/db.js';
 import { RegistryError, type DeviceRow, type DeviceSettings, type HallSettings, type Registry } from './registry/registry.js';
 import { SessionError, type SessionBook, type SessionView } from './sessions/session-book.js';
 
@@ -31,8 +32,22 @@ export class HallOps {
       publish: (topic: string, payload: Buffer, retain: boolean) => void;
       pushConfig: (config: DeviceConfig) => void;
       log: Logger;
+      /** For settings changes that are undone when a resulting config would not fit its byte limit. */
+      db: Db;
     },
   ) {}
+
+  /**
+   * The size contract for configs: a config that cannot cross the wire would never reach the
+   * device, which would keep rating with the old one. Throws (inside the caller's transaction,
+   * so the change is rolled back) before anything is pushed.
+   */
+  private checkConfigFits(config: DeviceConfig): void {
+    const bytes = wireBytes(config);
+    if (bytes > MAX_BYTES.config) {
+      throw new SessionError('too-large', new OversizedMessageError('config', bytes, MAX_BYTES.config, `the config of device ${config.device}`).message + ': use a shorter reason catalogue or shorter texts');
+    }
+  }
 
   revoke(id: string): DeviceRow {
     const row = this.o.registry.revoke(id);
@@ -53,15 +68,23 @@ export class HallOps {
 
   /** Changes one device's settings (and window); pushes the new config if it changed. */
   updateDevice(id: string, settings: DeviceSettings, window?: string): { device: DeviceRow; config: DeviceConfig; changed: boolean } {
-    const { device, changed } = this.o.registry.updateSettings(id, settings, window);
-    const config = this.o.registry.config(device);
+    const { device, changed, config } = this.o.db.transaction(() => {
+      const r = this.o.registry.updateSettings(id, settings, window);
+      const c = this.o.registry.config(r.device);
+      if (r.changed) this.checkConfigFits(c);
+      return { ...r, config: c };
+    })();
     if (changed && device.enrolled_at !== null && device.revoked_at === null) this.o.pushConfig(config);
     return { device, config, changed };
   }
 
   /** Replaces the hall-wide settings (e.g. the province's reason catalogue) and pushes every changed config. */
   setHallSettings(settings: HallSettings): { device: string; version: number }[] {
-    const changed = this.o.registry.setHallSettings(settings);
+    const changed = this.o.db.transaction(() => {
+      const devices = this.o.registry.setHallSettings(settings);
+      for (const d of devices) this.checkConfigFits(this.o.registry.config(d));
+      return devices;
+    })();
     for (const d of changed) if (d.enrolled_at !== null && d.revoked_at === null) this.o.pushConfig(this.o.registry.config(d));
     this.o.log.info({ devices: changed.length }, 'hall settings changed');
     return changed.map((d) => ({ device: d.id, version: d.config_version }));
@@ -96,8 +119,10 @@ export class HallOps {
     // The device would ignore it, and the case would silently get the default a week later.
     if (config.paused && !(req.id && this.o.sessions.get(req.id))) throw new SessionError('paused', `window ${d.window} is paused; resume it before opening sessions`);
     const staffId = req.staffId !== undefined ? req.staffId : (config.staff?.id ?? null);
+    const id = req.id ?? newRecordId();
+    this.checkSessionFits(config, { id, cases: req.cases, itemCode: req.itemCode ?? null, itemName: req.itemName ?? null }, staffId);
     const { session, ref, created } = this.o.sessions.open({
-      id: req.id,
+      id,
       device: d.id,
       window: d.window,
       cases: req.cases,
@@ -112,6 +137,19 @@ export class HallOps {
     }
     if (!delivered) this.o.log.warn({ session: session.id, device: d.id }, 'session opened while its device is offline: the default will apply unless it is rated');
     return { session, created, delivered };
+  }
+
+  /**
+   * The size contract for sessions: refused before anything is stored or sent if its message,
+   * or any record the device could make from it (level 1 with every reason, all the cases), would
+   * exceed the protocol's limit. The device runs the same check and would not prompt for it.
+   */
+  private checkSessionFits(config: DeviceConfig, ref: SessionRef, staffId: string | null): void {
+    const hint = ': send fewer or shorter case numbers (split the batch) or a shorter item name';
+    const msgBytes = wireBytes({ v: PROTOCOL_VERSION, op: 'open', session: ref, staffId, openedAt: Number.MAX_SAFE_INTEGER });
+    if (msgBytes > MAX_BYTES.session) throw new SessionError('too-large', new OversizedMessageError('session', msgBytes, MAX_BYTES.session, 'the session message').message + hint);
+    const tooBig = checkRecordFits({ hall: config.hall, device: config.device, window: config.window, staffId, catalogue: config.catalogue.version, session: ref });
+    if (tooBig) throw new SessionError('too-large', tooBig.message + hint);
   }
 
   cancelSession(id: string): SessionView {

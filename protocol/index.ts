@@ -7,3 +7,5 @@ export * from './codec.js';
 export * from './integrity.js';
 export * from './ids.js';
 export * from './config.js';
+export * from './text.js';
+export * from './size.js';

@@ -3,6 +3,7 @@
  * `npm run schema` writes them out as JSON Schema for integrators; nothing re-declares them.
  */
 import { z } from 'zod';
+import { displayText } from './text.js';
 import { ID_PATTERN } from './topics.js';
 
 export const PROTOCOL_VERSION = 1 as const;
@@ -128,15 +129,17 @@ export const StatusSchema = z
   .strict();
 export type Status = z.infer<typeof StatusSchema>;
 
+// Names, numbers and prompts are shown on the device, the wall and in CSVs: displayText refuses
+// control and bidi-control characters (a window "21" must not display as "12").
 export const StaffSchema = z
-  .object({ id: Text(64), name: Text(64), number: Text(32).nullable(), photo: Text(500).nullable() })
+  .object({ id: displayText(64), name: displayText(64), number: displayText(32).nullable(), photo: Text(500).nullable() })
   .strict();
 export type Staff = z.infer<typeof StaffSchema>;
 
 export const CatalogueSchema = z
   .object({
     version: Text(64),
-    reasons: z.array(z.object({ code: ReasonCodeSchema, level: LevelSchema, text: Text(100) }).strict()).max(200),
+    reasons: z.array(z.object({ code: ReasonCodeSchema, level: LevelSchema, text: displayText(100) }).strict()).max(200),
   })
   .strict();
 
@@ -147,8 +150,8 @@ export const DeviceConfigSchema = z
     version: z.number().int().nonnegative(),
     hall: Id,
     device: Id,
-    window: Text(32),
-    windowName: Text(64).nullable(),
+    window: displayText(32),
+    windowName: displayText(64).nullable(),
     staff: StaffSchema.nullable(),
     paused: z.boolean(),
     /** 'session': rate only what the queue system opened; 'walk-up': the prompt is always open. */
@@ -166,9 +169,28 @@ export const DeviceConfigSchema = z
       })
       .strict(),
     prompts: z
-      .object({ ask: Text(100), thanks: Text(100), reasons: Text(100), paused: Text(100) })
+      .object({
+        ask: displayText(100),
+        thanks: displayText(100),
+        reasons: displayText(100),
+        paused: displayText(100),
+        /** Heading of the reasons screen after a good level (where reasonsAfter shows one). */
+        goodReasons: displayText(100).optional(),
+        /** Said once when a 差评's reasons are skipped and reasonRequired is on. */
+        reasonNeeded: displayText(100).optional(),
+      })
       .strict(),
-    feedbackUrl: z.string().url().max(500).nullable(),
+    /** Shown as a QR code and a link: only http(s), never javascript:, data: or the like. */
+    feedbackUrl: z.url({ protocol: /^https?$/, error: 'feedbackUrl must be an http:// or https:// URL' }).max(500).nullable(),
+    /** Spoken prompts at this window (absent: the device's defaults). */
+    voice: z.object({ volume: z.number().int().min(0).max(100), quiet: z.boolean(), speakOptions: z.boolean() }).strict().optional(),
+    /**
+     * Levels after which the preset content of that level is offered (Hubei art. 13: the content
+     * shown depends on the level). Absent: the 差评 levels 1–2 only.
+     */
+    reasonsAfter: z.array(LevelSchema).max(5).optional(),
+    /** A 差评 needs a reason or text (Ankang art. 8): a skip is asked about once more. */
+    reasonRequired: z.boolean().optional(),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;

@@ -72,6 +72,8 @@ export interface Account {
   faults?: Record<FaultKind, number>;
   deviceCrashes?: number;
   sessionsVia?: 'hub-api' | 'direct';
+  /** Why the account could not be taken in full (then `drained` is false too). */
+  incomplete?: string;
 }
 
 export function computeAccount(input: {
@@ -163,6 +165,7 @@ export function formatAccount(a: Account): string {
   if (a.faults) rows.push(['faults injected', Object.entries(a.faults).map(([k, n]) => `${k} ${n}`).join(', ')]);
   if (a.deviceCrashes !== undefined) rows.push(['device crashes (restarted)', a.deviceCrashes]);
   if (a.sessionsVia) rows.push(['sessions delivered via', a.sessionsVia]);
+  if (a.incomplete) rows.push(['ACCOUNT INCOMPLETE', a.incomplete]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

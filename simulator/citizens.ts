@@ -98,8 +98,13 @@ export class WindowPlayer {
 
   startDay(queue: QueueSystem, day: DayOptions, staffId: string | null): void {
     let caseNo = 0;
+    // The hall opens with citizens already waiting: the first case at a window is done within
+    // a few (simulated) minutes, not after a whole mean gap, so even a short run sees ratings.
+    let first = true;
     this.run(async () => {
-      await sleep(Math.max(50, (this.rng.exp(3600 / day.casesPerHour) * 1000) / this.speed));
+      const gapS = first ? this.rng.between(30, 180) : this.rng.exp(3600 / day.casesPerHour);
+      first = false;
+      await sleep(Math.max(50, (gapS * 1000) / this.speed));
       if (!this.running || !this.d.alive || this.d.frame?.screen === 'paused') return;
       const n = this.rng.chance(day.batchShare) ? this.rng.int(2, 5) : 1;
       const cases = Array.from({ length: n }, () => `${this.d.window}-${String(++caseNo).padStart(5, '0')}`);

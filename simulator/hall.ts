@@ -20,7 +20,7 @@ import type { SimDevice } from './devices/sim-device.js';
 import { DiskQuota } from './disk/quota.js';
 import { detectQueueSystem, DirectQueueSystem, HubClient, type HubStats, type QueueSystem } from './hub-client.js';
 import { TcpProxy } from './net/tcp-proxy.js';
-import { CliService, freePort } from './processes.js';
+import { CliService, freePort, portOr } from './processes.js';
 import type { ProvinceStats } from './province/province.js';
 
 /** A small young generation: ~20 MB less per device process, which matters at hundreds. */
@@ -41,6 +41,8 @@ export interface HallOptions {
   hall?: string;
   /** Extra node flags for device processes. */
   deviceNodeArgs?: string[];
+  /** The hub's ports if free (a newcomer guesses 1883 and 8080); otherwise, or 0, any free port. */
+  ports?: { mqtt?: number; http?: number };
 }
 
 export class Hall {
@@ -57,33 +59,44 @@ export class Hall {
   crashes = 0;
   private stopping = false;
   diskUnavailable = false;
+  /** Set when the hub or the province died and would not start again: the run cannot drain. */
+  failed: string | null = null;
+  /** Whatever happens to this process, its children (each in its own process group) go with it. */
+  private readonly onExit = () => this.killNow();
 
   constructor(readonly o: HallOptions) {}
 
   async start(): Promise<void> {
     const o = this.o;
     mkdirSync(o.dataDir, { recursive: true });
-    this.ports = { mqtt: await freePort(), http: await freePort(), province: await freePort() };
-    this.provinceUrl = `http://127.0.0.1:${this.ports.province}`;
+    process.on('exit', this.onExit);
+    const province = await freePort();
+    this.provinceUrl = `http://127.0.0.1:${province}`;
     this.province = new CliService(
       'province',
-      ['province', '--port', String(this.ports.province), '--db', join(o.dataDir, 'province.db'), '--log-level', 'warn'],
+      ['province', '--port', String(province), '--db', join(o.dataDir, 'province.db'), '--log-level', 'warn'],
       join(o.dataDir, 'province.log'),
       `${this.provinceUrl}/api/health`,
     );
+    this.supervise(this.province, 'the stand-in province');
     await this.province.start();
-    const hubUrl = `http://127.0.0.1:${this.ports.http}`;
-    this.hub = new CliService(
-      'hub',
-      ['hub', '--data', join(o.dataDir, 'hub'), '--hall', o.hall ?? 'sim-hall', '--host', '127.0.0.1', '--mqtt-port', String(this.ports.mqtt), '--http-port', String(this.ports.http), '--province-url', `${this.provinceUrl}/api/evaluations`],
-      join(o.dataDir, 'hub.log'),
-      `${hubUrl}/api/health`,
-    );
-    await this.hub.start();
-    this.hubApi = new HubClient(hubUrl, readFileSync(join(o.dataDir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim());
+    const wanted = { mqtt: o.ports?.mqtt ?? 0, http: o.ports?.http ?? 0 };
+    try {
+      await this.startHub(province, await portOr(wanted.mqtt), await portOr(wanted.http));
+    } catch (e) {
+      // Someone took a port between our look and the hub's listen: any free port then.
+      if (wanted.mqtt === 0 && wanted.http === 0) throw e;
+      o.log.warn({ err: (e as Error).message }, 'hub did not start on the usual ports; trying free ones');
+      await this.startHub(province, await freePort(), await freePort());
+    }
+    for (const [what, port] of [['MQTT', this.ports.mqtt], ['HTTP', this.ports.http]] as const) {
+      const want = what === 'MQTT' ? wanted.mqtt : wanted.http;
+      if (want !== 0 && port !== want) o.progress(`sim: port ${want} is in use; the hub's ${what} is on ${port} instead`);
+    }
+    const hubUrl = this.hubApi.url;
     this.queue = await detectQueueSystem(this.hubApi);
     o.progress(`sim: hub up — MQTT 127.0.0.1:${this.ports.mqtt}, HTTP ${hubUrl}; stand-in province ${this.provinceUrl}`);
-    o.progress(`sim: hall web page ${hubUrl}/ — log in as admin with the password in ${join(o.dataDir, 'hub', INITIAL_PASSWORD_FILE)}`);
+    o.progress(`sim: hall web page ${hubUrl}/ — ${this.adminLogIn()}`);
 
     // Enrol in small parallel groups: each enrolment hashes a password on the hub.
     const ids = Array.from({ length: o.devices }, (_, i) => i);
@@ -95,6 +108,62 @@ export class Hall {
     await new Promise((r) => setTimeout(r, 300));
     if (this.diskUnavailable) o.progress('sim: cannot mount a size-limited disk per device (needs root); the disk-full fault is off');
     o.progress(`sim: ${this.devices.length} evaluators enrolled and running${o.processes ? ' (one process each)' : ''}`);
+  }
+
+  private async startHub(province: number, mqtt: number, http: number): Promise<void> {
+    const o = this.o;
+    this.ports = { mqtt, http, province };
+    const hubUrl = `http://127.0.0.1:${http}`;
+    this.hub?.removeAllListeners('died');
+    this.hub = new CliService(
+      'hub',
+      ['hub', '--data', join(o.dataDir, 'hub'), '--hall', o.hall ?? 'sim-hall', '--host', '127.0.0.1', '--mqtt-port', String(mqtt), '--http-port', String(http), '--province-url', `${this.provinceUrl}/api/evaluations`],
+      join(o.dataDir, 'hub.log'),
+      `${hubUrl}/api/health`,
+    );
+    this.supervise(this.hub, 'the hub');
+    await this.hub.start();
+    this.hubApi = new HubClient(hubUrl, readFileSync(join(o.dataDir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim());
+  }
+
+  /** The demo's log-in, said in the sim's own output: its data directory is often temporary. */
+  private adminLogIn(): string {
+    const file = join(this.o.dataDir, 'hub', INITIAL_PASSWORD_FILE);
+    try {
+      const [user, password] = readFileSync(file, 'utf8').split('\n');
+      if (user && password) return `log in as ${user}, password ${password}`;
+    } catch {
+      /* an older hub data directory: the account exists, the file was removed */
+    }
+    return `log in as admin with the password in ${file}`;
+  }
+
+  /**
+   * A hub or province that dies without the simulator (or its chaos plan) killing it is said in
+   * one line and started again, like systemd's Restart=always; if it will not come back the
+   * run is marked failed and ends with an honest account instead of waiting out the drain.
+   */
+  private supervise(service: CliService, what: string): void {
+    service.on('died', (why) => {
+      if (this.stopping) return;
+      this.o.progress(`sim: ${what} exited unexpectedly (${why}; see ${service.logFile}); starting it again`);
+      void (async () => {
+        for (let i = 0; i < 5 && !this.stopping; i++) {
+          try {
+            await service.start();
+            this.o.progress(`sim: ${what} is running again`);
+            return;
+          } catch (e) {
+            this.o.log.warn({ what, err: (e as Error).message }, 'restart failed');
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+        if (!this.stopping) {
+          this.failed = `${what} exited and did not start again (see ${service.logFile})`;
+          this.o.progress(`sim: ${this.failed}`);
+        }
+      })();
+    });
   }
 
   private async addDevice(n: number): Promise<void> {
@@ -174,7 +243,8 @@ export class Hall {
   async provinceEntries(): Promise<ProvinceEntry[]> {
     const out: ProvinceEntry[] = [];
     for (let after = 0; ; ) {
-      const r = await fetch(`${this.provinceUrl}/api/evaluations?after=${after}&limit=5000`);
+      const r = await fetch(`${this.provinceUrl}/api/evaluations?after=${after}&limit=5000`, { signal: AbortSignal.timeout(30_000) });
+      if (!r.ok) throw new Error(`the stand-in province answered ${r.status}`);
       const page = (await r.json()) as { records: { n: number; received: number; record: Record<string, unknown> }[] };
       if (page.records.length === 0) return out;
       for (const x of page.records) {
@@ -186,22 +256,33 @@ export class Hall {
 
   /** The account of what the devices reported (`ledger`) against what the hub and the province hold. */
   async account(ledger: Ledger, drained: boolean, seconds: number): Promise<Account> {
-    const [h, p, entries] = await Promise.all([this.hubStats(), this.provinceStats(), this.provinceEntries()]);
-    return computeAccount({
+    const [h, p] = await Promise.all([this.hubStats(), this.provinceStats()]);
+    let entries: ProvinceEntry[] = [];
+    let incomplete: string | undefined;
+    try {
+      entries = await this.provinceEntries();
+    } catch (e) {
+      // Without the province's records nothing can be called delivered or lost: say so.
+      incomplete = `the stand-in province could not be read (${(e as Error).message})`;
+    }
+    const account = computeAccount({
       devices: this.devices.map((d) => d.id),
       ledger,
       province: entries,
       hub: h ?? { ratings: -1, rejections: {}, gaps: 0 },
       provinceDuplicatesReceived: p?.duplicatesReceived ?? -1,
-      drained,
+      drained: drained && !incomplete,
       seconds,
     });
+    if (incomplete) account.incomplete = incomplete;
+    return account;
   }
 
   deviceBacklog(): number {
     return this.devices.reduce((n, d) => n + d.depth, 0);
   }
 
+  /** In order: the devices (their outboxes closed cleanly), then the hub, then the province. */
   async stop(): Promise<void> {
     this.stopping = true;
     for (const p of this.proxies.values()) p.setMode('up');
@@ -210,5 +291,14 @@ export class Hall {
     await this.province?.stop();
     for (const p of this.proxies.values()) await p.close();
     for (const q of this.disks.values()) q.unmount();
+    process.off('exit', this.onExit);
+  }
+
+  /** SIGKILL every child process now, without waiting (a second Ctrl-C, or this process exiting). */
+  killNow(): void {
+    this.stopping = true;
+    for (const d of this.devices) if (d instanceof ChildDevice) d.killNow();
+    this.hub?.killNow();
+    this.province?.killNow();
   }
 }

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EXIT_WITH_PARENT_ENV } from '../common/exit-with-parent.js';
 
 /** The project root: the nearest folder above this file that holds bin/haochaping.js. */
 function projectRoot(): string {
@@ -28,10 +29,37 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `port` if nothing listens on it on loopback right now, else a free one the OS picks. */
+export function portOr(port: number): Promise<number> {
+  if (port === 0) return freePort();
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', () => freePort().then(res, rej));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(port)));
+  });
+}
+
+export interface SpawnCliOptions {
+  /**
+   * A process group of its own, so that a signal to the caller's group (Ctrl-C in a terminal,
+   * `timeout`, `kill -- -PGID`) does not reach it and the caller can stop it in its own order.
+   * It still ends when the caller dies: it holds a pipe from the caller on stdin (see
+   * common/exit-with-parent.ts).
+   */
+  detached?: boolean;
+}
+
 /** Starts `haochaping <args>` as a child process with its output appended to `logFile`. */
-export function spawnCli(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function spawnCli(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}, o: SpawnCliOptions = {}): ChildProcess {
   const out = openSync(logFile, 'a');
-  return spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+  try {
+    if (!o.detached) return spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['pipe', out, out], detached: true, env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: 'stdin' } });
+    child.stdin!.on('error', () => {}); // EPIPE once it is gone
+    return child;
+  } finally {
+    closeSync(out); // the child has its own copy
+  }
 }
 
 /** Polls `url` until it answers 200, the process dies, or the timeout passes. */
@@ -65,18 +93,21 @@ export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
 
 /**
  * A part of the hall run as its own `haochaping …` process (the hub, the stand-in province)
- * that the simulator can SIGKILL and start again on the same data and ports.
+ * that the simulator can SIGKILL and start again on the same data and ports. It runs in its own
+ * process group (see SpawnCliOptions.detached); `died` says it ended without being asked to.
  */
-export class CliService {
+export class CliService extends EventEmitter<{ died: [why: string] }> {
   private child: ChildProcess | null = null;
   starts = 0;
 
   constructor(
     readonly name: string,
     private readonly args: string[],
-    private readonly logFile: string,
+    readonly logFile: string,
     private readonly healthUrl: string,
-  ) {}
+  ) {
+    super();
+  }
 
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
@@ -88,9 +119,30 @@ export class CliService {
 
   async start(timeoutMs = 30_000): Promise<void> {
     if (this.running) return;
-    this.child = spawnCli(this.args, this.logFile);
+    const child = spawnCli(this.args, this.logFile, {}, { detached: true });
+    this.child = child;
     this.starts++;
-    await waitHttpOk(this.healthUrl, timeoutMs, this.child);
+    try {
+      await waitHttpOk(this.healthUrl, timeoutMs, child);
+    } catch (e) {
+      if (this.child === child) this.child = null;
+      await stopProcess(child, 'SIGKILL');
+      throw new Error(`${this.name} did not start: ${(e as Error).message}; see ${this.logFile}`);
+    }
+    const died = () => {
+      if (this.child !== child) return; // stopped or killed by us
+      this.child = null;
+      this.emit('died', child.signalCode ? `killed by ${child.signalCode}` : `exit code ${child.exitCode}`);
+    };
+    if (child.exitCode !== null || child.signalCode !== null) died();
+    else child.once('exit', died);
+  }
+
+  /** SIGKILL without waiting, for a process that is about to exit itself. */
+  killNow(): void {
+    const c = this.child;
+    this.child = null;
+    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
 
   /** SIGKILL: no shutdown code runs, as in a power cut. */

@@ -40,6 +40,8 @@ export interface SimOptions {
   dataDir?: string;
   keep?: boolean;
   drainTimeoutS?: number;
+  /** The hub's ports when free (the CLI asks for 1883 and 8080); default: any free port. */
+  ports?: { mqtt?: number; http?: number };
   /** Where progress lines go (stderr by default). */
   progress?: (line: string) => void;
   progressEveryMs?: number;
@@ -73,6 +75,7 @@ export async function runSim(o: SimOptions): Promise<Account> {
     settings: deviceSettings(o),
     log,
     progress,
+    ports: o.ports,
   });
   const ledger: Ledger = { thanked: new Map(), notRated: 0, sessions: 0, attempts: 0, outOfService: 0 };
   const stats: PlayStats = { attempts: 0, sessions: 0, walkedAway: 0 };
@@ -81,9 +84,29 @@ export async function runSim(o: SimOptions): Promise<Account> {
   let ticker: NodeJS.Timeout | null = null;
   let onStop: () => void = () => {};
   const stopSignal = new Promise<void>((res) => (onStop = res));
-  process.once('SIGINT', onStop);
-  process.once('SIGTERM', onStop);
+  const drainS = o.drainTimeoutS ?? 180;
+  // First Ctrl-C (or SIGTERM, SIGHUP): no new presses, drain, stop the children in order, give
+  // the account. The children run in process groups of their own, so the terminal's group
+  // signal reaches only us. A second one a person sends stops at once. `npx` forwards the signal
+  // it got itself to us as well, a moment after the terminal's: that one is not a second press.
+  let firstSignalAt = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    const now = Date.now();
+    if (firstSignalAt === 0) {
+      firstSignalAt = now;
+      progress(`sim: ${sig === 'SIGINT' ? 'Ctrl-C' : sig} — no new presses; draining (at most ${drainS} s), then stopping devices, hub, province. Ctrl-C again to stop at once.`);
+      onStop();
+      return;
+    }
+    if (now - firstSignalAt < 1000) return;
+    progress(`sim: ${sig === 'SIGINT' ? 'Ctrl-C' : sig} again — stopping at once: devices, hub and province killed without the drain; no account. Data in ${dataDir}`);
+    hall.killNow();
+    process.exit(130);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
 
+  let finished = false;
   try {
     await hall.start();
     for (const d of hall.devices) {
@@ -137,10 +160,10 @@ export async function runSim(o: SimOptions): Promise<Account> {
     }
 
     // Drain: everything thanked must travel device → hub → province. Calm twice in a row.
-    const drainUntil = Date.now() + (o.drainTimeoutS ?? 180) * 1000;
+    const drainUntil = Date.now() + drainS * 1000;
     let drained = false;
     let calm = 0;
-    while (Date.now() < drainUntil) {
+    while (Date.now() < drainUntil && !hall.failed) {
       const h = await hall.hubStats();
       const allUp = hall.devices.every((d) => d.alive);
       if (h && allUp && hall.deviceBacklog() === 0 && h.backlog === 0) {
@@ -161,15 +184,19 @@ export async function runSim(o: SimOptions): Promise<Account> {
       account.deviceCrashes = hall.crashes;
     }
     if (o.play === 'day') account.sessionsVia = hall.queue.via;
+    if (hall.failed && !account.incomplete) account.incomplete = hall.failed;
+    finished = true;
     return account;
   } finally {
     if (ticker) clearInterval(ticker);
-    process.off('SIGINT', onStop);
-    process.off('SIGTERM', onStop);
     await Promise.all(players.map((p) => p.stop()));
+    progress(`sim: stopping ${hall.devices.length} evaluators, then the hub, then the stand-in province`);
     await hall.stop();
+    for (const sig of signals) process.off(sig, onSignal);
     log.flush?.();
-    if (!o.dataDir && !o.keep) rmSync(dataDir, { recursive: true, force: true });
+    // A run that broke off keeps its logs: the one-line error points into them.
+    if (!o.dataDir && !o.keep && finished) rmSync(dataDir, { recursive: true, force: true });
+    else if (!o.dataDir && !o.keep) progress(`sim: logs kept in ${dataDir}`);
   }
 }
 

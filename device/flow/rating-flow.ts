@@ -7,6 +7,8 @@
  *   idle (staff card, 信息牌) ──session──▶ prompt ──good level──▶ [record] ▶ thanks ──▶ idle
  *                                            │ └──timeout──▶ [not-rated record] ▶ idle
  *                                            └──差评──▶ reasons ──done/skip/timeout──▶ [record] ▶ thanks
+ *   A good level shows its own preset content too where the hall lists it in `reasonsAfter`
+ *   (Hubei art. 13); with `reasonRequired` (Ankang art. 8) a 差评's skip is asked about once more.
  *   paused: presses ignored and counted.  out-of-service: the outbox cannot take records.
  */
 import { LEVEL_LABELS, isBadReview, newRecordId, reasonsForLevel, type DeviceConfig, type Level, type Reason, type RecordFlag, type SessionRef } from '../../protocol/index.js';
@@ -39,7 +41,7 @@ export type Effect =
 
 export type Mode = 'idle' | 'prompt' | 'reasons' | 'thanks' | 'paused' | 'out-of-service';
 
-/** A rating whose level is chosen and whose reasons are being picked (差评 only). */
+/** A rating whose level is chosen and whose reasons (preset content) are being picked. */
 interface PendingRating {
   id: string;
   level: Level;
@@ -52,12 +54,19 @@ interface PendingRating {
   page: number;
   openedMono: number;
   lastInputMono: number;
+  /** A skip with nothing picked was already asked about once (reasonRequired). */
+  askedAgain: boolean;
 }
 
 export interface FlowOptions {
   /** Record ids; UUIDv7 by default, injectable so tests are deterministic. */
   newId?: () => string;
 }
+
+/** Levels whose preset content is offered when the hall does not say (the 差评 levels). */
+const DEFAULT_REASONS_AFTER: readonly Level[] = [1, 2];
+const GOOD_REASONS_PROMPT = '请选择符合您感受的评价内容（可跳过）';
+const REASON_NEEDED_PROMPT = '差评请至少选择一项原因，或扫码填写文字；再按「跳过」将不填原因提交';
 
 /** Longest a same-button double press on the new reasons screen counts as a repeat, not a choice. */
 const MAX_REASON_GUARD_MS = 1000;
@@ -141,7 +150,9 @@ export class RatingFlow {
     }
     if (paged) options.push({ button: n - 2, reason: null, action: 'next' });
     options.push({ button: n - 1, reason: null, action: p.selected.size ? 'done' : 'skip' });
-    return { screen: 'reasons', text: this.config.prompts.reasons, level: p.level, page: p.page, pages, options, qr: feedbackLink(this.config, p.id) };
+    const prompts = this.config.prompts;
+    const text = !isBadReview(p.level) ? (prompts.goodReasons ?? GOOD_REASONS_PROMPT) : p.askedAgain ? (prompts.reasonNeeded ?? REASON_NEEDED_PROMPT) : prompts.reasons;
+    return { screen: 'reasons', text, level: p.level, page: p.page, pages, options, qr: isBadReview(p.level) ? feedbackLink(this.config, p.id) : null };
   }
 
   setConfig(config: DeviceConfig, mono = 0): Effect[] {
@@ -230,13 +241,13 @@ export class RatingFlow {
     }
     this.session = null;
     const base = { id: this.newId(), level, session: s?.ref ?? null, staffId: s?.staffId ?? c.staff?.id ?? null, flags };
-    const reasons = isBadReview(level) ? reasonsForLevel(c.catalogue, level) : [];
+    const reasons = (c.reasonsAfter ?? DEFAULT_REASONS_AFTER).includes(level) ? reasonsForLevel(c.catalogue, level) : [];
     if (reasons.length > 0) {
-      this.pending = { ...base, button, reasons, selected: new Set(), page: 0, openedMono: mono, lastInputMono: mono };
+      this.pending = { ...base, button, reasons, selected: new Set(), page: 0, openedMono: mono, lastInputMono: mono, askedAgain: false };
       this.mode = 'reasons';
       return [{ type: 'show', frame: this.frame() }];
     }
-    if (isBadReview(level)) flags.push('no-reason'); // the catalogue has none for this level
+    if (isBadReview(level)) flags.push('no-reason'); // no preset content offered for this level
     return this.rate({ ...base, kind: 'rating', reasons: [] }, mono);
   }
 
@@ -252,7 +263,14 @@ export class RatingFlow {
     }
     p.lastInputMono = mono;
     const { slots, pages, paged } = this.layout(p);
-    if (button === n - 1) return this.finishPending(mono, true);
+    if (button === n - 1) {
+      // Ankang art. 8: a 差评 needs a reason or text. Ask once more; a second skip is accepted.
+      if (p.selected.size === 0 && isBadReview(p.level) && this.config.reasonRequired && !p.askedAgain) {
+        p.askedAgain = true;
+        return [{ type: 'count', counter: 'reasonAskedAgain' }, { type: 'show', frame: this.frame() }];
+      }
+      return this.finishPending(mono, true);
+    }
     if (paged && button === n - 2) {
       p.page = (p.page + 1) % pages;
       return [{ type: 'show', frame: this.frame() }];
@@ -264,13 +282,13 @@ export class RatingFlow {
     return [{ type: 'show', frame: this.frame() }];
   }
 
-  /** Records the pending 差评 with what was picked; nothing picked → flagged no-reason, QR offered. */
+  /** Records the pending rating with what was picked; a 差评 with nothing picked → flagged no-reason, QR offered. */
   private finishPending(mono: number, showThanks: boolean): Effect[] {
     const p = this.pending;
     if (!p) return [];
     this.pending = null;
     const reasons = p.reasons.filter((r) => p.selected.has(r.code)).map((r) => r.code);
-    const flags: RecordFlag[] = reasons.length ? p.flags : [...p.flags, 'no-reason'];
+    const flags: RecordFlag[] = reasons.length || !isBadReview(p.level) ? p.flags : [...p.flags, 'no-reason'];
     const draft: RecordDraft = { id: p.id, kind: 'rating', level: p.level, reasons, session: p.session, staffId: p.staffId, flags };
     if (!showThanks) {
       this.lastRatingMono = mono;

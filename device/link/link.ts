@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { decode, encode, topic, type DeviceConfig, type SessionMessage, type Status } from '../../protocol/index.js';
+import { decode, encode, MAX_BYTES, topic, type DeviceConfig, type SessionMessage, type Status } from '../../protocol/index.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { Backoff } from '../util/backoff.js';
 
@@ -215,10 +215,30 @@ export class Link extends EventEmitter<LinkEvents> {
     const records = this.o.outbox.pending(room, this.highestSent);
     const now = Date.now();
     for (const r of records) {
-      c.publish(this.t('rating'), JSON.stringify(r), { qos: 1 });
+      const payload = JSON.stringify(r);
+      if (Buffer.byteLength(payload) > MAX_BYTES.rating) {
+        // The broker would drop it on every resend (e.g. made by an older release): refuse it
+        // here as the hub would, keep it, and go on with the next record.
+        this.highestSent = r.seq;
+        this.refuseLocally(r.seq, r.id, Buffer.byteLength(payload));
+        continue;
+      }
+      c.publish(this.t('rating'), payload, { qos: 1 });
       this.inFlight.set(r.seq, now);
       this.highestSent = r.seq;
     }
+  }
+
+  private refuseLocally(seq: number, id: string, bytes: number): void {
+    let n = 0;
+    try {
+      n = this.o.outbox.markRejected([{ seq, id, reason: 'oversized' }]);
+    } catch (e) {
+      this.o.log.error({ err: (e as Error).message, seq }, 'could not mark an oversized record refused');
+      return;
+    }
+    this.o.log.error({ seq, id, bytes, limit: MAX_BYTES.rating }, 'record is larger than the protocol allows: not sent, kept in the outbox as refused');
+    if (n) this.emit('rejected', n);
   }
 
   publishStatus(): void {

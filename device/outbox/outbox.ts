@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
-import { EMPTY_CHAIN, recordHash, RatingRecordSchema, type ChainHead, type RatingRecord } from '../../protocol/index.js';
+import { EMPTY_CHAIN, MAX_BYTES, OversizedMessageError, recordHash, RatingRecordSchema, wireBytes, type ChainHead, type RatingRecord } from '../../protocol/index.js';
 
 /** The outbox's file name in the device data directory. */
 export const OUTBOX_FILE = 'outbox.db';
@@ -140,6 +140,9 @@ export class Outbox {
       const head = this.head();
       const record = RatingRecordSchema.parse(build({ seq: head.seq + 1, prev: head.hash }));
       if (record.seq !== head.seq + 1 || record.prev !== head.hash) throw new Error('record does not continue the chain');
+      // A record the wire would refuse is never committed (and so never thanked): nothing is written.
+      const bytes = wireBytes(record);
+      if (bytes > MAX_BYTES.rating) throw new OversizedMessageError('rating', bytes, MAX_BYTES.rating, `record ${record.id}`);
       this.stmts.insert.run(record.seq, record.id, JSON.stringify(record), record.at);
       this.stmts.setHead.run(record.seq, recordHash(record));
       return record;
@@ -149,6 +152,11 @@ export class Outbox {
   /** Undelivered records in sequence order, starting after `afterSeq`. */
   pending(limit: number, afterSeq = 0): RatingRecord[] {
     return this.stmts.pending.all(afterSeq, limit).map((r) => JSON.parse(r.body) as RatingRecord);
+  }
+
+  /** Records refused for good (by the hub, or by this device before sending): kept, never resent. */
+  rejectedCount(): number {
+    return this.stmts.rejected.get()!.n;
   }
 
   /**

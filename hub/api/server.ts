@@ -25,6 +25,7 @@ import { sessionsRoutes } from './routes/sessions.js';
 import { statsRoutes } from './routes/stats.js';
 import { tokensRoutes } from './routes/tokens.js';
 import { windowsRoutes } from './routes/windows.js';
+import { markGuard, RouteBook, UnknownQueryError } from './route-rules.js';
 import type { ApiTokens, Role } from './tokens.js';
 import type { HallWeb } from '../web/hall-web.js';
 import { webRoutes } from '../web/routes.js';
@@ -49,7 +50,7 @@ export interface ApiDeps {
   alarms: Alarms;
   /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
   web?: HallWeb;
-  /** A preHandler that lets only callers with one of these roles through (admin always). */
+  /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
 
@@ -64,7 +65,7 @@ export class HttpError extends Error {
 }
 
 const REGISTRY_STATUS: Record<RegistryError['code'], number> = { 'not-found': 404, exists: 409, 'bad-token': 403, 'token-expired': 403, revoked: 403, invalid: 400 };
-const SESSION_STATUS: Record<SessionError['code'], number> = { 'not-found': 404, conflict: 409, closed: 409, paused: 409 };
+const SESSION_STATUS: Record<SessionError['code'], number> = { 'not-found': 404, conflict: 409, closed: 409, paused: 409, 'too-large': 413 };
 
 /**
  * Routes whose schemas are zod use zod to validate (call this first in such a route plugin;
@@ -75,12 +76,21 @@ export function useZod(app: FastifyInstance): void {
 }
 
 const isZod = (x: unknown) => x instanceof $ZodType;
-/** OpenAPI from zod route schemas; routes with JSON Schema (or none) pass through as they are. */
-const openApiTransform: typeof jsonSchemaTransform = (doc) => {
-  const sc = doc.schema as Record<string, unknown> | undefined;
-  if (sc && ['body', 'querystring', 'params', 'headers'].some((k) => isZod(sc[k]))) return jsonSchemaTransform(doc);
-  return { schema: doc.schema, url: doc.url } as ReturnType<typeof jsonSchemaTransform>;
-};
+/**
+ * OpenAPI from zod route schemas (routes with JSON Schema, or none, pass through as they are),
+ * with every response the route can give, errors included (route-rules.ts). The responses are
+ * added to the document only: the routes themselves serialise as before.
+ */
+const openApiTransform =
+  (book: RouteBook): typeof jsonSchemaTransform =>
+  (doc) => {
+    const sc = doc.schema as Record<string, unknown> | undefined;
+    const out = sc && ['body', 'querystring', 'params', 'headers'].some((k) => isZod(sc[k])) ? jsonSchemaTransform(doc) : ({ schema: doc.schema, url: doc.url } as ReturnType<typeof jsonSchemaTransform>);
+    const schema = out.schema as Record<string, unknown> | undefined;
+    if (!schema || schema.hide) return out;
+    const method = (doc as { route?: { method?: string | string[] } }).route?.method;
+    return { ...out, schema: { ...schema, response: book.documentedResponses(String([method].flat()[0]), doc.url) } };
+  };
 
 /** How the API listens: HTTPS with the hub's certificate, and which reverse proxies are believed. */
 export interface ApiListener {
@@ -98,11 +108,15 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
     trustProxy: listener.trustProxy?.length ? listener.trustProxy : false,
   }) as unknown as FastifyInstance; // the HTTPS server's type differs only in the node server class
 
+  const book = new RouteBook();
+  app.addHook('onRoute', book.remember);
+
   app.setErrorHandler((e, req, reply) => {
+    if (e instanceof UnknownQueryError) return reply.code(400).send({ error: e.code, message: e.message });
     if (e instanceof z.ZodError) return reply.code(400).send({ error: 'invalid-request', message: z.prettifyError(e) });
     if (hasZodFastifySchemaValidationErrors(e)) {
       const where = (e as { validationContext?: string }).validationContext ?? 'request';
-      return reply.code(400).send({ error: 'invalid-request', message: e.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.')}: ${v.message}`).join('; ') });
+      return reply.code(400).send({ error: 'invalid-request', message: e.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.').replace(/\.$/, '')}: ${v.message}`).join('; ') });
     }
     if (e instanceof SessionError) return reply.code(SESSION_STATUS[e.code]).send({ error: e.code, message: e.message });
     if (e instanceof RegistryError) return reply.code(REGISTRY_STATUS[e.code]).send({ error: e.code, message: e.message });
@@ -112,14 +126,17 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
     return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad-request', message: (e as Error).message });
   });
 
-  const allow =
-    (...roles: Role[]) =>
-    async (req: FastifyRequest) => {
-      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-      const role = m ? d.tokens.role(m[1]!) : null;
+  const roleOf = (req: FastifyRequest) => {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    return m ? d.tokens.role(m[1]!) : null;
+  };
+  // Marked as a guard: route-rules.ts runs it on request, before the body is read or validated.
+  const allow = (...roles: Role[]) =>
+    markGuard(async (req: FastifyRequest) => {
+      const role = roleOf(req);
       if (!role) throw new HttpError(401, 'unauthorized', 'a valid API token is required (Authorization: Bearer …)');
       if (role !== 'admin' && !roles.includes(role)) throw new HttpError(403, 'forbidden', `role ${role} may not do this`);
-    };
+    }, roles);
   const deps: ApiDeps = { ...d, allow };
 
   // Registered before the routes so it sees them all; served at /api/openapi.json.
@@ -129,12 +146,31 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    transform: openApiTransform,
+    transform: openApiTransform(book),
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/api/health', async () => ({ ok: true, hall: d.registry.hall }));
-  for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await app.register(routes, deps);
+  // A known path with another method is 405 with the methods it has; only an unknown path is 404.
+  app.setNotFoundHandler(async (req, reply) => {
+    const methods = book.allowedMethods(req.url.split('?', 1)[0]!);
+    if (methods.length) return reply.code(405).header('allow', methods.join(', ')).send({ error: 'method-not-allowed', message: `${req.method} is not allowed here; this path takes ${methods.join(', ')}` });
+    return reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?', 1)[0]}` });
+  });
+
+  // The token API in one context, so its rules (route-rules.ts) apply to each of its routes.
+  await app.register(async (api) => {
+    api.addHook('onRoute', book.tokenApiRoute);
+    // Up or down for anyone (a load balancer, systemd); the details only for a token holder.
+    api.get('/api/health', { schema: { summary: 'Up or down; with an API token also the hall id', security: [] } }, async (req, reply) => {
+      try {
+        d.db.prepare('SELECT 1').get();
+      } catch {
+        return reply.code(503).send({ error: 'down', message: 'the hub database does not answer' });
+      }
+      return roleOf(req) ? { status: 'up', hall: d.registry.hall } : { status: 'up' };
+    });
+    for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await api.register(routes, deps);
+  });
   if (d.web) await app.register(webRoutes, d.web);
   return app;
 }

@@ -13,6 +13,11 @@ export interface BrokerOptions {
   /** Largest MQTT packet a client may send (bytes); a larger one closes its connection. */
   maxPacketBytes?: number;
   onPacketTooBig?: (announced: number) => void;
+  /**
+   * A connection must have sent its whole CONNECT (after the TLS handshake) within this time,
+   * or it is closed: a half-sent CONNECT must not hold a socket and its memory for long.
+   */
+  connectTimeoutMs?: number;
   log: Logger;
 }
 
@@ -42,7 +47,10 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   // drains it by synchronous recursion: the stack overflows and the hub dies (found by
   // bench/hub-ingest.ts). Memory stays bounded by the sockets: aedes reads a client's next
   // packets only when its current ones are handled.
-  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout: 30_000, concurrency: 0 });
+  // aedes stops its connect timer when the CONNECT packet is parsed, before authentication:
+  // a slow password check on a busy hub does not count against it.
+  const connectTimeout = o.connectTimeoutMs ?? 5_000;
+  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout, concurrency: 0 });
   aedes.on('clientError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'client error'));
   aedes.on('connectionError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'connection error'));
   const maxPacket = o.maxPacketBytes ?? 64 * 1024;
@@ -61,7 +69,14 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     ports.tcp = await listen(s, o.port, o.host);
   }
   if (o.tls) {
-    const s = createTlsServer({ key: o.tls.key, cert: o.tls.cert, ...(o.tls.ca ? { ca: o.tls.ca } : {}) }, handle);
+    // The TLS handshake has its own timer (Node's default is 120 s): the same bound as CONNECT.
+    const s = createTlsServer({ key: o.tls.key, cert: o.tls.cert, handshakeTimeout: connectTimeout, ...(o.tls.ca ? { ca: o.tls.ca } : {}) }, handle);
+    // Node only reports a failed or timed-out handshake ('tlsClientError'); it leaves the socket
+    // open, so a client that stops mid-handshake would hold it for ever. Close it.
+    s.on('tlsClientError', (e, socket) => {
+      o.log.debug({ remote: socket.remoteAddress, err: e.message }, 'TLS handshake failed');
+      socket.destroy();
+    });
     servers.push(s);
     ports.tls = await listen(s, o.tls.port, o.host);
   }

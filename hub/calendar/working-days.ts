@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { ConfigError } from '../../common/config-error.js';
 
 const require = createRequire(import.meta.url);
 // The package ships CommonJS; require() is the one way that works the same under Node and vitest.
@@ -154,7 +155,7 @@ export function addWorkingDaysBy(isWorkingDay: (day: Day) => boolean, start: Day
   return day;
 }
 
-export class CalendarFileError extends Error {
+export class CalendarFileError extends ConfigError {
   override readonly name = 'CalendarFileError';
 }
 

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 import { ROLES } from '../api/tokens.js';
 import type { DeviceHealth } from '../status/device-status.js';
 import { HubApi, HubApiError, resolveHubUrl, type HubTarget } from './api-client.js';
+import { registerHallCommands } from './hall-commands.js';
 
 interface DeviceSummary {
   id: string;
@@ -25,7 +26,7 @@ interface DeviceSummary {
 
 const DEFAULT_DATA = '/var/lib/haochaping/hub';
 
-function target(cmd: Command): Command {
+export function target(cmd: Command): Command {
   return cmd
     .option('--hub <url>', 'the running hub\'s address (default: the one it wrote to <data>/hub.url, else http://127.0.0.1:8080)')
     .option('--data <dir>', 'hub data directory (for its admin.token)', DEFAULT_DATA)
@@ -34,7 +35,7 @@ function target(cmd: Command): Command {
     .option('--json', 'print one JSON document', false);
 }
 
-function api(o: HubTarget): HubApi {
+export function api(o: HubTarget): HubApi {
   return new HubApi({ hub: o.hub, data: resolve(o.data), token: o.token, ca: o.ca });
 }
 
@@ -59,7 +60,7 @@ async function printToken(device: DeviceSummary, token: string, caFingerprint: s
 
 const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
 
-function run(action: (...args: never[]) => Promise<void>): (...args: unknown[]) => Promise<void> {
+export function run(action: (...args: never[]) => Promise<void>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     try {
       await action(...(args as never[]));
@@ -74,6 +75,7 @@ function run(action: (...args: never[]) => Promise<void>): (...args: unknown[]) 
 }
 
 export function registerHubCommands(hub: Command): void {
+  registerHallCommands(hub);
   const device = hub.command('device').description('the hall\'s evaluators: add, list, revoke, re-enrol, change settings');
 
   target(device.command('add'))

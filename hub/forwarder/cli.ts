@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../../common/config-error.js';
 import { openHubDb } from '../store/db.js';
 import type { HandoffConfigInput, ProvinceConfigInput } from './config.js';
 import { forwardingCounts, listRejected, queuedEvaluation, repush, type RejectedEntry } from './queue.js';
@@ -44,20 +45,29 @@ export function addProvinceOptions(cmd: Command): Command {
 /** The hub's `handoff` configuration from --handoff-config: `name` and the destination's keys (as in a province file). */
 export function handoffConfigFromOptions(o: Record<string, unknown>): HandoffConfigInput | null {
   if (typeof o.handoffConfig !== 'string') return null;
-  const file = resolve(o.handoffConfig);
-  const text = readFileSync(file, 'utf8');
-  const { name, ...destination } = ((/\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)) ?? {}) as Record<string, unknown>;
+  const { name, ...destination } = readConfigFile('--handoff-config', o.handoffConfig);
   return { name: name as string, destination: destination as ProvinceConfigInput };
+}
+
+/** A JSON or YAML file holding one mapping; anything else is a ConfigError naming the flag and the file. */
+function readConfigFile(flag: string, path: string): Record<string, unknown> {
+  const file = resolve(path);
+  let raw: unknown;
+  try {
+    const text = readFileSync(file, 'utf8');
+    raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    // YAML's message carries a code frame; the first line says what and where.
+    throw new ConfigError(`${flag} ${file}: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${flag} ${file}: must hold a mapping (key: value lines)`);
+  return raw as Record<string, unknown>;
 }
 
 /** The hub's `province` configuration from the options above; null when none is given. */
 export function provinceConfigFromOptions(o: Record<string, unknown>): ProvinceConfigInput | null {
   let base: Record<string, unknown> = {};
-  if (typeof o.provinceConfig === 'string') {
-    const file = resolve(o.provinceConfig);
-    const text = readFileSync(file, 'utf8');
-    base = (/\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>;
-  }
+  if (typeof o.provinceConfig === 'string') base = readConfigFile('--province-config', o.provinceConfig);
   const c: Record<string, unknown> = { ...base };
   const set = (k: string, v: unknown) => {
     if (v !== undefined) c[k] = v;

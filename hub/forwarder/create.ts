@@ -12,12 +12,13 @@ import type { ProvinceConfig } from './config.js';
 import { Forwarder } from './forwarder.js';
 import type { Destination } from './messages.js';
 import { requiredContext } from './mapping.js';
-import { loadProfile, ProfileError } from './profile.js';
+import { loadProfile, ProfileError, type Profile } from './profile.js';
 import { HttpTransport } from './transport/http.js';
 import { MqttTransport } from './transport/mqtt.js';
 import type { Transport } from './transport/types.js';
+import { ConfigError } from '../../common/config-error.js';
 
-export class ForwarderConfigError extends Error {
+export class ForwarderConfigError extends ConfigError {
   override readonly name = 'ForwarderConfigError';
 }
 
@@ -55,12 +56,24 @@ export interface CreateForwarderOptions {
   hall: string;
   log: Logger;
   metrics: Metrics;
+  /** What the configuration's files hold, read and checked before the hub started (loadForwarderFiles). */
+  files?: ForwarderFiles;
   /** Which queue rows it sends (default: the province's); the hand-off destination has its own forwarder. */
   destination?: Destination;
 }
 
-export function createForwarder(o: CreateForwarderOptions): Forwarder {
-  const c = o.config;
+/** The contents of the files the province configuration names, read and checked. */
+export interface ForwarderFiles {
+  profile: Profile;
+  ca: string | undefined;
+  cert: string | undefined;
+  key: string | undefined;
+  auth: RequestAuth;
+  mqttPassword: string | undefined;
+}
+
+/** Reads and checks every file the province configuration names; a ForwarderConfigError says what is wrong. */
+export function loadForwarderFiles(c: ProvinceConfig): ForwarderFiles {
   let profile;
   try {
     profile = loadProfile(c.profile);
@@ -72,9 +85,19 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
     if (f === 'areaCode' && !c.areaCode) throw new ForwarderConfigError(`province profile ${profile.name} sends areaCode: set province.areaCode (行政区划代码) in the hub configuration`);
     if (f === 'deptCode' && !c.deptCode) throw new ForwarderConfigError(`province profile ${profile.name} sends deptCode: set province.deptCode (部门编码) in the hub configuration`);
   }
-  const ca = c.caFile ? read(c.caFile, 'province.caFile') : undefined;
-  const cert = c.certFile ? read(c.certFile, 'province.certFile') : undefined;
-  const key = c.keyFile ? read(c.keyFile, 'province.keyFile') : undefined;
+  return {
+    profile,
+    ca: c.caFile ? read(c.caFile, 'province.caFile') : undefined,
+    cert: c.certFile ? read(c.certFile, 'province.certFile') : undefined,
+    key: c.keyFile ? read(c.keyFile, 'province.keyFile') : undefined,
+    auth: requestAuth(c.auth),
+    mqttPassword: c.mqtt?.passwordFile ? secret(c.mqtt.passwordFile, 'province.mqtt.passwordFile') : undefined,
+  };
+}
+
+export function createForwarder(o: CreateForwarderOptions): Forwarder {
+  const c = o.config;
+  const { profile, ca, cert, key, auth, mqttPassword } = o.files ?? loadForwarderFiles(c);
   const log = o.log;
   let transport: Transport;
   if (c.transport === 'mqtt') {
@@ -89,14 +112,14 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
       timeoutMs: c.timeoutMs,
       clientId: m.clientId ?? `hcp-hub-${o.hall}`.slice(0, 64),
       username: m.username,
-      password: m.passwordFile ? secret(m.passwordFile, 'province.mqtt.passwordFile') : undefined,
+      password: mqttPassword,
       ca,
       cert,
       key,
       log: log.child({ transport: 'mqtt' }),
     });
   } else {
-    transport = new HttpTransport({ url: c.url!, endpoints: c.endpoints, profile, timeoutMs: c.timeoutMs, connectTimeoutMs: c.connectTimeoutMs, ca, cert, key, auth: requestAuth(c.auth), headers: c.headers });
+    transport = new HttpTransport({ url: c.url!, endpoints: c.endpoints, profile, timeoutMs: c.timeoutMs, connectTimeoutMs: c.connectTimeoutMs, ca, cert, key, auth, headers: c.headers });
   }
   log.info({ destination: o.destination ?? 'province', transport: transport.kind, target: transport.target, profile: profile.name, batchSize: c.batchSize }, 'forwarding to the province');
   return new Forwarder({

@@ -33,23 +33,34 @@ export interface Evaluation {
   record: RatingRecord | null;
 }
 
-export function evaluationFromRecord(r: RatingRecord, receivedAt: number, supersedes: string | null = null): Evaluation {
+/**
+ * `attribution`: who the rating is about as the hub knows it (window, staff, session) and the
+ * hub's flags; the province gets these, never the device's claims (issue 16). The device's
+ * signed record travels unchanged in `record` for audit.
+ */
+export function evaluationFromRecord(
+  r: RatingRecord,
+  receivedAt: number,
+  supersedes: string | null = null,
+  attribution?: { window: string; staffId: string | null; session: SessionRef | null; flags: readonly string[] },
+): Evaluation {
   if (r.kind !== 'rating' || r.level === null) throw new TypeError(`record ${r.id} is not a rating`);
+  const a = attribution ?? { window: r.window, staffId: r.staffId, session: r.session, flags: [] };
   return {
     id: r.id,
     kind: supersedes ? 'correction' : 'rating',
     hall: r.hall,
     device: r.device,
-    window: r.window,
-    staffId: r.staffId,
+    window: a.window,
+    staffId: a.staffId,
     level: r.level,
     reasons: r.reasons,
     text: null,
-    session: r.session,
+    session: a.session,
     assessedAt: r.clockSynced ? r.at : receivedAt,
     clockSynced: r.clockSynced,
     assessNumber: supersedes ? 2 : 1,
-    flags: r.flags,
+    flags: [...r.flags, ...a.flags],
     supersedes,
     record: r,
   };

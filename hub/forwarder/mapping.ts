@@ -80,6 +80,12 @@ export function satisfactionCode(p: FieldsProfile, level: number): number | stri
   return code(p, p.satisfaction.order === 'ascending' ? level : 6 - level);
 }
 
+/** The flags as the province names them (a flag mapped to null is not sent); null when none are left. */
+export function flagCodes(p: FieldsProfile, flags: readonly string[]): string | null {
+  const codes = flags.map((f) => (f in p.flags.map ? p.flags.map[f]! : f)).filter((c): c is string => c !== null);
+  return codes.length ? codes.join(p.flags.separator) : null;
+}
+
 /** Maps one evaluation to what the province receives: one item, or one per case number. */
 export function mapEvaluation(p: Profile, e: Evaluation, ctx: MappingContext): WireItem[] {
   if (typeof e?.id !== 'string' || !e.id) throw new MappingError('evaluation has no id');
@@ -112,7 +118,7 @@ export function mapEvaluation(p: Profile, e: Evaluation, ctx: MappingContext): W
     windowNo: e.window,
     deviceId: e.device,
     evaluationKind: e.kind,
-    flags: e.flags.length ? e.flags.join(p.evalDetail.separator) : null,
+    flags: flagCodes(p, e.flags),
     clockSynced: e.clockSynced,
   };
 

@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import common from './profiles/common.json' with { type: 'json' };
 import native from './profiles/native.json' with { type: 'json' };
+import { ConfigError } from '../../common/config-error.js';
 import { MESSAGE_STREAMS, type MessageStream, type MessageStreamSpec } from './message-kinds.js';
 
 /**
@@ -182,6 +183,18 @@ export const FieldsProfileSchema = z
       .strict()
       .prefault({}),
     writingEvaluation: z.object({ maxLength: z.number().int().positive().max(10_000).default(150) }).strict().prefault({}),
+    /**
+     * Record flags (no-session, too-soon, repeated, walk-up, no-reason, and flags the hub adds),
+     * sent in the field `fields.flags` names — a province without such a field simply does not
+     * map it. `map` renames a flag to the province's code, or drops it with null.
+     */
+    flags: z
+      .object({
+        separator: z.string().max(4).default(','),
+        map: z.record(z.string(), z.string().min(1).max(32).nullable()).default({}),
+      })
+      .strict()
+      .prefault({}),
     assessTime: z
       .object({
         /** Tokens yyyy MM dd HH mm ss SSS; anything else is copied. */
@@ -229,7 +242,7 @@ export type NativeProfile = z.infer<typeof NativeProfileSchema>;
 /** Profiles shipped with the hub, by name. Their files are in profiles/. */
 export const SHIPPED_PROFILES: Record<string, unknown> = { native, common };
 
-export class ProfileError extends Error {
+export class ProfileError extends ConfigError {
   override readonly name = 'ProfileError';
 }
 

@@ -5,13 +5,14 @@
  * after that transaction committed. The broker's PUBACK is not storage — this ack is.
  */
 import type { Logger } from 'pino';
-import { decode, parseTopic, recordHash, verifyRecord, type Ack, type RatingRecord } from '../../protocol/index.js';
+import { decode, MAX_BYTES, parseTopic, recordHash, verifyRecord, type Ack, type RatingRecord } from '../../protocol/index.js';
 import type { Alarms } from '../alarms/alarms.js';
 import { evaluationFromRecord } from '../forwarder/evaluation.js';
 import { enqueueEvaluation } from '../forwarder/forwarder.js';
 import type { Metrics } from '../metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
+import { Attributor, type Attribution, type AttributionAlarm, type RateCap } from './attribution.js';
 
 export type RejectReason =
   | 'oversized'
@@ -27,10 +28,14 @@ export type RejectReason =
   | 'seq-reused'
   | 'chain-broken'
   // Refused by the broker's policy before ingest saw the payload:
-  | 'rate-limited';
+  | 'rate-limited'
+  | 'retained';
 
 /** Reasons the device is told about: the record will never be stored, so it must stop resending. */
-const FINAL_REJECTS = new Set<RejectReason>(['bad-signature', 'id-conflict', 'seq-reused', 'chain-broken']);
+const FINAL_REJECTS = new Set<RejectReason>(['bad-signature', 'id-conflict', 'seq-reused', 'chain-broken', 'oversized']);
+
+/** The largest rating payload ingest reads to name a refused record to its device (the broker's packet cap is 64 KiB). */
+const READ_REFUSED_MAX_BYTES = 64 * 1024;
 
 export interface IngestOptions {
   db: Db;
@@ -46,11 +51,14 @@ export interface IngestOptions {
   onStored?: (records: RatingRecord[]) => void;
   /**
    * Decides what a newly stored record sends to the province, inside the transaction that
-   * stores it (so the record and its evaluation commit together). Default: every rating is
-   * forwarded as it is; not-rated reports are not forwarded.
+   * stores it (so the record and its evaluation commit together), with the hub's attribution
+   * (window, staff, session: never the device's claims). Default: every rating is forwarded;
+   * not-rated reports are not forwarded.
    */
-  forward?: (record: RatingRecord, receivedAt: number) => void;
+  forward?: (record: RatingRecord, receivedAt: number, attribution: Attribution) => void;
   alarms?: Alarms;
+  /** Per-device cap on ratings per time of its press clock (records over it are flagged, kept). */
+  rateCap?: RateCap;
 }
 
 interface Pending {
@@ -61,9 +69,9 @@ interface Pending {
 }
 
 /** Forwards every rating as it is (no session policy). */
-export function forwardEveryRating(db: Db): (r: RatingRecord, receivedAt: number) => void {
-  return (r, receivedAt) => {
-    if (r.kind === 'rating') enqueueEvaluation(db, evaluationFromRecord(r, receivedAt), receivedAt);
+export function forwardEveryRating(db: Db): (r: RatingRecord, receivedAt: number, a: Attribution) => void {
+  return (r, receivedAt, a) => {
+    if (r.kind === 'rating') enqueueEvaluation(db, evaluationFromRecord(r, receivedAt, null, a), receivedAt);
   };
 }
 
@@ -73,7 +81,10 @@ export class Ingest {
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly stmts;
-  private readonly forward: (record: RatingRecord, receivedAt: number) => void;
+  private readonly forward: (record: RatingRecord, receivedAt: number, attribution: Attribution) => void;
+  private readonly attributor: Attributor;
+  /** Attribution alarms of the current batch, raised once it committed. */
+  private attributionAlarms: AttributionAlarm[] = [];
   /** Devices whose gaps changed in the current batch (their missing-records gauge is refreshed). */
   private gapsTouched = new Set<string>();
   /** Gaps found in the current batch, raised as alarms once it committed. */
@@ -82,14 +93,15 @@ export class Ingest {
   constructor(private readonly o: IngestOptions) {
     this.now = o.now ?? Date.now;
     this.forward = o.forward ?? forwardEveryRating(o.db);
+    this.attributor = new Attributor(o.db, o.rateCap);
     const db = o.db;
     this.stmts = {
       byId: db.prepare<[string], { hash: string; device: string; seq: number }>('SELECT hash, device, seq FROM ratings WHERE id = ?'),
       bySeq: db.prepare<[string, number, number], { id: string; hash: string; body: string }>('SELECT id, hash, body FROM ratings WHERE device = ? AND epoch = ? AND seq = ?'),
       head: db.prepare<[string], { chain_seq: number; chain_hash: string; key_epoch: number }>('SELECT chain_seq, chain_hash, key_epoch FROM devices WHERE id = ?'),
       setHead: db.prepare('UPDATE devices SET chain_seq = ?, chain_hash = ? WHERE id = ?'),
-      insert: db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
-        VALUES (@id, @device, @epoch, @seq, @hall, @window, @staffId, @kind, @level, @reasons, @sessionId, @flags, @at, @clockSynced, @receivedAt, @hash, @body)`),
+      insert: db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body, attribution)
+        VALUES (@id, @device, @epoch, @seq, @hall, @window, @staffId, @kind, @level, @reasons, @sessionId, @flags, @at, @clockSynced, @receivedAt, @hash, @body, @attribution)`),
       gap: db.prepare('INSERT OR IGNORE INTO gaps (device, epoch, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?)'),
       gapAt: db.prepare<[string, number, number, number], { from_seq: number; to_seq: number }>('SELECT from_seq, to_seq FROM gaps WHERE device = ? AND epoch = ? AND from_seq <= ? AND to_seq >= ?'),
       delGap: db.prepare('DELETE FROM gaps WHERE device = ? AND epoch = ? AND from_seq = ?'),
@@ -104,8 +116,25 @@ export class Ingest {
    * A rating message the broker refused before it reached ingest (another device's topic,
    * oversized, over the rate limit): counted and logged like any other rejection.
    */
-  refuse(reason: RejectReason, device: string | null, detail: string): void {
+  refuse(reason: RejectReason, device: string | null, detail: string, payload?: Buffer): void {
+    if (reason === 'oversized' && payload && device) {
+      const record = this.readRefused(device, payload);
+      if (record) {
+        const r = record;
+        // Told to the device (final): it keeps the record, stops resending it and shows a fault.
+        this.o.alarms?.raise('record-refused', device, `${device} sent record seq ${r.seq} of ${payload.length} bytes, over the protocol's ${MAX_BYTES.rating}-byte limit: refused; the device keeps it${r.session ? ` (session ${r.session.id})` : ''}`, { seq: r.seq, id: r.id, bytes: payload.length, limit: MAX_BYTES.rating, session: r.session?.id ?? null, level: r.level });
+        return this.reject(reason, device, detail, r, true);
+      }
+    }
     this.reject(reason, device, detail);
+  }
+
+  /** An oversized payload that is its device's validly signed record, or null. */
+  private readRefused(device: string, payload: Buffer): RatingRecord | null {
+    const d = decode('rating', payload, { maxBytes: READ_REFUSED_MAX_BYTES });
+    if (!d.ok || d.value.device !== device || d.value.hall !== this.o.registry.hall) return null;
+    const signer = this.o.registry.signingKey(device);
+    return signer && verifyRecord(d.value, signer.key).ok ? d.value : null;
   }
 
   /** Takes one message published on a rating topic by `clientId`. Never throws. */
@@ -196,6 +225,7 @@ export class Ingest {
       this.rejectionRows = [];
     } catch (e) {
       this.gapAlarms = [];
+      this.attributionAlarms = [];
       // Nothing was committed, nothing is acked: the devices will resend.
       this.o.log.error({ err: e, records: batch.length }, 'group commit failed; records not acknowledged');
       return;
@@ -218,6 +248,20 @@ export class Ingest {
     this.gapsTouched.clear();
     for (const g of this.gapAlarms) this.o.alarms?.raise('sequence-gap', g.device, `records ${g.from}–${g.to} of ${g.device} are missing`, g);
     this.gapAlarms = [];
+    // One alarm per device and kind per group commit: a forger's burst must not cost the hub one
+    // alarm write (and fsync) per record; the alarm counts them and names the first.
+    const grouped = new Map<string, AttributionAlarm[]>();
+    for (const a of this.attributionAlarms) {
+      const k = `${a.kind}\u0000${a.device}`;
+      const g = grouped.get(k);
+      if (g) g.push(a);
+      else grouped.set(k, [a]);
+    }
+    for (const [first, ...more] of grouped.values()) {
+      const a = first!;
+      this.o.alarms?.raise(a.kind, a.device, more.length ? `${a.message} (and ${more.length} more such records in the same batch)` : a.message, more.length ? { ...a.detail, records: 1 + more.length } : a.detail);
+    }
+    this.attributionAlarms = [];
     if (stored.length) this.o.onStored?.(stored);
   }
 
@@ -259,26 +303,29 @@ export class Ingest {
       if (gap.to_seq > r.seq) this.stmts.gap.run(r.device, epoch, r.seq + 1, gap.to_seq, p.receivedAt);
       this.gapsTouched.add(r.device);
     }
+    // Who the record is about comes from the hub, not from the record's claims.
+    const a = this.attributor.attribute(r, this.attributionAlarms, p.receivedAt);
     this.stmts.insert.run({
       id: r.id,
       device: r.device,
       epoch,
       seq: r.seq,
       hall: r.hall,
-      window: r.window,
-      staffId: r.staffId,
+      window: a.window,
+      staffId: a.staffId,
       kind: r.kind,
       level: r.level,
       reasons: JSON.stringify(r.reasons),
-      sessionId: r.session?.id ?? null,
-      flags: JSON.stringify(r.flags),
+      sessionId: a.session?.id ?? null,
+      flags: JSON.stringify([...r.flags, ...a.flags]),
+      attribution: JSON.stringify(a),
       at: r.at,
       clockSynced: r.clockSynced ? 1 : 0,
       receivedAt: p.receivedAt,
       hash,
       body: JSON.stringify(r),
     });
-    this.forward(r, p.receivedAt);
+    this.forward(r, p.receivedAt, a);
     return 'stored';
   }
 

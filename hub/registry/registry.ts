@@ -9,19 +9,25 @@ import {
   importPublicKey,
   type DeviceConfig,
 } from '../../protocol/index.js';
+import { FlagPolicySchema, type FlagPolicy } from '../policy/flag-policy.js';
 import type { Db } from '../store/db.js';
 import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secrets.js';
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
-export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true })
+export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true, voice: true })
   .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
   .partial()
   .strict();
 export type DeviceSettings = z.infer<typeof DeviceSettingsSchema>;
 
 /** Settings for every device of the hall: the province's reason catalogue, prompts, timeouts, buttons, mode. */
-export const HallSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, feedbackUrl: true, catalogue: true })
-  .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
+export const HallSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, feedbackUrl: true, catalogue: true, reasonsAfter: true, reasonRequired: true })
+  .extend({
+    timeouts: DeviceConfigSchema.shape.timeouts.partial(),
+    prompts: DeviceConfigSchema.shape.prompts.partial(),
+    /** The hub's own: what each record flag does to a rating (hub/policy/flag-policy.ts). Not sent to devices. */
+    flagPolicy: FlagPolicySchema,
+  })
   .partial()
   .strict()
   .refine((s) => !s.catalogue || new Set(s.catalogue.reasons.map((r) => r.code)).size === s.catalogue.reasons.length, { message: 'catalogue.reasons has a code twice' })
@@ -219,6 +225,11 @@ export class Registry {
     return row ? HallSettingsSchema.parse(JSON.parse(row.body)) : {};
   }
 
+  /** What each record flag does to a rating in this hall (the defaults where not set). */
+  flagPolicy(): FlagPolicy {
+    return this.hallSettings().flagPolicy ?? {};
+  }
+
   /**
    * Replaces the hall-wide settings; every device whose config changes by it gets a new
    * config version. Returns those devices (the caller pushes their configs).
@@ -238,7 +249,7 @@ export class Registry {
   /** Built-in defaults, then the hall's settings, then the device's own. */
   config(device: DeviceRow): DeviceConfig {
     const base = defaultDeviceConfig(device.hall, device.id, device.window);
-    const h = this.hallSettings();
+    const { flagPolicy: _hubOnly, ...h } = this.hallSettings();
     const s = DeviceSettingsSchema.parse(JSON.parse(device.settings));
     return DeviceConfigSchema.parse({
       ...base,

@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import { DEFAULT_LEVEL, newRecordId, type Level, type RatingRecord, type SessionRef } from '../../protocol/index.js';
 import { evaluationFromRecord, type Evaluation } from '../forwarder/evaluation.js';
+import type { Attribution } from '../ingest/attribution.js';
 import { enqueueEvaluation } from '../forwarder/forwarder.js';
 import type { WorkingDayCalendar } from '../calendar/working-days.js';
 import type { Metrics } from '../metrics.js';
@@ -98,7 +99,7 @@ export interface SessionView {
 export class SessionError extends Error {
   override readonly name = 'SessionError';
   constructor(
-    readonly code: 'not-found' | 'conflict' | 'closed' | 'paused',
+    readonly code: 'not-found' | 'conflict' | 'closed' | 'paused' | 'too-large',
     message: string,
   ) {
     super(message);
@@ -124,6 +125,12 @@ export interface SessionBookOptions {
   /** The hub's one working-day calendar (also the 差评 deadlines'). */
   calendar: WorkingDayCalendar;
   now?: () => number;
+  /**
+   * The hall's flag policy for a newly stored rating (hub/policy/rating-judge.ts), given whether
+   * it answers a session this hub opened for the device, with the flags the hub's attribution added. 'exclude': stored, not forwarded, and
+   * the session stays open for a real rating or its default. Without it every rating counts.
+   */
+  judge?: (r: RatingRecord, hubSession: boolean, receivedAt: number, hubFlags: readonly string[]) => { action: 'count' | 'flag' | 'exclude'; flags: string[] };
 }
 
 export function sessionRef(row: { id: string; cases: string; item_code: string | null; item_name: string | null }): SessionRef {
@@ -221,18 +228,29 @@ export class SessionBook {
     return this.view(this.stmts.get.get(id)!);
   }
 
-  /** Runs inside the ingest transaction for each newly stored record: decides what is forwarded. */
-  onRecordStored = (r: RatingRecord, receivedAt: number): void => {
+  /**
+   * Runs inside the ingest transaction for each newly stored record: decides what is forwarded.
+   * `a` is the hub's attribution: its session is one this hub opened for this device, or none.
+   */
+  onRecordStored = (r: RatingRecord, receivedAt: number, a?: Attribution): void => {
     const found = r.session ? this.stmts.get.get(r.session.id) : undefined;
     // A session belongs to the device it was opened on; another device cannot answer it.
-    const row = found && found.device === r.device ? found : undefined;
+    const row = found && found.device === r.device && (!a || a.session?.id === found.id) ? found : undefined;
     if (found && !row) this.o.log.warn({ session: found.id, device: r.device, sessionDevice: found.device }, 'a record names a session opened on another device; treated as sessionless');
     if (r.kind === 'not-rated') {
       // The device's report that nobody pressed; the default comes at the deadline.
       if (row) this.stmts.notRated.run(r.id, receivedAt, row.id);
       return;
     }
-    const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt), receivedAt);
+    const decision = this.o.judge?.(r, !!row, receivedAt, a?.flags ?? []);
+    if (decision?.action === 'exclude') {
+      // Kept and shown, never forwarded as a rating; a session it names stays open.
+      this.o.log.info({ record: r.id, device: r.device, flags: decision.flags }, 'a flagged rating is excluded by the hall\'s flag policy: stored, not counted, not forwarded');
+      return;
+    }
+    // The province gets the flags as the hub sees them (its own session truth and attribution flags included).
+    const evaluation = (supersedes: string | null = null) => ({ ...evaluationFromRecord(r, receivedAt, supersedes, a), ...(decision ? { flags: decision.flags } : {}) });
+    const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluation(), receivedAt);
     if (!row) return forwardAsRating(); // walk-up, or a session this hub did not open
     const level = r.level as Level;
     switch (row.state) {
@@ -242,7 +260,7 @@ export class SessionBook {
         this.o.metrics.sessions.inc({ outcome: 'rated' });
         return forwardAsRating();
       case 'defaulted':
-        enqueueEvaluation(this.o.db, evaluationFromRecord(r, receivedAt, row.default_id), receivedAt);
+        enqueueEvaluation(this.o.db, evaluation(row.default_id), receivedAt);
         this.stmts.corrected.run(receivedAt, r.id, r.id, level, row.id);
         this.o.metrics.sessions.inc({ outcome: 'corrected' });
         this.o.log.info({ session: row.id, record: r.id, supersedes: row.default_id }, 'a late rating supersedes the default; correction queued for the province');

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
+import type { MisuseKind } from './misuse-alerts.js';
 import type { StatsQueries } from './queries.js';
 
 export const ALERTS_MIGRATION = `
@@ -52,15 +53,18 @@ export interface Alert {
   id: number;
   at: number;
   window: string;
-  kind: ClusterKind;
+  /** 差评 clusters: count / share; misuse (misuse-alerts.ts): sessionless / burst / flagged-high. */
+  kind: ClusterKind | MisuseKind;
   bad: number;
   total: number;
   minutes: number;
   ackedBy: string | null;
   ackedAt: number | null;
+  /** What a misuse alert saw, in words (null for 差评 clusters). */
+  detail?: string | null;
 }
 
-const COLUMNS = 'id, at, window, kind, bad, total, minutes, acked_by AS ackedBy, acked_at AS ackedAt';
+const COLUMNS = 'id, at, window, kind, bad, total, minutes, detail, acked_by AS ackedBy, acked_at AS ackedAt';
 
 export class ClusterWatch {
   constructor(
@@ -75,7 +79,8 @@ export class ClusterWatch {
     const now = this.now();
     const raised: Alert[] = [];
     for (const window of new Set(windows)) {
-      const last = this.db.prepare<[string], { at: number }>('SELECT at FROM alerts WHERE window = ? ORDER BY at DESC LIMIT 1').get(window);
+      // Quiet after this window's last 差评 cluster alert (misuse alerts keep their own quiet time).
+      const last = this.db.prepare<[string], { at: number }>("SELECT at FROM alerts WHERE window = ? AND kind IN ('count', 'share') ORDER BY at DESC LIMIT 1").get(window);
       if (last && now - last.at < this.rule.quietMinutes * 60_000) continue;
       const { bad, total } = this.stats.windowRecent(window, now - this.rule.minutes * 60_000);
       const kind = clusterKind(this.rule, bad, total);

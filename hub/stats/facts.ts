@@ -20,8 +20,12 @@
 import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { Db } from '../store/db.js';
+import { attributedRow } from '../ingest/attribution.js';
 
-/** Counts per dimension, period and key. n1..n5: valid ratings per level; invalid: found invalid on appeal. */
+/**
+ * Counts per dimension, period and key. n1..n5: valid ratings per level; invalid: found invalid
+ * on appeal. (FLAG_POLICY_MIGRATION adds flagged: counted but flagged; misuse: kept, not counted.)
+ */
 const countsTable = (name: string, period: string) => `
   CREATE TABLE ${name} (
     dim TEXT NOT NULL,
@@ -104,6 +108,10 @@ export interface Fact {
   /** Carried for the work order (not kept in rating_facts): preset reasons and case numbers. */
   reasons: string[];
   cases: string[];
+  /** Flags shown as flagged (the hall's flag policy did not leave them at plain 'count'). */
+  flags?: string[];
+  /** What the flag policy decided: 'flag' counts it marked; 'exclude' keeps it out of the counts (misuse). */
+  policy?: 'count' | 'flag' | 'exclude';
 }
 
 /** Dimension keys of a fact. An unknown staff member or item is '' (shown as 未登记). */
@@ -158,8 +166,9 @@ export class Facts {
     this.s = {
       wm: db.prepare<[string], { last_rowid: number }>('SELECT last_rowid FROM stat_watermark WHERE source = ?'),
       setWm: db.prepare('UPDATE stat_watermark SET last_rowid = ? WHERE source = ?'),
-      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string }>(
-        'SELECT rowid, body, received_at, kind FROM ratings WHERE rowid > ? ORDER BY rowid LIMIT ?',
+      // With the hub's attribution and the flag policy's decision, both made when the record was stored.
+      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string; attribution: string | null; action: 'count' | 'flag' | 'exclude' | null; shown: string | null }>(
+        'SELECT r.rowid, r.body, r.received_at, r.kind, r.attribution, d.action, d.shown FROM ratings r LEFT JOIN rating_decisions d ON d.rating_id = r.id WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?',
       ),
       queue: db.prepare<[number, number], { rowid: number; kind: string; payload: string; enqueued_at: number }>(
         "SELECT rowid, kind, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND kind IN ('default', 'correction') ORDER BY rowid LIMIT ?",
@@ -167,21 +176,24 @@ export class Facts {
       maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
       session: db.prepare<[string], { device: string; rating_id: string | null }>('SELECT device, rating_id FROM sessions WHERE id = ?'),
       insert: db.prepare(
-        'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt)',
+        'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at, excluded, flags, flagged) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt, @excluded, @flags, @flagged)',
       ),
       item: db.prepare('INSERT INTO stat_items (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE excluded.name IS NOT NULL'),
       // [table][level - 1]
       bump: ROLLUPS.map(({ table, period }) =>
         [1, 2, 3, 4, 5].map((l) => db.prepare(`INSERT INTO ${table} (dim, ${period}, key, n${l}) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET n${l} = n${l} + 1`)),
       ),
+      // Flagged (counted but marked) rises with its level's count; misuse is counted on its own.
+      bumpFlagged: ROLLUPS.map(({ table, period }) => db.prepare(`UPDATE ${table} SET flagged = flagged + 1 WHERE dim = ? AND ${period} = ? AND key = ?`)),
+      bumpMisuse: ROLLUPS.map(({ table, period }) => db.prepare(`INSERT INTO ${table} (dim, ${period}, key, misuse) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET misuse = misuse + 1`)),
       exclude: ROLLUPS.map(({ table, period }) =>
         [1, 2, 3, 4, 5].map((l) => ({
-          invalid: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, invalid = invalid + 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
-          superseded: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+          invalid: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, flagged = flagged - ?, invalid = invalid + 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+          superseded: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, flagged = flagged - ? WHERE dim = ? AND ${period} = ? AND key = ?`),
         })),
       ),
-      fact: db.prepare<[string], { id: string; day: number; month: number; window: string; staff_id: string | null; item_code: string | null; channel: Channel; level: number; excluded: string | null }>(
-        'SELECT id, day, month, window, staff_id, item_code, channel, level, excluded FROM rating_facts WHERE id = ?',
+      fact: db.prepare<[string], { id: string; day: number; month: number; window: string; staff_id: string | null; item_code: string | null; channel: Channel; level: number; excluded: string | null; flagged: number }>(
+        'SELECT id, day, month, window, staff_id, item_code, channel, level, excluded, flagged FROM rating_facts WHERE id = ?',
       ),
       markExcluded: db.prepare('UPDATE rating_facts SET excluded = ? WHERE id = ? AND excluded IS NULL'),
     };
@@ -191,11 +203,23 @@ export class Facts {
   add(f: Fact): boolean {
     const day = dayNumber(f.at);
     const month = monthOfDay(day);
-    const r = this.s.insert.run({ id: f.id, at: f.at, day, month, window: f.window, staffId: f.staffId, itemCode: f.itemCode, channel: f.channel, level: f.level, device: f.device, receivedAt: f.receivedAt });
+    const misuse = f.policy === 'exclude';
+    const flagged = f.policy === 'flag';
+    const flags = f.flags?.length ? f.flags.join(',') : null;
+    const r = this.s.insert.run({ id: f.id, at: f.at, day, month, window: f.window, staffId: f.staffId, itemCode: f.itemCode, channel: f.channel, level: f.level, device: f.device, receivedAt: f.receivedAt, excluded: misuse ? 'misuse' : null, flags, flagged: flagged ? 1 : 0 });
     if (r.changes === 0) return false;
     if (f.itemCode) this.s.item.run(f.itemCode, f.itemName);
     const periods = [day, month];
-    for (const [dim, key] of factKeys(f)) for (let t = 0; t < ROLLUPS.length; t++) this.s.bump[t]![f.level - 1]!.run(dim, periods[t], key);
+    for (const [dim, key] of factKeys(f)) {
+      for (let t = 0; t < ROLLUPS.length; t++) {
+        if (misuse) {
+          this.s.bumpMisuse[t]!.run(dim, periods[t], key);
+          continue;
+        }
+        this.s.bump[t]![f.level - 1]!.run(dim, periods[t], key);
+        if (flagged) this.s.bumpFlagged[t]!.run(dim, periods[t], key);
+      }
+    }
     return true;
   }
 
@@ -210,7 +234,7 @@ export class Facts {
     this.s.markExcluded.run(why, id);
     const periods = [f.day, f.month];
     for (const [dim, key] of factKeys({ window: f.window, staffId: f.staff_id, itemCode: f.item_code, channel: f.channel })) {
-      for (let t = 0; t < ROLLUPS.length; t++) this.s.exclude[t]![f.level - 1]![why].run(dim, periods[t], key);
+      for (let t = 0; t < ROLLUPS.length; t++) this.s.exclude[t]![f.level - 1]![why].run(f.flagged, dim, periods[t], key);
     }
     return true;
   }
@@ -235,12 +259,18 @@ export class Facts {
     for (const row of rows) {
       wm = row.rowid;
       if (row.kind !== 'rating') continue;
-      const r = JSON.parse(row.body) as RatingRecord;
-      if (!this.counts(r)) continue;
+      // Counted with the hub's attribution (window, staff, session), never the device's claims.
+      const r = attributedRow(row.body, row.attribution);
+      const policy = row.action ?? 'count';
+      // Excluded by the flag policy: kept in the facts as misuse (shown, not counted), no work order.
+      if (policy !== 'exclude' && !this.counts(r)) continue;
       const f = factFromRecord(r, row.received_at);
-      if (f && this.add(f)) {
+      if (!f) continue;
+      f.policy = policy;
+      f.flags = row.shown ? (JSON.parse(row.shown) as string[]) : [];
+      if (this.add(f)) {
         added.push(f);
-        each(f);
+        if (policy !== 'exclude') each(f);
       }
     }
     if (rows.length) this.s.setWm.run(wm, 'ratings');
@@ -288,7 +318,7 @@ export class Facts {
     this.db.transaction(() => {
       for (const { table, period } of ROLLUPS) {
         this.db.exec(`DELETE FROM ${table}`);
-        for (const [dim, expr] of ROLLUP_KEYS) this.db.exec(`INSERT INTO ${table} (dim, ${period}, key, n1, n2, n3, n4, n5, invalid) ${rollupSelect(dim, expr, period)}`);
+        for (const [dim, expr] of ROLLUP_KEYS) this.db.exec(`INSERT INTO ${table} (dim, ${period}, key, n1, n2, n3, n4, n5, invalid, flagged, misuse) ${rollupSelect(dim, expr, period)}`);
       }
     })();
   }
@@ -299,7 +329,7 @@ export class Facts {
     for (const { table, period } of ROLLUPS) {
       for (const [dim, expr] of ROLLUP_KEYS) {
         const fresh = rollupSelect(dim, expr, period);
-        const kept = `SELECT dim, ${period} AS period, key, n1, n2, n3, n4, n5, invalid FROM ${table} WHERE dim = '${dim}' AND (n1 + n2 + n3 + n4 + n5 + invalid) > 0`;
+        const kept = `SELECT dim, ${period} AS period, key, n1, n2, n3, n4, n5, invalid, flagged, misuse FROM ${table} WHERE dim = '${dim}' AND (n1 + n2 + n3 + n4 + n5 + invalid + misuse) > 0`;
         for (const sql of [`${fresh} EXCEPT ${kept}`, `${kept} EXCEPT ${fresh}`]) {
           out.push(...this.db.prepare<[], { dim: string; period: number; key: string }>(sql).all().map((r) => ({ table, ...r })));
         }
@@ -320,6 +350,7 @@ export const ROLLUP_KEYS: [Dim, string][] = [
 /** A recount of one dimension's counts from rating_facts (also what hub/ledger checks the kept counts against). */
 export function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month'): string {
   const n = (l: number) => `sum(level = ${l} AND excluded IS NULL) AS n${l}`;
-  return `SELECT '${dim}' AS dim, ${period} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid
+  return `SELECT '${dim}' AS dim, ${period} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid,
+    sum(flagged = 1 AND excluded IS NULL) AS flagged, sum(excluded IS 'misuse') AS misuse
     FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY ${period}, ${keyExpr}`;
 }

@@ -15,6 +15,10 @@ export interface Counts {
   n5: number;
   /** Ratings found invalid on appeal: shown, not counted in the rates. */
   invalid: number;
+  /** Counted ratings the hall's flag policy marks (e.g. too-soon): part of n1..n5. */
+  flagged: number;
+  /** Ratings the flag policy excludes (e.g. no session in session mode): kept, not counted. */
+  misuse: number;
 }
 
 export interface Rates extends Counts {
@@ -41,7 +45,8 @@ export function rates(c: Counts): Rates {
   };
 }
 
-const SUMS = 'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid';
+const SUMS = 'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid, sum(flagged) AS flagged, sum(misuse) AS misuse';
+const COLS = 'n1, n2, n3, n4, n5, invalid, flagged, misuse';
 
 export const STAT_SQL = {
   /**
@@ -49,28 +54,46 @@ export const STAT_SQL = {
    * monthly counts, the days before the first and after the last whole month from the daily.
    */
   byDim: `SELECT key, ${SUMS} FROM (
-      SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
-      UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
-      UNION ALL SELECT key, n1, n2, n3, n4, n5, invalid FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
+      SELECT key, ${COLS} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
+      UNION ALL SELECT key, ${COLS} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
+      UNION ALL SELECT key, ${COLS} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
     ) GROUP BY key`,
   /** Daily counts of the whole hall (summary, day/week/month trend). */
-  hallDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily INDEXED BY stat_daily_key WHERE dim = 'hall' AND key = '' AND day BETWEEN ? AND ?`,
+  hallDays: `SELECT day, ${COLS} FROM stat_daily INDEXED BY stat_daily_key WHERE dim = 'hall' AND key = '' AND day BETWEEN ? AND ?`,
   /**
    * Daily counts of one window / staff member / item / channel (its trend). INDEXED BY: with
    * statistics gathered, SQLite would rather range over (dim, day) and filter 399 other
    * windows' rows out than seek (dim, key, day).
    */
-  keyDays: `SELECT day, n1, n2, n3, n4, n5, invalid FROM stat_daily INDEXED BY stat_daily_key WHERE dim = ? AND key = ? AND day BETWEEN ? AND ?`,
+  keyDays: `SELECT day, ${COLS} FROM stat_daily INDEXED BY stat_daily_key WHERE dim = ? AND key = ? AND day BETWEEN ? AND ?`,
   /** Ratings found invalid on appeal, newest first. */
   invalidated: `SELECT f.id, f.at, f.window, f.staff_id, f.item_code, f.level, w.id AS order_id
     FROM rating_facts f LEFT JOIN work_orders w ON w.rating_id = f.id
     WHERE f.excluded = 'invalid' AND f.at BETWEEN ? AND ? ORDER BY f.at DESC LIMIT ?`,
   /** The latest ratings (the wall's live feed after a reload). */
-  recent: `SELECT id, at, window, staff_id, item_code, level, channel, excluded FROM rating_facts ORDER BY at DESC LIMIT ?`,
+  recent: `SELECT id, at, window, staff_id, item_code, level, channel, excluded, flags FROM rating_facts ORDER BY at DESC LIMIT ?`,
+  /** Flagged and excluded-as-misuse ratings of a period, newest first (optionally one flag). */
+  flagged: `SELECT id, at, window, staff_id, item_code, level, channel, device, excluded, flags FROM rating_facts INDEXED BY rating_facts_flagged
+    WHERE flags IS NOT NULL AND at BETWEEN @from AND @to AND (@flag IS NULL OR ',' || flags || ',' LIKE '%,' || @flag || ',%') ORDER BY at DESC LIMIT @limit`,
   /** Ratings of one window within the last minutes (差评 cluster alerts). */
   windowRecent: `SELECT count(*) AS total, coalesce(sum(level <= 2), 0) AS bad FROM rating_facts WHERE window = ? AND at > ? AND excluded IS NULL`,
   itemNames: `SELECT code, name FROM stat_items`,
 } as const;
+
+export interface FlaggedRow {
+  id: string;
+  at: number;
+  window: string;
+  staff_id: string | null;
+  item_code: string | null;
+  level: number;
+  channel: string;
+  device: string | null;
+  /** 'misuse': excluded by the flag policy (not counted); null: counted, flagged. */
+  excluded: string | null;
+  /** Comma-joined flags. */
+  flags: string;
+}
 
 export interface DimRow {
   key: string;
@@ -85,8 +108,8 @@ export interface TrendPoint {
 
 export type Grain = 'day' | 'week' | 'month';
 
-const ZERO: Counts = { n1: 0, n2: 0, n3: 0, n4: 0, n5: 0, invalid: 0 };
-const add = (a: Counts, b: Counts): Counts => ({ n1: a.n1 + b.n1, n2: a.n2 + b.n2, n3: a.n3 + b.n3, n4: a.n4 + b.n4, n5: a.n5 + b.n5, invalid: a.invalid + b.invalid });
+const ZERO: Counts = { n1: 0, n2: 0, n3: 0, n4: 0, n5: 0, invalid: 0, flagged: 0, misuse: 0 };
+const add = (a: Counts, b: Counts): Counts => ({ n1: a.n1 + b.n1, n2: a.n2 + b.n2, n3: a.n3 + b.n3, n4: a.n4 + b.n4, n5: a.n5 + b.n5, invalid: a.invalid + b.invalid, flagged: a.flagged + b.flagged, misuse: a.misuse + b.misuse });
 
 const monthStart = (m: number) => numberFromDay(`${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}-01`);
 
@@ -117,7 +140,8 @@ export class StatsQueries {
       hallDays: db.prepare<[number, number], Counts & { day: number }>(STAT_SQL.hallDays),
       keyDays: db.prepare<[string, string, number, number], Counts & { day: number }>(STAT_SQL.keyDays),
       invalidated: db.prepare<[number, number, number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; order_id: number | null }>(STAT_SQL.invalidated),
-      recent: db.prepare<[number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; channel: string; excluded: string | null }>(STAT_SQL.recent),
+      recent: db.prepare<[number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; channel: string; excluded: string | null; flags: string | null }>(STAT_SQL.recent),
+      flagged: db.prepare<[{ from: number; to: number; flag: string | null; limit: number }], FlaggedRow>(STAT_SQL.flagged),
       windowRecent: db.prepare<[string, number], { total: number; bad: number }>(STAT_SQL.windowRecent),
       itemNames: db.prepare<[], { code: string; name: string | null }>(STAT_SQL.itemNames),
     };
@@ -148,6 +172,11 @@ export class StatsQueries {
 
   recent(limit = 20) {
     return this.s.recent.all(limit);
+  }
+
+  /** Ratings with flags shown (counted-but-flagged and excluded misuse) in [fromMs, toMs], newest first. */
+  flagged(fromMs: number, toMs: number, flag: string | null = null, limit = 500): FlaggedRow[] {
+    return this.s.flagged.all({ from: fromMs, to: toMs, flag, limit });
   }
 
   windowRecent(window: string, sinceMs: number): { total: number; bad: number } {

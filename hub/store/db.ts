@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
+import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
+import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -125,6 +127,10 @@ export const MIGRATIONS: string[] = [
   FORWARD_MESSAGES_MIGRATION,
   // The ledger (issue 12): device keys per epoch, signed daily checkpoints.
   LEDGER_MIGRATION,
+  // Issue 16: the hub's own attribution of each record (window, staff, session, its flags).
+  ATTRIBUTION_MIGRATION,
+  // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
+  FLAG_POLICY_MIGRATION,
 ];
 
 export type Db = Database.Database;

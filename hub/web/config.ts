@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ClusterRuleSchema } from '../stats/alerts.js';
+import { MisuseRuleSchema } from '../stats/misuse-alerts.js';
 
 /** The hall web page's part of the hub configuration (HubConfig.web). */
 export const WebConfigSchema = z
@@ -11,6 +12,8 @@ export const WebConfigSchema = z
     /** …and at the latest this long after log-in. */
     sessionMaxHours: z.number().int().positive().max(24 * 30).default(12),
     alerts: ClusterRuleSchema.prefault({}),
+    /** Misuse alerts: sessionless presses, bursts of top ratings, a flagged window far above the hall. */
+    misuseAlerts: MisuseRuleSchema.prefault({}),
     /** The page title, e.g. "XX市民中心 一楼大厅". */
     hallName: z.string().max(64).nullable().default(null),
   })

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { DeviceRow, Registry } from '../registry/registry.js';
 import { ClusterWatch, type Alert } from '../stats/alerts.js';
 import { Facts, type Fact } from '../stats/facts.js';
+import { MisuseWatch } from '../stats/misuse-alerts.js';
 import { StatsQueries } from '../stats/queries.js';
 import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
@@ -67,7 +68,8 @@ export interface Tile {
   firmware: string | null;
   statusAt: number | null;
   lastRating: { level: number; at: number } | null;
-  today: { total: number; bad: number };
+  /** misuse: presses kept but not counted under the hall's flag policy. */
+  today: { total: number; bad: number; misuse?: number };
 }
 
 export interface WallSummary {
@@ -89,6 +91,7 @@ export class HallWeb {
   readonly stats: StatsQueries;
   readonly workOrders: WorkOrders;
   readonly alerts: ClusterWatch;
+  readonly misuse: MisuseWatch;
   readonly live = new LiveFeed();
   readonly profile: PolicyProfile;
   readonly calendar: WorkingDayCalendar;
@@ -97,6 +100,7 @@ export class HallWeb {
   readonly handoffTarget: string | null;
   private readonly log: Logger;
   private readonly alertCounter: Counter<'window'>;
+  private readonly misuseCounter: Counter<'kind'>;
   private syncing = false;
   private scheduled = false;
   private again = false;
@@ -120,8 +124,11 @@ export class HallWeb {
     const outbound = { db: d.db, hall: d.hall ?? d.registry.hall, handoffTarget: this.handoffTarget };
     this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'), (step) =>
       queueOutbound(outbound, step.before, step.after, step.cmd, step.event, step.actor, step.at, () => this.workOrders.trail(step.after.id)),
+      () => !!d.registry.hallSettings().reasonRequired,
     );
     this.alerts = new ClusterWatch(d.db, this.stats, this.config.alerts, this.now);
+    this.misuse = new MisuseWatch(d.db, this.config.misuseAlerts, this.now);
+    this.misuseCounter = new Counter({ name: 'hcp_misuse_alerts_total', help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)', labelNames: ['kind'] as const, registers: [d.metrics.registry] });
     this.alertCounter = new Counter({ name: 'hcp_bad_review_alerts_total', help: '差评 cluster alerts raised, by window', labelNames: ['window'] as const, registers: [d.metrics.registry] });
 
     // Off ingest's call stack: many group commits in a burst become one catch-up.
@@ -220,15 +227,20 @@ export class HallWeb {
     const badWindows: string[] = [];
     const recentCutoff = this.now() - 10 * 60_000;
     for (const f of added) {
-      if (f.level <= 2) badWindows.push(f.window);
+      if (f.level <= 2 && f.policy !== 'exclude') badWindows.push(f.window);
       // Backfilled history is not news for the live feed.
-      if (f.receivedAt >= recentCutoff) this.live.send('rating', { id: f.id, at: f.at, window: f.window, staffId: f.staffId, level: f.level, channel: f.channel, itemName: f.itemName });
+      if (f.receivedAt >= recentCutoff) this.live.send('rating', { id: f.id, at: f.at, window: f.window, staffId: f.staffId, level: f.level, channel: f.channel, itemName: f.itemName, flags: f.flags?.length ? f.flags.join(',') : null, excluded: f.policy === 'exclude' ? 'misuse' : null });
     }
     for (const o of created) {
       this.log.info({ order: o.id, window: o.window, level: o.level, dueAt: o.dueAt }, '差评 work order opened');
       if (o.createdAt >= recentCutoff) this.live.send('workorder', { id: o.id, window: o.window, level: o.level, state: o.state, dueAt: o.dueAt });
     }
     for (const a of this.alerts.check(badWindows)) this.raise(a);
+    for (const a of this.misuse.check(added.filter((f) => f.receivedAt >= recentCutoff))) {
+      this.misuseCounter.inc({ kind: a.kind });
+      this.log.warn({ window: a.window, kind: a.kind, detail: a.detail }, 'misuse alert at a window');
+      this.live.send('alert', a);
+    }
     if (this.live.size > 0) {
       const windows = new Set(added.filter((f) => f.receivedAt >= recentCutoff).map((f) => f.window));
       for (const dev of this.d.registry.list()) if (windows.has(dev.window)) this.pushTile(dev.id);
@@ -300,7 +312,7 @@ export class HallWeb {
     return m;
   }
 
-  tile(id: string, todayCounts?: Map<string, { total: number; bad: number }>): Tile {
+  tile(id: string, todayCounts?: Map<string, { total: number; bad: number; misuse: number }>): Tile {
     const d = this.d.registry.get(id)!;
     // The hub's view of the device: connected now (the broker's current connection) and its last status.
     const h = this.d.status.health(id);
@@ -311,9 +323,9 @@ export class HallWeb {
       .prepare<[string], { level: number; at: number }>('SELECT level, at FROM rating_facts WHERE window = ? ORDER BY at DESC LIMIT 1')
       .get(d.window);
     const day = dayNumber(this.now());
-    const today = todayCounts ? (todayCounts.get(d.window) ?? { total: 0, bad: 0 }) : (() => {
+    const today = todayCounts ? (todayCounts.get(d.window) ?? { total: 0, bad: 0, misuse: 0 }) : (() => {
       const c = this.stats.trend(day, day, 'day', 'window', d.window)[0]?.counts;
-      return { total: c?.total ?? 0, bad: c?.bad ?? 0 };
+      return { total: c?.total ?? 0, bad: c?.bad ?? 0, misuse: c?.misuse ?? 0 };
     })();
     return {
       id,
@@ -336,9 +348,9 @@ export class HallWeb {
     };
   }
 
-  private todayByWindow(): Map<string, { total: number; bad: number }> {
+  private todayByWindow(): Map<string, { total: number; bad: number; misuse: number }> {
     const today = dayNumber(this.now());
-    return new Map(this.stats.byDim('window', today, today).map((r) => [r.key, { total: r.counts.total, bad: r.counts.bad }]));
+    return new Map(this.stats.byDim('window', today, today).map((r) => [r.key, { total: r.counts.total, bad: r.counts.bad, misuse: r.counts.misuse }]));
   }
 
   tiles(): Tile[] {

@@ -5,10 +5,13 @@
  */
 import { LEVELS } from '../../protocol/index.js';
 import type { Alert } from '../stats/alerts.js';
-import type { DimRow, Grain, Rates, TrendPoint } from '../stats/queries.js';
+import type { MisuseRule } from '../stats/misuse-alerts.js';
+import { FLAG_LABELS } from '../policy/flag-policy.js';
+import type { DimRow, FlaggedRow, Grain, Rates, TrendPoint } from '../stats/queries.js';
 import type { AuditRow } from '../users/audit.js';
 import { ROLE_LABELS, type StaffUser } from '../users/users.js';
 import { allowedActions, isOverdue, type OrderState } from '../workorders/machine.js';
+import type { OutboundEntry } from '../workorders/outbound.js';
 import { CLASSES, durationText, type OrderClass, type PolicyProfile } from '../workorders/policy.js';
 import type { TrailEntry, WorkOrder } from '../workorders/store.js';
 import type { Tile, WallSummary } from './hall-web.js';
@@ -129,13 +132,18 @@ export interface StatsView {
   tables: Record<'window' | 'staff' | 'item' | 'channel', DimRow[]>;
   labels: Record<'window' | 'staff' | 'item', Map<string, string>>;
   invalidated: { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; order_id: number | null }[];
+  /** Ratings with flags shown (counted-but-flagged, or excluded as misuse), filtered by `flag`. */
+  flagged: FlaggedRow[];
+  flag: string | null;
   orders: { state: string; n: number; late: number }[];
   timings: Record<string, number>;
 }
 
 const rateCells = (c: Rates) =>
-  html`${LEVELS.map((l) => html`<td class="num">${c[`n${l}` as 'n1']}</td>`)}<td class="num">${c.total}</td><td class="num">${percent(c.satisfaction)}</td><td class="num ${c.badRate && c.badRate > 0.05 ? 'warn' : ''}">${percent(c.badRate)}</td><td class="num ${c.invalid ? 'invalid' : ''}">${c.invalid}</td>`;
-const rateHead = html`${LEVELS.map((l) => html`<th class="num">${levelLabel(l)}</th>`)}<th class="num">有效评价</th><th class="num">满意率</th><th class="num">差评率</th><th class="num" title="经复核认定为误评或恶意差评，不计入统计">无效差评</th>`;
+  html`${LEVELS.map((l) => html`<td class="num">${c[`n${l}` as 'n1']}</td>`)}<td class="num">${c.total}</td><td class="num">${percent(c.satisfaction)}</td><td class="num ${c.badRate && c.badRate > 0.05 ? 'warn' : ''}">${percent(c.badRate)}</td><td class="num ${c.invalid ? 'invalid' : ''}">${c.invalid}</td><td class="num ${c.flagged ? 'warn' : ''}">${c.flagged}</td><td class="num ${c.misuse ? 'invalid' : ''}">${c.misuse}</td>`;
+const rateHead = html`${LEVELS.map((l) => html`<th class="num">${levelLabel(l)}</th>`)}<th class="num">有效评价</th><th class="num">满意率</th><th class="num">差评率</th><th class="num" title="经复核认定为误评或恶意差评，不计入统计">无效差评</th><th class="num" title="计入统计，但带有本厅设为「计入并标记」的标记（如提示后过快按键）">已标记</th><th class="num" title="按本厅标记规则不计入统计、不上报，记录保留（如会话模式下无办件会话的按键）">异常不计入</th>`;
+
+const flagBadges = (flags: string) => flags.split(',').map((f) => html`<span class="badge amber flag" data-flag="${f}">${FLAG_LABELS[f] ?? f}</span> `);
 
 export function statsPage(ctx: PageContext, v: StatsView): Html {
   const q = (extra: Record<string, string>) => '?' + new URLSearchParams({ from: v.from, to: v.to, grain: v.grain, ...extra }).toString();
@@ -162,13 +170,15 @@ export function statsPage(ctx: PageContext, v: StatsView): Html {
   <label>趋势 <select name="grain">${(['day', 'week', 'month'] as const).map((g) => html`<option value="${g}" ${g === v.grain ? new Html('selected') : ''}>${{ day: '按日', week: '按周', month: '按月' }[g]}</option>`)}</select></label>
   <button type="submit">查询</button>
 </form>
-<p class="note">统计由已存储的评价记录自动生成，不可修改。满意率 = (非常满意+满意+基本满意) ÷ 有效评价；经复核认定的无效差评单列显示，不计入有效评价。</p>
+<p class="note">统计由已存储的评价记录自动生成，不可修改。满意率 = (非常满意+满意+基本满意) ÷ 有效评价；经复核认定的无效差评单列显示，不计入有效评价；按本厅标记规则“不计入”的按键（如无办件会话）保留记录、单列显示，不计入有效评价，也不上报。</p>
 <section class="kpis static">
   <div class="kpi"><b id="k-total">${s.total}</b><span>有效评价</span></div>
   <div class="kpi"><b id="k-sat">${percent(s.satisfaction)}</b><span>满意率</span></div>
   <div class="kpi"><b id="k-good">${percent(s.good)}</b><span>好评率（满意以上）</span></div>
   <div class="kpi ${s.bad ? 'bad' : ''}"><b id="k-bad">${s.bad}</b><span>差评</span></div>
   <div class="kpi"><b id="k-invalid">${s.invalid}</b><span>无效差评</span></div>
+  <div class="kpi"><b id="k-flagged">${s.flagged}</b><span>已标记（计入）</span></div>
+  <div class="kpi"><b id="k-misuse">${s.misuse}</b><span>异常不计入</span></div>
 </section>
 <section class="card">
   <h2>${v.trendTitle} <a class="csv" href="/stats.csv${q({ table: 'trend' })}">导出 CSV</a></h2>
@@ -184,6 +194,19 @@ ${dimTable('window')}${dimTable('staff')}${dimTable('item')}${dimTable('channel'
     : html`<table class="data"><thead><tr><th>评价时间</th><th>窗口</th><th>等级</th><th>工作人员</th><th>工单</th></tr></thead><tbody>
     ${v.invalidated.map((r) => html`<tr class="invalid-row"><td>${dateTime(r.at)}</td><td>${r.window}</td><td><s>${levelLabel(r.level)}</s> <span class="badge grey">无效</span></td><td>${r.staff_id ? (v.labels.staff.get(r.staff_id) ?? r.staff_id) : '—'}</td><td>${r.order_id ? html`<a href="/workorders/${r.order_id}">#${r.order_id}</a>` : '—'}</td></tr>`)}
     </tbody></table>`}
+</section>
+<section class="card" id="flagged">
+  <h2>标记与异常评价（记录保留；“不计入”的不进入统计、不上报） <a class="csv" href="/stats.csv${q({ table: 'flagged', ...(v.flag ? { flag: v.flag } : {}) })}">导出 CSV</a></h2>
+  <form method="get" action="/stats" class="inline">
+    <input type="hidden" name="from" value="${v.from}"><input type="hidden" name="to" value="${v.to}"><input type="hidden" name="grain" value="${v.grain}">
+    <label>标记 <select name="flag"><option value="">全部</option>${Object.entries(FLAG_LABELS).map(([f, label]) => html`<option value="${f}" ${f === v.flag ? new Html('selected') : ''}>${label}</option>`)}</select></label>
+    <button type="submit">筛选</button>
+  </form>
+  ${v.flagged.length === 0
+    ? html`<p class="muted">本期没有。</p>`
+    : html`<div class="scroll"><table class="data"><thead><tr><th>评价时间</th><th>窗口</th><th>等级</th><th>工作人员</th><th>标记</th><th>统计</th></tr></thead><tbody>
+    ${v.flagged.map((r) => html`<tr class="${r.excluded ? 'invalid-row' : ''}" data-rating="${r.id}"><td>${dateTime(r.at)}</td><td>${r.window}</td><td>${r.excluded ? html`<s>${levelLabel(r.level)}</s>` : levelLabel(r.level)}</td><td>${r.staff_id ? (v.labels.staff.get(r.staff_id) ?? r.staff_id) : '—'}</td><td>${flagBadges(r.flags)}</td><td>${r.excluded ? html`<span class="badge grey">不计入</span>` : '计入'}</td></tr>`)}
+    </tbody></table></div>`}
 </section>
 <p class="muted small" id="timings">服务器计算用时：${Object.entries(v.timings).map(([k, ms]) => `${k} ${ms.toFixed(1)} ms`).join('，')}</p>
 ${jsonScript('trend-data', { trend: v.trend.map((p) => ({ period: p.period, n: [p.counts.n5, p.counts.n4, p.counts.n3, p.counts.n2, p.counts.n1], satisfaction: p.counts.satisfaction })), labels: LEVELS.map(levelLabel) })}`,
@@ -223,7 +246,7 @@ export function workOrdersPage(ctx: PageContext, orders: WorkOrder[], filter: st
   );
 }
 
-export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[], profile: PolicyProfile, reasonTexts: Map<string, string>, staff: Map<string, string>, handoffTarget: string | null = null): Html {
+export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[], profile: PolicyProfile, reasonTexts: Map<string, string>, staff: Map<string, string>, handoffTarget: string | null = null, outbound: OutboundEntry[] = []): Html {
   const r = remaining(o.dueAt, ctx.now);
   const actions = ctx.user ? allowedActions(o, ctx.user.role, !!handoffTarget).filter((a) => a !== 'judge' || o.appealedBy !== ctx.user!.name) : [];
   const form = (action: string, fields: Html, primary = true) =>
@@ -255,7 +278,7 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
   <h1>差评工单 #${o.id} ${stateBadge(o, ctx.now)}</h1>
   <dl class="facts">
     <dt>评价</dt><dd><span class="lvl l${o.level}">${levelLabel(o.level)}</span> ${o.appealOutcome === 'invalid' ? html`<span class="badge grey">已认定无效，不计入统计</span>` : ''}</dd>
-    <dt>原因</dt><dd>${o.reasons.length ? o.reasons.map((c) => `${c} ${reasonTexts.get(c) ?? ''}`).join('；') : '（评价人未选择原因）'}</dd>
+    <dt>原因</dt><dd>${o.reasons.length ? o.reasons.map((c) => `${c} ${reasonTexts.get(c) ?? ''}`).join('；') : '（评价人未选择原因）'}${trail[0]?.data.task === 'obtain-reason' ? html` <span class="badge amber" id="reason-task">待办：核实或回访时了解差评原因</span>` : ''}</dd>
     <dt>窗口</dt><dd>${o.window}</dd>
     <dt>工作人员</dt><dd>${o.staffId ? (staff.get(o.staffId) ?? o.staffId) : '—'}</dd>
     <dt>事项</dt><dd>${o.itemName ?? '—'} ${o.itemCode ? html`<small class="muted">${o.itemCode}</small>` : ''}</dd>
@@ -269,11 +292,25 @@ export function workOrderPage(ctx: PageContext, o: WorkOrder, trail: TrailEntry[
   </dl>
 </section>
 ${actions.length ? html`<section class="card actions"><h2>办理</h2><div class="action-grid">${actions.map((a) => forms[a]!())}</div></section>` : ''}
+${outbound.length ? outboundCard(outbound, handoffTarget) : ''}
 <section class="card"><h2>办理记录（不可修改）</h2>
 <table class="data trail"><thead><tr><th>时间</th><th>办理人</th><th>操作</th><th>状态</th><th>说明</th></tr></thead><tbody>
 ${trail.map((t) => html`<tr><td>${dateTime(t.at)}</td><td>${t.actor === 'system' ? '系统' : t.actor}</td><td>${ACTION_LABELS[t.action] ?? t.action}${eventDetail(t)}${t.data.late ? html` <span class="badge red">超期办理</span>` : ''}</td><td>${t.from ? `${STATE_LABELS[t.from]} → ` : ''}${STATE_LABELS[t.to]}</td><td>${t.note ?? ''}${t.data.dueAt ? html`<br><small class="muted">期限 ${deadlineText(t.data.dueAt as number)}</small>` : ''}</td></tr>`)}
 </tbody></table></section>`
   );
+}
+
+const MILESTONE_LABELS: Record<string, string> = { verified: '核实', extended: '延期', rectified: '整改', 'appeal-decided': '复核结论', revisited: '回访', closed: '办结', 'handed-off': '转办' };
+const OUTBOUND_STATE: Record<OutboundEntry['state'], string> = { pending: '待上报', done: '已送达', rejected: '被拒收' };
+
+/** What of this 差评 went out (milestones, invalidation to the province; the hand-off), and whether it arrived. */
+function outboundCard(rows: OutboundEntry[], handoffTarget: string | null): Html {
+  const what = (r: OutboundEntry) =>
+    r.kind === 'rating' || r.kind === 'correction' ? '评价' : r.kind === 'milestone' ? `办理进度：${MILESTONE_LABELS[r.type ?? ''] ?? r.type}${r.result ? `（${r.result}）` : ''}` : r.kind === 'invalidation' ? '无效差评：撤销该评价' : r.kind === 'handoff' ? '转办' : r.kind;
+  return html`<section class="card outbound"><h2>上报情况</h2>
+<table class="data"><thead><tr><th>内容</th><th>去向</th><th>状态</th><th>时间</th></tr></thead><tbody>
+${rows.map((r) => html`<tr data-kind="${r.kind}" data-state="${r.state}"><td>${what(r)}</td><td>${r.destination === 'handoff' ? (handoffTarget ?? '转办去向') : '省平台'}</td><td class="${r.state === 'rejected' ? 'red-text' : r.state === 'pending' ? 'muted' : ''}">${OUTBOUND_STATE[r.state]}${r.state !== 'done' && r.lastError ? html`<br><small>${r.lastError}</small>` : ''}</td><td>${dateTime(r.forwardedAt ?? r.enqueuedAt)}</td></tr>`)}
+</tbody></table></section>`;
 }
 
 /** What an event decided, in words: 类别, 复核结论, 延期天数, 回访结果. */
@@ -290,17 +327,20 @@ function eventDetail(t: TrailEntry): string {
   return parts.length ? `（${parts.join('，')}）` : '';
 }
 
-export function alertsPage(ctx: PageContext, alerts: Alert[], rule: { minutes: number; minBad: number; share: number; minTotal: number }): Html {
+const MISUSE_KIND_LABELS: Record<string, string> = { sessionless: '无会话按键过多', burst: '最高评价连续出现', 'flagged-high': '标记多且满意率异常偏高' };
+
+export function alertsPage(ctx: PageContext, alerts: Alert[], rule: { minutes: number; minBad: number; share: number; minTotal: number }, misuse?: MisuseRule): Html {
   const canAck = ctx.user?.role !== 'viewer';
   return layout(
     ctx,
     '差评预警',
-    html`<section class="card"><h1>差评集中预警</h1>
+    html`<section class="card"><h1>差评集中与异常评价预警</h1>
 <p class="muted">规则：同一窗口 ${rule.minutes} 分钟内差评达到 ${rule.minBad} 条，或评价满 ${rule.minTotal} 条时差评占比达到 ${percent(rule.share, 0)}。</p>
+${misuse ? html`<p class="muted">异常评价：${misuse.sessionless.minutes} 分钟内无办件会话按键达到 ${misuse.sessionless.min} 次；最高评价连续 ${misuse.burst.min} 次、间隔均不超过 ${misuse.burst.seconds} 秒；窗口满意率高出全厅 ${percent(misuse.flaggedHigh.margin, 0)} 以上且按键中被标记的占 ${percent(misuse.flaggedHigh.flaggedShare, 0)} 以上。</p>` : ''}
 ${alerts.length === 0
   ? html`<p class="muted">没有预警。</p>`
   : html`<table class="data"><thead><tr><th>时间</th><th>窗口</th><th>情况</th><th>处理</th></tr></thead><tbody>
-${alerts.map((a) => html`<tr class="${a.ackedAt ? '' : 'alert-row'}"><td>${dateTime(a.at)}</td><td>${a.window}</td><td>${a.minutes} 分钟内差评 ${a.bad} 条 / 共 ${a.total} 条</td><td>${a.ackedAt
+${alerts.map((a) => html`<tr class="${a.ackedAt ? '' : 'alert-row'}"><td>${dateTime(a.at)}</td><td>${a.window}</td><td data-kind="${a.kind}">${a.kind in MISUSE_KIND_LABELS ? html`<span class="badge amber">${MISUSE_KIND_LABELS[a.kind]}</span> ${a.detail ?? ''}` : `${a.minutes} 分钟内差评 ${a.bad} 条 / 共 ${a.total} 条`}</td><td>${a.ackedAt
     ? `${a.ackedBy} 于 ${dateTime(a.ackedAt)} 已知悉`
     : canAck
       ? html`<form method="post" action="/alerts/${a.id}/ack"><input type="hidden" name="_csrf" value="${ctx.csrf ?? ''}"><button type="submit">知悉</button></form>`

@@ -14,17 +14,22 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { BUILTIN_CATALOGUE } from '../../protocol/index.js';
+import { BUILTIN_CATALOGUE, displayText } from '../../protocol/index.js';
 import { addDays, chinaDay, numberFromDay, startOfChinaDay, weekday } from '../calendar/working-days.js';
 import type { Grain } from '../stats/queries.js';
 import { toCsv } from '../stats/queries.js';
 import type { ActiveSession } from '../users/sessions.js';
 import { PasswordSchema, STAFF_ROLES, UserError, type StaffRoleName } from '../users/users.js';
 import { allowedActions, Refusal, STATES, type Command } from '../workorders/machine.js';
+import { outboundFor } from '../workorders/outbound.js';
 import { CLASSES } from '../workorders/policy.js';
 import { WorkOrderError } from '../workorders/store.js';
 import type { HallWeb } from './hall-web.js';
+import { FLAG_LABELS } from '../policy/flag-policy.js';
 import { html, levelLabel, percent } from './html.js';
+
+/** "no-session,too-soon" → "无办件会话；提示后过快按键". */
+export const flagText = (flags: string) => flags.split(',').map((f) => FLAG_LABELS[f] ?? f).join('；');
 import { alertsPage, auditPage, layout, loginPage, statsPage, usersPage, wallPage, workOrderPage, workOrdersPage, type PageContext, type StatsView } from './pages.js';
 
 export const SESSION_COOKIE = 'hcp_session';
@@ -64,6 +69,8 @@ export interface StatsRequest {
   grain: Grain;
   dim?: 'window' | 'staff' | 'item' | 'channel';
   key?: string;
+  /** The flagged-ratings list: only this flag (e.g. no-session). */
+  flag?: string;
 }
 
 export function presetRange(preset: string, now: number): { from: string; to: string } {
@@ -100,6 +107,7 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
     channel: time('channel', () => web.stats.byDim('channel', from, to)),
   };
   const invalidated = time('invalidated', () => web.stats.invalidated(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1));
+  const flagged = time('flagged', () => web.stats.flagged(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1, r.flag ?? null));
   const orders = time('workorders', () =>
     web.d.db
       .prepare<[number, number], { state: string; n: number; late: number }>(ORDER_SUMMARY_SQL)
@@ -119,6 +127,8 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
     tables,
     labels: { window: windowNames, staff: web.staffNames(), item: new Map([...items].map(([c, n]) => [c, n ? `${n}（${c}）` : c])) },
     invalidated,
+    flagged,
+    flag: r.flag ?? null,
     orders,
     timings,
   };
@@ -126,14 +136,26 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
 
 export const ORDER_SUMMARY_SQL = `SELECT state, count(*) AS n, coalesce(sum(late_stages > 0), 0) AS late FROM work_orders WHERE created_at BETWEEN ? AND ? GROUP BY state`;
 
+/** A calendar day: "2026-99-01" or "2026-02-30" is a 400 naming the parameter, never a 500 or March 2. */
+export const DayParam = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date written YYYY-MM-DD')
+  .refine((s) => {
+    const t = Date.parse(s + 'T00:00:00Z');
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+  }, 'is not a day on the calendar')
+  // The day after 9999-12-31 has no four-digit year: the range arithmetic would fail (a 500).
+  .refine((s) => s >= '1970-01-01' && s <= '9998-12-31', 'must be between 1970-01-01 and 9998-12-31');
+
 const StatsQuery = z.object({
   preset: z.enum(['today', 'week', 'month', 'year']).optional(),
-  from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
-  to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  from: DayParam.optional(),
+  to: DayParam.optional(),
   grain: z.enum(['day', 'week', 'month']).optional(),
   dim: z.enum(['window', 'staff', 'item', 'channel']).optional(),
   key: z.string().max(200).optional(),
-  table: z.enum(['window', 'staff', 'item', 'channel', 'trend', 'invalid']).optional(),
+  table: z.enum(['window', 'staff', 'item', 'channel', 'trend', 'invalid', 'flagged']).optional(),
+  flag: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/).optional(),
 });
 
 function statsRequest(q: unknown, now: number): StatsRequest {
@@ -143,7 +165,7 @@ function statsRequest(q: unknown, now: number): StatsRequest {
   const days = numberFromDay(to) - numberFromDay(from);
   if (days > 3 * 366) throw new WebError(400, 'range-too-long', '查询范围不能超过三年');
   const grain = p.grain ?? (days > 92 ? 'month' : days > 31 ? 'week' : 'day');
-  return { from, to, grain, ...(p.dim ? { dim: p.dim, key: p.key ?? '' } : {}) };
+  return { from, to, grain, ...(p.dim ? { dim: p.dim, key: p.key ?? '' } : {}), ...(p.flag ? { flag: p.flag } : {}) };
 }
 
 // ---- commands from forms and JSON
@@ -162,6 +184,25 @@ const CommandSchema = z.discriminatedUnion('type', [
 ]);
 const ActionBody = z.object({ version: z.coerce.number().int().positive().optional() }).passthrough();
 
+/**
+ * Where to go after log-in: only a path on this hub. "//host", "/\\host" and their variants
+ * with tabs, newlines or spaces (which browsers strip) would leave the hub, so anything with a
+ * backslash, a control character or whitespace is refused, and what is left must resolve to
+ * this origin. Percent-encoded slashes stay encoded in a path, so they cannot name a host.
+ */
+export function safeNext(n: unknown): string {
+  const fallback = '/wall';
+  // eslint-disable-next-line no-control-regex
+  if (typeof n !== 'string' || n.length > 2000 || !n.startsWith('/') || n.startsWith('//') || /[\\\u0000-\u0020\u007f-\u009f]/.test(n)) return fallback;
+  try {
+    const base = 'http://hub.invalid';
+    const u = new URL(n, base);
+    return u.origin === base ? u.pathname + u.search + u.hash : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
 // ---- the plugin
 
 export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<void> {
@@ -171,6 +212,12 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     r.schema = { ...r.schema, hide: true };
   });
   await app.register(fastifyCookie);
+  // The JSON API checks the session before anything reads the body: a caller without a
+  // session gets 401, never a 400 that tells it what a valid body would look like.
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?', 1)[0]!;
+    if (path.startsWith('/api/hall/') && path !== '/api/hall/login' && !sessionOf(req)) throw new WebError(401, 'unauthorized', '请先登录 (log in first)');
+  });
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
   await app.register(fastifyStatic, { root: staticDir(), prefix: '/static/', maxAge: 3_600_000 });
   const chart = chartJs();
@@ -250,7 +297,6 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     return { ok: true as const, session };
   };
   const loginMessage = (reason: string) => (reason === 'locked' ? '连续输错密码次数过多，账号已临时锁定，请10分钟后再试' : reason === 'disabled' ? '账号已停用' : '账号或密码错误');
-  const safeNext = (n: unknown) => (typeof n === 'string' && n.startsWith('/') && !n.startsWith('//') ? n : '/wall');
 
   app.get('/', async (req, reply) => reply.redirect(sessionOf(req) ? '/wall' : '/login', 303));
   app.get('/login', async (req, reply) => sendHtml(reply, loginPage(ctxOf(req, null), null, safeNext((req.query as { next?: string }).next))));
@@ -264,6 +310,12 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const token = req.cookies[SESSION_COOKIE];
     const s = sessionOf(req);
     if (token && s) {
+      // A state change like any other: a page elsewhere must not be able to log staff out.
+      try {
+        checkCsrf(req, s);
+      } catch (e) {
+        return sendHtml(reply, layout(ctxOf(req, s), '无法退出', html`<section class="card"><h1>无法退出</h1><p>${messageOf(e)}</p><p><a href="/wall">返回</a></p></section>`), 403);
+      }
       web.sessions.end(token);
       web.audit.record(s.user.name, 'logout');
     }
@@ -323,10 +375,16 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     if (!s) return reply.redirect('/login', 303);
     const table = StatsQuery.parse(req.query).table ?? 'window';
     const v = computeStats(web, statsRequest(req.query, web.now()));
-    const levelCols = ['非常满意', '满意', '基本满意', '不满意', '非常不满意', '有效评价', '满意率', '差评率', '无效差评'];
-    const counts = (c: StatsView['summary']) => [c.n5, c.n4, c.n3, c.n2, c.n1, c.total, percent(c.satisfaction, 2), percent(c.badRate, 2), c.invalid];
+    const levelCols = ['非常满意', '满意', '基本满意', '不满意', '非常不满意', '有效评价', '满意率', '差评率', '无效差评', '已标记', '异常不计入'];
+    const counts = (c: StatsView['summary']) => [c.n5, c.n4, c.n3, c.n2, c.n1, c.total, percent(c.satisfaction, 2), percent(c.badRate, 2), c.invalid, c.flagged, c.misuse];
     let csv: string;
     if (table === 'trend') csv = toCsv(['期间', ...levelCols], v.trend.map((p) => [p.period, ...counts(p.counts)]));
+    else if (table === 'flagged') {
+      csv = toCsv(
+        ['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '设备', '标记', '标记说明', '统计'],
+        v.flagged.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.device, r.flags, flagText(r.flags), r.excluded === 'misuse' ? '不计入' : '计入']),
+      );
+    }
     else if (table === 'invalid') csv = toCsv(['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '工单'], v.invalidated.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.order_id]));
     else {
       const label = (k: string) => (table === 'channel' ? k : k === '' ? '（未登记）' : ((v.labels as Record<string, Map<string, string>>)[table]?.get(k) ?? k));
@@ -356,7 +414,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
       const id = z.coerce.number().int().parse((req.params as { id: string }).id);
       const o = web.workOrders.get(id);
       if (!o) return sendHtml(reply, layout(ctx, '没有此工单', html`<section class="card"><h1>没有工单 #${id}</h1></section>`), 404);
-      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames(), web.handoffTarget));
+      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames(), web.handoffTarget, outboundFor(web.d.db, o.ratingId)));
     }),
   );
   const act = (idParam: string, body: unknown, s: ActiveSession) => {
@@ -385,7 +443,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const id = z.coerce.number().int().parse((req.params as { id: string }).id);
     const o = web.workOrders.get(id);
     if (!o) throw new WebError(404, 'not-found', `没有工单 ${id}`);
-    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role, !!web.handoffTarget) };
+    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role, !!web.handoffTarget), outbound: outboundFor(web.d.db, o.ratingId) };
   });
   app.post('/api/hall/workorders/:id/actions', async (req) => {
     const s = api('supervisor', req, true);
@@ -394,7 +452,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   });
 
   // ---- alerts
-  app.get('/alerts', page('viewer', '/alerts', (_req, reply, _s, ctx) => sendHtml(reply, alertsPage(ctx, web.alerts.list(), web.config.alerts))));
+  app.get('/alerts', page('viewer', '/alerts', (_req, reply, _s, ctx) => sendHtml(reply, alertsPage(ctx, web.alerts.list(), web.config.alerts, web.config.misuseAlerts))));
   const ack = (idParam: string, s: ActiveSession) => {
     const id = z.coerce.number().int().parse(idParam);
     if (!web.alerts.ack(id, s.user.name)) throw new WebError(404, 'not-found', `预警 ${id} 不存在或已处理`);
@@ -416,7 +474,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     '/users',
     page('admin', '/users', (_req, reply, _s, ctx) => sendHtml(reply, usersPage(ctx, web.users.list(), null))),
   );
-  const AddUser = z.object({ name: z.string(), role: z.enum(STAFF_ROLES), displayName: z.string().max(64).optional(), password: PasswordSchema.optional() });
+  const AddUser = z.object({ name: z.string(), role: z.enum(STAFF_ROLES), displayName: displayText(64).or(z.literal('')).optional(), password: PasswordSchema.optional() });
   app.post('/users', async (req, reply) => {
     // Not a redirect: the generated password is shown once, on this response only.
     const s = sessionOf(req);

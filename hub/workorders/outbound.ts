@@ -196,3 +196,28 @@ export function queueOutbound(c: OutboundContext, before: WorkOrder, after: Work
     enqueueMessage(c.db, { id, kind: 'handoff', destination: 'handoff', subject: evaluationId, payload: payload as unknown as Handoff & Record<string, unknown> }, at);
   }
 }
+
+/** One message about a 差评 on the forward queue, as the work-order page shows it. */
+export interface OutboundEntry {
+  id: string;
+  kind: string;
+  destination: string;
+  /** For a milestone: its type and result. */
+  type: string | null;
+  result: string | null;
+  state: 'pending' | 'done' | 'rejected';
+  enqueuedAt: number;
+  forwardedAt: number | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+/** What was queued for a 差评's evaluation — milestones, invalidation, hand-off — and whether it arrived. */
+export function outboundFor(db: Db, evaluationId: string): OutboundEntry[] {
+  return db
+    .prepare<[{ id: string }], { id: string; kind: string; destination: string; type: string | null; result: string | null; state: OutboundEntry['state']; enqueued_at: number; forwarded_at: number | null; attempts: number; last_error: string | null }>(
+      "SELECT id, kind, destination, json_extract(payload, '$.type') AS type, json_extract(payload, '$.result') AS result, state, enqueued_at, forwarded_at, attempts, last_error FROM forward_queue WHERE id = @id OR subject = @id ORDER BY rowid",
+    )
+    .all({ id: evaluationId })
+    .map((r) => ({ id: r.id, kind: r.kind, destination: r.destination, type: r.type, result: r.result, state: r.state, enqueuedAt: r.enqueued_at, forwardedAt: r.forwarded_at, attempts: r.attempts, lastError: r.last_error }));
+}

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { addDays, chinaDay, startOfChinaDay, type WorkingDayCalendar } from '../calendar/working-days.js';
+import { ConfigError } from '../../common/config-error.js';
 
 export const DurationSchema = z
   .object({ amount: z.number().int().positive('a time limit must be at least 1'), unit: z.enum(['hours', 'days', 'workingDays']) })
@@ -92,7 +93,7 @@ export const PROFILES: Record<'hubei' | 'ankang' | 'jilin', PolicyProfile> = {
   },
 };
 
-export class PolicyFileError extends Error {
+export class PolicyFileError extends ConfigError {
   override readonly name = 'PolicyFileError';
 }
 

@@ -71,6 +71,9 @@ export const WORKORDERS_MIGRATION = `
     BEGIN SELECT RAISE(ABORT, 'a work order changes only together with its audit event'); END;
 `;
 
+/** The task a 差评 without a reason gets on its order when the hall requires one. */
+export const REASON_TASK_NOTE = '待办：评价人未选择差评原因（本厅要求差评须有原因或文字），核实或回访时请了解原因并记入办理记录';
+
 export interface WorkOrder extends Order {
   id: number;
   ratingId: string;
@@ -195,6 +198,8 @@ export class WorkOrders {
     private readonly onInvalid: (ratingId: string) => void = () => {},
     /** Runs inside the transaction of every step (queues milestones, invalidations, hand-offs). */
     private readonly onStep: (s: Step) => void = () => {},
+    /** Whether the hall requires a reason for a 差评 (Ankang art. 8): one without gets a task on its order. */
+    private readonly reasonRequired: () => boolean = () => false,
   ) {
     this.s = {
       byId: db.prepare<[number], Row>('SELECT * FROM work_orders WHERE id = ?'),
@@ -231,6 +236,11 @@ export class WorkOrders {
     const p = this.policy();
     const createdAt = f.receivedAt;
     const { order, event } = newOrder(createdAt, p);
+    if (f.reasons.length === 0 && this.reasonRequired()) {
+      // The citizen skipped the reasons twice: whoever verifies or revisits must find out why.
+      event.note = REASON_TASK_NOTE;
+      event.data.task = 'obtain-reason';
+    }
     const r = this.s.insert.run({
       ratingId: f.id,
       window: f.window,

@@ -52,7 +52,9 @@ export class ChildDevice extends SimDevice {
     const child = spawn(
       process.execPath,
       [...(this.o.nodeArgs ?? []), CLI_PATH, 'device', 'run', '--data', this.dir, '--control', 'stdio', '--clock-synced', '--log-level', this.o.logLevel ?? 'warn'],
-      { stdio: ['pipe', 'pipe', out] },
+      // Its own process group: a Ctrl-C to the simulator's group must not stop it before the
+      // simulator has drained it. It still ends with the simulator: its stdin closes.
+      { stdio: ['pipe', 'pipe', out], detached: true },
     );
     closeSync(out);
     this.child = child;
@@ -143,6 +145,14 @@ export class ChildDevice extends SimDevice {
     this.expectingExit = 'killed';
     child.kill('SIGKILL');
     await this.closed;
+  }
+
+  /** SIGKILL without waiting, for a simulator that is about to exit. */
+  killNow(): void {
+    const child = this.child;
+    if (!child) return;
+    this.expectingExit = 'killed';
+    child.kill('SIGKILL');
   }
 
   async stop(): Promise<void> {

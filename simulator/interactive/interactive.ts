@@ -155,7 +155,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
     else if (key === 's') {
       const file = join(dataDir, `screen-${d.window}-${Date.now()}.png`);
       try {
-        await savePanelPng(d.frame, staffOf.get(d.id) ?? null, `窗口 ${d.window}`, file);
+        await savePanelPng(d.frame, file);
         note(`屏幕已保存: ${file}`);
       } catch (e) {
         const txt = file.replace(/\.png$/, '.txt');

@@ -17,6 +17,12 @@ import { SerialDisplay, frameLines } from '../../device/display/serial-display.j
 import { demoFrames } from '../../device/display/demo-frames.js';
 import { FakeGpioBus, makeSysfs, PI5_BOOKWORM } from './fakes/fake-sysfs-gpio.js';
 import { openHardwareEnd, ptyPair } from '../helpers/pty.js';
+import { createEpaperDisplay } from '../../device/display/epaper/create.js';
+import type { EpaperDisplay } from '../../device/display/epaper/epaper.js';
+import { renderBitmap } from '../../device/display/render.js';
+import { diffCount } from '../../device/display/bitmap.js';
+import { FakeEpaperPanel } from './fakes/fake-epaper.js';
+import { PI4_BOOKWORM } from './fakes/fake-sysfs-gpio.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const FRAMES = demoFrames();
@@ -100,6 +106,23 @@ const rigs: Record<string, () => Promise<DisplayRig>> = {
         return screenFromLeds(s.slice(0, 5), s[5]!);
       },
       close: async () => {},
+    };
+  },
+
+  'epaper (UC8179 on fake spidev + sysfs lines, glass decoded from the SPI stream)': async () => {
+    const pins = { dc: 25, rst: 17, busy: 24 };
+    const panel = new FakeEpaperPanel({ family: 'uc', width: 800, height: 480, pins });
+    const root = makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM);
+    const driver: EpaperDisplay = createEpaperDisplay({ model: 'uc8179', pins, sysfs: { sysfsRoot: root, Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: 8_000_000, open: panel.open }, busyPollMs: 1 });
+    return {
+      driver,
+      // The screen whose rendered bitmap is exactly what the glass shows.
+      screen: async () => {
+        await driver.idle();
+        for (const [screen, f] of Object.entries(FRAMES)) if (diffCount(panel.glass, await renderBitmap(f, { width: 800, height: 480 })) === 0) return screen as Screen;
+        return null;
+      },
+      close: async () => panel.close(),
     };
   },
 

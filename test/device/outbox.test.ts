@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Outbox, OutboxFullError } from '../../device/outbox/outbox.js';
-import { GENESIS_HASH, recordHash, signRecord, newRecordId, type RatingRecord } from '../../protocol/index.js';
+import { GENESIS_HASH, OversizedMessageError, recordHash, signRecord, newRecordId, type RatingRecord } from '../../protocol/index.js';
 import { generateDeviceKeys } from '../helpers/records.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -25,6 +25,24 @@ function append(o: Outbox, level: 1 | 2 | 3 | 4 | 5 = 5): RatingRecord {
 }
 
 describe('the device outbox', () => {
+  it('never commits a record larger than the protocol allows: nothing is written, the chain does not move', () => {
+    const o = new Outbox(join(dir, 'o.db'));
+    const a = append(o);
+    const cases = Array.from({ length: 50 }, () => '办'.repeat(61));
+    expect(() =>
+      o.append((link) =>
+        signRecord(
+          { v: 1, id: newRecordId(), hall: 'h', device: 'd', window: '1', staffId: null, seq: link.seq, kind: 'rating', level: 1, reasons: [], catalogue: 'c', session: { id: 's', cases, itemCode: null, itemName: null }, at: 1, clockSynced: false, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 0, flags: [], prev: link.prev },
+          keys.privateKey,
+        ),
+      ),
+    ).toThrow(OversizedMessageError);
+    expect(o.head()).toEqual({ seq: 1, hash: recordHash(a) });
+    expect(o.depth()).toBe(1);
+    expect(append(o).seq).toBe(2);
+    o.close();
+  });
+
   it('numbers records 1, 2, 3… and chains them by hash', () => {
     const o = new Outbox(join(dir, 'o.db'));
     const [a, b, c] = [append(o), append(o), append(o)];

@@ -1,4 +1,8 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FORWARD_MESSAGES_MIGRATION } from '../../hub/forwarder/queue.js';
+import { MIGRATIONS, openHubDb } from '../../hub/store/db.js';
 import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
 import { createForwarder } from '../../hub/forwarder/create.js';
 import { enqueueEvaluation } from '../../hub/forwarder/forwarder.js';
@@ -149,5 +153,37 @@ describe('messages on the durable queue', () => {
     expect(listed.messages.map((m) => m.message.handleType)).toEqual(types);
     expect(new Set(listed.messages.map((m) => m.evaluationKey))).toEqual(new Set([e.id]));
     expect(province.stats().messages.milestone).toMatchObject({ rejected: 0, duplicatesReceived: 0 });
+  });
+});
+
+describe('a hub database from before message kinds', () => {
+  it('keeps every queued evaluation with its rowid and state; a correction still waits for its default; new kinds go in', () => {
+    const t = tempHubDb();
+    cleanups.push(() => t.cleanup());
+    t.db.close();
+    const path = join(t.dir, 'old.db');
+    const old = new Database(path);
+    const upTo = MIGRATIONS.indexOf(FORWARD_MESSAGES_MIGRATION);
+    expect(upTo).toBeGreaterThan(0);
+    for (const m of MIGRATIONS.slice(0, upTo)) old.exec(m);
+    old.pragma(`user_version = ${upTo}`);
+    const ins = old.prepare("INSERT INTO forward_queue (rowid, id, kind, payload, state, enqueued_at) VALUES (?, ?, ?, ?, ?, 0)");
+    ins.run(7, 'd1', 'default', JSON.stringify({ id: 'd1', supersedes: null }), 'done');
+    ins.run(9, 'c1', 'correction', JSON.stringify({ id: 'c1', supersedes: 'd1' }), 'pending');
+    old.close();
+
+    const db = openHubDb(path);
+    try {
+      expect(db.prepare('SELECT rowid AS r, id, kind, destination, state, after_id FROM forward_queue ORDER BY rowid').all()).toEqual([
+        { r: 7, id: 'd1', kind: 'default', destination: 'province', state: 'done', after_id: null },
+        { r: 9, id: 'c1', kind: 'correction', destination: 'province', state: 'pending', after_id: 'd1' },
+      ]);
+      expect(enqueueMessage(db, { id: 'm1', kind: 'milestone', subject: 'c1', after: previousInChain(db, 'c1'), payload: { id: 'm1' } }, 1)).toBe(true);
+      expect(enqueueMessage(db, { id: 'm1', kind: 'milestone', payload: { id: 'm1' } }, 2)).toBe(false); // a repeat is ignored
+      expect(db.prepare("SELECT after_id FROM forward_queue WHERE id = 'm1'").get()).toEqual({ after_id: 'c1' });
+      expect(() => enqueueMessage(db, { id: 'x', kind: 'gossip', payload: { id: 'x' } }, 1)).toThrow(/unknown queue kind/);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -36,7 +36,7 @@ describe('the province down for the whole run, then up', () => {
     }, 'the backlog to age while the province is down');
     expect(down).toMatchObject({ enabled: true, done: 0, rejected: 0, link: { lastError: { kind: 'connection' } } });
     const metrics = await waitFor(async () => {
-      const text = await (await fetch(`${hall!.hubUrl}/metrics`)).text();
+      const text = await (await fetch(`${hall!.hubUrl}/metrics`, { headers: { authorization: `Bearer ${hall!.adminToken}` } })).text();
       return /^hcp_forward_oldest_age_seconds [1-9]/m.test(text) ? text : null;
     }, '/metrics to show the age of the backlog');
     expect(metrics).toMatch(/^hcp_forward_backlog 120$/m);

@@ -43,7 +43,7 @@ describe('evaluations the province refuses for good', () => {
     const one = await hall.api<{ state: string; wire: { id: string; level: number }[] }>(`/api/forwarding/queue/${ones[0]!.id}`);
     expect(one.state).toBe('rejected');
     expect(one.wire[0]).toMatchObject({ id: ones[0]!.id, level: 1 });
-    const metrics = await (await fetch(`${hall.hubUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${hall.hubUrl}/metrics`, { headers: { authorization: `Bearer ${hall.adminToken}` } })).text();
     expect(metrics).toMatch(/^hcp_forward_rejected 4$/m);
 
     // Hall IT on the server: the CLI reads the same list from the hub database.

@@ -105,6 +105,7 @@ describe('a 差评 handled in the hall reaches the province step by step (common
     // Down: the four milestones wait on the durable queue, nothing is lost or dropped.
     const pending = hall.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE kind = 'milestone' AND state = 'pending'").get()!.n;
     expect(pending).toBe(4);
+    expect((await sup.call(`/workorders/${order.id}`)).text).toContain('待上报');
     await sleep(400); // a few failed pushes
 
     await hall.startProvince();
@@ -124,6 +125,18 @@ describe('a 差评 handled in the hall reaches the province step by step (common
     expect(hall.province.stats().messages.milestone).toEqual({ received: 4, accepted: 4, duplicatesReceived: 0, rejected: 0 });
     // The hub marked each forwarded: nothing left to send.
     await waitFor(() => hall!.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state <> 'done'").get()!.n === 0, 'the queue drained');
+    // The order's page and JSON show what went out and that it arrived.
+    const view = await sup.call<{ outbound: { kind: string; type: string | null; state: string }[] }>(`/api/hall/workorders/${order.id}`);
+    expect(view.json.outbound.map((x) => [x.kind, x.type, x.state])).toEqual([
+      ['rating', null, 'done'],
+      ['milestone', 'verified', 'done'],
+      ['milestone', 'rectified', 'done'],
+      ['milestone', 'revisited', 'done'],
+      ['milestone', 'closed', 'done'],
+    ]);
+    const page = await sup.call(`/workorders/${order.id}`);
+    expect(page.text).toContain('上报情况');
+    expect(page.text).toContain('办理进度：整改');
   });
 
   it('an appeal found 无效差评: the province gets the decision and an invalidation and stops counting the evaluation; the hall keeps the rating, marked', async () => {

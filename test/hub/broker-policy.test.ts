@@ -89,7 +89,7 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
   });
 
   it('a device that publishes faster than its rate is slowed down by the broker, nothing lost', async () => {
-    const { hubUrl, c, client, close } = await soloHub({ ratePerDevice: 50, burstPerDevice: 10, maxDelayMs: 10_000 });
+    const { hub, c, client, close } = await soloHub({ ratePerDevice: 50, burstPerDevice: 10, maxDelayMs: 10_000 });
     try {
       const status = encode('status', { v: 1, state: 'online', firmware: 'f', bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', uptimeS: 1, clockSynced: true, at: Date.now(), outbox: { depth: 0, oldestAgeS: null, capacity: 1, lastSeq: 0 }, counters: {}, faults: [] });
       const t0 = Date.now();
@@ -97,8 +97,8 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
       const took = Date.now() - t0;
       // 10 at once, then 50 more at 50/s: about a second.
       expect(took).toBeGreaterThan(800);
-      expect(await metric(hubUrl, 'hcp_broker_throttled_total')).toBeGreaterThanOrEqual(45);
-      expect(await metric(hubUrl, 'hcp_broker_denied_total', 'action="publish",reason="rate-limited"')).toBe(0);
+      expect(await metric(hub, 'hcp_broker_throttled_total')).toBeGreaterThanOrEqual(45);
+      expect(await metric(hub, 'hcp_broker_denied_total', 'action="publish",reason="rate-limited"')).toBe(0);
       await client.endAsync();
     } finally {
       await close();
@@ -108,7 +108,7 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
 
 describe('throttling keeps a device\'s order', () => {
   it('a device draining 400 records through the rate limit, with the event loop stalling (slow fsyncs): stored in sequence, no gap ever seen', async () => {
-    const { hub, hubUrl, c, client, close } = await soloHub({ ratePerDevice: 100, burstPerDevice: 20 });
+    const { hub, c, client, close } = await soloHub({ ratePerDevice: 100, burstPerDevice: 20 });
     const stall = setInterval(() => {
       const until = Date.now() + 40;
       while (Date.now() < until); // the whole process stops, as during a slow fsync
@@ -134,8 +134,8 @@ describe('throttling keeps a device\'s order', () => {
       });
       const seqs = hub.db.prepare<[], { seq: number }>('SELECT seq FROM ratings ORDER BY rowid').all().map((r) => r.seq);
       expect(seqs).toEqual(chain.map((r) => r.seq));
-      expect(await metric(hubUrl, 'hcp_ingest_gaps_total')).toBe(0);
-      expect(await metric(hubUrl, 'hcp_broker_throttled_total')).toBeGreaterThan(300);
+      expect(await metric(hub, 'hcp_ingest_gaps_total')).toBe(0);
+      expect(await metric(hub, 'hcp_broker_throttled_total')).toBeGreaterThan(300);
       await client.endAsync();
     } finally {
       clearInterval(stall);
@@ -146,7 +146,7 @@ describe('throttling keeps a device\'s order', () => {
 
 describe('the hub never crashes on input', () => {
   it('500 random and hostile payloads on a device\'s own topics: all refused, the hub still serves', async () => {
-    const { hubUrl, c, client, close } = await soloHub();
+    const { hub, hubUrl, c, client, close } = await soloHub();
     try {
       let seed = 42;
       const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -159,7 +159,7 @@ describe('the hub never crashes on input', () => {
       for (const [i, p] of payloads.entries()) await client.publishAsync(topic(c.hall, c.id, i % 2 ? 'rating' : 'status'), p, { qos: 1 });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect((await fetch(`${hubUrl}/api/health`)).ok).toBe(true);
-      const refused = ['malformed', 'invalid', 'unknown-version', 'oversized'].map((r) => metric(hubUrl, 'hcp_ingest_rejected_total', `reason="${r}"`));
+      const refused = ['malformed', 'invalid', 'unknown-version', 'oversized'].map((r) => metric(hub, 'hcp_ingest_rejected_total', `reason="${r}"`));
       expect((await Promise.all(refused)).reduce((a, b) => a + b, 0)).toBe(250);
       expect(client.connected).toBe(true);
       await client.endAsync();

@@ -1,11 +1,17 @@
-import { writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decode, encode, generateDeviceKeys, GENESIS_HASH, signRecord, topic, type Status } from '../../protocol/index.js';
+import { DROPPED_TOPIC } from '../../hub/broker/hooks/authorize-publish.js';
+import { HubConfigSchema } from '../../hub/config.js';
+import { startHub } from '../../hub/hub.js';
+import { makeHallPki } from '../../hub/tls/hall-ca.js';
 import { TestHall } from '../helpers/hall.js';
-import { captureLog } from '../helpers/log.js';
+import { captureLog, silentLog } from '../helpers/log.js';
 import { makeRecord } from '../helpers/records.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { enrolledDevice, metric, mosquittoPub, run, type Creds } from './helpers.js';
@@ -32,6 +38,27 @@ const opts = (c: Creds, over: Partial<IClientOptions> = {}): IClientOptions => (
 function statusOf(c: Creds, state: 'online' | 'offline'): Buffer {
   const s: Status = { v: 1, state, firmware: 'test/1', bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', uptimeS: 1, clockSynced: true, at: Date.now(), outbox: { depth: 0, oldestAgeS: null, capacity: 100, lastSeq: 0 }, counters: {}, faults: [] };
   return encode('status', s);
+}
+
+/** An MQTT 3.1.1 CONNECT packet with clean session, keep-alive 60 s, user name and password. */
+function mqttConnect(clientId: string, user: string, password: string): Buffer {
+  const str = (x: string) => {
+    const b = Buffer.from(x);
+    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  };
+  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(user), str(password)]);
+  return Buffer.concat([Buffer.from([0x10, body.length]), body]); // body < 128 bytes: one length byte
+}
+
+/** A plain TCP connection to the TLS port that sends the first bytes of a ClientHello and stops: ms until closed. */
+async function rawToTlsPort(port: number): Promise<number> {
+  const sock = netConnect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  await new Promise<void>((res) => sock.once('connect', () => res()));
+  const t0 = Date.now();
+  const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now() - t0)));
+  sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00]));
+  return closed;
 }
 
 /** A record of `c` signed with its own key, for seq 1 of its chain. */
@@ -65,8 +92,8 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
       const wrongId = await mosquittoPub(port, { id: b.id, user: a.id, password: a.password }, topic(a.hall, a.id, 'status'), ['-m', 'x']);
       expect(wrongId.code).not.toBe(0);
       expect(wrongId.stderr).toMatch(/identifier rejected/i);
-      expect(await metric(hall.hubUrl, 'hcp_ingest_rejected_total', 'reason="auth-bad-credentials"')).toBe(2);
-      expect(await metric(hall.hubUrl, 'hcp_ingest_rejected_total', 'reason="auth-client-id-mismatch"')).toBe(2);
+      expect(await metric(hall, 'hcp_ingest_rejected_total', 'reason="auth-bad-credentials"')).toBe(2);
+      expect(await metric(hall, 'hcp_ingest_rejected_total', 'reason="auth-client-id-mismatch"')).toBe(2);
 
       // --- subscribing to another device's topics, to wildcards, to $SYS -------------------
       const ca = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, opts(a));
@@ -93,11 +120,11 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
       await ca2.publishAsync('$SYS/broker/clients', Buffer.from('x'), { qos: 1 });
       await ca2.publishAsync('anything/else', Buffer.from('x'), { qos: 1 });
       expect(ca2.connected).toBe(true);
-      await waitFor(async () => (await metric(hall!.hubUrl, 'hcp_ingest_rejected_total', 'reason="topic-mismatch"')) === 1, 'rating on b\'s topic counted');
-      expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="publish",reason="not-own-topic"')).toBe(2);
-      expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="publish",reason="wrong-direction"')).toBe(1);
-      expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="publish",reason="sys-topic"')).toBe(1);
-      expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="publish",reason="not-our-topic"')).toBe(1);
+      await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="topic-mismatch"')) === 1, 'rating on b\'s topic counted');
+      expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="not-own-topic"')).toBe(2);
+      expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="wrong-direction"')).toBe(1);
+      expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="sys-topic"')).toBe(1);
+      expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="not-our-topic"')).toBe(1);
       const dev = await hall.api<{ devices: { id: string; statusAt: number | null }[] }>('/api/devices');
       expect(dev.devices.find((d) => d.id === b.id)!.statusAt).toBeNull(); // a could not speak for b
       expect(cap.lines.some((l) => l.reason === 'topic-mismatch' && l.device === m.id)).toBe(true);
@@ -114,7 +141,7 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
       expect((await mosquittoPub(port, m, ownTopic, ['-m', JSON.stringify(forged)])).code).toBe(0);
       expect((await mosquittoPub(port, m, ownTopic, ['-m', JSON.stringify({ ...recordOf(m), level: 7 })])).code).toBe(0);
       for (const reason of ['malformed', 'oversized', 'bad-signature', 'invalid']) {
-        await waitFor(async () => (await metric(hall!.hubUrl, 'hcp_ingest_rejected_total', `reason="${reason}"`)) === 1, `${reason} counted`);
+        await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', `reason="${reason}"`)) === 1, `${reason} counted`);
         expect(cap.lines.filter((l) => l.reason === reason && l.device === m.id), `${reason} logged with the device id`).toHaveLength(1);
       }
       const alarms = await hall.api<{ alarms: { kind: string; device: string }[] }>('/api/alarms?open=1');
@@ -178,7 +205,7 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     const viaMosquitto = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hall.ports.mqtt), '-V', 'mqttv311', '-i', a.id, '-u', a.id, '-P', a.password, '-t', topic(a.hall, a.id, 'status'), '-m', 'x', '--will-topic', topic(b.hall, b.id, 'status'), '--will-payload', 'x']);
     expect(viaMosquitto.code).not.toBe(0);
     expect(viaMosquitto.stderr).toMatch(/not authori[sz]ed/i);
-    expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="will",reason="will-not-own-topic"')).toBe(2);
+    expect(await metric(hall, 'hcp_broker_denied_total', 'action="will",reason="will-not-own-topic"')).toBe(2);
 
     // A PUBLISH header announcing 10 MB: the hub closes the socket before buffering it.
     const sock = netConnect(hall.ports.mqtt, '127.0.0.1');
@@ -187,7 +214,7 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     sock.on('error', () => {});
     sock.write(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x05])); // PUBLISH, remaining length 10,485,760
     await closed;
-    expect(await metric(hall.hubUrl, 'hcp_broker_denied_total', 'action="packet",reason="oversized"')).toBe(1);
+    expect(await metric(hall, 'hcp_broker_denied_total', 'action="packet",reason="oversized"')).toBe(1);
     // Bytes that are not MQTT at all: the connection is closed, nothing else happens.
     const junk = netConnect(hall.ports.mqtt, '127.0.0.1');
     junk.on('error', () => {});
@@ -199,6 +226,83 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     const ok = await mqtt.connectAsync(url, opts(a));
     expect(ok.connected).toBe(true);
     await ok.endAsync();
+  });
+
+  it('a device may not retain a rating (refused and counted, not stored, not kept by the broker); its status is retained by design', async () => {
+    hall = await TestHall.start();
+    const m = await enrolledDevice(hall, '05');
+    const port = hall.ports.mqtt;
+    const ratingTopic = topic(m.hall, m.id, 'rating');
+    const rec = recordOf(m);
+    // DESIGN.md: rating is QoS 1 and never retained; a foreign client sets the flag anyway.
+    expect((await mosquittoPub(port, m, ratingTopic, ['-r', '-m', JSON.stringify(rec)])).code).toBe(0);
+    await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="retained"')) === 1, 'retained rating counted');
+    expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="retained"')).toBe(1);
+    const stats = await hall.api<{ stored: number }>('/api/stats');
+    expect(stats.stored).toBe(0);
+    const retainedTopics = async () => {
+      const persistence = (hall!.hub!.broker.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string }> } }).persistence;
+      const out: string[] = [];
+      for (const pattern of ['#', DROPPED_TOPIC]) for await (const p of persistence.createRetainedStream(pattern)) out.push(p.topic);
+      return out;
+    };
+    expect((await retainedTopics()).filter((t) => t.endsWith('/rating') || t.startsWith('$'))).toEqual([]);
+    // Status is retained per the protocol (and its will says offline): the flag is welcome there.
+    expect((await mosquittoPub(port, m, topic(m.hall, m.id, 'status'), ['-r', '-m', statusOf(m, 'online').toString()])).code).toBe(0);
+    await waitFor(async () => (await hall!.api<{ devices: { id: string; statusAt: number | null }[] }>('/api/devices')).devices.find((d) => d.id === m.id)!.statusAt !== null, 'retained status stored');
+    expect(await retainedTopics()).toContain(topic(m.hall, m.id, 'status'));
+    // The same record sent as the protocol says is stored: nothing was lost by the refusal.
+    expect((await mosquittoPub(port, m, ratingTopic, ['-m', JSON.stringify(rec)])).code).toBe(0);
+    await waitFor(async () => (await hall!.api<{ stored: number }>('/api/stats')).stored === 1, 'the unretained rating stored');
+  });
+
+  it('closes a connection that sends half a CONNECT, or stops in its TLS handshake, after the connect timeout, not after 30 s', async () => {
+    expect(HubConfigSchema.parse({ dataDir: '/x', hall: 'h' }).mqtt.limits.connectTimeoutMs).toBe(5_000);
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-connect-'));
+    const pki = await makeHallPki({ hall: 'h1', hosts: ['127.0.0.1'] });
+    for (const [f, text] of [['server.key', pki.serverKey], ['server.crt', pki.serverCert]] as const) writeFileSync(join(dir, f), text);
+    const tls = { port: 0, keyFile: join(dir, 'server.key'), certFile: join(dir, 'server.crt') };
+    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, tls, limits: { connectTimeoutMs: 1_000 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    try {
+      const connectPacket = mqttConnect('ev-001', 'ev-001', 'wrong-password');
+      const half = connectPacket.subarray(0, connectPacket.length >> 1);
+      /** Milliseconds from sending `bytes` until the hub closes the connection. */
+      const closedAfter = async (bytes: Buffer, over: 'tcp' | 'tls' = 'tcp') => {
+        const sock: Socket =
+          over === 'tcp'
+            ? netConnect(hub.ports.mqtt!, '127.0.0.1')
+            : tlsConnect({ port: hub.ports.mqtts!, host: '127.0.0.1', ca: pki.caCert });
+        sock.on('error', () => {});
+        await new Promise<void>((res) => sock.once(over === 'tcp' ? 'connect' : 'secureConnect', () => res()));
+        const t0 = Date.now();
+        const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now() - t0)));
+        sock.write(bytes);
+        return closed;
+      };
+      const waits = await Promise.all([
+        closedAfter(half), // half a CONNECT
+        closedAfter(Buffer.alloc(0)), // nothing at all
+        closedAfter(half, 'tls'), // half a CONNECT inside TLS
+        rawToTlsPort(hub.ports.mqtts!), // the first bytes of a ClientHello: the TLS handshake never ends
+      ]);
+      for (const ms of waits) {
+        expect(ms).toBeGreaterThanOrEqual(900);
+        expect(ms).toBeLessThan(4_000);
+      }
+      // A whole CONNECT is answered (here: CONNACK "bad user name or password") well before it.
+      const sock = netConnect(hub.ports.mqtt!, '127.0.0.1');
+      sock.on('error', () => {});
+      await new Promise<void>((res) => sock.once('connect', () => res()));
+      const t0 = Date.now();
+      const connack = new Promise<Buffer>((res) => sock.once('data', res));
+      sock.write(connectPacket);
+      expect([...(await connack)]).toEqual([0x20, 0x02, 0x00, 0x04]);
+      expect(Date.now() - t0).toBeLessThan(900);
+      sock.destroy();
+    } finally {
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -147,12 +147,12 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     expect(hub.sessions.get(silent.id)).toMatchObject({ state: 'defaulted', counted: { kind: 'default', level: 3 } });
     // The not-rated report was stored but never forwarded.
     expect((await provinceEvaluations(province)).some((e) => e.session?.id === timedOut.id && e.kind !== 'default')).toBe(false);
-    expect(await metric(hubUrl, 'hcp_sessions_total', 'outcome="defaulted"')).toBe(3);
-    expect(await metric(hubUrl, 'hcp_sessions_total', 'outcome="corrected"')).toBe(1);
+    expect(await metric(hub, 'hcp_sessions_total', 'outcome="defaulted"')).toBe(3);
+    expect(await metric(hub, 'hcp_sessions_total', 'outcome="corrected"')).toBe(1);
 
     // A second rating for the already rated prompt session: stored, not forwarded (一次一评).
     await dev.send(dev.next({ kind: 'rating', level: 2, reasons: ['213'], session: refOf(prompt), staffId: 'S042', at: clock.t }));
-    await waitFor(async () => (await metric(hubUrl, 'hcp_sessions_total', 'outcome="extra-rating"')) === 1, 'the extra rating stored');
+    await waitFor(async () => (await metric(hub, 'hcp_sessions_total', 'outcome="extra-rating"')) === 1, 'the extra rating stored');
 
     // The hall page's statistics count what the session book counts: the two defaults still
     // standing as their own channel, the superseded one no more, the late 差评 and the prompt

@@ -46,9 +46,20 @@ export function credsIn(dir: string): Creds {
   return { id: e.device, hall: e.hall, password: e.password, keys: loadOrCreateKeys(dir), dir };
 }
 
+/** A hub to scrape: a TestHall, or a hub started in this process (scraping needs a token). */
+export type Scrapable = { hubUrl: string; adminToken: string | null } | { ports: { http: number }; adminToken: string | null };
+
+/** The /metrics text, scraped with the hub's admin token as Prometheus would with its token. */
+export async function scrape(hub: Scrapable): Promise<string> {
+  const url = 'hubUrl' in hub ? hub.hubUrl : `http://127.0.0.1:${hub.ports.http}`;
+  const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
+  if (!r.ok) throw new Error(`/metrics answered ${r.status}`);
+  return r.text();
+}
+
 /** The value of one Prometheus sample, 0 if absent. `labels` as written in the exposition, e.g. reason="oversized". */
-export async function metric(hubUrl: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${hubUrl}/metrics`)).text();
+export async function metric(hub: Scrapable, name: string, labels = ''): Promise<number> {
+  const text = await scrape(hub);
   const prefix = labels ? `${name}{${labels}}` : `${name} `;
   const line = text.split('\n').find((l) => l.startsWith(prefix));
   return line ? Number(line.split(' ').pop()) : 0;

@@ -4,7 +4,7 @@ import { decode, encode, recordHash, topic, type Ack, type RatingRecord, type St
 import { TestHall } from '../helpers/hall.js';
 import { makeChain, makeRecord } from '../helpers/records.js';
 import { waitFor } from '../helpers/wait.js';
-import { enrolledDevice, metric } from './helpers.js';
+import { enrolledDevice, metric, scrape } from './helpers.js';
 
 let hall: TestHall | null = null;
 afterEach(async () => {
@@ -23,7 +23,8 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
       if (a.ok) acks.push(a.value);
     });
     await client.subscribeAsync(topic(c.hall, c.id, 'ack'), { qos: 1 });
-    const chain = makeChain(c.keys, 6, { hall: c.hall, device: c.id });
+    // Honest claims (its window, no staff, no session): only integrity is under test here.
+    const chain = makeChain(c.keys, 6, { hall: c.hall, device: c.id, window: '05', staffId: null, session: null });
     const send = (r: RatingRecord) => client.publishAsync(topic(c.hall, c.id, 'rating'), JSON.stringify(r), { qos: 1 });
     const acked = () => new Set(acks.flatMap((a) => a.acks.map((x) => x.seq)));
 
@@ -32,9 +33,9 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
     await waitFor(() => acked().has(5), 'seq 5 acknowledged');
     const gaps = await hall.api<{ gaps: { device: string; epoch: number; from: number; to: number; missing: number }[] }>('/api/gaps');
     expect(gaps.gaps).toEqual([expect.objectContaining({ device: c.id, epoch: 1, from: 2, to: 4, missing: 3 })]);
-    expect(await metric(hall.hubUrl, 'hcp_missing_records', `device="${c.id}"`)).toBe(3);
-    expect(await metric(hall.hubUrl, 'hcp_ingest_gaps_total')).toBe(1);
-    expect(await metric(hall.hubUrl, 'hcp_alarms_total', 'kind="sequence-gap"')).toBe(1);
+    expect(await metric(hall, 'hcp_missing_records', `device="${c.id}"`)).toBe(3);
+    expect(await metric(hall, 'hcp_ingest_gaps_total')).toBe(1);
+    expect(await metric(hall, 'hcp_alarms_total', 'kind="sequence-gap"')).toBe(1);
     const dev = await hall.api<{ gaps: { from: number; to: number }[] }>(`/api/devices/${c.id}`);
     expect(dev.gaps).toEqual([expect.objectContaining({ from: 2, to: 4 })]);
 
@@ -49,17 +50,17 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
     await send(chain[3]!);
     await waitFor(() => acked().has(2) && acked().has(4), 'seq 2 and 4 acknowledged');
     expect((await hall.api<{ gaps: unknown[] }>('/api/gaps')).gaps).toEqual([]);
-    expect(await metric(hall.hubUrl, 'hcp_missing_records', `device="${c.id}"`)).toBe(0);
+    expect(await metric(hall, 'hcp_missing_records', `device="${c.id}"`)).toBe(0);
 
     // A fork: another validly signed record claiming seq 6 after the real one (a cloned device).
     await send(chain[5]!);
     await waitFor(() => acked().has(6), 'seq 6 acknowledged');
-    const fork = makeRecord(c.keys, { hall: c.hall, device: c.id, seq: 6, prev: recordHash(chain[4]!), level: 5, reasons: [] });
+    const fork = makeRecord(c.keys, { hall: c.hall, device: c.id, window: '05', staffId: null, session: null, seq: 6, prev: recordHash(chain[4]!), level: 5, reasons: [] });
     await send(fork);
     await waitFor(() => acks.some((a) => a.rejects.some((r) => r.id === fork.id)), 'fork refused to the device');
     const alarms = await hall.api<{ alarms: { n: number; kind: string; device: string; message: string }[] }>('/api/alarms?open=1');
     expect(alarms.alarms.map((a) => a.kind)).toEqual(expect.arrayContaining(['chain-fork', 'sequence-gap']));
-    expect(await metric(hall.hubUrl, 'hcp_ingest_rejected_total', 'reason="seq-reused"')).toBe(1);
+    expect(await metric(hall, 'hcp_ingest_rejected_total', 'reason="seq-reused"')).toBe(1);
     // Hall IT acknowledges the alarm; it leaves the open list.
     const forkAlarm = alarms.alarms.find((a) => a.kind === 'chain-fork')!;
     await hall.api(`/api/alarms/${forkAlarm.n}/acknowledge`, {});
@@ -93,17 +94,17 @@ describe('device status', () => {
     expect(d.health.clock.offsetMs).toBeGreaterThan(89_000);
     expect(d.health.clock.offsetMs).toBeLessThan(91_000);
     expect(Date.now() - d.health.lastSeen).toBeLessThan(5_000);
-    expect(await metric(hall.hubUrl, 'hcp_device_online', `device="${c.id}"`)).toBe(1);
-    expect(await metric(hall.hubUrl, 'hcp_device_outbox_depth', `device="${c.id}"`)).toBe(17);
-    expect(await metric(hall.hubUrl, 'hcp_device_clock_offset_seconds', `device="${c.id}"`)).toBeGreaterThan(89);
-    expect(await metric(hall.hubUrl, 'hcp_devices_connected')).toBe(1);
+    expect(await metric(hall, 'hcp_device_online', `device="${c.id}"`)).toBe(1);
+    expect(await metric(hall, 'hcp_device_outbox_depth', `device="${c.id}"`)).toBe(17);
+    expect(await metric(hall, 'hcp_device_clock_offset_seconds', `device="${c.id}"`)).toBeGreaterThan(89);
+    expect(await metric(hall, 'hcp_devices_connected')).toBe(1);
 
     // The connection dies without a goodbye: the will says offline.
     client.stream.destroy();
     await waitFor(async () => (await get()).health.reportedState === 'offline', 'last will stored');
     expect((await get()).online).toBe(false);
-    expect(await metric(hall.hubUrl, 'hcp_device_online', `device="${c.id}"`)).toBe(0);
-    const text = await (await fetch(`${hall.hubUrl}/metrics`)).text();
+    expect(await metric(hall, 'hcp_device_online', `device="${c.id}"`)).toBe(0);
+    const text = await scrape(hall);
     for (const name of ['hcp_ratings_stored_total', 'hcp_ingest_rejected_total', 'hcp_ack_latency_seconds_bucket', 'hcp_forward_backlog', 'hcp_devices_connected']) expect(text).toContain(name);
   });
 });

@@ -168,7 +168,7 @@ describe('the ledger: an edit behind the hub\'s back is found, by the CLI and by
     await hall.hub!.ledger.runDaily();
     const alarms = await hall.api<{ alarms: { kind: string; message: string }[] }>('/api/alarms?open=1');
     expect(alarms.alarms.find((a) => a.kind === 'integrity')?.message).toContain(`rating_facts ${target.id} level`);
-    const m = await (await fetch(`${hall.hubUrl}/metrics`)).text();
+    const m = await (await fetch(`${hall.hubUrl}/metrics`, { headers: { authorization: `Bearer ${hall.adminToken}` } })).text();
     expect(m).toMatch(/hcp_ledger_mismatches\{table="rating_facts"\} 1/);
     expect(m).toMatch(/hcp_ledger_audits_total\{result="mismatch"\} 1/);
     // Put it back for the tests after this one.

@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function metric(h: TestHall, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${h.hubUrl}/metrics`)).text();
+  const text = await (await fetch(`${h.hubUrl}/metrics`, { headers: { authorization: `Bearer ${h.adminToken}` } })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
   return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../device/display/types.js';
 import { panelBody, renderPanel } from '../../simulator/interactive/panel.js';
-import { panelSvg, savePanelPng } from '../../simulator/interactive/png.js';
+import { savePanelPng } from '../../simulator/interactive/png.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,14 +51,14 @@ describe('a device screen drawn as its e-ink panel', () => {
     expect(panelBody({ screen: 'thanks', text: '感谢您的评价', level: 1, qr: null }, null).join('\n')).toMatch(/感谢您的评价[\s\S]*非常不满意/);
   });
 
-  it('saves the screen as a PNG', async () => {
-    expect(panelSvg(reasons, null, '窗口 01')).toMatch(/<rect x="\d+" y="\d+" width="4" height="4"\/>/);
+  it('saves the screen as a PNG of the panel size (800×480)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-png-'));
     try {
-      await savePanelPng(reasons, null, '窗口 01', join(dir, 's.png'));
+      await savePanelPng(reasons, join(dir, 's.png'));
       const png = readFileSync(join(dir, 's.png'));
       expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-      expect(png.readUInt32BE(16)).toBe(480); // IHDR width
+      expect(png.readUInt32BE(16)).toBe(800); // IHDR width
+      expect(png.readUInt32BE(20)).toBe(480);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

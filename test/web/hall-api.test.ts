@@ -338,7 +338,7 @@ describe('statistics', () => {
     const s = await login(e, 'wall', 'viewer-password');
     const r = await get(e, s, '/stats.csv?preset=today&table=item');
     expect(r.headers['content-type']).toContain('text/csv');
-    expect(r.body.startsWith('\uFEFF事项,非常满意,满意,基本满意,不满意,非常不满意,有效评价,满意率,差评率,无效差评\r\n')).toBe(true);
+    expect(r.body.startsWith('\uFEFF事项,非常满意,满意,基本满意,不满意,非常不满意,有效评价,满意率,差评率,无效差评,已标记,异常不计入\r\n')).toBe(true);
     expect(r.body).toContain(`"恶意""公式（=1+1）",1,0,0,0,0,1,100.00%,0.00%,0`);
     expect(r.body).toContain('（未登记）,0,0,0,0,1,1,0.00%,100.00%,0');
     expect(e.web.audit.recent(1)[0]).toMatchObject({ actor: 'wall', action: 'export-csv', target: 'item' });
@@ -373,7 +373,8 @@ describe('差评 cluster alerts', () => {
   });
 
   it('fires on the share of 差评 once a window has enough ratings', async () => {
-    const e = await setup('2026-10-08T09:00:00', { alerts: { minBad: 50, share: 0.2, minTotal: 10 } });
+    // Eight top ratings stored at one instant would also be a misuse burst; this test is about shares.
+    const e = await setup('2026-10-08T09:00:00', { alerts: { minBad: 50, share: 0.2, minTotal: 10 }, misuseAlerts: { burst: { min: 100 } } });
     for (let i = 0; i < 8; i++) store(e, { window: '03', level: 5 });
     store(e, { window: '03', level: 2 });
     e.web.syncNow();

@@ -3,7 +3,7 @@ import type { ApiDeps } from '../server.js';
 
 /** GET /api/stats: what the hub holds, forwarded and refused — the simulator's account reads this. */
 export async function statsRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
-  app.get('/api/stats', { preHandler: d.allow('viewer', 'queue-system') }, async () => {
+  app.get('/api/stats', { onRequest: d.allow('viewer', 'queue-system') }, async () => {
     const one = <T>(sql: string) => d.db.prepare<[], T>(sql).get()!;
     const stored = one<{ n: number; ratings: number }>("SELECT count(*) AS n, coalesce(sum(kind = 'rating'), 0) AS ratings FROM ratings");
     const fq = d.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue GROUP BY state').all();

@@ -17,7 +17,7 @@ const StaffBody = StaffSchema.extend({ number: StaffSchema.shape.number.optional
 export async function windowsRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
   useZod(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const opts = (summary: string, body?: z.ZodType) => ({ preHandler: d.allow('queue-system'), schema: { params: WindowParams, summary, ...(body ? { body } : {}) } });
+  const opts = (summary: string, body?: z.ZodType) => ({ onRequest: d.allow('queue-system'), schema: { params: WindowParams, summary, ...(body ? { body } : {}) } });
 
   r.put('/api/windows/:window/staff', opts('Staff member logs in at a window', StaffBody), async (req) => ({ devices: d.ops.updateWindow(req.params.window, { staff: StaffBody.parse(req.body) }) }));
   r.delete('/api/windows/:window/staff', opts('Staff member logs out of a window'), async (req) => ({ devices: d.ops.updateWindow(req.params.window, { staff: null }) }));

@@ -33,7 +33,7 @@ export interface AuthorizePublishOptions {
 
 /**
  * A device publishes only its own `rating` and `status`, each within its size limit and the
- * per-device rate; its last will (published by the broker when the connection dies) is held
+ * per-device rate, a rating never retained; its last will (published by the broker when the connection dies) is held
  * to the same rule, and a will of a connection that another one has taken over is not
  * published at all: the device is online on the new one.
  */
@@ -63,8 +63,17 @@ export function authorizePublishHook(o: AuthorizePublishOptions): NonNullable<Ae
         drop(packet);
         return done(null);
       }
+      // A rating is a one-time event the hub acknowledges, never state for later subscribers
+      // (DESIGN.md: rating QoS 1, not retained). A retained one would sit in the broker and
+      // be handed to whoever may later subscribe. Status is retained by design (its last
+      // will says offline), so it may carry the flag.
+      if (packet.retain && kind === 'rating') {
+        o.onDenied({ action: 'publish', client: client.id, reason: 'retained', topic: packet.topic, kind });
+        drop(packet);
+        return done(null);
+      }
       if (packet.payload.length > MAX_BYTES[kind!]) {
-        o.onDenied({ action: 'publish', client: client.id, reason: 'oversized', topic: packet.topic, kind, detail: `${packet.payload.length} bytes; the limit is ${MAX_BYTES[kind!]}` });
+        o.onDenied({ action: 'publish', client: client.id, reason: 'oversized', topic: packet.topic, kind, detail: `${packet.payload.length} bytes; the limit is ${MAX_BYTES[kind!]}`, ...(kind === 'rating' ? { payload: packet.payload as Buffer } : {}) });
         drop(packet);
         return done(null);
       }

@@ -10,6 +10,8 @@ export interface Denial {
   kind?: TopicKind;
   /** Extra detail for the log. */
   detail?: string;
+  /** An oversized rating's payload, so ingest can tell the device which record was refused. */
+  payload?: Buffer;
 }
 
 export type OnDenied = (d: Denial) => void;

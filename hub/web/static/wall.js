@@ -5,6 +5,7 @@
   const data = JSON.parse(document.getElementById('wall-data').textContent);
   const LEVELS = { 5: '非常满意', 4: '满意', 3: '基本满意', 2: '不满意', 1: '非常不满意' };
   const STATE = { online: '在线', offline: '离线', paused: '暂停', never: '未上线', revoked: '已停用' };
+  const FLAGS = { 'no-session': '无会话', 'walk-up': '自助', 'no-reason': '未选原因', 'too-soon': '过快', repeated: '重复按键', 'attribution-mismatch': '归属不符', 'rate-exceeded': '超频' };
   const MODE = { idle: '待机', prompt: '请评价', reasons: '选择原因', thanks: '致谢', paused: '暂停服务', 'out-of-service': '停止服务' };
   const tiles = new Map(data.tiles.map((t) => [t.id, t]));
   let summary = data.summary;
@@ -52,7 +53,7 @@
     last.dataset.role = 'last';
     d.append(last);
     const meta = [];
-    meta.push(`今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}`);
+    meta.push(`今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}${t.today.misuse ? `，异常不计入 ${t.today.misuse}` : ''}`);
     if (t.backlog) meta.push(`待上传 ${t.backlog}`);
     if (t.mode && t.online && !t.paused) meta.push(MODE[t.mode] || t.mode);
     if (t.statusAt && !t.online) meta.push(`最后在线 ${ago(t.statusAt)}`);
@@ -100,7 +101,8 @@
     const open = alerts.filter((a) => !a.ackedAt);
     if (open.length) {
       bar.hidden = false;
-      bar.replaceChildren(el('span', '', `⚠ 差评集中预警：${open.map((a) => `${a.window} 号窗口 ${a.minutes} 分钟内差评 ${a.bad} 条`).join('；')} `));
+      // 差评 clusters say how many; misuse alerts carry their own words.
+      bar.replaceChildren(el('span', '', `⚠ 预警：${open.map((a) => `${a.window} 号窗口 ${a.detail || `${a.minutes} 分钟内差评 ${a.bad} 条`}`).join('；')} `));
       const a = el('a', '', '查看');
       a.href = '/alerts';
       bar.append(a);
@@ -113,6 +115,18 @@
     li.append(el('span', '', `${r.window} 号窗口`));
     li.append(el('span', `lvl l${r.level}`, LEVELS[r.level]));
     li.append(el('span', 'meta', hhmm(r.at)));
+    // Flags stay visible: a press kept but not counted is struck through and marked.
+    const marks = el('span', 'flags');
+    if (r.excluded === 'misuse') {
+      li.classList.add('misuse');
+      marks.append(el('span', 'badge grey', '不计入'));
+    }
+    for (const f of r.flags ? r.flags.split(',') : []) {
+      const b = el('span', 'badge amber flag', FLAGS[f] || f);
+      b.dataset.flag = f;
+      marks.append(b);
+    }
+    if (marks.childElementCount) li.append(marks);
     const ol = document.getElementById('feed');
     ol.prepend(li);
     while (ol.children.length > 50) ol.lastChild.remove();

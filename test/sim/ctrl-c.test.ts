@@ -1,0 +1,108 @@
+/**
+ * Ending the sim the way a person does: Ctrl-C in a terminal, which signals the whole
+ * foreground process group (so do `timeout -s INT`, `kill -- -PGID` and CI runners). The sim's
+ * hub, stand-in province and device processes must not die with it: it drains, stops them itself
+ * in order and gives the account; a second Ctrl-C stops everything at once. Every process of
+ * the run is found by its data directory and checked by PID afterwards.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI_PATH } from '../../simulator/processes.js';
+import { processesMentioning, running } from '../helpers/procs.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const SIM = ['sim', '--devices', '3', '--processes', '--play', 'walk-up', '--interval', '1', '--mqtt-port', '0', '--http-port', '0', '--drain-timeout', '60', '--json'];
+
+let dir = '';
+let cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanup) c();
+  cleanup = [];
+  // Whatever a failed test left running: kill it by PID (only processes of this run's directory).
+  for (const p of processesMentioning(dir)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+/** Waits until the sim's progress shows thanked presses, then lists every process of the run. */
+async function runningHall(errFile: string): Promise<{ pid: number; cmd: string }[]> {
+  await waitFor(() => /^run .* pressed [1-9]/m.test(read(errFile)), `presses in ${errFile}:\n${read(errFile)}`, 120_000, 200);
+  const procs = processesMentioning(join(dir, 'data'));
+  // The sim itself, the hub, the province and one process per device.
+  expect(procs.filter((p) => / sim /.test(p.cmd))).toHaveLength(1);
+  expect(procs.filter((p) => / hub /.test(p.cmd))).toHaveLength(1);
+  expect(procs.filter((p) => / province /.test(p.cmd))).toHaveLength(1);
+  expect(procs.filter((p) => / device run /.test(p.cmd))).toHaveLength(3);
+  return procs;
+}
+
+describe('Ctrl-C', () => {
+  it('in a terminal (tmux): the sim drains, stops devices, hub and province itself, prints a full account and exits 0; no process is left', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-ctrlc-'));
+    const socket = `hcp-ctrlc-${process.pid}`;
+    const tmux = (...a: string[]) => execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8' });
+    // An interactive shell, as a person has: the command is its foreground job, Ctrl-C goes to that job's group.
+    tmux('new-session', '-d', '-s', 'sim', '-x', '160', '-y', '40', 'bash --norc --noprofile');
+    cleanup.push(() => {
+      try {
+        tmux('kill-server');
+      } catch {
+        /* gone */
+      }
+    });
+    const cmd = [process.execPath, CLI_PATH, ...SIM, '--data', join(dir, 'data')].map((a) => `'${a}'`).join(' ');
+    tmux('send-keys', '-t', 'sim', `${cmd} >${dir}/out 2>${dir}/err; echo $? >${dir}/rc`, 'Enter');
+
+    const procs = await runningHall(join(dir, 'err'));
+    tmux('send-keys', '-t', 'sim', 'C-c');
+    const sent = Date.now();
+    await waitFor(() => existsSync(join(dir, 'rc')), 'the sim to exit after Ctrl-C', 90_000, 200);
+
+    const err = read(join(dir, 'err'));
+    expect(err).toMatch(/Ctrl-C — no new presses; draining/);
+    expect(err).not.toMatch(/^\s+at /m); // no stack trace
+    expect(err).not.toMatch(/again — stopping at once/); // one Ctrl-C is one Ctrl-C
+    const account = JSON.parse(read(join(dir, 'out')).trim().split('\n').pop()!) as Record<string, number | boolean>;
+    expect(account).toMatchObject({ devices: 3, lost: 0, duplicated: 0, altered: 0, drained: true });
+    expect(account.pressed).toBeGreaterThan(0);
+    expect(account.forwarded).toBe(account.pressed);
+    expect(read(join(dir, 'rc')).trim()).toBe('0');
+    expect(Date.now() - sent).toBeLessThan(75_000); // the drain time (60 s) plus stopping
+    expect(procs.filter((p) => running(p.pid)).map((p) => p.cmd)).toEqual([]);
+    expect(processesMentioning(join(dir, 'data'))).toEqual([]);
+  }, 240_000);
+
+  it('a second Ctrl-C to the whole group stops at once with one line, exit 130, and takes the children with it', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-ctrlc-'));
+    const out = openSync(join(dir, 'err'), 'a');
+    // Its own session and group (setsid), as quickstart-check's `timeout -s INT` runs it; signals go to -pid.
+    const sim: ChildProcess = spawn(process.execPath, [CLI_PATH, ...SIM, '--data', join(dir, 'data')], { stdio: ['ignore', 'ignore', out], detached: true });
+    closeSync(out);
+    const exited = new Promise<number | null>((r) => sim.once('exit', (code) => r(code)));
+    const procs = await runningHall(join(dir, 'err'));
+
+    process.kill(-sim.pid!, 'SIGINT');
+    await waitFor(() => /no new presses/.test(read(join(dir, 'err'))), 'the first Ctrl-C to be taken', 10_000);
+    await sleep(1500);
+    process.kill(-sim.pid!, 'SIGINT');
+    const sent = Date.now();
+    const code = await exited;
+    expect(Date.now() - sent).toBeLessThan(5000);
+    expect(code).toBe(130);
+    const err = read(join(dir, 'err'));
+    expect(err).toMatch(/Ctrl-C again — stopping at once/);
+    expect(err).not.toMatch(/^\s+at /m);
+    await waitFor(() => procs.every((p) => !running(p.pid)), 'every process of the run to end', 5000);
+    expect(processesMentioning(join(dir, 'data'))).toEqual([]);
+  }, 240_000);
+});
