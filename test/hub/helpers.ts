@@ -33,8 +33,8 @@ export interface Creds {
 }
 
 /** Registers and enrols a device through the real enrolment path, without running an agent. */
-export async function enrolledDevice(hall: TestHall, window: string): Promise<Creds> {
-  const { token, device } = await hall.api<{ token: string; device: { id: string } }>('/api/devices', { window });
+export async function enrolledDevice(hall: TestHall, window: string, settings?: Record<string, unknown>): Promise<Creds> {
+  const { token, device } = await hall.api<{ token: string; device: { id: string } }>('/api/devices', settings ? { window, settings } : { window });
   const dir = join(hall.dir, 'creds', device.id);
   mkdirSync(dir, { recursive: true });
   await enrol(dir, hall.hubUrl, token, FIRMWARE_VERSION);
