@@ -63,6 +63,9 @@ export interface RateCap {
  */
 export const DEFAULT_RATE_CAP: RateCap = { ratings: 10, windowS: 60 };
 
+/** At most one attribution-mismatch alarm per device this often (every record is still flagged). */
+const MISMATCH_ALARM_EVERY_MS = 60_000;
+
 /** What the caller raises as alarms once the transaction committed. */
 export interface AttributionAlarm {
   kind: 'attribution-mismatch' | 'rate-exceeded';
@@ -103,8 +106,15 @@ export class Attributor {
     };
   }
 
-  /** The hub's attribution of a verified record; `alarms` collects what to raise after commit. */
-  attribute(r: RatingRecord, alarms: AttributionAlarm[]): Attribution {
+  /** Per device: when its last attribution-mismatch alarm was raised (hub time). */
+  private readonly lastMismatchAlarm = new Map<string, number>();
+
+  /**
+   * The hub's attribution of a verified record; `alarms` collects what to raise after commit.
+   * Every mismatching record is flagged; the alarm is raised at most once a minute per device,
+   * so a forger's flood cannot turn into one alarm write per record.
+   */
+  attribute(r: RatingRecord, alarms: AttributionAlarm[], now = Date.now()): Attribution {
     const dev = this.stmts.device.get(r.device);
     const row = r.session ? this.stmts.session.get(r.session.id) : undefined;
     const own = row && row.device === r.device ? row : undefined;
@@ -119,8 +129,10 @@ export class Attributor {
     if (r.session && !(session && sameSession(r.session, session))) mismatches.push({ field: 'session', claimed: r.session, hub: session });
 
     const flags: HubFlag[] = [];
-    if (mismatches.length) {
-      flags.push('attribution-mismatch');
+    const last = this.lastMismatchAlarm.get(r.device);
+    if (mismatches.length) flags.push('attribution-mismatch');
+    if (mismatches.length && (last === undefined || now - last >= MISMATCH_ALARM_EVERY_MS)) {
+      this.lastMismatchAlarm.set(r.device, now);
       alarms.push({
         kind: 'attribution-mismatch',
         device: r.device,

@@ -248,7 +248,19 @@ export class Ingest {
     this.gapsTouched.clear();
     for (const g of this.gapAlarms) this.o.alarms?.raise('sequence-gap', g.device, `records ${g.from}–${g.to} of ${g.device} are missing`, g);
     this.gapAlarms = [];
-    for (const a of this.attributionAlarms) this.o.alarms?.raise(a.kind, a.device, a.message, a.detail);
+    // One alarm per device and kind per group commit: a forger's burst must not cost the hub one
+    // alarm write (and fsync) per record; the alarm counts them and names the first.
+    const grouped = new Map<string, AttributionAlarm[]>();
+    for (const a of this.attributionAlarms) {
+      const k = `${a.kind}\u0000${a.device}`;
+      const g = grouped.get(k);
+      if (g) g.push(a);
+      else grouped.set(k, [a]);
+    }
+    for (const [first, ...more] of grouped.values()) {
+      const a = first!;
+      this.o.alarms?.raise(a.kind, a.device, more.length ? `${a.message} (and ${more.length} more such records in the same batch)` : a.message, more.length ? { ...a.detail, records: 1 + more.length } : a.detail);
+    }
     this.attributionAlarms = [];
     if (stored.length) this.o.onStored?.(stored);
   }
@@ -292,7 +304,7 @@ export class Ingest {
       this.gapsTouched.add(r.device);
     }
     // Who the record is about comes from the hub, not from the record's claims.
-    const a = this.attributor.attribute(r, this.attributionAlarms);
+    const a = this.attributor.attribute(r, this.attributionAlarms, p.receivedAt);
     this.stmts.insert.run({
       id: r.id,
       device: r.device,

@@ -49,6 +49,16 @@ describe('attribution comes from the hub\'s session and registration', () => {
     expect(alarms[0]).toMatchObject({ kind: 'attribution-mismatch', device });
   });
 
+  it('every mismatching record is flagged, but a device raises at most one mismatch alarm a minute', () => {
+    const at = new Attributor(db);
+    const alarms: AttributionAlarm[] = [];
+    // Presses a minute apart on the device's clock: only the attribution is under test.
+    for (let i = 0; i < 50; i++) expect(at.attribute(rec({ window: '01', id: newRecordId(), mono: i * 60_000 }), alarms, 1_000 + i).flags).toEqual(['attribution-mismatch']);
+    expect(alarms).toHaveLength(1);
+    at.attribute(rec({ window: '01', id: newRecordId(), mono: 50 * 60_000 }), alarms, 61_000);
+    expect(alarms.map((a) => a.kind)).toEqual(['attribution-mismatch', 'attribution-mismatch']);
+  });
+
   it('a session the hub opened for this device gives its cases, item and staff, whatever the record says of them', () => {
     const alarms: AttributionAlarm[] = [];
     const a = new Attributor(db).attribute(rec({ staffId: 'S007', session: { id: 'Q-1', cases: ['FAKE'], itemCode: 'X1', itemName: '户籍迁移' } }), alarms);
