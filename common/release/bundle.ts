@@ -7,8 +7,9 @@
  * releases, every entry must be a plain file or directory listed in the signed manifest with
  * its hash, and only then is the directory renamed into place (one atomic step).
  */
+import { fsyncPath } from '../fsync.js';
 import { execFile } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,14 +45,6 @@ function walkFiles(root: string, onEntry: (rel: string, kind: 'file' | 'dir' | '
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export interface BuildOptions {
   projectDir: string;
@@ -209,7 +202,7 @@ export async function unpackBundle(file: string, releasesDir: string, t: TrustOp
       }
     }
     renameSync(tmp, dir);
-    fsyncDir(releasesDir);
+    fsyncPath(releasesDir);
     return { dir, manifest };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });

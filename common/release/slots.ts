@@ -4,7 +4,8 @@
  * (`update-pending`, `update-attempts`, `update-failed`; their meaning is in launcher.ts).
  * Every switch replaces a link with rename(2), so a power cut leaves the old or the new link.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readlinkSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { fsyncPath } from '../fsync.js';
+import { existsSync, readFileSync, readlinkSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 
@@ -14,14 +15,6 @@ export interface Pending {
   deadline: number;
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export class ReleaseSlots {
   readonly releasesDir: string;
@@ -58,7 +51,7 @@ export class ReleaseSlots {
     rmSync(tmp, { force: true });
     symlinkSync(join('releases', version), tmp);
     renameSync(tmp, join(this.base, name));
-    fsyncDir(this.base);
+    fsyncPath(this.base);
   }
 
   /**
@@ -92,7 +85,7 @@ export class ReleaseSlots {
   confirm(): void {
     rmSync(join(this.base, 'update-pending'), { force: true });
     rmSync(join(this.base, 'update-attempts'), { force: true });
-    fsyncDir(this.base);
+    fsyncPath(this.base);
   }
 
   /** The last update the launcher rolled back, and why. */

@@ -9,8 +9,9 @@
  * each its chain head when it connects), the province deduplicates, and anything a device no
  * longer holds shows as a gap alarm — never silently.
  */
+import { fsyncPath } from '../../common/fsync.js';
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../device/storage/atomic-file.js';
 
@@ -35,14 +36,6 @@ function isDbFile(name: string): boolean {
   return name === HUB_DB || name.startsWith(`${HUB_DB}-`) || name.startsWith(`${HUB_DB}.`);
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export async function backupHub(dataDir: string, to: string, now = Date.now()): Promise<BackupSummary> {
   const dbPath = join(dataDir, HUB_DB);
