@@ -24,3 +24,14 @@ export function running(pid: number): boolean {
     return false;
   }
 }
+
+/** SIGKILLs whatever a failed test left running, by PID (only processes naming `text`, e.g. the run's directory). */
+export function killProcessesMentioning(text: string): void {
+  for (const p of processesMentioning(text)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}

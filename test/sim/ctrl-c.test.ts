@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../../simulator/processes.js';
-import { processesMentioning, running } from '../helpers/procs.js';
+import { killProcessesMentioning, processesMentioning, running } from '../helpers/procs.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const SIM = ['sim', '--devices', '3', '--processes', '--play', 'walk-up', '--interval', '1', '--mqtt-port', '0', '--http-port', '0', '--drain-timeout', '60', '--json'];
@@ -22,13 +22,7 @@ afterEach(() => {
   for (const c of cleanup) c();
   cleanup = [];
   // Whatever a failed test left running: kill it by PID (only processes of this run's directory).
-  for (const p of processesMentioning(dir)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  killProcessesMentioning(dir);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,18 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../../simulator/processes.js';
-import { processesMentioning, running } from '../helpers/procs.js';
+import { killProcessesMentioning, processesMentioning, running } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dir = '';
 afterEach(() => {
-  for (const p of processesMentioning(dir)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  killProcessesMentioning(dir);
   rmSync(dir, { recursive: true, force: true });
 });
 
