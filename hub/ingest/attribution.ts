@@ -23,6 +23,7 @@
  * Everything here runs inside the ingest transaction that stores the record; alarms are raised
  * by the caller after that transaction committed.
  */
+import type { SessionRow as SessionBookRow } from '../sessions/session-book.js';
 import { type RatingRecord, type SessionRef } from '../../protocol/index.js';
 import type { Db } from '../store/db.js';
 
@@ -74,14 +75,8 @@ export interface AttributionAlarm {
   detail: Record<string, unknown>;
 }
 
-interface SessionRow {
-  device: string;
-  window: string;
-  cases: string;
-  item_code: string | null;
-  item_name: string | null;
-  staff_id: string | null;
-}
+/** The columns of a session the hub opened that attribution reads. */
+type SessionRow = Pick<SessionBookRow, 'device' | 'window' | 'cases' | 'item_code' | 'item_name' | 'staff_id'>;
 
 const sameSession = (a: SessionRef, b: SessionRef) =>
   a.id === b.id && a.itemCode === b.itemCode && a.itemName === b.itemName && a.cases.length === b.cases.length && a.cases.every((c, i) => c === b.cases[i]);

@@ -51,7 +51,8 @@ export const SESSIONS_MIGRATION = `
 
 export type SessionState = 'open' | 'rated' | 'cancelled' | 'defaulted' | 'corrected';
 
-interface Row {
+/** A row of the sessions table. */
+export interface SessionRow {
   id: string;
   device: string;
   window: string;
@@ -145,14 +146,14 @@ export class SessionBook {
     this.now = o.now ?? Date.now;
     const db = o.db;
     this.stmts = {
-      get: db.prepare<[string], Row>('SELECT * FROM sessions WHERE id = ?'),
+      get: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?'),
       insert: db.prepare(`INSERT INTO sessions (id, device, window, cases, item_code, item_name, staff_id, state, opened_at, deadline_at)
         VALUES (@id, @device, @window, @cases, @itemCode, @itemName, @staffId, 'open', @openedAt, @deadlineAt)`),
       cancel: db.prepare("UPDATE sessions SET state = 'cancelled', closed_at = ? WHERE id = ? AND state = 'open'"),
       rated: db.prepare("UPDATE sessions SET state = 'rated', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'rating', counted_level = ? WHERE id = ?"),
       corrected: db.prepare("UPDATE sessions SET state = 'corrected', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'correction', counted_level = ? WHERE id = ?"),
       notRated: db.prepare('UPDATE sessions SET not_rated_id = ?, not_rated_at = ? WHERE id = ? AND not_rated_id IS NULL'),
-      due: db.prepare<[number, number], Row>("SELECT * FROM sessions WHERE state = 'open' AND deadline_at <= ? ORDER BY deadline_at LIMIT ?"),
+      due: db.prepare<[number, number], SessionRow>("SELECT * FROM sessions WHERE state = 'open' AND deadline_at <= ? ORDER BY deadline_at LIMIT ?"),
       defaulted: db.prepare("UPDATE sessions SET state = 'defaulted', closed_at = ?, default_id = ?, default_at = ?, counted_id = ?, counted_kind = 'default', counted_level = ? WHERE id = ? AND state = 'open'"),
       nextDeadline: db.prepare<[], { t: number | null }>("SELECT min(deadline_at) AS t FROM sessions WHERE state = 'open'"),
       evaluations: db.prepare<[string, string], { id: string; kind: string; state: string; forwarded_at: number | null; payload: string }>(
@@ -161,7 +162,7 @@ export class SessionBook {
     };
   }
 
-  private view(r: Row): SessionView {
+  private view(r: SessionRow): SessionView {
     const evs = this.stmts.evaluations.all(r.rating_id ?? '', r.default_id ?? '');
     return {
       id: r.id,
@@ -194,7 +195,7 @@ export class SessionBook {
     if (opts.window) (where.push('window = ?'), args.push(opts.window));
     if (opts.state) (where.push('state = ?'), args.push(opts.state));
     const sql = `SELECT * FROM sessions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY opened_at DESC LIMIT ?`;
-    return this.o.db.prepare<(string | number)[], Row>(sql).all(...args, opts.limit ?? 100).map((r) => this.view(r));
+    return this.o.db.prepare<(string | number)[], SessionRow>(sql).all(...args, opts.limit ?? 100).map((r) => this.view(r));
   }
 
   /**

@@ -3,17 +3,18 @@
  * expire, roles and CSRF; every work order state change and deadline; the append-only trail;
  * statistics that drop a 差评 judged invalid; cluster alerts; CSV; defaults as a channel.
  */
+import { closeWebEnv, type WebEnvBase } from '../helpers/web-env.js';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HubEvents } from '../../hub/events.js';
 import { createMetrics, type Metrics } from '../../hub/metrics.js';
 import { Registry } from '../../hub/registry/registry.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
-import { openHubDb, type Db } from '../../hub/store/db.js';
+import { openHubDb } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { webRoutes } from '../../hub/web/routes.js';
 import { splitPeriod } from '../../hub/stats/queries.js';
@@ -22,11 +23,7 @@ import { captureLog, type CapturedLog } from '../helpers/log.js';
 
 const china = (s: string) => Date.parse(s + '+08:00');
 
-interface Env {
-  dir: string;
-  db: Db;
-  web: HallWeb;
-  app: FastifyInstance;
+interface Env extends WebEnvBase {
   clock: { t: number };
   metrics: Metrics;
   log: CapturedLog;
@@ -34,11 +31,7 @@ interface Env {
 }
 let env: Env | null = null;
 afterEach(async () => {
-  if (!env) return;
-  env.web.stop();
-  await env.app.close();
-  env.db.close();
-  rmSync(env.dir, { recursive: true, force: true });
+  if (env) await closeWebEnv(env);
   env = null;
 });
 

@@ -5,34 +5,26 @@
  * and display names refuse control and bidi-control characters. Real SQLite file, real
  * Fastify (inject), the page's own routes.
  */
+import { closeWebEnv, type WebEnvBase } from '../helpers/web-env.js';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HubEvents } from '../../hub/events.js';
 import { createMetrics } from '../../hub/metrics.js';
 import { Registry } from '../../hub/registry/registry.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
-import { openHubDb, type Db } from '../../hub/store/db.js';
+import { openHubDb } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { safeNext, webRoutes } from '../../hub/web/routes.js';
 import { silentLog } from '../helpers/log.js';
 
-interface Env {
-  dir: string;
-  db: Db;
-  web: HallWeb;
-  app: FastifyInstance;
-}
+type Env = WebEnvBase;
 let env: Env | null = null;
 afterEach(async () => {
-  if (!env) return;
-  env.web.stop();
-  await env.app.close();
-  env.db.close();
-  rmSync(env.dir, { recursive: true, force: true });
+  if (env) await closeWebEnv(env);
   env = null;
 });
 

@@ -3,11 +3,12 @@
  * stores them (the record and the flag policy's decision beside it), then the statistics, the
  * flagged list and CSV, and the misuse alerts with their thresholds.
  */
+import { closeWebEnv, type WebEnvBase } from '../helpers/web-env.js';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dayNumber } from '../../hub/calendar/working-days.js';
 import type { HubEvents } from '../../hub/events.js';
@@ -16,7 +17,7 @@ import { decideFlags, type FlagPolicy } from '../../hub/policy/flag-policy.js';
 import { Registry } from '../../hub/registry/registry.js';
 import { flaggedHigh, longestBurst, MisuseRuleSchema } from '../../hub/stats/misuse-alerts.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
-import { openHubDb, type Db } from '../../hub/store/db.js';
+import { openHubDb } from '../../hub/store/db.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { REASON_TASK_NOTE } from '../../hub/workorders/store.js';
@@ -25,21 +26,13 @@ import { silentLog } from '../helpers/log.js';
 
 const china = (s: string) => Date.parse(s + '+08:00');
 
-interface Env {
-  dir: string;
-  db: Db;
-  web: HallWeb;
-  app: FastifyInstance;
+interface Env extends WebEnvBase {
   clock: { t: number };
   seq: Map<string, number>;
 }
 let env: Env | null = null;
 afterEach(async () => {
-  if (!env) return;
-  env.web.stop();
-  await env.app.close();
-  env.db.close();
-  rmSync(env.dir, { recursive: true, force: true });
+  if (env) await closeWebEnv(env);
   env = null;
 });
 

@@ -1,0 +1,20 @@
+import { rmSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../../hub/store/db.js';
+import type { HallWeb } from '../../hub/web/hall-web.js';
+
+/** What the hall page's in-process tests build: a database in a temp dir, the page and its app. */
+export interface WebEnvBase {
+  dir: string;
+  db: Db;
+  web: HallWeb;
+  app: FastifyInstance;
+}
+
+/** Stops the page, closes app and database, removes the temp dir. */
+export async function closeWebEnv(env: WebEnvBase): Promise<void> {
+  env.web.stop();
+  await env.app.close();
+  env.db.close();
+  rmSync(env.dir, { recursive: true, force: true });
+}
