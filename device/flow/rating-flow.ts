@@ -79,6 +79,8 @@ export class RatingFlow {
   private pending: PendingRating | null = null;
   private promptMono = 0;
   private thanksUntil = 0;
+  /** What the thank-you screen shows: the level, the receipt reference and the feedback QR stay on it until it ends. */
+  private thanks: { level: Level | null; qr: string | null; ref: string } | null = null;
   private lastRatingMono = -Infinity;
   private fault: string | null = null;
   private readonly newId: () => string;
@@ -112,7 +114,7 @@ export class RatingFlow {
       case 'reasons':
         return this.reasonsFrame(this.pending!);
       case 'thanks':
-        return { screen: 'thanks', text: c.prompts.thanks, level: null, qr: null, ref: null };
+        return { screen: 'thanks', text: c.prompts.thanks, level: this.thanks?.level ?? null, qr: this.thanks?.qr ?? null, ref: this.thanks?.ref ?? null };
       default:
         return c.mode === 'walk-up' ? this.promptFrame() : { screen: 'idle', window: c.window, windowName: c.windowName, staff: c.staff };
     }
@@ -156,6 +158,7 @@ export class RatingFlow {
   }
 
   setConfig(config: DeviceConfig, mono = 0): Effect[] {
+    const before = JSON.stringify(this.frame());
     this.config = config;
     const out: Effect[] = [];
     if (config.paused && this.mode !== 'paused') {
@@ -165,7 +168,10 @@ export class RatingFlow {
       this.mode = 'idle';
     }
     if (this.pending) this.pending.page = Math.min(this.pending.page, this.layout(this.pending).pages - 1);
-    out.push({ type: 'show', frame: this.frame() });
+    // A config that changes nothing on screen (the hub resends it on every reconnect) does not
+    // redraw: an e-paper refresh flashes the panel and takes seconds.
+    const frame = this.frame();
+    if (out.length || JSON.stringify(frame) !== before) out.push({ type: 'show', frame });
     return out;
   }
 
@@ -304,7 +310,8 @@ export class RatingFlow {
     this.mode = 'thanks';
     this.thanksUntil = mono + c.timeouts.thanksS * 1000;
     const qr = draft.level !== null && isBadReview(draft.level) ? feedbackLink(c, draft.id) : null;
-    return [{ type: 'record', draft, thanks: { screen: 'thanks', text: c.prompts.thanks, level: draft.level, qr, ref: draft.id } }];
+    this.thanks = { level: draft.level, qr, ref: draft.id };
+    return [{ type: 'record', draft, thanks: this.frame() }];
   }
 
   tick(mono: number): Effect[] {

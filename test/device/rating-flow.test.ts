@@ -379,3 +379,24 @@ describe('the thank-you screen', () => {
     expect(shown(f.openSession(batch, null, 2500))[0]).toMatchObject({ screen: 'prompt', cases: batch.cases });
   });
 });
+
+describe('a config pushed while the thank-you shows', () => {
+  it('keeps the level, the receipt reference and the feedback QR on the redrawn thank-you', () => {
+    const c = config({ feedbackUrl: 'https://hall.example/feedback' });
+    const f = flowWith(c);
+    f.openSession(session, 'S1', 0);
+    f.press(4, 1000); // 非常不满意: the reasons screen
+    const rated = recordEffect(f.press(4, 2000))!; // 跳过
+    expect(rated.thanks).toMatchObject({ screen: 'thanks', level: 1, ref: rated.draft.id, qr: expect.stringContaining(`r=${rated.draft.id}`) });
+    const redrawn = shown(f.setConfig({ ...c, prompts: { ...c.prompts, thanks: '谢谢您的评价！' } }, 1500));
+    expect(redrawn).toEqual([{ ...rated.thanks, text: '谢谢您的评价！' }]);
+  });
+
+  it('an unchanged config (the hub resends it on every reconnect) does not redraw the panel', () => {
+    const f = flowWith(config());
+    f.openSession(session, 'S1', 0);
+    f.press(0, 1000);
+    expect(shown(f.setConfig(config(), 1500))).toEqual([]);
+    expect(f.frame()).toMatchObject({ screen: 'thanks', level: 5 });
+  });
+});
