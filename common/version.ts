@@ -21,3 +21,6 @@ function findPackageJson(from: string): string {
 export const RELEASE_ROOT = dirname(findPackageJson(dirname(fileURLToPath(import.meta.url))));
 
 export const VERSION: string = (JSON.parse(readFileSync(join(RELEASE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** What a device reports as its firmware, and what `haochaping --version` prints. */
+export const FIRMWARE_VERSION = `haochaping-device/${VERSION}`;

@@ -2,7 +2,7 @@
  * The device agent's composition root: wires buttons, display, rating flow, outbox and hub
  * link, each with its own lifecycle. Everything hardware-specific arrives as a driver.
  */
-import { VERSION } from '../common/version.js';
+import { FIRMWARE_VERSION } from '../common/version.js';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -27,11 +27,11 @@ import { RatingFlow, type Effect, type FlowOptions, type RecordDraft } from './f
 import { loadOrCreateKeys } from './identity/keys.js';
 import { Link, type LinkOptions } from './link/link.js';
 import { Outbox, OUTBOX_FILE, OutboxFullError, OutboxStorageError, OutboxStorageFullError, type OutboxOptions } from './outbox/outbox.js';
-import { readJsonFile, writeFileAtomic } from './storage/atomic-file.js';
+import { readJsonFile, writeFileAtomic } from '../common/atomic-file.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 /** The firmware string devices report: the running release's version (package.json of the release). */
-export const FIRMWARE_VERSION = `haochaping-device/${VERSION}`;
+export { FIRMWARE_VERSION };
 export { OUTBOX_FILE };
 
 export interface AgentOptions {

@@ -1,6 +1,6 @@
 /**
  * `haochaping device run`: its options, validated with messages a hall IT person can act on,
- * and the drivers they choose. Kept out of bin/main.ts so the rules are tested without a process.
+ * and the drivers they choose. Kept out of bin/cli/device.ts so the rules are tested without a process.
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DeviceConfigSchema, type RatingRecord } from '../protocol/index.js';
 import { CONFIG_CACHE_FILE, loadEnrolment } from './enrolment/enrolment.js';
-import { readJsonFile } from './storage/atomic-file.js';
+import { readJsonFile } from '../common/atomic-file.js';
 import { OUTBOX_FILE } from './outbox/outbox.js';
 
 

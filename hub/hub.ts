@@ -8,7 +8,7 @@ import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, OversizedMessageError, parseTopic, PROTOCOL_VERSION, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
-import { writeFileAtomic } from '../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';

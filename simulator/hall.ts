@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FIRMWARE_VERSION } from '../device/agent.js';
 import { enrol, ENROLMENT_FILE, EnrolmentSchema } from '../device/enrolment/enrolment.js';
-import { writeFileAtomic } from '../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
 import { INITIAL_PASSWORD_FILE } from '../hub/web/hall-web.js';
 import type { DeviceSettings } from '../hub/registry/registry.js';

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { readSignedManifest, unpackBundle, verifyTree } from '../release/bundle.js';
 import { ReleaseSlots } from '../release/slots.js';
 import { envFile, SERVICE_USER, unitFile, unitName, type Role } from './units.js';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { buildBundle, packTree, signTree, unpackBundle } from './bundle.js';
 import { generateReleaseKeys, keyFingerprint, ReleaseError } from './manifest.js';
 import { RELEASE_ROOT, VERSION } from '../version.js';

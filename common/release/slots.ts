@@ -7,7 +7,7 @@
 import { fsyncPath } from '../fsync.js';
 import { existsSync, readFileSync, readlinkSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 export interface Pending {
   version: string;

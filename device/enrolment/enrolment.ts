@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DeviceConfigSchema, exportPublicKey, ID_PATTERN, type DeviceConfig } from '../../protocol/index.js';
 import { loadOrCreateKeys } from '../identity/keys.js';
-import { readJsonFile, writeFileAtomic } from '../storage/atomic-file.js';
+import { readJsonFile, writeFileAtomic } from '../../common/atomic-file.js';
 import { fingerprintOf, formatFingerprint, isCertificateError, normalizeFingerprint, requestJson, type JsonReply } from './pinned-https.js';
 
 export const ENROLMENT_FILE = 'enrolment.json';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createPublicKey } from 'node:crypto';
 import { exportPrivateKeyPem, generateDeviceKeys, importPrivateKeyPem, type DeviceKeys } from '../../protocol/index.js';
 import { ensurePrivateDir, tightenFile } from '../../common/private-files.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 export const KEY_FILE = 'device-key.pem';
 

@@ -13,7 +13,7 @@ import { fsyncPath } from '../../common/fsync.js';
 import Database from 'better-sqlite3';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 export const HUB_DB = 'hub.db';
 /** Files of the data directory a backup carries besides the database (small, secret: mode kept). */

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import QRCode from 'qrcode';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { ROLES } from '../api/tokens.js';
 import type { DeviceHealth } from '../status/device-status.js';
 import { HubApi, HubApiError, resolveHubUrl, type HubTarget } from './api-client.js';

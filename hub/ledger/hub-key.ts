@@ -7,7 +7,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tightenFile } from '../../common/private-files.js';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { exportPrivateKeyPem, exportPublicKey, generateDeviceKeys, importPrivateKeyPem } from '../../protocol/index.js';
 
 export const HUB_KEY_FILE = 'ledger-key.pem';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { DeviceConfig } from '../../protocol/index.js';
-import { writeFileAtomic } from '../../device/storage/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { dayNumber, WorkingDayCalendar } from '../calendar/working-days.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';

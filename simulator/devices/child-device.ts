@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import type { DeviceConfig, SessionMessage } from '../../protocol/index.js';
 import type { Frame } from '../../device/display/types.js';
 import { CLI_PATH } from '../processes.js';
-import type { ControlCommand, ControlEvent } from './control.js';
+import type { ControlCommand, ControlEvent } from '../../device/control/commands.js';
 import { SimDevice } from './sim-device.js';
 
 export interface ChildDeviceOptions {

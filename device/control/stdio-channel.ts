@@ -6,9 +6,9 @@
  */
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Agent } from '../../device/agent.js';
-import type { VirtualButtons } from '../../device/buttons/virtual.js';
-import { ControlCommandSchema, type ControlEvent } from './control.js';
+import type { Agent } from '../agent.js';
+import type { VirtualButtons } from '../buttons/virtual.js';
+import { ControlCommandSchema, type ControlEvent } from './commands.js';
 
 export interface ControlChannel {
   /** Call after agent.start(): from now on presses count. */
