@@ -80,7 +80,6 @@ export function perEvaluation(p: FieldsProfile, id: string, evaluationId: string
 }
 
 type Payload = Record<string, unknown>;
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const dept = (ctx: MappingContext, window: unknown) => (typeof window === 'string' ? ctx.deptCodeByWindow?.[window] : undefined) ?? ctx.deptCode;
 

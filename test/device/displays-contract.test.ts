@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DisplayDriver, Frame, Screen } from '../../device/display/types.js';
+import type { DisplayDriver, Screen } from '../../device/display/types.js';
 import { VirtualDisplay } from '../../device/display/virtual.js';
 import { TerminalDisplay } from '../../device/display/terminal.js';
 import { LedDisplay } from '../../device/display/leds.js';

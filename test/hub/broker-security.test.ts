@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decode, encode, generateDeviceKeys, GENESIS_HASH, signRecord, topic, type Status } from '../../protocol/index.js';
+import { encode, generateDeviceKeys, GENESIS_HASH, signRecord, topic, type Status } from '../../protocol/index.js';
 import { DROPPED_TOPIC } from '../../hub/broker/hooks/authorize-publish.js';
 import { HubConfigSchema } from '../../hub/config.js';
 import { startHub } from '../../hub/hub.js';

@@ -11,7 +11,7 @@ import { createMetrics } from '../../hub/metrics.js';
 import { RatingJudge } from '../../hub/policy/rating-judge.js';
 import { Registry } from '../../hub/registry/registry.js';
 import { SessionBook } from '../../hub/sessions/session-book.js';
-import { openHubDb, type Db } from '../../hub/store/db.js';
+import { openHubDb } from '../../hub/store/db.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import { silentLog } from '../helpers/log.js';
 import { generateDeviceKeys, makeRecord } from '../helpers/records.js';
