@@ -32,7 +32,10 @@ export default tseslint.config(
       'no-unsafe-finally': 'error',
       'no-cond-assign': ['error', 'except-parens'],
       eqeqeq: ['error', 'smart'],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
     },
   },
   restrict(['protocol/**/*.ts'], [HUB, DEVICE, SIMULATOR, BIN, COMMON]),

@@ -1,12 +1,32 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * The unit lane: pure logic (protocol, rating flow, policies, calendars, profiles, machines,
+ * the lint's boundaries). It needs no root, no Debian package, no port and no build:
+ * `npm run test:unit`. Everything else is the system lane (`npm run test:system`): real brokers,
+ * hubs, processes, ptys, Chromium. A new test file is in the system lane unless listed here.
+ */
+export const UNIT = [
+  'test/protocol/**/*.test.ts',
+  'test/lint/**/*.test.ts',
+  'test/device/rating-flow*.test.ts',
+  'test/device/epaper-options.test.ts',
+  'test/forwarder/{flag-mapping,outcome,profiles}.test.ts',
+  'test/hub/{attribution,deadline,flag-decision,flag-policy,secrets,voice-settings}.test.ts',
+  'test/sim/{account,citizens,plan}.test.ts',
+  'test/web/{hall-input,misuse,workorder-handoff,workorder-machine}.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Integration tests start brokers, hubs and child processes; two cores do not like many at once.
     fileParallelism: true,
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      { extends: true, test: { name: 'system', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT] } },
+    ],
   },
 });
