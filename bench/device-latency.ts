@@ -67,10 +67,22 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-'));
   const log = pino({ level: 'silent' });
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'bench', mqtt: { host: '127.0.0.1', port: mqttPort }, http: { host: '127.0.0.1', port: httpPort }, province: null }, log);
+  const hub = await startHub(
+    {
+      dataDir: join(dir, 'hub'),
+      hall: 'bench',
+      mqtt: { host: '127.0.0.1', port: mqttPort },
+      http: { host: '127.0.0.1', port: httpPort },
+      province: null,
+    },
+    log,
+  );
   const hubUrl = `http://127.0.0.1:${httpPort}`;
   const newDevice = async (window: string) => {
-    const { device, token } = hub.registry.add({ window, settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } } });
+    const { device, token } = hub.registry.add({
+      window,
+      settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } },
+    });
     const d = join(dir, device.id);
     mkdirSync(d, { recursive: true });
     await enrol(d, hubUrl, token, FIRMWARE_VERSION);
@@ -110,7 +122,10 @@ async function main(): Promise<void> {
 
     // 2 and 3. A real agent process behind ptys.
     const links = { kd: join(dir, 'kp-dev'), kh: join(dir, 'kp-hw'), dd: join(dir, 'dp-dev'), dh: join(dir, 'dp-hw') };
-    const socats = [spawn('socat', [`pty,raw,echo=0,link=${links.kd}`, `pty,raw,echo=0,link=${links.kh}`]), spawn('socat', [`pty,raw,echo=0,link=${links.dd}`, `pty,raw,echo=0,link=${links.dh}`])];
+    const socats = [
+      spawn('socat', [`pty,raw,echo=0,link=${links.kd}`, `pty,raw,echo=0,link=${links.kh}`]),
+      spawn('socat', [`pty,raw,echo=0,link=${links.dd}`, `pty,raw,echo=0,link=${links.dh}`]),
+    ];
     while (!Object.values(links).every(existsSync)) await sleep(10);
     const keypad = new SerialPort({ path: links.kh, baudRate: 115200 });
     const panel = new SerialPort({ path: links.dh, baudRate: 115200 });
@@ -127,7 +142,31 @@ async function main(): Promise<void> {
         if (/^FRAME \d+ prompt$/.test(l)) prompts++;
       }
     });
-    const child = spawn(process.execPath, [CLI_PATH, 'device', 'run', '--data', await newDevice('02'), '--buttons', 'serial', '--keypad-port', links.kd, '--keypad-baud', '115200', '--display', 'serial', '--display-port', links.dd, '--clock-synced', 'yes', '--log-level', 'warn'], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI_PATH,
+        'device',
+        'run',
+        '--data',
+        await newDevice('02'),
+        '--buttons',
+        'serial',
+        '--keypad-port',
+        links.kd,
+        '--keypad-baud',
+        '115200',
+        '--display',
+        'serial',
+        '--display-port',
+        links.dd,
+        '--clock-synced',
+        'yes',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'ignore' },
+    );
     while (prompts === 0) await sleep(20);
     await sleep(5000);
     const rssIdle = rssKiB(child.pid!);

@@ -77,15 +77,42 @@ async function main() {
     writeFileSync(join(sysfs, 'gpiochip512', 'label'), 'pinctrl-bcm2711\n');
     const data = join(dir, 'device');
     mkdirSync(data);
-    writeFileSync(join(data, ENROLMENT_FILE), JSON.stringify({ hall: 'h1', device: 'ev-1', window: '12', hubUrl: 'http://127.0.0.1:1', mqttUrl: `mqtt://127.0.0.1:${await freePort()}`, username: 'ev-1', password: 'x', ca: null, enrolledAt: 0 }));
+    writeFileSync(
+      join(data, ENROLMENT_FILE),
+      JSON.stringify({
+        hall: 'h1',
+        device: 'ev-1',
+        window: '12',
+        hubUrl: 'http://127.0.0.1:1',
+        mqttUrl: `mqtt://127.0.0.1:${await freePort()}`,
+        username: 'ev-1',
+        password: 'x',
+        ca: null,
+        enrolledAt: 0,
+      }),
+    );
     const c = { ...defaultDeviceConfig('h1', 'ev-1', '12'), mode: 'walk-up' as const };
     c.timeouts = { ...c.timeouts, repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.05 };
     writeFileSync(join(data, CONFIG_CACHE_FILE), JSON.stringify(c));
 
     const pins = { dc: 25, rst: 17, busy: 24 };
-    const display = createEpaperDisplay({ model: MODEL, pins, sysfs: { sysfsRoot: sysfs, Gpio: wires(MODEL === 'uc8179' ? 1 : 0, 512 + pins.busy) }, spi: { bus: 0, device: 0, speedHz: SPI_HZ, open: timedSpi }, busyPollMs: 1 });
+    const display = createEpaperDisplay({
+      model: MODEL,
+      pins,
+      sysfs: { sysfsRoot: sysfs, Gpio: wires(MODEL === 'uc8179' ? 1 : 0, 512 + pins.busy) },
+      spi: { bus: 0, device: 0, speedHz: SPI_HZ, open: timedSpi },
+      busyPollMs: 1,
+    });
     const buttons = new VirtualButtons(5, { debounceMs: 1, stuckMs: 60_000 });
-    const agent = new Agent({ dataDir: data, buttons, display, log: pino({ level: 'silent' }), clockSynced: () => true, tickMs: 10, link: { backoff: undefined } });
+    const agent = new Agent({
+      dataDir: data,
+      buttons,
+      display,
+      log: pino({ level: 'silent' }),
+      clockSynced: () => true,
+      tickMs: 10,
+      link: { backoff: undefined },
+    });
     let pressedAt = 0;
     let storedAt = 0;
     let transferredAt = 0;
@@ -122,7 +149,8 @@ async function main() {
     }
     db.close();
 
-    const row = (name: string, xs: number[]) => `${name.padEnd(58)} ${round(pct(xs, 50)).toString().padStart(8)} ${round(pct(xs, 99)).toString().padStart(8)}`;
+    const row = (name: string, xs: number[]) =>
+      `${name.padEnd(58)} ${round(pct(xs, 50)).toString().padStart(8)} ${round(pct(xs, 99)).toString().padStart(8)}`;
     const frameBytes = MODEL === 'uc8179' ? 48000 : 15000;
     process.stdout.write(
       [
@@ -133,7 +161,17 @@ async function main() {
         row('bare better-sqlite3 insert (WAL, FULL, 1 row/txn)', bare),
       ].join('\n') + '\n',
     );
-    process.stdout.write(JSON.stringify({ bench: 'epaper', model: MODEL, spiHz: SPI_HZ, presses: PRESSES, durable: { p50: round(pct(durable, 50)), p99: round(pct(durable, 99)) }, thanksOnPanel: { p50: round(pct(toPanel, 50)), p99: round(pct(toPanel, 99)) }, bareInsert: { p50: round(pct(bare, 50)), p99: round(pct(bare, 99)) } }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'epaper',
+        model: MODEL,
+        spiHz: SPI_HZ,
+        presses: PRESSES,
+        durable: { p50: round(pct(durable, 50)), p99: round(pct(durable, 99)) },
+        thanksOnPanel: { p50: round(pct(toPanel, 50)), p99: round(pct(toPanel, 99)) },
+        bareInsert: { p50: round(pct(bare, 50)), p99: round(pct(bare, 99)) },
+      }) + '\n',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

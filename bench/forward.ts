@@ -43,7 +43,12 @@ const silent = pino({ level: 'silent' });
 
 /** Real signed device records, as ingest would queue them (10 devices, chained). */
 function evaluations(n: number): Evaluation[] {
-  const devices = Array.from({ length: 10 }, (_, i) => ({ id: `ev-${String(i + 1).padStart(3, '0')}`, keys: generateDeviceKeys(), seq: 0, prev: GENESIS_HASH }));
+  const devices = Array.from({ length: 10 }, (_, i) => ({
+    id: `ev-${String(i + 1).padStart(3, '0')}`,
+    keys: generateDeviceKeys(),
+    seq: 0,
+    prev: GENESIS_HASH,
+  }));
   const out: Evaluation[] = [];
   const t0 = Date.now();
   for (let i = 0; i < n; i++) {
@@ -62,7 +67,12 @@ function evaluations(n: number): Evaluation[] {
         level,
         reasons: level <= 2 ? [`${level}13`] : [],
         catalogue: 'builtin-2026.1',
-        session: { id: `s-${i}`, cases: [`BJ20261125${String(i).padStart(6, '0')}`], itemCode: '11420000MB1234567X', itemName: '不动产登记' },
+        session: {
+          id: `s-${i}`,
+          cases: [`BJ20261125${String(i).padStart(6, '0')}`],
+          itemCode: '11420000MB1234567X',
+          itemName: '不动产登记',
+        },
         at: t0 + i,
         clockSynced: true,
         bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
@@ -78,9 +88,15 @@ function evaluations(n: number): Evaluation[] {
   return out;
 }
 
-async function withProvince<T>(name: string, fn: (url: string) => Promise<T>): Promise<T & { province: { accepted: number; duplicatesReceived: number } }> {
+async function withProvince<T>(
+  name: string,
+  fn: (url: string) => Promise<T>,
+): Promise<T & { province: { accepted: number; duplicatesReceived: number } }> {
   const port = await freePort();
-  const p = spawnCli(['province', '--port', String(port), '--db', join(dir, `${name}.db`), '--profile', args.profile!, '--log-level', 'warn'], join(dir, `${name}.log`));
+  const p = spawnCli(
+    ['province', '--port', String(port), '--db', join(dir, `${name}.db`), '--profile', args.profile!, '--log-level', 'warn'],
+    join(dir, `${name}.log`),
+  );
   try {
     await waitHttpOk(`http://127.0.0.1:${port}/api/health`, 30_000, p);
     const r = await fn(`http://127.0.0.1:${port}/api/evaluations`);
@@ -94,7 +110,13 @@ async function withProvince<T>(name: string, fn: (url: string) => Promise<T>): P
 /** The baseline: pre-built bodies, one keep-alive connection, one request in flight. */
 async function raw(url: string, es: Evaluation[], batch: number): Promise<{ seconds: number; requests: number }> {
   const bodies: string[] = [];
-  for (let i = 0; i < es.length; i += batch) bodies.push(buildRequestBody(profile, es.slice(i, i + batch).flatMap((e) => mapEvaluation(profile, e, CTX))));
+  for (let i = 0; i < es.length; i += batch)
+    bodies.push(
+      buildRequestBody(
+        profile,
+        es.slice(i, i + batch).flatMap((e) => mapEvaluation(profile, e, CTX)),
+      ),
+    );
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 1 });
   const t0 = performance.now();
   for (const body of bodies) {
@@ -113,7 +135,16 @@ async function forward(url: string, es: Evaluation[], batch: number, name: strin
   db.pragma('foreign_keys = OFF'); // the queue rows reference ratings the bench does not store
   db.transaction(() => es.forEach((e) => enqueueEvaluation(db, e, Date.now())))();
   const metrics = createMetrics();
-  const f = new Forwarder({ db, transport: new HttpTransport({ url, profile, timeoutMs: 60_000 }), profile, context: CTX, log: silent, metrics, batchSize: batch, lingerMs: 0 });
+  const f = new Forwarder({
+    db,
+    transport: new HttpTransport({ url, profile, timeoutMs: 60_000 }),
+    profile,
+    context: CTX,
+    log: silent,
+    metrics,
+    batchSize: batch,
+    lingerMs: 0,
+  });
   const t0 = performance.now();
   f.start();
   while (f.backlog().count > 0) await new Promise((r) => setTimeout(r, 20));
@@ -143,7 +174,8 @@ try {
     process.stderr.write(` ${r.seconds.toFixed(1)} s; forwarder…`);
     const f = await withProvince(`fwd-${batch}`, (url) => forward(url, es, batch, `fwd-${batch}`));
     process.stderr.write(` ${f.seconds.toFixed(1)} s\n`);
-    if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0) throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
+    if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0)
+      throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
     if (r.province.accepted !== COUNT) throw new Error(`raw run: province accepted ${r.province.accepted}`);
     rows.push({
       batch,
@@ -160,10 +192,19 @@ try {
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
 const header = ['batch', 'raw loop eval/s', 'raw loop req/s', 'forwarder eval/s', 'forwarder req/s', 'forwarder / raw'];
-const table = rows.map((r) => [String(r.batch), n(r.rawEvalsPerS), n(r.rawReqPerS), n(r.fwdEvalsPerS), n(r.fwdReqPerS), `${(r.ratio * 100).toFixed(0)} %`]);
+const table = rows.map((r) => [
+  String(r.batch),
+  n(r.rawEvalsPerS),
+  n(r.rawReqPerS),
+  n(r.fwdEvalsPerS),
+  n(r.fwdReqPerS),
+  `${(r.ratio * 100).toFixed(0)} %`,
+]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-console.log(`\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}`);
+console.log(
+  `\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}`,
+);
 console.log(line(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
 for (const t of table) console.log(line(t));

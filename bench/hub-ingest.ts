@@ -20,7 +20,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { exportPublicKey, generateDeviceKeys, GENESIS_HASH, newRecordId, recordHash, signRecord, topic, type RatingRecord } from '../protocol/index.js';
+import {
+  exportPublicKey,
+  generateDeviceKeys,
+  GENESIS_HASH,
+  newRecordId,
+  recordHash,
+  signRecord,
+  topic,
+  type RatingRecord,
+} from '../protocol/index.js';
 import { Registry } from '../hub/registry/registry.js';
 import { openHubDb } from '../hub/store/db.js';
 import { hashPassword } from '../hub/util/secrets.js';
@@ -50,7 +59,26 @@ function makeDevices(n: number, perDevice: number, password: string): Device[] {
     const records: RatingRecord[] = [];
     for (let seq = 1; seq <= perDevice; seq++) {
       const r = signRecord(
-        { v: 1, id: newRecordId(), hall: HALL, device: id, window: String(i + 1), staffId: 'S001', seq, kind: 'rating', level: ((seq % 5) + 1) as 1, reasons: [], catalogue: 'builtin-2026.1', session: null, at: Date.now(), clockSynced: true, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: seq * 1000, flags: ['walk-up'], prev },
+        {
+          v: 1,
+          id: newRecordId(),
+          hall: HALL,
+          device: id,
+          window: String(i + 1),
+          staffId: 'S001',
+          seq,
+          kind: 'rating',
+          level: ((seq % 5) + 1) as 1,
+          reasons: [],
+          catalogue: 'builtin-2026.1',
+          session: null,
+          at: Date.now(),
+          clockSynced: true,
+          bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+          mono: seq * 1000,
+          flags: ['walk-up'],
+          prev,
+        },
         keys.privateKey,
       );
       prev = recordHash(r);
@@ -91,7 +119,15 @@ async function connectAll(url: string, devices: Device[], auth: boolean): Promis
     const batch = devices.slice(i, i + 50);
     clients.push(
       ...(await Promise.all(
-        batch.map((d) => mqtt.connectAsync(url, { clientId: d.id, ...(auth ? { username: d.id, password: d.password } : {}), reconnectPeriod: 0, keepalive: 120, connectTimeout: 60_000 })),
+        batch.map((d) =>
+          mqtt.connectAsync(url, {
+            clientId: d.id,
+            ...(auth ? { username: d.id, password: d.password } : {}),
+            reconnectPeriod: 0,
+            keepalive: 120,
+            connectTimeout: 60_000,
+          }),
+        ),
       )),
     );
   }
@@ -100,7 +136,11 @@ async function connectAll(url: string, devices: Device[], auth: boolean): Promis
 }
 
 /** Every device sends its records with at most WINDOW unacknowledged; resolves when all are acked. */
-async function drive(clients: MqttClient[], devices: Device[], pid: number): Promise<{ seconds: number; latencies: number[]; rssPeakMiB: number }> {
+async function drive(
+  clients: MqttClient[],
+  devices: Device[],
+  pid: number,
+): Promise<{ seconds: number; latencies: number[]; rssPeakMiB: number }> {
   const latencies: number[] = [];
   let peak = rssMiB(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 200);
@@ -156,7 +196,17 @@ async function measure(name: string, url: string, pid: number, devices: Device[]
   const { seconds, latencies, rssPeakMiB } = await drive(clients, devices, pid);
   await Promise.all(clients.map((c) => c.endAsync(true)));
   latencies.sort((a, b) => a - b);
-  const r: Result = { connectS: +connectS.toFixed(1), records: latencies.length, seconds: +seconds.toFixed(2), perS: Math.round(latencies.length / seconds), p50: +pct(latencies, 50).toFixed(1), p95: +pct(latencies, 95).toFixed(1), p99: +pct(latencies, 99).toFixed(1), rssIdleMiB, rssPeakMiB };
+  const r: Result = {
+    connectS: +connectS.toFixed(1),
+    records: latencies.length,
+    seconds: +seconds.toFixed(2),
+    perS: Math.round(latencies.length / seconds),
+    p50: +pct(latencies, 50).toFixed(1),
+    p95: +pct(latencies, 95).toFixed(1),
+    p99: +pct(latencies, 99).toFixed(1),
+    rssIdleMiB,
+    rssPeakMiB,
+  };
   console.error(`${name}: ${JSON.stringify(r)}`);
   return r;
 }
@@ -170,7 +220,9 @@ async function main(): Promise<void> {
   // Baseline: raw aedes echo.
   const here = dirname(fileURLToPath(import.meta.url));
   const raw: ChildProcess = spawn(process.execPath, [join(here, 'raw-aedes-echo.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const rawInfo = await new Promise<{ port: number; pid: number }>((res) => raw.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number })));
+  const rawInfo = await new Promise<{ port: number; pid: number }>((res) =>
+    raw.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number })),
+  );
   const baseline = await measure('raw aedes QoS 1 echo', `mqtt://127.0.0.1:${rawInfo.port}`, rawInfo.pid, devices, false);
   await stopProcess(raw);
 
@@ -183,16 +235,41 @@ async function main(): Promise<void> {
   db.transaction(() => {
     for (const d of devices as (Device & { publicKey: string })[]) {
       registry.add({ id: d.id, window: d.id.slice(3), settings: { mode: 'walk-up' } });
-      db.prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrolled_at = ?, enrol_token_hash = NULL WHERE id = ?').run(d.publicKey, hash, Date.now(), d.id);
+      db.prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrolled_at = ?, enrol_token_hash = NULL WHERE id = ?').run(
+        d.publicKey,
+        hash,
+        Date.now(),
+        d.id,
+      );
     }
   })();
   db.close();
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const hub = spawnCli(['hub', '--data', hubData, '--hall', HALL, '--host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--log-level', 'warn'], join(dir, 'hub.log'), { HCP_ADMIN_TOKEN: 'bench-admin' });
+  const hub = spawnCli(
+    [
+      'hub',
+      '--data',
+      hubData,
+      '--hall',
+      HALL,
+      '--host',
+      '127.0.0.1',
+      '--mqtt-port',
+      String(mqttPort),
+      '--http-port',
+      String(httpPort),
+      '--log-level',
+      'warn',
+    ],
+    join(dir, 'hub.log'),
+    { HCP_ADMIN_TOKEN: 'bench-admin' },
+  );
   await waitHttpOk(`http://127.0.0.1:${httpPort}/api/health`, 60_000, hub);
   const rssEmpty = rssMiB(hub.pid!);
   const hubResult = await measure('hub ingest', `mqtt://127.0.0.1:${mqttPort}`, hub.pid!, devices, true);
-  const stats = (await (await fetch(`http://127.0.0.1:${httpPort}/api/stats`, { headers: { authorization: 'Bearer bench-admin' } })).json()) as { stored: number; rejections: Record<string, number> };
+  const stats = (await (
+    await fetch(`http://127.0.0.1:${httpPort}/api/stats`, { headers: { authorization: 'Bearer bench-admin' } })
+  ).json()) as { stored: number; rejections: Record<string, number> };
   await stopProcess(hub);
   rmSync(dir, { recursive: true, force: true });
 

@@ -22,9 +22,23 @@ import { Registry } from '../hub/registry/registry.js';
 import { DeviceStatusStore } from '../hub/status/device-status.js';
 import { openHubDb } from '../hub/store/db.js';
 import { HallWeb } from '../hub/web/hall-web.js';
-import { exportPublicKey, generateDeviceKeys, GENESIS_HASH, recordHash, signRecord, type DeviceKeys, type UnsignedRecord } from '../protocol/index.js';
+import {
+  exportPublicKey,
+  generateDeviceKeys,
+  GENESIS_HASH,
+  recordHash,
+  signRecord,
+  type DeviceKeys,
+  type UnsignedRecord,
+} from '../protocol/index.js';
 
-const { values: args } = parseArgs({ options: { ratings: { type: 'string', default: '200000' }, devices: { type: 'string', default: '100' }, days: { type: 'string', default: '60' } } });
+const { values: args } = parseArgs({
+  options: {
+    ratings: { type: 'string', default: '200000' },
+    devices: { type: 'string', default: '100' },
+    days: { type: 'string', default: '60' },
+  },
+});
 const N = Number(args.ratings);
 const DEVICES = Number(args.devices);
 const DAYS = Number(args.days);
@@ -52,10 +66,11 @@ for (let d = 0; d < DEVICES; d++) {
   // As enrolment leaves it (without the scrypt cost of a real enrolment for every device).
   db.prepare('UPDATE devices SET public_key = ?, enrolled_at = ? WHERE id = ?').run(exportPublicKey(k.publicKey), START, id);
 }
-const insert = db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
+const insert =
+  db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
   VALUES (?, ?, 1, ?, 'bench-hall', ?, ?, 'rating', ?, ?, NULL, '[]', ?, 1, ?, ?, ?)`);
 let t0 = process.hrtime.bigint();
-for (let done = 0; done < N; ) {
+for (let done = 0; done < N;) {
   db.transaction(() => {
     for (let i = 0; i < 20_000 && done < N; i++, done++) {
       const d = done % DEVICES;
@@ -64,9 +79,24 @@ for (let done = 0; done < N; ) {
       const level = ([5, 5, 5, 4, 4, 3, 2, 1] as const)[done % 8]!;
       const h = heads[d]!;
       const u: UnsignedRecord = {
-        v: 1, id: `0190${String(done).padStart(8, '0')}-0000-7000-8000-${String(d).padStart(12, '0')}`, hall: 'bench-hall', device: dev, window: String(d + 1), staffId: `S${d}`,
-        seq: h.seq + 1, kind: 'rating', level, reasons: level <= 2 ? [`${level}07`] : [], catalogue: 'builtin-2026.1', session: null, at, clockSynced: true,
-        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: done, flags: [], prev: h.hash,
+        v: 1,
+        id: `0190${String(done).padStart(8, '0')}-0000-7000-8000-${String(d).padStart(12, '0')}`,
+        hall: 'bench-hall',
+        device: dev,
+        window: String(d + 1),
+        staffId: `S${d}`,
+        seq: h.seq + 1,
+        kind: 'rating',
+        level,
+        reasons: level <= 2 ? [`${level}07`] : [],
+        catalogue: 'builtin-2026.1',
+        session: null,
+        at,
+        clockSynced: true,
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        mono: done,
+        flags: [],
+        prev: h.hash,
       };
       const r = signRecord(u, keys[d]!.privateKey);
       const hash = recordHash(r);
@@ -76,12 +106,27 @@ for (let done = 0; done < N; ) {
   })();
 }
 db.transaction(() => {
-  for (let d = 0; d < DEVICES; d++) db.prepare('UPDATE devices SET chain_seq = ?, chain_hash = ? WHERE id = ?').run(heads[d]!.seq, heads[d]!.hash, `ev-${String(d + 1).padStart(3, '0')}`);
+  for (let d = 0; d < DEVICES; d++)
+    db.prepare('UPDATE devices SET chain_seq = ?, chain_hash = ? WHERE id = ?').run(
+      heads[d]!.seq,
+      heads[d]!.hash,
+      `ev-${String(d + 1).padStart(3, '0')}`,
+    );
 })();
 const genMs = ms(t0);
 
 clock.t = END;
-const web = new HallWeb({ db, registry, status: new DeviceStatusStore(db, log, () => {}, now), events: new EventEmitter<HubEvents>(), log, metrics: createMetrics(), config: {}, dataDir: dir, now });
+const web = new HallWeb({
+  db,
+  registry,
+  status: new DeviceStatusStore(db, log, () => {}, now),
+  events: new EventEmitter<HubEvents>(),
+  log,
+  metrics: createMetrics(),
+  config: {},
+  dataDir: dir,
+  now,
+});
 t0 = process.hrtime.bigint();
 web.syncNow();
 const factsMs = ms(t0);
@@ -99,8 +144,12 @@ const cpu = process.cpuUsage(cpu0);
 const cpuS = (cpu.user + cpu.system) / 1e6;
 const rss = process.memoryUsage().rss / 2 ** 20;
 const c = report.checked;
-console.log(`generated ${N} signed ratings of ${DEVICES} devices over ${DAYS} days in ${(genMs / 1000).toFixed(1)} s; facts/rollups/work orders ${(factsMs / 1000).toFixed(1)} s; ${made} checkpoints in ${(cpMs / 1000).toFixed(1)} s`);
-console.log(`hub verify: ${c.ratings} ratings, ${c.facts} facts, ${c.rollupRows} rollup rows, ${c.workOrders} work orders, ${c.checkpoints} checkpoints in ${(verifyMs / 1000).toFixed(1)} s wall, ${cpuS.toFixed(1)} s CPU = ${Math.round(c.ratings / cpuS)} ratings per CPU-second; rss ${rss.toFixed(0)} MiB; ${report.ok ? 'all match' : `${report.findings.length} MISMATCHES`}`);
+console.log(
+  `generated ${N} signed ratings of ${DEVICES} devices over ${DAYS} days in ${(genMs / 1000).toFixed(1)} s; facts/rollups/work orders ${(factsMs / 1000).toFixed(1)} s; ${made} checkpoints in ${(cpMs / 1000).toFixed(1)} s`,
+);
+console.log(
+  `hub verify: ${c.ratings} ratings, ${c.facts} facts, ${c.rollupRows} rollup rows, ${c.workOrders} work orders, ${c.checkpoints} checkpoints in ${(verifyMs / 1000).toFixed(1)} s wall, ${cpuS.toFixed(1)} s CPU = ${Math.round(c.ratings / cpuS)} ratings per CPU-second; rss ${rss.toFixed(0)} MiB; ${report.ok ? 'all match' : `${report.findings.length} MISMATCHES`}`,
+);
 console.log(`phases (ms): ${JSON.stringify(report.phases)}`);
 db.close();
 rmSync(dir, { recursive: true, force: true });

@@ -69,15 +69,23 @@ const registry = new Registry(db, 'bench-hall', now);
 const windowId = (w: number) => String(w + 1).padStart(3, '0');
 db.transaction(() => {
   for (let w = 0; w < WINDOWS; w++) {
-    registry.add({ window: windowId(w), id: `ev-${windowId(w)}`, settings: { staff: { id: `S${windowId(w)}a`, name: `员工${windowId(w)}`, number: windowId(w), photo: null }, windowName: `窗口${windowId(w)}` } });
+    registry.add({
+      window: windowId(w),
+      id: `ev-${windowId(w)}`,
+      settings: {
+        staff: { id: `S${windowId(w)}a`, name: `员工${windowId(w)}`, number: windowId(w), photo: null },
+        windowName: `窗口${windowId(w)}`,
+      },
+    });
   }
 })();
-const insert = db.prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
+const insert =
+  db.prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body)
   VALUES (?, ?, ?, 'bench-hall', ?, ?, 'rating', ?, '[]', ?, '[]', ?, 1, ?, ?, ?)`);
 const seqs = new Array<number>(WINDOWS).fill(0);
 let t0 = process.hrtime.bigint();
 const BATCH = 50_000;
-for (let done = 0; done < N; ) {
+for (let done = 0; done < N;) {
   db.transaction(() => {
     for (let i = 0; i < BATCH && done < N; i++, done++) {
       // Spread over the year in time order, within opening hours (08:30–17:30).
@@ -90,8 +98,26 @@ for (let done = 0; done < N; ) {
       const staff = `S${wid}${rnd(4) === 0 ? 'b' : 'a'}`;
       const lv = level();
       const item = rnd(10) < 7 ? rnd(300) : -1;
-      const session = item >= 0 ? { id: `s${done}`, cases: [`BJ${done}`], itemCode: `1161${String(item).padStart(6, '0')}`, itemName: `事项${item}` } : null;
-      const body = JSON.stringify({ v: 1, id, hall: 'bench-hall', device: `ev-${wid}`, window: wid, staffId: staff, seq, kind: 'rating', level: lv, reasons: lv <= 2 ? [`${lv}07`] : [], session, at, clockSynced: true, flags: [] });
+      const session =
+        item >= 0
+          ? { id: `s${done}`, cases: [`BJ${done}`], itemCode: `1161${String(item).padStart(6, '0')}`, itemName: `事项${item}` }
+          : null;
+      const body = JSON.stringify({
+        v: 1,
+        id,
+        hall: 'bench-hall',
+        device: `ev-${wid}`,
+        window: wid,
+        staffId: staff,
+        seq,
+        kind: 'rating',
+        level: lv,
+        reasons: lv <= 2 ? [`${lv}07`] : [],
+        session,
+        at,
+        clockSynced: true,
+        flags: [],
+      });
       insert.run(id, `ev-${wid}`, seq, wid, staff, lv, session?.id ?? null, at, at + 200, id.replace(/-/g, '').padEnd(64, '0'), body);
     }
   })();
@@ -100,7 +126,17 @@ const genMs = ms(t0);
 
 // ---- the real catch-up: facts, daily counts, work orders
 const metrics = createMetrics();
-const web = new HallWeb({ db, registry, status: new DeviceStatusStore(db, log, () => {}, now), events: new EventEmitter<HubEvents>(), log, metrics, config: { policy: 'ankang', alerts: { quietMinutes: 0 } }, dataDir: dir, now });
+const web = new HallWeb({
+  db,
+  registry,
+  status: new DeviceStatusStore(db, log, () => {}, now),
+  events: new EventEmitter<HubEvents>(),
+  log,
+  metrics,
+  config: { policy: 'ankang', alerts: { quietMinutes: 0 } },
+  dataDir: dir,
+  now,
+});
 t0 = process.hrtime.bigint();
 const facts = web.syncNow();
 const catchUpMs = ms(t0);
@@ -108,7 +144,9 @@ const orders = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM work_ord
 
 // Most of the year's orders were handled: close all but the last two weeks' through the machine.
 t0 = process.hrtime.bigint();
-const toClose = db.prepare<[number], { id: number; created_at: number }>('SELECT id, created_at FROM work_orders WHERE created_at < ? ORDER BY id').all(NOW - 14 * 86_400_000);
+const toClose = db
+  .prepare<[number], { id: number; created_at: number }>('SELECT id, created_at FROM work_orders WHERE created_at < ? ORDER BY id')
+  .all(NOW - 14 * 86_400_000);
 const sup = { name: 'bench', role: 'supervisor' as const };
 db.transaction(() => {
   for (const o of toClose) {
@@ -126,18 +164,33 @@ db.pragma('optimize');
 
 // ---- query plans
 const plans: Record<string, [string, unknown[]]> = {
-  'stat: by window/staff/item/channel': [STAT_SQL.byDim, [{ dim: 'window', m1: 24310, m2: 24320, a1: 20400, b1: 20410, a2: 20700, b2: 20710 }]],
+  'stat: by window/staff/item/channel': [
+    STAT_SQL.byDim,
+    [{ dim: 'window', m1: 24310, m2: 24320, a1: 20400, b1: 20410, a2: 20700, b2: 20710 }],
+  ],
   'stat: hall by day (summary, day/week/month trend)': [STAT_SQL.hallDays, [0, 99999]],
   'stat: one window/staff/item by day (drill-down trend)': [STAT_SQL.keyDays, ['window', '001', 0, 99999]],
   'stat: invalidated ratings': [STAT_SQL.invalidated, [0, NOW, 200]],
   'stat: 差评 rectification status': [ORDER_SUMMARY_SQL, [0, NOW]],
   'wall: latest ratings feed': [STAT_SQL.recent, [30]],
   'wall: last rating of a window': ['SELECT level, at FROM rating_facts WHERE window = ? ORDER BY at DESC LIMIT 1', ['001']],
-  'alerts: a window\'s last hour': [STAT_SQL.windowRecent, ['001', NOW - 3_600_000]],
-  'orders: open, by deadline': ["SELECT * FROM work_orders WHERE id < ? AND state NOT IN ('closed', 'invalid') ORDER BY due_at LIMIT ?", [1e15, 200]],
-  'orders: overdue': ["SELECT * FROM work_orders WHERE id < ? AND state NOT IN ('closed', 'invalid') AND due_at < ? ORDER BY due_at LIMIT ?", [1e15, NOW, 200]],
-  'orders: one state, newest first': ['SELECT * FROM work_orders WHERE id < ? AND state = ? ORDER BY id DESC LIMIT ?', [1e15, 'closed', 200]],
-  'orders: open and overdue counts': ["SELECT count(*) AS open, coalesce(sum(due_at < ?), 0) AS overdue FROM work_orders WHERE state NOT IN ('closed', 'invalid')", [NOW]],
+  "alerts: a window's last hour": [STAT_SQL.windowRecent, ['001', NOW - 3_600_000]],
+  'orders: open, by deadline': [
+    "SELECT * FROM work_orders WHERE id < ? AND state NOT IN ('closed', 'invalid') ORDER BY due_at LIMIT ?",
+    [1e15, 200],
+  ],
+  'orders: overdue': [
+    "SELECT * FROM work_orders WHERE id < ? AND state NOT IN ('closed', 'invalid') AND due_at < ? ORDER BY due_at LIMIT ?",
+    [1e15, NOW, 200],
+  ],
+  'orders: one state, newest first': [
+    'SELECT * FROM work_orders WHERE id < ? AND state = ? ORDER BY id DESC LIMIT ?',
+    [1e15, 'closed', 200],
+  ],
+  'orders: open and overdue counts': [
+    "SELECT count(*) AS open, coalesce(sum(due_at < ?), 0) AS overdue FROM work_orders WHERE state NOT IN ('closed', 'invalid')",
+    [NOW],
+  ],
 };
 line(`# hall page benchmark: ${N.toLocaleString('en')} ratings, ${WINDOWS} windows, one year (data in ${dir})`);
 line();
@@ -211,8 +264,16 @@ const base = (name: string, sql: string, ...params: unknown[]) => {
   line(`- ${name}: ${took.toFixed(0)} ms (${rows.length} rows)`);
   return took;
 };
-const baseWindow = base('per window and level, year', "SELECT window, level, count(*) FROM ratings WHERE kind = 'rating' AND received_at >= ? GROUP BY window, level", from);
-const baseItem = base('per item and level, year (item from the record body)', "SELECT json_extract(body, '$.session.itemCode') AS item, level, count(*) FROM ratings WHERE kind = 'rating' AND received_at >= ? GROUP BY item, level", from);
+const baseWindow = base(
+  'per window and level, year',
+  "SELECT window, level, count(*) FROM ratings WHERE kind = 'rating' AND received_at >= ? GROUP BY window, level",
+  from,
+);
+const baseItem = base(
+  'per item and level, year (item from the record body)',
+  "SELECT json_extract(body, '$.session.itemCode') AS item, level, count(*) FROM ratings WHERE kind = 'rating' AND received_at >= ? GROUP BY item, level",
+  from,
+);
 const rollupWindow = per.window ? median(per.window) : NaN;
 line(`- ratio (baseline per window ÷ daily counts per window): ${(baseWindow / rollupWindow).toFixed(0)}×`);
 
@@ -236,10 +297,14 @@ const summary = {
   baselineItemMs: Math.round(baseItem),
   rollupCheck: { mismatches, ms: Math.round(checkMs) },
   unindexedPlans: unindexed,
-  dbMiB: Math.round(((db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)) / 2 ** 20),
+  dbMiB: Math.round(
+    ((db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)) / 2 ** 20,
+  ),
 };
 line();
-line(`## Setup: generated ${N.toLocaleString('en')} in ${(genMs / 1000).toFixed(1)} s; catch-up (facts + counts + ${orders.toLocaleString('en')} orders) ${(catchUpMs / 1000).toFixed(1)} s = ${summary.catchUpPerSecond.toLocaleString('en')} ratings/s; closed ${toClose.length.toLocaleString('en')} orders through the state machine in ${(closeMs / 1000).toFixed(1)} s; rollup check ${mismatches} mismatches (${checkMs.toFixed(0)} ms); database ${summary.dbMiB} MiB`);
+line(
+  `## Setup: generated ${N.toLocaleString('en')} in ${(genMs / 1000).toFixed(1)} s; catch-up (facts + counts + ${orders.toLocaleString('en')} orders) ${(catchUpMs / 1000).toFixed(1)} s = ${summary.catchUpPerSecond.toLocaleString('en')} ratings/s; closed ${toClose.length.toLocaleString('en')} orders through the state machine in ${(closeMs / 1000).toFixed(1)} s; rollup check ${mismatches} mismatches (${checkMs.toFixed(0)} ms); database ${summary.dbMiB} MiB`,
+);
 line(JSON.stringify(summary));
 await app.close();
 web.stop();
@@ -249,4 +314,3 @@ if (slow || unindexed || mismatches) {
   process.stderr.write(`FAILED: ${slow} page(s) ≥ 1 s, ${unindexed} unindexed plan step(s), ${mismatches} rollup mismatch(es)\n`);
   process.exit(1);
 }
-

@@ -21,7 +21,9 @@ const ROLES: Record<string, () => Promise<{ register: Register }>> = {
   uninstall: () => import('./cli/release.js'),
 };
 
-const program = new Command('haochaping').description('好差评 counter evaluators: hub, device agent, stand-in province and simulator').version(FIRMWARE_VERSION);
+const program = new Command('haochaping')
+  .description('好差评 counter evaluators: hub, device agent, stand-in province and simulator')
+  .version(FIRMWARE_VERSION);
 // `hub device add --data …`: options after a subcommand belong to it, not to its parent.
 program.enablePositionalOptions();
 

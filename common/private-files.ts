@@ -21,7 +21,9 @@ export function ensurePrivateDir(dir: string): void {
     chmodSync(dir, PRIVATE_DIR_MODE);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FileModeError(`cannot make the data directory ${dir} private (mode 0700): ${code ?? (e as Error).message}${code === 'EPERM' ? ' — it belongs to another user; chown it to the user the service runs as' : ''}`);
+    throw new FileModeError(
+      `cannot make the data directory ${dir} private (mode 0700): ${code ?? (e as Error).message}${code === 'EPERM' ? ' — it belongs to another user; chown it to the user the service runs as' : ''}`,
+    );
   }
 }
 

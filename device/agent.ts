@@ -150,7 +150,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (m.op === 'cancel') return this.apply(this.flow.cancelSession(m.sessionId));
     // The same check the hub made before sending it: prompt only for what can be rated and sent.
     const c = this.config;
-    const tooBig = checkRecordFits({ hall: this.enrolment.hall, device: this.enrolment.device, window: c.window, staffId: m.staffId, catalogue: c.catalogue.version, session: m.session });
+    const tooBig = checkRecordFits({
+      hall: this.enrolment.hall,
+      device: this.enrolment.device,
+      window: c.window,
+      staffId: m.staffId,
+      catalogue: c.catalogue.version,
+      session: m.session,
+    });
     if (tooBig) {
       this.count('sessionsRefused');
       this.o.log.error({ session: m.session.id, err: tooBig.message }, 'refused a session whose rating could not be sent: not prompting');
@@ -231,11 +238,15 @@ export class Agent extends EventEmitter<AgentEvents> {
       record = this.outbox.append((link) => this.buildRecord(draft, link));
     } catch (e) {
       const fault =
-        e instanceof OutboxFullError ? OUTBOX_FULL
-        : e instanceof OutboxStorageFullError ? STORAGE_FULL
-        : e instanceof OutboxStorageError ? STORAGE_ERROR
-        : e instanceof OversizedMessageError ? RECORD_TOO_LARGE
-        : null;
+        e instanceof OutboxFullError
+          ? OUTBOX_FULL
+          : e instanceof OutboxStorageFullError
+            ? STORAGE_FULL
+            : e instanceof OutboxStorageError
+              ? STORAGE_ERROR
+              : e instanceof OversizedMessageError
+                ? RECORD_TOO_LARGE
+                : null;
       if (!fault) throw e;
       // The citizen is not thanked for a record that is not on disk.
       this.count('recordsNotWritten');
@@ -243,7 +254,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       else if (fault === STORAGE_FULL) this.count('refusedDiskFull');
       else if (fault === RECORD_TOO_LARGE) this.count('refusedOversized');
       this.faults.add(fault);
-      this.o.log.error({ fault, err: (e as Error).message, kind: draft.kind, level: draft.level }, 'record not written: out of service until the outbox can take records again');
+      this.o.log.error(
+        { fault, err: (e as Error).message, kind: draft.kind, level: draft.level },
+        'record not written: out of service until the outbox can take records again',
+      );
       return fault;
     }
     this.faults.delete(RECORD_TOO_LARGE); // the next record that fits ends that fault
@@ -270,7 +284,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private onTick(): void {
     const mono = this.clock.mono();
     this.apply(this.flow.tick(mono));
-    if (this.flow.state === 'out-of-service' && mono - this.lastRecoveryCheck >= (this.o.recoveryCheckMs ?? 30_000)) this.tryBackInService();
+    if (this.flow.state === 'out-of-service' && mono - this.lastRecoveryCheck >= (this.o.recoveryCheckMs ?? 30_000))
+      this.tryBackInService();
   }
 
   private buildRecord(draft: RecordDraft, link: { seq: number; prev: string }): RatingRecord {

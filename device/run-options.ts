@@ -42,7 +42,11 @@ const pinList = (what: string) =>
     .optional();
 
 const whole = (what: string, min: number, max: number) =>
-  z.coerce.number({ message: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`).max(max, `${what} must be at most ${max}`);
+  z.coerce
+    .number({ message: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .min(min, `${what} must be at least ${min}`)
+    .max(max, `${what} must be at most ${max}`);
 
 export const RunOptionsSchema = z
   .object({
@@ -65,10 +69,13 @@ export const RunOptionsSchema = z
     epaperModel: z.enum(EPAPER_MODELS, { message: `--epaper-model must be one of ${EPAPER_MODELS.join(', ')}` }).optional(),
     epaperSize: z
       .string()
-      .regex(/^\d{2,4}x\d{2,4}$/, '--epaper-size must be WIDTHxHEIGHT in the panel\'s native pixels, e.g. 800x480')
+      .regex(/^\d{2,4}x\d{2,4}$/, "--epaper-size must be WIDTHxHEIGHT in the panel's native pixels, e.g. 800x480")
       .transform((v) => v.split('x').map(Number) as [number, number])
       .optional(),
-    epaperRotation: z.enum(['0', '90', '180', '270'], { message: '--epaper-rotation must be 0, 90, 180 or 270' }).default('0').transform((v) => Number(v) as 0 | 90 | 180 | 270),
+    epaperRotation: z
+      .enum(['0', '90', '180', '270'], { message: '--epaper-rotation must be 0, 90, 180 or 270' })
+      .default('0')
+      .transform((v) => Number(v) as 0 | 90 | 180 | 270),
     epaperDc: whole('--epaper-dc', 0, 63).default(25),
     epaperRst: whole('--epaper-rst', 0, 63).default(17),
     epaperBusy: whole('--epaper-busy', 0, 63).default(24),
@@ -92,31 +99,61 @@ export const RunOptionsSchema = z
     const need = (cond: boolean, path: string, message: string) => cond || ctx.addIssue({ code: 'custom', path: [path], message });
     const count = (list: number[] | undefined) => list?.length ?? 0;
     if (o.buttons === 'gpio' || o.buttons === 'gpiod') {
-      need(count(o.buttonPins) >= 2 && count(o.buttonPins) <= 5, 'buttonPins', `--buttons ${o.buttons} needs --button-pins: one GPIO number per button, left to right, 2 to 5 of them (got ${count(o.buttonPins)})`);
+      need(
+        count(o.buttonPins) >= 2 && count(o.buttonPins) <= 5,
+        'buttonPins',
+        `--buttons ${o.buttons} needs --button-pins: one GPIO number per button, left to right, 2 to 5 of them (got ${count(o.buttonPins)})`,
+      );
       need(new Set(o.buttonPins).size === count(o.buttonPins), 'buttonPins', '--button-pins lists the same GPIO twice');
     }
-    if (o.buttons === 'serial') need(Boolean(o.keypadPort), 'keypadPort', '--buttons serial needs --keypad-port, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…');
+    if (o.buttons === 'serial')
+      need(Boolean(o.keypadPort), 'keypadPort', '--buttons serial needs --keypad-port, e.g. /dev/ttyUSB0 or /dev/serial/by-id/…');
     if (o.buttons === 'firmata') {
       need(Boolean(o.firmataPort), 'firmataPort', '--buttons firmata needs --firmata-port, e.g. /dev/ttyACM0');
-      need(o.firmataPins === undefined || (count(o.firmataPins) >= 2 && count(o.firmataPins) <= 5), 'firmataPins', `--firmata-pins must list 2 to 5 pins, one per button (got ${count(o.firmataPins)})`);
+      need(
+        o.firmataPins === undefined || (count(o.firmataPins) >= 2 && count(o.firmataPins) <= 5),
+        'firmataPins',
+        `--firmata-pins must list 2 to 5 pins, one per button (got ${count(o.firmataPins)})`,
+      );
     }
     const buttons = buttonCount(o);
     if (o.display === 'leds') {
-      need(count(o.ledPins) === buttons, 'ledPins', `--display leds needs --led-pins with one GPIO per button: ${buttons} buttons, ${count(o.ledPins)} LEDs`);
+      need(
+        count(o.ledPins) === buttons,
+        'ledPins',
+        `--display leds needs --led-pins with one GPIO per button: ${buttons} buttons, ${count(o.ledPins)} LEDs`,
+      );
       need(o.statusLed !== undefined, 'statusLed', '--display leds needs --status-led, the GPIO of the status LED');
-      const all = [...(o.ledPins ?? []), ...(o.statusLed === undefined ? [] : [o.statusLed]), ...(o.buttons === 'gpio' ? (o.buttonPins ?? []) : [])];
+      const all = [
+        ...(o.ledPins ?? []),
+        ...(o.statusLed === undefined ? [] : [o.statusLed]),
+        ...(o.buttons === 'gpio' ? (o.buttonPins ?? []) : []),
+      ];
       need(new Set(all).size === all.length, 'ledPins', 'a GPIO is used twice among --led-pins, --status-led and --button-pins');
     }
     if (o.display === 'serial') need(Boolean(o.displayPort), 'displayPort', '--display serial needs --display-port, e.g. /dev/ttyAMA0');
     if (o.display === 'epaper') {
-      need(o.epaperModel !== undefined, 'epaperModel', `--display epaper needs --epaper-model: ${EPAPER_MODELS.join(', ')} (the controller on the panel's flex cable or its data sheet)`);
+      need(
+        o.epaperModel !== undefined,
+        'epaperModel',
+        `--display epaper needs --epaper-model: ${EPAPER_MODELS.join(', ')} (the controller on the panel's flex cable or its data sheet)`,
+      );
       const ctl = [o.epaperDc, o.epaperRst, o.epaperBusy];
       need(new Set(ctl).size === 3, 'epaperDc', '--epaper-dc, --epaper-rst and --epaper-busy must be three different GPIOs');
       need(!ctl.some((p) => SPI0_PINS.includes(p)), 'epaperDc', `DC/RST/BUSY cannot be SPI0's own pins (GPIO ${SPI0_PINS.join(', ')})`);
       const buttons = o.buttons === 'gpio' || o.buttons === 'gpiod' ? (o.buttonPins ?? []) : [];
-      need(!buttons.some((p) => ctl.includes(p) || SPI0_PINS.includes(p)), 'buttonPins', 'a button GPIO is also used by the e-paper panel (DC/RST/BUSY or SPI0)');
+      need(
+        !buttons.some((p) => ctl.includes(p) || SPI0_PINS.includes(p)),
+        'buttonPins',
+        'a button GPIO is also used by the e-paper panel (DC/RST/BUSY or SPI0)',
+      );
       const max = o.epaperModel ? MODEL_SIZES[o.epaperModel] : null;
-      if (max && o.epaperSize) need(o.epaperSize[0] <= max.maxWidth && o.epaperSize[1] <= max.maxHeight, 'epaperSize', `a ${o.epaperModel} drives at most ${max.maxWidth}x${max.maxHeight}`);
+      if (max && o.epaperSize)
+        need(
+          o.epaperSize[0] <= max.maxWidth && o.epaperSize[1] <= max.maxHeight,
+          'epaperSize',
+          `a ${o.epaperModel} drives at most ${max.maxWidth}x${max.maxHeight}`,
+        );
     }
     if (o.buttons === 'serial' && o.display === 'serial' && o.keypadPort && o.keypadPort === o.displayPort) {
       ctx.addIssue({ code: 'custom', path: ['displayPort'], message: '--keypad-port and --display-port must be different ports' });
@@ -143,7 +180,13 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
     case 'gpiod':
       return new GpiodButtons({ chip: o.gpioChip ?? 'gpiochip0', pins: o.buttonPins!, ...timing });
     case 'serial':
-      return new SerialKeypad({ path: o.keypadPort!, baudRate: o.keypadBaud, count: o.buttonCount, log: log.child({ part: 'keypad' }), ...timing });
+      return new SerialKeypad({
+        path: o.keypadPort!,
+        baudRate: o.keypadBaud,
+        count: o.buttonCount,
+        log: log.child({ part: 'keypad' }),
+        ...timing,
+      });
     case 'firmata':
       return new FirmataButtons({ path: o.firmataPort!, pins: o.firmataPins ?? [2, 3, 4, 5, 6], ...timing });
     case 'keyboard':
@@ -160,7 +203,10 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
 export function makeDisplay(o: RunOptions, log: Logger, voice?: () => Partial<VoiceSettings> | null | undefined): DisplayDriver {
   const panel = makePanel(o, log);
   if (!o.voiceDir) return panel;
-  return new TeeDisplay([panel, new VoicePrompts({ dir: o.voiceDir, alsaDevice: o.alsaDevice, settings: voice, log: log.child({ part: 'voice' }) })]);
+  return new TeeDisplay([
+    panel,
+    new VoicePrompts({ dir: o.voiceDir, alsaDevice: o.alsaDevice, settings: voice, log: log.child({ part: 'voice' }) }),
+  ]);
 }
 
 function makePanel(o: RunOptions, log: Logger): DisplayDriver {

@@ -10,7 +10,6 @@ import { CONFIG_CACHE_FILE, loadEnrolment } from './enrolment/enrolment.js';
 import { readJsonFile } from '../common/atomic-file.js';
 import { OUTBOX_FILE } from './outbox/outbox.js';
 
-
 export interface DeviceStatusReport {
   dataDir: string;
   enrolled: boolean;
@@ -33,7 +32,14 @@ export function deviceStatusReport(dataDir: string): DeviceStatusReport {
   let config: DeviceStatusReport['config'] = null;
   try {
     const c = DeviceConfigSchema.safeParse(readJsonFile(join(dataDir, CONFIG_CACHE_FILE)));
-    if (c.success) config = { version: c.data.version, mode: c.data.mode, buttons: c.data.buttons, paused: c.data.paused, staff: c.data.staff?.name ?? null };
+    if (c.success)
+      config = {
+        version: c.data.version,
+        mode: c.data.mode,
+        buttons: c.data.buttons,
+        paused: c.data.paused,
+        staff: c.data.staff?.name ?? null,
+      };
   } catch {
     config = null;
   }
@@ -42,7 +48,8 @@ export function deviceStatusReport(dataDir: string): DeviceStatusReport {
   if (existsSync(path)) {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     try {
-      const count = (state: string) => db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM records WHERE state = ?').get(state)!.n;
+      const count = (state: string) =>
+        db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM records WHERE state = ?').get(state)!.n;
       const oldest = db.prepare<[], { body: string }>("SELECT body FROM records WHERE state = 'pending' ORDER BY seq LIMIT 1").get();
       const o = oldest ? (JSON.parse(oldest.body) as RatingRecord) : null;
       outbox = {
@@ -52,7 +59,9 @@ export function deviceStatusReport(dataDir: string): DeviceStatusReport {
         lastSeq: db.prepare<[], { seq: number }>('SELECT seq FROM chain WHERE id = 1').get()?.seq ?? 0,
         oldestUndelivered: o ? { seq: o.seq, at: new Date(o.at).toISOString(), clockSynced: o.clockSynced } : null,
         refused: db
-          .prepare<[], { seq: number; id: string; reject_reason: string }>("SELECT seq, id, reject_reason FROM records WHERE state = 'rejected' ORDER BY seq LIMIT 20")
+          .prepare<[], { seq: number; id: string; reject_reason: string }>(
+            "SELECT seq, id, reject_reason FROM records WHERE state = 'rejected' ORDER BY seq LIMIT 20",
+          )
           .all()
           .map((r) => ({ seq: r.seq, id: r.id, reason: r.reject_reason })),
       };
@@ -66,12 +75,20 @@ export function deviceStatusReport(dataDir: string): DeviceStatusReport {
 export function formatDeviceStatus(r: DeviceStatusReport): string {
   if (!r.enrolled) return `${r.dataDir}: not enrolled (run "haochaping device enrol")`;
   const lines = [`device ${r.device} of hall ${r.hall}, broker ${r.broker}`];
-  if (r.config) lines.push(`config v${r.config.version}: ${r.config.mode} mode, ${r.config.buttons.length} buttons (${r.config.buttons.join(' ')})${r.config.paused ? ', PAUSED' : ''}, staff ${r.config.staff ?? '-'}`);
+  if (r.config)
+    lines.push(
+      `config v${r.config.version}: ${r.config.mode} mode, ${r.config.buttons.length} buttons (${r.config.buttons.join(' ')})${r.config.paused ? ', PAUSED' : ''}, staff ${r.config.staff ?? '-'}`,
+    );
   const o = r.outbox;
   if (!o) lines.push('outbox: none yet (no rating recorded)');
   else {
-    lines.push(`outbox: ${o.undelivered} undelivered, ${o.delivered} delivered kept, ${o.rejected} refused by the hub; last sequence ${o.lastSeq}`);
-    if (o.oldestUndelivered) lines.push(`oldest undelivered: seq ${o.oldestUndelivered.seq}, recorded ${o.oldestUndelivered.at}${o.oldestUndelivered.clockSynced ? '' : ' (device clock was not synced)'}`);
+    lines.push(
+      `outbox: ${o.undelivered} undelivered, ${o.delivered} delivered kept, ${o.rejected} refused by the hub; last sequence ${o.lastSeq}`,
+    );
+    if (o.oldestUndelivered)
+      lines.push(
+        `oldest undelivered: seq ${o.oldestUndelivered.seq}, recorded ${o.oldestUndelivered.at}${o.oldestUndelivered.clockSynced ? '' : ' (device clock was not synced)'}`,
+      );
     for (const x of o.refused) lines.push(`refused: seq ${x.seq} ${x.id}: ${x.reason}`);
   }
   return lines.join('\n');

@@ -16,7 +16,12 @@ interface SlowDisplay {
 }
 const isSlow = (d: DisplayDriver): d is DisplayDriver & SlowDisplay => typeof (d as Partial<SlowDisplay>).idle === 'function';
 
-export async function startWiringCheck(buttons: ButtonDriver, display: DisplayDriver, print: (line: string) => void, everyMs = 3000): Promise<() => Promise<void>> {
+export async function startWiringCheck(
+  buttons: ButtonDriver,
+  display: DisplayDriver,
+  print: (line: string) => void,
+  everyMs = 3000,
+): Promise<() => Promise<void>> {
   await display.start();
   const frames = Object.values(demoFrames());
   let i = 0;

@@ -14,7 +14,12 @@ export const HubConfigSchema = z
         /** Plain TCP; null disables it (production halls use TLS only). */
         port: z.number().int().min(0).max(65535).nullable().default(1883),
         tls: z
-          .object({ port: z.number().int().min(0).max(65535).default(8883), keyFile: z.string(), certFile: z.string(), caFile: z.string().optional() })
+          .object({
+            port: z.number().int().min(0).max(65535).default(8883),
+            keyFile: z.string(),
+            certFile: z.string(),
+            caFile: z.string().optional(),
+          })
           .nullable()
           .default(null),
         /** What devices are told to connect to; default: the host they enrolled through. */
@@ -22,7 +27,11 @@ export const HubConfigSchema = z
         limits: z
           .object({
             /** Largest MQTT packet accepted; a larger one closes the connection. */
-            maxPacketBytes: z.number().int().min(16 * 1024, 'mqtt.limits.maxPacketBytes must be at least 16384 (a status or rating with headers)').default(64 * 1024),
+            maxPacketBytes: z
+              .number()
+              .int()
+              .min(16 * 1024, 'mqtt.limits.maxPacketBytes must be at least 16384 (a status or rating with headers)')
+              .default(64 * 1024),
             /**
              * Sustained messages per second per device, and how many may come at once. A device
              * draining a long outage's outbox (64 in flight) runs at this rate; the whole hub
@@ -65,7 +74,11 @@ export const HubConfigSchema = z
         unit: z.enum(['calendar-days', 'working-days'], 'defaults.unit must be "calendar-days" or "working-days"').default('calendar-days'),
         count: z.number().int().min(1, 'defaults.count must be at least 1 day').max(60).default(7),
         /** After a start, wait this long before making overdue defaults (devices deliver what they kept). */
-        startGraceMs: z.number().int().nonnegative().default(5 * 60_000),
+        startGraceMs: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(5 * 60_000),
       })
       .prefault({}),
     /**
@@ -73,7 +86,9 @@ export const HubConfigSchema = z
      * 7-day defaults and the 差评 deadlines alike: { "holidays": [...], "workdays": [...], "years": [...] }.
      */
     holidayFile: z.string().nullable().default(null),
-    ingest: z.object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) }).prefault({}),
+    ingest: z
+      .object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) })
+      .prefault({}),
     /** The hall web page: 差评 policy profile, sessions, alerts (its calendar is holidayFile above). */
     web: WebConfigSchema.prefault({}),
   })

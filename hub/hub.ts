@@ -111,19 +111,51 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
-  const status = new DeviceStatusStore(db, log.child({ part: 'status' }), (device, st) => events.emit('status', device, st), Date.now, metrics, (id) => connections.isConnected(id));
+  const status = new DeviceStatusStore(
+    db,
+    log.child({ part: 'status' }),
+    (device, st) => events.emit('status', device, st),
+    Date.now,
+    metrics,
+    (id) => connections.isConnected(id),
+  );
   alarmDeviceFaults({ events, alarms, status, registry });
   // The hall's flag policy, applied to each rating in the transaction that stores it.
   const judge = new RatingJudge(db, registry, metrics);
-  const sessions = new SessionBook({ db, hall: config.hall, metrics, log: log.child({ part: 'sessions' }), period: { unit: config.defaults.unit, count: config.defaults.count }, calendar, now, judge: judge.judge });
+  const sessions = new SessionBook({
+    db,
+    hall: config.hall,
+    metrics,
+    log: log.child({ part: 'sessions' }),
+    period: { unit: config.defaults.unit, count: config.defaults.count },
+    calendar,
+    now,
+    judge: judge.judge,
+  });
 
   // 差评 deadlines always count working days, so a calendar that stops at this year matters.
   const year = new Date(now()).getUTCFullYear();
   if (!calendar.covers(year) || !calendar.covers(year + 1)) {
-    log.warn({ year: calendar.covers(year) ? year + 1 : year }, 'the holiday calendar does not know that year\'s official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)');
+    log.warn(
+      { year: calendar.covers(year) ? year + 1 : year },
+      "the holiday calendar does not know that year's official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)",
+    );
   }
   // Listens from before the broker starts, so the wall sees every device connect.
-  const web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, calendar, dataDir: config.dataDir, now, hall: config.hall, handoffTarget: config.handoff?.name ?? null });
+  const web = new HallWeb({
+    db,
+    registry,
+    status,
+    events,
+    log,
+    metrics,
+    config: config.web,
+    calendar,
+    dataDir: config.dataDir,
+    now,
+    hall: config.hall,
+    handoffTarget: config.handoff?.name ?? null,
+  });
   await web.ensureInitialAdmin();
 
   // The first start makes an admin token and leaves it where only root can read it.
@@ -140,13 +172,22 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     metrics.brokerDenied.inc({ action: d.action, reason: d.reason });
     if (d.action === 'publish' && d.kind === 'rating') {
       // Counted and logged (with the device id) by ingest like every refused rating.
-      ingestRef?.refuse(ratingRejectReason(d), d.client, `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`, d.payload);
+      ingestRef?.refuse(
+        ratingRejectReason(d),
+        d.client,
+        `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`,
+        d.payload,
+      );
       return;
     }
     if (d.action === 'connect' || d.action === 'will') metrics.rejected.inc({ reason: `auth-${d.reason}` });
     brokerLog.warn({ client: d.client, action: d.action, reason: d.reason, topic: d.topic, detail: d.detail }, `refused ${d.action}`);
   };
-  const limiter = new RateLimiter({ ratePerS: config.mqtt.limits.ratePerDevice, burst: config.mqtt.limits.burstPerDevice, maxDelayMs: config.mqtt.limits.maxDelayMs });
+  const limiter = new RateLimiter({
+    ratePerS: config.mqtt.limits.ratePerDevice,
+    burst: config.mqtt.limits.burstPerDevice,
+    maxDelayMs: config.mqtt.limits.maxDelayMs,
+  });
 
   const tls = setup.tls;
   const broker = await startBroker({
@@ -182,7 +223,16 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const ACK_SLICE = 200;
   const publishAck = (hall: string, device: string, ack: Ack) => {
     for (let i = 0; i === 0 || i < Math.max(ack.acks.length, ack.rejects.length); i += ACK_SLICE) {
-      publish(topic(hall, device, 'ack'), encode('ack', { v: ack.v, acks: ack.acks.slice(i, i + ACK_SLICE), rejects: ack.rejects.slice(i, i + ACK_SLICE), ...(i === 0 && ack.head ? { head: ack.head } : {}) }), false);
+      publish(
+        topic(hall, device, 'ack'),
+        encode('ack', {
+          v: ack.v,
+          acks: ack.acks.slice(i, i + ACK_SLICE),
+          rejects: ack.rejects.slice(i, i + ACK_SLICE),
+          ...(i === 0 && ack.head ? { head: ack.head } : {}),
+        }),
+        false,
+      );
     }
   };
   const pushConfig = (c: DeviceConfig) => {
@@ -200,10 +250,27 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     events.emit('config', c);
   };
 
-  const forwarder = config.province ? createForwarder({ config: config.province, files: setup.province ?? undefined, db, hall: config.hall, log: log.child({ part: 'forwarder' }), metrics }) : null;
+  const forwarder = config.province
+    ? createForwarder({
+        config: config.province,
+        files: setup.province ?? undefined,
+        db,
+        hall: config.hall,
+        log: log.child({ part: 'forwarder' }),
+        metrics,
+      })
+    : null;
   // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
   const handoff = config.handoff
-    ? createForwarder({ config: config.handoff.destination, files: setup.handoff ?? undefined, db, hall: config.hall, log: log.child({ part: 'handoff', target: config.handoff.name }), metrics: createMetrics(), destination: 'handoff' })
+    ? createForwarder({
+        config: config.handoff.destination,
+        files: setup.handoff ?? undefined,
+        db,
+        hall: config.hall,
+        log: log.child({ part: 'handoff', target: config.handoff.name }),
+        metrics: createMetrics(),
+        destination: 'handoff',
+      })
     : null;
 
   const ingest = new Ingest({
@@ -265,35 +332,61 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   // aedes keeps retained messages in memory: after a restart, give every device its config again.
   for (const d of registry.list()) if (d.enrolled_at !== null && d.revoked_at === null) pushConfig(registry.config(d));
 
-  const api = await buildApi({
-    db,
-    registry,
-    tokens,
-    status,
-    forwarder,
-    metrics,
-    events,
-    log,
-    mqtt: { url: config.mqtt.publicUrl, port: tls ? (broker.ports.tls ?? tls.port) : (broker.ports.tcp ?? 0), tls: !!tls, ca: tls?.ca?.toString() ?? null, caFingerprint: tls?.ca ? caFingerprint(tls.ca) : null },
-    pushConfig,
-    ops,
-    sessions,
-    alarms,
-    web,
-  }, { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy });
+  const api = await buildApi(
+    {
+      db,
+      registry,
+      tokens,
+      status,
+      forwarder,
+      metrics,
+      events,
+      log,
+      mqtt: {
+        url: config.mqtt.publicUrl,
+        port: tls ? (broker.ports.tls ?? tls.port) : (broker.ports.tcp ?? 0),
+        tls: !!tls,
+        ca: tls?.ca?.toString() ?? null,
+        caFingerprint: tls?.ca ? caFingerprint(tls.ca) : null,
+      },
+      pushConfig,
+      ops,
+      sessions,
+      alarms,
+      web,
+    },
+    { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy },
+  );
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpsOn = !!tls && !config.http.plain;
   // Where hall IT's commands on this machine find the running hub (scheme and port included).
-  writeFileAtomic(join(config.dataDir, HUB_URL_FILE), `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`, 0o600);
+  writeFileAtomic(
+    join(config.dataDir, HUB_URL_FILE),
+    `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`,
+    0o600,
+  );
   if (!httpsOn && !isLoopback(config.http.host)) {
-    log.warn({ host: config.http.host }, 'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)');
+    log.warn(
+      { host: config.http.host },
+      'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)',
+    );
   }
   const httpPort = (api.server.address() as { port: number }).port;
   forwarder?.start();
   handoff?.start();
   defaults.start(config.defaults.startGraceMs);
   web.start();
-  const ledger = new Ledger({ db, dbPath, dataDir: config.dataDir, hall: config.hall, alarms, metrics, log: log.child({ part: 'ledger' }), now, forward: forwardCheckpoint(db) });
+  const ledger = new Ledger({
+    db,
+    dbPath,
+    dataDir: config.dataDir,
+    hall: config.hall,
+    alarms,
+    metrics,
+    log: log.child({ part: 'ledger' }),
+    now,
+    forward: forwardCheckpoint(db),
+  });
   ledger.start();
 
   const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };

@@ -5,7 +5,19 @@
  * The API routes and the CLI (through the API) call these; none of them talks to MQTT itself.
  */
 import type { Logger } from 'pino';
-import { checkRecordFits, encode, MAX_BYTES, newRecordId, OversizedMessageError, PROTOCOL_VERSION, topic, wireBytes, type DeviceConfig, type SessionMessage, type SessionRef } from '../protocol/index.js';
+import {
+  checkRecordFits,
+  encode,
+  MAX_BYTES,
+  newRecordId,
+  OversizedMessageError,
+  PROTOCOL_VERSION,
+  topic,
+  wireBytes,
+  type DeviceConfig,
+  type SessionMessage,
+  type SessionRef,
+} from '../protocol/index.js';
 import type { Connections } from './broker/connections.js';
 import type { Db } from './store/db.js';
 import { RegistryError, type DeviceRow, type DeviceSettings, type HallSettings, type Registry } from './registry/registry.js';
@@ -45,7 +57,11 @@ export class HallOps {
   private checkConfigFits(config: DeviceConfig): void {
     const bytes = wireBytes(config);
     if (bytes > MAX_BYTES.config) {
-      throw new SessionError('too-large', new OversizedMessageError('config', bytes, MAX_BYTES.config, `the config of device ${config.device}`).message + ': use a shorter reason catalogue or shorter texts');
+      throw new SessionError(
+        'too-large',
+        new OversizedMessageError('config', bytes, MAX_BYTES.config, `the config of device ${config.device}`).message +
+          ': use a shorter reason catalogue or shorter texts',
+      );
     }
   }
 
@@ -108,7 +124,11 @@ export class HallOps {
       return d;
     }
     if (at.length === 0) throw new RegistryError('not-found', `no device in service at window ${window}`);
-    if (at.length > 1) throw new RegistryError('invalid', `window ${window} has ${at.length} devices (${at.map((d) => d.id).join(', ')}); say which one with "device"`);
+    if (at.length > 1)
+      throw new RegistryError(
+        'invalid',
+        `window ${window} has ${at.length} devices (${at.map((d) => d.id).join(', ')}); say which one with "device"`,
+      );
     return at[0]!;
   }
 
@@ -117,7 +137,8 @@ export class HallOps {
     const d = this.deviceFor(req.window, req.device);
     const config = this.o.registry.config(d);
     // The device would ignore it, and the case would silently get the default a week later.
-    if (config.paused && !(req.id && this.o.sessions.get(req.id))) throw new SessionError('paused', `window ${d.window} is paused; resume it before opening sessions`);
+    if (config.paused && !(req.id && this.o.sessions.get(req.id)))
+      throw new SessionError('paused', `window ${d.window} is paused; resume it before opening sessions`);
     const staffId = req.staffId !== undefined ? req.staffId : (config.staff?.id ?? null);
     const id = req.id ?? newRecordId();
     this.checkSessionFits(config, { id, cases: req.cases, itemCode: req.itemCode ?? null, itemName: req.itemName ?? null }, staffId);
@@ -135,7 +156,11 @@ export class HallOps {
       const msg: SessionMessage = { v: PROTOCOL_VERSION, op: 'open', session: ref, staffId, openedAt: session.openedAt };
       this.o.publish(topic(d.hall, d.id, 'session'), encode('session', msg), false);
     }
-    if (!delivered) this.o.log.warn({ session: session.id, device: d.id }, 'session opened while its device is offline: the default will apply unless it is rated');
+    if (!delivered)
+      this.o.log.warn(
+        { session: session.id, device: d.id },
+        'session opened while its device is offline: the default will apply unless it is rated',
+      );
     return { session, created, delivered };
   }
 
@@ -147,8 +172,19 @@ export class HallOps {
   private checkSessionFits(config: DeviceConfig, ref: SessionRef, staffId: string | null): void {
     const hint = ': send fewer or shorter case numbers (split the batch) or a shorter item name';
     const msgBytes = wireBytes({ v: PROTOCOL_VERSION, op: 'open', session: ref, staffId, openedAt: Number.MAX_SAFE_INTEGER });
-    if (msgBytes > MAX_BYTES.session) throw new SessionError('too-large', new OversizedMessageError('session', msgBytes, MAX_BYTES.session, 'the session message').message + hint);
-    const tooBig = checkRecordFits({ hall: config.hall, device: config.device, window: config.window, staffId, catalogue: config.catalogue.version, session: ref });
+    if (msgBytes > MAX_BYTES.session)
+      throw new SessionError(
+        'too-large',
+        new OversizedMessageError('session', msgBytes, MAX_BYTES.session, 'the session message').message + hint,
+      );
+    const tooBig = checkRecordFits({
+      hall: config.hall,
+      device: config.device,
+      window: config.window,
+      staffId,
+      catalogue: config.catalogue.version,
+      session: ref,
+    });
     if (tooBig) throw new SessionError('too-large', tooBig.message + hint);
   }
 

@@ -66,7 +66,9 @@ function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new ConfigError(`cannot read the TLS ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (make one with "haochaping hub tls init")`);
+    throw new ConfigError(
+      `cannot read the TLS ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (make one with "haochaping hub tls init")`,
+    );
   }
 }
 
@@ -113,7 +115,11 @@ async function checkPorts(config: HubConfig): Promise<void> {
 function listenProblem(host: string, port: number): Promise<string | null> {
   return new Promise((res) => {
     const s = createServer();
-    s.once('error', (e: NodeJS.ErrnoException) => res(e.code === 'EADDRINUSE' ? 'is in use' : e.code === 'EACCES' ? 'needs more privileges' : `cannot be opened (${e.code ?? e.message})`));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      res(
+        e.code === 'EADDRINUSE' ? 'is in use' : e.code === 'EACCES' ? 'needs more privileges' : `cannot be opened (${e.code ?? e.message})`,
+      ),
+    );
     s.listen({ host, port, exclusive: true }, () => s.close(() => res(null)));
   });
 }

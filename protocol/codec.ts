@@ -28,7 +28,12 @@ export function decode<K extends TopicKind>(kind: K, payload: Uint8Array | strin
   }
   const v = (json as { v?: unknown }).v;
   if (v !== PROTOCOL_VERSION) {
-    return err(new ProtocolError('unknown-version', `${kind} payload has protocol version ${JSON.stringify(v)}; this side speaks ${PROTOCOL_VERSION}`));
+    return err(
+      new ProtocolError(
+        'unknown-version',
+        `${kind} payload has protocol version ${JSON.stringify(v)}; this side speaks ${PROTOCOL_VERSION}`,
+      ),
+    );
   }
   const parsed = MESSAGE_SCHEMAS[kind].safeParse(json);
   if (!parsed.success) {

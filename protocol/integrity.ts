@@ -70,7 +70,9 @@ export function verifyRecord(record: RatingRecord, publicKey: KeyObject): Result
   } catch {
     good = false;
   }
-  return good ? ok(record) : err(new ProtocolError('bad-signature', `record ${record.id} (seq ${record.seq}) does not match the device's key`));
+  return good
+    ? ok(record)
+    : err(new ProtocolError('bad-signature', `record ${record.id} (seq ${record.seq}) does not match the device's key`));
 }
 
 /** Where a device's chain stands: the last sequence number used and that record's hash. */

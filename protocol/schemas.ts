@@ -181,9 +181,15 @@ export const DeviceConfigSchema = z
       })
       .strict(),
     /** Shown as a QR code and a link: only http(s), never javascript:, data: or the like. */
-    feedbackUrl: z.url({ protocol: /^https?$/, error: 'feedbackUrl must be an http:// or https:// URL' }).max(500).nullable(),
+    feedbackUrl: z
+      .url({ protocol: /^https?$/, error: 'feedbackUrl must be an http:// or https:// URL' })
+      .max(500)
+      .nullable(),
     /** Spoken prompts at this window (absent: the device's defaults). */
-    voice: z.object({ volume: z.number().int().min(0).max(100), quiet: z.boolean(), speakOptions: z.boolean() }).strict().optional(),
+    voice: z
+      .object({ volume: z.number().int().min(0).max(100), quiet: z.boolean(), speakOptions: z.boolean() })
+      .strict()
+      .optional(),
     /**
      * Levels after which the preset content of that level is offered (Hubei art. 13: the content
      * shown depends on the level). Absent: the 差评 levels 1–2 only.

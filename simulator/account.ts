@@ -12,17 +12,38 @@ export interface ProvinceEntry {
   kind: string;
   /** How many times the province received it (at-least-once on the wire). */
   received: number;
-  record: { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: string | null; flags: string[] } | null;
+  record: {
+    id: string;
+    device: string;
+    seq: number;
+    level: number | null;
+    reasons: string[];
+    session: string | null;
+    flags: string[];
+  } | null;
 }
 
 /** Reads the stand-in's stored body (our native evaluation JSON). */
 export function provinceEntry(body: Record<string, unknown>, received: number): ProvinceEntry {
-  const r = body.record as { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: { id: string } | null; flags?: string[] } | null | undefined;
+  const r = body.record as
+    | { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: { id: string } | null; flags?: string[] }
+    | null
+    | undefined;
   return {
     id: String(body.id),
     kind: String(body.kind ?? 'rating'),
     received,
-    record: r ? { id: r.id, device: r.device, seq: r.seq, level: r.level, reasons: r.reasons ?? [], session: r.session?.id ?? null, flags: r.flags ?? [] } : null,
+    record: r
+      ? {
+          id: r.id,
+          device: r.device,
+          seq: r.seq,
+          level: r.level,
+          reasons: r.reasons ?? [],
+          session: r.session?.id ?? null,
+          flags: r.flags ?? [],
+        }
+      : null,
   };
 }
 
@@ -162,7 +183,13 @@ export function formatAccount(a: Account): string {
     ['drained', a.drained ? 'yes' : 'NO'],
     ['seconds', a.seconds],
   ];
-  if (a.faults) rows.push(['faults injected', Object.entries(a.faults).map(([k, n]) => `${k} ${n}`).join(', ')]);
+  if (a.faults)
+    rows.push([
+      'faults injected',
+      Object.entries(a.faults)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', '),
+    ]);
   if (a.deviceCrashes !== undefined) rows.push(['device crashes (restarted)', a.deviceCrashes]);
   if (a.sessionsVia) rows.push(['sessions delivered via', a.sessionsVia]);
   if (a.incomplete) rows.push(['ACCOUNT INCOMPLETE', a.incomplete]);

@@ -89,7 +89,10 @@ export class Hall {
       o.log.warn({ err: (e as Error).message }, 'hub did not start on the usual ports; trying free ones');
       await this.startHub(province, await freePort(), await freePort());
     }
-    for (const [what, port] of [['MQTT', this.ports.mqtt], ['HTTP', this.ports.http]] as const) {
+    for (const [what, port] of [
+      ['MQTT', this.ports.mqtt],
+      ['HTTP', this.ports.http],
+    ] as const) {
       const want = what === 'MQTT' ? wanted.mqtt : wanted.http;
       if (want !== 0 && port !== want) o.progress(`sim: port ${want} is in use; the hub's ${what} is on ${port} instead`);
     }
@@ -117,7 +120,21 @@ export class Hall {
     this.hub?.removeAllListeners('died');
     this.hub = new CliService(
       'hub',
-      ['hub', '--data', join(o.dataDir, 'hub'), '--hall', o.hall ?? 'sim-hall', '--host', '127.0.0.1', '--mqtt-port', String(mqtt), '--http-port', String(http), '--province-url', `${this.provinceUrl}/api/evaluations`],
+      [
+        'hub',
+        '--data',
+        join(o.dataDir, 'hub'),
+        '--hall',
+        o.hall ?? 'sim-hall',
+        '--host',
+        '127.0.0.1',
+        '--mqtt-port',
+        String(mqtt),
+        '--http-port',
+        String(http),
+        '--province-url',
+        `${this.provinceUrl}/api/evaluations`,
+      ],
       join(o.dataDir, 'hub.log'),
       `${hubUrl}/api/health`,
     );
@@ -189,7 +206,10 @@ export class Hall {
       writeFileAtomic(file, JSON.stringify({ ...e, mqttUrl: `mqtt://127.0.0.1:${port}` }), 0o600);
     }
     const d: SimDevice = o.processes
-      ? new ChildDevice(id, window, dir, { logFile: join(o.dataDir, 'devices', `${id}.log`), nodeArgs: o.deviceNodeArgs ?? DEVICE_NODE_ARGS })
+      ? new ChildDevice(id, window, dir, {
+          logFile: join(o.dataDir, 'devices', `${id}.log`),
+          nodeArgs: o.deviceNodeArgs ?? DEVICE_NODE_ARGS,
+        })
       : new InProcessDevice(id, window, dir, o.log.child({ device: id }), { statusIntervalMs: 5000 });
     if (d instanceof ChildDevice) {
       d.on('down', (reason) => {
@@ -232,7 +252,12 @@ export class Hall {
   async provinceFaults(faults: Record<string, number>): Promise<boolean> {
     if (!this.province.running) return false;
     try {
-      const r = await fetch(`${this.provinceUrl}/admin/faults`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults), signal: AbortSignal.timeout(5000) });
+      const r = await fetch(`${this.provinceUrl}/admin/faults`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(faults),
+        signal: AbortSignal.timeout(5000),
+      });
       return r.ok;
     } catch {
       return false;
@@ -242,7 +267,7 @@ export class Hall {
   /** Everything the province accepted, page by page. */
   async provinceEntries(): Promise<ProvinceEntry[]> {
     const out: ProvinceEntry[] = [];
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const r = await fetch(`${this.provinceUrl}/api/evaluations?after=${after}&limit=5000`, { signal: AbortSignal.timeout(30_000) });
       if (!r.ok) throw new Error(`the stand-in province answered ${r.status}`);
       const page = (await r.json()) as { records: { n: number; received: number; record: Record<string, unknown> }[] };

@@ -88,7 +88,14 @@ export class HubQueueSystem implements QueueSystem {
   constructor(private readonly hub: HubClient) {}
 
   async openSession(d: SimDevice, c: CaseFinished): Promise<SessionRef | null> {
-    const r = await this.hub.api<{ session: { id: string } }>('/api/sessions', { window: d.window, device: d.id, cases: c.cases, itemCode: c.itemCode, itemName: c.itemName, staffId: c.staffId });
+    const r = await this.hub.api<{ session: { id: string } }>('/api/sessions', {
+      window: d.window,
+      device: d.id,
+      cases: c.cases,
+      itemCode: c.itemCode,
+      itemName: c.itemName,
+      staffId: c.staffId,
+    });
     return { id: r.session.id, cases: c.cases, itemCode: c.itemCode, itemName: c.itemName };
   }
 

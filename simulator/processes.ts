@@ -54,7 +54,11 @@ export function spawnCli(args: string[], logFile: string, env: NodeJS.ProcessEnv
   const out = openSync(logFile, 'a');
   try {
     if (!o.detached) return spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['pipe', out, out], detached: true, env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: 'stdin' } });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+      stdio: ['pipe', out, out],
+      detached: true,
+      env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: 'stdin' },
+    });
     child.stdin!.on('error', () => {}); // EPIPE once it is gone
     return child;
   } finally {

@@ -52,7 +52,10 @@ export interface SimOptions {
 export function deviceSettings(o: Pick<SimOptions, 'play' | 'speed'>): DeviceSettings {
   if (o.play === 'walk-up') return { mode: 'walk-up', timeouts: { repeatIntervalS: 0.3, thanksS: 0.3, tooSoonS: 0, reasonS: 3 } };
   const s = (x: number, min: number) => Math.max(min, Math.round((x / o.speed) * 100) / 100);
-  return { mode: 'session', timeouts: { promptS: s(60, 1), reasonS: s(30, 1), thanksS: s(3, 0.3), repeatIntervalS: s(5, 0.2), tooSoonS: s(1, 0) } };
+  return {
+    mode: 'session',
+    timeouts: { promptS: s(60, 1), reasonS: s(30, 1), thanksS: s(3, 0.3), repeatIntervalS: s(5, 0.2), tooSoonS: s(1, 0) },
+  };
 }
 
 export async function runSim(o: SimOptions): Promise<Account> {
@@ -94,12 +97,16 @@ export async function runSim(o: SimOptions): Promise<Account> {
     const now = Date.now();
     if (firstSignalAt === 0) {
       firstSignalAt = now;
-      progress(`sim: ${sig === 'SIGINT' ? 'Ctrl-C' : sig} — no new presses; draining (at most ${drainS} s), then stopping devices, hub, province. Ctrl-C again to stop at once.`);
+      progress(
+        `sim: ${sig === 'SIGINT' ? 'Ctrl-C' : sig} — no new presses; draining (at most ${drainS} s), then stopping devices, hub, province. Ctrl-C again to stop at once.`,
+      );
       onStop();
       return;
     }
     if (now - firstSignalAt < 1000) return;
-    progress(`sim: ${sig === 'SIGINT' ? 'Ctrl-C' : sig} again — stopping at once: devices, hub and province killed without the drain; no account. Data in ${dataDir}`);
+    progress(
+      `sim: ${sig === 'SIGINT' ? 'Ctrl-C' : sig} again — stopping at once: devices, hub and province killed without the drain; no account. Data in ${dataDir}`,
+    );
     hall.killNow();
     process.exit(130);
   };
@@ -117,13 +124,22 @@ export async function runSim(o: SimOptions): Promise<Account> {
       d.on('outOfService', () => ledger.outOfService++);
     }
 
-    const profile: CitizenProfile = { ...DEFAULT_PROFILE, ...(o.play === 'walk-up' ? { readS: [0.1, 0.4] as const, walkAway: 0 } : {}), ...o.profile };
+    const profile: CitizenProfile = {
+      ...DEFAULT_PROFILE,
+      ...(o.play === 'walk-up' ? { readS: [0.1, 0.4] as const, walkAway: 0 } : {}),
+      ...o.profile,
+    };
     const day: DayOptions = { ...DEFAULT_DAY, ...o.day };
     for (const d of hall.devices) {
       const p = new WindowPlayer(d, seededRng(rng.int(0, 2 ** 31)), profile, o.play === 'walk-up' ? 1 : o.speed, stats);
       if (o.play === 'walk-up') p.startWalkUp(o.meanIntervalS);
       else {
-        const staff = { id: `staff-${d.window}`, name: STAFF_NAMES[Number(d.window) % STAFF_NAMES.length]!, number: `A${d.window}`, photo: null };
+        const staff = {
+          id: `staff-${d.window}`,
+          name: STAFF_NAMES[Number(d.window) % STAFF_NAMES.length]!,
+          number: `A${d.window}`,
+          photo: null,
+        };
         await hall.queue.staffLogIn(d, staff);
         p.startDay(hall.queue, day, staff.id);
       }
@@ -133,7 +149,13 @@ export async function runSim(o: SimOptions): Promise<Account> {
     if (chaos) {
       if (o.durationS === null) throw new Error('a chaos run needs a duration');
       const kinds = chaos.kinds.filter((k) => k !== 'disk-full' || !hall.diskUnavailable);
-      const plan = planFaults({ durationMs: o.durationS * 1000, devices: hall.devices.length, kinds, meanGapMs: chaos.meanGapS * 1000, rng });
+      const plan = planFaults({
+        durationMs: o.durationS * 1000,
+        devices: hall.devices.length,
+        kinds,
+        meanGapMs: chaos.meanGapS * 1000,
+        rng,
+      });
       runner = new ChaosRunner(hall, log.child({ part: 'chaos' }));
       runner.start(plan);
       progress(`sim: chaos — ${plan.length} faults planned (${kinds.join(', ')})`);

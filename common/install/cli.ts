@@ -18,7 +18,9 @@ function report(changed: string[]): void {
 export function registerInstallCommands(program: Command): void {
   program
     .command('install <role>')
-    .description('install a signed release bundle as an evaluator (device) or the hall server (hub): user, directories, release, launcher, systemd unit')
+    .description(
+      'install a signed release bundle as an evaluator (device) or the hall server (hub): user, directories, release, launcher, systemd unit',
+    )
     .requiredOption('--bundle <file>', 'the release bundle (haochaping-<version>-<platform>.tar.gz)')
     .option('--root <dir>', 'stage the install under this directory (no user, no systemctl)', '/')
     .option('--release-key <file>', 'release public key to pin at the first install')

@@ -132,10 +132,15 @@ export async function install(o: InstallOptions): Promise<string[]> {
   // The release key is pinned once; a bundle signed by another key is never installed.
   const given = o.releaseKey ? readFileSync(o.releaseKey, 'utf8') : null;
   if (!existsSync(p.key)) {
-    if (given === null) throw new InstallError(`no release key pinned at ${PINNED_KEY}: give --release-key FILE (the release.pub of whoever signs your bundles)`);
+    if (given === null)
+      throw new InstallError(
+        `no release key pinned at ${PINNED_KEY}: give --release-key FILE (the release.pub of whoever signs your bundles)`,
+      );
     file(p.key, given, 0o644);
   } else if (given !== null && readFileSync(p.key, 'utf8') !== given) {
-    throw new InstallError(`${PINNED_KEY} pins another release key; to re-key, remove it by hand first (devices would then trust the new key)`);
+    throw new InstallError(
+      `${PINNED_KEY} pins another release key; to re-key, remove it by hand first (devices would then trust the new key)`,
+    );
   }
   const publicPem = readFileSync(p.key, 'utf8');
 
@@ -155,7 +160,11 @@ export async function install(o: InstallOptions): Promise<string[]> {
     }
   }
   if (!intact) {
-    const { manifest } = await unpackBundle(o.bundle, slots.releasesDir, { publicPem, currentVersion: current ?? undefined, allowDowngrade: o.allowDowngrade });
+    const { manifest } = await unpackBundle(o.bundle, slots.releasesDir, {
+      publicPem,
+      currentVersion: current ?? undefined,
+      allowDowngrade: o.allowDowngrade,
+    });
     slots.switchTo(manifest.version);
     changed.push(`release ${manifest.version} is current${current ? ` (was ${current})` : ''}`);
   }

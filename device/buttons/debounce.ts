@@ -36,7 +36,14 @@ export class ButtonLines {
   ) {
     this.debounceMs = timing.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.stuckMs = timing.stuckMs ?? DEFAULT_STUCK_MS;
-    this.lines = Array.from({ length: count }, () => ({ raw: false, rawAt: null, stable: false, settle: null, stuckTimer: null, stuck: false }));
+    this.lines = Array.from({ length: count }, () => ({
+      raw: false,
+      rawAt: null,
+      stable: false,
+      settle: null,
+      stuckTimer: null,
+      stuck: false,
+    }));
   }
 
   /** The level read at start-up: a button already down is not a press, but can be stuck. */

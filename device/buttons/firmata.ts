@@ -41,22 +41,35 @@ export class FirmataButtons extends EdgeButtonDriver {
     const five = (await import('johnny-five')).default;
     let io = this.o.io;
     if (!io) {
-      if (!this.o.path) throw new Error('the Firmata driver needs the board\'s serial port (--firmata-port)');
+      if (!this.o.path) throw new Error("the Firmata driver needs the board's serial port (--firmata-port)");
       const [{ SerialPort }, firmataIo] = await Promise.all([import('serialport'), import('firmata-io')]);
       this.port = new SerialPort({ path: this.o.path, baudRate: this.o.baudRate ?? 57600 });
       io = new firmataIo.default.Firmata(this.port) as FirmataIo;
     }
-    const board = new five.Board({ io, repl: false, debug: false, timeout: Math.round((this.o.readyTimeoutMs ?? 10_000) / 1000) } as unknown as ConstructorParameters<typeof five.Board>[0]);
+    const board = new five.Board({
+      io,
+      repl: false,
+      debug: false,
+      timeout: Math.round((this.o.readyTimeoutMs ?? 10_000) / 1000),
+    } as unknown as ConstructorParameters<typeof five.Board>[0]);
     this.board = board;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`the Firmata board${this.o.path ? ` on ${this.o.path}` : ''} did not answer within ${this.o.readyTimeoutMs ?? 10_000} ms`)), this.o.readyTimeoutMs ?? 10_000);
+      const t = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the Firmata board${this.o.path ? ` on ${this.o.path}` : ''} did not answer within ${this.o.readyTimeoutMs ?? 10_000} ms`,
+            ),
+          ),
+        this.o.readyTimeoutMs ?? 10_000,
+      );
       board.on('ready', () => {
         clearTimeout(t);
         resolve();
       });
     });
     board.on('exit', () => this.emit('fault', FIRMATA_LOST, 'the Firmata board went away'));
-    io.on('close', () => this.emit('fault', FIRMATA_LOST, 'the Firmata board\'s port closed'));
+    io.on('close', () => this.emit('fault', FIRMATA_LOST, "the Firmata board's port closed"));
     this.running = true;
     this.o.pins.forEach((pin, i) => {
       const b = new five.Button({ pin, board, isPullup: true } as ConstructorParameters<typeof five.Button>[0]);

@@ -61,10 +61,16 @@ export class GpiodButtons extends EdgeButtonDriver {
 
   private async readInitialLevels(): Promise<void> {
     const tool = this.o.gpioget ?? 'gpioget';
-    const args = this.version === 1 ? ['-l', '-B', 'pull-up', this.o.chip, ...this.o.pins.map(String)] : ['-c', this.o.chip, '-l', '-b', 'pull-up', '--numeric', ...this.o.pins.map(String)];
+    const args =
+      this.version === 1
+        ? ['-l', '-B', 'pull-up', this.o.chip, ...this.o.pins.map(String)]
+        : ['-c', this.o.chip, '-l', '-b', 'pull-up', '--numeric', ...this.o.pins.map(String)];
     try {
       const { stdout } = await run(tool, args, { timeout: 5000 });
-      stdout.trim().split(/\s+/).forEach((v, i) => this.lines.init(i, v === '1' || v === '"active"'));
+      stdout
+        .trim()
+        .split(/\s+/)
+        .forEach((v, i) => this.lines.init(i, v === '1' || v === '"active"'));
     } catch {
       // Not fatal: without the start-up levels a button held at boot is just not seen as stuck.
     }

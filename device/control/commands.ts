@@ -21,7 +21,16 @@ export type ControlCommand = z.infer<typeof ControlCommandSchema>;
 /** What the device says. Frames are passed through as the display received them. */
 export type ControlEvent =
   | { ev: 'ready'; device: string; window: string; bootId: string; lastSeq: number; config: unknown }
-  | { ev: 'stored'; id: string; seq: number; kind: 'rating' | 'not-rated'; level: number | null; reasons: string[]; session: string | null; flags: string[] }
+  | {
+      ev: 'stored';
+      id: string;
+      seq: number;
+      kind: 'rating' | 'not-rated';
+      level: number | null;
+      reasons: string[];
+      session: string | null;
+      flags: string[];
+    }
   | { ev: 'frame'; frame: unknown }
   | { ev: 'depth'; depth: number; lastSeq: number }
   | { ev: 'link'; connected: boolean }

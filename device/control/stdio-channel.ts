@@ -28,7 +28,12 @@ function writer(fd: number): (e: ControlEvent) => void {
   };
 }
 
-export function attachControl(agent: Agent, buttons: VirtualButtons, input: NodeJS.ReadableStream = process.stdin, outFd = 1): ControlChannel {
+export function attachControl(
+  agent: Agent,
+  buttons: VirtualButtons,
+  input: NodeJS.ReadableStream = process.stdin,
+  outFd = 1,
+): ControlChannel {
   const send = writer(outFd);
   let lastDepth = -1;
   const depth = (force = false) => {
@@ -39,7 +44,16 @@ export function attachControl(agent: Agent, buttons: VirtualButtons, input: Node
 
   // `stored` fires after the commit and before the thank-you frame: the order the parent sees.
   agent.on('stored', (r) =>
-    send({ ev: 'stored', id: r.id, seq: r.seq, kind: r.kind, level: r.level, reasons: r.reasons, session: r.session?.id ?? null, flags: r.flags }),
+    send({
+      ev: 'stored',
+      id: r.id,
+      seq: r.seq,
+      kind: r.kind,
+      level: r.level,
+      reasons: r.reasons,
+      session: r.session?.id ?? null,
+      flags: r.flags,
+    }),
   );
   agent.on('frame', (frame) => send({ ev: 'frame', frame }));
   agent.link.on('connected', () => send({ ev: 'link', connected: true }));
@@ -74,7 +88,14 @@ export function attachControl(agent: Agent, buttons: VirtualButtons, input: Node
   return {
     ready() {
       const e = agent.enrolment;
-      send({ ev: 'ready', device: e.device, window: agent.currentConfig.window, bootId: agent.bootId, lastSeq: agent.outbox.head().seq, config: agent.currentConfig });
+      send({
+        ev: 'ready',
+        device: e.device,
+        window: agent.currentConfig.window,
+        bootId: agent.bootId,
+        lastSeq: agent.outbox.head().seq,
+        config: agent.currentConfig,
+      });
       depth(true);
     },
     close() {

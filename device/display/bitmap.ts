@@ -56,7 +56,8 @@ export function toNative(b: Bitmap, rotation: Rotation): Bitmap {
   for (let y = 0; y < b.height; y++) {
     for (let x = 0; x < b.width; x++) {
       if (!getPixel(b, x, y)) continue;
-      const [nx, ny] = rotation === 90 ? [b.height - 1 - y, x] : rotation === 180 ? [b.width - 1 - x, b.height - 1 - y] : [y, b.width - 1 - x];
+      const [nx, ny] =
+        rotation === 90 ? [b.height - 1 - y, x] : rotation === 180 ? [b.width - 1 - x, b.height - 1 - y] : [y, b.width - 1 - x];
       out.data[ny * out.stride + (nx >> 3)]! |= 0x80 >> (nx & 7);
     }
   }
@@ -77,7 +78,8 @@ export function sameBitmap(a: Bitmap, b: Bitmap): boolean {
 /** Pixels that differ (for test messages). */
 export function diffCount(a: Bitmap, b: Bitmap): number {
   let n = 0;
-  for (let y = 0; y < Math.min(a.height, b.height); y++) for (let x = 0; x < Math.min(a.width, b.width); x++) if (getPixel(a, x, y) !== getPixel(b, x, y)) n++;
+  for (let y = 0; y < Math.min(a.height, b.height); y++)
+    for (let x = 0; x < Math.min(a.width, b.width); x++) if (getPixel(a, x, y) !== getPixel(b, x, y)) n++;
   return n + Math.abs(a.width * a.height - b.width * b.height);
 }
 

@@ -7,7 +7,11 @@ import type { Frame, Screen } from './types.js';
  * check cycles through and what the display contract suite shows every driver.
  */
 export function demoFrames(): Record<Screen, Frame> {
-  const c = { ...defaultDeviceConfig('hall', 'device', '12'), staff: { id: 'S042', name: '张三', number: '0042', photo: 'p/S042.jpg' }, feedbackUrl: 'https://hall.example/f' };
+  const c = {
+    ...defaultDeviceConfig('hall', 'device', '12'),
+    staff: { id: 'S042', name: '张三', number: '0042', photo: 'p/S042.jpg' },
+    feedbackUrl: 'https://hall.example/f',
+  };
   // A fixed record id: the same frames every time, so a panel's picture can be compared with them.
   const f = new RatingFlow(c, { newId: () => '019a0000-0000-7000-8000-00000000d3e0' });
   const idle = f.frame();

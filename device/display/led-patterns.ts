@@ -25,7 +25,8 @@ export function ledPattern(f: Frame, count: number): LedPattern {
       return { buttons: all('on'), status: 'on' };
     case 'reasons': {
       const buttons = all('off');
-      for (const o of f.options) if (o.button < count) buttons[o.button] = o.reason ? (o.selected ? 'on' : 'slow') : o.action ? 'on' : 'off';
+      for (const o of f.options)
+        if (o.button < count) buttons[o.button] = o.reason ? (o.selected ? 'on' : 'slow') : o.action ? 'on' : 'off';
       return { buttons, status: 'on' };
     }
     case 'thanks':

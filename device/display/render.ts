@@ -42,7 +42,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Approximate advance of a string in em: CJK and full-width 1, others ~0.55. */
 function ems(s: string): number {
   let w = 0;
-  for (const ch of s) w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u2600-\u27bf]/.test(ch) ? 1 : 0.56;
+  for (const ch of s)
+    w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u2600-\u27bf]/.test(ch) ? 1 : 0.56;
   return w;
 }
 
@@ -66,12 +67,20 @@ class Svg {
     this.parts.push(`<rect x="${r(x)}" y="${r(y)}" width="${r(w)}" height="${r(h)}" fill="${fill}"${stroke}/>`);
   }
   /** Text with its baseline at y; anchor start/middle/end at x; cut to maxW. */
-  text(s: string, x: number, y: number, size: number, o: { anchor?: 'start' | 'middle' | 'end'; white?: boolean; maxW?: number; bold?: boolean } = {}): void {
+  text(
+    s: string,
+    x: number,
+    y: number,
+    size: number,
+    o: { anchor?: 'start' | 'middle' | 'end'; white?: boolean; maxW?: number; bold?: boolean } = {},
+  ): void {
     const t = o.maxW ? fit(s, o.maxW, size) : s;
     if (!t) return;
     const anchor = o.anchor && o.anchor !== 'start' ? ` text-anchor="${o.anchor}"` : '';
     const weight = o.bold ? ' font-weight="bold"' : '';
-    this.parts.push(`<text x="${r(x)}" y="${r(y)}" font-size="${r(size)}"${anchor}${weight} fill="${o.white ? '#fff' : '#000'}" xml:space="preserve">${esc(t)}</text>`);
+    this.parts.push(
+      `<text x="${r(x)}" y="${r(y)}" font-size="${r(size)}"${anchor}${weight} fill="${o.white ? '#fff' : '#000'}" xml:space="preserve">${esc(t)}</text>`,
+    );
   }
   qr(payload: string, x: number, y: number, box: number): number {
     const qr = QRCode.create(payload, { errorCorrectionLevel: 'M' });
@@ -81,7 +90,8 @@ class Svg {
     const y0 = Math.round(y + (box - n * m) / 2);
     // One path, whole-pixel modules: scannable and identical on every rasteriser run.
     let d = '';
-    for (let rr = 0; rr < n; rr++) for (let c = 0; c < n; c++) if (qr.modules.get(rr, c)) d += `M${x0 + c * m} ${y0 + rr * m}h${m}v${m}h-${m}z`;
+    for (let rr = 0; rr < n; rr++)
+      for (let c = 0; c < n; c++) if (qr.modules.get(rr, c)) d += `M${x0 + c * m} ${y0 + rr * m}h${m}v${m}h-${m}z`;
     this.parts.push(`<path d="${d}" fill="#000"/>`);
     return m;
   }
@@ -129,7 +139,11 @@ export function layoutSvg(f: Frame, o: RenderOptions): string {
       const x = pad + l.button * (bw + pad);
       if (l.marked) s.rect(x, top, bw, bh, { fill: true });
       else s.rect(x + rule / 2, top + rule / 2, bw - rule, bh - rule, { stroke: rule * (big ? 2 : 1) });
-      s.text(String(l.button + 1), x + bw / 2, top + bh * 0.42, Math.min(size * 1.2, bh * 0.38), { anchor: 'middle', white: l.marked, bold: true });
+      s.text(String(l.button + 1), x + bw / 2, top + bh * 0.42, Math.min(size * 1.2, bh * 0.38), {
+        anchor: 'middle',
+        white: l.marked,
+        bold: true,
+      });
       s.text(l.text, x + bw / 2, top + bh * 0.85, size, { anchor: 'middle', white: l.marked, maxW: bw - 2 * rule });
     }
     return top;
@@ -155,13 +169,20 @@ export function layoutSvg(f: Frame, o: RenderOptions): string {
       break;
     }
     case 'prompt': {
-      const hh = header(f.staff ? `${f.staff.name}${f.staff.number ? `  工号 ${f.staff.number}` : ''}` : '请评价', f.cases.length ? `${f.cases.length} 件` : undefined);
+      const hh = header(
+        f.staff ? `${f.staff.name}${f.staff.number ? `  工号 ${f.staff.number}` : ''}` : '请评价',
+        f.cases.length ? `${f.cases.length} 件` : undefined,
+      );
       const top = buttonRow(
         f.levels.map((l) => ({ button: l.button, text: l.label })),
         Math.max(f.levels.length, ...f.levels.map((l) => l.button + 1)),
       );
       const mid = hh + (top - hh) / 2;
-      s.text(f.text, W / 2, mid - (f.cases.length && !big ? body * 0.2 : -body * 0.4), body * 1.3, { anchor: 'middle', maxW: W - 2 * pad, bold: big });
+      s.text(f.text, W / 2, mid - (f.cases.length && !big ? body * 0.2 : -body * 0.4), body * 1.3, {
+        anchor: 'middle',
+        maxW: W - 2 * pad,
+        bold: big,
+      });
       if (f.cases.length && !big) {
         const cases = f.cases.length > 2 ? `${f.cases.slice(0, 2).join('，')} 等 ${f.cases.length} 件` : f.cases.join('，');
         s.text(`办件 ${cases}`, W / 2, mid + body * 1.2, small, { anchor: 'middle', maxW: W - 2 * pad });
@@ -202,7 +223,8 @@ export function layoutSvg(f: Frame, o: RenderOptions): string {
       const qrBox = f.qr ? Math.min(H - 2 * pad - small * 1.6, W * 0.38) : 0;
       const cw = W - (qrBox ? qrBox + 2 * pad : 0);
       s.text(f.text, cw / 2, H * 0.42, body * 1.6, { anchor: 'middle', maxW: cw - 2 * pad, bold: true });
-      if (f.level) s.text(`您的评价：${LEVEL_LABELS[f.level].zh}`, cw / 2, H * 0.42 + body * 1.8, body, { anchor: 'middle', maxW: cw - 2 * pad });
+      if (f.level)
+        s.text(`您的评价：${LEVEL_LABELS[f.level].zh}`, cw / 2, H * 0.42 + body * 1.8, body, { anchor: 'middle', maxW: cw - 2 * pad });
       if (f.ref && !big) s.text(`评价编号 ${f.ref.slice(-12)}`, cw / 2, H - pad * 2, small, { anchor: 'middle', maxW: cw - 2 * pad });
       if (f.qr && qrBox > 0) {
         const qx = W - qrBox - pad;
@@ -232,7 +254,12 @@ let fontFiles: string[] | null = null;
 function resvgOptions(): ResvgRenderOptions {
   fontFiles ??= CJK_FONT_FILES.filter((f) => existsSync(f));
   // Loading the system font list takes ~100 ms each time; the known files are enough when present.
-  return { font: { loadSystemFonts: fontFiles.length === 0, fontFiles, defaultFontFamily: 'WenQuanYi Micro Hei' }, shapeRendering: 1, textRendering: 1, logLevel: 'off' };
+  return {
+    font: { loadSystemFonts: fontFiles.length === 0, fontFiles, defaultFontFamily: 'WenQuanYi Micro Hei' },
+    shapeRendering: 1,
+    textRendering: 1,
+    logLevel: 'off',
+  };
 }
 
 /** The last few rasterised layouts: a device flips between the same handful of screens. */
@@ -262,4 +289,8 @@ export function renderBitmap(f: Frame, o: RenderOptions): Promise<Bitmap> {
 }
 
 /** Panels sold for evaluators, native size (source × gate lines). */
-export const PANEL_SIZES = { '2.13': { width: 122, height: 250 }, '4.2': { width: 400, height: 300 }, '7.5': { width: 800, height: 480 } } as const;
+export const PANEL_SIZES = {
+  '2.13': { width: 122, height: 250 },
+  '4.2': { width: 400, height: 300 },
+  '7.5': { width: 800, height: 480 },
+} as const;

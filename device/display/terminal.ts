@@ -37,9 +37,20 @@ export function renderText(f: Frame, qr = false): string {
   const code = (payload: string | null) => (payload ? [`扫码填写详情: ${payload}`, ...(qr ? [qrText(payload)] : [])] : []);
   switch (f.screen) {
     case 'idle':
-      return [bar, `窗口 ${f.window}${f.windowName ? ` ${f.windowName}` : ''}`, f.staff ? `${f.staff.name}${f.staff.number ? `（工号 ${f.staff.number}）` : ''}` : '（无人值守）', bar].join('\n');
+      return [
+        bar,
+        `窗口 ${f.window}${f.windowName ? ` ${f.windowName}` : ''}`,
+        f.staff ? `${f.staff.name}${f.staff.number ? `（工号 ${f.staff.number}）` : ''}` : '（无人值守）',
+        bar,
+      ].join('\n');
     case 'prompt':
-      return [bar, f.text, ...(f.cases.length ? [`办件: ${f.cases.join(', ')}`] : []), ...f.levels.map((l) => `  [${l.button + 1}] ${l.label}`), bar].join('\n');
+      return [
+        bar,
+        f.text,
+        ...(f.cases.length ? [`办件: ${f.cases.join(', ')}`] : []),
+        ...f.levels.map((l) => `  [${l.button + 1}] ${l.label}`),
+        bar,
+      ].join('\n');
     case 'reasons':
       return [bar, `${f.text} (${f.page + 1}/${f.pages})`, ...f.options.map(option), ...code(f.qr), bar].join('\n');
     case 'thanks':

@@ -66,7 +66,8 @@ async function pinnedCa(hubUrl: string, fingerprint: string): Promise<string> {
     throw new EnrolmentError((e as Error).message);
   }
   const base = new URL(hubUrl);
-  if (base.protocol !== 'https:') throw new EnrolmentError(`the enrolment token pins a hall CA, so the hub address must be https:// (got ${hubUrl})`);
+  if (base.protocol !== 'https:')
+    throw new EnrolmentError(`the enrolment token pins a hall CA, so the hub address must be https:// (got ${hubUrl})`);
   let reply: JsonReply;
   try {
     reply = await requestJson(new URL('/api/enrol/ca', base), { method: 'GET', unverified: true });
@@ -74,7 +75,8 @@ async function pinnedCa(hubUrl: string, fingerprint: string): Promise<string> {
     throw new EnrolmentError(`cannot reach the hub at ${base.origin}: ${(e as Error).message}`);
   }
   const pem = (reply.body as { ca?: unknown } | null)?.ca;
-  if (reply.status !== 200 || typeof pem !== 'string') throw new EnrolmentError(`refusing to enrol: ${base.origin} shows no hall CA (${reply.status}); nothing was sent or written`);
+  if (reply.status !== 200 || typeof pem !== 'string')
+    throw new EnrolmentError(`refusing to enrol: ${base.origin} shows no hall CA (${reply.status}); nothing was sent or written`);
   const got = fingerprintOf(pem);
   if (got !== want) {
     throw new EnrolmentError(
@@ -93,7 +95,9 @@ async function pinnedCa(hubUrl: string, fingerprint: string): Promise<string> {
 }
 
 const notPinned = (base: URL, e: unknown) =>
-  new EnrolmentError(`refusing to enrol: the TLS certificate of ${base.origin} is not from the pinned hall CA (${(e as Error).message}) — a man-in-the-middle or the wrong hub; the token was not sent`);
+  new EnrolmentError(
+    `refusing to enrol: the TLS certificate of ${base.origin} is not from the pinned hall CA (${(e as Error).message}) — a man-in-the-middle or the wrong hub; the token was not sent`,
+  );
 
 /**
  * Enrols this device with a hub: makes the signing key (if there is none yet), sends the
@@ -101,20 +105,33 @@ const notPinned = (base: URL, e: unknown) =>
  * returns — atomically, so a power cut leaves either no enrolment or a whole one. With a
  * pinned CA (opts.caSha256) the hub is checked first and only the pinned CA is trusted.
  */
-export async function enrol(dataDir: string, hubUrl: string, token: string, firmware: string, opts: EnrolOptions = {}): Promise<{ enrolment: Enrolment; config: DeviceConfig }> {
+export async function enrol(
+  dataDir: string,
+  hubUrl: string,
+  token: string,
+  firmware: string,
+  opts: EnrolOptions = {},
+): Promise<{ enrolment: Enrolment; config: DeviceConfig }> {
   const pinned = opts.caSha256 ? await pinnedCa(hubUrl, opts.caSha256) : null;
   mkdirSync(dataDir, { recursive: true });
   const keys = loadOrCreateKeys(dataDir);
   const url = new URL('/api/enrol', hubUrl);
   let res: JsonReply;
   try {
-    res = await requestJson(url, { method: 'POST', body: { token, publicKey: exportPublicKey(keys.publicKey), firmware }, ...(pinned ? { ca: pinned } : {}) });
+    res = await requestJson(url, {
+      method: 'POST',
+      body: { token, publicKey: exportPublicKey(keys.publicKey), firmware },
+      ...(pinned ? { ca: pinned } : {}),
+    });
   } catch (e) {
     if (pinned && isCertificateError(e)) throw notPinned(url, e);
     throw new EnrolmentError(`cannot reach the hub at ${url}: ${(e as Error).message}`);
   }
   const body = res.body;
-  if (res.status < 200 || res.status >= 300) throw new EnrolmentError(`hub refused enrolment (${res.status}): ${(body as { message?: string } | null)?.message ?? 'no reason given'}`);
+  if (res.status < 200 || res.status >= 300)
+    throw new EnrolmentError(
+      `hub refused enrolment (${res.status}): ${(body as { message?: string } | null)?.message ?? 'no reason given'}`,
+    );
   const parsed = EnrolmentReplySchema.safeParse(body);
   if (!parsed.success) throw new EnrolmentError(`the hub's enrolment answer is not understood: ${parsed.error.issues[0]?.message}`);
   const reply = parsed.data;

@@ -17,7 +17,10 @@ export class PinError extends Error {
 /** "AB:CD:…" or "abcd…" (64 hex digits) → "ABCD…"; anything else is a mistake in the QR or command. */
 export function normalizeFingerprint(fp: string): string {
   const hex = fp.replace(/[:\s]/g, '').toUpperCase();
-  if (!/^[0-9A-F]{64}$/.test(hex)) throw new PinError(`--ca-sha256 must be the hall CA's SHA-256 fingerprint, 64 hex digits (AB:CD:… as "hub tls init" prints it), got ${JSON.stringify(fp)}`);
+  if (!/^[0-9A-F]{64}$/.test(hex))
+    throw new PinError(
+      `--ca-sha256 must be the hall CA's SHA-256 fingerprint, 64 hex digits (AB:CD:… as "hub tls init" prints it), got ${JSON.stringify(fp)}`,
+    );
   return hex;
 }
 
@@ -42,7 +45,10 @@ export interface JsonReply {
  * `unverified`: read an answer without believing the server's certificate (only for the CA
  * itself, whose fingerprint is then checked).
  */
-export function requestJson(url: URL, o: { method: 'GET' | 'POST'; body?: unknown; ca?: string; unverified?: boolean; timeoutMs?: number }): Promise<JsonReply> {
+export function requestJson(
+  url: URL,
+  o: { method: 'GET' | 'POST'; body?: unknown; ca?: string; unverified?: boolean; timeoutMs?: number },
+): Promise<JsonReply> {
   const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -50,7 +56,10 @@ export function requestJson(url: URL, o: { method: 'GET' | 'POST'; body?: unknow
       url,
       {
         method: o.method,
-        headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
+        headers: {
+          accept: 'application/json',
+          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        },
         agent: false, // no pooled connection or TLS session from an earlier, differently verified request
         signal: AbortSignal.timeout(o.timeoutMs ?? 15_000),
         ...(url.protocol === 'https:' ? { ...(o.ca ? { ca: o.ca } : {}), rejectUnauthorized: !o.unverified } : {}),

@@ -11,7 +11,17 @@
  *   (Hubei art. 13); with `reasonRequired` (Ankang art. 8) a 差评's skip is asked about once more.
  *   paused: presses ignored and counted.  out-of-service: the outbox cannot take records.
  */
-import { LEVEL_LABELS, isBadReview, newRecordId, reasonsForLevel, type DeviceConfig, type Level, type Reason, type RecordFlag, type SessionRef } from '../../protocol/index.js';
+import {
+  LEVEL_LABELS,
+  isBadReview,
+  newRecordId,
+  reasonsForLevel,
+  type DeviceConfig,
+  type Level,
+  type Reason,
+  type RecordFlag,
+  type SessionRef,
+} from '../../protocol/index.js';
 import type { Frame, ReasonOption } from '../display/types.js';
 import { feedbackLink } from './feedback-link.js';
 
@@ -35,9 +45,7 @@ export interface RecordDraft {
 
 export type Effect =
   /** Write the record durably, then (only then) show `thanks`. If the write fails, show nothing of it. */
-  | { type: 'record'; draft: RecordDraft; thanks: Frame | null }
-  | { type: 'show'; frame: Frame }
-  | { type: 'count'; counter: string };
+  { type: 'record'; draft: RecordDraft; thanks: Frame | null } | { type: 'show'; frame: Frame } | { type: 'count'; counter: string };
 
 export type Mode = 'idle' | 'prompt' | 'reasons' | 'thanks' | 'paused' | 'out-of-service';
 
@@ -114,7 +122,13 @@ export class RatingFlow {
       case 'reasons':
         return this.reasonsFrame(this.pending!);
       case 'thanks':
-        return { screen: 'thanks', text: c.prompts.thanks, level: this.thanks?.level ?? null, qr: this.thanks?.qr ?? null, ref: this.thanks?.ref ?? null };
+        return {
+          screen: 'thanks',
+          text: c.prompts.thanks,
+          level: this.thanks?.level ?? null,
+          qr: this.thanks?.qr ?? null,
+          ref: this.thanks?.ref ?? null,
+        };
       default:
         return c.mode === 'walk-up' ? this.promptFrame() : { screen: 'idle', window: c.window, windowName: c.windowName, staff: c.staff };
     }
@@ -153,8 +167,20 @@ export class RatingFlow {
     if (paged) options.push({ button: n - 2, reason: null, action: 'next' });
     options.push({ button: n - 1, reason: null, action: p.selected.size ? 'done' : 'skip' });
     const prompts = this.config.prompts;
-    const text = !isBadReview(p.level) ? (prompts.goodReasons ?? GOOD_REASONS_PROMPT) : p.askedAgain ? (prompts.reasonNeeded ?? REASON_NEEDED_PROMPT) : prompts.reasons;
-    return { screen: 'reasons', text, level: p.level, page: p.page, pages, options, qr: isBadReview(p.level) ? feedbackLink(this.config, p.id) : null };
+    const text = !isBadReview(p.level)
+      ? (prompts.goodReasons ?? GOOD_REASONS_PROMPT)
+      : p.askedAgain
+        ? (prompts.reasonNeeded ?? REASON_NEEDED_PROMPT)
+        : prompts.reasons;
+    return {
+      screen: 'reasons',
+      text,
+      level: p.level,
+      page: p.page,
+      pages,
+      options,
+      qr: isBadReview(p.level) ? feedbackLink(this.config, p.id) : null,
+    };
   }
 
   setConfig(config: DeviceConfig, mono = 0): Effect[] {
@@ -215,7 +241,13 @@ export class RatingFlow {
   }
 
   private unratedRecord(s: OpenSession): Effect[] {
-    return [{ type: 'record', draft: { id: this.newId(), kind: 'not-rated', level: null, reasons: [], session: s.ref, staffId: s.staffId, flags: [] }, thanks: null }];
+    return [
+      {
+        type: 'record',
+        draft: { id: this.newId(), kind: 'not-rated', level: null, reasons: [], session: s.ref, staffId: s.staffId, flags: [] },
+        thanks: null,
+      },
+    ];
   }
 
   private endUnrated(which: 'session' | 'queued'): Effect[] {
@@ -273,7 +305,10 @@ export class RatingFlow {
       // Ankang art. 8: a 差评 needs a reason or text. Ask once more; a second skip is accepted.
       if (p.selected.size === 0 && isBadReview(p.level) && this.config.reasonRequired && !p.askedAgain) {
         p.askedAgain = true;
-        return [{ type: 'count', counter: 'reasonAskedAgain' }, { type: 'show', frame: this.frame() }];
+        return [
+          { type: 'count', counter: 'reasonAskedAgain' },
+          { type: 'show', frame: this.frame() },
+        ];
       }
       return this.finishPending(mono, true);
     }

@@ -41,7 +41,9 @@ export function listSysfsChips(root = SYSFS_GPIO): SysfsChip[] {
 export function headerChip(opts: { root?: string; label?: string } = {}): SysfsChip {
   const root = opts.root ?? SYSFS_GPIO;
   if (!existsSync(root)) {
-    throw new GpioSetupError(`${root} does not exist: this system has no sysfs GPIO (a Pi 5 or a newer OS?). Use --buttons gpiod (libgpiod) instead.`);
+    throw new GpioSetupError(
+      `${root} does not exist: this system has no sysfs GPIO (a Pi 5 or a newer OS?). Use --buttons gpiod (libgpiod) instead.`,
+    );
   }
   const chips = listSysfsChips(root);
   const wanted = opts.label ? [opts.label] : HEADER_CHIP_LABELS;
@@ -50,7 +52,9 @@ export function headerChip(opts: { root?: string; label?: string } = {}): SysfsC
     if (chip) return chip;
   }
   const found = chips.map((c) => `${c.name} "${c.label}" base ${c.base}`).join(', ') || 'none';
-  throw new GpioSetupError(`no GPIO chip labelled ${wanted.map((l) => `"${l}"`).join(' or ')} in ${root} (found: ${found}); pass --gpio-chip <label>`);
+  throw new GpioSetupError(
+    `no GPIO chip labelled ${wanted.map((l) => `"${l}"`).join(' or ')} in ${root} (found: ${found}); pass --gpio-chip <label>`,
+  );
 }
 
 /** The sysfs line number of header GPIO `offset` (the BCM number). */
@@ -79,7 +83,8 @@ export type GpioClass = new (
 /** onoff's Gpio, loaded only when a GPIO driver starts (it needs sysfs and its native epoll). */
 export async function onoffGpio(): Promise<GpioClass> {
   const { Gpio } = await import('onoff');
-  if (!Gpio.accessible) throw new GpioSetupError(`${SYSFS_GPIO} is not accessible: run as a user in the "gpio" group, or use --buttons gpiod`);
+  if (!Gpio.accessible)
+    throw new GpioSetupError(`${SYSFS_GPIO} is not accessible: run as a user in the "gpio" group, or use --buttons gpiod`);
   return Gpio as unknown as GpioClass;
 }
 

@@ -154,7 +154,10 @@ export class Link extends EventEmitter<LinkEvents> {
       try {
         const back = m.value.head ? this.o.outbox.rewindAfter(m.value.head.seq) : 0;
         if (back) {
-          this.o.log.warn({ hubHead: m.value.head!.seq, resending: back }, 'the hub holds fewer of our records than it acknowledged (restored from a backup?); sending them again');
+          this.o.log.warn(
+            { hubHead: m.value.head!.seq, resending: back },
+            'the hub holds fewer of our records than it acknowledged (restored from a backup?); sending them again',
+          );
           this.inFlight.clear();
           this.highestSent = 0;
         }
@@ -237,7 +240,10 @@ export class Link extends EventEmitter<LinkEvents> {
       this.o.log.error({ err: (e as Error).message, seq }, 'could not mark an oversized record refused');
       return;
     }
-    this.o.log.error({ seq, id, bytes, limit: MAX_BYTES.rating }, 'record is larger than the protocol allows: not sent, kept in the outbox as refused');
+    this.o.log.error(
+      { seq, id, bytes, limit: MAX_BYTES.rating },
+      'record is larger than the protocol allows: not sent, kept in the outbox as refused',
+    );
     if (n) this.emit('rejected', n);
   }
 
@@ -258,13 +264,18 @@ export class Link extends EventEmitter<LinkEvents> {
     this.client = null;
     if (!c) return;
     if (this.ready) {
-      const said = new Promise<void>((res) => c.publish(this.t('status'), this.statusPayload('offline'), { qos: 1, retain: true }, () => res()));
+      const said = new Promise<void>((res) =>
+        c.publish(this.t('status'), this.statusPayload('offline'), { qos: 1, retain: true }, () => res()),
+      );
       await Promise.race([said, new Promise((res) => setTimeout(res, 2000).unref())]);
     }
     this.ready = false;
     // A graceful end waits for mqtt.js's in-flight PUBACKs, which may never come on a dead
     // connection; the outbox keeps anything unacknowledged, so give it a second, then force.
-    const ended = c.endAsync(false).then(() => true, () => true);
+    const ended = c.endAsync(false).then(
+      () => true,
+      () => true,
+    );
     if (!(await Promise.race([ended, new Promise<boolean>((res) => setTimeout(res, 1000, false).unref())]))) await c.endAsync(true);
   }
 

@@ -1,6 +1,15 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
-import { EMPTY_CHAIN, MAX_BYTES, OversizedMessageError, recordHash, RatingRecordSchema, wireBytes, type ChainHead, type RatingRecord } from '../../protocol/index.js';
+import {
+  EMPTY_CHAIN,
+  MAX_BYTES,
+  OversizedMessageError,
+  recordHash,
+  RatingRecordSchema,
+  wireBytes,
+  type ChainHead,
+  type RatingRecord,
+} from '../../protocol/index.js';
 
 /** The outbox's file name in the device data directory. */
 export const OUTBOX_FILE = 'outbox.db';
@@ -93,10 +102,14 @@ export class Outbox {
     `);
     this.stmts = {
       head: this.db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM chain WHERE id = 1'),
-      setHead: this.db.prepare('INSERT INTO chain (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash'),
+      setHead: this.db.prepare(
+        'INSERT INTO chain (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
+      ),
       insert: this.db.prepare('INSERT INTO records (seq, id, body, created_at) VALUES (?, ?, ?, ?)'),
       depth: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM records WHERE state = 'pending'"),
-      pending: this.db.prepare<[number, number], { body: string }>("SELECT body FROM records WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?"),
+      pending: this.db.prepare<[number, number], { body: string }>(
+        "SELECT body FROM records WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+      ),
       ack: this.db.prepare("UPDATE records SET state = 'acked' WHERE seq = ? AND id = ? AND state = 'pending'"),
       rewind: this.db.prepare("UPDATE records SET state = 'pending' WHERE state = 'acked' AND seq > ?"),
       reject: this.db.prepare("UPDATE records SET state = 'rejected', reject_reason = ? WHERE seq = ? AND id = ? AND state = 'pending'"),
@@ -135,18 +148,20 @@ export class Outbox {
   }
 
   private appendTx(build: (link: { seq: number; prev: string }) => RatingRecord): RatingRecord {
-    return this.db.transaction(() => {
-      if (this.depth() >= this.capacity) throw new OutboxFullError(this.capacity);
-      const head = this.head();
-      const record = RatingRecordSchema.parse(build({ seq: head.seq + 1, prev: head.hash }));
-      if (record.seq !== head.seq + 1 || record.prev !== head.hash) throw new Error('record does not continue the chain');
-      // A record the wire would refuse is never committed (and so never thanked): nothing is written.
-      const bytes = wireBytes(record);
-      if (bytes > MAX_BYTES.rating) throw new OversizedMessageError('rating', bytes, MAX_BYTES.rating, `record ${record.id}`);
-      this.stmts.insert.run(record.seq, record.id, JSON.stringify(record), record.at);
-      this.stmts.setHead.run(record.seq, recordHash(record));
-      return record;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.depth() >= this.capacity) throw new OutboxFullError(this.capacity);
+        const head = this.head();
+        const record = RatingRecordSchema.parse(build({ seq: head.seq + 1, prev: head.hash }));
+        if (record.seq !== head.seq + 1 || record.prev !== head.hash) throw new Error('record does not continue the chain');
+        // A record the wire would refuse is never committed (and so never thanked): nothing is written.
+        const bytes = wireBytes(record);
+        if (bytes > MAX_BYTES.rating) throw new OversizedMessageError('rating', bytes, MAX_BYTES.rating, `record ${record.id}`);
+        this.stmts.insert.run(record.seq, record.id, JSON.stringify(record), record.at);
+        this.stmts.setHead.run(record.seq, recordHash(record));
+        return record;
+      })
+      .immediate();
   }
 
   /** Undelivered records in sequence order, starting after `afterSeq`. */
@@ -188,10 +203,12 @@ export class Outbox {
   canAccept(): { ok: true } | { ok: false; error: OutboxFullError | OutboxStorageFullError | OutboxStorageError } {
     if (this.depth() >= this.capacity) return { ok: false, error: new OutboxFullError(this.capacity) };
     try {
-      this.db.transaction(() => {
-        this.stmts.probeIn.run();
-        this.stmts.probeOut.run();
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.stmts.probeIn.run();
+          this.stmts.probeOut.run();
+        })
+        .immediate();
       return { ok: true };
     } catch (e) {
       return { ok: false, error: classify(e) as OutboxStorageFullError | OutboxStorageError };
@@ -225,7 +242,9 @@ export class Outbox {
   /** Records the hub refused for good, for hall IT (they stay; they are never resent). */
   rejectedRecords(limit = 100): { record: RatingRecord; reason: string }[] {
     return this.db
-      .prepare<[number], { body: string; reject_reason: string }>("SELECT body, reject_reason FROM records WHERE state = 'rejected' ORDER BY seq LIMIT ?")
+      .prepare<[number], { body: string; reject_reason: string }>(
+        "SELECT body, reject_reason FROM records WHERE state = 'rejected' ORDER BY seq LIMIT ?",
+      )
       .all(limit)
       .map((r) => ({ record: JSON.parse(r.body) as RatingRecord, reason: r.reject_reason }));
   }

@@ -105,10 +105,13 @@ export class SerialLine extends EventEmitter<SerialLineEvents> {
     };
     const first = rdev();
     if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = setInterval(() => {
-      if (this.port !== port) return;
-      if (rdev() !== first) this.lost(port, `${this.o.path} is gone (unplugged?)`);
-    }, Math.min(1000, this.o.reopenMs ?? 1000));
+    this.watchdog = setInterval(
+      () => {
+        if (this.port !== port) return;
+        if (rdev() !== first) this.lost(port, `${this.o.path} is gone (unplugged?)`);
+      },
+      Math.min(1000, this.o.reopenMs ?? 1000),
+    );
     this.watchdog.unref();
   }
 

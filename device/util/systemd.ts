@@ -30,9 +30,12 @@ export class SystemdNotifier {
     await this.send('--ready', `--status=rating`);
     const usec = Number(this.env.WATCHDOG_USEC);
     if (!(usec > 0)) return;
-    this.timer = setInterval(() => {
-      if (healthy()) void this.send('WATCHDOG=1');
-    }, Math.max(1000, usec / 2000));
+    this.timer = setInterval(
+      () => {
+        if (healthy()) void this.send('WATCHDOG=1');
+      },
+      Math.max(1000, usec / 2000),
+    );
     this.timer.unref();
   }
 

@@ -90,12 +90,25 @@ export function wavInfo(buf: Buffer): WavInfo | null {
     const id = buf.toString('ascii', off, off + 4);
     let size = buf.readUInt32LE(off + 4);
     const body = off + 8;
-    if (id === 'fmt ' && body + 16 <= buf.length) fmt = { format: buf.readUInt16LE(body), channels: buf.readUInt16LE(body + 2), sampleRate: buf.readUInt32LE(body + 4), bits: buf.readUInt16LE(body + 14) };
+    if (id === 'fmt ' && body + 16 <= buf.length)
+      fmt = {
+        format: buf.readUInt16LE(body),
+        channels: buf.readUInt16LE(body + 2),
+        sampleRate: buf.readUInt32LE(body + 4),
+        bits: buf.readUInt16LE(body + 14),
+      };
     if (id === 'data' && fmt) {
       // espeak-ng writing to a pipe leaves the size at 0x7fffffff: take what is there.
       if (body + size > buf.length) size = buf.length - body;
       if (fmt.format !== 1 || !fmt.channels || !fmt.sampleRate || !fmt.bits) return null;
-      return { channels: fmt.channels, sampleRate: fmt.sampleRate, bitsPerSample: fmt.bits, dataOffset: body, dataBytes: size, seconds: size / (fmt.sampleRate * fmt.channels * (fmt.bits / 8)) };
+      return {
+        channels: fmt.channels,
+        sampleRate: fmt.sampleRate,
+        bitsPerSample: fmt.bits,
+        dataOffset: body,
+        dataBytes: size,
+        seconds: size / (fmt.sampleRate * fmt.channels * (fmt.bits / 8)),
+      };
     }
     off = body + size + (size & 1);
   }

@@ -47,7 +47,10 @@ export interface VoiceOptions {
   log?: Logger;
 }
 
-export class VoicePrompts extends EventEmitter<{ fault: [string]; recover: [string]; played: [{ clips: string[]; at: number }] }> implements DisplayDriver {
+export class VoicePrompts
+  extends EventEmitter<{ fault: [string]; recover: [string]; played: [{ clips: string[]; at: number }] }>
+  implements DisplayDriver
+{
   readonly name = 'voice';
   private last: Screen | null = null;
   private child: ChildProcess | null = null;
@@ -72,7 +75,8 @@ export class VoicePrompts extends EventEmitter<{ fault: [string]; recover: [stri
     let clips: string[] = [];
     switch (frame.screen) {
       case 'prompt':
-        if (prev !== 'prompt') clips = ['prompt', ...(s.speakOptions ? frame.levels.flatMap((l) => [`key-${l.button + 1}`, `level-${l.level}`]) : [])];
+        if (prev !== 'prompt')
+          clips = ['prompt', ...(s.speakOptions ? frame.levels.flatMap((l) => [`key-${l.button + 1}`, `level-${l.level}`]) : [])];
         break;
       case 'reasons':
         if (prev !== 'reasons') clips = ['reasons'];

@@ -58,7 +58,15 @@ interface Row {
   acknowledged_at: number | null;
 }
 
-const toAlarm = (r: Row): Alarm => ({ n: r.n, at: r.at, kind: r.kind, device: r.device, message: r.message, detail: JSON.parse(r.detail) as Record<string, unknown>, acknowledgedAt: r.acknowledged_at });
+const toAlarm = (r: Row): Alarm => ({
+  n: r.n,
+  at: r.at,
+  kind: r.kind,
+  device: r.device,
+  message: r.message,
+  detail: JSON.parse(r.detail) as Record<string, unknown>,
+  acknowledgedAt: r.acknowledged_at,
+});
 
 export class Alarms {
   constructor(
@@ -72,7 +80,11 @@ export class Alarms {
   raise(kind: AlarmKind, device: string | null, message: string, detail: Record<string, unknown> = {}): void {
     try {
       const at = this.now();
-      const n = Number(this.db.prepare('INSERT INTO alarms (at, kind, device, message, detail) VALUES (?, ?, ?, ?, ?)').run(at, kind, device, message, JSON.stringify(detail)).lastInsertRowid);
+      const n = Number(
+        this.db
+          .prepare('INSERT INTO alarms (at, kind, device, message, detail) VALUES (?, ?, ?, ?, ?)')
+          .run(at, kind, device, message, JSON.stringify(detail)).lastInsertRowid,
+      );
       this.metrics.alarms.inc({ kind });
       this.log.error({ alarm: kind, device, ...detail }, `ALARM: ${message}`);
       this.events.emit('alarm', { n, at, kind, device, message, detail, acknowledgedAt: null });
@@ -83,7 +95,10 @@ export class Alarms {
 
   list(opts: { open?: boolean; limit?: number } = {}): Alarm[] {
     const where = opts.open ? 'WHERE acknowledged_at IS NULL' : '';
-    return this.db.prepare<[number], Row>(`SELECT * FROM alarms ${where} ORDER BY n DESC LIMIT ?`).all(opts.limit ?? 200).map(toAlarm);
+    return this.db
+      .prepare<[number], Row>(`SELECT * FROM alarms ${where} ORDER BY n DESC LIMIT ?`)
+      .all(opts.limit ?? 200)
+      .map(toAlarm);
   }
 
   acknowledge(n: number): boolean {

@@ -60,7 +60,10 @@ export class UnknownQueryError extends Error {
 /** For routes that take no query at all. */
 async function refuseQuery(req: FastifyRequest): Promise<void> {
   const names = Object.keys((req.query as Record<string, unknown> | undefined) ?? {});
-  if (names.length) throw new UnknownQueryError(`unknown query parameter${names.length > 1 ? 's' : ''} ${names.map((n) => JSON.stringify(n)).join(', ')}: this route takes none`);
+  if (names.length)
+    throw new UnknownQueryError(
+      `unknown query parameter${names.length > 1 ? 's' : ''} ${names.map((n) => JSON.stringify(n)).join(', ')}: this route takes none`,
+    );
 }
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -111,14 +114,17 @@ export class RouteBook {
     }
     if (url.includes(':')) codes.add(404);
     // Fastify reads a body sent with any of these, whether or not the route uses it.
-  if (['POST', 'PUT', 'PATCH'].includes(method)) {
+    if (['POST', 'PUT', 'PATCH'].includes(method)) {
       codes.add(413);
       codes.add(415);
     }
     const out: Record<string, unknown> = {};
     for (const c of SUCCESS[k] ?? [200]) {
       if (c >= 500) continue;
-      out[c] = url === '/metrics' ? { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } : { description: DESCRIPTIONS[c], type: 'object', additionalProperties: true };
+      out[c] =
+        url === '/metrics'
+          ? { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }
+          : { description: DESCRIPTIONS[c], type: 'object', additionalProperties: true };
     }
     for (const c of [...codes].sort()) out[c] = { description: DESCRIPTIONS[c], ...ERROR_BODY };
     for (const c of SUCCESS[k] ?? []) if (c >= 500) out[c] = { description: DESCRIPTIONS[c], ...ERROR_BODY };

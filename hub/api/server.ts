@@ -64,8 +64,21 @@ export class HttpError extends Error {
   }
 }
 
-const REGISTRY_STATUS: Record<RegistryError['code'], number> = { 'not-found': 404, exists: 409, 'bad-token': 403, 'token-expired': 403, revoked: 403, invalid: 400 };
-const SESSION_STATUS: Record<SessionError['code'], number> = { 'not-found': 404, conflict: 409, closed: 409, paused: 409, 'too-large': 413 };
+const REGISTRY_STATUS: Record<RegistryError['code'], number> = {
+  'not-found': 404,
+  exists: 409,
+  'bad-token': 403,
+  'token-expired': 403,
+  revoked: 403,
+  invalid: 400,
+};
+const SESSION_STATUS: Record<SessionError['code'], number> = {
+  'not-found': 404,
+  conflict: 409,
+  closed: 409,
+  paused: 409,
+  'too-large': 413,
+};
 
 /**
  * Routes whose schemas are zod use zod to validate (call this first in such a route plugin;
@@ -85,7 +98,10 @@ const openApiTransform =
   (book: RouteBook): typeof jsonSchemaTransform =>
   (doc) => {
     const sc = doc.schema as Record<string, unknown> | undefined;
-    const out = sc && ['body', 'querystring', 'params', 'headers'].some((k) => isZod(sc[k])) ? jsonSchemaTransform(doc) : ({ schema: doc.schema, url: doc.url } as ReturnType<typeof jsonSchemaTransform>);
+    const out =
+      sc && ['body', 'querystring', 'params', 'headers'].some((k) => isZod(sc[k]))
+        ? jsonSchemaTransform(doc)
+        : ({ schema: doc.schema, url: doc.url } as ReturnType<typeof jsonSchemaTransform>);
     const schema = out.schema as Record<string, unknown> | undefined;
     if (!schema || schema.hide) return out;
     const method = (doc as { route?: { method?: string | string[] } }).route?.method;
@@ -116,7 +132,10 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
     if (e instanceof z.ZodError) return reply.code(400).send({ error: 'invalid-request', message: z.prettifyError(e) });
     if (hasZodFastifySchemaValidationErrors(e)) {
       const where = (e as { validationContext?: string }).validationContext ?? 'request';
-      return reply.code(400).send({ error: 'invalid-request', message: e.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.').replace(/\.$/, '')}: ${v.message}`).join('; ') });
+      return reply.code(400).send({
+        error: 'invalid-request',
+        message: e.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.').replace(/\.$/, '')}: ${v.message}`).join('; '),
+      });
     }
     if (e instanceof SessionError) return reply.code(SESSION_STATUS[e.code]).send({ error: e.code, message: e.message });
     if (e instanceof RegistryError) return reply.code(REGISTRY_STATUS[e.code]).send({ error: e.code, message: e.message });
@@ -142,7 +161,12 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
   // Registered before the routes so it sees them all; served at /api/openapi.json.
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'haochaping hall hub', description: '好差评 hall hub: devices, sessions from the queue/business system, status and integrity. Authenticate with "Authorization: Bearer <API token>".', version: '1' },
+      info: {
+        title: 'haochaping hall hub',
+        description:
+          '好差评 hall hub: devices, sessions from the queue/business system, status and integrity. Authenticate with "Authorization: Bearer <API token>".',
+        version: '1',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -153,7 +177,11 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
   // A known path with another method is 405 with the methods it has; only an unknown path is 404.
   app.setNotFoundHandler(async (req, reply) => {
     const methods = book.allowedMethods(req.url.split('?', 1)[0]!);
-    if (methods.length) return reply.code(405).header('allow', methods.join(', ')).send({ error: 'method-not-allowed', message: `${req.method} is not allowed here; this path takes ${methods.join(', ')}` });
+    if (methods.length)
+      return reply
+        .code(405)
+        .header('allow', methods.join(', '))
+        .send({ error: 'method-not-allowed', message: `${req.method} is not allowed here; this path takes ${methods.join(', ')}` });
     return reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?', 1)[0]}` });
   });
 
@@ -169,7 +197,19 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       }
       return roleOf(req) ? { status: 'up', hall: d.registry.hall } : { status: 'up' };
     });
-    for (const routes of [enrolRoutes, devicesRoutes, hallRoutes, sessionsRoutes, windowsRoutes, tokensRoutes, integrityRoutes, statsRoutes, metricsRoutes, forwardingRoutes]) await api.register(routes, deps);
+    for (const routes of [
+      enrolRoutes,
+      devicesRoutes,
+      hallRoutes,
+      sessionsRoutes,
+      windowsRoutes,
+      tokensRoutes,
+      integrityRoutes,
+      statsRoutes,
+      metricsRoutes,
+      forwardingRoutes,
+    ])
+      await api.register(routes, deps);
   });
   if (d.web) await app.register(webRoutes, d.web);
   return app;

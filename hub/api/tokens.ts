@@ -19,13 +19,17 @@ export class ApiTokens {
   ) {}
 
   create(name: string, role: Role, token = newSecret()): string {
-    this.db.prepare('INSERT INTO api_tokens (token_hash, name, role, created_at) VALUES (?, ?, ?, ?)').run(tokenHash(token), name, role, this.now());
+    this.db
+      .prepare('INSERT INTO api_tokens (token_hash, name, role, created_at) VALUES (?, ?, ?, ?)')
+      .run(tokenHash(token), name, role, this.now());
     return token;
   }
 
   /** The role of a live token, or null. */
   role(token: string): Role | null {
-    const row = this.db.prepare<[string], { role: Role }>('SELECT role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(tokenHash(token));
+    const row = this.db
+      .prepare<[string], { role: Role }>('SELECT role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL')
+      .get(tokenHash(token));
     return row?.role ?? null;
   }
 
@@ -35,7 +39,9 @@ export class ApiTokens {
 
   list(): TokenInfo[] {
     return this.db
-      .prepare<[], { name: string; role: Role; created_at: number; revoked_at: number | null }>('SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at')
+      .prepare<[], { name: string; role: Role; created_at: number; revoked_at: number | null }>(
+        'SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at',
+      )
       .all()
       .map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at, revokedAt: r.revoked_at }));
   }

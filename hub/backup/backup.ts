@@ -11,7 +11,18 @@
  */
 import { fsyncPath } from '../../common/fsync.js';
 import Database from 'better-sqlite3';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 
@@ -35,7 +46,6 @@ export interface BackupSummary {
 function isDbFile(name: string): boolean {
   return name === HUB_DB || name.startsWith(`${HUB_DB}-`) || name.startsWith(`${HUB_DB}.`);
 }
-
 
 export async function backupHub(dataDir: string, to: string, now = Date.now()): Promise<BackupSummary> {
   const dbPath = join(dataDir, HUB_DB);
@@ -125,7 +135,8 @@ export function restoreHub(dataDir: string, from: string, now = Date.now()): Res
   const dbPath = join(dataDir, HUB_DB);
   if (!existsSync(from)) throw new BackupError(`no backup file at ${from}`);
   const holders = processesHolding(dbPath);
-  if (holders.length) throw new BackupError(`the hub is running (pid ${holders.join(', ')}): stop it first (systemctl stop haochaping-hub), then restore`);
+  if (holders.length)
+    throw new BackupError(`the hub is running (pid ${holders.join(', ')}): stop it first (systemctl stop haochaping-hub), then restore`);
   let madeAt: number;
   let files: { name: string; mode: number; content: Buffer }[];
   let ratings: number;
@@ -133,7 +144,9 @@ export function restoreHub(dataDir: string, from: string, now = Date.now()): Res
   try {
     const ok = b.pragma('integrity_check', { simple: true });
     if (ok !== 'ok') throw new BackupError(`the backup file is damaged: ${String(ok)}`);
-    const info = b.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('backup_info', 'ratings', 'devices')").all() as { name: string }[];
+    const info = b
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('backup_info', 'ratings', 'devices')")
+      .all() as { name: string }[];
     if (info.length !== 3) throw new BackupError(`${from} is not a hub backup (made by "haochaping hub backup")`);
     madeAt = (b.prepare('SELECT made_at FROM backup_info').get() as { made_at: number }).made_at;
     files = b.prepare('SELECT name, mode, content FROM backup_files').all() as typeof files;

@@ -22,13 +22,15 @@ function guarded<A extends unknown[]>(f: (...a: A) => Promise<void> | void) {
 export function addBackupCommands(hub: Command): void {
   hub
     .command('backup')
-    .description('a consistent copy of the hub\'s database and keys while it runs (SQLite online backup)')
+    .description("a consistent copy of the hub's database and keys while it runs (SQLite online backup)")
     .requiredOption('--to <file>', 'the backup file to write (mode 0600; keep it somewhere safe)')
     .option('--data <dir>', 'hub data directory', DEFAULT_DATA)
     .action(
       guarded(async (o: { to: string; data: string }) => {
         const s = await backupHub(resolve(o.data), o.to);
-        console.log(`备份完成 backup written: ${s.file} (${(s.bytes / 1024).toFixed(0)} KiB; ${s.ratings} ratings, ${s.devices} devices; files: ${s.files.join(', ') || 'none'})`);
+        console.log(
+          `备份完成 backup written: ${s.file} (${(s.bytes / 1024).toFixed(0)} KiB; ${s.ratings} ratings, ${s.devices} devices; files: ${s.files.join(', ') || 'none'})`,
+        );
       }),
     );
   hub

@@ -70,7 +70,10 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   }
   if (o.tls) {
     // The TLS handshake has its own timer (Node's default is 120 s): the same bound as CONNECT.
-    const s = createTlsServer({ key: o.tls.key, cert: o.tls.cert, handshakeTimeout: connectTimeout, ...(o.tls.ca ? { ca: o.tls.ca } : {}) }, handle);
+    const s = createTlsServer(
+      { key: o.tls.key, cert: o.tls.cert, handshakeTimeout: connectTimeout, ...(o.tls.ca ? { ca: o.tls.ca } : {}) },
+      handle,
+    );
     // Node only reports a failed or timed-out handshake ('tlsClientError'); it leaves the socket
     // open, so a client that stops mid-handshake would hold it for ever. Close it.
     s.on('tlsClientError', (e, socket) => {

@@ -70,11 +70,14 @@ export class FifoRelease {
       this.queues.delete(client);
       return;
     }
-    q.timer = setTimeout(() => {
-      q.timer = null;
-      const t = this.now();
-      while (q.items.length && q.items[0]!.at <= t) q.items.shift()!.release();
-      this.arm(client, q);
-    }, Math.max(0, head.at - this.now()));
+    q.timer = setTimeout(
+      () => {
+        q.timer = null;
+        const t = this.now();
+        while (q.items.length && q.items[0]!.at <= t) q.items.shift()!.release();
+        this.arm(client, q);
+      },
+      Math.max(0, head.at - this.now()),
+    );
   }
 }

@@ -72,7 +72,9 @@ export const CalendarOverridesSchema = z
     years: z.array(z.number().int().min(2000).max(2100)).default([]),
   })
   .strict()
-  .refine((o) => !o.holidays.some((d) => o.workdays.includes(d)), { message: 'a date cannot be listed both as a workday and as a holiday' });
+  .refine((o) => !o.holidays.some((d) => o.workdays.includes(d)), {
+    message: 'a date cannot be listed both as a workday and as a holiday',
+  });
 export type CalendarOverrides = z.input<typeof CalendarOverridesSchema>;
 
 /** Years the bundled official calendar covers. */

@@ -88,7 +88,10 @@ export class HubApi {
       });
     } catch (e) {
       const cause = (e as { cause?: { message?: string } }).cause?.message;
-      throw new HubApiError(0, `cannot reach the hub at ${this.t.hub} (is it running? with TLS configured it serves https://, checked with --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+      throw new HubApiError(
+        0,
+        `cannot reach the hub at ${this.t.hub} (is it running? with TLS configured it serves https://, checked with --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = null;
@@ -97,7 +100,11 @@ export class HubApi {
     } catch {
       /* not JSON */
     }
-    if (!res.ok) throw new HubApiError(res.status, (parsed as { message?: string } | null)?.message ?? `hub answered ${res.status}: ${text.slice(0, 200)}`);
+    if (!res.ok)
+      throw new HubApiError(
+        res.status,
+        (parsed as { message?: string } | null)?.message ?? `hub answered ${res.status}: ${text.slice(0, 200)}`,
+      );
     return parsed as T;
   }
 }

@@ -28,7 +28,7 @@ const DEFAULT_DATA = '/var/lib/haochaping/hub';
 
 export function target(cmd: Command): Command {
   return cmd
-    .option('--hub <url>', 'the running hub\'s address (default: the one it wrote to <data>/hub.url, else http://127.0.0.1:8080)')
+    .option('--hub <url>', "the running hub's address (default: the one it wrote to <data>/hub.url, else http://127.0.0.1:8080)")
     .option('--data <dir>', 'hub data directory (for its admin.token)', DEFAULT_DATA)
     .option('--token <token>', 'admin API token (default: $HCP_API_TOKEN or <data>/admin.token)')
     .option('--ca <file>', 'hall CA to check an https:// hub with (default: <data>/tls/ca.crt if there, else the system CAs)')
@@ -47,7 +47,13 @@ export function enrolCommand(hubUrl: string, token: string, caFingerprint: strin
   return `haochaping device enrol --hub ${hubUrl} --token ${token}${caFingerprint ? ` --ca-sha256 ${caFingerprint}` : ''}`;
 }
 
-async function printToken(device: DeviceSummary, token: string, caFingerprint: string | null, o: HubTarget & { publicUrl?: string; json: boolean }, what: string): Promise<void> {
+async function printToken(
+  device: DeviceSummary,
+  token: string,
+  caFingerprint: string | null,
+  o: HubTarget & { publicUrl?: string; json: boolean },
+  what: string,
+): Promise<void> {
   const hubUrl = o.publicUrl ?? resolveHubUrl({ ...o, data: resolve(o.data) });
   const line = enrolCommand(hubUrl, token, caFingerprint);
   if (o.json) return void console.log(JSON.stringify({ device, token, caFingerprint, enrolCommand: line }));
@@ -76,20 +82,31 @@ export function run(action: (...args: never[]) => Promise<void>): (...args: unkn
 
 export function registerHubCommands(hub: Command): void {
   registerHallCommands(hub);
-  const device = hub.command('device').description('the hall\'s evaluators: add, list, revoke, re-enrol, change settings');
+  const device = hub.command('device').description("the hall's evaluators: add, list, revoke, re-enrol, change settings");
 
   target(device.command('add'))
     .description('register a device for a window; prints its one-time enrolment token and a QR code')
     .requiredOption('--window <window>', 'window (counter) number, e.g. 12')
     .option('--name <name>', 'a name hall staff recognise, e.g. "12号窗口 不动产"')
     .option('--id <id>', 'device id (default: the next free ev-NNN)')
-    .addOption(new Option('--mode <mode>', 'session: rate what the queue system opens; walk-up: always ready').choices(['session', 'walk-up']))
+    .addOption(
+      new Option('--mode <mode>', 'session: rate what the queue system opens; walk-up: always ready').choices(['session', 'walk-up']),
+    )
     .option('--public-url <url>', 'the hub address devices use (put in the QR code); default: --hub')
     .action(
-      run(async (o: HubTarget & { window: string; name?: string; id?: string; mode?: 'session' | 'walk-up'; publicUrl?: string; json: boolean }) => {
-        const r = await api(o).call<{ device: DeviceSummary; token: string; caFingerprint?: string | null }>('POST', '/api/devices', { window: o.window, name: o.name, id: o.id, settings: o.mode ? { mode: o.mode } : undefined });
-        await printToken(r.device, r.token, r.caFingerprint ?? null, o, '设备已登记 device registered');
-      }),
+      run(
+        async (
+          o: HubTarget & { window: string; name?: string; id?: string; mode?: 'session' | 'walk-up'; publicUrl?: string; json: boolean },
+        ) => {
+          const r = await api(o).call<{ device: DeviceSummary; token: string; caFingerprint?: string | null }>('POST', '/api/devices', {
+            window: o.window,
+            name: o.name,
+            id: o.id,
+            settings: o.mode ? { mode: o.mode } : undefined,
+          });
+          await printToken(r.device, r.token, r.caFingerprint ?? null, o, '设备已登记 device registered');
+        },
+      ),
     );
 
   target(device.command('list'))
@@ -105,13 +122,33 @@ export function registerHubCommands(hub: Command): void {
           when(d.health.lastSeen),
           d.health.firmware ?? '-',
           d.health.backlog ? String(d.health.backlog.depth) : '-',
-          d.health.clock ? (d.health.clock.ok ? 'ok' : `off ${d.health.clock.offsetMs ?? '?'}ms${d.health.clock.synced ? '' : ' unsynced'}`) : '-',
+          d.health.clock
+            ? d.health.clock.ok
+              ? 'ok'
+              : `off ${d.health.clock.offsetMs ?? '?'}ms${d.health.clock.synced ? '' : ' unsynced'}`
+            : '-',
           d.health.faults.join(',') || '-',
           d.name ?? '',
         ]);
-        const head = ['设备 device', '窗口 window', '状态 state', '最后联系 last seen (UTC)', '固件 firmware', '积压 backlog', '时钟 clock', '故障 faults', '名称 name'];
+        const head = [
+          '设备 device',
+          '窗口 window',
+          '状态 state',
+          '最后联系 last seen (UTC)',
+          '固件 firmware',
+          '积压 backlog',
+          '时钟 clock',
+          '故障 faults',
+          '名称 name',
+        ];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-        for (const row of [head, ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+        for (const row of [head, ...rows])
+          console.log(
+            row
+              .map((c, i) => c.padEnd(widths[i]!))
+              .join('  ')
+              .trimEnd(),
+          );
       }),
     );
 
@@ -125,31 +162,57 @@ export function registerHubCommands(hub: Command): void {
     );
 
   target(device.command('reenrol').argument('<id>', 'device id'))
-    .description('give a device a new enrolment token and stop its old secret (leaked secret, replaced SD card, revoked device back in service); a new key starts a new chain')
+    .description(
+      'give a device a new enrolment token and stop its old secret (leaked secret, replaced SD card, revoked device back in service); a new key starts a new chain',
+    )
     .option('--public-url <url>', 'the hub address devices use (put in the QR code); default: --hub')
     .action(
       run(async (id: string, o: HubTarget & { publicUrl?: string; json: boolean }) => {
-        const r = await api(o).call<{ device: DeviceSummary; token: string; caFingerprint?: string | null }>('POST', `/api/devices/${encodeURIComponent(id)}/reenrol`, {});
+        const r = await api(o).call<{ device: DeviceSummary; token: string; caFingerprint?: string | null }>(
+          'POST',
+          `/api/devices/${encodeURIComponent(id)}/reenrol`,
+          {},
+        );
         await printToken(r.device, r.token, r.caFingerprint ?? null, o, '设备待重新登记 device awaiting re-enrolment');
       }),
     );
 
   target(device.command('set').argument('<id>', 'device id'))
-    .description('change a device\'s window or settings; the new config is pushed to it')
+    .description("change a device's window or settings; the new config is pushed to it")
     .option('--window <window>', 'move it to another window')
     .addOption(new Option('--mode <mode>', 'session or walk-up').choices(['session', 'walk-up']))
     .option('--buttons <levels>', 'button map, left to right, e.g. 5,4,3,2,1 or 5,3,1', (v) => {
       const levels = v.split(',').map(Number);
-      if (!levels.every((n) => [1, 2, 3, 4, 5].includes(n))) throw new InvalidArgumentError('--buttons lists levels 1–5 separated by commas');
+      if (!levels.every((n) => [1, 2, 3, 4, 5].includes(n)))
+        throw new InvalidArgumentError('--buttons lists levels 1–5 separated by commas');
       return levels;
     })
     .option('--prompt-timeout <seconds>', 'seconds the prompt waits before it reports "not rated"', Number)
     .action(
-      run(async (id: string, o: HubTarget & { window?: string; mode?: string; buttons?: number[]; promptTimeout?: number; json: boolean }) => {
-        const settings = { ...(o.mode ? { mode: o.mode } : {}), ...(o.buttons ? { buttons: o.buttons } : {}), ...(o.promptTimeout ? { timeouts: { promptS: o.promptTimeout } } : {}) };
-        const r = await api(o).call<{ device: DeviceSummary; changed: boolean; config: { version: number } }>('PATCH', `/api/devices/${encodeURIComponent(id)}`, { window: o.window, settings });
-        console.log(o.json ? JSON.stringify(r) : r.changed ? `配置已推送 config pushed: ${id} version ${r.config.version}` : `无变化 nothing changed: ${id}`);
-      }),
+      run(
+        async (
+          id: string,
+          o: HubTarget & { window?: string; mode?: string; buttons?: number[]; promptTimeout?: number; json: boolean },
+        ) => {
+          const settings = {
+            ...(o.mode ? { mode: o.mode } : {}),
+            ...(o.buttons ? { buttons: o.buttons } : {}),
+            ...(o.promptTimeout ? { timeouts: { promptS: o.promptTimeout } } : {}),
+          };
+          const r = await api(o).call<{ device: DeviceSummary; changed: boolean; config: { version: number } }>(
+            'PATCH',
+            `/api/devices/${encodeURIComponent(id)}`,
+            { window: o.window, settings },
+          );
+          console.log(
+            o.json
+              ? JSON.stringify(r)
+              : r.changed
+                ? `配置已推送 config pushed: ${id} version ${r.config.version}`
+                : `无变化 nothing changed: ${id}`,
+          );
+        },
+      ),
     );
 
   const token = hub.command('token').description('API tokens for the queue/business system, hall IT and viewers');
@@ -167,9 +230,13 @@ export function registerHubCommands(hub: Command): void {
     .description('list API tokens (names and roles only)')
     .action(
       run(async (o: HubTarget & { json: boolean }) => {
-        const r = await api(o).call<{ tokens: { name: string; role: string; createdAt: number; revokedAt: number | null }[] }>('GET', '/api/tokens');
+        const r = await api(o).call<{ tokens: { name: string; role: string; createdAt: number; revokedAt: number | null }[] }>(
+          'GET',
+          '/api/tokens',
+        );
         if (o.json) return void console.log(JSON.stringify(r));
-        for (const t of r.tokens) console.log(`${t.name}\t${t.role}\t${when(t.createdAt)}${t.revokedAt ? `\t已吊销 revoked ${when(t.revokedAt)}` : ''}`);
+        for (const t of r.tokens)
+          console.log(`${t.name}\t${t.role}\t${when(t.createdAt)}${t.revokedAt ? `\t已吊销 revoked ${when(t.revokedAt)}` : ''}`);
       }),
     );
   target(token.command('revoke').argument('<name>', 'token name'))
@@ -192,22 +259,30 @@ export function registerHubCommands(hub: Command): void {
           await a.call('POST', `/api/alarms/${o.ack}/acknowledge`, {});
           return void console.log(o.json ? JSON.stringify({ acknowledged: o.ack }) : `已确认 acknowledged: ${o.ack}`);
         }
-        const alarms = await a.call<{ alarms: { n: number; at: number; kind: string; device: string | null; message: string; acknowledgedAt: number | null }[] }>('GET', `/api/alarms${o.all ? '' : '?open=1'}`);
-        const gaps = await a.call<{ gaps: { device: string; epoch: number; from: number; to: number; missing: number; detectedAt: number }[] }>('GET', '/api/gaps');
+        const alarms = await a.call<{
+          alarms: { n: number; at: number; kind: string; device: string | null; message: string; acknowledgedAt: number | null }[];
+        }>('GET', `/api/alarms${o.all ? '' : '?open=1'}`);
+        const gaps = await a.call<{
+          gaps: { device: string; epoch: number; from: number; to: number; missing: number; detectedAt: number }[];
+        }>('GET', '/api/gaps');
         if (o.json) return void console.log(JSON.stringify({ ...alarms, ...gaps }));
         console.log(alarms.alarms.length ? '告警 alarms:' : '无未处理告警 no open alarms');
-        for (const x of alarms.alarms) console.log(`  #${x.n}  ${when(x.at)}  ${x.kind}  ${x.device ?? '-'}  ${x.message}${x.acknowledgedAt ? `  (已确认 acknowledged ${when(x.acknowledgedAt)})` : ''}`);
+        for (const x of alarms.alarms)
+          console.log(
+            `  #${x.n}  ${when(x.at)}  ${x.kind}  ${x.device ?? '-'}  ${x.message}${x.acknowledgedAt ? `  (已确认 acknowledged ${when(x.acknowledgedAt)})` : ''}`,
+          );
         console.log(gaps.gaps.length ? '缺失记录 missing records:' : '无缺失记录 no missing records');
-        for (const g of gaps.gaps) console.log(`  ${g.device}  seq ${g.from}–${g.to} (${g.missing})  epoch ${g.epoch}  since ${when(g.detectedAt)}`);
+        for (const g of gaps.gaps)
+          console.log(`  ${g.device}  seq ${g.from}–${g.to} (${g.missing})  epoch ${g.epoch}  since ${when(g.detectedAt)}`);
       }),
     );
 
   const tls = hub.command('tls').description('TLS for MQTT and the HTTPS API, hall page and enrolment');
   tls
     .command('init')
-    .description('make a hall CA and the hub\'s server certificate (for halls without their own PKI)')
+    .description("make a hall CA and the hub's server certificate (for halls without their own PKI)")
     .option('--out <dir>', 'where to write ca.crt, ca.key, server.crt, server.key', join(DEFAULT_DATA, 'tls'))
-    .option('--hall <id>', 'this hall\'s id', 'hall-1')
+    .option('--hall <id>', "this hall's id", 'hall-1')
     .requiredOption('--host <names...>', 'every host name and IP address devices use to reach the hub')
     .option('--days <n>', 'server certificate lifetime in days', (v) => Number(v), 3650)
     .option('--force', 'overwrite existing files', false)
@@ -215,7 +290,9 @@ export function registerHubCommands(hub: Command): void {
       const out = resolve(o.out);
       const files = { caCert: 'ca.crt', caKey: 'ca.key', serverCert: 'server.crt', serverKey: 'server.key' } as const;
       if (!o.force && Object.values(files).some((f) => existsSync(join(out, f)))) {
-        console.error(`错误 error: ${out} already holds certificates; --force replaces them (devices enrolled with the old CA must then be given the new one)`);
+        console.error(
+          `错误 error: ${out} already holds certificates; --force replaces them (devices enrolled with the old CA must then be given the new one)`,
+        );
         process.exit(1);
       }
       // Loaded only here: it brings a global polyfill the rest of the hub does not need.
@@ -226,9 +303,17 @@ export function registerHubCommands(hub: Command): void {
       writeFileAtomic(join(out, files.caKey), pki.caKey, 0o600);
       writeFileAtomic(join(out, files.serverCert), pki.serverCert, 0o644);
       writeFileAtomic(join(out, files.serverKey), pki.serverKey, 0o600);
-      console.log(`已生成 made: ${Object.values(files).map((f) => join(out, f)).join(', ')}`);
-      console.log(`CA SHA-256 指纹 fingerprint: ${pki.caFingerprint}（登记二维码中带有 is carried in every enrolment QR code; devices pin it）`);
+      console.log(
+        `已生成 made: ${Object.values(files)
+          .map((f) => join(out, f))
+          .join(', ')}`,
+      );
+      console.log(
+        `CA SHA-256 指纹 fingerprint: ${pki.caFingerprint}（登记二维码中带有 is carried in every enrolment QR code; devices pin it）`,
+      );
       console.log(`ca.key 仅用于续期，请离线保存 is only needed to renew: keep it offline.`);
-      console.log(`启动 start the hub with:\n  haochaping hub --tls-key ${join(out, files.serverKey)} --tls-cert ${join(out, files.serverCert)} --tls-ca ${join(out, files.caCert)} …`);
+      console.log(
+        `启动 start the hub with:\n  haochaping hub --tls-key ${join(out, files.serverKey)} --tls-cert ${join(out, files.serverCert)} --tls-ca ${join(out, files.caCert)} …`,
+      );
     });
 }

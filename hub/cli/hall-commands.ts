@@ -21,15 +21,21 @@ function parseFlag(v: string, prev: Record<string, FlagAction> = {}): Record<str
 function parseLevels(v: string): number[] {
   if (v === 'none') return [];
   const levels = v.split(',').map(Number);
-  if (!levels.every((n) => [1, 2, 3, 4, 5].includes(n))) throw new InvalidArgumentError('--reasons-after lists levels 1–5 separated by commas (or "none")');
+  if (!levels.every((n) => [1, 2, 3, 4, 5].includes(n)))
+    throw new InvalidArgumentError('--reasons-after lists levels 1–5 separated by commas (or "none")');
   return [...new Set(levels)];
 }
 
 function describe(s: Settings): string {
   const policy = { ...DEFAULT_FLAG_POLICY, ...s.flagPolicy };
   const lines = ['标记规则 flag policy（会话模式无会话按键等如何计入 what each record flag does）:'];
-  for (const [flag, action] of Object.entries(policy)) lines.push(`  ${flag.padEnd(22)} ${action.padEnd(8)} ${ACTION_LABELS[action]}${FLAG_LABELS[flag] ? `  — ${FLAG_LABELS[flag]}` : ''}${s.flagPolicy?.[flag] ? '' : '  (默认 default)'}`);
-  lines.push(`显示评价内容的等级 preset content after levels: ${(s.reasonsAfter ?? [1, 2]).join(',') || '无 none'}${s.reasonsAfter ? '' : '  (默认 default)'}`);
+  for (const [flag, action] of Object.entries(policy))
+    lines.push(
+      `  ${flag.padEnd(22)} ${action.padEnd(8)} ${ACTION_LABELS[action]}${FLAG_LABELS[flag] ? `  — ${FLAG_LABELS[flag]}` : ''}${s.flagPolicy?.[flag] ? '' : '  (默认 default)'}`,
+    );
+  lines.push(
+    `显示评价内容的等级 preset content after levels: ${(s.reasonsAfter ?? [1, 2]).join(',') || '无 none'}${s.reasonsAfter ? '' : '  (默认 default)'}`,
+  );
   lines.push(`差评须有原因 a 差评 needs a reason: ${s.reasonRequired ? '是 yes（跳过时再询问一次 asked once more）' : '否 no'}`);
   return lines.join('\n');
 }
@@ -46,24 +52,34 @@ export function registerHallCommands(hub: Command): void {
     );
   target(hall.command('set'))
     .description('change hall-wide settings; devices whose config changes get it pushed')
-    .option('--flag <name=action>', `what a record flag does: ${FLAG_ACTIONS.join(' | ')} (repeatable), e.g. no-session=exclude too-soon=flag`, parseFlag)
+    .option(
+      '--flag <name=action>',
+      `what a record flag does: ${FLAG_ACTIONS.join(' | ')} (repeatable), e.g. no-session=exclude too-soon=flag`,
+      parseFlag,
+    )
     .option('--reasons-after <levels>', 'levels after which their preset content is shown, e.g. 5,4,3,2,1 (or "none")', parseLevels)
     .option('--reason-required <yes|no>', 'a 差评 needs a reason or text: the device asks once more before a skip', (v) => {
       if (!['yes', 'no'].includes(v)) throw new InvalidArgumentError('--reason-required takes yes or no');
       return v === 'yes';
     })
     .action(
-      run(async (o: HubTarget & { flag?: Record<string, FlagAction>; reasonsAfter?: number[]; reasonRequired?: boolean; json: boolean }) => {
-        const a = api(o);
-        const { settings } = await a.call<{ settings: Settings }>('GET', '/api/hall/settings');
-        const next: Settings = {
-          ...settings,
-          ...(o.flag ? { flagPolicy: { ...settings.flagPolicy, ...o.flag } } : {}),
-          ...(o.reasonsAfter ? { reasonsAfter: o.reasonsAfter } : {}),
-          ...(o.reasonRequired !== undefined ? { reasonRequired: o.reasonRequired } : {}),
-        };
-        const r = await a.call<{ changed: { device: string; version: number }[] }>('PUT', '/api/hall/settings', next);
-        console.log(o.json ? JSON.stringify({ settings: next, ...r }) : `${describe(next)}\n配置已推送 configs pushed to ${r.changed.length} device(s)`);
-      }),
+      run(
+        async (o: HubTarget & { flag?: Record<string, FlagAction>; reasonsAfter?: number[]; reasonRequired?: boolean; json: boolean }) => {
+          const a = api(o);
+          const { settings } = await a.call<{ settings: Settings }>('GET', '/api/hall/settings');
+          const next: Settings = {
+            ...settings,
+            ...(o.flag ? { flagPolicy: { ...settings.flagPolicy, ...o.flag } } : {}),
+            ...(o.reasonsAfter ? { reasonsAfter: o.reasonsAfter } : {}),
+            ...(o.reasonRequired !== undefined ? { reasonRequired: o.reasonRequired } : {}),
+          };
+          const r = await a.call<{ changed: { device: string; version: number }[] }>('PUT', '/api/hall/settings', next);
+          console.log(
+            o.json
+              ? JSON.stringify({ settings: next, ...r })
+              : `${describe(next)}\n配置已推送 configs pushed to ${r.changed.length} device(s)`,
+          );
+        },
+      ),
     );
 }

@@ -38,8 +38,14 @@ export function addProvinceOptions(cmd: Command): Command {
     .option('--province-hmac-key-id <id>', 'key id sent with HMAC signatures')
     .option('--province-mqtt <urls>', 'forward over MQTT instead: comma-separated broker URLs (mqtt[s]://host:port)')
     .option('--province-mqtt-topic <topic>', 'MQTT topic for batches ({hall} is replaced)')
-    .option('--province-mqtt-reply-topic <topic>', 'MQTT topic the province answers on, or "none" to count the broker\'s PUBACK as accepted')
-    .option('--handoff-config <file>', 'where 差评 the hall cannot resolve are handed on (12345, a department): a JSON or YAML file like --province-config, plus "name"');
+    .option(
+      '--province-mqtt-reply-topic <topic>',
+      'MQTT topic the province answers on, or "none" to count the broker\'s PUBACK as accepted',
+    )
+    .option(
+      '--handoff-config <file>',
+      'where 差评 the hall cannot resolve are handed on (12345, a department): a JSON or YAML file like --province-config, plus "name"',
+    );
 }
 
 /** The hub's `handoff` configuration from --handoff-config: `name` and the destination's keys (as in a province file). */
@@ -60,7 +66,8 @@ function readConfigFile(flag: string, path: string): Record<string, unknown> {
     // YAML's message carries a code frame; the first line says what and where.
     throw new ConfigError(`${flag} ${file}: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${flag} ${file}: must hold a mapping (key: value lines)`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError(`${flag} ${file}: must hold a mapping (key: value lines)`);
   return raw as Record<string, unknown>;
 }
 
@@ -90,7 +97,10 @@ export function provinceConfigFromOptions(o: Record<string, unknown>): ProvinceC
     c.transport = 'mqtt';
     c.mqtt = {
       ...(c.mqtt as object),
-      urls: String(o.provinceMqtt).split(',').map((s) => s.trim()).filter(Boolean),
+      urls: String(o.provinceMqtt)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       ...(o.provinceMqttTopic ? { topic: o.provinceMqttTopic } : {}),
       ...(o.provinceMqttReplyTopic ? { replyTopic: o.provinceMqttReplyTopic === 'none' ? null : o.provinceMqttReplyTopic } : {}),
     };
@@ -123,7 +133,9 @@ function printRejected(list: RejectedEntry[]): void {
 
 /** `haochaping forwarding …` */
 export function forwardingCommand(): Command {
-  const cmd = new Command('forwarding').description('forwarding to the province: backlog, rejected evaluations, re-push (works on the hub database)');
+  const cmd = new Command('forwarding').description(
+    'forwarding to the province: backlog, rejected evaluations, re-push (works on the hub database)',
+  );
   const data = (c: Command) => c.option('--data <dir>', "the hub's data directory", '/var/lib/haochaping/hub');
 
   data(cmd.command('status').description('backlog, forwarded and rejected counts'))
@@ -133,7 +145,9 @@ export function forwardingCommand(): Command {
       const c = forwardingCounts(db);
       db.close();
       if (o.json) return void console.log(JSON.stringify(c));
-      console.log(`待推送 backlog: ${c.backlog.count}  最早入队 oldest: ${time(c.backlog.oldestEnqueuedAt)} UTC+8 (${c.backlog.oldestAgeS ?? 0} s ago)`);
+      console.log(
+        `待推送 backlog: ${c.backlog.count}  最早入队 oldest: ${time(c.backlog.oldestEnqueuedAt)} UTC+8 (${c.backlog.oldestAgeS ?? 0} s ago)`,
+      );
       console.log(`已推送 forwarded: ${c.done}  最近 last: ${time(c.lastForwardedAt)} UTC+8`);
       console.log(`被拒收 rejected: ${c.rejected}`);
     });
@@ -149,8 +163,8 @@ export function forwardingCommand(): Command {
       else printRejected(list);
     });
 
-  data(cmd.command('show <id>').description('one queued evaluation: state, the province\'s reply, the evaluation'))
-    .action((id: string, o) => {
+  data(cmd.command('show <id>').description("one queued evaluation: state, the province's reply, the evaluation")).action(
+    (id: string, o) => {
       const db = openDb(o.data);
       const q = queuedEvaluation(db, id);
       db.close();
@@ -159,7 +173,8 @@ export function forwardingCommand(): Command {
         process.exit(1);
       }
       console.log(JSON.stringify(q, null, 2));
-    });
+    },
+  );
 
   data(cmd.command('repush').description('send rejected evaluations again (after the province or the profile was fixed)'))
     .option('--id <ids...>', 'the evaluation ids to re-push')

@@ -8,7 +8,11 @@ import { z } from 'zod';
 const File = (what: string) => z.string().min(1, `${what} must be a file path`);
 
 const HmacHeadersSchema = z
-  .object({ timestamp: z.string().default('x-hcp-timestamp'), signature: z.string().default('x-hcp-signature'), keyId: z.string().default('x-hcp-key-id') })
+  .object({
+    timestamp: z.string().default('x-hcp-timestamp'),
+    signature: z.string().default('x-hcp-signature'),
+    keyId: z.string().default('x-hcp-key-id'),
+  })
   .strict()
   .prefault({});
 
@@ -34,7 +38,9 @@ export const ProvinceAuthSchema = z.discriminatedUnion('kind', [
 export const ProvinceMqttSchema = z
   .object({
     /** The provincial broker cluster, tried in turn: mqtt://host:1883 or mqtts://host:8883. */
-    urls: z.array(z.string().regex(/^mqtts?:\/\/[^/]+$/, 'province.mqtt.urls entries look like mqtts://broker.example.gov.cn:8883')).min(1, 'province.mqtt.urls must list at least one broker'),
+    urls: z
+      .array(z.string().regex(/^mqtts?:\/\/[^/]+$/, 'province.mqtt.urls entries look like mqtts://broker.example.gov.cn:8883'))
+      .min(1, 'province.mqtt.urls must list at least one broker'),
     /** `{hall}` is replaced by this hall's id. */
     topic: z.string().min(1).default('hcp/province/v1/{hall}/evaluations'),
     /** Where the province answers; null: the broker's PUBACK counts as accepted (only for brokers that persist every message). */
@@ -80,10 +86,14 @@ export const ProvinceConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.transport === 'http' && !c.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'province.url is required when province.transport is http' });
-    if (c.transport === 'mqtt' && !c.mqtt) ctx.addIssue({ code: 'custom', path: ['mqtt'], message: 'province.mqtt (urls, topic) is required when province.transport is mqtt' });
-    if (!!c.certFile !== !!c.keyFile) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'province.certFile and province.keyFile go together' });
-    if (c.retry.maxMs < c.retry.baseMs) ctx.addIssue({ code: 'custom', path: ['retry', 'maxMs'], message: 'province.retry.maxMs must not be below retry.baseMs' });
+    if (c.transport === 'http' && !c.url)
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'province.url is required when province.transport is http' });
+    if (c.transport === 'mqtt' && !c.mqtt)
+      ctx.addIssue({ code: 'custom', path: ['mqtt'], message: 'province.mqtt (urls, topic) is required when province.transport is mqtt' });
+    if (!!c.certFile !== !!c.keyFile)
+      ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'province.certFile and province.keyFile go together' });
+    if (c.retry.maxMs < c.retry.baseMs)
+      ctx.addIssue({ code: 'custom', path: ['retry', 'maxMs'], message: 'province.retry.maxMs must not be below retry.baseMs' });
   });
 export type ProvinceConfig = z.infer<typeof ProvinceConfigSchema>;
 export type ProvinceConfigInput = z.input<typeof ProvinceConfigSchema>;

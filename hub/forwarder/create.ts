@@ -82,8 +82,14 @@ export function loadForwarderFiles(c: ProvinceConfig): ForwarderFiles {
     throw e;
   }
   for (const f of requiredContext(profile)) {
-    if (f === 'areaCode' && !c.areaCode) throw new ForwarderConfigError(`province profile ${profile.name} sends areaCode: set province.areaCode (行政区划代码) in the hub configuration`);
-    if (f === 'deptCode' && !c.deptCode) throw new ForwarderConfigError(`province profile ${profile.name} sends deptCode: set province.deptCode (部门编码) in the hub configuration`);
+    if (f === 'areaCode' && !c.areaCode)
+      throw new ForwarderConfigError(
+        `province profile ${profile.name} sends areaCode: set province.areaCode (行政区划代码) in the hub configuration`,
+      );
+    if (f === 'deptCode' && !c.deptCode)
+      throw new ForwarderConfigError(
+        `province profile ${profile.name} sends deptCode: set province.deptCode (部门编码) in the hub configuration`,
+      );
   }
   return {
     profile,
@@ -119,9 +125,29 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
       log: log.child({ transport: 'mqtt' }),
     });
   } else {
-    transport = new HttpTransport({ url: c.url!, endpoints: c.endpoints, profile, timeoutMs: c.timeoutMs, connectTimeoutMs: c.connectTimeoutMs, ca, cert, key, auth, headers: c.headers });
+    transport = new HttpTransport({
+      url: c.url!,
+      endpoints: c.endpoints,
+      profile,
+      timeoutMs: c.timeoutMs,
+      connectTimeoutMs: c.connectTimeoutMs,
+      ca,
+      cert,
+      key,
+      auth,
+      headers: c.headers,
+    });
   }
-  log.info({ destination: o.destination ?? 'province', transport: transport.kind, target: transport.target, profile: profile.name, batchSize: c.batchSize }, 'forwarding to the province');
+  log.info(
+    {
+      destination: o.destination ?? 'province',
+      transport: transport.kind,
+      target: transport.target,
+      profile: profile.name,
+      batchSize: c.batchSize,
+    },
+    'forwarding to the province',
+  );
   return new Forwarder({
     db: o.db,
     transport,

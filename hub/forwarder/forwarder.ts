@@ -29,7 +29,11 @@ import type { Transport } from './transport/types.js';
 export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
   let insert = inserts.get(db);
   // A correction is sent only after the default it replaces (after_id).
-  if (!insert) inserts.set(db, (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)')));
+  if (!insert)
+    inserts.set(
+      db,
+      (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)')),
+    );
   insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now, e.supersedes ?? null);
 }
 const inserts = new WeakMap<Db, Statement>();
@@ -138,12 +142,22 @@ export class Forwarder {
             AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
           ORDER BY enqueued_at, rowid LIMIT ?`,
       ),
-      nextDue: db.prepare<[], { t: number | null }>(`SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`),
-      done: db.prepare("UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
-      rejected: db.prepare("UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'"),
-      retry: db.prepare("UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE id = ? AND state = 'pending'"),
+      nextDue: db.prepare<[], { t: number | null }>(
+        `SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`,
+      ),
+      done: db.prepare(
+        "UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+      ),
+      rejected: db.prepare(
+        "UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+      ),
+      retry: db.prepare(
+        "UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE id = ? AND state = 'pending'",
+      ),
       retryNow: db.prepare(`UPDATE forward_queue SET next_at = 0 WHERE destination = '${dest}' AND state = 'pending' AND next_at > 0`),
-      rejectedCount: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM forward_queue WHERE destination = '${dest}' AND state = 'rejected'`),
+      rejectedCount: db.prepare<[], { n: number }>(
+        `SELECT count(*) AS n FROM forward_queue WHERE destination = '${dest}' AND state = 'rejected'`,
+      ),
     };
     // Read the backlog when /metrics is scraped, so the figures are never a second old.
     Object.assign(o.metrics.forwardBacklog, { collect: () => this.running && this.updateGauges() });
@@ -297,21 +311,28 @@ export class Forwarder {
     for (const row of rows) {
       try {
         if (stream === null) throw new Error(`unknown queue kind "${row.kind}"`);
-        if (stream !== 'evaluation' && !this.o.profile.messages[stream]) throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
+        if (stream !== 'evaluation' && !this.o.profile.messages[stream])
+          throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
         // The native format is the queued JSON itself (keyed by the row id): no need to parse it.
         if (native) prepared.push({ row, items: [{ key: row.id, body: {}, json: row.payload }] });
-        else if (stream === 'evaluation') prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
+        else if (stream === 'evaluation')
+          prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
         else prepared.push({ row, items: mapMessage(this.o.profile, stream, JSON.parse(row.payload), this.o.context) });
       } catch (e) {
-        unmappable.push({ row, reason: `the hub could not map this ${row.kind} with profile ${this.o.profile.name}: ${(e as Error).message}` });
+        unmappable.push({
+          row,
+          reason: `the hub could not map this ${row.kind} with profile ${this.o.profile.name}: ${(e as Error).message}`,
+        });
       }
     }
     if (unmappable.length) {
       const now = this.now();
       this.record(() => {
-        for (const u of unmappable) this.stmts.rejected.run(now, JSON.stringify({ source: 'hub', reason: u.reason }), u.reason.slice(0, 500), u.row.id);
+        for (const u of unmappable)
+          this.stmts.rejected.run(now, JSON.stringify({ source: 'hub', reason: u.reason }), u.reason.slice(0, 500), u.row.id);
       });
-      for (const u of unmappable) this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
+      for (const u of unmappable)
+        this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
     }
     if (prepared.length) await this.push(prepared, stream ?? 'evaluation');
   }
@@ -326,7 +347,12 @@ export class Forwarder {
     const t0 = performance.now();
     let outcome: SendOutcome;
     try {
-      outcome = await this.o.transport.send(body, items.map((i) => i.key), abort.signal, stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: view });
+      outcome = await this.o.transport.send(
+        body,
+        items.map((i) => i.key),
+        abort.signal,
+        stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: view },
+      );
     } catch (e) {
       outcome = { kind: 'failed', failure: 'connection', message: (e as Error).message }; // transports should not throw; be safe
     } finally {
@@ -344,7 +370,10 @@ export class Forwarder {
       if (batch.length > 1) {
         // One bad evaluation must not hold back the others: halve until it stands alone.
         const mid = Math.ceil(batch.length / 2);
-        this.o.log.warn({ evaluations: batch.length, status: outcome.status, err: outcome.message }, 'province refused a batch; splitting it');
+        this.o.log.warn(
+          { evaluations: batch.length, status: outcome.status, err: outcome.message },
+          'province refused a batch; splitting it',
+        );
         await this.push(batch.slice(0, mid), stream);
         if (this.running) await this.push(batch.slice(mid), stream);
       } else {
@@ -380,11 +409,14 @@ export class Forwarder {
     this.o.metrics.forwardFailures.inc({ kind: f.failure });
     this.record(() => {
       // Each row also backs off on its own, so the next push tries other rows first.
-      for (const { row } of batch) this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), f.message.slice(0, 500), null, row.id);
+      for (const { row } of batch)
+        this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), f.message.slice(0, 500), null, row.id);
     });
     this.o.log[f.failure === 'auth' ? 'error' : 'warn'](
       { kind: f.failure, err: f.message, evaluations: batch.length, failures, retryInMs: delay },
-      f.failure === 'auth' ? 'province refused our credentials; check province.auth — evaluations stay queued' : 'push to the province failed; will retry',
+      f.failure === 'auth'
+        ? 'province refused our credentials; check province.auth — evaluations stay queued'
+        : 'push to the province failed; will retry',
     );
   }
 
@@ -407,11 +439,18 @@ export class Forwarder {
           this.stmts.done.run(now, reply, row.id);
           done++;
         } else if (rejected.length) {
-          const reason = rejected.map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected')).join('; ');
+          const reason = rejected
+            .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
+            .join('; ');
           this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
           refused.push({ id: row.id, reason });
         } else {
-          this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), 'the province did not answer for this evaluation', reply, row.id);
+          this.stmts.retry.run(
+            now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random),
+            'the province did not answer for this evaluation',
+            reply,
+            row.id,
+          );
         }
       }
     });

@@ -98,7 +98,12 @@ export function mapEvaluation(p: Profile, e: Evaluation, ctx: MappingContext): W
       ? [{ key: e.id, projectNo: cases.length ? cases.join(p.caseSeparator) : null, supersedes: e.supersedes }]
       : cases.map((c) => ({ key: caseKey(e.id, c), projectNo: c, supersedes: e.supersedes ? caseKey(e.supersedes, c) : null }));
 
-  const channel = e.kind === 'default' ? (p.channel.default ?? p.channel.rating) : e.kind === 'correction' ? (p.channel.correction ?? p.channel.rating) : p.channel.rating;
+  const channel =
+    e.kind === 'default'
+      ? (p.channel.default ?? p.channel.rating)
+      : e.kind === 'correction'
+        ? (p.channel.correction ?? p.channel.rating)
+        : p.channel.rating;
   const reasons = e.reasons.map((r) => p.evalDetail.map[r] ?? r);
   const dept = ctx.deptCodeByWindow?.[e.window] ?? ctx.deptCode;
   const shared: Partial<Record<CanonicalField, unknown>> = {
@@ -133,7 +138,8 @@ export function mapEvaluation(p: Profile, e: Evaluation, ctx: MappingContext): W
     for (const [canon, wire] of Object.entries(p.fields) as [CanonicalField, string][]) {
       const v = values[canon];
       if (v === null || v === undefined || v === '') {
-        if (canon === 'key' || canon === 'satisfaction' || canon === 'assessTime') throw new MappingError(`evaluation ${e.id}: ${canon} is empty`);
+        if (canon === 'key' || canon === 'satisfaction' || canon === 'assessTime')
+          throw new MappingError(`evaluation ${e.id}: ${canon} is empty`);
         if (p.nulls === 'null') body[wire] = null;
         else if (p.nulls === 'empty-string') body[wire] = '';
       } else body[wire] = v;
@@ -184,7 +190,13 @@ export function parseReply(p: Profile, json: unknown): { ok: true; results: Map<
     if (typeof key !== 'string') continue;
     const s = o[r.statusField];
     const reason = o[r.reasonField];
-    const status: ItemStatus | null = matches(r.accepted, s) ? 'accepted' : matches(r.duplicate, s) ? 'duplicate' : matches(r.rejected, s) ? 'rejected' : null;
+    const status: ItemStatus | null = matches(r.accepted, s)
+      ? 'accepted'
+      : matches(r.duplicate, s)
+        ? 'duplicate'
+        : matches(r.rejected, s)
+          ? 'rejected'
+          : null;
     if (status) results.set(key, reason === undefined || reason === null ? { status } : { status, reason: String(reason).slice(0, 500) });
   }
   return { ok: true, results };
@@ -196,7 +208,11 @@ export function buildReply(p: Profile, results: { key: string; status: ItemStatu
   const first = (l: readonly unknown[]) => l[0];
   return {
     ...(r.codeField ? { [r.codeField]: first(r.okCodes) } : {}),
-    [r.itemsField]: results.map((x) => ({ [r.keyField]: x.key, [r.statusField]: first(r[x.status]), ...(x.reason ? { [r.reasonField]: x.reason } : {}) })),
+    [r.itemsField]: results.map((x) => ({
+      [r.keyField]: x.key,
+      [r.statusField]: first(r[x.status]),
+      ...(x.reason ? { [r.reasonField]: x.reason } : {}),
+    })),
   };
 }
 
@@ -213,10 +229,16 @@ export function checkItem(p: Profile, item: unknown): string | null {
   const f = p.fields;
   const allowed = [1, 2, 3, 4, 5].map((l) => String(satisfactionCode(p, l)));
   if (f.satisfaction && !allowed.includes(String(o[f.satisfaction]))) return `${f.satisfaction} must be one of ${allowed.join('/')}`;
-  if (f.assessTime && !(typeof o[f.assessTime] === 'string' && timePatternRegex(p.assessTime.pattern).test(o[f.assessTime] as string))) return `${f.assessTime} must look like ${p.assessTime.pattern}`;
-  if (f.writingEvaluation && typeof o[f.writingEvaluation] === 'string' && [...(o[f.writingEvaluation] as string)].length > p.writingEvaluation.maxLength) {
+  if (f.assessTime && !(typeof o[f.assessTime] === 'string' && timePatternRegex(p.assessTime.pattern).test(o[f.assessTime] as string)))
+    return `${f.assessTime} must look like ${p.assessTime.pattern}`;
+  if (
+    f.writingEvaluation &&
+    typeof o[f.writingEvaluation] === 'string' &&
+    [...(o[f.writingEvaluation] as string)].length > p.writingEvaluation.maxLength
+  ) {
     return `${f.writingEvaluation} longer than ${p.writingEvaluation.maxLength} characters`;
   }
-  if (f.assessNumber && ![p.assessNumber.first, p.assessNumber.followUp].map(String).includes(String(o[f.assessNumber]))) return `${f.assessNumber} must be ${p.assessNumber.first} or ${p.assessNumber.followUp}`;
+  if (f.assessNumber && ![p.assessNumber.first, p.assessNumber.followUp].map(String).includes(String(o[f.assessNumber])))
+    return `${f.assessNumber} must be ${p.assessNumber.first} or ${p.assessNumber.followUp}`;
   return null;
 }

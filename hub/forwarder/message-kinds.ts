@@ -63,7 +63,19 @@ export const MESSAGE_STREAMS = {
   /** An evaluation found invalid on appeal (无效差评): the province stops counting it. */
   invalidation: {
     kinds: ['invalidation'],
-    fields: ['key', 'evaluationKey', 'projectNo', 'areaCode', 'deptCode', 'hallCode', 'windowNo', 'orderId', 'reason', 'decidedTime', 'decidedBy'],
+    fields: [
+      'key',
+      'evaluationKey',
+      'projectNo',
+      'areaCode',
+      'deptCode',
+      'hallCode',
+      'windowNo',
+      'orderId',
+      'reason',
+      'decidedTime',
+      'decidedBy',
+    ],
     required: ['key', 'evaluationKey', 'decidedTime'],
     times: ['decidedTime'],
     texts: ['reason'],

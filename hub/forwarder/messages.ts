@@ -10,7 +10,17 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { Db } from '../store/db.js';
 import type { Evaluation } from './evaluation.js';
-import { mapEvaluation, CASE_KEY_NAMESPACE, caseKey, formatTime, MappingError, satisfactionCode, truncateText, type MappingContext, type WireItem } from './mapping.js';
+import {
+  mapEvaluation,
+  CASE_KEY_NAMESPACE,
+  caseKey,
+  formatTime,
+  MappingError,
+  satisfactionCode,
+  truncateText,
+  type MappingContext,
+  type WireItem,
+} from './mapping.js';
 import { MESSAGE_STREAMS, streamOf, type MessageStream } from './message-kinds.js';
 import type { FieldsProfile, Profile } from './profile.js';
 
@@ -38,7 +48,9 @@ export function enqueueMessage(db: Db, m: QueuedMessage, now: number): boolean {
   if (!streamOf(m.kind)) throw new TypeError(`unknown queue kind "${m.kind}"`);
   if (m.payload.id !== m.id) throw new TypeError('a queued message carries its own id');
   const r = db
-    .prepare('INSERT OR IGNORE INTO forward_queue (id, kind, destination, subject, after_id, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .prepare(
+      'INSERT OR IGNORE INTO forward_queue (id, kind, destination, subject, after_id, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
     .run(m.id, m.kind, m.destination ?? 'province', m.subject ?? null, m.after ?? null, JSON.stringify(m.payload), now);
   return r.changes === 1;
 }
@@ -48,9 +60,16 @@ export function enqueueMessage(db: Db, m: QueuedMessage, now: number): boolean {
  * to the same destination, else the row `subject` itself (its evaluation), if queued there.
  */
 export function previousInChain(db: Db, subject: string, destination: Destination = 'province'): string | null {
-  const last = db.prepare<[string, string], { id: string }>('SELECT id FROM forward_queue WHERE subject = ? AND destination = ? ORDER BY rowid DESC LIMIT 1').get(subject, destination);
+  const last = db
+    .prepare<[string, string], { id: string }>(
+      'SELECT id FROM forward_queue WHERE subject = ? AND destination = ? ORDER BY rowid DESC LIMIT 1',
+    )
+    .get(subject, destination);
   if (last) return last.id;
-  return db.prepare<[string, string], { id: string }>('SELECT id FROM forward_queue WHERE id = ? AND destination = ?').get(subject, destination)?.id ?? null;
+  return (
+    db.prepare<[string, string], { id: string }>('SELECT id FROM forward_queue WHERE id = ? AND destination = ?').get(subject, destination)
+      ?.id ?? null
+  );
 }
 
 /** A stable id for a message derived from its subject and what it says (UUIDv5, like case keys). */
@@ -74,14 +93,21 @@ export interface BuildContext {
  * session as one evaluation per case number — one per case, each pointing at that case's
  * evaluation key, with its own key derived the same way.
  */
-export function perEvaluation(p: FieldsProfile, id: string, evaluationId: string, cases: readonly string[]): { key: string; evaluationKey: string; projectNo: string | null }[] {
-  if (cases.length <= 1 || p.batchSession === 'joined') return [{ key: id, evaluationKey: evaluationId, projectNo: cases.length ? cases.join(p.caseSeparator) : null }];
+export function perEvaluation(
+  p: FieldsProfile,
+  id: string,
+  evaluationId: string,
+  cases: readonly string[],
+): { key: string; evaluationKey: string; projectNo: string | null }[] {
+  if (cases.length <= 1 || p.batchSession === 'joined')
+    return [{ key: id, evaluationKey: evaluationId, projectNo: cases.length ? cases.join(p.caseSeparator) : null }];
   return cases.map((c) => ({ key: caseKey(id, c), evaluationKey: caseKey(evaluationId, c), projectNo: c }));
 }
 
 type Payload = Record<string, unknown>;
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-const dept = (ctx: MappingContext, window: unknown) => (typeof window === 'string' ? ctx.deptCodeByWindow?.[window] : undefined) ?? ctx.deptCode;
+const dept = (ctx: MappingContext, window: unknown) =>
+  (typeof window === 'string' ? ctx.deptCodeByWindow?.[window] : undefined) ?? ctx.deptCode;
 
 /** Per stream: the payload's canonical values. Add a stream here and in message-kinds.ts. */
 export const MESSAGE_BUILDERS: Record<MessageStream, (m: Payload, b: BuildContext) => MessageUnit[]> = {
@@ -115,7 +141,18 @@ export const MESSAGE_BUILDERS: Record<MessageStream, (m: Payload, b: BuildContex
     const order = (m.order ?? {}) as Payload;
     return perEvaluation(profile, String(m.id), String(m.evaluationId), strings(m.cases)).map((u) => ({
       key: u.key,
-      values: { evaluationKey: u.evaluationKey, projectNo: u.projectNo, areaCode: context.areaCode, deptCode: dept(context, m.window), hallCode: m.hall, windowNo: m.window, orderId: order.id, reason: m.reason, decidedTime: m.at, decidedBy: m.decidedBy },
+      values: {
+        evaluationKey: u.evaluationKey,
+        projectNo: u.projectNo,
+        areaCode: context.areaCode,
+        deptCode: dept(context, m.window),
+        hallCode: m.hall,
+        windowNo: m.window,
+        orderId: order.id,
+        reason: m.reason,
+        decidedTime: m.at,
+        decidedBy: m.decidedBy,
+      },
     }));
   },
   handoff: (m, { profile, context }) => {
@@ -123,7 +160,13 @@ export const MESSAGE_BUILDERS: Record<MessageStream, (m: Payload, b: BuildContex
     const level = typeof m.level === 'number' && m.level >= 1 && m.level <= 5 ? m.level : null;
     const reasons = strings(m.reasons).map((r) => profile.evalDetail.map[r] ?? r);
     const history = Array.isArray(m.history)
-      ? (m.history as Payload[]).map((h) => [formatTime(Number(h.at), profile.assessTime.pattern, profile.assessTime.utcOffsetMinutes), h.action, h.note].filter((x) => x !== null && x !== undefined && x !== '').join(' ')).join('\n')
+      ? (m.history as Payload[])
+          .map((h) =>
+            [formatTime(Number(h.at), profile.assessTime.pattern, profile.assessTime.utcOffsetMinutes), h.action, h.note]
+              .filter((x) => x !== null && x !== undefined && x !== '')
+              .join(' '),
+          )
+          .join('\n')
       : null;
     // One hand-off is one case for the receiver, whatever the batch session: the cases are listed together.
     const cases = strings(m.cases);
@@ -163,7 +206,21 @@ export const MESSAGE_BUILDERS: Record<MessageStream, (m: Payload, b: BuildContex
     } catch {
       // The signed text still goes as it is; the receiver's check will say it is not a digest.
     }
-    return [{ key: String(m.id), values: { hallCode: m.hall, areaCode: context.areaCode, day: m.day, records: digest.records, merkleRoot: digest.merkleRoot, digest: m.body, signature: m.sig, publicKey: m.publicKey } }];
+    return [
+      {
+        key: String(m.id),
+        values: {
+          hallCode: m.hall,
+          areaCode: context.areaCode,
+          day: m.day,
+          records: digest.records,
+          merkleRoot: digest.merkleRoot,
+          digest: m.body,
+          signature: m.sig,
+          publicKey: m.publicKey,
+        },
+      },
+    ];
   },
 };
 
@@ -183,7 +240,8 @@ export function mapMessage(p: Profile, stream: MessageStream, payload: unknown, 
     const body: Record<string, unknown> = {};
     for (const [canon, wire] of Object.entries(section.fields)) {
       let v = values[canon];
-      if (v !== null && v !== undefined && times.includes(canon)) v = typeof v === 'number' && Number.isFinite(v) ? formatTime(v, p.assessTime.pattern, p.assessTime.utcOffsetMinutes) : null;
+      if (v !== null && v !== undefined && times.includes(canon))
+        v = typeof v === 'number' && Number.isFinite(v) ? formatTime(v, p.assessTime.pattern, p.assessTime.utcOffsetMinutes) : null;
       if (typeof v === 'string' && texts.includes(canon)) v = truncateText(v, section.maxTextLength);
       const table = section.codes[canon];
       if (table && v !== null && v !== undefined && table[String(v)] !== undefined) v = table[String(v)];

@@ -38,21 +38,34 @@ export function backoffDelay(failures: number, baseMs: number, maxMs: number, ra
 
 const excerpt = (s: string) => s.replace(/\s+/g, ' ').slice(0, 300);
 
-export function classifyHttpReply(p: Profile, status: number, headers: Record<string, string | string[] | undefined>, text: string, now: number): SendOutcome {
+export function classifyHttpReply(
+  p: Profile,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+  now: number,
+): SendOutcome {
   if (status >= 200 && status < 300) {
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      return { kind: 'failed', failure: 'bad-reply', message: `province answered ${status} with a body that is not JSON: ${excerpt(text)}` };
+      return {
+        kind: 'failed',
+        failure: 'bad-reply',
+        message: `province answered ${status} with a body that is not JSON: ${excerpt(text)}`,
+      };
     }
     const r = parseReply(p, json);
-    return r.ok ? { kind: 'answered', results: r.results } : { kind: 'failed', failure: 'bad-reply', message: `province answered ${status} but ${r.error}` };
+    return r.ok
+      ? { kind: 'answered', results: r.results }
+      : { kind: 'failed', failure: 'bad-reply', message: `province answered ${status} but ${r.error}` };
   }
   const retryAfterMs = parseRetryAfter(headers['retry-after'], now) ?? undefined;
   const msg = `province answered ${status}: ${excerpt(text)}`;
   if (status === 429) return { kind: 'failed', failure: 'throttled', message: msg, retryAfterMs };
-  if (status >= 500 || status === 408) return { kind: 'failed', failure: status === 408 ? 'timeout' : 'server-error', message: msg, retryAfterMs };
+  if (status >= 500 || status === 408)
+    return { kind: 'failed', failure: status === 408 ? 'timeout' : 'server-error', message: msg, retryAfterMs };
   // Wrong credentials are the hub's configuration, not the record: keep trying until fixed.
   if (status === 401 || status === 403) return { kind: 'failed', failure: 'auth', message: msg };
   // The request itself is unacceptable: one bad record (or too many) spoils a batch.
@@ -64,7 +77,12 @@ export function classifyHttpReply(p: Profile, status: number, headers: Record<st
 export function classifyError(e: unknown): { failure: FailureKind; message: string } {
   const err = e as { name?: string; code?: string; message?: string };
   const message = err?.message ?? String(e);
-  if (err?.name === 'TimeoutError' || err?.code === 'UND_ERR_HEADERS_TIMEOUT' || err?.code === 'UND_ERR_BODY_TIMEOUT' || err?.code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (
+    err?.name === 'TimeoutError' ||
+    err?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    err?.code === 'UND_ERR_BODY_TIMEOUT' ||
+    err?.code === 'UND_ERR_CONNECT_TIMEOUT'
+  ) {
     return { failure: 'timeout', message: `no answer in time (${err.code ?? err.name}): ${message}` };
   }
   if (err?.name === 'AbortError' || err?.code === 'UND_ERR_ABORTED') return { failure: 'aborted', message: `push aborted: ${message}` };

@@ -112,15 +112,34 @@ function checkMessages(p: { format: string; messages: Record<string, MessageSect
   for (const [stream, section] of Object.entries(p.messages)) {
     const spec = (MESSAGE_STREAMS as Record<string, MessageStreamSpec>)[stream];
     if (!spec) {
-      ctx.addIssue({ code: 'custom', path: ['messages', stream], message: `unknown message stream "${stream}" (known: ${Object.keys(MESSAGE_STREAMS).join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messages', stream],
+        message: `unknown message stream "${stream}" (known: ${Object.keys(MESSAGE_STREAMS).join(', ')})`,
+      });
       continue;
     }
     if (p.format !== 'fields') continue;
-    if (!section.fields.key) ctx.addIssue({ code: 'custom', path: ['messages', stream, 'fields', 'key'], message: `messages.${stream}.fields.key must name the field that carries the idempotency key` });
+    if (!section.fields.key)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messages', stream, 'fields', 'key'],
+        message: `messages.${stream}.fields.key must name the field that carries the idempotency key`,
+      });
     const seen = new Map<string, string>();
     for (const [canon, wire] of Object.entries(section.fields)) {
-      if (!spec.fields.includes(canon)) ctx.addIssue({ code: 'custom', path: ['messages', stream, 'fields', canon], message: `"${canon}" is not a canonical ${stream} field (${spec.fields.join(' ')})` });
-      if (seen.has(wire)) ctx.addIssue({ code: 'custom', path: ['messages', stream, 'fields', canon], message: `field name "${wire}" is used twice (also by ${seen.get(wire)})` });
+      if (!spec.fields.includes(canon))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['messages', stream, 'fields', canon],
+          message: `"${canon}" is not a canonical ${stream} field (${spec.fields.join(' ')})`,
+        });
+      if (seen.has(wire))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['messages', stream, 'fields', canon],
+          message: `field name "${wire}" is used twice (also by ${seen.get(wire)})`,
+        });
       seen.set(wire, canon);
     }
   }
@@ -147,7 +166,9 @@ export const FieldsProfileSchema = z
     ...Common,
     format: z.literal('fields'),
     /** canonical name → the province's field name; a canonical field not listed is not sent. */
-    fields: z.partialRecord(z.enum(CANONICAL_FIELDS), FieldName).refine((f) => !!f.key, 'fields.key must name the field that carries the idempotency key'),
+    fields: z
+      .partialRecord(z.enum(CANONICAL_FIELDS), FieldName)
+      .refine((f) => !!f.key, 'fields.key must name the field that carries the idempotency key'),
     /** Fixed fields on every evaluation (e.g. a source system code). */
     constants: z.record(z.string(), z.unknown()).default({}),
     /** How code fields (satisfaction, assessNumber, pf, userProp) are written. */
@@ -172,7 +193,10 @@ export const FieldsProfileSchema = z
       })
       .strict()
       .prefault({}),
-    assessNumber: z.object({ first: Code.default(1), followUp: Code.default(2) }).strict().prefault({}),
+    assessNumber: z
+      .object({ first: Code.default(1), followUp: Code.default(2) })
+      .strict()
+      .prefault({}),
     userProp: Code.default(1),
     evalDetail: z
       .object({
@@ -182,7 +206,10 @@ export const FieldsProfileSchema = z
       })
       .strict()
       .prefault({}),
-    writingEvaluation: z.object({ maxLength: z.number().int().positive().max(10_000).default(150) }).strict().prefault({}),
+    writingEvaluation: z
+      .object({ maxLength: z.number().int().positive().max(10_000).default(150) })
+      .strict()
+      .prefault({}),
     /**
      * Record flags (no-session, too-soon, repeated, walk-up, no-reason, and flags the hub adds),
      * sent in the field `fields.flags` names — a province without such a field simply does not
@@ -221,15 +248,30 @@ export const FieldsProfileSchema = z
     checkMessages(p, ctx);
     const seen = new Map<string, string>();
     for (const [canon, wire] of Object.entries(p.fields)) {
-      if (seen.has(wire!)) ctx.addIssue({ code: 'custom', path: ['fields', canon], message: `field name "${wire}" is used twice (also by ${seen.get(wire!)})` });
+      if (seen.has(wire!))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', canon],
+          message: `field name "${wire}" is used twice (also by ${seen.get(wire!)})`,
+        });
       seen.set(wire!, canon);
     }
     for (const c of Object.keys(p.constants)) {
-      if (seen.has(c)) ctx.addIssue({ code: 'custom', path: ['constants', c], message: `constant "${c}" would overwrite the mapped field ${seen.get(c)}` });
+      if (seen.has(c))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['constants', c],
+          message: `constant "${c}" would overwrite the mapped field ${seen.get(c)}`,
+        });
     }
     if (p.satisfaction.map) {
       for (const l of ['1', '2', '3', '4', '5'] as const) {
-        if (p.satisfaction.map[l] === undefined) ctx.addIssue({ code: 'custom', path: ['satisfaction', 'map', l], message: `satisfaction.map must give a code for every level 1–5 (missing ${l})` });
+        if (p.satisfaction.map[l] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['satisfaction', 'map', l],
+            message: `satisfaction.map must give a code for every level 1–5 (missing ${l})`,
+          });
       }
     }
   });
@@ -263,7 +305,10 @@ export function parseProfile(raw: unknown, where: string, depth = 0): Profile {
   if (typeof raw.extends === 'string') {
     if (depth > 4) throw new ProfileError(`province profile ${where}: "extends" goes too deep`);
     const base = SHIPPED_PROFILES[raw.extends];
-    if (!base) throw new ProfileError(`province profile ${where} extends "${raw.extends}", which is not a shipped profile (${Object.keys(SHIPPED_PROFILES).join(', ')})`);
+    if (!base)
+      throw new ProfileError(
+        `province profile ${where} extends "${raw.extends}", which is not a shipped profile (${Object.keys(SHIPPED_PROFILES).join(', ')})`,
+      );
     const { extends: _, ...rest } = raw;
     input = deepMerge(base as Json, rest);
     // In a profile that extends another, `field: null` takes a field out of what is sent.
@@ -272,7 +317,9 @@ export function parseProfile(raw: unknown, where: string, depth = 0): Profile {
       input.messages = Object.fromEntries(
         Object.entries(input.messages).map(([k, section]) => [
           k,
-          isObject(section) && isObject(section.fields) ? { ...section, fields: Object.fromEntries(Object.entries(section.fields).filter(([, v]) => v !== null)) } : section,
+          isObject(section) && isObject(section.fields)
+            ? { ...section, fields: Object.fromEntries(Object.entries(section.fields).filter(([, v]) => v !== null)) }
+            : section,
         ]),
       );
     }
@@ -287,7 +334,9 @@ export function loadProfile(nameOrFile: string): Profile {
   const shipped = SHIPPED_PROFILES[nameOrFile];
   if (shipped) return parseProfile(shipped, `"${nameOrFile}" (shipped)`);
   if (!/\.(json|ya?ml)$/i.test(nameOrFile)) {
-    throw new ProfileError(`province profile "${nameOrFile}" is neither a shipped profile (${Object.keys(SHIPPED_PROFILES).join(', ')}) nor a .json/.yaml file`);
+    throw new ProfileError(
+      `province profile "${nameOrFile}" is neither a shipped profile (${Object.keys(SHIPPED_PROFILES).join(', ')}) nor a .json/.yaml file`,
+    );
   }
   const file = resolve(nameOrFile);
   let text: string;

@@ -85,21 +85,42 @@ export interface ForwardingCounts {
 }
 
 export function backlog(db: Db, now: number = Date.now(), destination: Destination = 'province'): BacklogInfo {
-  const b = db.prepare<[string], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(enqueued_at) AS oldest FROM forward_queue WHERE destination = ? AND state = 'pending'").get(destination)!;
-  return { count: b.n, oldestEnqueuedAt: b.oldest, oldestAgeS: b.oldest === null ? null : Math.max(0, Math.round((now - b.oldest) / 1000)) };
+  const b = db
+    .prepare<[string], { n: number; oldest: number | null }>(
+      "SELECT count(*) AS n, min(enqueued_at) AS oldest FROM forward_queue WHERE destination = ? AND state = 'pending'",
+    )
+    .get(destination)!;
+  return {
+    count: b.n,
+    oldestEnqueuedAt: b.oldest,
+    oldestAgeS: b.oldest === null ? null : Math.max(0, Math.round((now - b.oldest) / 1000)),
+  };
 }
 
 /** The numbers the API, `/metrics` and the web page show. */
 export function forwardingCounts(db: Db, now: number = Date.now(), destination: Destination = 'province'): ForwardingCounts {
-  const by = new Map(db.prepare<[string], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue WHERE destination = ? GROUP BY state').all(destination).map((r) => [r.state, r.n]));
-  const last = db.prepare<[string], { t: number | null }>("SELECT max(forwarded_at) AS t FROM forward_queue WHERE destination = ? AND state = 'done'").get(destination)!;
+  const by = new Map(
+    db
+      .prepare<[string], { state: string; n: number }>(
+        'SELECT state, count(*) AS n FROM forward_queue WHERE destination = ? GROUP BY state',
+      )
+      .all(destination)
+      .map((r) => [r.state, r.n]),
+  );
+  const last = db
+    .prepare<[string], { t: number | null }>("SELECT max(forwarded_at) AS t FROM forward_queue WHERE destination = ? AND state = 'done'")
+    .get(destination)!;
   return { backlog: backlog(db, now, destination), done: by.get('done') ?? 0, rejected: by.get('rejected') ?? 0, lastForwardedAt: last.t };
 }
 
 /** Queue rows per kind and state for one destination (evaluations, milestones, invalidations …). */
 export function countsByKind(db: Db, destination: Destination = 'province'): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  for (const r of db.prepare<[string], { kind: string; state: string; n: number }>('SELECT kind, state, count(*) AS n FROM forward_queue WHERE destination = ? GROUP BY kind, state').all(destination)) {
+  for (const r of db
+    .prepare<[string], { kind: string; state: string; n: number }>(
+      'SELECT kind, state, count(*) AS n FROM forward_queue WHERE destination = ? GROUP BY kind, state',
+    )
+    .all(destination)) {
     (out[r.kind] ??= {})[r.state] = r.n;
   }
   return out;
@@ -153,14 +174,23 @@ function entry(r: QueueRow): RejectedEntry {
     reply: parseJson(r.reply),
     repushCount: r.repush_count,
     // Milestones, invalidations and hand-offs carry window, level and cases at their top level too.
-    summary: { window: e.window ?? '', device: e.device ?? null, staffId: e.staffId ?? null, level: e.level ?? 0, cases: e.session?.cases ?? (e as { cases?: string[] }).cases ?? [], assessedAt: e.assessedAt ?? (e as { at?: number }).at ?? 0 },
+    summary: {
+      window: e.window ?? '',
+      device: e.device ?? null,
+      staffId: e.staffId ?? null,
+      level: e.level ?? 0,
+      cases: e.session?.cases ?? (e as { cases?: string[] }).cases ?? [],
+      assessedAt: e.assessedAt ?? (e as { at?: number }).at ?? 0,
+    },
   };
 }
 
 /** Refused evaluations (and messages), newest refusal first; page with `before` (a rejectedAt). */
 export function listRejected(db: Db, o: { limit?: number; before?: number; destination?: Destination } = {}): RejectedEntry[] {
   const rows = db
-    .prepare<[string, number, number], QueueRow>("SELECT * FROM forward_queue WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, rowid DESC LIMIT ?")
+    .prepare<[string, number, number], QueueRow>(
+      "SELECT * FROM forward_queue WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, rowid DESC LIMIT ?",
+    )
     .all(o.destination ?? 'province', o.before ?? Number.MAX_SAFE_INTEGER, Math.min(Math.max(o.limit ?? 100, 1), 1000));
   return rows.map(entry);
 }
@@ -175,14 +205,34 @@ export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: 
  * Puts refused evaluations back in the queue (after the province's rule or the hub's profile
  * was fixed). `ids: 'all'` re-pushes every refused one. Returns the ids actually re-queued.
  */
-export function repush(db: Db, ids: string[] | 'all', by: string, now: number = Date.now(), destination: Destination = 'province'): string[] {
+export function repush(
+  db: Db,
+  ids: string[] | 'all',
+  by: string,
+  now: number = Date.now(),
+  destination: Destination = 'province',
+): string[] {
   return db.transaction(() => {
     const targets =
       ids === 'all'
-        ? db.prepare<[string], { id: string; last_error: string | null }>("SELECT id, last_error FROM forward_queue WHERE destination = ? AND state = 'rejected'").all(destination)
-        : ids.map((id) => db.prepare<[string], { id: string; last_error: string | null }>("SELECT id, last_error FROM forward_queue WHERE id = ? AND state = 'rejected'").get(id)).filter((r) => !!r);
+        ? db
+            .prepare<[string], { id: string; last_error: string | null }>(
+              "SELECT id, last_error FROM forward_queue WHERE destination = ? AND state = 'rejected'",
+            )
+            .all(destination)
+        : ids
+            .map((id) =>
+              db
+                .prepare<[string], { id: string; last_error: string | null }>(
+                  "SELECT id, last_error FROM forward_queue WHERE id = ? AND state = 'rejected'",
+                )
+                .get(id),
+            )
+            .filter((r) => !!r);
     const log = db.prepare('INSERT INTO forward_repush_log (id, at, by, previous_reason) VALUES (?, ?, ?, ?)');
-    const requeue = db.prepare("UPDATE forward_queue SET state = 'pending', next_at = 0, repushed_at = ?, repush_count = repush_count + 1 WHERE id = ? AND state = 'rejected'");
+    const requeue = db.prepare(
+      "UPDATE forward_queue SET state = 'pending', next_at = 0, repushed_at = ?, repush_count = repush_count + 1 WHERE id = ? AND state = 'rejected'",
+    );
     for (const t of targets) {
       requeue.run(now, t.id);
       log.run(t.id, now, by.slice(0, 200), t.last_error);

@@ -79,7 +79,11 @@ export interface AttributionAlarm {
 type SessionRow = Pick<SessionBookRow, 'device' | 'window' | 'cases' | 'item_code' | 'item_name' | 'staff_id'>;
 
 const sameSession = (a: SessionRef, b: SessionRef) =>
-  a.id === b.id && a.itemCode === b.itemCode && a.itemName === b.itemName && a.cases.length === b.cases.length && a.cases.every((c, i) => c === b.cases[i]);
+  a.id === b.id &&
+  a.itemCode === b.itemCode &&
+  a.itemName === b.itemName &&
+  a.cases.length === b.cases.length &&
+  a.cases.every((c, i) => c === b.cases[i]);
 
 /** Per device: the press times (device mono, ms) of its recent ratings within one boot. */
 interface PressWindow {
@@ -113,7 +117,9 @@ export class Attributor {
     const dev = this.stmts.device.get(r.device);
     const row = r.session ? this.stmts.session.get(r.session.id) : undefined;
     const own = row && row.device === r.device ? row : undefined;
-    const session: SessionRef | null = own ? { id: r.session!.id, cases: JSON.parse(own.cases) as string[], itemCode: own.item_code, itemName: own.item_name } : null;
+    const session: SessionRef | null = own
+      ? { id: r.session!.id, cases: JSON.parse(own.cases) as string[], itemCode: own.item_code, itemName: own.item_name }
+      : null;
     const onDuty = dev ? staffOnDuty(dev.settings) : null;
     const window = own?.window ?? dev?.window ?? r.window;
     const staffId = own?.staff_id ?? onDuty;
@@ -132,7 +138,15 @@ export class Attributor {
         kind: 'attribution-mismatch',
         device: r.device,
         message: `${r.device} signed a record claiming ${mismatches.map((m) => `${m.field} ${JSON.stringify(m.field === 'session' ? (m.claimed as SessionRef).id : m.claimed)}`).join(', ')}; the hub attributes it to window ${window}, staff ${staffId ?? '—'}${session ? `, session ${session.id}` : ''}`,
-        detail: { id: r.id, seq: r.seq, mismatches: mismatches.map((m) => ({ ...m, claimed: m.field === 'session' ? (m.claimed as SessionRef).id : m.claimed, hub: m.field === 'session' ? ((m.hub as SessionRef | null)?.id ?? null) : m.hub })) },
+        detail: {
+          id: r.id,
+          seq: r.seq,
+          mismatches: mismatches.map((m) => ({
+            ...m,
+            claimed: m.field === 'session' ? (m.claimed as SessionRef).id : m.claimed,
+            hub: m.field === 'session' ? ((m.hub as SessionRef | null)?.id ?? null) : m.hub,
+          })),
+        },
       });
     }
     if (r.kind === 'rating' && this.overCap(r, alarms)) flags.push('rate-exceeded');

@@ -77,7 +77,14 @@ export function forwardEveryRating(db: Db): (r: RatingRecord, receivedAt: number
 
 export class Ingest {
   private queue: Pending[] = [];
-  private rejectionRows: [at: number, device: string | null, reason: string, recordId: string | null, seq: number | null, detail: string][] = [];
+  private rejectionRows: [
+    at: number,
+    device: string | null,
+    reason: string,
+    recordId: string | null,
+    seq: number | null,
+    detail: string,
+  ][] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly stmts;
@@ -97,13 +104,20 @@ export class Ingest {
     const db = o.db;
     this.stmts = {
       byId: db.prepare<[string], { hash: string; device: string; seq: number }>('SELECT hash, device, seq FROM ratings WHERE id = ?'),
-      bySeq: db.prepare<[string, number, number], { id: string; hash: string; body: string }>('SELECT id, hash, body FROM ratings WHERE device = ? AND epoch = ? AND seq = ?'),
-      head: db.prepare<[string], { chain_seq: number; chain_hash: string; key_epoch: number }>('SELECT chain_seq, chain_hash, key_epoch FROM devices WHERE id = ?'),
+      bySeq: db.prepare<[string, number, number], { id: string; hash: string; body: string }>(
+        'SELECT id, hash, body FROM ratings WHERE device = ? AND epoch = ? AND seq = ?',
+      ),
+      head: db.prepare<[string], { chain_seq: number; chain_hash: string; key_epoch: number }>(
+        'SELECT chain_seq, chain_hash, key_epoch FROM devices WHERE id = ?',
+      ),
       setHead: db.prepare('UPDATE devices SET chain_seq = ?, chain_hash = ? WHERE id = ?'),
-      insert: db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body, attribution)
+      insert:
+        db.prepare(`INSERT INTO ratings (id, device, epoch, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body, attribution)
         VALUES (@id, @device, @epoch, @seq, @hall, @window, @staffId, @kind, @level, @reasons, @sessionId, @flags, @at, @clockSynced, @receivedAt, @hash, @body, @attribution)`),
       gap: db.prepare('INSERT OR IGNORE INTO gaps (device, epoch, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?)'),
-      gapAt: db.prepare<[string, number, number, number], { from_seq: number; to_seq: number }>('SELECT from_seq, to_seq FROM gaps WHERE device = ? AND epoch = ? AND from_seq <= ? AND to_seq >= ?'),
+      gapAt: db.prepare<[string, number, number, number], { from_seq: number; to_seq: number }>(
+        'SELECT from_seq, to_seq FROM gaps WHERE device = ? AND epoch = ? AND from_seq <= ? AND to_seq >= ?',
+      ),
       delGap: db.prepare('DELETE FROM gaps WHERE device = ? AND epoch = ? AND from_seq = ?'),
       missing: db.prepare<[string], { n: number | null }>('SELECT sum(to_seq - from_seq + 1) AS n FROM gaps WHERE device = ?'),
       allMissing: db.prepare<[], { device: string; n: number }>('SELECT device, sum(to_seq - from_seq + 1) AS n FROM gaps GROUP BY device'),
@@ -122,7 +136,12 @@ export class Ingest {
       if (record) {
         const r = record;
         // Told to the device (final): it keeps the record, stops resending it and shows a fault.
-        this.o.alarms?.raise('record-refused', device, `${device} sent record seq ${r.seq} of ${payload.length} bytes, over the protocol's ${MAX_BYTES.rating}-byte limit: refused; the device keeps it${r.session ? ` (session ${r.session.id})` : ''}`, { seq: r.seq, id: r.id, bytes: payload.length, limit: MAX_BYTES.rating, session: r.session?.id ?? null, level: r.level });
+        this.o.alarms?.raise(
+          'record-refused',
+          device,
+          `${device} sent record seq ${r.seq} of ${payload.length} bytes, over the protocol's ${MAX_BYTES.rating}-byte limit: refused; the device keeps it${r.session ? ` (session ${r.session.id})` : ''}`,
+          { seq: r.seq, id: r.id, bytes: payload.length, limit: MAX_BYTES.rating, session: r.session?.id ?? null, level: r.level },
+        );
         return this.reject(reason, device, detail, r, true);
       }
     }
@@ -146,14 +165,25 @@ export class Ingest {
       if (!d.ok) return this.reject(d.error.code, addr.device, d.error.message);
       const r = d.value;
       if (r.hall !== addr.hall || r.device !== addr.device || (clientId !== null && clientId !== addr.device)) {
-        return this.reject('topic-mismatch', addr.device, `record for ${r.hall}/${r.device} came on ${topicName} from client ${clientId}`, r);
+        return this.reject(
+          'topic-mismatch',
+          addr.device,
+          `record for ${r.hall}/${r.device} came on ${topicName} from client ${clientId}`,
+          r,
+        );
       }
-      if (r.hall !== this.o.registry.hall) return this.reject('unknown-device', r.device, `record is for hall ${r.hall}, this hub is ${this.o.registry.hall}`, r);
+      if (r.hall !== this.o.registry.hall)
+        return this.reject('unknown-device', r.device, `record is for hall ${r.hall}, this hub is ${this.o.registry.hall}`, r);
       const signer = this.o.registry.signingKey(r.device);
       if (!signer) return this.reject('unknown-device', r.device, `device ${r.device} is not enrolled here or is revoked`, r);
       const v = verifyRecord(r, signer.key);
       if (!v.ok) {
-        this.o.alarms?.raise('bad-signature', r.device, `a record on ${r.device}'s topic does not carry its signature: altered, forged, or signed with another key`, { seq: r.seq, id: r.id });
+        this.o.alarms?.raise(
+          'bad-signature',
+          r.device,
+          `a record on ${r.device}'s topic does not carry its signature: altered, forged, or signed with another key`,
+          { seq: r.seq, id: r.id },
+        );
         return this.reject('bad-signature', r.device, v.error.message, r, true);
       }
       this.queue.push({ record: r, epoch: signer.epoch, receivedAt: this.now(), t0: process.hrtime.bigint() });
@@ -177,7 +207,8 @@ export class Ingest {
   private reject(reason: RejectReason, device: string | null, detail: string, record?: RatingRecord, tellDevice = false): void {
     this.note(reason, device, detail, record);
     // Bounded while commits fail (disk full): the metric and the log line still count every one.
-    if (this.rejectionRows.length < 10_000) this.rejectionRows.push([this.now(), device, reason, record?.id ?? null, record?.seq ?? null, detail.slice(0, 500)]);
+    if (this.rejectionRows.length < 10_000)
+      this.rejectionRows.push([this.now(), device, reason, record?.id ?? null, record?.seq ?? null, detail.slice(0, 500)]);
     this.schedule();
     if (tellDevice && record && FINAL_REJECTS.has(reason)) {
       this.o.publishAck(record.hall, record.device, { v: 1, acks: [], rejects: [{ seq: record.seq, id: record.id, reason }] });
@@ -187,7 +218,10 @@ export class Ingest {
   private note(reason: RejectReason, device: string | null, detail: string, record?: RatingRecord): void {
     this.o.metrics.rejected.inc({ reason });
     // A duplicate is routine after a lost ack (the device resends); anything else is not.
-    this.o.log[reason === 'duplicate' ? 'info' : 'warn']({ device, reason, seq: record?.seq, id: record?.id }, `rejected rating: ${detail}`);
+    this.o.log[reason === 'duplicate' ? 'info' : 'warn'](
+      { device, reason, seq: record?.seq, id: record?.id },
+      `rejected rating: ${detail}`,
+    );
   }
 
   flush(): void {
@@ -220,7 +254,8 @@ export class Ingest {
           }
         }
         for (const row of this.rejectionRows) this.stmts.rejection.run(...row);
-        for (const { p, reason, detail } of rejects) this.stmts.rejection.run(p.receivedAt, p.record.device, reason, p.record.id, p.record.seq, detail.slice(0, 500));
+        for (const { p, reason, detail } of rejects)
+          this.stmts.rejection.run(p.receivedAt, p.record.device, reason, p.record.id, p.record.seq, detail.slice(0, 500));
       })();
       this.rejectionRows = [];
     } catch (e) {
@@ -236,7 +271,12 @@ export class Ingest {
     for (const { p, reason, detail } of rejects) {
       if (reason === 'seq-reused' || reason === 'chain-broken' || reason === 'id-conflict') {
         const kind = reason === 'id-conflict' ? 'id-conflict' : 'chain-fork';
-        this.o.alarms?.raise(kind, p.record.device, `${p.record.device} sent a validly signed record that contradicts its stored chain (${reason}): a cloned device or a restored outbox`, { seq: p.record.seq, id: p.record.id, epoch: p.epoch });
+        this.o.alarms?.raise(
+          kind,
+          p.record.device,
+          `${p.record.device} sent a validly signed record that contradicts its stored chain (${reason}): a cloned device or a restored outbox`,
+          { seq: p.record.seq, id: p.record.id, epoch: p.epoch },
+        );
       }
       this.note(reason, p.record.device, detail, p.record);
       if (reason !== 'duplicate') ackFor(p.record).rejects.push({ seq: p.record.seq, id: p.record.id, reason });
@@ -246,7 +286,8 @@ export class Ingest {
     for (const p of batch) this.o.metrics.ackLatency.observe(Number(t1 - p.t0) / 1e9);
     for (const device of this.gapsTouched) this.o.metrics.missing.set({ device }, this.stmts.missing.get(device)?.n ?? 0);
     this.gapsTouched.clear();
-    for (const g of this.gapAlarms) this.o.alarms?.raise('sequence-gap', g.device, `records ${g.from}–${g.to} of ${g.device} are missing`, g);
+    for (const g of this.gapAlarms)
+      this.o.alarms?.raise('sequence-gap', g.device, `records ${g.from}–${g.to} of ${g.device} are missing`, g);
     this.gapAlarms = [];
     // One alarm per device and kind per group commit: a forger's burst must not cost the hub one
     // alarm write (and fsync) per record; the alarm counts them and names the first.
@@ -259,7 +300,12 @@ export class Ingest {
     }
     for (const [first, ...more] of grouped.values()) {
       const a = first!;
-      this.o.alarms?.raise(a.kind, a.device, more.length ? `${a.message} (and ${more.length} more such records in the same batch)` : a.message, more.length ? { ...a.detail, records: 1 + more.length } : a.detail);
+      this.o.alarms?.raise(
+        a.kind,
+        a.device,
+        more.length ? `${a.message} (and ${more.length} more such records in the same batch)` : a.message,
+        more.length ? { ...a.detail, records: 1 + more.length } : a.detail,
+      );
     }
     this.attributionAlarms = [];
     if (stored.length) this.o.onStored?.(stored);
@@ -275,12 +321,18 @@ export class Ingest {
     }
     const head = this.stmts.head.get(r.device)!;
     // The device was re-enrolled after this record was verified: its chain is gone.
-    if (head.key_epoch !== p.epoch) return { reason: 'unknown-device', detail: `signed with the key of epoch ${p.epoch}; the device is now in epoch ${head.key_epoch}` };
+    if (head.key_epoch !== p.epoch)
+      return { reason: 'unknown-device', detail: `signed with the key of epoch ${p.epoch}; the device is now in epoch ${head.key_epoch}` };
     const epoch = p.epoch;
     const sameSeq = this.stmts.bySeq.get(r.device, epoch, r.seq);
-    if (sameSeq) return { reason: 'seq-reused', detail: `seq ${r.seq} of ${r.device} is already stored as record ${sameSeq.id}: a replay or a forked chain` };
+    if (sameSeq)
+      return {
+        reason: 'seq-reused',
+        detail: `seq ${r.seq} of ${r.device} is already stored as record ${sameSeq.id}: a replay or a forked chain`,
+      };
     if (r.seq === head.chain_seq + 1) {
-      if (r.prev !== head.chain_hash) return { reason: 'chain-broken', detail: `seq ${r.seq} does not follow on seq ${head.chain_seq}: prev hash differs` };
+      if (r.prev !== head.chain_hash)
+        return { reason: 'chain-broken', detail: `seq ${r.seq} does not follow on seq ${head.chain_seq}: prev hash differs` };
       this.stmts.setHead.run(r.seq, hash, r.device);
     } else if (r.seq > head.chain_seq + 1) {
       // Records before this one are missing (yet): remember the gap; they may still arrive.

@@ -40,9 +40,21 @@ export interface CheckpointMessage {
 /** The digest of one day computed from the database as it is now. */
 export function computeDayDigest(db: Db, hall: string, day: number, prevCheckpoint: string): DayDigest {
   const { from, to } = dayBounds(day);
-  const rows = db.prepare<[number, number], LedgerRow>('SELECT id, hash, device, epoch, seq, kind, level FROM ratings WHERE received_at >= ? AND received_at < ?').all(from, to);
+  const rows = db
+    .prepare<[number, number], LedgerRow>(
+      'SELECT id, hash, device, epoch, seq, kind, level FROM ratings WHERE received_at >= ? AND received_at < ?',
+    )
+    .all(from, to);
   const keyStmt = db.prepare<[string, number], { public_key: string }>('SELECT public_key FROM device_keys WHERE device = ? AND epoch = ?');
-  return digestOf({ hall, day: dayFromNumber(day), from, to, rows, keyOf: (d, e) => keyStmt.get(d, e)?.public_key ?? null, prevCheckpoint });
+  return digestOf({
+    hall,
+    day: dayFromNumber(day),
+    from,
+    to,
+    rows,
+    keyOf: (d, e) => keyStmt.get(d, e)?.public_key ?? null,
+    prevCheckpoint,
+  });
 }
 
 export class Checkpoints {
@@ -59,7 +71,9 @@ export class Checkpoints {
       last: db.prepare<[], { day: number; body: string }>('SELECT day, body FROM ledger_checkpoints ORDER BY day DESC LIMIT 1'),
       firstReceived: db.prepare<[], { at: number | null }>('SELECT min(received_at) AS at FROM ratings'),
       insert: db.prepare('INSERT INTO ledger_checkpoints (day, body, sig, made_at) VALUES (?, ?, ?, ?)'),
-      get: db.prepare<[number], { day: number; body: string; sig: string; made_at: number }>('SELECT day, body, sig, made_at FROM ledger_checkpoints WHERE day = ?'),
+      get: db.prepare<[number], { day: number; body: string; sig: string; made_at: number }>(
+        'SELECT day, body, sig, made_at FROM ledger_checkpoints WHERE day = ?',
+      ),
     };
   }
 

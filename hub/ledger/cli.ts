@@ -30,7 +30,9 @@ function openReadOnly(dataDir: string): Database.Database {
   const v = db.pragma('user_version', { simple: true }) as number;
   if (v !== MIGRATIONS.length) {
     db.close();
-    throw new CliError(`${path} is at schema version ${v}, this release reads version ${MIGRATIONS.length}: start this release's hub on it once (or use the release that wrote it)`);
+    throw new CliError(
+      `${path} is at schema version ${v}, this release reads version ${MIGRATIONS.length}: start this release's hub on it once (or use the release that wrote it)`,
+    );
   }
   return db;
 }
@@ -71,9 +73,14 @@ function guarded(f: () => Promise<number> | number): () => Promise<void> {
 export function addLedgerCommands(hub: Command, program: Command): void {
   hub
     .command('verify')
-    .description('re-check every stored rating (signature, chain), fact, rollup, audit and work-order trail, and every signed checkpoint; exit 1 and list the rows that do not match')
+    .description(
+      're-check every stored rating (signature, chain), fact, rollup, audit and work-order trail, and every signed checkpoint; exit 1 and list the rows that do not match',
+    )
     .option('--data <dir>', 'hub data directory (its hub.db; a copy works too)', DEFAULT_DATA)
-    .option('--hub-key <key>', 'the hub\'s public key (PEM file or base64) to check checkpoints with (default: the data directory\'s ledger key)')
+    .option(
+      '--hub-key <key>',
+      "the hub's public key (PEM file or base64) to check checkpoints with (default: the data directory's ledger key)",
+    )
     .option('--json', 'print one JSON document', false)
     .action((o: { data: string; hubKey?: string; json: boolean }) =>
       guarded(async () => {
@@ -88,7 +95,8 @@ export function addLedgerCommands(hub: Command, program: Command): void {
             console.log(
               `${r.ok ? '一致 OK' : `不一致 MISMATCH: ${r.findings.length + r.omitted} row(s)`} — checked ${c.ratings} ratings, ${c.facts} facts, ${c.rollupRows} rollup rows, ${c.auditRows} audit entries, ${c.workOrders} work orders (${c.workOrderEvents} events), ${c.checkpoints} checkpoints in ${r.ms} ms`,
             );
-            if (!key && c.checkpoints) console.log('note: no hub key found: checkpoints were recomputed, their signatures not checked (give --hub-key)');
+            if (!key && c.checkpoints)
+              console.log('note: no hub key found: checkpoints were recomputed, their signatures not checked (give --hub-key)');
           }
           return r.ok ? 0 : 1;
         } finally {
@@ -125,9 +133,11 @@ export function addLedgerCommands(hub: Command, program: Command): void {
 
   program
     .command('verify-export')
-    .description('check an exported day against its signed checkpoint (signature, device signatures, chain, counts, Merkle root); exit 1 and list what differs')
+    .description(
+      'check an exported day against its signed checkpoint (signature, device signatures, chain, counts, Merkle root); exit 1 and list what differs',
+    )
     .argument('<file>', 'a file written by "haochaping hub export-day"')
-    .option('--hub-key <key>', 'the hub\'s public key (PEM file or base64) as you know it; without it the key in the file is used')
+    .option('--hub-key <key>', "the hub's public key (PEM file or base64) as you know it; without it the key in the file is used")
     .option('--json', 'print one JSON document', false)
     .action((file: string, o: { hubKey?: string; json: boolean }) =>
       guarded(() => {
@@ -142,7 +152,9 @@ export function addLedgerCommands(hub: Command, program: Command): void {
         if (o.json) console.log(JSON.stringify(r));
         else {
           printFindings(r.findings);
-          console.log(`${r.ok ? '一致 OK' : `不一致 MISMATCH: ${r.findings.length} finding(s)`} — ${r.records} records of ${x.day ?? '?'} against the checkpoint${r.keyPinned ? ' (hub key given)' : ' (hub key taken from the file: give --hub-key to pin it)'}`);
+          console.log(
+            `${r.ok ? '一致 OK' : `不一致 MISMATCH: ${r.findings.length} finding(s)`} — ${r.records} records of ${x.day ?? '?'} against the checkpoint${r.keyPinned ? ' (hub key given)' : ' (hub key taken from the file: give --hub-key to pin it)'}`,
+          );
         }
         return r.ok ? 0 : 1;
       })(),

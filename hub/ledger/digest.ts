@@ -70,7 +70,15 @@ export function merkleRoot(leaves: string[]): string {
   return level[0]!;
 }
 
-export function digestOf(o: { hall: string; day: string; from: number; to: number; rows: LedgerRow[]; keyOf: (device: string, epoch: number) => string | null; prevCheckpoint: string }): DayDigest {
+export function digestOf(o: {
+  hall: string;
+  day: string;
+  from: number;
+  to: number;
+  rows: LedgerRow[];
+  keyOf: (device: string, epoch: number) => string | null;
+  prevCheckpoint: string;
+}): DayDigest {
   const levels = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
   let other = 0;
   const heads = new Map<string, DeviceHead>();
@@ -79,7 +87,16 @@ export function digestOf(o: { hall: string; day: string; from: number; to: numbe
     else other++;
     const k = `${r.device}\u0000${r.epoch}`;
     const h = heads.get(k);
-    if (!h) heads.set(k, { device: r.device, epoch: r.epoch, key: o.keyOf(r.device, r.epoch), count: 1, firstSeq: r.seq, lastSeq: r.seq, lastHash: r.hash });
+    if (!h)
+      heads.set(k, {
+        device: r.device,
+        epoch: r.epoch,
+        key: o.keyOf(r.device, r.epoch),
+        count: 1,
+        firstSeq: r.seq,
+        lastSeq: r.seq,
+        lastHash: r.hash,
+      });
     else {
       h.count++;
       if (r.seq < h.firstSeq) h.firstSeq = r.seq;

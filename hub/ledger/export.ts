@@ -42,11 +42,27 @@ export class ExportError extends Error {
 /** The day's records as stored now, with the checkpoint made for that day. */
 export function exportDay(db: Db, day: number, hubPublicKey: string): DayExport {
   const c = db.prepare<[number], { body: string; sig: string }>('SELECT body, sig FROM ledger_checkpoints WHERE day = ?').get(day);
-  if (!c) throw new ExportError(`no checkpoint for ${dayFromNumber(day)} yet: a day is signed after it ends (the hub makes it shortly after midnight China time)`);
+  if (!c)
+    throw new ExportError(
+      `no checkpoint for ${dayFromNumber(day)} yet: a day is signed after it ends (the hub makes it shortly after midnight China time)`,
+    );
   const digest = JSON.parse(c.body) as DayDigest;
   const { from, to } = dayBounds(day);
   const rows = db
-    .prepare<[number, number], { id: string; device: string; epoch: number; seq: number; kind: string; level: number | null; received_at: number; hash: string; body: string }>(
+    .prepare<
+      [number, number],
+      {
+        id: string;
+        device: string;
+        epoch: number;
+        seq: number;
+        kind: string;
+        level: number | null;
+        received_at: number;
+        hash: string;
+        body: string;
+      }
+    >(
       'SELECT id, device, epoch, seq, kind, level, received_at, hash, body FROM ratings WHERE received_at >= ? AND received_at < ? ORDER BY id',
     )
     .all(from, to);
@@ -55,7 +71,17 @@ export function exportDay(db: Db, day: number, hubPublicKey: string): DayExport 
     hall: digest.hall,
     day: dayFromNumber(day),
     checkpoint: { kind: 'checkpoint', hall: digest.hall, day: dayFromNumber(day), body: c.body, sig: c.sig, publicKey: hubPublicKey },
-    records: rows.map((r) => ({ id: r.id, device: r.device, epoch: r.epoch, seq: r.seq, kind: r.kind, level: r.level, receivedAt: r.received_at, hash: r.hash, record: JSON.parse(r.body) as RatingRecord })),
+    records: rows.map((r) => ({
+      id: r.id,
+      device: r.device,
+      epoch: r.epoch,
+      seq: r.seq,
+      kind: r.kind,
+      level: r.level,
+      receivedAt: r.received_at,
+      hash: r.hash,
+      record: JSON.parse(r.body) as RatingRecord,
+    })),
   };
 }
 
@@ -76,7 +102,12 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
   if (x?.format !== EXPORT_FORMAT || !x.checkpoint || !Array.isArray(x.records)) {
-    return { ok: false, findings: [{ table: 'export', key: 'format', problem: `not a ${EXPORT_FORMAT} file` }], keyPinned: !!hubKey, records: 0 };
+    return {
+      ok: false,
+      findings: [{ table: 'export', key: 'format', problem: `not a ${EXPORT_FORMAT} file` }],
+      keyPinned: !!hubKey,
+      records: 0,
+    };
   }
   let key = hubKey;
   if (!key) {
@@ -86,7 +117,8 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
       add({ table: 'checkpoint', key: 'publicKey', problem: 'the file carries no valid hub key, and none was given' });
     }
   }
-  if (key && !checkpointSignatureOk(x.checkpoint, key)) add({ table: 'checkpoint', key: x.day, problem: 'checkpoint is not signed by the hub\'s key (edited or replaced)' });
+  if (key && !checkpointSignatureOk(x.checkpoint, key))
+    add({ table: 'checkpoint', key: x.day, problem: "checkpoint is not signed by the hub's key (edited or replaced)" });
   let kept: DayDigest;
   try {
     kept = JSON.parse(x.checkpoint.body) as DayDigest;
@@ -94,7 +126,8 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
     add({ table: 'checkpoint', key: x.day, problem: 'checkpoint body is not JSON' });
     return { ok: false, findings, keyPinned: !!hubKey, records: x.records.length };
   }
-  if (kept.day !== x.day) add({ table: 'checkpoint', key: 'day', problem: 'the checkpoint is for another day', stored: kept.day, expected: x.day });
+  if (kept.day !== x.day)
+    add({ table: 'checkpoint', key: 'day', problem: 'the checkpoint is for another day', stored: kept.day, expected: x.day });
 
   const keys = new Map<string, KeyObject | null>();
   for (const d of kept.devices ?? []) {
@@ -114,7 +147,8 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
     if (h !== r.hash) add({ table: 'records', key: at, problem: 'hash is not the hash of the record', stored: r.hash, expected: h });
     const k = keys.get(`${r.device}/${r.epoch}`);
     if (!k) add({ table: 'records', key: at, problem: 'no key for this device in the checkpoint: the signature cannot be checked' });
-    else if (!verifyRecord(r.record, k).ok) add({ table: 'records', key: at, problem: 'record does not carry its device\'s signature (edited after it was signed)' });
+    else if (!verifyRecord(r.record, k).ok)
+      add({ table: 'records', key: at, problem: "record does not carry its device's signature (edited after it was signed)" });
     for (const [field, listed, signed] of [
       ['id', r.id, r.record.id],
       ['device', r.device, r.record.device],
@@ -122,10 +156,26 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
       ['kind', r.kind, r.record.kind],
       ['level', r.level, r.record.level ?? null],
     ] as const) {
-      if (listed !== signed) add({ table: 'records', key: `${at} ${field}`, problem: `${field} differs from the signed record`, stored: String(listed), expected: String(signed) });
+      if (listed !== signed)
+        add({
+          table: 'records',
+          key: `${at} ${field}`,
+          problem: `${field} differs from the signed record`,
+          stored: String(listed),
+          expected: String(signed),
+        });
     }
-    if (r.receivedAt < kept.from || r.receivedAt >= kept.to) add({ table: 'records', key: at, problem: 'received outside the checkpoint\'s day' });
-    return { id: r.record.id, hash: h, device: r.record.device, epoch: r.epoch, seq: r.record.seq, kind: r.record.kind, level: r.record.level ?? null };
+    if (r.receivedAt < kept.from || r.receivedAt >= kept.to)
+      add({ table: 'records', key: at, problem: "received outside the checkpoint's day" });
+    return {
+      id: r.record.id,
+      hash: h,
+      device: r.record.device,
+      epoch: r.epoch,
+      seq: r.record.seq,
+      kind: r.record.kind,
+      level: r.record.level ?? null,
+    };
   });
 
   // Links between consecutive records of a device within the day.
@@ -141,13 +191,36 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
     list.sort((a, b) => a.seq - b.seq);
     for (let i = 0; i < list.length; i++) {
       const r = recordOf.get(list[i]!.id)!;
-      if (list[i]!.seq === 1 && r.prev !== GENESIS_HASH) add({ table: 'records', key: `${k} seq 1`, problem: 'first record does not start from the genesis hash' });
-      if (i > 0 && list[i]!.seq === list[i - 1]!.seq + 1 && r.prev !== list[i - 1]!.hash) add({ table: 'records', key: `${k} seq ${list[i]!.seq}`, problem: 'prev does not name the record before it', stored: r.prev, expected: list[i - 1]!.hash });
+      if (list[i]!.seq === 1 && r.prev !== GENESIS_HASH)
+        add({ table: 'records', key: `${k} seq 1`, problem: 'first record does not start from the genesis hash' });
+      if (i > 0 && list[i]!.seq === list[i - 1]!.seq + 1 && r.prev !== list[i - 1]!.hash)
+        add({
+          table: 'records',
+          key: `${k} seq ${list[i]!.seq}`,
+          problem: 'prev does not name the record before it',
+          stored: r.prev,
+          expected: list[i - 1]!.hash,
+        });
     }
   }
 
   // Counts, heads and the Merkle root, computed from the records exactly as the hub did.
-  const now = digestOf({ hall: kept.hall, day: kept.day, from: kept.from, to: kept.to, rows, keyOf: (d, e) => kept.devices?.find((h) => h.device === d && h.epoch === e)?.key ?? null, prevCheckpoint: kept.prevCheckpoint });
-  for (const [field, a, b] of digestDifferences(kept, now)) add({ table: 'checkpoint', key: `${x.day} ${field}`, problem: 'the records differ from what the checkpoint signed', stored: b, expected: a });
+  const now = digestOf({
+    hall: kept.hall,
+    day: kept.day,
+    from: kept.from,
+    to: kept.to,
+    rows,
+    keyOf: (d, e) => kept.devices?.find((h) => h.device === d && h.epoch === e)?.key ?? null,
+    prevCheckpoint: kept.prevCheckpoint,
+  });
+  for (const [field, a, b] of digestDifferences(kept, now))
+    add({
+      table: 'checkpoint',
+      key: `${x.day} ${field}`,
+      problem: 'the records differ from what the checkpoint signed',
+      stored: b,
+      expected: a,
+    });
   return { ok: findings.length === 0, findings, keyPinned: !!hubKey, records: x.records.length };
 }

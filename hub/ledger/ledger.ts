@@ -63,8 +63,18 @@ export class Ledger {
     this.checkpoints = new Checkpoints(o.db, o.hall, this.key, o.forward);
     const registers = [o.metrics.registry];
     this.m = {
-      mismatches: new Gauge({ name: 'hcp_ledger_mismatches', help: 'Rows the last integrity audit found not matching their signature, source, recount or chain, by table', labelNames: ['table'] as const, registers }),
-      audits: new Counter({ name: 'hcp_ledger_audits_total', help: 'Integrity audits run, by result (ok, mismatch, error)', labelNames: ['result'] as const, registers }),
+      mismatches: new Gauge({
+        name: 'hcp_ledger_mismatches',
+        help: 'Rows the last integrity audit found not matching their signature, source, recount or chain, by table',
+        labelNames: ['table'] as const,
+        registers,
+      }),
+      audits: new Counter({
+        name: 'hcp_ledger_audits_total',
+        help: 'Integrity audits run, by result (ok, mismatch, error)',
+        labelNames: ['result'] as const,
+        registers,
+      }),
       lastAudit: new Gauge({ name: 'hcp_ledger_last_audit_timestamp_seconds', help: 'When the last integrity audit finished', registers }),
       auditSeconds: new Gauge({ name: 'hcp_ledger_audit_duration_seconds', help: 'How long the last integrity audit took', registers }),
       checkpoints: new Counter({ name: 'hcp_ledger_checkpoints_total', help: 'Signed daily checkpoints made', registers }),
@@ -91,12 +101,15 @@ export class Ledger {
   private schedule(): void {
     const at = this.nextRunAt(this.now());
     // setTimeout holds at most ~24.8 days; a day is well inside.
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runDaily().finally(() => {
-        if (!this.closed) this.schedule();
-      });
-    }, Math.max(0, at - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        void this.runDaily().finally(() => {
+          if (!this.closed) this.schedule();
+        });
+      },
+      Math.max(0, at - this.now()),
+    );
     this.timer.unref();
   }
 
@@ -157,10 +170,15 @@ export class Ledger {
           .slice(0, 5)
           .map((f) => `${f.table} ${f.key}: ${f.problem}`)
           .join('; ');
-        this.o.alarms.raise('integrity', null, `integrity audit: ${total} stored row(s) do not match their signature, source or recount — ${first}${total > 5 ? '; …' : ''} (run "haochaping hub verify" for all)`, {
-          total,
-          findings: report.findings.slice(0, 50),
-        });
+        this.o.alarms.raise(
+          'integrity',
+          null,
+          `integrity audit: ${total} stored row(s) do not match their signature, source or recount — ${first}${total > 5 ? '; …' : ''} (run "haochaping hub verify" for all)`,
+          {
+            total,
+            findings: report.findings.slice(0, 50),
+          },
+        );
       }
       return report;
     } catch (e) {

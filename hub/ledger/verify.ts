@@ -41,7 +41,15 @@ export interface VerifyReport {
   findings: Finding[];
   /** More findings than maxFindings: the rest were counted, not listed. */
   omitted: number;
-  checked: { ratings: number; facts: number; rollupRows: number; auditRows: number; workOrderEvents: number; workOrders: number; checkpoints: number };
+  checked: {
+    ratings: number;
+    facts: number;
+    rollupRows: number;
+    auditRows: number;
+    workOrderEvents: number;
+    workOrders: number;
+    checkpoints: number;
+  };
   ms: number;
   /** Milliseconds per check, to see where the time goes on a big database. */
   phases: Record<string, number>;
@@ -103,9 +111,28 @@ export async function verifyLedger(db: Db, o: VerifyOptions = {}): Promise<Verif
     await timed('ratings', () => checkRatings(db, add, checked, o.yieldEvery ?? 0));
     await timed('facts', () => checkFacts(db, add, checked));
     await timed('rollups', () => checkRollups(db, add, checked));
-    await timed('audit_log', () => checkHashChain(db, 'audit_log', add, checked, (r) => ({ at: r.at, actor: r.actor, action: r.action, target: r.target, detail: r.detail })));
+    await timed('audit_log', () =>
+      checkHashChain(db, 'audit_log', add, checked, (r) => ({
+        at: r.at,
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        detail: r.detail,
+      })),
+    );
     await timed('work_order_events', () =>
-      checkHashChain(db, 'work_order_events', add, checked, (r) => ({ orderId: r.order_id, version: r.version, at: r.at, actor: r.actor, role: r.role, action: r.action, from: r.from_state, to: r.to_state, note: r.note, data: r.data })),
+      checkHashChain(db, 'work_order_events', add, checked, (r) => ({
+        orderId: r.order_id,
+        version: r.version,
+        at: r.at,
+        actor: r.actor,
+        role: r.role,
+        action: r.action,
+        from: r.from_state,
+        to: r.to_state,
+        note: r.note,
+        data: r.data,
+      })),
     );
     await timed('work_orders', () => checkWorkOrders(db, add, checked));
     await timed('checkpoints', () => checkCheckpoints(db, add, checked, o.hubKey ?? null));
@@ -121,7 +148,11 @@ type Checked = VerifyReport['checked'];
 /** Gap ranges ingest recorded per device/epoch: a hole in a chain is explained only by one of these. */
 function loadGaps(db: Db): Map<string, [number, number][]> {
   const gaps = new Map<string, [number, number][]>();
-  for (const g of db.prepare<[], { device: string; epoch: number; from_seq: number; to_seq: number }>('SELECT device, epoch, from_seq, to_seq FROM gaps ORDER BY device, epoch, from_seq').iterate()) {
+  for (const g of db
+    .prepare<[], { device: string; epoch: number; from_seq: number; to_seq: number }>(
+      'SELECT device, epoch, from_seq, to_seq FROM gaps ORDER BY device, epoch, from_seq',
+    )
+    .iterate()) {
     const k = `${g.device}/${g.epoch}`;
     let list = gaps.get(k);
     if (!list) gaps.set(k, (list = []));
@@ -156,7 +187,9 @@ function flagsStartWith(column: string, signed: readonly string[]): boolean {
 
 async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: number): Promise<void> {
   const keys = new Map<string, KeyObject | null>();
-  for (const k of db.prepare<[], { device: string; epoch: number; public_key: string }>('SELECT device, epoch, public_key FROM device_keys').iterate()) {
+  for (const k of db
+    .prepare<[], { device: string; epoch: number; public_key: string }>('SELECT device, epoch, public_key FROM device_keys')
+    .iterate()) {
     let key: KeyObject | null = null;
     try {
       key = importPublicKey(k.public_key);
@@ -165,7 +198,14 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
     }
     keys.set(`${k.device}/${k.epoch}`, key);
   }
-  const devices = new Map(db.prepare<[], { id: string; key_epoch: number; chain_seq: number; chain_hash: string }>('SELECT id, key_epoch, chain_seq, chain_hash FROM devices').all().map((d) => [d.id, d]));
+  const devices = new Map(
+    db
+      .prepare<[], { id: string; key_epoch: number; chain_seq: number; chain_hash: string }>(
+        'SELECT id, key_epoch, chain_seq, chain_hash FROM devices',
+      )
+      .all()
+      .map((d) => [d.id, d]),
+  );
   const gaps = loadGaps(db);
   const seen = new Set<string>();
 
@@ -182,11 +222,29 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
     if (d.chain_seq > prev.seq) {
       const lost = unexplained(gaps.get(group), prev.seq + 1, d.chain_seq);
       // Ingest advances the head only by storing the record at it: that record must be here.
-      add({ table: 'ratings', key: `${group} seq ${d.chain_seq}`, problem: `the chain head's record is not stored (deleted?)${lost.length ? `; missing seq ${lost.join(', ')}` : ''}`, stored: `last stored seq ${prev.seq}`, expected: `seq ${d.chain_seq}` });
+      add({
+        table: 'ratings',
+        key: `${group} seq ${d.chain_seq}`,
+        problem: `the chain head's record is not stored (deleted?)${lost.length ? `; missing seq ${lost.join(', ')}` : ''}`,
+        stored: `last stored seq ${prev.seq}`,
+        expected: `seq ${d.chain_seq}`,
+      });
     } else if (d.chain_seq < prev.seq) {
-      add({ table: 'devices', key: `${groupDevice} chain_seq`, problem: 'stored records go past the recorded chain head', stored: String(d.chain_seq), expected: String(prev.seq) });
+      add({
+        table: 'devices',
+        key: `${groupDevice} chain_seq`,
+        problem: 'stored records go past the recorded chain head',
+        stored: String(d.chain_seq),
+        expected: String(prev.seq),
+      });
     } else if (d.chain_hash !== prev.hash) {
-      add({ table: 'devices', key: `${groupDevice} chain_hash`, problem: 'chain head hash is not the hash of the last stored record', stored: d.chain_hash, expected: prev.hash });
+      add({
+        table: 'devices',
+        key: `${groupDevice} chain_hash`,
+        problem: 'chain head hash is not the hash of the last stored record',
+        stored: d.chain_hash,
+        expected: prev.hash,
+      });
     }
   };
 
@@ -216,10 +274,12 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
     }
     if (rec) {
       const h = recordHash(rec);
-      if (h !== row.hash) add({ table: 'ratings', key: at, problem: 'hash column is not the hash of the body', stored: row.hash, expected: h });
+      if (h !== row.hash)
+        add({ table: 'ratings', key: at, problem: 'hash column is not the hash of the body', stored: row.hash, expected: h });
       const key = keys.get(g);
       if (!key) add({ table: 'ratings', key: at, problem: `no key is known for ${g}: the signature cannot be checked` });
-      else if (!verifyRecord(rec, key).ok) add({ table: 'ratings', key: at, problem: 'body does not carry the device\'s signature (edited after it was signed)' });
+      else if (!verifyRecord(rec, key).ok)
+        add({ table: 'ratings', key: at, problem: "body does not carry the device's signature (edited after it was signed)" });
       // These columns are copies of the signed body, for queries: each must say what it says.
       // (window, staff_id and session_id are the hub's own attribution, not the device's claim;
       // the hub may add flags of its own after the device's.)
@@ -234,21 +294,60 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
         ['device_at', row.device_at, rec.at],
         ['clock_synced', row.clock_synced, rec.clockSynced ? 1 : 0],
       ];
-      for (const [col, stored, signed] of copies) if (stored !== signed) add({ table: 'ratings', key: `${at} ${col}`, problem: `${col} differs from the signed record`, stored: str(stored), expected: str(signed) });
-      if (!flagsStartWith(row.flags, rec.flags)) add({ table: 'ratings', key: `${at} flags`, problem: 'flags do not begin with the signed record\'s flags', stored: row.flags, expected: `${JSON.stringify(rec.flags)}…` });
+      for (const [col, stored, signed] of copies)
+        if (stored !== signed)
+          add({
+            table: 'ratings',
+            key: `${at} ${col}`,
+            problem: `${col} differs from the signed record`,
+            stored: str(stored),
+            expected: str(signed),
+          });
+      if (!flagsStartWith(row.flags, rec.flags))
+        add({
+          table: 'ratings',
+          key: `${at} flags`,
+          problem: "flags do not begin with the signed record's flags",
+          stored: row.flags,
+          expected: `${JSON.stringify(rec.flags)}…`,
+        });
 
       // The chain: each record names the hash of the one before it.
       if (!prev) {
-        if (row.seq === 1 && rec.prev !== GENESIS_HASH) add({ table: 'ratings', key: at, problem: 'first record of the chain does not start from the genesis hash', stored: rec.prev, expected: GENESIS_HASH });
+        if (row.seq === 1 && rec.prev !== GENESIS_HASH)
+          add({
+            table: 'ratings',
+            key: at,
+            problem: 'first record of the chain does not start from the genesis hash',
+            stored: rec.prev,
+            expected: GENESIS_HASH,
+          });
         else if (row.seq > 1) {
           const lost = unexplained(gaps.get(g), 1, row.seq - 1);
-          if (lost.length) add({ table: 'ratings', key: `${g} seq ${lost.join(', ')}`, problem: 'missing from the chain, and ingest never recorded them as a gap: deleted after they were stored' });
+          if (lost.length)
+            add({
+              table: 'ratings',
+              key: `${g} seq ${lost.join(', ')}`,
+              problem: 'missing from the chain, and ingest never recorded them as a gap: deleted after they were stored',
+            });
         }
       } else if (row.seq === prev.seq + 1) {
-        if (rec.prev !== prev.hash) add({ table: 'ratings', key: at, problem: 'prev does not name the stored record before it', stored: rec.prev, expected: prev.hash });
+        if (rec.prev !== prev.hash)
+          add({
+            table: 'ratings',
+            key: at,
+            problem: 'prev does not name the stored record before it',
+            stored: rec.prev,
+            expected: prev.hash,
+          });
       } else {
         const lost = unexplained(gaps.get(g), prev.seq + 1, row.seq - 1);
-        if (lost.length) add({ table: 'ratings', key: `${g} seq ${lost.join(', ')}`, problem: 'missing from the chain, and ingest never recorded them as a gap: deleted after they were stored' });
+        if (lost.length)
+          add({
+            table: 'ratings',
+            key: `${g} seq ${lost.join(', ')}`,
+            problem: 'missing from the chain, and ingest never recorded them as a gap: deleted after they were stored',
+          });
       }
 
       // Its fact (when it counts): same level, same device, time from the record.
@@ -256,11 +355,46 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
         const f = factFromRecord(rec, row.received_at);
         if (!f) add({ table: 'rating_facts', key: row.id, problem: `a fact for a record of kind ${rec.kind} without a level` });
         else {
-          if (row.f_channel !== 'device') add({ table: 'rating_facts', key: `${row.id} channel`, problem: 'channel differs from its source', stored: str(row.f_channel), expected: 'device' });
-          if (row.f_level !== f.level) add({ table: 'rating_facts', key: `${row.id} level`, problem: 'level differs from the signed record', stored: str(row.f_level), expected: str(f.level) });
-          if (row.f_device !== f.device) add({ table: 'rating_facts', key: `${row.id} device`, problem: 'device differs from the signed record', stored: str(row.f_device), expected: str(f.device) });
-          if (row.f_received !== row.received_at) add({ table: 'rating_facts', key: `${row.id} received_at`, problem: 'received_at differs from the rating', stored: str(row.f_received), expected: str(row.received_at) });
-          if (row.f_at !== f.at) add({ table: 'rating_facts', key: `${row.id} at`, problem: 'time differs from the signed record', stored: str(row.f_at), expected: str(f.at) });
+          if (row.f_channel !== 'device')
+            add({
+              table: 'rating_facts',
+              key: `${row.id} channel`,
+              problem: 'channel differs from its source',
+              stored: str(row.f_channel),
+              expected: 'device',
+            });
+          if (row.f_level !== f.level)
+            add({
+              table: 'rating_facts',
+              key: `${row.id} level`,
+              problem: 'level differs from the signed record',
+              stored: str(row.f_level),
+              expected: str(f.level),
+            });
+          if (row.f_device !== f.device)
+            add({
+              table: 'rating_facts',
+              key: `${row.id} device`,
+              problem: 'device differs from the signed record',
+              stored: str(row.f_device),
+              expected: str(f.device),
+            });
+          if (row.f_received !== row.received_at)
+            add({
+              table: 'rating_facts',
+              key: `${row.id} received_at`,
+              problem: 'received_at differs from the rating',
+              stored: str(row.f_received),
+              expected: str(row.received_at),
+            });
+          if (row.f_at !== f.at)
+            add({
+              table: 'rating_facts',
+              key: `${row.id} at`,
+              problem: 'time differs from the signed record',
+              stored: str(row.f_at),
+              expected: str(f.at),
+            });
         }
       }
     }
@@ -270,14 +404,32 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
   closeGroup();
   for (const d of devices.values()) {
     if (d.chain_seq > 0 && !seen.has(`${d.id}/${d.key_epoch}`)) {
-      add({ table: 'ratings', key: `${d.id}/${d.key_epoch} seq 1–${d.chain_seq}`, problem: 'the device\'s chain head says records were stored, none are (deleted?)', stored: 'none', expected: `seq up to ${d.chain_seq}` });
+      add({
+        table: 'ratings',
+        key: `${d.id}/${d.key_epoch} seq 1–${d.chain_seq}`,
+        problem: "the device's chain head says records were stored, none are (deleted?)",
+        stored: 'none',
+        expected: `seq up to ${d.chain_seq}`,
+      });
     }
   }
 }
 
 function checkFacts(db: Db, add: Add, checked: Checked): void {
   const rows = db
-    .prepare<[], { id: string; channel: string; level: number; at: number; day: number; month: number; has_rating: number | null; payload: string | null }>(
+    .prepare<
+      [],
+      {
+        id: string;
+        channel: string;
+        level: number;
+        at: number;
+        day: number;
+        month: number;
+        has_rating: number | null;
+        payload: string | null;
+      }
+    >(
       `SELECT f.id, f.channel, f.level, f.at, f.day, f.month,
          (SELECT 1 FROM ratings r WHERE r.id = f.id) AS has_rating,
          (SELECT q.payload FROM forward_queue q WHERE q.id = f.id AND f.channel = 'default') AS payload
@@ -287,16 +439,51 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
   for (const f of rows) {
     checked.facts++;
     const day = dayNumber(f.at);
-    if (f.day !== day) add({ table: 'rating_facts', key: `${f.id} day`, problem: 'day is not the day of its time', stored: dayFromNumber(f.day), expected: dayFromNumber(day) });
-    else if (f.month !== monthOfDay(day)) add({ table: 'rating_facts', key: `${f.id} month`, problem: 'month is not the month of its day', stored: String(f.month), expected: String(monthOfDay(day)) });
+    if (f.day !== day)
+      add({
+        table: 'rating_facts',
+        key: `${f.id} day`,
+        problem: 'day is not the day of its time',
+        stored: dayFromNumber(f.day),
+        expected: dayFromNumber(day),
+      });
+    else if (f.month !== monthOfDay(day))
+      add({
+        table: 'rating_facts',
+        key: `${f.id} month`,
+        problem: 'month is not the month of its day',
+        stored: String(f.month),
+        expected: String(monthOfDay(day)),
+      });
     if (f.channel === 'device') {
-      if (!f.has_rating) add({ table: 'rating_facts', key: f.id, problem: 'counted rating has no stored record (the rating was deleted)', stored: `level ${f.level}`, expected: 'no fact' });
+      if (!f.has_rating)
+        add({
+          table: 'rating_facts',
+          key: f.id,
+          problem: 'counted rating has no stored record (the rating was deleted)',
+          stored: `level ${f.level}`,
+          expected: 'no fact',
+        });
     } else if (f.channel === 'default') {
       if (f.payload === null) add({ table: 'rating_facts', key: f.id, problem: 'default rating has no queued evaluation it came from' });
       else {
         const e = JSON.parse(f.payload) as { level?: number; assessedAt?: number };
-        if (e.level !== f.level) add({ table: 'rating_facts', key: `${f.id} level`, problem: 'level differs from the hub-made default', stored: str(f.level), expected: str(e.level) });
-        if (e.assessedAt !== f.at) add({ table: 'rating_facts', key: `${f.id} at`, problem: 'time differs from the hub-made default', stored: str(f.at), expected: str(e.assessedAt) });
+        if (e.level !== f.level)
+          add({
+            table: 'rating_facts',
+            key: `${f.id} level`,
+            problem: 'level differs from the hub-made default',
+            stored: str(f.level),
+            expected: str(e.level),
+          });
+        if (e.assessedAt !== f.at)
+          add({
+            table: 'rating_facts',
+            key: `${f.id} at`,
+            problem: 'time differs from the hub-made default',
+            stored: str(f.at),
+            expected: str(e.assessedAt),
+          });
       }
     } else add({ table: 'rating_facts', key: `${f.id} channel`, problem: 'unknown channel', stored: f.channel });
   }
@@ -329,20 +516,47 @@ function checkRollups(db: Db, add: Add, checked: Checked): void {
         }
       }
       if (diff.length === 0) continue;
-      const p = period === 'day' ? dayFromNumber(r.period as number) : `${Math.floor((r.period as number) / 12)}-${String(((r.period as number) % 12) + 1).padStart(2, '0')}`;
-      add({ table, key: `dim=${r.dim} ${period}=${p} key=${JSON.stringify(r.key)}`, problem: 'counts differ from a recount of rating_facts', stored: diff.join(' '), expected: want.join(' ') });
+      const p =
+        period === 'day'
+          ? dayFromNumber(r.period as number)
+          : `${Math.floor((r.period as number) / 12)}-${String(((r.period as number) % 12) + 1).padStart(2, '0')}`;
+      add({
+        table,
+        key: `dim=${r.dim} ${period}=${p} key=${JSON.stringify(r.key)}`,
+        problem: 'counts differ from a recount of rating_facts',
+        stored: diff.join(' '),
+        expected: want.join(' '),
+      });
     }
   }
 }
 
 /** A table chained like audit_log: every row's prev_hash is the stored hash of the row before it. */
-function checkHashChain(db: Db, table: 'audit_log' | 'work_order_events', add: Add, checked: Checked, fields: (r: Record<string, unknown>) => Record<string, unknown>): void {
+function checkHashChain(
+  db: Db,
+  table: 'audit_log' | 'work_order_events',
+  add: Add,
+  checked: Checked,
+  fields: (r: Record<string, unknown>) => Record<string, unknown>,
+): void {
   let prev = GENESIS_HASH;
   let prevN = 0;
-  for (const r of db.prepare<[], Record<string, unknown> & { n: number; prev_hash: string; hash: string }>(`SELECT * FROM ${table} ORDER BY n`).iterate()) {
+  for (const r of db
+    .prepare<[], Record<string, unknown> & { n: number; prev_hash: string; hash: string }>(`SELECT * FROM ${table} ORDER BY n`)
+    .iterate()) {
     if (table === 'audit_log') checked.auditRows++;
     else checked.workOrderEvents++;
-    if (r.prev_hash !== prev) add({ table, key: `n=${r.n}`, problem: r.n !== prevN + 1 ? `does not follow on the row before it (rows ${prevN + 1}–${r.n - 1} deleted?)` : 'prev_hash does not name the row before it', stored: r.prev_hash, expected: prev });
+    if (r.prev_hash !== prev)
+      add({
+        table,
+        key: `n=${r.n}`,
+        problem:
+          r.n !== prevN + 1
+            ? `does not follow on the row before it (rows ${prevN + 1}–${r.n - 1} deleted?)`
+            : 'prev_hash does not name the row before it',
+        stored: r.prev_hash,
+        expected: prev,
+      });
     const h = chainHash(r.prev_hash, fields(r));
     if (h !== r.hash) add({ table, key: `n=${r.n}`, problem: 'content does not match its hash (edited)', stored: r.hash, expected: h });
     prev = r.hash;
@@ -352,7 +566,21 @@ function checkHashChain(db: Db, table: 'audit_log' | 'work_order_events', add: A
 
 function checkWorkOrders(db: Db, add: Add, checked: Checked): void {
   const rows = db
-    .prepare<[], { id: number; rating_id: string; state: string; version: number; level: number; ev_n: number; ev_max: number | null; ev_state: string | null; f_level: number | null; has_fact: number | null }>(
+    .prepare<
+      [],
+      {
+        id: number;
+        rating_id: string;
+        state: string;
+        version: number;
+        level: number;
+        ev_n: number;
+        ev_max: number | null;
+        ev_state: string | null;
+        f_level: number | null;
+        has_fact: number | null;
+      }
+    >(
       `SELECT w.id, w.rating_id, w.state, w.version, w.level,
          (SELECT count(*) FROM work_order_events e WHERE e.order_id = w.id) AS ev_n,
          (SELECT max(version) FROM work_order_events e WHERE e.order_id = w.id) AS ev_max,
@@ -364,11 +592,39 @@ function checkWorkOrders(db: Db, add: Add, checked: Checked): void {
   for (const w of rows) {
     checked.workOrders++;
     const key = `${w.id} (rating ${w.rating_id})`;
-    if (w.ev_max !== w.version) add({ table: 'work_orders', key: `${key} version`, problem: 'version is not the last version in its trail', stored: String(w.version), expected: str(w.ev_max) });
-    else if (w.ev_state !== w.state) add({ table: 'work_orders', key: `${key} state`, problem: 'state is not the state its trail ends in', stored: w.state, expected: str(w.ev_state) });
-    if (w.ev_max !== null && w.ev_n !== w.ev_max) add({ table: 'work_order_events', key: `order ${w.id}`, problem: 'trail has versions missing', stored: `${w.ev_n} events`, expected: `${w.ev_max} events` });
+    if (w.ev_max !== w.version)
+      add({
+        table: 'work_orders',
+        key: `${key} version`,
+        problem: 'version is not the last version in its trail',
+        stored: String(w.version),
+        expected: str(w.ev_max),
+      });
+    else if (w.ev_state !== w.state)
+      add({
+        table: 'work_orders',
+        key: `${key} state`,
+        problem: 'state is not the state its trail ends in',
+        stored: w.state,
+        expected: str(w.ev_state),
+      });
+    if (w.ev_max !== null && w.ev_n !== w.ev_max)
+      add({
+        table: 'work_order_events',
+        key: `order ${w.id}`,
+        problem: 'trail has versions missing',
+        stored: `${w.ev_n} events`,
+        expected: `${w.ev_max} events`,
+      });
     if (!w.has_fact) add({ table: 'work_orders', key, problem: 'order for a rating that is not in the statistics' });
-    else if (w.f_level !== w.level) add({ table: 'work_orders', key: `${key} level`, problem: 'level differs from its rating', stored: String(w.level), expected: str(w.f_level) });
+    else if (w.f_level !== w.level)
+      add({
+        table: 'work_orders',
+        key: `${key} level`,
+        problem: 'level differs from its rating',
+        stored: String(w.level),
+        expected: str(w.f_level),
+      });
   }
 }
 
@@ -376,11 +632,19 @@ function checkCheckpoints(db: Db, add: Add, checked: Checked, hubKey: KeyObject 
   const hall = (db.prepare<[], { hall: string }>('SELECT hall FROM devices LIMIT 1').get()?.hall ?? null) as string | null;
   let prevBody: string | null = null;
   let prevDay: number | null = null;
-  for (const c of db.prepare<[], { day: number; body: string; sig: string }>('SELECT day, body, sig FROM ledger_checkpoints ORDER BY day').iterate()) {
+  for (const c of db
+    .prepare<[], { day: number; body: string; sig: string }>('SELECT day, body, sig FROM ledger_checkpoints ORDER BY day')
+    .iterate()) {
     checked.checkpoints++;
     const key = `day ${dayFromNumber(c.day)}`;
-    if (hubKey && !checkpointSignatureOk(c, hubKey)) add({ table: 'ledger_checkpoints', key, problem: 'not signed by this hub\'s key (edited or replaced)' });
-    if (prevDay !== null && c.day !== prevDay + 1) add({ table: 'ledger_checkpoints', key, problem: `checkpoints of ${dayFromNumber(prevDay + 1)}–${dayFromNumber(c.day - 1)} are missing (deleted?)` });
+    if (hubKey && !checkpointSignatureOk(c, hubKey))
+      add({ table: 'ledger_checkpoints', key, problem: "not signed by this hub's key (edited or replaced)" });
+    if (prevDay !== null && c.day !== prevDay + 1)
+      add({
+        table: 'ledger_checkpoints',
+        key,
+        problem: `checkpoints of ${dayFromNumber(prevDay + 1)}–${dayFromNumber(c.day - 1)} are missing (deleted?)`,
+      });
     let kept: DayDigest;
     try {
       kept = JSON.parse(c.body) as DayDigest;
@@ -391,7 +655,13 @@ function checkCheckpoints(db: Db, add: Add, checked: Checked, hubKey: KeyObject 
     const prevHash = prevBody === null ? GENESIS_HASH : checkpointHash(prevBody);
     const now = computeDayDigest(db, kept.hall ?? hall ?? '', c.day, prevHash);
     for (const [field, a, b] of digestDifferences(kept, now)) {
-      add({ table: 'ledger_checkpoints', key: `${key} ${field}`, problem: 'the records of that day no longer match its signed checkpoint (changed after it was made)', stored: b, expected: a });
+      add({
+        table: 'ledger_checkpoints',
+        key: `${key} ${field}`,
+        problem: 'the records of that day no longer match its signed checkpoint (changed after it was made)',
+        stored: b,
+        expected: a,
+      });
     }
     prevBody = c.body;
     prevDay = c.day;

@@ -82,11 +82,22 @@ export class RatingJudge {
   ) {
     this.s = {
       hall: db.prepare<[], { body: string }>('SELECT body FROM hall_settings WHERE id = 1'),
-      device: db.prepare<[string], { config_version: number; settings: string }>('SELECT config_version, settings FROM devices WHERE id = ?'),
-      insert: db.prepare('INSERT OR IGNORE INTO rating_decisions (rating_id, action, flags, shown, mode, decided_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      get: db.prepare<[string], { action: FlagAction; flags: string; shown: string }>('SELECT action, flags, shown FROM rating_decisions WHERE rating_id = ?'),
+      device: db.prepare<[string], { config_version: number; settings: string }>(
+        'SELECT config_version, settings FROM devices WHERE id = ?',
+      ),
+      insert: db.prepare(
+        'INSERT OR IGNORE INTO rating_decisions (rating_id, action, flags, shown, mode, decided_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      get: db.prepare<[string], { action: FlagAction; flags: string; shown: string }>(
+        'SELECT action, flags, shown FROM rating_decisions WHERE rating_id = ?',
+      ),
     };
-    this.counter = new Counter({ name: 'hcp_rating_flag_decisions_total', help: 'Stored ratings by what the hall\'s flag policy made of them (count, flag, exclude)', labelNames: ['action'] as const, registers: [metrics.registry] });
+    this.counter = new Counter({
+      name: 'hcp_rating_flag_decisions_total',
+      help: "Stored ratings by what the hall's flag policy made of them (count, flag, exclude)",
+      labelNames: ['action'] as const,
+      registers: [metrics.registry],
+    });
   }
 
   /** The hall's flag policy, parsed again only when the hall settings change. */

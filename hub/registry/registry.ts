@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
-
   DeviceConfigSchema,
   defaultDeviceConfig,
   GENESIS_HASH,
@@ -14,14 +13,29 @@ import type { Db } from '../store/db.js';
 import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secrets.js';
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
-export const DeviceSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, paused: true, staff: true, windowName: true, feedbackUrl: true, voice: true })
+export const DeviceSettingsSchema = DeviceConfigSchema.pick({
+  mode: true,
+  buttons: true,
+  paused: true,
+  staff: true,
+  windowName: true,
+  feedbackUrl: true,
+  voice: true,
+})
   .extend({ timeouts: DeviceConfigSchema.shape.timeouts.partial(), prompts: DeviceConfigSchema.shape.prompts.partial() })
   .partial()
   .strict();
 export type DeviceSettings = z.infer<typeof DeviceSettingsSchema>;
 
 /** Settings for every device of the hall: the province's reason catalogue, prompts, timeouts, buttons, mode. */
-export const HallSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons: true, feedbackUrl: true, catalogue: true, reasonsAfter: true, reasonRequired: true })
+export const HallSettingsSchema = DeviceConfigSchema.pick({
+  mode: true,
+  buttons: true,
+  feedbackUrl: true,
+  catalogue: true,
+  reasonsAfter: true,
+  reasonRequired: true,
+})
   .extend({
     timeouts: DeviceConfigSchema.shape.timeouts.partial(),
     prompts: DeviceConfigSchema.shape.prompts.partial(),
@@ -30,10 +44,13 @@ export const HallSettingsSchema = DeviceConfigSchema.pick({ mode: true, buttons:
   })
   .partial()
   .strict()
-  .refine((s) => !s.catalogue || new Set(s.catalogue.reasons.map((r) => r.code)).size === s.catalogue.reasons.length, { message: 'catalogue.reasons has a code twice' })
-  .refine((s) => !s.catalogue || s.catalogue.reasons.every((r) => Number(r.code[0]) === r.level), { message: 'each reason code starts with its level (e.g. 213 is level 2)' });
+  .refine((s) => !s.catalogue || new Set(s.catalogue.reasons.map((r) => r.code)).size === s.catalogue.reasons.length, {
+    message: 'catalogue.reasons has a code twice',
+  })
+  .refine((s) => !s.catalogue || s.catalogue.reasons.every((r) => Number(r.code[0]) === r.level), {
+    message: 'each reason code starts with its level (e.g. 213 is level 2)',
+  });
 export type HallSettings = z.infer<typeof HallSettingsSchema>;
-
 
 export interface DeviceRow {
   id: string;
@@ -121,15 +138,30 @@ export class Registry {
   }
 
   /** Registers a device for a window and returns its one-time enrolment token. */
-  add(opts: { window: string; id?: string; name?: string; settings?: DeviceSettings; tokenTtlMs?: number }): { device: DeviceRow; token: string } {
+  add(opts: { window: string; id?: string; name?: string; settings?: DeviceSettings; tokenTtlMs?: number }): {
+    device: DeviceRow;
+    token: string;
+  } {
     const id = opts.id ?? this.nextId();
-    if (!ID_PATTERN.test(id)) throw new RegistryError('invalid', `device id ${JSON.stringify(id)} must be 1–64 letters, digits, "_" or "-"`);
+    if (!ID_PATTERN.test(id))
+      throw new RegistryError('invalid', `device id ${JSON.stringify(id)} must be 1–64 letters, digits, "_" or "-"`);
     if (this.get(id)) throw new RegistryError('exists', `device ${id} already exists`);
     const settings = DeviceSettingsSchema.parse(opts.settings ?? {});
     const token = newSecret();
     this.db
-      .prepare('INSERT INTO devices (id, hall, window, name, settings, enrol_token_hash, enrol_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, this.hall, opts.window, opts.name ?? null, JSON.stringify(settings), tokenHash(token), this.now() + (opts.tokenTtlMs ?? 7 * 86_400_000), this.now());
+      .prepare(
+        'INSERT INTO devices (id, hall, window, name, settings, enrol_token_hash, enrol_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        id,
+        this.hall,
+        opts.window,
+        opts.name ?? null,
+        JSON.stringify(settings),
+        tokenHash(token),
+        this.now() + (opts.tokenTtlMs ?? 7 * 86_400_000),
+        this.now(),
+      );
     return { device: this.get(id)!, token };
   }
 
@@ -180,10 +212,15 @@ export class Registry {
 
   /** Why a token was not redeemed: said after the fact, for the message only. */
   private whyNot(hash: string): RegistryError {
-    const row = this.db.prepare<[string], { id: string; revoked_at: number | null; enrol_expires_at: number | null }>('SELECT id, revoked_at, enrol_expires_at FROM devices WHERE enrol_token_hash = ?').get(hash);
+    const row = this.db
+      .prepare<[string], { id: string; revoked_at: number | null; enrol_expires_at: number | null }>(
+        'SELECT id, revoked_at, enrol_expires_at FROM devices WHERE enrol_token_hash = ?',
+      )
+      .get(hash);
     if (!row) return new RegistryError('bad-token', 'enrolment token is unknown or already used');
     if (row.revoked_at !== null) return new RegistryError('revoked', `device ${row.id} is revoked`);
-    if (row.enrol_expires_at !== null && row.enrol_expires_at < this.now()) return new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
+    if (row.enrol_expires_at !== null && row.enrol_expires_at < this.now())
+      return new RegistryError('token-expired', 'enrolment token has expired; ask hall IT for a new one');
     return new RegistryError('bad-token', 'enrolment token is unknown or already used');
   }
 
@@ -238,7 +275,11 @@ export class Registry {
     const next = HallSettingsSchema.parse(settings);
     return this.db.transaction(() => {
       const before = new Map(this.list().map((d) => [d.id, JSON.stringify(this.config(d))]));
-      this.db.prepare('INSERT INTO hall_settings (id, body, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at').run(JSON.stringify(next), this.now());
+      this.db
+        .prepare(
+          'INSERT INTO hall_settings (id, body, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at',
+        )
+        .run(JSON.stringify(next), this.now());
       const changed = this.list().filter((d) => JSON.stringify(this.config(d)) !== before.get(d.id));
       const bump = this.db.prepare('UPDATE devices SET config_version = config_version + 1 WHERE id = ?');
       for (const d of changed) bump.run(d.id);
@@ -269,7 +310,9 @@ export class Registry {
 
   /** Devices in service at a window: enrolled and not revoked. */
   atWindow(window: string): DeviceRow[] {
-    return this.db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE window = ? AND enrolled_at IS NOT NULL AND revoked_at IS NULL ORDER BY id').all(window);
+    return this.db
+      .prepare<[string], DeviceRow>('SELECT * FROM devices WHERE window = ? AND enrolled_at IS NOT NULL AND revoked_at IS NULL ORDER BY id')
+      .all(window);
   }
 
   /**
@@ -281,16 +324,25 @@ export class Registry {
     const row = this.mustGet(id);
     const p = DeviceSettingsSchema.parse(patch);
     const old = DeviceSettingsSchema.parse(JSON.parse(row.settings));
-    const merged = DeviceSettingsSchema.parse({ ...old, ...p, timeouts: { ...old.timeouts, ...p.timeouts }, prompts: { ...old.prompts, ...p.prompts } });
+    const merged = DeviceSettingsSchema.parse({
+      ...old,
+      ...p,
+      timeouts: { ...old.timeouts, ...p.timeouts },
+      prompts: { ...old.prompts, ...p.prompts },
+    });
     const before = this.config(row);
     const after = this.config({ ...row, settings: JSON.stringify(merged), window: window ?? row.window });
     if (JSON.stringify(before) === JSON.stringify(after)) return { device: row, changed: false };
-    this.db.prepare('UPDATE devices SET settings = ?, window = ?, config_version = config_version + 1 WHERE id = ?').run(JSON.stringify(merged), window ?? row.window, id);
+    this.db
+      .prepare('UPDATE devices SET settings = ?, window = ?, config_version = config_version + 1 WHERE id = ?')
+      .run(JSON.stringify(merged), window ?? row.window, id);
     return { device: this.get(id)!, changed: true };
   }
 
   revoke(id: string): DeviceRow {
-    const r = this.db.prepare('UPDATE devices SET revoked_at = ?, enrol_token_hash = NULL, enrol_expires_at = NULL WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
+    const r = this.db
+      .prepare('UPDATE devices SET revoked_at = ?, enrol_token_hash = NULL, enrol_expires_at = NULL WHERE id = ? AND revoked_at IS NULL')
+      .run(this.now(), id);
     if (r.changes === 0) this.mustGet(id);
     this.keys.delete(id);
     this.proven.delete(id);

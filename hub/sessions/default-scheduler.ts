@@ -34,7 +34,7 @@ export class DefaultScheduler {
   runDue(): number {
     let made = 0;
     try {
-      for (let n; (n = this.book.createDueDefaults()) > 0; ) made += n;
+      for (let n; (n = this.book.createDueDefaults()) > 0;) made += n;
       if (made) this.onMade(made);
     } catch (e) {
       this.log.error({ err: e }, 'making defaults failed; will try again');

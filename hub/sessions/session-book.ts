@@ -131,7 +131,12 @@ export interface SessionBookOptions {
    * it answers a session this hub opened for the device, with the flags the hub's attribution added. 'exclude': stored, not forwarded, and
    * the session stays open for a real rating or its default. Without it every rating counts.
    */
-  judge?: (r: RatingRecord, hubSession: boolean, receivedAt: number, hubFlags: readonly string[]) => { action: 'count' | 'flag' | 'exclude'; flags: string[] };
+  judge?: (
+    r: RatingRecord,
+    hubSession: boolean,
+    receivedAt: number,
+    hubFlags: readonly string[],
+  ) => { action: 'count' | 'flag' | 'exclude'; flags: string[] };
 }
 
 export function sessionRef(row: { id: string; cases: string; item_code: string | null; item_name: string | null }): SessionRef {
@@ -150,11 +155,19 @@ export class SessionBook {
       insert: db.prepare(`INSERT INTO sessions (id, device, window, cases, item_code, item_name, staff_id, state, opened_at, deadline_at)
         VALUES (@id, @device, @window, @cases, @itemCode, @itemName, @staffId, 'open', @openedAt, @deadlineAt)`),
       cancel: db.prepare("UPDATE sessions SET state = 'cancelled', closed_at = ? WHERE id = ? AND state = 'open'"),
-      rated: db.prepare("UPDATE sessions SET state = 'rated', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'rating', counted_level = ? WHERE id = ?"),
-      corrected: db.prepare("UPDATE sessions SET state = 'corrected', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'correction', counted_level = ? WHERE id = ?"),
+      rated: db.prepare(
+        "UPDATE sessions SET state = 'rated', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'rating', counted_level = ? WHERE id = ?",
+      ),
+      corrected: db.prepare(
+        "UPDATE sessions SET state = 'corrected', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'correction', counted_level = ? WHERE id = ?",
+      ),
       notRated: db.prepare('UPDATE sessions SET not_rated_id = ?, not_rated_at = ? WHERE id = ? AND not_rated_id IS NULL'),
-      due: db.prepare<[number, number], SessionRow>("SELECT * FROM sessions WHERE state = 'open' AND deadline_at <= ? ORDER BY deadline_at LIMIT ?"),
-      defaulted: db.prepare("UPDATE sessions SET state = 'defaulted', closed_at = ?, default_id = ?, default_at = ?, counted_id = ?, counted_kind = 'default', counted_level = ? WHERE id = ? AND state = 'open'"),
+      due: db.prepare<[number, number], SessionRow>(
+        "SELECT * FROM sessions WHERE state = 'open' AND deadline_at <= ? ORDER BY deadline_at LIMIT ?",
+      ),
+      defaulted: db.prepare(
+        "UPDATE sessions SET state = 'defaulted', closed_at = ?, default_id = ?, default_at = ?, counted_id = ?, counted_kind = 'default', counted_level = ? WHERE id = ? AND state = 'open'",
+      ),
       nextDeadline: db.prepare<[], { t: number | null }>("SELECT min(deadline_at) AS t FROM sessions WHERE state = 'open'"),
       evaluations: db.prepare<[string, string], { id: string; kind: string; state: string; forwarded_at: number | null; payload: string }>(
         'SELECT id, kind, state, forwarded_at, payload FROM forward_queue WHERE id IN (?, ?) ORDER BY enqueued_at, rowid',
@@ -180,7 +193,13 @@ export class SessionBook {
       ratingId: r.rating_id,
       defaultId: r.default_id,
       counted: r.counted_id && r.counted_kind ? { id: r.counted_id, kind: r.counted_kind, level: r.counted_level! } : null,
-      evaluations: evs.map((e) => ({ id: e.id, kind: e.kind, state: e.state, forwardedAt: e.forwarded_at, supersedes: (JSON.parse(e.payload) as Evaluation).supersedes ?? null })),
+      evaluations: evs.map((e) => ({
+        id: e.id,
+        kind: e.kind,
+        state: e.state,
+        forwardedAt: e.forwarded_at,
+        supersedes: (JSON.parse(e.payload) as Evaluation).supersedes ?? null,
+      })),
     };
   }
 
@@ -195,7 +214,10 @@ export class SessionBook {
     if (opts.window) (where.push('window = ?'), args.push(opts.window));
     if (opts.state) (where.push('state = ?'), args.push(opts.state));
     const sql = `SELECT * FROM sessions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY opened_at DESC LIMIT ?`;
-    return this.o.db.prepare<(string | number)[], SessionRow>(sql).all(...args, opts.limit ?? 100).map((r) => this.view(r));
+    return this.o.db
+      .prepare<(string | number)[], SessionRow>(sql)
+      .all(...args, opts.limit ?? 100)
+      .map((r) => this.view(r));
   }
 
   /**
@@ -207,13 +229,28 @@ export class SessionBook {
     const existing = this.stmts.get.get(id);
     const cases = JSON.stringify(input.cases);
     if (existing) {
-      const same = existing.device === input.device && existing.cases === cases && existing.item_code === input.itemCode && existing.item_name === input.itemName && existing.staff_id === input.staffId;
+      const same =
+        existing.device === input.device &&
+        existing.cases === cases &&
+        existing.item_code === input.itemCode &&
+        existing.item_name === input.itemName &&
+        existing.staff_id === input.staffId;
       if (!same) throw new SessionError('conflict', `session ${id} already exists with other content`);
       return { session: this.view(existing), ref: sessionRef(existing), created: false };
     }
     const openedAt = this.now();
     const deadlineAt = defaultDeadline(openedAt, this.o.period, (day) => this.o.calendar.isWorkingDay(day));
-    this.stmts.insert.run({ id, device: input.device, window: input.window, cases, itemCode: input.itemCode, itemName: input.itemName, staffId: input.staffId, openedAt, deadlineAt });
+    this.stmts.insert.run({
+      id,
+      device: input.device,
+      window: input.window,
+      cases,
+      itemCode: input.itemCode,
+      itemName: input.itemName,
+      staffId: input.staffId,
+      openedAt,
+      deadlineAt,
+    });
     this.o.metrics.sessions.inc({ outcome: 'opened' });
     const row = this.stmts.get.get(id)!;
     return { session: this.view(row), ref: sessionRef(row), created: true };
@@ -224,7 +261,8 @@ export class SessionBook {
     const row = this.stmts.get.get(id);
     if (!row) throw new SessionError('not-found', `no session ${id}`);
     if (row.state === 'cancelled') return this.view(row);
-    if (this.stmts.cancel.run(this.now(), id).changes === 0) throw new SessionError('closed', `session ${id} is already ${row.state}; it can no longer be cancelled`);
+    if (this.stmts.cancel.run(this.now(), id).changes === 0)
+      throw new SessionError('closed', `session ${id} is already ${row.state}; it can no longer be cancelled`);
     this.o.metrics.sessions.inc({ outcome: 'cancelled' });
     return this.view(this.stmts.get.get(id)!);
   }
@@ -237,7 +275,11 @@ export class SessionBook {
     const found = r.session ? this.stmts.get.get(r.session.id) : undefined;
     // A session belongs to the device it was opened on; another device cannot answer it.
     const row = found && found.device === r.device && (!a || a.session?.id === found.id) ? found : undefined;
-    if (found && !row) this.o.log.warn({ session: found.id, device: r.device, sessionDevice: found.device }, 'a record names a session opened on another device; treated as sessionless');
+    if (found && !row)
+      this.o.log.warn(
+        { session: found.id, device: r.device, sessionDevice: found.device },
+        'a record names a session opened on another device; treated as sessionless',
+      );
     if (r.kind === 'not-rated') {
       // The device's report that nobody pressed; the default comes at the deadline.
       if (row) this.stmts.notRated.run(r.id, receivedAt, row.id);
@@ -246,11 +288,17 @@ export class SessionBook {
     const decision = this.o.judge?.(r, !!row, receivedAt, a?.flags ?? []);
     if (decision?.action === 'exclude') {
       // Kept and shown, never forwarded as a rating; a session it names stays open.
-      this.o.log.info({ record: r.id, device: r.device, flags: decision.flags }, 'a flagged rating is excluded by the hall\'s flag policy: stored, not counted, not forwarded');
+      this.o.log.info(
+        { record: r.id, device: r.device, flags: decision.flags },
+        "a flagged rating is excluded by the hall's flag policy: stored, not counted, not forwarded",
+      );
       return;
     }
     // The province gets the flags as the hub sees them (its own session truth and attribution flags included).
-    const evaluation = (supersedes: string | null = null) => ({ ...evaluationFromRecord(r, receivedAt, supersedes, a), ...(decision ? { flags: decision.flags } : {}) });
+    const evaluation = (supersedes: string | null = null) => ({
+      ...evaluationFromRecord(r, receivedAt, supersedes, a),
+      ...(decision ? { flags: decision.flags } : {}),
+    });
     const forwardAsRating = () => enqueueEvaluation(this.o.db, evaluation(), receivedAt);
     if (!row) return forwardAsRating(); // walk-up, or a session this hub did not open
     const level = r.level as Level;
@@ -264,12 +312,18 @@ export class SessionBook {
         enqueueEvaluation(this.o.db, evaluation(row.default_id), receivedAt);
         this.stmts.corrected.run(receivedAt, r.id, r.id, level, row.id);
         this.o.metrics.sessions.inc({ outcome: 'corrected' });
-        this.o.log.info({ session: row.id, record: r.id, supersedes: row.default_id }, 'a late rating supersedes the default; correction queued for the province');
+        this.o.log.info(
+          { session: row.id, record: r.id, supersedes: row.default_id },
+          'a late rating supersedes the default; correction queued for the province',
+        );
         return;
       default:
         // One rating per service (一次一评): a second one is kept, not forwarded.
         this.o.metrics.sessions.inc({ outcome: 'extra-rating' });
-        this.o.log.warn({ session: row.id, record: r.id, counted: row.counted_id }, 'a second rating for an already rated session: stored, not forwarded');
+        this.o.log.warn(
+          { session: row.id, record: r.id, counted: row.counted_id },
+          'a second rating for an already rated session: stored, not forwarded',
+        );
     }
   };
 

@@ -27,7 +27,12 @@ export const ALERTS_MIGRATION = `
 export const ClusterRuleSchema = z
   .object({
     /** The sliding time window, minutes. */
-    minutes: z.number().int().positive().max(7 * 24 * 60).default(60),
+    minutes: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 24 * 60)
+      .default(60),
     /** Fire at this many 差评 within the time window… */
     minBad: z.number().int().positive().default(3),
     /** …or when 差评 are at least this share of the window's ratings… */
@@ -80,13 +85,27 @@ export class ClusterWatch {
     const raised: Alert[] = [];
     for (const window of new Set(windows)) {
       // Quiet after this window's last 差评 cluster alert (misuse alerts keep their own quiet time).
-      const last = this.db.prepare<[string], { at: number }>("SELECT at FROM alerts WHERE window = ? AND kind IN ('count', 'share') ORDER BY at DESC LIMIT 1").get(window);
+      const last = this.db
+        .prepare<[string], { at: number }>("SELECT at FROM alerts WHERE window = ? AND kind IN ('count', 'share') ORDER BY at DESC LIMIT 1")
+        .get(window);
       if (last && now - last.at < this.rule.quietMinutes * 60_000) continue;
       const { bad, total } = this.stats.windowRecent(window, now - this.rule.minutes * 60_000);
       const kind = clusterKind(this.rule, bad, total);
       if (!kind) continue;
-      const r = this.db.prepare('INSERT INTO alerts (at, window, kind, bad, total, minutes) VALUES (?, ?, ?, ?, ?, ?)').run(now, window, kind, bad, total, this.rule.minutes);
-      raised.push({ id: Number(r.lastInsertRowid), at: now, window, kind, bad, total, minutes: this.rule.minutes, ackedBy: null, ackedAt: null });
+      const r = this.db
+        .prepare('INSERT INTO alerts (at, window, kind, bad, total, minutes) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(now, window, kind, bad, total, this.rule.minutes);
+      raised.push({
+        id: Number(r.lastInsertRowid),
+        at: now,
+        window,
+        kind,
+        bad,
+        total,
+        minutes: this.rule.minutes,
+        ackedBy: null,
+        ackedAt: null,
+      });
     }
     return raised;
   }
@@ -100,6 +119,8 @@ export class ClusterWatch {
   }
 
   ack(id: number, by: string): boolean {
-    return this.db.prepare('UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_at IS NULL').run(by, this.now(), id).changes > 0;
+    return (
+      this.db.prepare('UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_at IS NULL').run(by, this.now(), id).changes > 0
+    );
   }
 }

@@ -167,7 +167,18 @@ export class Facts {
       wm: db.prepare<[string], { last_rowid: number }>('SELECT last_rowid FROM stat_watermark WHERE source = ?'),
       setWm: db.prepare('UPDATE stat_watermark SET last_rowid = ? WHERE source = ?'),
       // With the hub's attribution and the flag policy's decision, both made when the record was stored.
-      ratings: db.prepare<[number, number], { rowid: number; body: string; received_at: number; kind: string; attribution: string | null; action: 'count' | 'flag' | 'exclude' | null; shown: string | null }>(
+      ratings: db.prepare<
+        [number, number],
+        {
+          rowid: number;
+          body: string;
+          received_at: number;
+          kind: string;
+          attribution: string | null;
+          action: 'count' | 'flag' | 'exclude' | null;
+          shown: string | null;
+        }
+      >(
         'SELECT r.rowid, r.body, r.received_at, r.kind, r.attribution, d.action, d.shown FROM ratings r LEFT JOIN rating_decisions d ON d.rating_id = r.id WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?',
       ),
       queue: db.prepare<[number, number], { rowid: number; kind: string; payload: string; enqueued_at: number }>(
@@ -178,23 +189,51 @@ export class Facts {
       insert: db.prepare(
         'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at, excluded, flags, flagged) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt, @excluded, @flags, @flagged)',
       ),
-      item: db.prepare('INSERT INTO stat_items (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE excluded.name IS NOT NULL'),
+      item: db.prepare(
+        'INSERT INTO stat_items (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE excluded.name IS NOT NULL',
+      ),
       // [table][level - 1]
       bump: ROLLUPS.map(({ table, period }) =>
-        [1, 2, 3, 4, 5].map((l) => db.prepare(`INSERT INTO ${table} (dim, ${period}, key, n${l}) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET n${l} = n${l} + 1`)),
+        [1, 2, 3, 4, 5].map((l) =>
+          db.prepare(
+            `INSERT INTO ${table} (dim, ${period}, key, n${l}) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET n${l} = n${l} + 1`,
+          ),
+        ),
       ),
       // Flagged (counted but marked) rises with its level's count; misuse is counted on its own.
-      bumpFlagged: ROLLUPS.map(({ table, period }) => db.prepare(`UPDATE ${table} SET flagged = flagged + 1 WHERE dim = ? AND ${period} = ? AND key = ?`)),
-      bumpMisuse: ROLLUPS.map(({ table, period }) => db.prepare(`INSERT INTO ${table} (dim, ${period}, key, misuse) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET misuse = misuse + 1`)),
+      bumpFlagged: ROLLUPS.map(({ table, period }) =>
+        db.prepare(`UPDATE ${table} SET flagged = flagged + 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
+      ),
+      bumpMisuse: ROLLUPS.map(({ table, period }) =>
+        db.prepare(
+          `INSERT INTO ${table} (dim, ${period}, key, misuse) VALUES (?, ?, ?, 1) ON CONFLICT (dim, ${period}, key) DO UPDATE SET misuse = misuse + 1`,
+        ),
+      ),
       exclude: ROLLUPS.map(({ table, period }) =>
         [1, 2, 3, 4, 5].map((l) => ({
-          invalid: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, flagged = flagged - ?, invalid = invalid + 1 WHERE dim = ? AND ${period} = ? AND key = ?`),
-          superseded: db.prepare(`UPDATE ${table} SET n${l} = n${l} - 1, flagged = flagged - ? WHERE dim = ? AND ${period} = ? AND key = ?`),
+          invalid: db.prepare(
+            `UPDATE ${table} SET n${l} = n${l} - 1, flagged = flagged - ?, invalid = invalid + 1 WHERE dim = ? AND ${period} = ? AND key = ?`,
+          ),
+          superseded: db.prepare(
+            `UPDATE ${table} SET n${l} = n${l} - 1, flagged = flagged - ? WHERE dim = ? AND ${period} = ? AND key = ?`,
+          ),
         })),
       ),
-      fact: db.prepare<[string], { id: string; day: number; month: number; window: string; staff_id: string | null; item_code: string | null; channel: Channel; level: number; excluded: string | null; flagged: number }>(
-        'SELECT id, day, month, window, staff_id, item_code, channel, level, excluded, flagged FROM rating_facts WHERE id = ?',
-      ),
+      fact: db.prepare<
+        [string],
+        {
+          id: string;
+          day: number;
+          month: number;
+          window: string;
+          staff_id: string | null;
+          item_code: string | null;
+          channel: Channel;
+          level: number;
+          excluded: string | null;
+          flagged: number;
+        }
+      >('SELECT id, day, month, window, staff_id, item_code, channel, level, excluded, flagged FROM rating_facts WHERE id = ?'),
       markExcluded: db.prepare('UPDATE rating_facts SET excluded = ? WHERE id = ? AND excluded IS NULL'),
     };
   }
@@ -206,7 +245,22 @@ export class Facts {
     const misuse = f.policy === 'exclude';
     const flagged = f.policy === 'flag';
     const flags = f.flags?.length ? f.flags.join(',') : null;
-    const r = this.s.insert.run({ id: f.id, at: f.at, day, month, window: f.window, staffId: f.staffId, itemCode: f.itemCode, channel: f.channel, level: f.level, device: f.device, receivedAt: f.receivedAt, excluded: misuse ? 'misuse' : null, flags, flagged: flagged ? 1 : 0 });
+    const r = this.s.insert.run({
+      id: f.id,
+      at: f.at,
+      day,
+      month,
+      window: f.window,
+      staffId: f.staffId,
+      itemCode: f.itemCode,
+      channel: f.channel,
+      level: f.level,
+      device: f.device,
+      receivedAt: f.receivedAt,
+      excluded: misuse ? 'misuse' : null,
+      flags,
+      flagged: flagged ? 1 : 0,
+    });
     if (r.changes === 0) return false;
     if (f.itemCode) this.s.item.run(f.itemCode, f.itemName);
     const periods = [day, month];
@@ -282,7 +336,20 @@ export class Facts {
       qwm = q.rowid;
       const e = JSON.parse(q.payload) as EvaluationPayload;
       if (q.kind === 'default') {
-        const f: Fact = { id: e.id, at: e.assessedAt, window: e.window, staffId: e.staffId, itemCode: e.session?.itemCode ?? null, itemName: e.session?.itemName ?? null, channel: 'default', level: e.level, device: e.device, receivedAt: q.enqueued_at, reasons: e.reasons ?? [], cases: e.session?.cases ?? [] };
+        const f: Fact = {
+          id: e.id,
+          at: e.assessedAt,
+          window: e.window,
+          staffId: e.staffId,
+          itemCode: e.session?.itemCode ?? null,
+          itemName: e.session?.itemName ?? null,
+          channel: 'default',
+          level: e.level,
+          device: e.device,
+          receivedAt: q.enqueued_at,
+          reasons: e.reasons ?? [],
+          cases: e.session?.cases ?? [],
+        };
         if (this.add(f)) {
           added.push(f);
           each(f);
@@ -318,7 +385,10 @@ export class Facts {
     this.db.transaction(() => {
       for (const { table, period } of ROLLUPS) {
         this.db.exec(`DELETE FROM ${table}`);
-        for (const [dim, expr] of ROLLUP_KEYS) this.db.exec(`INSERT INTO ${table} (dim, ${period}, key, n1, n2, n3, n4, n5, invalid, flagged, misuse) ${rollupSelect(dim, expr, period)}`);
+        for (const [dim, expr] of ROLLUP_KEYS)
+          this.db.exec(
+            `INSERT INTO ${table} (dim, ${period}, key, n1, n2, n3, n4, n5, invalid, flagged, misuse) ${rollupSelect(dim, expr, period)}`,
+          );
       }
     })();
   }
@@ -331,7 +401,12 @@ export class Facts {
         const fresh = rollupSelect(dim, expr, period);
         const kept = `SELECT dim, ${period} AS period, key, n1, n2, n3, n4, n5, invalid, flagged, misuse FROM ${table} WHERE dim = '${dim}' AND (n1 + n2 + n3 + n4 + n5 + invalid + misuse) > 0`;
         for (const sql of [`${fresh} EXCEPT ${kept}`, `${kept} EXCEPT ${fresh}`]) {
-          out.push(...this.db.prepare<[], { dim: string; period: number; key: string }>(sql).all().map((r) => ({ table, ...r })));
+          out.push(
+            ...this.db
+              .prepare<[], { dim: string; period: number; key: string }>(sql)
+              .all()
+              .map((r) => ({ table, ...r })),
+          );
         }
       }
     }

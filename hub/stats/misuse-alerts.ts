@@ -19,7 +19,12 @@ export const MisuseRuleSchema = z
   .object({
     sessionless: z
       .object({
-        minutes: z.number().int().positive().max(24 * 60).default(60),
+        minutes: z
+          .number()
+          .int()
+          .positive()
+          .max(24 * 60)
+          .default(60),
         /** This many presses without a session at one window within `minutes`. */
         min: z.number().int().positive().default(5),
       })
@@ -38,7 +43,12 @@ export const MisuseRuleSchema = z
       .prefault({}),
     flaggedHigh: z
       .object({
-        minutes: z.number().int().positive().max(7 * 24 * 60).default(24 * 60),
+        minutes: z
+          .number()
+          .int()
+          .positive()
+          .max(7 * 24 * 60)
+          .default(24 * 60),
         /** The window's 满意率 at least this far above the hall's… */
         margin: z.number().min(0).max(1).default(0.05),
         /** …while at least this share of its presses is flagged or excluded… */
@@ -103,7 +113,9 @@ export class MisuseWatch {
       window: db.prepare<[string, number], WindowPresses>(
         "SELECT count(*) AS presses, coalesce(sum(level >= 3), 0) AS satisfied, coalesce(sum(flagged = 1 OR excluded = 'misuse'), 0) AS flagged FROM rating_facts WHERE window = ? AND at > ? AND (excluded IS NULL OR excluded = 'misuse') AND channel = 'device'",
       ),
-      hall: db.prepare<[number], { total: number; satisfied: number }>('SELECT count(*) AS total, coalesce(sum(level >= 3), 0) AS satisfied FROM rating_facts WHERE at > ? AND excluded IS NULL'),
+      hall: db.prepare<[number], { total: number; satisfied: number }>(
+        'SELECT count(*) AS total, coalesce(sum(level >= 3), 0) AS satisfied FROM rating_facts WHERE at > ? AND excluded IS NULL',
+      ),
       insert: db.prepare('INSERT INTO alerts (at, window, kind, bad, total, minutes, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     };
   }
@@ -122,12 +134,24 @@ export class MisuseWatch {
       };
       const raise = (kind: MisuseKind, signal: number, total: number, minutes: number, detail: string) => {
         const res = this.s.insert.run(now, window, kind, signal, total, minutes, detail);
-        raised.push({ id: Number(res.lastInsertRowid), at: now, window, kind, bad: signal, total, minutes, detail, ackedBy: null, ackedAt: null });
+        raised.push({
+          id: Number(res.lastInsertRowid),
+          at: now,
+          window,
+          kind,
+          bad: signal,
+          total,
+          minutes,
+          detail,
+          ackedBy: null,
+          ackedAt: null,
+        });
       };
 
       if (!quiet('sessionless')) {
         const { n } = this.s.sessionless.get(window, now - r.sessionless.minutes * 60_000)!;
-        if (n >= r.sessionless.min) raise('sessionless', n, n, r.sessionless.minutes, `${r.sessionless.minutes} 分钟内无办件会话的按键 ${n} 次`);
+        if (n >= r.sessionless.min)
+          raise('sessionless', n, n, r.sessionless.minutes, `${r.sessionless.minutes} 分钟内无办件会话的按键 ${n} 次`);
       }
 
       if (!quiet('burst')) {
@@ -135,7 +159,14 @@ export class MisuseWatch {
         const span = r.burst.seconds * 1000 * r.burst.min * 2;
         const times = this.s.top.all(window, now - span, JSON.stringify(r.burst.levels)).map((x) => x.at);
         const b = longestBurst(times, r.burst.seconds * 1000);
-        if (b.length >= r.burst.min) raise('burst', b.length, times.length, Math.max(1, Math.ceil((b.to - b.from) / 60_000)), `${b.length} 次最高评价连续出现，间隔均不超过 ${r.burst.seconds} 秒（共 ${Math.round((b.to - b.from) / 1000)} 秒）`);
+        if (b.length >= r.burst.min)
+          raise(
+            'burst',
+            b.length,
+            times.length,
+            Math.max(1, Math.ceil((b.to - b.from) / 60_000)),
+            `${b.length} 次最高评价连续出现，间隔均不超过 ${r.burst.seconds} 秒（共 ${Math.round((b.to - b.from) / 1000)} 秒）`,
+          );
       }
 
       if (!quiet('flagged-high')) {
@@ -147,7 +178,13 @@ export class MisuseWatch {
             hallRate = h.total ? h.satisfied / h.total : null;
           }
           if (flaggedHigh(r.flaggedHigh, w, hallRate)) {
-            raise('flagged-high', w.flagged, w.presses, r.flaggedHigh.minutes, `满意率 ${pct(w.satisfied / w.presses)}，全厅 ${hallRate === null ? '—' : pct(hallRate)}；${w.presses} 次按键中 ${w.flagged} 次被标记`);
+            raise(
+              'flagged-high',
+              w.flagged,
+              w.presses,
+              r.flaggedHigh.minutes,
+              `满意率 ${pct(w.satisfied / w.presses)}，全厅 ${hallRate === null ? '—' : pct(hallRate)}；${w.presses} 次按键中 ${w.flagged} 次被标记`,
+            );
           }
         }
       }

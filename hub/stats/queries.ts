@@ -45,7 +45,8 @@ export function rates(c: Counts): Rates {
   };
 }
 
-const SUMS = 'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid, sum(flagged) AS flagged, sum(misuse) AS misuse';
+const SUMS =
+  'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid, sum(flagged) AS flagged, sum(misuse) AS misuse';
 const COLS = 'n1, n2, n3, n4, n5, invalid, flagged, misuse';
 
 export const STAT_SQL = {
@@ -109,7 +110,16 @@ export interface TrendPoint {
 export type Grain = 'day' | 'week' | 'month';
 
 const ZERO: Counts = { n1: 0, n2: 0, n3: 0, n4: 0, n5: 0, invalid: 0, flagged: 0, misuse: 0 };
-const add = (a: Counts, b: Counts): Counts => ({ n1: a.n1 + b.n1, n2: a.n2 + b.n2, n3: a.n3 + b.n3, n4: a.n4 + b.n4, n5: a.n5 + b.n5, invalid: a.invalid + b.invalid, flagged: a.flagged + b.flagged, misuse: a.misuse + b.misuse });
+const add = (a: Counts, b: Counts): Counts => ({
+  n1: a.n1 + b.n1,
+  n2: a.n2 + b.n2,
+  n3: a.n3 + b.n3,
+  n4: a.n4 + b.n4,
+  n5: a.n5 + b.n5,
+  invalid: a.invalid + b.invalid,
+  flagged: a.flagged + b.flagged,
+  misuse: a.misuse + b.misuse,
+});
 
 const monthStart = (m: number) => numberFromDay(`${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}-01`);
 
@@ -139,8 +149,32 @@ export class StatsQueries {
       byDim: db.prepare<[Record<string, unknown>], Counts & { key: string }>(STAT_SQL.byDim),
       hallDays: db.prepare<[number, number], Counts & { day: number }>(STAT_SQL.hallDays),
       keyDays: db.prepare<[string, string, number, number], Counts & { day: number }>(STAT_SQL.keyDays),
-      invalidated: db.prepare<[number, number, number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; order_id: number | null }>(STAT_SQL.invalidated),
-      recent: db.prepare<[number], { id: string; at: number; window: string; staff_id: string | null; item_code: string | null; level: number; channel: string; excluded: string | null; flags: string | null }>(STAT_SQL.recent),
+      invalidated: db.prepare<
+        [number, number, number],
+        {
+          id: string;
+          at: number;
+          window: string;
+          staff_id: string | null;
+          item_code: string | null;
+          level: number;
+          order_id: number | null;
+        }
+      >(STAT_SQL.invalidated),
+      recent: db.prepare<
+        [number],
+        {
+          id: string;
+          at: number;
+          window: string;
+          staff_id: string | null;
+          item_code: string | null;
+          level: number;
+          channel: string;
+          excluded: string | null;
+          flags: string | null;
+        }
+      >(STAT_SQL.recent),
       flagged: db.prepare<[{ from: number; to: number; flag: string | null; limit: number }], FlaggedRow>(STAT_SQL.flagged),
       windowRecent: db.prepare<[string, number], { total: number; bad: number }>(STAT_SQL.windowRecent),
       itemNames: db.prepare<[], { code: string; name: string | null }>(STAT_SQL.itemNames),

@@ -51,7 +51,9 @@ export class DeviceStatusStore {
       upsert: db.prepare(`INSERT INTO device_status (device, state, body, updated_at, last_seen, clock_offset_ms) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (device) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, last_seen = excluded.last_seen, clock_offset_ms = excluded.clock_offset_ms`),
       seen: db.prepare('UPDATE device_status SET last_seen = ? WHERE device = ?'),
-      get: db.prepare<[string], { body: string; updated_at: number; last_seen: number | null; clock_offset_ms: number | null }>('SELECT body, updated_at, last_seen, clock_offset_ms FROM device_status WHERE device = ?'),
+      get: db.prepare<[string], { body: string; updated_at: number; last_seen: number | null; clock_offset_ms: number | null }>(
+        'SELECT body, updated_at, last_seen, clock_offset_ms FROM device_status WHERE device = ?',
+      ),
     };
   }
 
@@ -121,7 +123,9 @@ export class DeviceStatusStore {
       bootId: s?.bootId ?? null,
       uptimeS: s?.uptimeS ?? null,
       backlog: s ? s.outbox : null,
-      clock: s ? { synced: s.clockSynced, offsetMs: offset, ok: s.clockSynced && (offset === null || Math.abs(offset) <= CLOCK_TOLERANCE_MS) } : null,
+      clock: s
+        ? { synced: s.clockSynced, offsetMs: offset, ok: s.clockSynced && (offset === null || Math.abs(offset) <= CLOCK_TOLERANCE_MS) }
+        : null,
       faults: s?.faults ?? [],
       mode: s?.mode ?? null,
       counters: s?.counters ?? {},

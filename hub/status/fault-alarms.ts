@@ -12,12 +12,23 @@ import type { DeviceStatusStore } from './device-status.js';
 
 /** The device's fault names (device/agent.ts) and what each means for the hall. */
 export const ALARMED_FAULTS: Record<string, { what: string; counter: string }> = {
-  'session-refused': { what: 'refused to prompt for a session whose rating could exceed the protocol\'s size limit (the case was not rated)', counter: 'sessionsRefused' },
-  'record-too-large': { what: 'could not write a rating larger than the protocol\'s size limit (the citizen was not thanked)', counter: 'refusedOversized' },
+  'session-refused': {
+    what: "refused to prompt for a session whose rating could exceed the protocol's size limit (the case was not rated)",
+    counter: 'sessionsRefused',
+  },
+  'record-too-large': {
+    what: "could not write a rating larger than the protocol's size limit (the citizen was not thanked)",
+    counter: 'refusedOversized',
+  },
   'records-refused': { what: 'holds records refused for good (kept in its outbox, not delivered)', counter: 'recordsRefused' },
 };
 
-export function alarmDeviceFaults(o: { events: EventEmitter<HubEvents>; alarms: Alarms; status: DeviceStatusStore; registry: Registry }): void {
+export function alarmDeviceFaults(o: {
+  events: EventEmitter<HubEvents>;
+  alarms: Alarms;
+  status: DeviceStatusStore;
+  registry: Registry;
+}): void {
   // Seeded from the stored statuses, so a hub restart does not raise standing faults again.
   // Per device: the faults and counters of its last online status. A fault raises an alarm when
   // it appears, and again when its counter grows (each refused session is one more alarm).
@@ -34,7 +45,8 @@ export function alarmDeviceFaults(o: { events: EventEmitter<HubEvents>; alarms: 
       const a = ALARMED_FAULTS[f];
       if (!a) continue;
       const grew = (s.counters[a.counter] ?? 0) > (before.counters[a.counter] ?? 0);
-      if (!before.faults.has(f) || grew) o.alarms.raise('device-fault', device, `${device} ${a.what}`, { fault: f, [a.counter]: s.counters[a.counter] ?? 0 });
+      if (!before.faults.has(f) || grew)
+        o.alarms.raise('device-fault', device, `${device} ${a.what}`, { fault: f, [a.counter]: s.counters[a.counter] ?? 0 });
     }
     known.set(device, { faults: new Set(s.faults), counters: s.counters });
   });

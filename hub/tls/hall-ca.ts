@@ -27,7 +27,10 @@ export interface HallPki {
 }
 
 function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -45,7 +48,9 @@ export async function makeHallPki(o: { hall: string; hosts: string[]; days?: num
   const caKeys = await keyPair();
   const caNotAfter = new Date(notBefore.getTime() + (days + 365) * 86_400_000);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(12)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: `CN=${dn(`haochaping hall CA ${o.hall}`)}, O=${dn(o.hall)}`,
     notBefore,
     notAfter: caNotAfter,
@@ -59,7 +64,9 @@ export async function makeHallPki(o: { hall: string; hosts: string[]; days?: num
   });
   const serverKeys = await keyPair();
   const server = await x509.X509CertificateGenerator.create({
-    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(12)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     subject: `CN=${dn(o.hosts[0]!)}, O=${dn(o.hall)}`,
     issuer: ca.subject,
     notBefore,
@@ -72,12 +79,17 @@ export async function makeHallPki(o: { hall: string; hosts: string[]; days?: num
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       // Loopback too: hall IT's commands on the hub machine reach it at 127.0.0.1 (hub.url).
-      new x509.SubjectAlternativeNameExtension([...new Set([...o.hosts, 'localhost', '127.0.0.1'])].map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
+      new x509.SubjectAlternativeNameExtension(
+        [...new Set([...o.hosts, 'localhost', '127.0.0.1'])].map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h })),
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
       await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey),
     ],
   });
-  const fp = Buffer.from(await ca.getThumbprint('SHA-256')).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+  const fp = Buffer.from(await ca.getThumbprint('SHA-256'))
+    .toString('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
   return {
     caCert: ca.toString('pem') + '\n',
     caKey: pem('PRIVATE KEY', await crypto.subtle.exportKey('pkcs8', caKeys.privateKey)),

@@ -95,7 +95,8 @@ export class AuditLog {
     let prev = GENESIS_HASH;
     for (const r of this.db.prepare<[], AuditRow>('SELECT * FROM audit_log ORDER BY n').iterate()) {
       if (r.prev_hash !== prev) return { n: r.n, reason: 'previous hash does not match' };
-      if (chainHash(prev, { at: r.at, actor: r.actor, action: r.action, target: r.target, detail: r.detail }) !== r.hash) return { n: r.n, reason: 'content does not match its hash' };
+      if (chainHash(prev, { at: r.at, actor: r.actor, action: r.action, target: r.target, detail: r.detail }) !== r.hash)
+        return { n: r.n, reason: 'content does not match its hash' };
       prev = r.hash;
     }
     return null;

@@ -46,19 +46,28 @@ export function addUserCommands(hub: Command): void {
     .description('add an account; prints the password (generated unless --password-stdin)')
     .requiredOption('--name <name>', 'log-in name (2–32 letters, digits, _ . @ -)')
     .addOption(new Option('--role <role>', 'what the account may do').choices([...STAFF_ROLES]).makeOptionMandatory())
-    .option('--display-name <name>', 'the person\'s name as shown on the page')
+    .option('--display-name <name>', "the person's name as shown on the page")
     .option('--password-stdin', 'read the password (≥ 10 characters) from the first line of stdin', false)
     .action((o, cmd: Command) =>
       run(dataDir(cmd), async (users) => {
-        const { user: u, password } = await users.add('cli', { name: o.name, role: o.role, displayName: o.displayName, password: o.passwordStdin ? passwordFromStdin() : undefined });
+        const { user: u, password } = await users.add('cli', {
+          name: o.name,
+          role: o.role,
+          displayName: o.displayName,
+          password: o.passwordStdin ? passwordFromStdin() : undefined,
+        });
         console.log(`added ${u.name} (${u.role} ${ROLE_LABELS[u.role]})`);
         if (!o.passwordStdin) console.log(`password: ${password}`);
       }),
     );
   withData(user.command('passwd'))
-    .description('set a new password (read from stdin); ends the account\'s sessions')
+    .description("set a new password (read from stdin); ends the account's sessions")
     .requiredOption('--name <name>', 'log-in name')
-    .action((o, cmd: Command) => run(dataDir(cmd), (users) => users.setPassword('cli', o.name, passwordFromStdin()).then(() => console.log(`password of ${o.name} changed`))));
+    .action((o, cmd: Command) =>
+      run(dataDir(cmd), (users) =>
+        users.setPassword('cli', o.name, passwordFromStdin()).then(() => console.log(`password of ${o.name} changed`)),
+      ),
+    );
   withData(user.command('disable'))
     .description('disable an account (it keeps its history); --enable to undo')
     .requiredOption('--name <name>', 'log-in name')

@@ -54,7 +54,11 @@ export class Sessions {
   resolve(token: string | undefined, touch = true): ActiveSession | null {
     if (!token) return null;
     const h = tokenHash(token);
-    const r = this.db.prepare<[string], Row>('SELECT user_id, csrf, created_at, last_seen_at, expires_at, ended_at FROM staff_sessions WHERE token_hash = ?').get(h);
+    const r = this.db
+      .prepare<[string], Row>(
+        'SELECT user_id, csrf, created_at, last_seen_at, expires_at, ended_at FROM staff_sessions WHERE token_hash = ?',
+      )
+      .get(h);
     if (!r || r.ended_at !== null) return null;
     const now = this.now();
     if (now >= r.expires_at || now - r.last_seen_at >= this.policy.idleMs) return null;

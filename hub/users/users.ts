@@ -13,7 +13,9 @@ export const STAFF_ROLES = ['admin', 'supervisor', 'viewer'] as const;
 export type StaffRoleName = (typeof STAFF_ROLES)[number];
 export const ROLE_LABELS: Record<StaffRoleName, string> = { admin: '管理员', supervisor: '督办员', viewer: '只读' };
 
-export const UserNameSchema = z.string().regex(/^[A-Za-z0-9_.@-]{2,32}$/, '账号须为2–32位字母、数字或 _ . @ - (user name: 2–32 letters, digits, _ . @ -)');
+export const UserNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.@-]{2,32}$/, '账号须为2–32位字母、数字或 _ . @ - (user name: 2–32 letters, digits, _ . @ -)');
 export const PasswordSchema = z.string().min(10, '密码至少10位 (password: at least 10 characters)').max(200);
 
 export interface StaffUser {
@@ -37,7 +39,14 @@ interface Row {
   locked_until: number | null;
 }
 
-const toUser = (r: Row): StaffUser => ({ id: r.id, name: r.name, displayName: r.display_name, role: r.role, createdAt: r.created_at, disabledAt: r.disabled_at });
+const toUser = (r: Row): StaffUser => ({
+  id: r.id,
+  name: r.name,
+  displayName: r.display_name,
+  role: r.role,
+  createdAt: r.created_at,
+  disabledAt: r.disabled_at,
+});
 
 export class UserError extends Error {
   override readonly name = 'UserError';
@@ -49,7 +58,8 @@ export class UserError extends Error {
   }
 }
 
-export type LoginResult = { ok: true; user: StaffUser } | { ok: false; reason: 'bad-credentials' | 'locked' | 'disabled'; lockedUntil?: number };
+export type LoginResult =
+  { ok: true; user: StaffUser } | { ok: false; reason: 'bad-credentials' | 'locked' | 'disabled'; lockedUntil?: number };
 
 /** After this many failures in a row an account is locked for LOCK_MS. */
 export const MAX_FAILURES = 5;
@@ -88,7 +98,10 @@ export class Users {
   }
 
   /** Adds an account; without a password one is generated and returned. */
-  async add(by: string, o: { name: string; role: StaffRoleName; password?: string; displayName?: string }): Promise<{ user: StaffUser; password: string }> {
+  async add(
+    by: string,
+    o: { name: string; role: StaffRoleName; password?: string; displayName?: string },
+  ): Promise<{ user: StaffUser; password: string }> {
     const name = UserNameSchema.parse(o.name);
     if (!STAFF_ROLES.includes(o.role)) throw new UserError('invalid', `role must be one of ${STAFF_ROLES.join(', ')}`);
     const password = o.password ?? newSecret(12);
@@ -108,10 +121,14 @@ export class Users {
     PasswordSchema.parse(password);
     const hash = await hashPassword(password, HUMAN_PASSWORD_COST);
     this.db.transaction(() => {
-      const r = this.db.prepare('UPDATE staff_users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?').run(hash, name);
+      const r = this.db
+        .prepare('UPDATE staff_users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?')
+        .run(hash, name);
       if (r.changes === 0) throw new UserError('not-found', `no user ${name}`);
       // A new password ends every session of the account.
-      this.db.prepare('UPDATE staff_sessions SET ended_at = ? WHERE ended_at IS NULL AND user_id = (SELECT id FROM staff_users WHERE name = ?)').run(this.now(), name);
+      this.db
+        .prepare('UPDATE staff_sessions SET ended_at = ? WHERE ended_at IS NULL AND user_id = (SELECT id FROM staff_users WHERE name = ?)')
+        .run(this.now(), name);
       this.audit.record(by, 'password-set', name);
     })();
   }
@@ -121,7 +138,9 @@ export class Users {
       const u = this.row(name);
       if (!u) throw new UserError('not-found', `no user ${name}`);
       if (disabled && u.role === 'admin' && u.disabled_at === null) {
-        const admins = this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM staff_users WHERE role = 'admin' AND disabled_at IS NULL").get()!.n;
+        const admins = this.db
+          .prepare<[], { n: number }>("SELECT count(*) AS n FROM staff_users WHERE role = 'admin' AND disabled_at IS NULL")
+          .get()!.n;
         if (admins <= 1) throw new UserError('last-admin', '不能停用最后一个管理员 (cannot disable the last admin)');
       }
       this.db.prepare('UPDATE staff_users SET disabled_at = ? WHERE id = ?').run(disabled ? this.now() : null, u.id);

@@ -113,23 +113,49 @@ export class HallWeb {
     this.log = d.log.child({ part: 'web' });
     this.profile = loadPolicy(this.config.policy);
     this.calendar = d.calendar ?? new WorkingDayCalendar();
-    const policy: Policy = { profile: this.profile, calendar: this.calendar, handoff: d.handoffTarget ? { target: d.handoffTarget } : null };
+    const policy: Policy = {
+      profile: this.profile,
+      calendar: this.calendar,
+      handoff: d.handoffTarget ? { target: d.handoffTarget } : null,
+    };
     this.handoffTarget = d.handoffTarget ?? null;
     this.audit = new AuditLog(d.db, this.now);
     this.users = new Users(d.db, this.audit, this.now);
-    this.sessions = new Sessions(d.db, this.users, { idleMs: this.config.sessionIdleMinutes * 60_000, maxMs: this.config.sessionMaxHours * 3_600_000 }, this.now);
+    this.sessions = new Sessions(
+      d.db,
+      this.users,
+      { idleMs: this.config.sessionIdleMinutes * 60_000, maxMs: this.config.sessionMaxHours * 3_600_000 },
+      this.now,
+    );
     this.facts = new Facts(d.db);
     this.stats = new StatsQueries(d.db);
     // Every step that leaves the hall (milestones, invalidation, hand-off) is queued in the step's transaction.
     const outbound = { db: d.db, hall: d.hall ?? d.registry.hall, handoffTarget: this.handoffTarget };
-    this.workOrders = new WorkOrders(d.db, () => policy, this.now, (ratingId) => this.facts.exclude(ratingId, 'invalid'), (step) =>
-      queueOutbound(outbound, step.before, step.after, step.cmd, step.event, step.actor, step.at, () => this.workOrders.trail(step.after.id)),
+    this.workOrders = new WorkOrders(
+      d.db,
+      () => policy,
+      this.now,
+      (ratingId) => this.facts.exclude(ratingId, 'invalid'),
+      (step) =>
+        queueOutbound(outbound, step.before, step.after, step.cmd, step.event, step.actor, step.at, () =>
+          this.workOrders.trail(step.after.id),
+        ),
       () => !!d.registry.hallSettings().reasonRequired,
     );
     this.alerts = new ClusterWatch(d.db, this.stats, this.config.alerts, this.now);
     this.misuse = new MisuseWatch(d.db, this.config.misuseAlerts, this.now);
-    this.misuseCounter = new Counter({ name: 'hcp_misuse_alerts_total', help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)', labelNames: ['kind'] as const, registers: [d.metrics.registry] });
-    this.alertCounter = new Counter({ name: 'hcp_bad_review_alerts_total', help: '差评 cluster alerts raised, by window', labelNames: ['window'] as const, registers: [d.metrics.registry] });
+    this.misuseCounter = new Counter({
+      name: 'hcp_misuse_alerts_total',
+      help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)',
+      labelNames: ['kind'] as const,
+      registers: [d.metrics.registry],
+    });
+    this.alertCounter = new Counter({
+      name: 'hcp_bad_review_alerts_total',
+      help: '差评 cluster alerts raised, by window',
+      labelNames: ['window'] as const,
+      registers: [d.metrics.registry],
+    });
 
     // Off ingest's call stack: many group commits in a burst become one catch-up.
     d.events.on('stored', () => this.schedule());
@@ -147,7 +173,12 @@ export class HallWeb {
   async ensureInitialAdmin(): Promise<string | null> {
     if (this.users.count() > 0) return null;
     const file = join(this.d.dataDir, INITIAL_PASSWORD_FILE);
-    const { password } = await this.users.add('system', { name: 'admin', role: 'admin', displayName: '管理员', password: process.env.HCP_WEB_ADMIN_PASSWORD || undefined });
+    const { password } = await this.users.add('system', {
+      name: 'admin',
+      role: 'admin',
+      displayName: '管理员',
+      password: process.env.HCP_WEB_ADMIN_PASSWORD || undefined,
+    });
     writeFileAtomic(file, `admin\n${password}\n`, 0o600);
     this.log.info({ file }, 'created the first web admin account "admin"; its password is in this file');
     return password;
@@ -229,11 +260,23 @@ export class HallWeb {
     for (const f of added) {
       if (f.level <= 2 && f.policy !== 'exclude') badWindows.push(f.window);
       // Backfilled history is not news for the live feed.
-      if (f.receivedAt >= recentCutoff) this.live.send('rating', { id: f.id, at: f.at, window: f.window, staffId: f.staffId, level: f.level, channel: f.channel, itemName: f.itemName, flags: f.flags?.length ? f.flags.join(',') : null, excluded: f.policy === 'exclude' ? 'misuse' : null });
+      if (f.receivedAt >= recentCutoff)
+        this.live.send('rating', {
+          id: f.id,
+          at: f.at,
+          window: f.window,
+          staffId: f.staffId,
+          level: f.level,
+          channel: f.channel,
+          itemName: f.itemName,
+          flags: f.flags?.length ? f.flags.join(',') : null,
+          excluded: f.policy === 'exclude' ? 'misuse' : null,
+        });
     }
     for (const o of created) {
       this.log.info({ order: o.id, window: o.window, level: o.level, dueAt: o.dueAt }, '差评 work order opened');
-      if (o.createdAt >= recentCutoff) this.live.send('workorder', { id: o.id, window: o.window, level: o.level, state: o.state, dueAt: o.dueAt });
+      if (o.createdAt >= recentCutoff)
+        this.live.send('workorder', { id: o.id, window: o.window, level: o.level, state: o.state, dueAt: o.dueAt });
     }
     for (const a of this.alerts.check(badWindows)) this.raise(a);
     for (const a of this.misuse.check(added.filter((f) => f.receivedAt >= recentCutoff))) {
@@ -323,16 +366,27 @@ export class HallWeb {
       .prepare<[string], { level: number; at: number }>('SELECT level, at FROM rating_facts WHERE window = ? ORDER BY at DESC LIMIT 1')
       .get(d.window);
     const day = dayNumber(this.now());
-    const today = todayCounts ? (todayCounts.get(d.window) ?? { total: 0, bad: 0, misuse: 0 }) : (() => {
-      const c = this.stats.trend(day, day, 'day', 'window', d.window)[0]?.counts;
-      return { total: c?.total ?? 0, bad: c?.bad ?? 0, misuse: c?.misuse ?? 0 };
-    })();
+    const today = todayCounts
+      ? (todayCounts.get(d.window) ?? { total: 0, bad: 0, misuse: 0 })
+      : (() => {
+          const c = this.stats.trend(day, day, 'day', 'window', d.window)[0]?.counts;
+          return { total: c?.total ?? 0, bad: c?.bad ?? 0, misuse: c?.misuse ?? 0 };
+        })();
     return {
       id,
       window: d.window,
       windowName: cfg?.windowName ?? null,
       name: d.name,
-      state: d.revoked_at !== null ? 'revoked' : h.reportedState === null && !online ? 'never' : !online ? 'offline' : paused ? 'paused' : 'online',
+      state:
+        d.revoked_at !== null
+          ? 'revoked'
+          : h.reportedState === null && !online
+            ? 'never'
+            : !online
+              ? 'offline'
+              : paused
+                ? 'paused'
+                : 'online',
       online,
       paused,
       mode: h.mode ?? null,
@@ -350,7 +404,9 @@ export class HallWeb {
 
   private todayByWindow(): Map<string, { total: number; bad: number; misuse: number }> {
     const today = dayNumber(this.now());
-    return new Map(this.stats.byDim('window', today, today).map((r) => [r.key, { total: r.counts.total, bad: r.counts.bad, misuse: r.counts.misuse }]));
+    return new Map(
+      this.stats.byDim('window', today, today).map((r) => [r.key, { total: r.counts.total, bad: r.counts.bad, misuse: r.counts.misuse }]),
+    );
   }
 
   tiles(): Tile[] {
@@ -372,4 +428,3 @@ export class HallWeb {
     };
   }
 }
-

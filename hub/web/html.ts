@@ -30,7 +30,8 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
 }
 
 /** JSON for a <script type="application/json"> block: '<' escaped so it cannot close the tag. */
-export const jsonScript = (id: string, data: unknown) => new Html(`<script type="application/json" id="${escapeHtml(id)}">${JSON.stringify(data).replace(/</g, '\\u003c')}</script>`);
+export const jsonScript = (id: string, data: unknown) =>
+  new Html(`<script type="application/json" id="${escapeHtml(id)}">${JSON.stringify(data).replace(/</g, '\\u003c')}</script>`);
 
 const fmt = (o: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, ...o });
 const DATETIME = fmt({ year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });

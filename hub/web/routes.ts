@@ -29,8 +29,24 @@ import { FLAG_LABELS } from '../policy/flag-policy.js';
 import { html, levelLabel, percent } from './html.js';
 
 /** "no-session,too-soon" → "无办件会话；提示后过快按键". */
-export const flagText = (flags: string) => flags.split(',').map((f) => FLAG_LABELS[f] ?? f).join('；');
-import { alertsPage, auditPage, layout, loginPage, statsPage, usersPage, wallPage, workOrderPage, workOrdersPage, type PageContext, type StatsView } from './pages.js';
+export const flagText = (flags: string) =>
+  flags
+    .split(',')
+    .map((f) => FLAG_LABELS[f] ?? f)
+    .join('；');
+import {
+  alertsPage,
+  auditPage,
+  layout,
+  loginPage,
+  statsPage,
+  usersPage,
+  wallPage,
+  workOrderPage,
+  workOrdersPage,
+  type PageContext,
+  type StatsView,
+} from './pages.js';
 
 export const SESSION_COOKIE = 'hcp_session';
 const RANK: Record<StaffRoleName, number> = { viewer: 0, supervisor: 1, admin: 2 };
@@ -45,7 +61,14 @@ export class WebError extends Error {
   }
 }
 
-const REFUSAL_STATUS: Record<Refusal['code'], number> = { forbidden: 403, 'own-appeal': 403, 'invalid-transition': 409, 'too-late': 422, 'limit-reached': 422, 'invalid-input': 400 };
+const REFUSAL_STATUS: Record<Refusal['code'], number> = {
+  forbidden: 403,
+  'own-appeal': 403,
+  'invalid-transition': 409,
+  'too-late': 422,
+  'limit-reached': 422,
+  'invalid-input': 400,
+};
 
 /** The static folder, from the sources or from dist/ (static files are not compiled). */
 function staticDir(): string {
@@ -99,7 +122,9 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
   const to = numberFromDay(r.to);
   const t0 = performance.now();
   const summary = time('summary', () => web.stats.summary(from, to));
-  const trend = time('trend', () => (r.dim && r.key !== undefined ? web.stats.trend(from, to, r.grain, r.dim, r.key) : web.stats.trend(from, to, r.grain)));
+  const trend = time('trend', () =>
+    r.dim && r.key !== undefined ? web.stats.trend(from, to, r.grain, r.dim, r.key) : web.stats.trend(from, to, r.grain),
+  );
   const tables = {
     window: time('window', () => web.stats.byDim('window', from, to)),
     staff: time('staff', () => web.stats.byDim('staff', from, to)),
@@ -155,7 +180,10 @@ const StatsQuery = z.object({
   dim: z.enum(['window', 'staff', 'item', 'channel']).optional(),
   key: z.string().max(200).optional(),
   table: z.enum(['window', 'staff', 'item', 'channel', 'trend', 'invalid', 'flagged']).optional(),
-  flag: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/).optional(),
+  flag: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/)
+    .optional(),
 });
 
 function statsRequest(q: unknown, now: number): StatsRequest {
@@ -175,10 +203,19 @@ const CommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start-verify'), note: Note }),
   z.object({ type: z.literal('confirm'), class: z.enum(CLASSES), note: Note }),
   z.object({ type: z.literal('appeal'), note: z.string().max(2000) }),
-  z.object({ type: z.literal('judge'), outcome: z.enum(['upheld', 'invalid']), class: z.enum(CLASSES).optional(), note: z.string().max(2000) }),
+  z.object({
+    type: z.literal('judge'),
+    outcome: z.enum(['upheld', 'invalid']),
+    class: z.enum(CLASSES).optional(),
+    note: z.string().max(2000),
+  }),
   z.object({ type: z.literal('extend'), amount: z.coerce.number().int(), note: z.string().max(2000) }),
   z.object({ type: z.literal('rectify'), note: z.string().max(2000) }),
-  z.object({ type: z.literal('revisit'), satisfied: z.union([z.boolean(), z.enum(['yes', 'no']).transform((v) => v === 'yes')]), note: z.string().max(2000) }),
+  z.object({
+    type: z.literal('revisit'),
+    satisfied: z.union([z.boolean(), z.enum(['yes', 'no']).transform((v) => v === 'yes')]),
+    note: z.string().max(2000),
+  }),
   z.object({ type: z.literal('hand-off'), note: z.string().max(2000) }),
   z.object({ type: z.literal('comment'), note: z.string().max(2000) }),
 ]);
@@ -193,7 +230,8 @@ const ActionBody = z.object({ version: z.coerce.number().int().positive().option
 export function safeNext(n: unknown): string {
   const fallback = '/wall';
   // eslint-disable-next-line no-control-regex
-  if (typeof n !== 'string' || n.length > 2000 || !n.startsWith('/') || n.startsWith('//') || /[\\\u0000-\u0020\u007f-\u009f]/.test(n)) return fallback;
+  if (typeof n !== 'string' || n.length > 2000 || !n.startsWith('/') || n.startsWith('//') || /[\\\u0000-\u0020\u007f-\u009f]/.test(n))
+    return fallback;
   try {
     const base = 'http://hub.invalid';
     const u = new URL(n, base);
@@ -216,22 +254,31 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   // session gets 401, never a 400 that tells it what a valid body would look like.
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?', 1)[0]!;
-    if (path.startsWith('/api/hall/') && path !== '/api/hall/login' && !sessionOf(req)) throw new WebError(401, 'unauthorized', '请先登录 (log in first)');
+    if (path.startsWith('/api/hall/') && path !== '/api/hall/login' && !sessionOf(req))
+      throw new WebError(401, 'unauthorized', '请先登录 (log in first)');
   });
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
   await app.register(fastifyStatic, { root: staticDir(), prefix: '/static/', maxAge: 3_600_000 });
   const chart = chartJs();
-  app.get('/static/vendor/chart.umd.js', async (_req, reply) => reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(chart));
+  app.get('/static/vendor/chart.umd.js', async (_req, reply) =>
+    reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(chart),
+  );
 
   const hallName = web.config.hallName ?? web.d.registry.hall;
   const sessionOf = (req: FastifyRequest): ActiveSession | null => web.sessions.resolve(req.cookies[SESSION_COOKIE]);
   const ctxOf = (req: FastifyRequest, s: ActiveSession | null, active?: string): PageContext => {
     const q = req.query as Record<string, unknown>;
-    const flash = typeof q.ok === 'string' ? { kind: 'ok' as const, text: q.ok } : typeof q.err === 'string' ? { kind: 'error' as const, text: q.err } : null;
+    const flash =
+      typeof q.ok === 'string'
+        ? { kind: 'ok' as const, text: q.ok }
+        : typeof q.err === 'string'
+          ? { kind: 'error' as const, text: q.err }
+          : null;
     return { hallName, user: s?.user ?? null, csrf: s?.csrf ?? null, now: web.now(), active, flash };
   };
   // Everything the pages load comes from the hub itself; nothing may frame them.
-  const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  const CSP =
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
   const sendHtml = (reply: FastifyReply, body: { toString(): string }, code = 200) =>
     reply
       .code(code)
@@ -244,12 +291,28 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
 
   /** Pages: no session → the log-in page; too low a role → 403 page. */
   const page =
-    (min: StaffRoleName, active: string | undefined, handler: (req: FastifyRequest, reply: FastifyReply, s: ActiveSession, ctx: PageContext) => unknown) =>
+    (
+      min: StaffRoleName,
+      active: string | undefined,
+      handler: (req: FastifyRequest, reply: FastifyReply, s: ActiveSession, ctx: PageContext) => unknown,
+    ) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const s = sessionOf(req);
       if (!s) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
       const ctx = ctxOf(req, s, active);
-      if (RANK[s.user.role] < RANK[min]) return sendHtml(reply, layout(ctx, '无权限', html`<section class="card"><h1>无权限</h1><p>您的账号角色不能查看此页面。</p></section>`), 403);
+      if (RANK[s.user.role] < RANK[min])
+        return sendHtml(
+          reply,
+          layout(
+            ctx,
+            '无权限',
+            html`<section class="card">
+              <h1>无权限</h1>
+              <p>您的账号角色不能查看此页面。</p>
+            </section>`,
+          ),
+          403,
+        );
       return handler(req, reply, s, ctx);
     };
   /** JSON: no session → 401; too low a role → 403; writes need the CSRF header or field. */
@@ -266,7 +329,11 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   };
   /** Form posts: check session, role and CSRF; errors go back to the page as a message. */
   const form =
-    (min: StaffRoleName, back: (req: FastifyRequest) => string, handler: (req: FastifyRequest, s: ActiveSession) => Promise<string | void> | string | void) =>
+    (
+      min: StaffRoleName,
+      back: (req: FastifyRequest) => string,
+      handler: (req: FastifyRequest, s: ActiveSession) => Promise<string | void> | string | void,
+    ) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const s = sessionOf(req);
       if (!s) return reply.redirect('/login', 303);
@@ -293,13 +360,22 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     const r = await web.users.login(name, password, req.ip);
     if (!r.ok) return r;
     const { token, session } = web.sessions.create(r.user);
-    reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https', maxAge: Math.floor(web.config.sessionMaxHours * 3600) });
+    reply.setCookie(SESSION_COOKIE, token, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: req.protocol === 'https',
+      maxAge: Math.floor(web.config.sessionMaxHours * 3600),
+    });
     return { ok: true as const, session };
   };
-  const loginMessage = (reason: string) => (reason === 'locked' ? '连续输错密码次数过多，账号已临时锁定，请10分钟后再试' : reason === 'disabled' ? '账号已停用' : '账号或密码错误');
+  const loginMessage = (reason: string) =>
+    reason === 'locked' ? '连续输错密码次数过多，账号已临时锁定，请10分钟后再试' : reason === 'disabled' ? '账号已停用' : '账号或密码错误';
 
   app.get('/', async (req, reply) => reply.redirect(sessionOf(req) ? '/wall' : '/login', 303));
-  app.get('/login', async (req, reply) => sendHtml(reply, loginPage(ctxOf(req, null), null, safeNext((req.query as { next?: string }).next))));
+  app.get('/login', async (req, reply) =>
+    sendHtml(reply, loginPage(ctxOf(req, null), null, safeNext((req.query as { next?: string }).next))),
+  );
   app.post('/login', async (req, reply) => {
     const b = z.object({ name: z.string().max(64), password: z.string().max(200), next: z.string().optional() }).parse(req.body);
     const r = await login(req, reply, b.name.trim(), b.password);
@@ -314,7 +390,19 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
       try {
         checkCsrf(req, s);
       } catch (e) {
-        return sendHtml(reply, layout(ctxOf(req, s), '无法退出', html`<section class="card"><h1>无法退出</h1><p>${messageOf(e)}</p><p><a href="/wall">返回</a></p></section>`), 403);
+        return sendHtml(
+          reply,
+          layout(
+            ctxOf(req, s),
+            '无法退出',
+            html`<section class="card">
+              <h1>无法退出</h1>
+              <p>${messageOf(e)}</p>
+              <p><a href="/wall">返回</a></p>
+            </section>`,
+          ),
+          403,
+        );
       }
       web.sessions.end(token);
       web.audit.record(s.user.name, 'logout');
@@ -362,7 +450,9 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   // ---- statistics
   app.get(
     '/stats',
-    page('viewer', '/stats', (req, reply, _s, ctx) => sendHtml(reply, statsPage(ctx, computeStats(web, statsRequest(req.query, web.now()))))),
+    page('viewer', '/stats', (req, reply, _s, ctx) =>
+      sendHtml(reply, statsPage(ctx, computeStats(web, statsRequest(req.query, web.now())))),
+    ),
   );
   app.get('/api/hall/stats', async (req) => {
     api('viewer', req);
@@ -375,20 +465,66 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     if (!s) return reply.redirect('/login', 303);
     const table = StatsQuery.parse(req.query).table ?? 'window';
     const v = computeStats(web, statsRequest(req.query, web.now()));
-    const levelCols = ['非常满意', '满意', '基本满意', '不满意', '非常不满意', '有效评价', '满意率', '差评率', '无效差评', '已标记', '异常不计入'];
-    const counts = (c: StatsView['summary']) => [c.n5, c.n4, c.n3, c.n2, c.n1, c.total, percent(c.satisfaction, 2), percent(c.badRate, 2), c.invalid, c.flagged, c.misuse];
+    const levelCols = [
+      '非常满意',
+      '满意',
+      '基本满意',
+      '不满意',
+      '非常不满意',
+      '有效评价',
+      '满意率',
+      '差评率',
+      '无效差评',
+      '已标记',
+      '异常不计入',
+    ];
+    const counts = (c: StatsView['summary']) => [
+      c.n5,
+      c.n4,
+      c.n3,
+      c.n2,
+      c.n1,
+      c.total,
+      percent(c.satisfaction, 2),
+      percent(c.badRate, 2),
+      c.invalid,
+      c.flagged,
+      c.misuse,
+    ];
     let csv: string;
-    if (table === 'trend') csv = toCsv(['期间', ...levelCols], v.trend.map((p) => [p.period, ...counts(p.counts)]));
+    if (table === 'trend')
+      csv = toCsv(
+        ['期间', ...levelCols],
+        v.trend.map((p) => [p.period, ...counts(p.counts)]),
+      );
     else if (table === 'flagged') {
       csv = toCsv(
         ['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '设备', '标记', '标记说明', '统计'],
-        v.flagged.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.device, r.flags, flagText(r.flags), r.excluded === 'misuse' ? '不计入' : '计入']),
+        v.flagged.map((r) => [
+          r.id,
+          new Date(r.at).toISOString(),
+          r.window,
+          levelLabel(r.level),
+          r.staff_id,
+          r.item_code,
+          r.device,
+          r.flags,
+          flagText(r.flags),
+          r.excluded === 'misuse' ? '不计入' : '计入',
+        ]),
       );
-    }
-    else if (table === 'invalid') csv = toCsv(['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '工单'], v.invalidated.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.order_id]));
+    } else if (table === 'invalid')
+      csv = toCsv(
+        ['评价编号', '评价时间', '窗口', '等级', '工作人员', '事项编码', '工单'],
+        v.invalidated.map((r) => [r.id, new Date(r.at).toISOString(), r.window, levelLabel(r.level), r.staff_id, r.item_code, r.order_id]),
+      );
     else {
-      const label = (k: string) => (table === 'channel' ? k : k === '' ? '（未登记）' : ((v.labels as Record<string, Map<string, string>>)[table]?.get(k) ?? k));
-      csv = toCsv([{ window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' }[table], ...levelCols], v.tables[table].map((r) => [label(r.key), ...counts(r.counts)]));
+      const label = (k: string) =>
+        table === 'channel' ? k : k === '' ? '（未登记）' : ((v.labels as Record<string, Map<string, string>>)[table]?.get(k) ?? k);
+      csv = toCsv(
+        [{ window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' }[table], ...levelCols],
+        v.tables[table].map((r) => [label(r.key), ...counts(r.counts)]),
+      );
     }
     web.audit.record(s.user.name, 'export-csv', table, { from: v.from, to: v.to });
     return reply
@@ -399,7 +535,12 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
 
   // ---- work orders
   const reasonTexts = new Map(BUILTIN_CATALOGUE.reasons.map((r) => [r.code, r.text]));
-  const ListQuery = z.object({ state: z.enum(['open', 'overdue', 'all', ...STATES]).default('open'), window: z.string().max(32).optional(), limit: z.coerce.number().int().min(1).max(1000).default(200), before: z.coerce.number().int().optional() });
+  const ListQuery = z.object({
+    state: z.enum(['open', 'overdue', 'all', ...STATES]).default('open'),
+    window: z.string().max(32).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+    before: z.coerce.number().int().optional(),
+  });
   app.get(
     '/workorders',
     page('viewer', '/workorders', (req, reply, _s, ctx) => {
@@ -411,10 +552,25 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   app.get(
     '/workorders/:id',
     page('viewer', '/workorders', (req, reply, _s, ctx) => {
-      const id = z.coerce.number().int().parse((req.params as { id: string }).id);
+      const id = z.coerce
+        .number()
+        .int()
+        .parse((req.params as { id: string }).id);
       const o = web.workOrders.get(id);
       if (!o) return sendHtml(reply, layout(ctx, '没有此工单', html`<section class="card"><h1>没有工单 #${id}</h1></section>`), 404);
-      return sendHtml(reply, workOrderPage(ctx, o, web.workOrders.trail(id), web.profile, reasonTexts, web.staffNames(), web.handoffTarget, outboundFor(web.d.db, o.ratingId)));
+      return sendHtml(
+        reply,
+        workOrderPage(
+          ctx,
+          o,
+          web.workOrders.trail(id),
+          web.profile,
+          reasonTexts,
+          web.staffNames(),
+          web.handoffTarget,
+          outboundFor(web.d.db, o.ratingId),
+        ),
+      );
     }),
   );
   const act = (idParam: string, body: unknown, s: ActiveSession) => {
@@ -428,22 +584,39 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   };
   app.post(
     '/workorders/:id',
-    form('supervisor', (req) => `/workorders/${(req.params as { id: string }).id}`, (req, s) => {
-      const o = act((req.params as { id: string }).id, req.body, s);
-      return `已办理：${o.id} 号工单现为「${{ new: '待核实', verifying: '核实中', appealed: '申诉复核中', rectifying: '整改中', revisit: '待回访', closed: '已办结', invalid: '无效差评' }[o.state]}」`;
-    }),
+    form(
+      'supervisor',
+      (req) => `/workorders/${(req.params as { id: string }).id}`,
+      (req, s) => {
+        const o = act((req.params as { id: string }).id, req.body, s);
+        return `已办理：${o.id} 号工单现为「${{ new: '待核实', verifying: '核实中', appealed: '申诉复核中', rectifying: '整改中', revisit: '待回访', closed: '已办结', invalid: '无效差评' }[o.state]}」`;
+      },
+    ),
   );
   app.get('/api/hall/workorders', async (req) => {
     api('viewer', req);
     const q = ListQuery.parse(req.query);
-    return { orders: web.workOrders.list({ state: q.state, window: q.window, limit: q.limit, beforeId: q.before }).map((o) => ({ ...o, overdue: web.workOrders.isOverdue(o) })), counts: web.workOrders.counts() };
+    return {
+      orders: web.workOrders
+        .list({ state: q.state, window: q.window, limit: q.limit, beforeId: q.before })
+        .map((o) => ({ ...o, overdue: web.workOrders.isOverdue(o) })),
+      counts: web.workOrders.counts(),
+    };
   });
   app.get('/api/hall/workorders/:id', async (req) => {
     const s = api('viewer', req);
-    const id = z.coerce.number().int().parse((req.params as { id: string }).id);
+    const id = z.coerce
+      .number()
+      .int()
+      .parse((req.params as { id: string }).id);
     const o = web.workOrders.get(id);
     if (!o) throw new WebError(404, 'not-found', `没有工单 ${id}`);
-    return { order: { ...o, overdue: web.workOrders.isOverdue(o) }, trail: web.workOrders.trail(id), allowed: allowedActions(o, s.user.role, !!web.handoffTarget), outbound: outboundFor(web.d.db, o.ratingId) };
+    return {
+      order: { ...o, overdue: web.workOrders.isOverdue(o) },
+      trail: web.workOrders.trail(id),
+      allowed: allowedActions(o, s.user.role, !!web.handoffTarget),
+      outbound: outboundFor(web.d.db, o.ratingId),
+    };
   });
   app.post('/api/hall/workorders/:id/actions', async (req) => {
     const s = api('supervisor', req, true);
@@ -452,14 +625,26 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   });
 
   // ---- alerts
-  app.get('/alerts', page('viewer', '/alerts', (_req, reply, _s, ctx) => sendHtml(reply, alertsPage(ctx, web.alerts.list(), web.config.alerts, web.config.misuseAlerts))));
+  app.get(
+    '/alerts',
+    page('viewer', '/alerts', (_req, reply, _s, ctx) =>
+      sendHtml(reply, alertsPage(ctx, web.alerts.list(), web.config.alerts, web.config.misuseAlerts)),
+    ),
+  );
   const ack = (idParam: string, s: ActiveSession) => {
     const id = z.coerce.number().int().parse(idParam);
     if (!web.alerts.ack(id, s.user.name)) throw new WebError(404, 'not-found', `预警 ${id} 不存在或已处理`);
     web.audit.record(s.user.name, 'alert-ack', String(id));
     web.pushSummary();
   };
-  app.post('/alerts/:id/ack', form('supervisor', () => '/alerts', (req, s) => ack((req.params as { id: string }).id, s)));
+  app.post(
+    '/alerts/:id/ack',
+    form(
+      'supervisor',
+      () => '/alerts',
+      (req, s) => ack((req.params as { id: string }).id, s),
+    ),
+  );
   app.get('/api/hall/alerts', async (req) => {
     api('viewer', req);
     return { alerts: web.alerts.list() };
@@ -474,7 +659,12 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     '/users',
     page('admin', '/users', (_req, reply, _s, ctx) => sendHtml(reply, usersPage(ctx, web.users.list(), null))),
   );
-  const AddUser = z.object({ name: z.string(), role: z.enum(STAFF_ROLES), displayName: displayText(64).or(z.literal('')).optional(), password: PasswordSchema.optional() });
+  const AddUser = z.object({
+    name: z.string(),
+    role: z.enum(STAFF_ROLES),
+    displayName: displayText(64).or(z.literal('')).optional(),
+    password: PasswordSchema.optional(),
+  });
   app.post('/users', async (req, reply) => {
     // Not a redirect: the generated password is shown once, on this response only.
     const s = sessionOf(req);
@@ -487,17 +677,25 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
       const { user, password } = await web.users.add(s.user.name, b);
       return sendHtml(reply, usersPage(ctx, web.users.list(), { name: user.name, password }));
     } catch (e) {
-      return sendHtml(reply, usersPage({ ...ctx, flash: { kind: 'error', text: messageOf(e) } }, web.users.list(), null), classify(e).status);
+      return sendHtml(
+        reply,
+        usersPage({ ...ctx, flash: { kind: 'error', text: messageOf(e) } }, web.users.list(), null),
+        classify(e).status,
+      );
     }
   });
   app.post(
     '/users/:name/:op',
-    form('admin', () => '/users', (req, s) => {
-      const { name, op } = req.params as { name: string; op: string };
-      if (op !== 'disable' && op !== 'enable') throw new WebError(404, 'not-found', 'unknown operation');
-      web.users.setDisabled(s.user.name, name, op === 'disable');
-      return op === 'disable' ? `已停用 ${name}` : `已启用 ${name}`;
-    }),
+    form(
+      'admin',
+      () => '/users',
+      (req, s) => {
+        const { name, op } = req.params as { name: string; op: string };
+        if (op !== 'disable' && op !== 'enable') throw new WebError(404, 'not-found', 'unknown operation');
+        web.users.setDisabled(s.user.name, name, op === 'disable');
+        return op === 'disable' ? `已停用 ${name}` : `已启用 ${name}`;
+      },
+    ),
   );
   app.post('/api/hall/users', async (req, reply) => {
     const s = api('admin', req, true);
@@ -505,7 +703,10 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
     reply.code(201);
     return { user, password };
   });
-  app.get('/audit', page('admin', '/audit', (_req, reply, _s, ctx) => sendHtml(reply, auditPage(ctx, web.audit.recent(300), web.audit.verify() === null))));
+  app.get(
+    '/audit',
+    page('admin', '/audit', (_req, reply, _s, ctx) => sendHtml(reply, auditPage(ctx, web.audit.recent(300), web.audit.verify() === null))),
+  );
 }
 
 function classify(e: unknown): { status: number; code: string } {

@@ -88,7 +88,20 @@ export interface Policy {
 export function newOrder(at: number, p: Policy): { order: Order; event: OrderEvent } {
   const dueAt = deadline(at, p.profile.verify, p.calendar);
   return {
-    order: { state: 'new', createdAt: at, class: null, dueAt, handleDueAt: null, extensions: 0, redos: 0, appealedBy: null, appealOutcome: null, outcome: null, lateStages: 0, version: 1 },
+    order: {
+      state: 'new',
+      createdAt: at,
+      class: null,
+      dueAt,
+      handleDueAt: null,
+      extensions: 0,
+      redos: 0,
+      appealedBy: null,
+      appealOutcome: null,
+      outcome: null,
+      lateStages: 0,
+      version: 1,
+    },
     event: { action: 'create', from: null, to: 'new', note: null, data: { dueAt, profile: p.profile.id } },
   };
 }
@@ -137,7 +150,8 @@ export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Pol
   if (actor.role === 'viewer') return refuse('forbidden', '只读账号不能办理工单 (viewers cannot act on work orders)');
   if (actor.role === 'system') return refuse('forbidden', 'the system does not act on work orders');
   if (cmd.type === 'hand-off') return handOff(o, cmd, now, p);
-  if (TERMINAL.has(o.state)) return refuse('invalid-transition', `工单已${o.state === 'closed' ? '办结' : '认定无效'}，不能再办理 (order is ${o.state})`);
+  if (TERMINAL.has(o.state))
+    return refuse('invalid-transition', `工单已${o.state === 'closed' ? '办结' : '认定无效'}，不能再办理 (order is ${o.state})`);
   if (!TRANSITIONS[cmd.type].includes(o.state)) return refuse('invalid-transition', `当前状态 ${o.state} 不能执行 ${cmd.type}`);
   if (cmd.type === 'judge' && actor.role !== 'admin') return refuse('forbidden', '复核只能由管理员办理 (only an admin judges an appeal)');
 
@@ -147,7 +161,17 @@ export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Pol
   const step = (to: OrderState, patch: Partial<Order>, data: Record<string, unknown> = {}, countLate = true): Decision => {
     const next: Order = { ...o, ...patch, state: to, version: o.version + 1 };
     if (countLate && lateNow && to !== o.state) next.lateStages = o.lateStages + 1;
-    return { ok: true, next, event: { action: cmd.type, from: o.state, to, note: cmd.note?.trim() || null, data: { ...data, ...(lateNow ? { late: true } : {}), dueAt: next.dueAt } } };
+    return {
+      ok: true,
+      next,
+      event: {
+        action: cmd.type,
+        from: o.state,
+        to,
+        note: cmd.note?.trim() || null,
+        data: { ...data, ...(lateNow ? { late: true } : {}), dueAt: next.dueAt },
+      },
+    };
   };
   const handleDue = (cls: OrderClass, base: number) => deadline(base, profile.handle[cls], cal);
 
@@ -198,7 +222,12 @@ export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Pol
       }
       if (o.dueAt !== null && now > o.dueAt) return refuse('too-late', '已超期，不能再申请延期');
       const due = extendDeadline(o.dueAt!, { amount: cmd.amount, unit: ext.max.unit }, cal);
-      return step('rectifying', { dueAt: due, handleDueAt: due, extensions: o.extensions + 1 }, { amount: cmd.amount, unit: ext.max.unit }, false);
+      return step(
+        'rectifying',
+        { dueAt: due, handleDueAt: due, extensions: o.extensions + 1 },
+        { amount: cmd.amount, unit: ext.max.unit },
+        false,
+      );
     }
 
     case 'rectify': {
@@ -218,7 +247,11 @@ export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Pol
 
     case 'comment':
       if (!needsNote(cmd.note)) return refuse('invalid-input', '备注不能为空');
-      return { ok: true, next: { ...o, version: o.version + 1 }, event: { action: 'comment', from: o.state, to: o.state, note: cmd.note.trim(), data: {} } };
+      return {
+        ok: true,
+        next: { ...o, version: o.version + 1 },
+        event: { action: 'comment', from: o.state, to: o.state, note: cmd.note.trim(), data: {} },
+      };
   }
 }
 
@@ -230,9 +263,27 @@ export function decide(o: Order, cmd: Command, actor: Actor, now: number, p: Pol
  */
 function handOff(o: Order, cmd: Extract<Command, { type: 'hand-off' }>, now: number, p: Policy): Decision {
   if (!p.handoff) return refuse('invalid-transition', '未配置转办去向（12345 或部门），不能转办 (no hand-off destination configured)');
-  if (!(TRANSITIONS['hand-off'].includes(o.state) || canHandOffClosed(o))) return refuse('invalid-transition', `当前状态 ${o.state}${o.outcome ? `/${o.outcome}` : ''} 不能转办`);
+  if (!(TRANSITIONS['hand-off'].includes(o.state) || canHandOffClosed(o)))
+    return refuse('invalid-transition', `当前状态 ${o.state}${o.outcome ? `/${o.outcome}` : ''} 不能转办`);
   if (!needsNote(cmd.note)) return refuse('invalid-input', '转办须写明原因（本大厅为何不能解决）');
   const late = o.dueAt !== null && now > o.dueAt && !TERMINAL.has(o.state);
-  const next: Order = { ...o, state: 'closed', dueAt: null, outcome: 'handed-off', version: o.version + 1, lateStages: o.lateStages + (late ? 1 : 0) };
-  return { ok: true, next, event: { action: 'hand-off', from: o.state, to: 'closed', note: cmd.note.trim(), data: { target: p.handoff.target, ...(late ? { late: true } : {}), dueAt: null } } };
+  const next: Order = {
+    ...o,
+    state: 'closed',
+    dueAt: null,
+    outcome: 'handed-off',
+    version: o.version + 1,
+    lateStages: o.lateStages + (late ? 1 : 0),
+  };
+  return {
+    ok: true,
+    next,
+    event: {
+      action: 'hand-off',
+      from: o.state,
+      to: 'closed',
+      note: cmd.note.trim(),
+      data: { target: p.handoff.target, ...(late ? { late: true } : {}), dueAt: null },
+    },
+  };
 }

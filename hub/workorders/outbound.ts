@@ -84,7 +84,12 @@ export interface Handoff {
 }
 
 /** The milestones one step makes: most make one; a revisit or an appeal judged invalid also closes the order. */
-export function milestonesOf(before: WorkOrder, after: WorkOrder, cmd: Command, event: OrderEvent): { type: MilestoneType; result: string | null }[] {
+export function milestonesOf(
+  before: WorkOrder,
+  after: WorkOrder,
+  cmd: Command,
+  event: OrderEvent,
+): { type: MilestoneType; result: string | null }[] {
   const out: { type: MilestoneType; result: string | null }[] = [];
   switch (cmd.type) {
     case 'confirm':
@@ -130,9 +135,20 @@ export interface OutboundContext {
  * whose evaluation never went on the province queue (a hall without forwarding rules it out, or
  * a policy that keeps flagged ratings home) sends no milestones: the province would not know it.
  */
-export function queueOutbound(c: OutboundContext, before: WorkOrder, after: WorkOrder, cmd: Command, event: OrderEvent, actor: Actor, at: number, trail: () => TrailEntry[]): void {
+export function queueOutbound(
+  c: OutboundContext,
+  before: WorkOrder,
+  after: WorkOrder,
+  cmd: Command,
+  event: OrderEvent,
+  actor: Actor,
+  at: number,
+  trail: () => TrailEntry[],
+): void {
   const evaluationId = after.ratingId;
-  const known = c.db.prepare<[string], { n: number }>("SELECT 1 AS n FROM forward_queue WHERE id = ? AND destination = 'province'").get(evaluationId);
+  const known = c.db
+    .prepare<[string], { n: number }>("SELECT 1 AS n FROM forward_queue WHERE id = ? AND destination = 'province'")
+    .get(evaluationId);
   const version = after.version;
   const note = event.note;
   if (known) {
@@ -159,12 +175,44 @@ export function queueOutbound(c: OutboundContext, before: WorkOrder, after: Work
         at,
         handler: actor.name,
       };
-      enqueueMessage(c.db, { id, kind: 'milestone', subject: evaluationId, after: previousInChain(c.db, evaluationId), payload: payload as unknown as Milestone & Record<string, unknown> }, at);
+      enqueueMessage(
+        c.db,
+        {
+          id,
+          kind: 'milestone',
+          subject: evaluationId,
+          after: previousInChain(c.db, evaluationId),
+          payload: payload as unknown as Milestone & Record<string, unknown>,
+        },
+        at,
+      );
     }
     if (cmd.type === 'judge' && cmd.outcome === 'invalid') {
       const id = messageId(evaluationId, 'invalidation');
-      const payload: Invalidation = { id, kind: 'invalidation', hall: c.hall, evaluationId, window: after.window, level: after.level, cases: after.cases, order: { id: after.id, version }, reason: note, at, decidedBy: actor.name };
-      enqueueMessage(c.db, { id, kind: 'invalidation', subject: evaluationId, after: previousInChain(c.db, evaluationId), payload: payload as unknown as Invalidation & Record<string, unknown> }, at);
+      const payload: Invalidation = {
+        id,
+        kind: 'invalidation',
+        hall: c.hall,
+        evaluationId,
+        window: after.window,
+        level: after.level,
+        cases: after.cases,
+        order: { id: after.id, version },
+        reason: note,
+        at,
+        decidedBy: actor.name,
+      };
+      enqueueMessage(
+        c.db,
+        {
+          id,
+          kind: 'invalidation',
+          subject: evaluationId,
+          after: previousInChain(c.db, evaluationId),
+          payload: payload as unknown as Invalidation & Record<string, unknown>,
+        },
+        at,
+      );
     }
   }
   if (cmd.type === 'hand-off') {
@@ -193,7 +241,17 @@ export function queueOutbound(c: OutboundContext, before: WorkOrder, after: Work
       at,
       handler: actor.name,
     };
-    enqueueMessage(c.db, { id, kind: 'handoff', destination: 'handoff', subject: evaluationId, payload: payload as unknown as Handoff & Record<string, unknown> }, at);
+    enqueueMessage(
+      c.db,
+      {
+        id,
+        kind: 'handoff',
+        destination: 'handoff',
+        subject: evaluationId,
+        payload: payload as unknown as Handoff & Record<string, unknown>,
+      },
+      at,
+    );
   }
 }
 
@@ -215,9 +273,34 @@ export interface OutboundEntry {
 /** What was queued for a 差评's evaluation — milestones, invalidation, hand-off — and whether it arrived. */
 export function outboundFor(db: Db, evaluationId: string): OutboundEntry[] {
   return db
-    .prepare<[{ id: string }], { id: string; kind: string; destination: string; type: string | null; result: string | null; state: OutboundEntry['state']; enqueued_at: number; forwarded_at: number | null; attempts: number; last_error: string | null }>(
+    .prepare<
+      [{ id: string }],
+      {
+        id: string;
+        kind: string;
+        destination: string;
+        type: string | null;
+        result: string | null;
+        state: OutboundEntry['state'];
+        enqueued_at: number;
+        forwarded_at: number | null;
+        attempts: number;
+        last_error: string | null;
+      }
+    >(
       "SELECT id, kind, destination, json_extract(payload, '$.type') AS type, json_extract(payload, '$.result') AS result, state, enqueued_at, forwarded_at, attempts, last_error FROM forward_queue WHERE id = @id OR subject = @id ORDER BY rowid",
     )
     .all({ id: evaluationId })
-    .map((r) => ({ id: r.id, kind: r.kind, destination: r.destination, type: r.type, result: r.result, state: r.state, enqueuedAt: r.enqueued_at, forwardedAt: r.forwarded_at, attempts: r.attempts, lastError: r.last_error }));
+    .map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      destination: r.destination,
+      type: r.type,
+      result: r.result,
+      state: r.state,
+      enqueuedAt: r.enqueued_at,
+      forwardedAt: r.forwarded_at,
+      attempts: r.attempts,
+      lastError: r.last_error,
+    }));
 }

@@ -29,13 +29,19 @@ export const PolicyProfileSchema = z
     /** 'received': the handling limit counts from receipt (Ankang, Jilin); 'confirmed': from verification (Hubei). */
     handleFrom: z.enum(['received', 'confirmed']),
     /** One (or more) extensions of the handling limit (延期). requestWithin: counted from receipt. */
-    extension: z.object({ max: DurationSchema, requestWithin: DurationSchema.nullable(), times: z.number().int().min(1).max(3) }).strict().nullable(),
+    extension: z
+      .object({ max: DurationSchema, requestWithin: DurationSchema.nullable(), times: z.number().int().min(1).max(3) })
+      .strict()
+      .nullable(),
     /** Appeal (申诉/复核申请) within `within` of receipt; the review (复核) takes at most `review`. */
     appeal: z.object({ within: DurationSchema, review: DurationSchema }).strict().nullable(),
     /** After rectification the citizen is asked again (回访) within this time. */
     revisit: DurationSchema,
     /** An unsatisfied revisit sends the order back (发回重办) this many times, each with this limit. */
-    redo: z.object({ times: z.number().int().min(1).max(3), within: DurationSchema }).strict().nullable(),
+    redo: z
+      .object({ times: z.number().int().min(1).max(3), within: DurationSchema })
+      .strict()
+      .nullable(),
   })
   .strict();
 export type PolicyProfile = z.infer<typeof PolicyProfileSchema>;
@@ -104,7 +110,9 @@ export function loadPolicy(nameOrFile: string): PolicyProfile {
   try {
     raw = JSON.parse(readFileSync(nameOrFile, 'utf8'));
   } catch (e) {
-    throw new PolicyFileError(`policy must be one of ${Object.keys(PROFILES).join(', ')} or a JSON file; cannot read ${nameOrFile}: ${(e as Error).message}`);
+    throw new PolicyFileError(
+      `policy must be one of ${Object.keys(PROFILES).join(', ')} or a JSON file; cannot read ${nameOrFile}: ${(e as Error).message}`,
+    );
   }
   const r = PolicyProfileSchema.safeParse(raw);
   if (!r.success) throw new PolicyFileError(`policy file ${nameOrFile}: ${z.prettifyError(r.error)}`);

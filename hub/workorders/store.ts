@@ -9,7 +9,19 @@ import { GENESIS_HASH } from '../../protocol/index.js';
 import { chainHash } from '../users/audit.js';
 import type { Fact } from '../stats/facts.js';
 import type { Db } from '../store/db.js';
-import { decide, isOverdue, newOrder, Refusal, TERMINAL, type Actor, type Command, type Order, type OrderEvent, type OrderState, type Policy } from './machine.js';
+import {
+  decide,
+  isOverdue,
+  newOrder,
+  Refusal,
+  TERMINAL,
+  type Actor,
+  type Command,
+  type Order,
+  type OrderEvent,
+  type OrderState,
+  type Policy,
+} from './machine.js';
 
 export const WORKORDERS_MIGRATION = `
   CREATE TABLE work_orders (
@@ -204,14 +216,31 @@ export class WorkOrders {
     this.s = {
       byId: db.prepare<[number], Row>('SELECT * FROM work_orders WHERE id = ?'),
       byRating: db.prepare<[string], Row>('SELECT * FROM work_orders WHERE rating_id = ?'),
-      insert: db.prepare(`INSERT OR IGNORE INTO work_orders (rating_id, window, staff_id, device, level, reasons, item_code, item_name, cases, rated_at, profile, state, class, created_at, due_at, handle_due_at, updated_at, version)
+      insert:
+        db.prepare(`INSERT OR IGNORE INTO work_orders (rating_id, window, staff_id, device, level, reasons, item_code, item_name, cases, rated_at, profile, state, class, created_at, due_at, handle_due_at, updated_at, version)
         VALUES (@ratingId, @window, @staffId, @device, @level, @reasons, @itemCode, @itemName, @cases, @ratedAt, @profile, @state, NULL, @createdAt, @dueAt, NULL, @createdAt, 0)`),
-      update: db.prepare(`UPDATE work_orders SET state = @state, class = @class, due_at = @dueAt, handle_due_at = @handleDueAt, extensions = @extensions, redos = @redos,
+      update:
+        db.prepare(`UPDATE work_orders SET state = @state, class = @class, due_at = @dueAt, handle_due_at = @handleDueAt, extensions = @extensions, redos = @redos,
         appealed_by = @appealedBy, appeal_outcome = @appealOutcome, outcome = @outcome, late_stages = @lateStages, updated_at = @updatedAt, version = @version WHERE id = @id AND version = @prevVersion`),
       lastHash: db.prepare<[], { hash: string }>('SELECT hash FROM work_order_events ORDER BY n DESC LIMIT 1'),
-      event: db.prepare(`INSERT INTO work_order_events (order_id, version, at, actor, role, action, from_state, to_state, note, data, prev_hash, hash)
+      event:
+        db.prepare(`INSERT INTO work_order_events (order_id, version, at, actor, role, action, from_state, to_state, note, data, prev_hash, hash)
         VALUES (@orderId, @version, @at, @actor, @role, @action, @from, @to, @note, @data, @prevHash, @hash)`),
-      trail: db.prepare<[number], { n: number; version: number; at: number; actor: string; role: string; action: string; from_state: OrderState | null; to_state: OrderState; note: string | null; data: string }>(
+      trail: db.prepare<
+        [number],
+        {
+          n: number;
+          version: number;
+          at: number;
+          actor: string;
+          role: string;
+          action: string;
+          from_state: OrderState | null;
+          to_state: OrderState;
+          note: string | null;
+          data: string;
+        }
+      >(
         'SELECT n, version, at, actor, role, action, from_state, to_state, note, data FROM work_order_events WHERE order_id = ? ORDER BY n',
       ),
       counts: db.prepare<[number], { open: number; overdue: number }>(
@@ -223,7 +252,18 @@ export class WorkOrders {
   private appendEvent(orderId: number, version: number, at: number, actor: Actor, e: OrderEvent): void {
     const prevHash = this.s.lastHash.get()?.hash ?? GENESIS_HASH;
     const data = JSON.stringify(e.data);
-    const fields = { orderId, version, at, actor: actor.name, role: actor.role, action: e.action, from: e.from, to: e.to, note: e.note, data };
+    const fields = {
+      orderId,
+      version,
+      at,
+      actor: actor.name,
+      role: actor.role,
+      action: e.action,
+      from: e.from,
+      to: e.to,
+      note: e.note,
+      data,
+    };
     this.s.event.run({ ...fields, prevHash, hash: chainHash(prevHash, fields) });
   }
 
@@ -283,7 +323,8 @@ export class WorkOrders {
     return this.db.transaction(() => {
       const cur = this.get(id);
       if (!cur) throw new WorkOrderError('not-found', `没有工单 ${id}`);
-      if (expectVersion !== undefined && expectVersion !== cur.version) throw new WorkOrderError('stale', `工单 ${id} 已被他人更新，请刷新后再办理 (order changed since you saw it)`);
+      if (expectVersion !== undefined && expectVersion !== cur.version)
+        throw new WorkOrderError('stale', `工单 ${id} 已被他人更新，请刷新后再办理 (order changed since you saw it)`);
       const now = this.now();
       const d = decide(cur, cmd, actor, now, this.policy());
       if (!d.ok) throw d.refusal;
@@ -297,7 +338,18 @@ export class WorkOrders {
   }
 
   trail(id: number): TrailEntry[] {
-    return this.s.trail.all(id).map((r) => ({ n: r.n, version: r.version, at: r.at, actor: r.actor, role: r.role, action: r.action, from: r.from_state, to: r.to_state, note: r.note, data: JSON.parse(r.data) as Record<string, unknown> }));
+    return this.s.trail.all(id).map((r) => ({
+      n: r.n,
+      version: r.version,
+      at: r.at,
+      actor: r.actor,
+      role: r.role,
+      action: r.action,
+      from: r.from_state,
+      to: r.to_state,
+      note: r.note,
+      data: JSON.parse(r.data) as Record<string, unknown>,
+    }));
   }
 
   list(f: ListFilter = {}): WorkOrder[] {
@@ -325,7 +377,10 @@ export class WorkOrders {
         where.push('state = @state');
         params.state = f.state;
     }
-    return this.db.prepare<[Record<string, unknown>], Row>(`SELECT * FROM work_orders WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`).all(params).map(fromRow);
+    return this.db
+      .prepare<[Record<string, unknown>], Row>(`SELECT * FROM work_orders WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`)
+      .all(params)
+      .map(fromRow);
   }
 
   /** Open orders and how many of them are past their limit. */
@@ -340,10 +395,23 @@ export class WorkOrders {
   /** Checks the trail's hash chain; returns the first event that does not fit, or null. */
   verifyTrail(): { n: number; reason: string } | null {
     let prev = GENESIS_HASH;
-    const rows = this.db.prepare<[], Record<string, unknown> & { n: number; prev_hash: string; hash: string }>('SELECT * FROM work_order_events ORDER BY n').iterate();
+    const rows = this.db
+      .prepare<[], Record<string, unknown> & { n: number; prev_hash: string; hash: string }>('SELECT * FROM work_order_events ORDER BY n')
+      .iterate();
     for (const r of rows) {
       if (r.prev_hash !== prev) return { n: r.n, reason: 'previous hash does not match' };
-      const fields = { orderId: r.order_id, version: r.version, at: r.at, actor: r.actor, role: r.role, action: r.action, from: r.from_state, to: r.to_state, note: r.note, data: r.data };
+      const fields = {
+        orderId: r.order_id,
+        version: r.version,
+        at: r.at,
+        actor: r.actor,
+        role: r.role,
+        action: r.action,
+        from: r.from_state,
+        to: r.to_state,
+        note: r.note,
+        data: r.data,
+      };
       if (chainHash(prev, fields) !== r.hash) return { n: r.n, reason: 'content does not match its hash' };
       prev = r.hash;
     }

@@ -52,7 +52,10 @@ export function planFaults(o: PlanOptions): Fault[] {
     else if (kind === 'net-cut' || kind === 'net-blackhole') {
       // A cut hits one window's cable, or a switch serving a group of windows.
       const n = rng.chance(0.5) ? 1 : rng.int(1, Math.max(1, Math.ceil(o.devices / 4)));
-      devices = rng.shuffle([...Array(o.devices).keys()]).slice(0, n).sort((a, b) => a - b);
+      devices = rng
+        .shuffle([...Array(o.devices).keys()])
+        .slice(0, n)
+        .sort((a, b) => a - b);
     }
     return { at: Math.round(at), kind, durationMs: Math.round(durationMs), devices };
   };

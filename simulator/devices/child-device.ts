@@ -51,7 +51,19 @@ export class ChildDevice extends SimDevice {
     const out = openSync(this.o.logFile, 'a');
     const child = spawn(
       process.execPath,
-      [...(this.o.nodeArgs ?? []), CLI_PATH, 'device', 'run', '--data', this.dir, '--control', 'stdio', '--clock-synced', '--log-level', this.o.logLevel ?? 'warn'],
+      [
+        ...(this.o.nodeArgs ?? []),
+        CLI_PATH,
+        'device',
+        'run',
+        '--data',
+        this.dir,
+        '--control',
+        'stdio',
+        '--clock-synced',
+        '--log-level',
+        this.o.logLevel ?? 'warn',
+      ],
       // Its own process group: a Ctrl-C to the simulator's group must not stop it before the
       // simulator has drained it. It still ends with the simulator: its stdin closes.
       { stdio: ['pipe', 'pipe', out], detached: true },
@@ -101,7 +113,16 @@ export class ChildDevice extends SimDevice {
         this.config = e.config as DeviceConfig;
         break;
       case 'stored':
-        this.onStored({ device: this.id, id: e.id, seq: e.seq, kind: e.kind, level: e.level, reasons: e.reasons, session: e.session, flags: e.flags });
+        this.onStored({
+          device: this.id,
+          id: e.id,
+          seq: e.seq,
+          kind: e.kind,
+          level: e.level,
+          reasons: e.reasons,
+          session: e.session,
+          flags: e.flags,
+        });
         break;
       case 'frame':
         this.onFrame(e.frame as Frame);

@@ -35,7 +35,16 @@ export class InProcessDevice extends SimDevice {
     const display = new VirtualDisplay(20);
     const agent = new Agent({ dataDir: this.dir, buttons, display, log: this.log, clockSynced: () => true, link: this.link });
     agent.on('stored', (r) =>
-      this.onStored({ device: this.id, id: r.id, seq: r.seq, kind: r.kind, level: r.level, reasons: r.reasons, session: r.session?.id ?? null, flags: r.flags }),
+      this.onStored({
+        device: this.id,
+        id: r.id,
+        seq: r.seq,
+        kind: r.kind,
+        level: r.level,
+        reasons: r.reasons,
+        session: r.session?.id ?? null,
+        flags: r.flags,
+      }),
     );
     agent.on('frame', (f) => this.onFrame(f));
     agent.link.on('connected', () => (this.connected = true));

@@ -30,7 +30,10 @@ const STAFF: Staff[] = [
   { id: 'staff-003', name: '张伟', number: 'A003', photo: 'photos/a003.jpg' },
 ];
 
-const HELP = ['按键: 1–5 评价按钮 · ←/→ 切换窗口 · v 省平台记录 · s 存PNG · q 退出', '排队系统/窗口: o 办结一件 · b 批量办结 · c 撤销 · l 登录/退出 · p 暂停/恢复'];
+const HELP = [
+  '按键: 1–5 评价按钮 · ←/→ 切换窗口 · v 省平台记录 · s 存PNG · q 退出',
+  '排队系统/窗口: o 办结一件 · b 批量办结 · c 撤销 · l 登录/退出 · p 暂停/恢复',
+];
 
 export async function runInteractive(o: InteractiveOptions): Promise<void> {
   const input = o.input ?? process.stdin;
@@ -46,7 +49,16 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
   };
   out.write(`启动中… 数据和日志: ${dataDir}\n`);
   // Real-time timeouts (a 60 s prompt): a person is pressing, not a script.
-  const hall = new Hall({ dataDir, devices: o.devices, processes: false, proxies: false, diskBytes: null, settings: deviceSettings({ play: 'day', speed: 1 }), log, progress: (l) => out.write(l + '\n') });
+  const hall = new Hall({
+    dataDir,
+    devices: o.devices,
+    processes: false,
+    proxies: false,
+    diskBytes: null,
+    settings: deviceSettings({ play: 'day', speed: 1 }),
+    log,
+    progress: (l) => out.write(l + '\n'),
+  });
   await hall.start();
   const ledger: Ledger = { thanked: new Map(), notRated: 0, sessions: 0, attempts: 0, outOfService: 0 };
   const staffOf = new Map<string, Staff | null>();
@@ -97,7 +109,10 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
     const mine = entries.filter((e) => e.record?.device === d.id).slice(-6);
     provinceView = [
       `省平台收到窗口 ${d.window} 的评价 ${entries.filter((e) => e.record?.device === d.id).length} 条（最近 ${mine.length} 条；任意键返回）:`,
-      ...mine.map((e) => `  ${e.kind} 级别 ${e.record!.level} 原因 ${e.record!.reasons.join(',') || '-'} ${e.record!.flags.length ? `标记 ${e.record!.flags.join(',')} ` : ''}seq ${e.record!.seq} id …${e.id.slice(-8)}`),
+      ...mine.map(
+        (e) =>
+          `  ${e.kind} 级别 ${e.record!.level} 原因 ${e.record!.reasons.join(',') || '-'} ${e.record!.flags.length ? `标记 ${e.record!.flags.join(',')} ` : ''}seq ${e.record!.seq} id …${e.id.slice(-8)}`,
+      ),
     ];
   };
 
@@ -124,7 +139,12 @@ export async function runInteractive(o: InteractiveOptions): Promise<void> {
     else if (key === 'o' || key === 'b') {
       const n = key === 'b' ? 3 : 1;
       const cases = Array.from({ length: n }, () => `${d.window}-${String(++caseNo).padStart(5, '0')}`);
-      const s = await hall.queue.openSession(d, { cases, itemCode: '11100000MB0143210A', itemName: '居民身份证换领', staffId: staffOf.get(d.id)?.id ?? null });
+      const s = await hall.queue.openSession(d, {
+        cases,
+        itemCode: '11100000MB0143210A',
+        itemName: '居民身份证换领',
+        staffId: staffOf.get(d.id)?.id ?? null,
+      });
       if (s) {
         ledger.sessions++;
         lastSession.set(d.id, s.id);

@@ -51,14 +51,20 @@ export function panelParts(f: Frame | null, staff: Staff | null): { lines: strin
   if (!f) return { lines: ['', '（设备未运行）', ''], qr: null, qrLabel: null };
   switch (f.screen) {
     case 'idle':
-      return { lines: [`窗口 ${f.window}${f.windowName ? ` · ${f.windowName}` : ''}`, '', ...staffCard(f.staff), '', '等待办件…'], qr: null, qrLabel: null };
+      return {
+        lines: [`窗口 ${f.window}${f.windowName ? ` · ${f.windowName}` : ''}`, '', ...staffCard(f.staff), '', '等待办件…'],
+        qr: null,
+        qrLabel: null,
+      };
     case 'prompt':
       return {
         lines: [
           ...staffCard(f.staff ?? staff),
           '',
           f.text,
-          ...(f.cases.length ? [`办件 ${f.cases.length > 2 ? `${f.cases.slice(0, 2).join(', ')} 等 ${f.cases.length} 件` : f.cases.join(', ')}`] : []),
+          ...(f.cases.length
+            ? [`办件 ${f.cases.length > 2 ? `${f.cases.slice(0, 2).join(', ')} 等 ${f.cases.length} 件` : f.cases.join(', ')}`]
+            : []),
           '',
           ...f.levels.map((l) => `  [${l.button + 1}] ${l.label}`),
         ],
@@ -71,7 +77,9 @@ export function panelParts(f: Frame | null, staff: Staff | null): { lines: strin
           `${f.text}${f.pages > 1 ? `  (${f.page + 1}/${f.pages})` : ''}`,
           '',
           ...f.options.map((o) =>
-            o.reason ? `  [${o.button + 1}] ${o.selected ? '☑' : '☐'} ${o.reason.code} ${o.reason.text}` : `  [${o.button + 1}] ${ACTIONS[o.action ?? 'done']}`,
+            o.reason
+              ? `  [${o.button + 1}] ${o.selected ? '☑' : '☐'} ${o.reason.code} ${o.reason.text}`
+              : `  [${o.button + 1}] ${ACTIONS[o.action ?? 'done']}`,
           ),
         ],
         qr: f.qr,

@@ -37,7 +37,12 @@ export function bitmapPng(b: Bitmap): Buffer {
     raw[y * (b.stride + 1)] = 0; // filter: none
     for (let c = 0; c < b.stride; c++) raw[y * (b.stride + 1) + 1 + c] = ~b.data[y * b.stride + c]! & 0xff;
   }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 export async function savePanelPng(f: Frame | null, file: string, panel: RenderOptions = SIM_PANEL): Promise<void> {

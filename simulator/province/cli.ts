@@ -48,7 +48,14 @@ export function standInOptionsFrom(o: Record<string, unknown>): Omit<ProvinceOpt
   const read = (f: unknown) => readFileSync(String(f), 'utf8');
   let auth: RequestAuth = { kind: 'none' };
   if (o.tokenFile) auth = { kind: 'bearer', token: read(o.tokenFile).trim() };
-  if (o.hmacSecretFile) auth = { kind: 'hmac', secret: read(o.hmacSecretFile).trim(), keyId: (o.hmacKeyId as string) ?? null, headers: DEFAULT_HMAC_HEADERS, encoding: 'hex' };
+  if (o.hmacSecretFile)
+    auth = {
+      kind: 'hmac',
+      secret: read(o.hmacSecretFile).trim(),
+      keyId: (o.hmacKeyId as string) ?? null,
+      headers: DEFAULT_HMAC_HEADERS,
+      encoding: 'hex',
+    };
   const faults: FaultsInput = {
     unavailable: !!o.unavailable,
     error500: o.fail500 as number,

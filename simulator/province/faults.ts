@@ -76,7 +76,8 @@ export function ruleMatcher(rules: RejectRule[]): (item: unknown) => string | nu
   return (item) => {
     for (const r of compiled) {
       const v = valueAt(item, r.field);
-      if (v !== undefined && v !== null && r.re.test(typeof v === 'string' ? v : JSON.stringify(v))) return r.reason ?? `${r.field} matches ${r.pattern}: refused by the province's rule`;
+      if (v !== undefined && v !== null && r.re.test(typeof v === 'string' ? v : JSON.stringify(v)))
+        return r.reason ?? `${r.field} matches ${r.pattern}: refused by the province's rule`;
     }
     return null;
   };

@@ -96,7 +96,9 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
     CREATE TABLE IF NOT EXISTS messages (n INTEGER PRIMARY KEY, stream TEXT NOT NULL, id TEXT NOT NULL, evaluation_key TEXT, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 1, UNIQUE (stream, id));
     CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `);
-  const bump = db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value');
+  const bump = db.prepare(
+    'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
+  );
   const insert = db.prepare('INSERT OR IGNORE INTO accepted (id, body, accepted_at) VALUES (?, ?, ?)');
   const again = db.prepare('UPDATE accepted SET received = received + 1 WHERE id = ?');
   const counterRows = db.prepare<[], { name: string; value: number }>('SELECT name, value FROM counters');
@@ -114,7 +116,15 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
     const accepted = countAccepted.get()!.n;
     const invalidated = countInvalidated.get()!.n;
     const messages = Object.fromEntries(
-      Object.keys(profile.messages).map((st) => [st, { received: c.get(`${st}:received`) ?? 0, accepted: stored.get(st) ?? 0, duplicatesReceived: c.get(`${st}:duplicates`) ?? 0, rejected: c.get(`${st}:rejected`) ?? 0 }]),
+      Object.keys(profile.messages).map((st) => [
+        st,
+        {
+          received: c.get(`${st}:received`) ?? 0,
+          accepted: stored.get(st) ?? 0,
+          duplicatesReceived: c.get(`${st}:duplicates`) ?? 0,
+          rejected: c.get(`${st}:rejected`) ?? 0,
+        },
+      ]),
     );
     return {
       counted: accepted - invalidated,
@@ -195,16 +205,25 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   /** Which stream a batch is: by the path it came to, else by its envelope. */
   const streamOfBatch = (body: unknown, path: string | null): { stream: 'evaluation' | MessageStream; items: unknown[] } | string => {
     const b = (body ?? {}) as Record<string, unknown>;
-    const candidates: ('evaluation' | MessageStream)[] = path ? [path as MessageStream] : ['evaluation', ...(Object.keys(profile.messages) as MessageStream[])];
+    const candidates: ('evaluation' | MessageStream)[] = path
+      ? [path as MessageStream]
+      : ['evaluation', ...(Object.keys(profile.messages) as MessageStream[])];
     for (const st of candidates) {
-      if (st !== 'evaluation' && !(st in MESSAGE_STREAMS && profile.messages[st])) return `this province takes no ${st} messages (profile ${profile.name})`;
+      if (st !== 'evaluation' && !(st in MESSAGE_STREAMS && profile.messages[st]))
+        return `this province takes no ${st} messages (profile ${profile.name})`;
       const field = streamView(profile, st).request.itemsField;
       const list = b[field];
       if (!Array.isArray(list)) continue;
       if (list.length > 10_000) return 'at most 10000 items per batch';
       return { stream: st, items: list };
     }
-    return `the batch must be an object with a "${profile.request.itemsField}" list (profile ${profile.name})${Object.keys(profile.messages).length ? `, or one of ${Object.values(profile.messages).map((m) => `"${m.request.itemsField}"`).join(', ')}` : ''}`;
+    return `the batch must be an object with a "${profile.request.itemsField}" list (profile ${profile.name})${
+      Object.keys(profile.messages).length
+        ? `, or one of ${Object.values(profile.messages)
+            .map((m) => `"${m.request.itemsField}"`)
+            .join(', ')}`
+        : ''
+    }`;
   };
 
   /** Stores a batch of any stream and builds the reply in that stream's format. */
@@ -234,7 +253,8 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   });
 
   const held = new Set<Socket>();
-  const count = (name: string) => db.prepare('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1').run(name);
+  const count = (name: string) =>
+    db.prepare('INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1').run(name);
 
   const handlePush = async (req: FastifyRequest, reply: FastifyReply, path: string | null) => {
     inFlight++;
@@ -248,7 +268,11 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
       return reply.code(503).send({ error: 'unavailable', message: '省平台维护中 (stand-in: unavailable)' });
     }
     if (fault === 'error500') return reply.code(500).send({ error: 'internal', message: 'stand-in: injected 500' });
-    if (fault === 'throttle') return reply.code(429).header('retry-after', String(faults.retryAfterS)).send({ error: 'throttled', message: 'stand-in: injected 429' });
+    if (fault === 'throttle')
+      return reply
+        .code(429)
+        .header('retry-after', String(faults.retryAfterS))
+        .send({ error: 'throttled', message: 'stand-in: injected 429' });
     if (fault === 'timeout') {
       // Never answer; the client gives up (or close() ends it).
       reply.hijack();
@@ -274,27 +298,56 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   app.get('/api/stats', async () => stats());
 
   app.get('/api/evaluations', async (req) => {
-    const q = z.object({ after: z.coerce.number().int().default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).parse(req.query);
+    const q = z
+      .object({ after: z.coerce.number().int().default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) })
+      .parse(req.query);
     const rows = db
-      .prepare<[number, number], { n: number; id: string; body: string; received: number; invalidated_by: string | null }>('SELECT n, id, body, received, invalidated_by FROM accepted WHERE n > ? ORDER BY n LIMIT ?')
+      .prepare<[number, number], { n: number; id: string; body: string; received: number; invalidated_by: string | null }>(
+        'SELECT n, id, body, received, invalidated_by FROM accepted WHERE n > ? ORDER BY n LIMIT ?',
+      )
       .all(q.after, q.limit);
-    return { records: rows.map((r) => ({ n: r.n, key: r.id, received: r.received, ...(r.invalidated_by ? { invalidatedBy: r.invalidated_by } : {}), record: JSON.parse(r.body) as unknown })) };
+    return {
+      records: rows.map((r) => ({
+        n: r.n,
+        key: r.id,
+        received: r.received,
+        ...(r.invalidated_by ? { invalidatedBy: r.invalidated_by } : {}),
+        record: JSON.parse(r.body) as unknown,
+      })),
+    };
   });
 
   // What it stored of the other streams (milestones, invalidations, hand-offs), in arrival order.
   app.get('/api/messages', async (req, reply) => {
     const r = z
-      .object({ stream: z.enum(Object.keys(MESSAGE_STREAMS) as [MessageStream, ...MessageStream[]]).optional(), evaluation: z.string().max(128).optional(), after: z.coerce.number().int().default(0), limit: z.coerce.number().int().min(1).max(10_000).default(1000) })
+      .object({
+        stream: z.enum(Object.keys(MESSAGE_STREAMS) as [MessageStream, ...MessageStream[]]).optional(),
+        evaluation: z.string().max(128).optional(),
+        after: z.coerce.number().int().default(0),
+        limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+      })
       .strict()
       .safeParse(req.query);
     if (!r.success) return reply.code(400).send({ error: 'invalid-query', message: z.prettifyError(r.error) });
     const q = r.data;
     const rows = db
-      .prepare<[{ after: number; stream: string | null; evaluation: string | null; limit: number }], { n: number; stream: string; id: string; evaluation_key: string | null; body: string; received: number }>(
+      .prepare<
+        [{ after: number; stream: string | null; evaluation: string | null; limit: number }],
+        { n: number; stream: string; id: string; evaluation_key: string | null; body: string; received: number }
+      >(
         'SELECT n, stream, id, evaluation_key, body, received FROM messages WHERE n > @after AND (@stream IS NULL OR stream = @stream) AND (@evaluation IS NULL OR evaluation_key = @evaluation) ORDER BY n LIMIT @limit',
       )
       .all({ after: q.after, stream: q.stream ?? null, evaluation: q.evaluation ?? null, limit: q.limit });
-    return { messages: rows.map((m) => ({ n: m.n, stream: m.stream, key: m.id, evaluationKey: m.evaluation_key, received: m.received, message: JSON.parse(m.body) as unknown })) };
+    return {
+      messages: rows.map((m) => ({
+        n: m.n,
+        stream: m.stream,
+        key: m.id,
+        evaluationKey: m.evaluation_key,
+        received: m.received,
+        message: JSON.parse(m.body) as unknown,
+      })),
+    };
   });
 
   app.get('/api/health', async () => ({ ok: true }));
@@ -323,7 +376,12 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
   let subscribed = false;
   if (o.mqtt) {
     const m = o.mqtt;
-    client = mqtt.connect(m.url, { clientId: m.clientId ?? `hcp-province-${process.pid}`, clean: true, reconnectPeriod: 200, resubscribe: true });
+    client = mqtt.connect(m.url, {
+      clientId: m.clientId ?? `hcp-province-${process.pid}`,
+      clean: true,
+      reconnectPeriod: 200,
+      resubscribe: true,
+    });
     client.on('connect', () => client!.subscribe(m.topic, { qos: 1 }, (err) => (subscribed = !err)));
     client.on('close', () => (subscribed = false));
     client.on('error', (err) => log.warn({ err: err.message }, 'stand-in province: broker connection error'));
@@ -341,7 +399,11 @@ export async function startProvince(o: ProvinceOptions): Promise<Province> {
       const answer = processBatch(body, null);
       if (typeof answer === 'string') return void log.warn({ topic: t, err: answer }, 'stand-in province: invalid batch');
       if (fault === 'drop') return;
-      const replyTopic = t.split('/').slice(0, -1).concat(m.replyLevel ?? 'results').join('/');
+      const replyTopic = t
+        .split('/')
+        .slice(0, -1)
+        .concat(m.replyLevel ?? 'results')
+        .join('/');
       const send = () => client!.publish(replyTopic, JSON.stringify(answer), { qos: 1 });
       if (fault === 'slow') setTimeout(send, faults.slowMs);
       else send();

@@ -35,7 +35,10 @@ describe('haochaping device run: option checks', () => {
     [['--buttons', 'gpio', '--button-pins', '17,27,x'], /--button-pins must be GPIO numbers separated by commas/],
     [['--buttons', 'serial'], /--buttons serial needs --keypad-port/],
     [['--buttons', 'usb'], /--buttons must be one of gpio, gpiod, serial, firmata, keyboard, virtual/],
-    [['--buttons', 'gpiod', '--button-pins', '17,27,22', '--display', 'leds', '--led-pins', '5,6', '--status-led', '12'], /--display leds needs --led-pins with one GPIO per button: 3 buttons, 2 LEDs/],
+    [
+      ['--buttons', 'gpiod', '--button-pins', '17,27,22', '--display', 'leds', '--led-pins', '5,6', '--status-led', '12'],
+      /--display leds needs --led-pins with one GPIO per button: 3 buttons, 2 LEDs/,
+    ],
     [['--display', 'serial'], /--display serial needs --display-port/],
     [['--clock-synced', 'maybe'], /--clock-synced must be auto, yes or no/],
     [['--debounce-ms', '0'], /--debounce-ms must be at least 1/],
@@ -66,7 +69,30 @@ describe('haochaping device run --buttons gpiod with gpiomon on PATH, --display 
     const panelPty = await ptyPair(tmp, 'panel');
     const panel = await openHardwareEnd(panelPty.hardware);
     const env = { PATH: `${join(import.meta.dirname, '../fixtures/fake-gpiod')}:${process.env.PATH}`, FAKE_GPIOD_SOCKET: sockPath };
-    const agent = spawnCli(['device', 'run', '--data', dir, '--buttons', 'gpiod', '--gpio-chip', 'gpiochip0', '--button-pins', '17,27,22,23,24', '--debounce-ms', '10', '--display', 'serial', '--display-port', panelPty.device, '--log-level', 'warn'], join(tmp, 'agent.log'), env);
+    const agent = spawnCli(
+      [
+        'device',
+        'run',
+        '--data',
+        dir,
+        '--buttons',
+        'gpiod',
+        '--gpio-chip',
+        'gpiochip0',
+        '--button-pins',
+        '17,27,22,23,24',
+        '--debounce-ms',
+        '10',
+        '--display',
+        'serial',
+        '--display-port',
+        panelPty.device,
+        '--log-level',
+        'warn',
+      ],
+      join(tmp, 'agent.log'),
+      env,
+    );
     try {
       await waitFor(() => clients.size === 1, 'gpiomon to start', 20_000);
       await waitFor(() => panel.lines.some((l) => / prompt$/.test(l)), 'the prompt on the panel', 20_000);
@@ -102,7 +128,11 @@ describe('haochaping device check (wiring, before enrolment)', () => {
   it('prints every press of the keypad and cycles the display; garbage is counted; SIGTERM ends it', async () => {
     const kp = await ptyPair(tmp, 'check-kp');
     const hw = await openHardwareEnd(kp.hardware, 9600);
-    const child = spawn(process.execPath, [CLI_PATH, 'device', 'check', '--buttons', 'serial', '--keypad-port', kp.device, '--display', 'virtual', '--every', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'device', 'check', '--buttons', 'serial', '--keypad-port', kp.device, '--display', 'virtual', '--every', '0.2'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     try {
@@ -110,8 +140,16 @@ describe('haochaping device check (wiring, before enrolment)', () => {
       await hw.write('K3\nD5\n');
       await sleep(100);
       await hw.write('U5\n??\n');
-      await waitFor(() => out.includes('button 3 pressed') && out.includes('button 5 pressed') && out.includes('counted keypadGarbage'), 'the presses', 5000);
-      await waitFor(() => ['idle', 'prompt', 'reasons', 'thanks', 'paused', 'out-of-service'].every((s) => out.includes(`display: ${s}`)), 'every screen', 5000);
+      await waitFor(
+        () => out.includes('button 3 pressed') && out.includes('button 5 pressed') && out.includes('counted keypadGarbage'),
+        'the presses',
+        5000,
+      );
+      await waitFor(
+        () => ['idle', 'prompt', 'reasons', 'thanks', 'paused', 'out-of-service'].every((s) => out.includes(`display: ${s}`)),
+        'every screen',
+        5000,
+      );
       expect(await stopProcess(child, 'SIGTERM')).toBe(0);
     } finally {
       await stopProcess(child, 'SIGKILL');

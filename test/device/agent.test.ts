@@ -38,7 +38,20 @@ afterEach(async () => {
 async function offlineDevice(dir: string, config: Partial<DeviceConfig> = {}): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  writeFileSync(join(dir, ENROLMENT_FILE), JSON.stringify({ hall: 'h1', device: 'ev-1', window: '12', hubUrl: 'http://127.0.0.1:1', mqttUrl: `mqtt://127.0.0.1:${port}`, username: 'ev-1', password: 'x', ca: null, enrolledAt: 0 }));
+  writeFileSync(
+    join(dir, ENROLMENT_FILE),
+    JSON.stringify({
+      hall: 'h1',
+      device: 'ev-1',
+      window: '12',
+      hubUrl: 'http://127.0.0.1:1',
+      mqttUrl: `mqtt://127.0.0.1:${port}`,
+      username: 'ev-1',
+      password: 'x',
+      ca: null,
+      enrolledAt: 0,
+    }),
+  );
   const c = { ...defaultDeviceConfig('h1', 'ev-1', '12'), mode: 'walk-up' as const, ...config };
   c.timeouts = { ...c.timeouts, repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.1, ...config.timeouts };
   writeFileSync(join(dir, CONFIG_CACHE_FILE), JSON.stringify(c));
@@ -48,7 +61,17 @@ async function offlineDevice(dir: string, config: Partial<DeviceConfig> = {}): P
 function run(dir: string, o: Partial<ConstructorParameters<typeof Agent>[0]> = {}) {
   const buttons = (o.buttons as VirtualButtons | undefined) ?? new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });
   const display = (o.display as VirtualDisplay | undefined) ?? new VirtualDisplay(1000);
-  const agent = new Agent({ dataDir: dir, buttons, display, log: silentLog(), clockSynced: () => true, tickMs: 20, recoveryCheckMs: 50, link: { backoff: undefined }, ...o });
+  const agent = new Agent({
+    dataDir: dir,
+    buttons,
+    display,
+    log: silentLog(),
+    clockSynced: () => true,
+    tickMs: 20,
+    recoveryCheckMs: 50,
+    link: { backoff: undefined },
+    ...o,
+  });
   const stored: RatingRecord[] = [];
   agent.on('stored', (r) => stored.push(r));
   agents.push(agent);
@@ -110,40 +133,46 @@ describe('a full disk', () => {
   });
 
   const isRoot = process.getuid?.() === 0;
-  it.skipIf(!isRoot)('(a real 1 MiB tmpfs, root only) ENOSPC is the same: no thank-you, fault, still running, nothing written is damaged', async () => {
-    const mnt = join(root, 'small');
-    mkdirSync(mnt);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
-    } catch (e) {
-      // A container without CAP_SYS_ADMIN: the max_page_count test above covers the logic.
-      console.warn(`cannot mount a tmpfs here (${(e as Error).message.split('\n')[0]}); skipping the ENOSPC variant`);
-      return;
-    }
-    try {
-      const dir = await offlineDevice(join(mnt, 'd'));
-      const { agent, buttons, display, stored } = run(dir);
-      await agent.start();
-      let i = 0;
-      while (agent.status().mode !== 'out-of-service' && i < 5000) buttons.press(i++ % 3);
-      expect(agent.status().mode).toBe('out-of-service');
-      expect(agent.status().faults).toContain('disk-full');
-      expect(stored.length).toBeGreaterThan(10);
-      expect(thanks(display.frames).map((f) => f.ref)).toEqual(stored.map((r) => r.id));
-      buttons.press(0);
-      expect(agent.status().counters.pressesOutOfService).toBe(1);
-      await agent.stop();
-      agents.splice(agents.indexOf(agent), 1);
-      // Every thanked record is intact and chained.
-      const db = new Database(join(dir, OUTBOX_FILE), { readonly: true });
-      const bodies = db.prepare<[], { body: string }>('SELECT body FROM records ORDER BY seq').all().map((r) => JSON.parse(r.body) as RatingRecord);
-      db.close();
-      expect(bodies.map((r) => r.id)).toEqual(stored.map((r) => r.id));
-      for (let k = 1; k < bodies.length; k++) expect(bodies[k]!.prev).toBe(recordHash(bodies[k - 1]!));
-    } finally {
-      execFileSync('umount', ['-l', mnt]);
-    }
-  });
+  it.skipIf(!isRoot)(
+    '(a real 1 MiB tmpfs, root only) ENOSPC is the same: no thank-you, fault, still running, nothing written is damaged',
+    async () => {
+      const mnt = join(root, 'small');
+      mkdirSync(mnt);
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+      } catch (e) {
+        // A container without CAP_SYS_ADMIN: the max_page_count test above covers the logic.
+        console.warn(`cannot mount a tmpfs here (${(e as Error).message.split('\n')[0]}); skipping the ENOSPC variant`);
+        return;
+      }
+      try {
+        const dir = await offlineDevice(join(mnt, 'd'));
+        const { agent, buttons, display, stored } = run(dir);
+        await agent.start();
+        let i = 0;
+        while (agent.status().mode !== 'out-of-service' && i < 5000) buttons.press(i++ % 3);
+        expect(agent.status().mode).toBe('out-of-service');
+        expect(agent.status().faults).toContain('disk-full');
+        expect(stored.length).toBeGreaterThan(10);
+        expect(thanks(display.frames).map((f) => f.ref)).toEqual(stored.map((r) => r.id));
+        buttons.press(0);
+        expect(agent.status().counters.pressesOutOfService).toBe(1);
+        await agent.stop();
+        agents.splice(agents.indexOf(agent), 1);
+        // Every thanked record is intact and chained.
+        const db = new Database(join(dir, OUTBOX_FILE), { readonly: true });
+        const bodies = db
+          .prepare<[], { body: string }>('SELECT body FROM records ORDER BY seq')
+          .all()
+          .map((r) => JSON.parse(r.body) as RatingRecord);
+        db.close();
+        expect(bodies.map((r) => r.id)).toEqual(stored.map((r) => r.id));
+        for (let k = 1; k < bodies.length; k++) expect(bodies[k]!.prev).toBe(recordHash(bodies[k - 1]!));
+      } finally {
+        execFileSync('umount', ['-l', mnt]);
+      }
+    },
+  );
 });
 
 describe('a full outbox', () => {
@@ -165,7 +194,10 @@ describe('a full outbox', () => {
 
 describe('status', () => {
   it('says firmware, uptime, boot id, clock state, outbox depth and oldest age, counters of ignored and flagged presses, and faults', async () => {
-    const dir = await offlineDevice(join(root, 'd'), { mode: 'session', timeouts: { repeatIntervalS: 5, tooSoonS: 1, thanksS: 0.1, promptS: 60, reasonS: 30 } });
+    const dir = await offlineDevice(join(root, 'd'), {
+      mode: 'session',
+      timeouts: { repeatIntervalS: 5, tooSoonS: 1, thanksS: 0.1, promptS: 60, reasonS: 30 },
+    });
     const { agent, buttons } = run(dir, { clockSynced: () => false });
     await agent.start();
     buttons.press(0); // no session: flagged
@@ -240,7 +272,7 @@ describe('on disk: key, sequence, config', () => {
 });
 
 describe('clock sync detection (no RTC on a Pi)', () => {
-  it('auto: synced once systemd-timesyncd\'s marker file exists; yes/no force it', async () => {
+  it("auto: synced once systemd-timesyncd's marker file exists; yes/no force it", async () => {
     const marker = join(root, 'synchronized');
     const probe = clockSyncProbe('auto', marker);
     expect(probe()).toBe(false);

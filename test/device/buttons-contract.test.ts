@@ -73,7 +73,13 @@ const rigs: Record<string, () => Promise<ButtonRig>> = {
     await new Promise<void>((r) => server.listen(sockPath, r));
     process.env.FAKE_GPIOD_SOCKET = sockPath;
     const fake = join(import.meta.dirname, '../fixtures/fake-gpiod');
-    const driver = new GpiodButtons({ chip: 'gpiochip0', pins: PINS, gpiomon: join(fake, 'gpiomon'), gpioget: join(fake, 'gpioget'), ...TIMING });
+    const driver = new GpiodButtons({
+      chip: 'gpiochip0',
+      pins: PINS,
+      gpiomon: join(fake, 'gpiomon'),
+      gpioget: join(fake, 'gpioget'),
+      ...TIMING,
+    });
     const started = driver.start.bind(driver);
     driver.start = async () => {
       await started();
@@ -106,7 +112,10 @@ const rigs: Record<string, () => Promise<ButtonRig>> = {
   },
 
   'firmata (johnny-five on mock-firmata)': async () => {
-    const io = new mockFirmata.Firmata() as unknown as FirmataIo & { digitalRead: (pin: number, cb: (v: number) => void) => void; emit(e: string): void };
+    const io = new mockFirmata.Firmata() as unknown as FirmataIo & {
+      digitalRead: (pin: number, cb: (v: number) => void) => void;
+      emit(e: string): void;
+    };
     const reads = new Map<number, (v: number) => void>();
     io.digitalRead = (pin, cb) => void reads.set(pin, cb);
     const driver = new FirmataButtons({ pins: [2, 3, 4, 5, 6], io, ...TIMING });
@@ -303,7 +312,13 @@ describe('gpiod: the gpiomon process', () => {
     process.env.FAKE_GPIOD_SOCKET = sockPath;
     process.env.FAKE_GPIOD_LEVELS = '22=1';
     const fake = join(import.meta.dirname, '../fixtures/fake-gpiod');
-    const driver = new GpiodButtons({ chip: 'gpiochip0', pins: PINS, gpiomon: join(fake, 'gpiomon'), gpioget: join(fake, 'gpioget'), ...TIMING });
+    const driver = new GpiodButtons({
+      chip: 'gpiochip0',
+      pins: PINS,
+      gpiomon: join(fake, 'gpiomon'),
+      gpioget: join(fake, 'gpioget'),
+      ...TIMING,
+    });
     const ev = collect(driver);
     try {
       await driver.start();
@@ -323,7 +338,14 @@ describe('gpiod: the gpiomon process', () => {
     await new Promise<void>((r) => server.listen(sockPath, r));
     process.env.FAKE_GPIOD_SOCKET = sockPath;
     const fake = join(import.meta.dirname, '../fixtures/fake-gpiod');
-    const driver = new GpiodButtons({ chip: 'gpiochip0', pins: PINS, gpiomon: join(fake, 'gpiomon'), gpioget: join(fake, 'gpioget'), restartBaseMs: 50, ...TIMING });
+    const driver = new GpiodButtons({
+      chip: 'gpiochip0',
+      pins: PINS,
+      gpiomon: join(fake, 'gpiomon'),
+      gpioget: join(fake, 'gpioget'),
+      restartBaseMs: 50,
+      ...TIMING,
+    });
     const ev = collect(driver);
     try {
       await driver.start();
@@ -341,10 +363,17 @@ describe('gpiod: the gpiomon process', () => {
     }
   });
 
-  it('a chip that does not exist fails with gpiomon\'s own message', async () => {
+  it("a chip that does not exist fails with gpiomon's own message", async () => {
     process.env.FAKE_GPIOD_SOCKET = join(dir, 'none.sock');
     const fake = join(import.meta.dirname, '../fixtures/fake-gpiod');
-    const driver = new GpiodButtons({ chip: 'gpiochip9', pins: PINS, gpiomon: join(fake, 'gpiomon'), gpioget: join(fake, 'gpioget'), restartBaseMs: 10_000, ...TIMING });
+    const driver = new GpiodButtons({
+      chip: 'gpiochip9',
+      pins: PINS,
+      gpiomon: join(fake, 'gpiomon'),
+      gpioget: join(fake, 'gpioget'),
+      restartBaseMs: 10_000,
+      ...TIMING,
+    });
     const faults: string[] = [];
     driver.on('fault', (f, d) => faults.push(`${f}: ${d}`));
     await driver.start();

@@ -7,7 +7,11 @@ let lines: ButtonLines;
 beforeEach(() => {
   vi.useFakeTimers();
   ev = [];
-  lines = new ButtonLines(5, { debounceMs: 30, stuckMs: 60_000 }, { press: (b) => ev.push(`press ${b}`), fault: (f) => ev.push(`fault ${f}`), recover: (f) => ev.push(`recover ${f}`) });
+  lines = new ButtonLines(
+    5,
+    { debounceMs: 30, stuckMs: 60_000 },
+    { press: (b) => ev.push(`press ${b}`), fault: (f) => ev.push(`fault ${f}`), recover: (f) => ev.push(`recover ${f}`) },
+  );
 });
 afterEach(() => {
   lines.stop();
@@ -93,7 +97,7 @@ describe('stuck buttons', () => {
   });
 });
 
-describe('hardware timestamps (gpiomon gives the kernel\'s)', () => {
+describe("hardware timestamps (gpiomon gives the kernel's)", () => {
   it('a press and release that arrive bunched up still count, because their timestamps are 80 ms apart', () => {
     lines.edge(0, true, 1000);
     lines.edge(0, false, 1080); // arrives at the same instant as the press

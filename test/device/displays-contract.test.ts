@@ -81,7 +81,11 @@ const rigs: Record<string, () => Promise<DisplayRig>> = {
     return {
       driver,
       screen: async () => {
-        const block = text.trimEnd().split(/─{36}\n(?=.)/).pop() ?? '';
+        const block =
+          text
+            .trimEnd()
+            .split(/─{36}\n(?=.)/)
+            .pop() ?? '';
         if (/设备暂停使用/.test(block)) return 'out-of-service';
         if (/^暂停服务/m.test(block)) return 'paused';
         if (/感谢您的评价/.test(block)) return 'thanks';
@@ -113,13 +117,20 @@ const rigs: Record<string, () => Promise<DisplayRig>> = {
     const pins = { dc: 25, rst: 17, busy: 24 };
     const panel = new FakeEpaperPanel({ family: 'uc', width: 800, height: 480, pins });
     const root = makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM);
-    const driver: EpaperDisplay = createEpaperDisplay({ model: 'uc8179', pins, sysfs: { sysfsRoot: root, Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: 8_000_000, open: panel.open }, busyPollMs: 1 });
+    const driver: EpaperDisplay = createEpaperDisplay({
+      model: 'uc8179',
+      pins,
+      sysfs: { sysfsRoot: root, Gpio: panel.Gpio },
+      spi: { bus: 0, device: 0, speedHz: 8_000_000, open: panel.open },
+      busyPollMs: 1,
+    });
     return {
       driver,
       // The screen whose rendered bitmap is exactly what the glass shows.
       screen: async () => {
         await driver.idle();
-        for (const [screen, f] of Object.entries(FRAMES)) if (diffCount(panel.glass, await renderBitmap(f, { width: 800, height: 480 })) === 0) return screen as Screen;
+        for (const [screen, f] of Object.entries(FRAMES))
+          if (diffCount(panel.glass, await renderBitmap(f, { width: 800, height: 480 })) === 0) return screen as Screen;
         return null;
       },
       close: async () => panel.close(),
@@ -203,8 +214,20 @@ describe('serial display protocol', () => {
       expect.stringMatching(/^QR https:\/\/hall\.example\/f\?h=hall&d=device&r=[0-9a-f-]{36}$/),
       'END 7',
     ]);
-    expect(frameLines(1, { screen: 'idle', window: '12', windowName: 'A|B\nC', staff: null })).toEqual(['FRAME 1 idle', 'WINDOW 12|A｜B C', 'STAFF -', 'END 1']);
-    expect(frameLines(2, FRAMES.thanks)).toEqual(['FRAME 2 thanks', 'TEXT 感谢您的评价', 'LEVEL 2', expect.stringMatching(/^REF [0-9a-f-]{36}$/), expect.stringMatching(/^QR /), 'END 2']);
+    expect(frameLines(1, { screen: 'idle', window: '12', windowName: 'A|B\nC', staff: null })).toEqual([
+      'FRAME 1 idle',
+      'WINDOW 12|A｜B C',
+      'STAFF -',
+      'END 1',
+    ]);
+    expect(frameLines(2, FRAMES.thanks)).toEqual([
+      'FRAME 2 thanks',
+      'TEXT 感谢您的评价',
+      'LEVEL 2',
+      expect.stringMatching(/^REF [0-9a-f-]{36}$/),
+      expect.stringMatching(/^QR /),
+      'END 2',
+    ]);
   });
 
   it('a controller that reboots says HELLO and gets the current frame again', async () => {

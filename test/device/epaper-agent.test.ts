@@ -32,16 +32,45 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 it('a stuck panel delays no rating: each press is on disk within milliseconds; display-busy-timeout is reported and cleared after recovery', async () => {
   const dir = join(root, 'd');
   mkdirSync(dir);
-  writeFileSync(join(dir, ENROLMENT_FILE), JSON.stringify({ hall: 'h1', device: 'ev-1', window: '12', hubUrl: 'http://127.0.0.1:1', mqttUrl: `mqtt://127.0.0.1:${await freePort()}`, username: 'ev-1', password: 'x', ca: null, enrolledAt: 0 }));
+  writeFileSync(
+    join(dir, ENROLMENT_FILE),
+    JSON.stringify({
+      hall: 'h1',
+      device: 'ev-1',
+      window: '12',
+      hubUrl: 'http://127.0.0.1:1',
+      mqttUrl: `mqtt://127.0.0.1:${await freePort()}`,
+      username: 'ev-1',
+      password: 'x',
+      ca: null,
+      enrolledAt: 0,
+    }),
+  );
   const c = { ...defaultDeviceConfig('h1', 'ev-1', '12'), mode: 'walk-up' as const };
   c.timeouts = { ...c.timeouts, repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.05 };
   writeFileSync(join(dir, CONFIG_CACHE_FILE), JSON.stringify(c));
 
   const pins = { dc: 25, rst: 17, busy: 24 };
   const panel = new FakeEpaperPanel({ family: 'uc', width: 800, height: 480, pins });
-  const display = createEpaperDisplay({ model: 'uc8179', pins, sysfs: { sysfsRoot: makeSysfs(join(root, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: 4_000_000, open: panel.open }, busyPollMs: 1, busyTimeoutMs: 300, retryMs: 100 });
+  const display = createEpaperDisplay({
+    model: 'uc8179',
+    pins,
+    sysfs: { sysfsRoot: makeSysfs(join(root, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio },
+    spi: { bus: 0, device: 0, speedHz: 4_000_000, open: panel.open },
+    busyPollMs: 1,
+    busyTimeoutMs: 300,
+    retryMs: 100,
+  });
   const buttons = new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });
-  const agent = new Agent({ dataDir: dir, buttons, display, log: silentLog(), clockSynced: () => true, tickMs: 20, link: { backoff: undefined } });
+  const agent = new Agent({
+    dataDir: dir,
+    buttons,
+    display,
+    log: silentLog(),
+    clockSynced: () => true,
+    tickMs: 20,
+    link: { backoff: undefined },
+  });
   const stored: number[] = [];
   let lastFrame: Frame | null = null;
   agent.on('frame', (f) => (lastFrame = f));

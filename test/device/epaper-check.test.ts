@@ -27,7 +27,13 @@ it('device check cycles every screen on the e-paper panel, each drawn completely
   const pins = { dc: 25, rst: 17, busy: 24 };
   // A slow panel (200 ms per refresh) and a short hold: screens must still come one by one.
   const panel = new FakeEpaperPanel({ family: 'ssd', width: 400, height: 300, pins, refreshMs: 200 });
-  const display = createEpaperDisplay({ model: 'ssd1683', pins, sysfs: { sysfsRoot: makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: 4_000_000, open: panel.open }, busyPollMs: 1 });
+  const display = createEpaperDisplay({
+    model: 'ssd1683',
+    pins,
+    sysfs: { sysfsRoot: makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio },
+    spi: { bus: 0, device: 0, speedHz: 4_000_000, open: panel.open },
+    busyPollMs: 1,
+  });
   const lines: string[] = [];
   const stop = await startWiringCheck(new VirtualButtons(5), display, (l) => lines.push(l), 10);
   const frames = Object.values(demoFrames());
@@ -39,7 +45,12 @@ it('device check cycles every screen on the e-paper panel, each drawn completely
   for (const [i, f] of frames.entries()) {
     expect(diffCount(panel.refreshes[i]!.glass, await renderBitmap(f, { width: 400, height: 300 })), `${f.screen} on the glass`).toBe(0);
   }
-  expect(lines.filter((l) => / drawn \(/.test(l)).slice(0, frames.length).map((l) => l.split(' ')[1])).toEqual(frames.map((f) => f.screen));
+  expect(
+    lines
+      .filter((l) => / drawn \(/.test(l))
+      .slice(0, frames.length)
+      .map((l) => l.split(' ')[1]),
+  ).toEqual(frames.map((f) => f.screen));
   expect(panel.errors).toEqual([]);
   panel.close();
 }, 120_000);

@@ -24,7 +24,10 @@ afterEach(() => {
 });
 
 it('libgpiod v1: each DC/RST change is one gpioset run to completion with both levels; BUSY is read with gpioget', async () => {
-  const pins = await GpiodPanelPins.open({ dc: 25, rst: 17, busy: 24 }, { chip: 'gpiochip0', gpioset: join(FAKE, 'gpioset'), gpioget: join(FAKE, 'gpioget') });
+  const pins = await GpiodPanelPins.open(
+    { dc: 25, rst: 17, busy: 24 },
+    { chip: 'gpiochip0', gpioset: join(FAKE, 'gpioset'), gpioget: join(FAKE, 'gpioget') },
+  );
   await pins.setRst(0);
   await pins.setRst(1);
   await pins.setDc(1);
@@ -34,7 +37,10 @@ it('libgpiod v1: each DC/RST change is one gpioset run to completion with both l
   process.env.FAKE_GPIOD_LEVELS = '24=0';
   expect(await pins.busy()).toBe(0);
   await pins.close();
-  const starts = readFileSync(join(dir, 'gpioset.log'), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(1).join(' '));
+  const starts = readFileSync(join(dir, 'gpioset.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ').slice(1).join(' '));
   expect(starts).toEqual(['25=0 17=1', '25=0 17=0', '25=0 17=1', '25=1 17=1']);
   expect(existsSync(join(dir, 'gpioset.log.lock'))).toBe(false);
 });
@@ -48,7 +54,10 @@ it('libgpiod v2: one gpioset holds both lines at a time; the next starts only af
     await pins.setDc(1);
     expect(existsSync(join(dir, 'gpioset.log.lock'))).toBe(true); // held
     await pins.close();
-    const starts = readFileSync(join(dir, 'gpioset.log'), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(1).join(' '));
+    const starts = readFileSync(join(dir, 'gpioset.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').slice(1).join(' '));
     // Every start succeeded (a busy line would have failed it), each after its banner, in order.
     expect(starts).toEqual(['25=0 17=1', '25=0 17=0', '25=0 17=1', '25=1 17=1']);
     expect(existsSync(join(dir, 'gpioset.log.lock'))).toBe(false);
@@ -58,5 +67,7 @@ it('libgpiod v2: one gpioset holds both lines at a time; the next starts only af
 });
 
 it('without the gpiod tools it says which package to install', async () => {
-  await expect(GpiodPanelPins.open({ dc: 25, rst: 17, busy: 24 }, { chip: 'gpiochip0', gpioset: join(dir, 'no-gpioset') })).rejects.toThrow(/install Debian's "gpiod" package/);
+  await expect(GpiodPanelPins.open({ dc: 25, rst: 17, busy: 24 }, { chip: 'gpiochip0', gpioset: join(dir, 'no-gpioset') })).rejects.toThrow(
+    /install Debian's "gpiod" package/,
+  );
 });

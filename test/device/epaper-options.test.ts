@@ -24,6 +24,16 @@ describe('e-paper options', () => {
   it('a Waveshare HAT needs only the model: DC 25, RST 17, BUSY 24 on /dev/spidev0.0 at 4 MHz', () => {
     const r = parse({ epaperModel: 'uc8179', epaperRotation: '180', largeType: true });
     expect(r.success).toBe(true);
-    expect(r.data).toMatchObject({ epaperDc: 25, epaperRst: 17, epaperBusy: 24, spiBus: 0, spiDevice: 0, spiSpeed: 4_000_000, epaperRotation: 180, largeType: true, epaperGpio: 'sysfs' });
+    expect(r.data).toMatchObject({
+      epaperDc: 25,
+      epaperRst: 17,
+      epaperBusy: 24,
+      spiBus: 0,
+      spiDevice: 0,
+      spiSpeed: 4_000_000,
+      epaperRotation: 180,
+      largeType: true,
+      epaperGpio: 'sysfs',
+    });
   });
 });

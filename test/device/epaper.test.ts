@@ -42,7 +42,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function rig(v: Variant, extra: { busyTimeoutMs?: number; retryMs?: number; fullEvery?: number; largeType?: boolean } = {}): { panel: FakeEpaperPanel; display: EpaperDisplay } {
+function rig(
+  v: Variant,
+  extra: { busyTimeoutMs?: number; retryMs?: number; fullEvery?: number; largeType?: boolean } = {},
+): { panel: FakeEpaperPanel; display: EpaperDisplay } {
   const panel = new FakeEpaperPanel({ family: v.model === 'uc8179' ? 'uc' : 'ssd', width: v.width, height: v.height, pins: PINS });
   const root = makeSysfs(join(dir, `gpio-${Math.random()}`), PI4_BOOKWORM);
   const display = createEpaperDisplay({
@@ -91,7 +94,10 @@ for (const [name, v] of Object.entries(VARIANTS)) {
     it('partial refresh: prompt → reasons → a reason ticked → thanks update only what changed, and the glass is still exactly the bitmap', async () => {
       const { panel, display } = rig(v);
       await display.start();
-      const ticked: Frame = FRAMES.reasons.screen === 'reasons' ? { ...FRAMES.reasons, options: FRAMES.reasons.options.map((o, i) => (i === 1 ? { ...o, selected: true } : o)) } : FRAMES.reasons;
+      const ticked: Frame =
+        FRAMES.reasons.screen === 'reasons'
+          ? { ...FRAMES.reasons, options: FRAMES.reasons.options.map((o, i) => (i === 1 ? { ...o, selected: true } : o)) }
+          : FRAMES.reasons;
       const seq: Frame[] = [FRAMES.idle, FRAMES.prompt, FRAMES.reasons, ticked, FRAMES.thanks];
       for (const f of seq) {
         await showAndSettle(display, f);
@@ -133,9 +139,31 @@ describe('e-paper refresh policy', () => {
     await display.start();
     const kinds: RefreshInfo[] = [];
     display.on('refreshed', (r) => kinds.push(r));
-    const ticked = (i: number): Frame => (FRAMES.reasons.screen === 'reasons' ? { ...FRAMES.reasons, options: FRAMES.reasons.options.map((o, j) => (j === i ? { ...o, selected: true } : o)) } : FRAMES.reasons);
-    for (const f of [FRAMES.idle, FRAMES.prompt, FRAMES.reasons, ticked(1), ticked(2), FRAMES.paused, FRAMES['out-of-service'], FRAMES.idle]) await showAndSettle(display, f);
-    expect(kinds.map((k) => `${k.screen}:${k.kind}`)).toEqual(['idle:full', 'prompt:partial', 'reasons:partial', 'reasons:full', 'reasons:partial', 'paused:full', 'out-of-service:full', 'idle:full']);
+    const ticked = (i: number): Frame =>
+      FRAMES.reasons.screen === 'reasons'
+        ? { ...FRAMES.reasons, options: FRAMES.reasons.options.map((o, j) => (j === i ? { ...o, selected: true } : o)) }
+        : FRAMES.reasons;
+    for (const f of [
+      FRAMES.idle,
+      FRAMES.prompt,
+      FRAMES.reasons,
+      ticked(1),
+      ticked(2),
+      FRAMES.paused,
+      FRAMES['out-of-service'],
+      FRAMES.idle,
+    ])
+      await showAndSettle(display, f);
+    expect(kinds.map((k) => `${k.screen}:${k.kind}`)).toEqual([
+      'idle:full',
+      'prompt:partial',
+      'reasons:partial',
+      'reasons:full',
+      'reasons:partial',
+      'paused:full',
+      'out-of-service:full',
+      'idle:full',
+    ]);
     expect(panel.errors).toEqual([]);
     await display.stop();
     panel.close();
@@ -156,7 +184,13 @@ describe('e-paper refresh policy', () => {
   it('show() returns at once while the panel is busy refreshing, and only the newest frame is drawn next', async () => {
     const panel = new FakeEpaperPanel({ family: 'ssd', width: 400, height: 300, pins: PINS, refreshMs: 300 });
     const root = makeSysfs(join(dir, 'gpio-slow'), PI4_BOOKWORM);
-    const display = createEpaperDisplay({ model: 'ssd1683', pins: PINS, sysfs: { sysfsRoot: root, Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: SPEED, open: panel.open }, busyPollMs: 1 });
+    const display = createEpaperDisplay({
+      model: 'ssd1683',
+      pins: PINS,
+      sysfs: { sysfsRoot: root, Gpio: panel.Gpio },
+      spi: { bus: 0, device: 0, speedHz: SPEED, open: panel.open },
+      busyPollMs: 1,
+    });
     await display.start();
     display.show(FRAMES.idle);
     await waitFor(() => panel.refreshes.length === 1, 'the first refresh to start', 5000);

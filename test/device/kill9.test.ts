@@ -76,14 +76,34 @@ afterAll(async () => {
 describe('the device agent killed with SIGKILL at random moments', () => {
   it(`${PRESSES} presses through a real serial keypad, ${KILLS}+ kills: every thanked press reaches the hub once, in one verifiable chain`, async () => {
     hall = await TestHall.start();
-    const { id, dir } = await hall.enrolDevice('09', { mode: 'walk-up', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0, reasonS: 5 } });
+    const { id, dir } = await hall.enrolDevice('09', {
+      mode: 'walk-up',
+      timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0, reasonS: 5 },
+    });
     const keypadPty = await ptyPair(tmp, 'keypad');
     const displayPty = await ptyPair(tmp, 'display');
     pairs.push(keypadPty, displayPty);
     const keypad = await openHardwareEnd(keypadPty.hardware, 9600);
     const display = await openHardwareEnd(displayPty.hardware, 115200);
     const panel = new Panel(display.lines);
-    const args = ['device', 'run', '--data', dir, '--buttons', 'serial', '--keypad-port', keypadPty.device, '--display', 'serial', '--display-port', displayPty.device, '--clock-synced', 'yes', '--log-level', 'warn'];
+    const args = [
+      'device',
+      'run',
+      '--data',
+      dir,
+      '--buttons',
+      'serial',
+      '--keypad-port',
+      keypadPty.device,
+      '--display',
+      'serial',
+      '--display-port',
+      displayPty.device,
+      '--clock-synced',
+      'yes',
+      '--log-level',
+      'warn',
+    ];
 
     let agent: ChildProcess | null = null;
     const start = async () => {
@@ -141,11 +161,19 @@ describe('the device agent killed with SIGKILL at random moments', () => {
 
     // Let the last run deliver everything, then stop it gracefully.
     const db = hall.hub!.db;
-    const stored = () => db.prepare<[string], { body: string }>('SELECT body FROM ratings WHERE device = ? ORDER BY seq').all(id).map((r) => JSON.parse(r.body) as RatingRecord);
-    await waitFor(() => {
-      const ids = new Set(stored().map((r) => r.id));
-      return thanked.every((t) => ids.has(t));
-    }, 'every thanked record at the hub', 60_000);
+    const stored = () =>
+      db
+        .prepare<[string], { body: string }>('SELECT body FROM ratings WHERE device = ? ORDER BY seq')
+        .all(id)
+        .map((r) => JSON.parse(r.body) as RatingRecord);
+    await waitFor(
+      () => {
+        const ids = new Set(stored().map((r) => r.id));
+        return thanked.every((t) => ids.has(t));
+      },
+      'every thanked record at the hub',
+      60_000,
+    );
     await sleep(500);
     expect(await stopProcess(agent!, 'SIGTERM')).toBe(0);
 

@@ -30,7 +30,15 @@ describe('a device offline for a long time', () => {
     const { id, dir } = await hall.enrolDevice('03');
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay(10);
-    agent = new Agent({ dataDir: dir, buttons, display, log: hall.log, clockSynced: () => true, outbox: { retainDelivered: 100 }, link: { ackTimeoutMs: 3000 } });
+    agent = new Agent({
+      dataDir: dir,
+      buttons,
+      display,
+      log: hall.log,
+      clockSynced: () => true,
+      outbox: { retainDelivered: 100 },
+      link: { ackTimeoutMs: 3000 },
+    });
     const stored: RatingRecord[] = [];
     agent.on('stored', (r) => stored.push(r));
     await agent.start();
@@ -54,13 +62,21 @@ describe('a device offline for a long time', () => {
     expect(offline.outbox.oldestAgeS).toBeGreaterThanOrEqual(0);
 
     hall.hub = await startHub(
-      { dataDir: join(hall.dir, 'hub'), hall: 'test-hall', mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${hall.province.url}/api/evaluations`, lingerMs: 5 } },
+      {
+        dataDir: join(hall.dir, 'hub'),
+        hall: 'test-hall',
+        mqtt: { host: '127.0.0.1', port: hall.ports.mqtt },
+        http: { host: '127.0.0.1', port: hall.ports.http },
+        province: { url: `${hall.province.url}/api/evaluations`, lingerMs: 5 },
+      },
       hall.log,
     );
     await waitFor(() => agent!.outbox.depth() === 0, 'the outbox to drain', 120_000);
 
     // At the hub: all of them, once each, and stored in the order they were pressed.
-    const rows = hall.hub.db.prepare<[string], { id: string; seq: number }>('SELECT id, seq FROM ratings WHERE device = ? ORDER BY rowid').all(id);
+    const rows = hall.hub.db
+      .prepare<[string], { id: string; seq: number }>('SELECT id, seq FROM ratings WHERE device = ? ORDER BY rowid')
+      .all(id);
     expect(rows).toHaveLength(PRESSES);
     expect(rows.map((r) => r.seq)).toEqual(stored.map((r) => r.seq));
     expect(rows.map((r) => r.id)).toEqual(stored.map((r) => r.id));

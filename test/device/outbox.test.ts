@@ -18,7 +18,26 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function append(o: Outbox, level: 1 | 2 | 3 | 4 | 5 = 5): RatingRecord {
   return o.append((link) =>
     signRecord(
-      { v: 1, id: newRecordId(), hall: 'h', device: 'd', window: '1', staffId: null, seq: link.seq, kind: 'rating', level, reasons: [], catalogue: 'c', session: null, at: 1, clockSynced: false, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 0, flags: [], prev: link.prev },
+      {
+        v: 1,
+        id: newRecordId(),
+        hall: 'h',
+        device: 'd',
+        window: '1',
+        staffId: null,
+        seq: link.seq,
+        kind: 'rating',
+        level,
+        reasons: [],
+        catalogue: 'c',
+        session: null,
+        at: 1,
+        clockSynced: false,
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        mono: 0,
+        flags: [],
+        prev: link.prev,
+      },
       keys.privateKey,
     ),
   );
@@ -32,7 +51,26 @@ describe('the device outbox', () => {
     expect(() =>
       o.append((link) =>
         signRecord(
-          { v: 1, id: newRecordId(), hall: 'h', device: 'd', window: '1', staffId: null, seq: link.seq, kind: 'rating', level: 1, reasons: [], catalogue: 'c', session: { id: 's', cases, itemCode: null, itemName: null }, at: 1, clockSynced: false, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 0, flags: [], prev: link.prev },
+          {
+            v: 1,
+            id: newRecordId(),
+            hall: 'h',
+            device: 'd',
+            window: '1',
+            staffId: null,
+            seq: link.seq,
+            kind: 'rating',
+            level: 1,
+            reasons: [],
+            catalogue: 'c',
+            session: { id: 's', cases, itemCode: null, itemName: null },
+            at: 1,
+            clockSynced: false,
+            bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+            mono: 0,
+            flags: [],
+            prev: link.prev,
+          },
           keys.privateKey,
         ),
       ),
@@ -73,7 +111,12 @@ describe('the device outbox', () => {
     expect(o.pending(2, 1).map((r) => r.seq)).toEqual([2, 3]);
     // An ack with a matching seq but another id is not an ack for this record.
     expect(o.markAcked([{ seq: 2, id: rs[0]!.id }])).toBe(0);
-    expect(o.markAcked([{ seq: 2, id: rs[1]!.id }, { seq: 3, id: rs[2]!.id }])).toBe(2);
+    expect(
+      o.markAcked([
+        { seq: 2, id: rs[1]!.id },
+        { seq: 3, id: rs[2]!.id },
+      ]),
+    ).toBe(2);
     expect(o.pending(10).map((r) => r.seq)).toEqual([1, 4]);
     expect(o.stats().depth).toBe(2);
     o.close();
@@ -92,13 +135,18 @@ describe('the device outbox', () => {
 
   it('keeps every thanked record through a SIGKILL at a random instant', async () => {
     const path = join(dir, 'o.db');
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../fixtures/outbox-writer.mjs'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../fixtures/outbox-writer.mjs'), path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     await waitFor(() => out.split('\n').length > 50 + Math.floor(Math.random() * 200), 'the writer to thank some presses');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r)); // after stdout is read to the end
-    const thanked = out.split('\n').filter((l) => l.startsWith('thanked ')).map((l) => Number(l.slice(8)));
+    const thanked = out
+      .split('\n')
+      .filter((l) => l.startsWith('thanked '))
+      .map((l) => Number(l.slice(8)));
     const o = new Outbox(path);
     const stored = o.pending(1_000_000);
     // Every thanked seq is there; at most the one being written when killed is extra.
@@ -128,10 +176,35 @@ describe('outbox retention: bounded by sequence, never by wall clock', () => {
   it('records carry device time only for display: a wrong clock (1970, or years ahead) changes nothing about pruning', () => {
     const o = new Outbox(join(dir, 'o.db'), { retainDelivered: 1 });
     const build = (at: number) => (link: { seq: number; prev: string }) =>
-      signRecord({ v: 1, id: newRecordId(), hall: 'h', device: 'd', window: '1', staffId: null, seq: link.seq, kind: 'rating', level: 5, reasons: [], catalogue: 'c', session: null, at, clockSynced: false, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 0, flags: [], prev: link.prev }, keys.privateKey);
+      signRecord(
+        {
+          v: 1,
+          id: newRecordId(),
+          hall: 'h',
+          device: 'd',
+          window: '1',
+          staffId: null,
+          seq: link.seq,
+          kind: 'rating',
+          level: 5,
+          reasons: [],
+          catalogue: 'c',
+          session: null,
+          at,
+          clockSynced: false,
+          bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+          mono: 0,
+          flags: [],
+          prev: link.prev,
+        },
+        keys.privateKey,
+      );
     const a = o.append(build(4_102_444_800_000)); // 2100
     const b = o.append(build(0)); // 1970
-    o.markAcked([{ seq: a.seq, id: a.id }, { seq: b.seq, id: b.id }]);
+    o.markAcked([
+      { seq: a.seq, id: a.id },
+      { seq: b.seq, id: b.id },
+    ]);
     const c = o.append(build(1));
     o.markAcked([{ seq: c.seq, id: c.id }]);
     expect(o.stats().delivered).toBe(1); // the newest by sequence stays, whatever its clock said

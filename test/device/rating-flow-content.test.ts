@@ -12,8 +12,10 @@ const session = { id: 's1', cases: ['BJ001'], itemCode: 'X1', itemName: '不动�
 
 let n = 0;
 const flowWith = (c: DeviceConfig) => new RatingFlow(c, { newId: () => `id-${++n}` });
-const records = (effects: Effect[]): RecordDraft[] => effects.filter((e) => e.type === 'record').map((e) => (e as Extract<Effect, { type: 'record' }>).draft);
-const counted = (effects: Effect[]) => effects.filter((e) => e.type === 'count').map((e) => (e as Extract<Effect, { type: 'count' }>).counter);
+const records = (effects: Effect[]): RecordDraft[] =>
+  effects.filter((e) => e.type === 'record').map((e) => (e as Extract<Effect, { type: 'record' }>).draft);
+const counted = (effects: Effect[]) =>
+  effects.filter((e) => e.type === 'count').map((e) => (e as Extract<Effect, { type: 'count' }>).counter);
 const reasonsFrame = (f: RatingFlow) => f.frame() as Extract<Frame, { screen: 'reasons' }>;
 const thanks = (effects: Effect[]) => (effects.find((e) => e.type === 'record') as Extract<Effect, { type: 'record' }>).thanks;
 
@@ -24,7 +26,7 @@ describe('preset content for every level (Hubei art. 13)', () => {
     expect(records(f.press(0, 2000))[0]).toMatchObject({ level: 5, reasons: [] });
   });
 
-  it('a hall that lists a good level shows that level\'s content after it; the citizen picks and confirms', () => {
+  it("a hall that lists a good level shows that level's content after it; the citizen picks and confirms", () => {
     const f = flowWith(config({ reasonsAfter: [5, 4, 2, 1] }));
     f.openSession(session, 'S1', 0);
     expect(records(f.press(0, 2000))).toEqual([]); // 非常满意: its content first
@@ -33,7 +35,9 @@ describe('preset content for every level (Hubei art. 13)', () => {
     expect(r.options[0]!.reason).toMatchObject({ code: '510', level: 5 });
     f.press(1, 3000); // 511
     const out = f.press(4, 3500);
-    expect(records(out)).toEqual([{ id: expect.any(String), kind: 'rating', level: 5, reasons: ['511'], session, staffId: 'S1', flags: [] }]);
+    expect(records(out)).toEqual([
+      { id: expect.any(String), kind: 'rating', level: 5, reasons: ['511'], session, staffId: 'S1', flags: [] },
+    ]);
     expect(thanks(out)).toMatchObject({ screen: 'thanks', level: 5, qr: null });
   });
 
@@ -75,7 +79,12 @@ describe('a 差评 needs a reason or text (Ankang art. 8)', () => {
     const first = f.press(4, 4000); // 跳过
     expect(records(first)).toEqual([]);
     expect(counted(first)).toEqual(['reasonAskedAgain']);
-    expect(reasonsFrame(f)).toMatchObject({ screen: 'reasons', level: 2, text: expect.stringContaining('再按「跳过」'), qr: expect.stringContaining('https://hall.example.gov.cn/f') });
+    expect(reasonsFrame(f)).toMatchObject({
+      screen: 'reasons',
+      level: 2,
+      text: expect.stringContaining('再按「跳过」'),
+      qr: expect.stringContaining('https://hall.example.gov.cn/f'),
+    });
     expect(f.state).toBe('reasons');
     const second = f.press(4, 6000);
     expect(records(second)[0]).toMatchObject({ level: 2, reasons: [], flags: ['no-reason'] });

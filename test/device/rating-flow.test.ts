@@ -17,10 +17,13 @@ const batch = { id: 's2', cases: ['BJ101', 'BJ102', 'BJ103'], itemCode: 'X2', it
 
 let n = 0;
 const flowWith = (c: DeviceConfig) => new RatingFlow(c, { newId: () => `id-${++n}` });
-const records = (effects: Effect[]): RecordDraft[] => effects.filter((e) => e.type === 'record').map((e) => (e as Extract<Effect, { type: 'record' }>).draft);
+const records = (effects: Effect[]): RecordDraft[] =>
+  effects.filter((e) => e.type === 'record').map((e) => (e as Extract<Effect, { type: 'record' }>).draft);
 const recordEffect = (effects: Effect[]) => effects.find((e) => e.type === 'record') as Extract<Effect, { type: 'record' }> | undefined;
-const shown = (effects: Effect[]): Frame[] => effects.filter((e) => e.type === 'show').map((e) => (e as Extract<Effect, { type: 'show' }>).frame);
-const counted = (effects: Effect[]) => effects.filter((e) => e.type === 'count').map((e) => (e as Extract<Effect, { type: 'count' }>).counter);
+const shown = (effects: Effect[]): Frame[] =>
+  effects.filter((e) => e.type === 'show').map((e) => (e as Extract<Effect, { type: 'show' }>).frame);
+const counted = (effects: Effect[]) =>
+  effects.filter((e) => e.type === 'count').map((e) => (e as Extract<Effect, { type: 'count' }>).counter);
 const reasonsFrame = (f: RatingFlow) => f.frame() as Extract<Frame, { screen: 'reasons' }>;
 
 describe('idle and the staff card (信息牌)', () => {
@@ -82,7 +85,9 @@ describe('sessions and the prompt', () => {
     f.openSession(session, 'S1', 0);
     expect(f.tick(59_999)).toEqual([]);
     const out = f.tick(60_000);
-    expect(records(out)).toEqual([{ id: expect.any(String), kind: 'not-rated', level: null, reasons: [], session, staffId: 'S1', flags: [] }]);
+    expect(records(out)).toEqual([
+      { id: expect.any(String), kind: 'not-rated', level: null, reasons: [], session, staffId: 'S1', flags: [] },
+    ]);
     expect(recordEffect(out)!.thanks).toBeNull();
     expect(f.frame().screen).toBe('idle');
   });
@@ -165,7 +170,9 @@ describe('差评 and the reasons screen', () => {
     f.press(0, 5500); // 213
     f.press(0, 6000); // changed their mind: 213 off again
     const out = f.press(4, 6500);
-    expect(records(out)).toEqual([{ id: expect.any(String), kind: 'rating', level: 2, reasons: ['207', '211'], session, staffId: 'S1', flags: [] }]);
+    expect(records(out)).toEqual([
+      { id: expect.any(String), kind: 'rating', level: 2, reasons: ['207', '211'], session, staffId: 'S1', flags: [] },
+    ]);
     expect(recordEffect(out)!.thanks!.screen).toBe('thanks');
   });
 
@@ -249,7 +256,7 @@ describe('abuse signals: flagged, never hidden', () => {
     expect(records(f.press(0, 1000))).toHaveLength(1);
   });
 
-  it('a new session is not blocked by the last citizen\'s repeat interval', () => {
+  it("a new session is not blocked by the last citizen's repeat interval", () => {
     const f = flowWith(config());
     f.openSession(session, null, 0);
     f.press(0, 2000);
@@ -330,7 +337,14 @@ describe('paused', () => {
 describe('button count and map are configuration', () => {
   it('a 3-button hall (满意/基本满意/不满意) uses the same code', () => {
     const f = flowWith(config({ mode: 'walk-up', buttons: [4, 3, 2] }));
-    expect(f.frame()).toMatchObject({ screen: 'prompt', levels: [{ level: 4, label: '满意' }, { level: 3, label: '基本满意' }, { level: 2, label: '不满意' }] });
+    expect(f.frame()).toMatchObject({
+      screen: 'prompt',
+      levels: [
+        { level: 4, label: '满意' },
+        { level: 3, label: '基本满意' },
+        { level: 2, label: '不满意' },
+      ],
+    });
     expect(records(f.press(0, 0))[0]).toMatchObject({ level: 4 });
     expect(f.press(3, 10_000)).toEqual([{ type: 'count', counter: 'pressesUnmapped' }]);
   });
@@ -352,7 +366,13 @@ describe('button count and map are configuration', () => {
   });
 
   it('when the reasons fit on one page there is no page button', () => {
-    const few = { version: 'few', reasons: [{ code: '207', level: 2 as const, text: 'a' }, { code: '208', level: 2 as const, text: 'b' }] };
+    const few = {
+      version: 'few',
+      reasons: [
+        { code: '207', level: 2 as const, text: 'a' },
+        { code: '208', level: 2 as const, text: 'b' },
+      ],
+    };
     const f = flowWith(config({ mode: 'walk-up', catalogue: few }));
     f.press(3, 0);
     expect(reasonsFrame(f).options.map((o) => o.reason?.code ?? o.action ?? null)).toEqual(['207', '208', null, null, 'skip']);
@@ -387,7 +407,12 @@ describe('a config pushed while the thank-you shows', () => {
     f.openSession(session, 'S1', 0);
     f.press(4, 1000); // 非常不满意: the reasons screen
     const rated = recordEffect(f.press(4, 2000))!; // 跳过
-    expect(rated.thanks).toMatchObject({ screen: 'thanks', level: 1, ref: rated.draft.id, qr: expect.stringContaining(`r=${rated.draft.id}`) });
+    expect(rated.thanks).toMatchObject({
+      screen: 'thanks',
+      level: 1,
+      ref: rated.draft.id,
+      qr: expect.stringContaining(`r=${rated.draft.id}`),
+    });
     const redrawn = shown(f.setConfig({ ...c, prompts: { ...c.prompts, thanks: '谢谢您的评价！' } }, 1500));
     expect(redrawn).toEqual([{ ...rated.thanks, text: '谢谢您的评价！' }]);
   });

@@ -76,7 +76,20 @@ describe('voice clips made with espeak-ng (Mandarin)', () => {
 async function device(dir: string, thanksS: number): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  writeFileSync(join(dir, ENROLMENT_FILE), JSON.stringify({ hall: 'h1', device: 'ev-1', window: '12', hubUrl: 'http://127.0.0.1:1', mqttUrl: `mqtt://127.0.0.1:${port}`, username: 'ev-1', password: 'x', ca: null, enrolledAt: 0 }));
+  writeFileSync(
+    join(dir, ENROLMENT_FILE),
+    JSON.stringify({
+      hall: 'h1',
+      device: 'ev-1',
+      window: '12',
+      hubUrl: 'http://127.0.0.1:1',
+      mqttUrl: `mqtt://127.0.0.1:${port}`,
+      username: 'ev-1',
+      password: 'x',
+      ca: null,
+      enrolledAt: 0,
+    }),
+  );
   const c = { ...defaultDeviceConfig('h1', 'ev-1', '12'), mode: 'walk-up' as const };
   c.timeouts = { ...c.timeouts, repeatIntervalS: 0, tooSoonS: 0, thanksS };
   writeFileSync(join(dir, CONFIG_CACHE_FILE), JSON.stringify(c));
@@ -99,7 +112,19 @@ const calls = (log: string) =>
     .filter(Boolean)
     .map((l) => {
       const [at, rows, ...args] = l.split(' ');
-      return { at: Number(at), rows: rows === '-' ? null : Number(rows), clips: args.filter((a) => a.endsWith('.wav')).map((a) => a.split('/').pop()!.replace(/\.wav$/, '')), args };
+      return {
+        at: Number(at),
+        rows: rows === '-' ? null : Number(rows),
+        clips: args
+          .filter((a) => a.endsWith('.wav'))
+          .map((a) =>
+            a
+              .split('/')
+              .pop()!
+              .replace(/\.wav$/, ''),
+          ),
+        args,
+      };
     });
 
 async function agentWithVoice(settings: Partial<VoiceSettings> = {}, thanksS = 0.05) {
@@ -108,7 +133,15 @@ async function agentWithVoice(settings: Partial<VoiceSettings> = {}, thanksS = 0
   const voice = new VoicePrompts({ dir: clipDir, settings: () => settings, cacheDir: join(root, 'cache') });
   const virtual = new VirtualDisplay(1000);
   const buttons = new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });
-  const agent = new Agent({ dataDir: dir, buttons, display: new TeeDisplay([virtual, voice]), log: silentLog(), clockSynced: () => true, tickMs: 20, link: { backoff: undefined } });
+  const agent = new Agent({
+    dataDir: dir,
+    buttons,
+    display: new TeeDisplay([virtual, voice]),
+    log: silentLog(),
+    clockSynced: () => true,
+    tickMs: 20,
+    link: { backoff: undefined },
+  });
   const stored: { record: RatingRecord; at: number }[] = [];
   agent.on('stored', (record) => stored.push({ record, at: Date.now() }));
   return { dir, agent, buttons, virtual, voice, stored };
@@ -148,7 +181,19 @@ describe('spoken prompts through aplay', () => {
     } finally {
       await d.agent.stop();
     }
-    expect(calls(log)[0]!.clips).toEqual(['prompt', 'key-1', 'level-5', 'key-2', 'level-4', 'key-3', 'level-3', 'key-4', 'level-2', 'key-5', 'level-1']);
+    expect(calls(log)[0]!.clips).toEqual([
+      'prompt',
+      'key-1',
+      'level-5',
+      'key-2',
+      'level-4',
+      'key-3',
+      'level-3',
+      'key-4',
+      'level-2',
+      'key-5',
+      'level-1',
+    ]);
     // Hearing the options rates nothing.
     expect(d.stored).toHaveLength(0);
   });

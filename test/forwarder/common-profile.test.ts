@@ -41,7 +41,9 @@ describe('a hall forwarding in the common format', () => {
     expect(s.accepted).toBe(3);
     expect(s.duplicatesReceived).toBe(s.received - 3);
     expect(s.duplicatesReceived).toBeGreaterThanOrEqual(3);
-    const page = (await (await fetch(`${hall.province.url}/api/evaluations`)).json()) as { records: { key: string; record: Record<string, unknown> }[] };
+    const page = (await (await fetch(`${hall.province.url}/api/evaluations`)).json()) as {
+      records: { key: string; record: Record<string, unknown> }[];
+    };
     expect(page.records.map((r) => r.key).sort()).toEqual(cases.map((c) => caseKey(record.id, c)).sort());
     const time = formatTime(record.at, 'yyyy-MM-dd HH:mm:ss', 480);
     for (const c of cases) {

@@ -31,8 +31,31 @@ describe('the province section of the hub configuration', () => {
   it('from flags: a province file, overridden by flags; secrets stay in files', () => {
     t = tempHubDb();
     const file = join(t.dir, 'province.yaml');
-    writeFileSync(file, ['url: https://hcp.example.gov.cn/api/evaluations', 'profile: common', 'areaCode: "420100"', 'deptCode: D1', 'batchSize: 100', 'retry:', '  baseMs: 1000', ''].join('\n'));
-    const c = provinceConfigFromOptions(hubFlags(['--province-config', file, '--province-batch-size', '50', '--province-token-file', '/etc/hcp/token', '--province-retry-max-ms', '30000']));
+    writeFileSync(
+      file,
+      [
+        'url: https://hcp.example.gov.cn/api/evaluations',
+        'profile: common',
+        'areaCode: "420100"',
+        'deptCode: D1',
+        'batchSize: 100',
+        'retry:',
+        '  baseMs: 1000',
+        '',
+      ].join('\n'),
+    );
+    const c = provinceConfigFromOptions(
+      hubFlags([
+        '--province-config',
+        file,
+        '--province-batch-size',
+        '50',
+        '--province-token-file',
+        '/etc/hcp/token',
+        '--province-retry-max-ms',
+        '30000',
+      ]),
+    );
     expect(ProvinceConfigSchema.parse(c)).toMatchObject({
       transport: 'http',
       url: 'https://hcp.example.gov.cn/api/evaluations',
@@ -43,7 +66,11 @@ describe('the province section of the hub configuration', () => {
       auth: { kind: 'bearer', tokenFile: '/etc/hcp/token' },
     });
     expect(provinceConfigFromOptions(hubFlags([]))).toBeNull();
-    expect(provinceConfigFromOptions(hubFlags(['--province-mqtt', 'mqtts://a.example:8883,mqtts://b.example:8883', '--province-mqtt-reply-topic', 'none']))).toMatchObject({
+    expect(
+      provinceConfigFromOptions(
+        hubFlags(['--province-mqtt', 'mqtts://a.example:8883,mqtts://b.example:8883', '--province-mqtt-reply-topic', 'none']),
+      ),
+    ).toMatchObject({
       transport: 'mqtt',
       mqtt: { urls: ['mqtts://a.example:8883', 'mqtts://b.example:8883'], replyTopic: null },
     });
@@ -60,16 +87,33 @@ describe('the province section of the hub configuration', () => {
 
   it('refuses to start on a profile or secret it cannot read', () => {
     t = tempHubDb();
-    const make = (c: unknown) => () => createForwarder({ config: ProvinceConfigSchema.parse(c), db: t!.db, hall: 'h', log: silentLog(), metrics: createMetrics() });
+    const make = (c: unknown) => () =>
+      createForwarder({ config: ProvinceConfigSchema.parse(c), db: t!.db, hall: 'h', log: silentLog(), metrics: createMetrics() });
     expect(make({ url: 'https://x/y', profile: join(t.dir, 'missing.yaml') })).toThrow(ForwarderConfigError);
-    expect(make({ url: 'https://x/y', auth: { kind: 'bearer', tokenFile: join(t.dir, 'nope') } })).toThrow(/cannot read province\.auth\.tokenFile/);
+    expect(make({ url: 'https://x/y', auth: { kind: 'bearer', tokenFile: join(t.dir, 'nope') } })).toThrow(
+      /cannot read province\.auth\.tokenFile/,
+    );
     writeFileSync(join(t.dir, 'empty'), '\n');
     expect(make({ url: 'https://x/y', auth: { kind: 'hmac', secretFile: join(t.dir, 'empty') } })).toThrow(/is empty/);
   });
 
   it('`haochaping hub` exits with code 2 and says what to set when the profile needs an area code', async () => {
     t = tempHubDb();
-    const r = await runCli(['hub', '--data', join(t.dir, 'hub'), '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', '--province-url', 'http://127.0.0.1:9/x', '--province-profile', 'common']);
+    const r = await runCli([
+      'hub',
+      '--data',
+      join(t.dir, 'hub'),
+      '--host',
+      '127.0.0.1',
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--province-url',
+      'http://127.0.0.1:9/x',
+      '--province-profile',
+      'common',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stdout + r.stderr).toMatch(/set province\.areaCode/);
   });

@@ -27,32 +27,36 @@ const MODES: [mode: keyof FaultsInput, faults: FaultsInput, storesBeforeFailing:
 ];
 
 describe.each(MODES)('30 %% of pushes failing with %s', (mode, faults, storesBeforeFailing) => {
-  it('everything is delivered; accepted equals rated; copies received twice are counted, none accepted twice', { timeout: 60_000 + PRESSES * 600 }, async () => {
-    hall = await TestHall.start({
-      province: { faults, random: seeded(2026) },
-      forward: { batchSize: 5, lingerMs: 5, timeoutMs: TIMEOUT_MS, retry: { baseMs: 20, maxMs: 250 } },
-    });
-    const devices = [await hall.addDevice('01'), await hall.addDevice('02')];
-    await waitFor(() => devices.every((d) => d.agent.link.connected), 'devices to connect');
-    await pressSteadily(devices, PRESSES, 10);
-    const rated = devices.flatMap((d) => d.stored);
-    expect(rated).toHaveLength(2 * PRESSES);
+  it(
+    'everything is delivered; accepted equals rated; copies received twice are counted, none accepted twice',
+    { timeout: 60_000 + PRESSES * 600 },
+    async () => {
+      hall = await TestHall.start({
+        province: { faults, random: seeded(2026) },
+        forward: { batchSize: 5, lingerMs: 5, timeoutMs: TIMEOUT_MS, retry: { baseMs: 20, maxMs: 250 } },
+      });
+      const devices = [await hall.addDevice('01'), await hall.addDevice('02')];
+      await waitFor(() => devices.every((d) => d.agent.link.connected), 'devices to connect');
+      await pressSteadily(devices, PRESSES, 10);
+      const rated = devices.flatMap((d) => d.stored);
+      expect(rated).toHaveLength(2 * PRESSES);
 
-    await waitFor(() => queueStates(hall!.hub!.db).done === rated.length, `all ${rated.length} accepted`, 30_000 + PRESSES * 500);
-    await sleep(TIMEOUT_MS * 3); // slow answers still on their way land now, as duplicates if anything
-    await expectEachPressOnce(hall, rated);
+      await waitFor(() => queueStates(hall!.hub!.db).done === rated.length, `all ${rated.length} accepted`, 30_000 + PRESSES * 500);
+      await sleep(TIMEOUT_MS * 3); // slow answers still on their way land now, as duplicates if anything
+      await expectEachPressOnce(hall, rated);
 
-    const s = hall.province.stats();
-    expect(s.accepted).toBe(rated.length);
-    expect(s.faults[mode]).toBeGreaterThan(0);
-    expect(s.received).toBe(s.accepted + s.duplicatesReceived + s.rejected);
-    expect(s.rejected).toBe(0);
-    // Where the province stored before failing, the hub had to send again: at-least-once on the wire.
-    if (storesBeforeFailing) expect(s.duplicatesReceived).toBeGreaterThan(0);
-    else expect(s.duplicatesReceived).toBe(0);
-    expect(queueStates(hall.hub!.db)).toEqual({ done: rated.length });
-    if (process.env.HCP_FAULT_PRESSES) console.info(`${mode}: rated ${rated.length}, province ${JSON.stringify(s)}`);
-    const failures = await hall.hub!.metrics.forwardFailures.get();
-    expect(failures.values.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
-  });
+      const s = hall.province.stats();
+      expect(s.accepted).toBe(rated.length);
+      expect(s.faults[mode]).toBeGreaterThan(0);
+      expect(s.received).toBe(s.accepted + s.duplicatesReceived + s.rejected);
+      expect(s.rejected).toBe(0);
+      // Where the province stored before failing, the hub had to send again: at-least-once on the wire.
+      if (storesBeforeFailing) expect(s.duplicatesReceived).toBeGreaterThan(0);
+      else expect(s.duplicatesReceived).toBe(0);
+      expect(queueStates(hall.hub!.db)).toEqual({ done: rated.length });
+      if (process.env.HCP_FAULT_PRESSES) console.info(`${mode}: rated ${rated.length}, province ${JSON.stringify(s)}`);
+      const failures = await hall.hub!.metrics.forwardFailures.get();
+      expect(failures.values.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
+    },
+  );
 });

@@ -26,9 +26,19 @@ function db(): TempDb {
   return t;
 }
 
-function forwarder(t: TempDb, province: ProvinceConfigInput, log = silentLog()): { f: Forwarder; metrics: ReturnType<typeof createMetrics> } {
+function forwarder(
+  t: TempDb,
+  province: ProvinceConfigInput,
+  log = silentLog(),
+): { f: Forwarder; metrics: ReturnType<typeof createMetrics> } {
   const metrics = createMetrics();
-  const f = createForwarder({ config: ProvinceConfigSchema.parse({ lingerMs: 0, retry: { baseMs: 20, maxMs: 200 }, ...province }), db: t.db, hall: 'hall-1', log, metrics });
+  const f = createForwarder({
+    config: ProvinceConfigSchema.parse({ lingerMs: 0, retry: { baseMs: 20, maxMs: 200 }, ...province }),
+    db: t.db,
+    hall: 'hall-1',
+    log,
+    metrics,
+  });
   f.start();
   cleanups.push(() => f.stop());
   return { f, metrics };
@@ -39,7 +49,9 @@ function enqueue(t: TempDb, es: Evaluation[]): void {
 }
 
 /** A province that answers with a function of the records it got (native format). */
-async function scriptedProvince(answer: (records: Evaluation[], n: number) => { code: number; body: unknown }): Promise<{ url: string; requests: Evaluation[][] }> {
+async function scriptedProvince(
+  answer: (records: Evaluation[], n: number) => { code: number; body: unknown },
+): Promise<{ url: string; requests: Evaluation[][] }> {
   const app: FastifyInstance = Fastify({ bodyLimit: 64 * 1024 * 1024 });
   const requests: Evaluation[][] = [];
   app.post('/api/evaluations', async (req, reply) => {
@@ -61,7 +73,9 @@ describe('the forwarder against a scripted province', () => {
     const good = Array.from({ length: 15 }, () => hubEvaluation());
     const bad = hubEvaluation({ staffId: 'POISON' });
     enqueue(t, [...good.slice(0, 7), bad, ...good.slice(7)]);
-    const p = await scriptedProvince((records) => (records.some((r) => r.staffId === 'POISON') ? { code: 400, body: { error: 'staffId POISON is not a person' } } : acceptAll(records)));
+    const p = await scriptedProvince((records) =>
+      records.some((r) => r.staffId === 'POISON') ? { code: 400, body: { error: 'staffId POISON is not a person' } } : acceptAll(records),
+    );
     forwarder(t, { url: p.url, batchSize: 16 });
     await waitFor(() => queueStates(t.db).pending === undefined, 'the queue to settle');
     expect(queueStates(t.db)).toEqual({ done: 15, rejected: 1 });
@@ -74,7 +88,10 @@ describe('the forwarder against a scripted province', () => {
 
   it('evaluations the province leaves out of its answer are sent again until it answers for them', async () => {
     const t = db();
-    enqueue(t, Array.from({ length: 6 }, () => hubEvaluation()));
+    enqueue(
+      t,
+      Array.from({ length: 6 }, () => hubEvaluation()),
+    );
     // Answers only for the first record of each request.
     const p = await scriptedProvince((records) => ({ code: 200, body: { results: [{ id: records[0]!.id, status: 'accepted' }] } }));
     forwarder(t, { url: p.url, batchSize: 6 });
@@ -102,7 +119,9 @@ describe('the forwarder against a scripted province', () => {
     enqueue(t, [dflt, correction, other]);
     // The province fails every batch holding the default, twice.
     let defaultFailures = 0;
-    const p = await scriptedProvince((records) => (records.some((r) => r.id === dflt.id) && defaultFailures++ < 2 ? { code: 503, body: 'busy' } : acceptAll(records)));
+    const p = await scriptedProvince((records) =>
+      records.some((r) => r.id === dflt.id) && defaultFailures++ < 2 ? { code: 503, body: 'busy' } : acceptAll(records),
+    );
     forwarder(t, { url: p.url, batchSize: 10 });
     await waitFor(() => queueStates(t.db).done === 3, 'all three accepted', 10_000);
     const order = p.requests.flat().map((r) => r.id);
@@ -114,7 +133,12 @@ describe('the forwarder against a scripted province', () => {
     const t = db();
     const odd = hubEvaluation({ level: 7 as Evaluation['level'] });
     enqueue(t, [hubEvaluation(), odd]);
-    const p = await scriptedProvince((records) => ({ code: 200, body: { results: records.map((r) => ({ evaluationId: (r as unknown as { evaluationId: string }).evaluationId, status: 'accepted' })) } }));
+    const p = await scriptedProvince((records) => ({
+      code: 200,
+      body: {
+        results: records.map((r) => ({ evaluationId: (r as unknown as { evaluationId: string }).evaluationId, status: 'accepted' })),
+      },
+    }));
     const cap = captureLog();
     forwarder(t, { url: p.url, profile: 'common', areaCode: '420100', deptCode: 'D1' }, cap.log);
     await waitFor(() => queueStates(t.db).done === 1 && queueStates(t.db).rejected === 1, 'one done, one kept as rejected');
@@ -124,14 +148,23 @@ describe('the forwarder against a scripted province', () => {
 
   it('refuses to start with a profile that needs areaCode when none is configured', () => {
     const t = db();
-    expect(() => createForwarder({ config: ProvinceConfigSchema.parse({ url: 'http://127.0.0.1:1/x', profile: 'common' }), db: t.db, hall: 'h', log: silentLog(), metrics: createMetrics() })).toThrow(
-      /set province\.areaCode/,
-    );
+    expect(() =>
+      createForwarder({
+        config: ProvinceConfigSchema.parse({ url: 'http://127.0.0.1:1/x', profile: 'common' }),
+        db: t.db,
+        hall: 'h',
+        log: silentLog(),
+        metrics: createMetrics(),
+      }),
+    ).toThrow(/set province\.areaCode/);
   });
 });
 
 describe('HTTPS with a government CA and request authentication, against the stand-in province', () => {
-  async function tlsProvince(dir: string, auth: Parameters<typeof startProvince>[0]['auth']): Promise<{ p: Province; ca: ReturnType<typeof makeCa> }> {
+  async function tlsProvince(
+    dir: string,
+    auth: Parameters<typeof startProvince>[0]['auth'],
+  ): Promise<{ p: Province; ca: ReturnType<typeof makeCa> }> {
     const ca = makeCa(join(dir, 'pki'));
     const { readFileSync } = await import('node:fs');
     const p = await startProvince({ log: silentLog(), tls: { key: readFileSync(ca.keyFile), cert: readFileSync(ca.certFile) }, auth });
@@ -149,13 +182,21 @@ describe('HTTPS with a government CA and request authentication, against the sta
     enqueue(t, es);
 
     // A CA that did not sign the province's certificate: nothing goes, nothing is lost.
-    const a = forwarder(t, { url: `${p.url}/api/evaluations`, caFile: ca.otherCaFile, auth: { kind: 'bearer', tokenFile: join(t.dir, 'token') } });
+    const a = forwarder(t, {
+      url: `${p.url}/api/evaluations`,
+      caFile: ca.otherCaFile,
+      auth: { kind: 'bearer', tokenFile: join(t.dir, 'token') },
+    });
     await waitFor(() => a.f.status().consecutiveFailures >= 2, 'TLS failures');
     expect(a.f.status().lastError).toMatchObject({ kind: 'connection' });
     await a.f.stop();
 
     // The right CA but the wrong token: 401, retried, never "rejected".
-    const b = forwarder(t, { url: `${p.url}/api/evaluations`, caFile: ca.caFile, auth: { kind: 'bearer', tokenFile: join(t.dir, 'wrong-token') } });
+    const b = forwarder(t, {
+      url: `${p.url}/api/evaluations`,
+      caFile: ca.caFile,
+      auth: { kind: 'bearer', tokenFile: join(t.dir, 'wrong-token') },
+    });
     await waitFor(() => b.f.status().consecutiveFailures >= 2, 'auth failures');
     expect(b.f.status().lastError).toMatchObject({ kind: 'auth' });
     await b.f.stop();
@@ -163,7 +204,11 @@ describe('HTTPS with a government CA and request authentication, against the sta
     expect(p.stats().accepted).toBe(0);
 
     // Fixed: everything goes, once.
-    const c = forwarder(t, { url: `${p.url}/api/evaluations`, caFile: ca.caFile, auth: { kind: 'bearer', tokenFile: join(t.dir, 'token') } });
+    const c = forwarder(t, {
+      url: `${p.url}/api/evaluations`,
+      caFile: ca.caFile,
+      auth: { kind: 'bearer', tokenFile: join(t.dir, 'token') },
+    });
     await waitFor(() => queueStates(t.db).done === 20, 'all delivered');
     expect(p.stats()).toMatchObject({ accepted: 20, duplicatesReceived: 0 });
     expect(c.f.status().state).not.toBe('backing-off');
@@ -171,15 +216,34 @@ describe('HTTPS with a government CA and request authentication, against the sta
 
   it('signs every push with HMAC-SHA256 over the body; a wrong secret keeps everything queued', async () => {
     const t = db();
-    const { p, ca } = await tlsProvince(t.dir, { kind: 'hmac', keyId: 'hall-1', secret: 'shared-secret', headers: DEFAULT_HMAC_HEADERS, encoding: 'hex' });
+    const { p, ca } = await tlsProvince(t.dir, {
+      kind: 'hmac',
+      keyId: 'hall-1',
+      secret: 'shared-secret',
+      headers: DEFAULT_HMAC_HEADERS,
+      encoding: 'hex',
+    });
     writeFileSync(join(t.dir, 'secret'), 'shared-secret\n');
     writeFileSync(join(t.dir, 'bad-secret'), 'not-it\n');
-    enqueue(t, Array.from({ length: 30 }, () => hubEvaluation()));
-    const wrong = forwarder(t, { url: `${p.url}/api/evaluations`, caFile: ca.caFile, batchSize: 7, auth: { kind: 'hmac', keyId: 'hall-1', secretFile: join(t.dir, 'bad-secret') } });
+    enqueue(
+      t,
+      Array.from({ length: 30 }, () => hubEvaluation()),
+    );
+    const wrong = forwarder(t, {
+      url: `${p.url}/api/evaluations`,
+      caFile: ca.caFile,
+      batchSize: 7,
+      auth: { kind: 'hmac', keyId: 'hall-1', secretFile: join(t.dir, 'bad-secret') },
+    });
     await waitFor(() => wrong.f.status().consecutiveFailures >= 2, 'refused signatures');
     await wrong.f.stop();
     expect(queueStates(t.db)).toEqual({ pending: 30 });
-    forwarder(t, { url: `${p.url}/api/evaluations`, caFile: ca.caFile, batchSize: 7, auth: { kind: 'hmac', keyId: 'hall-1', secretFile: join(t.dir, 'secret') } });
+    forwarder(t, {
+      url: `${p.url}/api/evaluations`,
+      caFile: ca.caFile,
+      batchSize: 7,
+      auth: { kind: 'hmac', keyId: 'hall-1', secretFile: join(t.dir, 'secret') },
+    });
     await waitFor(() => queueStates(t.db).done === 30, 'all delivered');
     await sleep(100);
     expect(p.stats()).toMatchObject({ accepted: 30, duplicatesReceived: 0 });

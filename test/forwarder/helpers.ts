@@ -68,7 +68,12 @@ export function tempHubDb(): TempDb {
 }
 
 export function queueStates(db: Db): Record<string, number> {
-  return Object.fromEntries(db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue GROUP BY state').all().map((r) => [r.state, r.n]));
+  return Object.fromEntries(
+    db
+      .prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue GROUP BY state')
+      .all()
+      .map((r) => [r.state, r.n]),
+  );
 }
 
 async function portOpen(port: number): Promise<boolean> {
@@ -93,7 +98,17 @@ export class Mosquitto {
   static async start(dir: string): Promise<Mosquitto> {
     mkdirSync(dir, { recursive: true });
     const m = new Mosquitto(dir, await freePort());
-    writeFileSync(join(dir, 'mosquitto.conf'), [`listener ${m.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', `log_dest file ${join(dir, 'mosquitto.log')}`, 'log_type all', ''].join('\n'));
+    writeFileSync(
+      join(dir, 'mosquitto.conf'),
+      [
+        `listener ${m.port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence false',
+        `log_dest file ${join(dir, 'mosquitto.log')}`,
+        'log_type all',
+        '',
+      ].join('\n'),
+    );
     await m.up();
     return m;
   }
@@ -134,7 +149,23 @@ export function makeCa(dir: string): { caFile: string; keyFile: string; certFile
   ossl('req', '-x509', ...ec, '-keyout', f('other.key'), '-out', f('other.crt'), '-days', '2', '-subj', '/CN=Some Other CA');
   ossl('req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
   writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  ossl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2', '-extfile', f('ext.cnf'));
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+  );
   return { caFile: f('ca.crt'), keyFile: f('server.key'), certFile: f('server.crt'), otherCaFile: f('other.crt') };
 }
 
@@ -158,6 +189,8 @@ export async function pressSteadily(devices: TestDevice[], n: number, gapMs = 10
 /** Runs the built CLI (dist/) and returns its output; tests that call it need `npx tsc -p .` first. */
 export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, [CLI_PATH, ...args], { timeout: 30_000 }, (err, stdout, stderr) => res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [CLI_PATH, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }

@@ -36,7 +36,10 @@ describe('the hub process killed with SIGKILL in the middle of a batch, and star
     await hall.startHubProcess();
     await waitFor(() => devices.every((d) => d.agent.outbox.depth() === 0), 'devices to deliver what the dead hub had not stored', 30_000);
     await waitFor(() => hall!.province.stats().accepted === 60, 'all 60 at the province', 30_000);
-    await waitFor(async () => (await hall!.api<{ backlog: { count: number }; done: number }>('/api/forwarding')).done === 60, 'the hub to mark all 60 forwarded');
+    await waitFor(
+      async () => (await hall!.api<{ backlog: { count: number }; done: number }>('/api/forwarding')).done === 60,
+      'the hub to mark all 60 forwarded',
+    );
     await sleep(300);
 
     await expectEachPressOnce(hall, rated);

@@ -73,11 +73,31 @@ describe('work-order messages mapped by a profile', () => {
 
   it('a batch session: one milestone item per case number, each pointing at the key its evaluation was sent with', () => {
     const p = loadProfile('common');
-    const items = mapMessage(p, 'invalidation', { id: 'inv-1', kind: 'invalidation', evaluationId: 'ev-9', window: '12', cases: ['A1', 'A2'], order: { id: 1 }, reason: '误评', at: T, decidedBy: 'admin' }, ctx);
+    const items = mapMessage(
+      p,
+      'invalidation',
+      {
+        id: 'inv-1',
+        kind: 'invalidation',
+        evaluationId: 'ev-9',
+        window: '12',
+        cases: ['A1', 'A2'],
+        order: { id: 1 },
+        reason: '误评',
+        at: T,
+        decidedBy: 'admin',
+      },
+      ctx,
+    );
     expect(items.map((i) => i.key)).toEqual([caseKey('inv-1', 'A1'), caseKey('inv-1', 'A2')]);
     expect(items.map((i) => i.body.evaluationId)).toEqual([caseKey('ev-9', 'A1'), caseKey('ev-9', 'A2')]);
     expect(items.map((i) => i.body.projectNo)).toEqual(['A1', 'A2']);
-    expect(items[0]!.body).toMatchObject({ invalidationId: caseKey('inv-1', 'A1'), invalidReason: '误评', invalidTime: '2026-11-25 10:30:00', deptCode: '11420100MB0000000X' });
+    expect(items[0]!.body).toMatchObject({
+      invalidationId: caseKey('inv-1', 'A1'),
+      invalidReason: '误评',
+      invalidTime: '2026-11-25 10:30:00',
+      deptCode: '11420100MB0000000X',
+    });
   });
 
   it('a province profile renames fields, translates codes, adds constants and drops inherited fields with null', () => {
@@ -112,8 +132,12 @@ describe('work-order messages mapped by a profile', () => {
   });
 
   it('a profile naming an unknown canonical field or stream is refused at start-up, saying which', () => {
-    expect(() => parseProfile({ extends: 'common', name: 'x', messages: { milestone: { fields: { satisfaction: 'myd' } } } }, 'x.yaml')).toThrow(/"satisfaction" is not a canonical milestone field/);
-    expect(() => parseProfile({ extends: 'common', name: 'x', messages: { gossip: {} } }, 'x.yaml')).toThrow(/unknown message stream "gossip"/);
+    expect(() =>
+      parseProfile({ extends: 'common', name: 'x', messages: { milestone: { fields: { satisfaction: 'myd' } } } }, 'x.yaml'),
+    ).toThrow(/"satisfaction" is not a canonical milestone field/);
+    expect(() => parseProfile({ extends: 'common', name: 'x', messages: { gossip: {} } }, 'x.yaml')).toThrow(
+      /unknown message stream "gossip"/,
+    );
   });
 });
 
@@ -127,7 +151,14 @@ describe('messages on the durable queue', () => {
     province.setFaults({ error500: 1 });
     const metrics = createMetrics();
     const f = createForwarder({
-      config: ProvinceConfigSchema.parse({ url: `${province.url}/api/evaluations`, profile: 'common', areaCode: '420100', deptCode: 'D', lingerMs: 0, retry: { baseMs: 20, maxMs: 100 } }),
+      config: ProvinceConfigSchema.parse({
+        url: `${province.url}/api/evaluations`,
+        profile: 'common',
+        areaCode: '420100',
+        deptCode: 'D',
+        lingerMs: 0,
+        retry: { baseMs: 20, maxMs: 100 },
+      }),
       db: t.db,
       hall: 'hall-1',
       log: silentLog(),
@@ -142,14 +173,28 @@ describe('messages on the durable queue', () => {
     for (const [i, type] of types.entries()) {
       const id = messageId(e.id, 'milestone', i + 2, type);
       // Enqueued "earlier" than the evaluation: only the dependency holds them back.
-      t.db.transaction(() => enqueueMessage(t.db, { id, kind: 'milestone', subject: e.id, after: previousInChain(t.db, e.id), payload: milestone({ id, evaluationId: e.id, cases: e.session!.cases, type, order: { id: 1, version: i + 2 } }) }, now - 5000 + i))();
+      t.db.transaction(() =>
+        enqueueMessage(
+          t.db,
+          {
+            id,
+            kind: 'milestone',
+            subject: e.id,
+            after: previousInChain(t.db, e.id),
+            payload: milestone({ id, evaluationId: e.id, cases: e.session!.cases, type, order: { id: 1, version: i + 2 } }),
+          },
+          now - 5000 + i,
+        ),
+      )();
     }
     f.start();
     await waitFor(() => province.stats().faults.error500! >= 2, 'the province failing');
     expect(province.stats().messages.milestone!.received).toBe(0);
     province.setFaults({});
     await waitFor(() => province.stats().messages.milestone!.accepted === 4, 'all four milestones accepted', 15_000);
-    const listed = (await (await fetch(`${province.url}/api/messages?stream=milestone`)).json()) as { messages: { evaluationKey: string; message: { handleType: string } }[] };
+    const listed = (await (await fetch(`${province.url}/api/messages?stream=milestone`)).json()) as {
+      messages: { evaluationKey: string; message: { handleType: string } }[];
+    };
     expect(listed.messages.map((m) => m.message.handleType)).toEqual(types);
     expect(new Set(listed.messages.map((m) => m.evaluationKey))).toEqual(new Set([e.id]));
     expect(province.stats().messages.milestone).toMatchObject({ rejected: 0, duplicatesReceived: 0 });
@@ -167,7 +212,7 @@ describe('a hub database from before message kinds', () => {
     expect(upTo).toBeGreaterThan(0);
     for (const m of MIGRATIONS.slice(0, upTo)) old.exec(m);
     old.pragma(`user_version = ${upTo}`);
-    const ins = old.prepare("INSERT INTO forward_queue (rowid, id, kind, payload, state, enqueued_at) VALUES (?, ?, ?, ?, ?, 0)");
+    const ins = old.prepare('INSERT INTO forward_queue (rowid, id, kind, payload, state, enqueued_at) VALUES (?, ?, ?, ?, ?, 0)');
     ins.run(7, 'd1', 'default', JSON.stringify({ id: 'd1', supersedes: null }), 'done');
     ins.run(9, 'c1', 'correction', JSON.stringify({ id: 'c1', supersedes: 'd1' }), 'pending');
     old.close();
@@ -178,7 +223,9 @@ describe('a hub database from before message kinds', () => {
         { r: 7, id: 'd1', kind: 'default', destination: 'province', state: 'done', after_id: null },
         { r: 9, id: 'c1', kind: 'correction', destination: 'province', state: 'pending', after_id: 'd1' },
       ]);
-      expect(enqueueMessage(db, { id: 'm1', kind: 'milestone', subject: 'c1', after: previousInChain(db, 'c1'), payload: { id: 'm1' } }, 1)).toBe(true);
+      expect(
+        enqueueMessage(db, { id: 'm1', kind: 'milestone', subject: 'c1', after: previousInChain(db, 'c1'), payload: { id: 'm1' } }, 1),
+      ).toBe(true);
       expect(enqueueMessage(db, { id: 'm1', kind: 'milestone', payload: { id: 'm1' } }, 2)).toBe(false); // a repeat is ignored
       expect(db.prepare("SELECT after_id FROM forward_queue WHERE id = 'm1'").get()).toEqual({ after_id: 'c1' });
       expect(() => enqueueMessage(db, { id: 'x', kind: 'gossip', payload: { id: 'x' } }, 1)).toThrow(/unknown queue kind/);

@@ -23,7 +23,13 @@ async function mqttHall(replyTopic: string | null, faults = {}): Promise<TestHal
   return TestHall.start({
     // The stand-in province takes batches from the provincial broker and answers on …/results.
     province: { mqtt: { url: broker.url, topic: 'hcp/province/v1/+/evaluations' }, faults },
-    forward: { transport: 'mqtt', mqtt: { urls: [broker.url], replyTopic }, batchSize: 10, timeoutMs: 1000, retry: { baseMs: 100, maxMs: 800 } },
+    forward: {
+      transport: 'mqtt',
+      mqtt: { urls: [broker.url], replyTopic },
+      batchSize: 10,
+      timeoutMs: 1000,
+      retry: { baseMs: 100, maxMs: 800 },
+    },
   });
 }
 
@@ -59,7 +65,7 @@ describe('the upstream MQTT bridge to a provincial broker (Debian mosquitto)', (
     expect(hall.hub!.forwarder!.status()).toMatchObject({ transport: 'mqtt', consecutiveFailures: 0 });
   }, 90_000); // a mosquitto process stopped and started again
 
-  it('a province without a reply channel: the broker\'s PUBACK counts, and nothing is lost while the broker is up', async () => {
+  it("a province without a reply channel: the broker's PUBACK counts, and nothing is lost while the broker is up", async () => {
     hall = await mqttHall(null);
     const d = await hall.addDevice('03');
     await waitFor(() => d.agent.link.connected, 'device to connect');

@@ -18,13 +18,25 @@ describe('what a reply from the province means', () => {
   });
 
   it('5xx, 408 and 429 are retried, honouring Retry-After', () => {
-    expect(classifyHttpReply(native, 500, {}, 'boom', NOW)).toMatchObject({ kind: 'failed', failure: 'server-error', retryAfterMs: undefined });
-    expect(classifyHttpReply(native, 503, { 'retry-after': '120' }, '', NOW)).toMatchObject({ kind: 'failed', failure: 'server-error', retryAfterMs: 120_000 });
-    expect(classifyHttpReply(native, 429, { 'retry-after': '3' }, '', NOW)).toMatchObject({ kind: 'failed', failure: 'throttled', retryAfterMs: 3000 });
+    expect(classifyHttpReply(native, 500, {}, 'boom', NOW)).toMatchObject({
+      kind: 'failed',
+      failure: 'server-error',
+      retryAfterMs: undefined,
+    });
+    expect(classifyHttpReply(native, 503, { 'retry-after': '120' }, '', NOW)).toMatchObject({
+      kind: 'failed',
+      failure: 'server-error',
+      retryAfterMs: 120_000,
+    });
+    expect(classifyHttpReply(native, 429, { 'retry-after': '3' }, '', NOW)).toMatchObject({
+      kind: 'failed',
+      failure: 'throttled',
+      retryAfterMs: 3000,
+    });
     expect(classifyHttpReply(native, 408, {}, '', NOW)).toMatchObject({ kind: 'failed', failure: 'timeout' });
   });
 
-  it('wrong credentials are the hub\'s configuration: retried until fixed, not a rejection of the records', () => {
+  it("wrong credentials are the hub's configuration: retried until fixed, not a rejection of the records", () => {
     expect(classifyHttpReply(native, 401, {}, 'no', NOW)).toMatchObject({ kind: 'failed', failure: 'auth' });
     expect(classifyHttpReply(native, 403, {}, 'no', NOW)).toMatchObject({ kind: 'failed', failure: 'auth' });
   });
@@ -80,7 +92,11 @@ describe('request authentication', () => {
   it('HMAC-SHA256 over timestamp and body: a changed body, an old timestamp or another key id fail', () => {
     const a: RequestAuth = { kind: 'hmac', keyId: 'hall-1', secret: 'k3y', headers: DEFAULT_HMAC_HEADERS, encoding: 'hex' };
     const h = authHeaders(a, body, NOW);
-    expect(h).toEqual({ 'x-hcp-timestamp': String(NOW), 'x-hcp-signature': hmacSignature('k3y', String(NOW), body), 'x-hcp-key-id': 'hall-1' });
+    expect(h).toEqual({
+      'x-hcp-timestamp': String(NOW),
+      'x-hcp-signature': hmacSignature('k3y', String(NOW), body),
+      'x-hcp-key-id': 'hall-1',
+    });
     expect(h['x-hcp-signature']).toMatch(/^[0-9a-f]{64}$/);
     expect(verifyAuth(a, h, body, NOW + 1000)).toBeNull();
     expect(verifyAuth(a, h, body.replace('"a"', '"b"'), NOW)).toMatch(/does not match/);

@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyRecord } from '../../protocol/index.js';
 import { evaluationFromRecord, type Evaluation } from '../../hub/forwarder/evaluation.js';
-import { buildRequestBody, caseKey, checkItem, formatTime, mapEvaluation, MappingError, parseReply, type MappingContext } from '../../hub/forwarder/mapping.js';
+import {
+  buildRequestBody,
+  caseKey,
+  checkItem,
+  formatTime,
+  mapEvaluation,
+  MappingError,
+  parseReply,
+  type MappingContext,
+} from '../../hub/forwarder/mapping.js';
 import { loadProfile, parseProfile, ProfileError, type Profile } from '../../hub/forwarder/profile.js';
 import { generateDeviceKeys, makeRecord } from '../helpers/records.js';
 import { tempHubDb } from './helpers.js';
@@ -37,8 +46,42 @@ const samples = {
     supersedes: null,
     record: null,
   },
-  walkUp: { id: ID, kind: 'rating', hall: 'hall-1', device: 'ev-007', window: '07', staffId: null, level: 5, reasons: [], text: null, session: null, assessedAt: AT, clockSynced: false, assessNumber: 1, flags: ['walk-up'], supersedes: null, record: null },
-  default: { id: DEFAULT_ID, kind: 'default', hall: 'hall-1', device: null, window: '12', staffId: 'S042', level: 3, reasons: [], text: null, session: SESSION, assessedAt: AT, clockSynced: true, assessNumber: 1, flags: [], supersedes: null, record: null },
+  walkUp: {
+    id: ID,
+    kind: 'rating',
+    hall: 'hall-1',
+    device: 'ev-007',
+    window: '07',
+    staffId: null,
+    level: 5,
+    reasons: [],
+    text: null,
+    session: null,
+    assessedAt: AT,
+    clockSynced: false,
+    assessNumber: 1,
+    flags: ['walk-up'],
+    supersedes: null,
+    record: null,
+  },
+  default: {
+    id: DEFAULT_ID,
+    kind: 'default',
+    hall: 'hall-1',
+    device: null,
+    window: '12',
+    staffId: 'S042',
+    level: 3,
+    reasons: [],
+    text: null,
+    session: SESSION,
+    assessedAt: AT,
+    clockSynced: true,
+    assessNumber: 1,
+    flags: [],
+    supersedes: null,
+    record: null,
+  },
   correction: {
     id: ID,
     kind: 'correction',
@@ -57,9 +100,60 @@ const samples = {
     supersedes: DEFAULT_ID,
     record: null,
   },
-  batch: { id: ID, kind: 'rating', hall: 'hall-1', device: 'ev-012', window: '12', staffId: 'S042', level: 4, reasons: [], text: null, session: BATCH, assessedAt: AT, clockSynced: true, assessNumber: 1, flags: [], supersedes: null, record: null },
-  batchDefault: { id: DEFAULT_ID, kind: 'default', hall: 'hall-1', device: null, window: '12', staffId: 'S042', level: 3, reasons: [], text: null, session: BATCH, assessedAt: AT, clockSynced: true, assessNumber: 1, flags: [], supersedes: null, record: null },
-  batchCorrection: { id: ID, kind: 'correction', hall: 'hall-1', device: 'ev-012', window: '12', staffId: 'S042', level: 5, reasons: ['510'], text: null, session: BATCH, assessedAt: AT, clockSynced: true, assessNumber: 2, flags: [], supersedes: DEFAULT_ID, record: null },
+  batch: {
+    id: ID,
+    kind: 'rating',
+    hall: 'hall-1',
+    device: 'ev-012',
+    window: '12',
+    staffId: 'S042',
+    level: 4,
+    reasons: [],
+    text: null,
+    session: BATCH,
+    assessedAt: AT,
+    clockSynced: true,
+    assessNumber: 1,
+    flags: [],
+    supersedes: null,
+    record: null,
+  },
+  batchDefault: {
+    id: DEFAULT_ID,
+    kind: 'default',
+    hall: 'hall-1',
+    device: null,
+    window: '12',
+    staffId: 'S042',
+    level: 3,
+    reasons: [],
+    text: null,
+    session: BATCH,
+    assessedAt: AT,
+    clockSynced: true,
+    assessNumber: 1,
+    flags: [],
+    supersedes: null,
+    record: null,
+  },
+  batchCorrection: {
+    id: ID,
+    kind: 'correction',
+    hall: 'hall-1',
+    device: 'ev-012',
+    window: '12',
+    staffId: 'S042',
+    level: 5,
+    reasons: ['510'],
+    text: null,
+    session: BATCH,
+    assessedAt: AT,
+    clockSynced: true,
+    assessNumber: 2,
+    flags: [],
+    supersedes: DEFAULT_ID,
+    record: null,
+  },
 } satisfies Record<string, Evaluation>;
 
 const bodies = (p: Profile, e: Evaluation) => mapEvaluation(p, e, CTX).map((i) => i.body);
@@ -90,13 +184,22 @@ describe('the common profile, field by field', () => {
     ]);
   });
 
-  it('a walk-up 非常满意 without a case: no projectNo or item, the window\'s own department', () => {
+  it("a walk-up 非常满意 without a case: no projectNo or item, the window's own department", () => {
     expect(bodies(common, samples.walkUp)).toEqual([
-      { evaluationId: ID, areaCode: '420100', deptCode: '11420100MB0000007Y', satisfaction: '5', assessTime: '2025-11-25 00:30:05', assessNumber: '1', pf: '5', userProp: '1' },
+      {
+        evaluationId: ID,
+        areaCode: '420100',
+        deptCode: '11420100MB0000007Y',
+        satisfaction: '5',
+        assessTime: '2025-11-25 00:30:05',
+        assessNumber: '1',
+        pf: '5',
+        userProp: '1',
+      },
     ]);
   });
 
-  it('the 7-day default: 基本满意, first rating; the common format has no default channel code, so pf is the terminal\'s', () => {
+  it("the 7-day default: 基本满意, first rating; the common format has no default channel code, so pf is the terminal's", () => {
     expect(bodies(common, samples.default)).toEqual([
       {
         evaluationId: DEFAULT_ID,
@@ -115,7 +218,7 @@ describe('the common profile, field by field', () => {
     ]);
   });
 
-  it('a correction after the default: assessNumber 2, with the citizen\'s text', () => {
+  it("a correction after the default: assessNumber 2, with the citizen's text", () => {
     expect(bodies(common, samples.correction)).toEqual([
       {
         evaluationId: ID,
@@ -140,11 +243,22 @@ describe('the common profile, field by field', () => {
     const items = mapEvaluation(common, samples.batch, CTX);
     // Fixed values: the derivation (UUIDv5 of "<evaluation id>/<case number>") must never change,
     // or a resend after an upgrade would be a new evaluation at the province.
-    expect(items.map((i) => i.key)).toEqual(['04acf8ee-4dee-5f71-b68b-4b72986da47f', 'a05ff722-1a2e-5782-adc1-01c8a47e8653', '1d6204e3-682d-5fba-99ac-8fc14289b2a9']);
+    expect(items.map((i) => i.key)).toEqual([
+      '04acf8ee-4dee-5f71-b68b-4b72986da47f',
+      'a05ff722-1a2e-5782-adc1-01c8a47e8653',
+      '1d6204e3-682d-5fba-99ac-8fc14289b2a9',
+    ]);
     expect(items.map((i) => i.body.projectNo)).toEqual(BATCH.cases);
     for (const i of items) {
       expect(i.body.evaluationId).toBe(i.key);
-      expect(i.body).toMatchObject({ satisfaction: '4', assessNumber: '1', assessTime: '2025-11-25 00:30:05', taskCode: '11420000MB1234567X', proManager: 'S042', pf: '5' });
+      expect(i.body).toMatchObject({
+        satisfaction: '4',
+        assessNumber: '1',
+        assessTime: '2025-11-25 00:30:05',
+        taskCode: '11420000MB1234567X',
+        proManager: 'S042',
+        pf: '5',
+      });
     }
     expect(new Set(items.map((i) => i.key)).size).toBe(3);
     expect(mapEvaluation(common, samples.batch, CTX)).toEqual(items); // the same keys on every resend
@@ -153,8 +267,14 @@ describe('the common profile, field by field', () => {
   it('a batch default and its correction: per case, and the correction carries assessNumber 2 for each case', () => {
     const d = mapEvaluation(common, samples.batchDefault, CTX);
     const c = mapEvaluation(common, samples.batchCorrection, CTX);
-    expect(d.map((i) => i.key)).toEqual(['6b5d2f6f-68d3-5d6a-a06d-db1f4df9b58a', 'b449b8e4-4ddb-5739-9fac-1899fde4f8e5', 'fc020d9c-a043-5cd4-89a0-d03bce7f57bf']);
-    expect(c.map((i) => [i.body.projectNo, i.body.assessNumber, i.body.satisfaction, i.body.evalDetail])).toEqual(BATCH.cases.map((n) => [n, '2', '5', '510']));
+    expect(d.map((i) => i.key)).toEqual([
+      '6b5d2f6f-68d3-5d6a-a06d-db1f4df9b58a',
+      'b449b8e4-4ddb-5739-9fac-1899fde4f8e5',
+      'fc020d9c-a043-5cd4-89a0-d03bce7f57bf',
+    ]);
+    expect(c.map((i) => [i.body.projectNo, i.body.assessNumber, i.body.satisfaction, i.body.evalDetail])).toEqual(
+      BATCH.cases.map((n) => [n, '2', '5', '510']),
+    );
     expect(c.map((i) => i.key)).toEqual(BATCH.cases.map((n) => caseKey(ID, n)));
   });
 
@@ -165,7 +285,7 @@ describe('the common profile, field by field', () => {
     expect(b!.writingEvaluation).toBe('服务'.repeat(75));
   });
 
-  it('a batch request and the stand-in\'s checks', () => {
+  it("a batch request and the stand-in's checks", () => {
     const items = mapEvaluation(common, samples.batch, CTX);
     expect(JSON.parse(buildRequestBody(common, items))).toEqual({ records: items.map((i) => i.body) });
     for (const i of items) expect(checkItem(common, i.body)).toBeNull();
@@ -177,7 +297,7 @@ describe('the common profile, field by field', () => {
 describe('the native profile, field by field', () => {
   const native = loadProfile('native');
 
-  it('sends the evaluation itself, with the device\'s signed record, keyed by the record id', () => {
+  it("sends the evaluation itself, with the device's signed record, keyed by the record id", () => {
     const keys = generateDeviceKeys();
     const record = makeRecord(keys, { at: AT, clockSynced: true, level: 2, reasons: ['213', '214'], session: SESSION });
     const e = evaluationFromRecord(record, AT + 5000);
@@ -214,17 +334,34 @@ describe('the native profile, field by field', () => {
     expect(mapEvaluation(native, samples.batchCorrection, CTX)[0]!.key).toBe(ID);
   });
 
-  it('a batch body is the same whether items come serialised or not, with the profile\'s envelope constants', () => {
-    const p = parseProfile({ extends: 'native', name: 'n2', request: { itemsField: 'list', constants: { source: 'HCP', version: 2 } } }, 'inline');
+  it("a batch body is the same whether items come serialised or not, with the profile's envelope constants", () => {
+    const p = parseProfile(
+      { extends: 'native', name: 'n2', request: { itemsField: 'list', constants: { source: 'HCP', version: 2 } } },
+      'inline',
+    );
     const items = [samples.default, samples.rating].flatMap((e) => mapEvaluation(p, e, CTX));
     const parsed = { source: 'HCP', version: 2, list: [samples.default, samples.rating] };
     expect(JSON.parse(buildRequestBody(p, items))).toEqual(parsed);
-    expect(JSON.parse(buildRequestBody(p, items.map((i) => ({ ...i, body: {}, json: JSON.stringify(i.body) }))))).toEqual(parsed);
+    expect(
+      JSON.parse(
+        buildRequestBody(
+          p,
+          items.map((i) => ({ ...i, body: {}, json: JSON.stringify(i.body) })),
+        ),
+      ),
+    ).toEqual(parsed);
     expect(buildRequestBody(native, [])).toBe('{"records":[]}');
   });
 
-  it('reads the province\'s per-record answers', () => {
-    const r = parseReply(native, { results: [{ id: 'a', status: 'accepted' }, { id: 'b', status: 'duplicate' }, { id: 'c', status: 'rejected', reason: '办件编号不存在' }, { id: 'd', status: 'weird' }] });
+  it("reads the province's per-record answers", () => {
+    const r = parseReply(native, {
+      results: [
+        { id: 'a', status: 'accepted' },
+        { id: 'b', status: 'duplicate' },
+        { id: 'c', status: 'rejected', reason: '办件编号不存在' },
+        { id: 'd', status: 'weird' },
+      ],
+    });
     expect(r.ok && [...r.results]).toEqual([
       ['a', { status: 'accepted' }],
       ['b', { status: 'duplicate' }],
@@ -256,10 +393,12 @@ describe('a province profile file (the shipped YAML example)', () => {
         sourceSystem: 'HCP-HALL',
       },
     ]);
-    expect([5, 4, 3, 2, 1].map((level) => bodies(example, { ...samples.walkUp, level: level as Evaluation['level'] })[0]!.satisfaction)).toEqual([1, 2, 3, 4, 5]);
+    expect(
+      [5, 4, 3, 2, 1].map((level) => bodies(example, { ...samples.walkUp, level: level as Evaluation['level'] })[0]!.satisfaction),
+    ).toEqual([1, 2, 3, 4, 5]);
   });
 
-  it('uses the province\'s own channel code for the system default, and its reply format', () => {
+  it("uses the province's own channel code for the system default, and its reply format", () => {
     expect(bodies(example, samples.default)[0]).toMatchObject({ pf: 7, satisfaction: 3, assessNumber: 1 });
     expect(bodies(example, samples.correction)[0]).toMatchObject({ pf: 4, satisfaction: 5, assessNumber: 2 });
     expect(JSON.parse(buildRequestBody(example, mapEvaluation(example, samples.rating, CTX)))).toHaveProperty('data');
@@ -272,8 +411,12 @@ describe('a province profile file (the shipped YAML example)', () => {
 
 describe('profile validation', () => {
   it('says what is wrong in words hall IT can act on', () => {
-    expect(() => parseProfile({ name: 'x', format: 'fields', fields: { projectNo: 'a' } }, 'test.json')).toThrow(/fields\.key must name the field/);
-    expect(() => parseProfile({ extends: 'common', name: 'x', fields: { taskCode: 'projectNo' } }, 'dup.yaml')).toThrow(/"projectNo" is used twice/);
+    expect(() => parseProfile({ name: 'x', format: 'fields', fields: { projectNo: 'a' } }, 'test.json')).toThrow(
+      /fields\.key must name the field/,
+    );
+    expect(() => parseProfile({ extends: 'common', name: 'x', fields: { taskCode: 'projectNo' } }, 'dup.yaml')).toThrow(
+      /"projectNo" is used twice/,
+    );
     expect(() => parseProfile({ extends: 'nope', name: 'x' }, 'p.yaml')).toThrow(/not a shipped profile/);
     expect(() => parseProfile({ extends: 'common', name: 'x', satisfaction: { map: { '5': 1 } } }, 'p.yaml')).toThrow(/missing 4/);
     expect(() => loadProfile('guangdong')).toThrow(ProfileError);

@@ -20,7 +20,10 @@ interface View {
 describe('evaluations the province refuses for good', () => {
   it('are kept with its reason, listed in the API and the CLI, and re-pushed after the rule changes', async () => {
     const reason = '非常不满意须附评价内容 (stand-in rule)';
-    hall = await TestHall.start({ province: { faults: { rejectRules: [{ field: 'level', pattern: '^1$', reason }] } }, forward: { batchSize: 10 } });
+    hall = await TestHall.start({
+      province: { faults: { rejectRules: [{ field: 'level', pattern: '^1$', reason }] } },
+      forward: { batchSize: 10 },
+    });
     const d = await hall.addDevice('09');
     await waitFor(() => d.agent.link.connected, 'device to connect');
     await pressSteadily([d], 20, 10); // buttons 0..4 are levels 5..1: every fifth press is a 1
@@ -57,7 +60,13 @@ describe('evaluations the province refuses for good', () => {
 
     // Re-pushing before anything changed: refused again, still kept.
     await hall.api('/api/forwarding/repush', { ids: [ones[0]!.id] });
-    await waitFor(async () => (await hall!.api<{ rejected: RejectedEntry[] }>('/api/forwarding/rejected')).rejected.some((r) => r.id === ones[0]!.id && r.repushCount === 1), 'the re-pushed one refused again');
+    await waitFor(
+      async () =>
+        (await hall!.api<{ rejected: RejectedEntry[] }>('/api/forwarding/rejected')).rejected.some(
+          (r) => r.id === ones[0]!.id && r.repushCount === 1,
+        ),
+      'the re-pushed one refused again',
+    );
     expect((await hall.api<View>('/api/forwarding')).rejected).toBe(4);
 
     // The province drops the rule; one is re-pushed through the API, the rest with the CLI.
@@ -74,7 +83,11 @@ describe('evaluations the province refuses for good', () => {
     await expectEachPressOnce(hall, d.stored);
     expect((await hall.api<View>('/api/forwarding')).rejected).toBe(0);
     expect((await runCli(['forwarding', 'rejected', '--data', dataDir])).stdout).toContain('没有被省平台拒收的评价');
-    const log = hall.hub!.db.prepare<[], { id: string; by: string; previous_reason: string }>('SELECT id, by, previous_reason FROM forward_repush_log ORDER BY n').all();
+    const log = hall
+      .hub!.db.prepare<[], { id: string; by: string; previous_reason: string }>(
+        'SELECT id, by, previous_reason FROM forward_repush_log ORDER BY n',
+      )
+      .all();
     expect(log).toHaveLength(5);
     expect(log.map((l) => l.by.split(':')[0])).toEqual(['api', 'api', 'cli', 'cli', 'cli']);
     expect(log.every((l) => l.previous_reason === reason)).toBe(true);
@@ -89,8 +102,14 @@ describe('evaluations the province refuses for good', () => {
     hall = await TestHall.start();
     const r = await fetch(`${hall.hubUrl}/api/forwarding/rejected`);
     expect(r.status).toBe(401);
-    const bad = await fetch(`${hall.hubUrl}/api/forwarding/repush`, { method: 'POST', headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' }, body: '{"ids":[]}' });
+    const bad = await fetch(`${hall.hubUrl}/api/forwarding/repush`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' },
+      body: '{"ids":[]}',
+    });
     expect(bad.status).toBe(400);
-    expect((await fetch(`${hall.hubUrl}/api/forwarding/queue/nope`, { headers: { authorization: `Bearer ${hall.adminToken}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${hall.hubUrl}/api/forwarding/queue/nope`, { headers: { authorization: `Bearer ${hall.adminToken}` } })).status,
+    ).toBe(404);
   });
 });

@@ -26,9 +26,16 @@ afterEach(async () => {
 
 /** A member of staff logged in to the hall page's JSON API (cookie + CSRF), as the page does it. */
 async function staff(base: string, name: string, password: string) {
-  const r = await fetch(`${base}/api/hall/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+  const r = await fetch(`${base}/api/hall/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+  });
   expect(r.status).toBe(200);
-  const cookie = r.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = r.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const { csrf } = (await r.json()) as { csrf: string };
   const call = async <T>(path: string, body?: unknown): Promise<{ status: number; json: T; text: string }> => {
     const res = await fetch(`${base}${path}`, {
@@ -68,7 +75,12 @@ async function badReview(h: TestHall, d: TestDevice, admin: Awaited<ReturnType<t
   await waitFor(() => d.stored.length > before, 'the device to store the 差评');
   const rating = d.stored.at(-1)!;
   expect(rating.level).toBe(1);
-  return waitFor(async () => (await admin.call<{ orders: OrderView[] }>('/api/hall/workorders?state=all')).json.orders.find((o) => o.ratingId === rating.id) ?? null, 'its work order');
+  return waitFor(
+    async () =>
+      (await admin.call<{ orders: OrderView[] }>('/api/hall/workorders?state=all')).json.orders.find((o) => o.ratingId === rating.id) ??
+      null,
+    'its work order',
+  );
 }
 
 interface Listed {
@@ -79,7 +91,11 @@ interface Listed {
   message: Record<string, unknown>;
 }
 const messagesAt = async (p: Province, stream: string, evaluation?: string): Promise<Listed[]> =>
-  ((await (await fetch(`${p.url}/api/messages?stream=${stream}${evaluation ? `&evaluation=${evaluation}` : ''}`)).json()) as { messages: Listed[] }).messages;
+  (
+    (await (await fetch(`${p.url}/api/messages?stream=${stream}${evaluation ? `&evaluation=${evaluation}` : ''}`)).json()) as {
+      messages: Listed[];
+    }
+  ).messages;
 
 const COMMON = { profile: 'common', areaCode: '420100', deptCode: '11420100MB0000000X', batchSize: 20, retry: { baseMs: 50, maxMs: 300 } };
 
@@ -103,7 +119,9 @@ describe('a 差评 handled in the hall reaches the province step by step (common
     expect(closed).toMatchObject({ state: 'closed', outcome: 'resolved' });
 
     // Down: the four milestones wait on the durable queue, nothing is lost or dropped.
-    const pending = hall.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE kind = 'milestone' AND state = 'pending'").get()!.n;
+    const pending = hall
+      .hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE kind = 'milestone' AND state = 'pending'")
+      .get()!.n;
     expect(pending).toBe(4);
     expect((await sup.call(`/workorders/${order.id}`)).text).toContain('待上报');
     await sleep(400); // a few failed pushes
@@ -118,13 +136,21 @@ describe('a 差评 handled in the hall reaches the province step by step (common
       ['revisited', 'satisfied'],
       ['closed', 'resolved'],
     ]);
-    for (const m of got) expect(m).toMatchObject({ evaluationKey: order.ratingId, received: 1, message: { evaluationId: order.ratingId, orderNo: order.id, areaCode: '420100' } });
+    for (const m of got)
+      expect(m).toMatchObject({
+        evaluationKey: order.ratingId,
+        received: 1,
+        message: { evaluationId: order.ratingId, orderNo: order.id, areaCode: '420100' },
+      });
     expect(got[0]!.message).toMatchObject({ handleOpinion: '经核实，窗口未提供材料样本', handleClass: 'simple', overdue: false });
     expect(got[1]!.message.handleOpinion).toBe('已在窗口摆放材料样本，并对工作人员进行培训');
     expect(got[0]!.message.handleTime).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(hall.province.stats().messages.milestone).toEqual({ received: 4, accepted: 4, duplicatesReceived: 0, rejected: 0 });
     // The hub marked each forwarded: nothing left to send.
-    await waitFor(() => hall!.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state <> 'done'").get()!.n === 0, 'the queue drained');
+    await waitFor(
+      () => hall!.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state <> 'done'").get()!.n === 0,
+      'the queue drained',
+    );
     // The order's page and JSON show what went out and that it arrived.
     const view = await sup.call<{ outbound: { kind: string; type: string | null; state: string }[] }>(`/api/hall/workorders/${order.id}`);
     expect(view.json.outbound.map((x) => [x.kind, x.type, x.state])).toEqual([
@@ -161,7 +187,11 @@ describe('a 差评 handled in the hall reaches the province step by step (common
 
     await waitFor(() => hall!.province.stats().invalidated === 1, 'the invalidation at the province', 20_000);
     await waitFor(() => hall!.province.stats().messages.milestone!.accepted === 3, 'the three milestones', 20_000);
-    await waitFor(() => hall!.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state <> 'done'").get()!.n === 0, 'the queue drained', 20_000);
+    await waitFor(
+      () => hall!.hub!.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM forward_queue WHERE state <> 'done'").get()!.n === 0,
+      'the queue drained',
+      20_000,
+    );
     hall.province.setFaults({});
     const s = hall.province.stats();
     expect(s).toMatchObject({ accepted: 2, counted: 1, invalidated: 1 });
@@ -169,7 +199,10 @@ describe('a 差评 handled in the hall reaches the province step by step (common
     expect(s.messages.invalidation!.received).toBe(1 + s.messages.invalidation!.duplicatesReceived);
     const inv = await messagesAt(hall.province, 'invalidation');
     expect(inv).toHaveLength(1);
-    expect(inv[0]).toMatchObject({ evaluationKey: order.ratingId, message: { evaluationId: order.ratingId, invalidReason: '经复核，属误评' } });
+    expect(inv[0]).toMatchObject({
+      evaluationKey: order.ratingId,
+      message: { evaluationId: order.ratingId, invalidReason: '经复核，属误评' },
+    });
     const ms = await messagesAt(hall.province, 'milestone', order.ratingId);
     expect(ms.map((m) => [m.message.handleType, m.message.handleResult])).toEqual([
       ['verified', 'invalid'],
@@ -177,7 +210,9 @@ describe('a 差评 handled in the hall reaches the province step by step (common
       ['closed', 'invalid'],
     ]);
     // Which evaluation stopped counting: the invalid one, not the other.
-    const evs = ((await (await fetch(`${hall.province.url}/api/evaluations`)).json()) as { records: { key: string; invalidatedBy?: string }[] }).records;
+    const evs = (
+      (await (await fetch(`${hall.province.url}/api/evaluations`)).json()) as { records: { key: string; invalidatedBy?: string }[] }
+    ).records;
     expect(evs.find((e) => e.key === order.ratingId)?.invalidatedBy).toBe(inv[0]!.key);
     expect(evs.find((e) => e.key === kept.ratingId)?.invalidatedBy).toBeUndefined();
 
@@ -195,7 +230,12 @@ describe('a 差评 the hall cannot resolve is handed on (转办) through its own
     others.push(hotline);
     hall = await TestHall.start({
       forward: { retry: { baseMs: 50, maxMs: 300 } },
-      hubConfig: { handoff: { name: '12345政务服务便民热线', destination: { url: `${hotline.url}/api/evaluations`, profile: 'native', lingerMs: 0, retry: { baseMs: 50, maxMs: 300 } } } },
+      hubConfig: {
+        handoff: {
+          name: '12345政务服务便民热线',
+          destination: { url: `${hotline.url}/api/evaluations`, profile: 'native', lingerMs: 0, retry: { baseMs: 50, maxMs: 300 } },
+        },
+      },
     });
     await hall.hub!.web.users.add('test', { name: 'sup', role: 'supervisor', password: 'supervisor-pw-1' });
     const sup = await staff(hall.hubUrl, 'sup', 'supervisor-pw-1');
@@ -213,7 +253,15 @@ describe('a 差评 the hall cannot resolve is handed on (转办) through its own
 
     await waitFor(() => hotline.stats().messages.handoff!.accepted === 1, 'the hand-off at 12345', 15_000);
     const [h] = await messagesAt(hotline, 'handoff');
-    expect(h!.message).toMatchObject({ kind: 'handoff', evaluationId: order.ratingId, target: '12345政务服务便民热线', text: '涉及不动产登记中心的收费政策，本大厅无权调整', level: 1, window: '05', order: { id: order.id, state: 'rectifying', class: 'general' } });
+    expect(h!.message).toMatchObject({
+      kind: 'handoff',
+      evaluationId: order.ratingId,
+      target: '12345政务服务便民热线',
+      text: '涉及不动产登记中心的收费政策，本大厅无权调整',
+      level: 1,
+      window: '05',
+      order: { id: order.id, state: 'rectifying', class: 'general' },
+    });
     expect((h!.message.history as { action: string }[]).map((x) => x.action)).toEqual(['confirm']);
     // Hand-offs never go to the province, and the province's milestones never to 12345.
     expect(hotline.stats().messages.milestone!.received).toBe(0);
@@ -248,10 +296,14 @@ describe('the hub killed with SIGKILL between a work-order step and its forwardi
     admin = await staff(hall.hubUrl, 'admin', password);
     hall.province.setFaults({ slow: 1, slowMs: 4000 });
     await admin.act(order.id, { type: 'rectify', note: '已整改' });
-    await waitFor(() => {
-      const s = hall!.province.stats();
-      return s.inFlight >= 1 && s.messages.milestone!.accepted === 2;
-    }, 'the rectified milestone stored at the province, its answer pending', 20_000);
+    await waitFor(
+      () => {
+        const s = hall!.province.stats();
+        return s.inFlight >= 1 && s.messages.milestone!.accepted === 2;
+      },
+      'the rectified milestone stored at the province, its answer pending',
+      20_000,
+    );
     expect(await hall.stopHubProcess('SIGKILL')).toBeNull();
     hall.province.setFaults({});
     await hall.startHubProcess();

@@ -58,7 +58,16 @@ export class TestHall {
    * settings (in-process hub); `hubArgs`: extra `haochaping hub` flags (hub as a process).
    */
   static async start(
-    opts: { hubAs?: 'in-process' | 'process'; log?: Logger; hall?: string; province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>; forward?: Partial<ProvinceConfigInput>; hubArgs?: string[]; hubConfig?: Partial<HubConfigInput>; now?: () => number } = {},
+    opts: {
+      hubAs?: 'in-process' | 'process';
+      log?: Logger;
+      hall?: string;
+      province?: Omit<ProvinceOptions, 'log' | 'dbPath' | 'port'>;
+      forward?: Partial<ProvinceConfigInput>;
+      hubArgs?: string[];
+      hubConfig?: Partial<HubConfigInput>;
+      now?: () => number;
+    } = {},
   ): Promise<TestHall> {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-test-'));
     const log = opts.log ?? silentLog();
@@ -68,11 +77,35 @@ export class TestHall {
     hall.hubUrl = `http://127.0.0.1:${hall.ports.http}`;
     const hallId = opts.hall ?? 'test-hall';
     if (opts.hubAs === 'process') {
-      hall.hubArgs = ['hub', '--data', join(dir, 'hub'), '--hall', hallId, '--host', '127.0.0.1', '--mqtt-port', String(hall.ports.mqtt), '--http-port', String(hall.ports.http), '--province-url', `${province.url}/api/evaluations`, '--log-level', 'debug', ...(opts.hubArgs ?? [])];
+      hall.hubArgs = [
+        'hub',
+        '--data',
+        join(dir, 'hub'),
+        '--hall',
+        hallId,
+        '--host',
+        '127.0.0.1',
+        '--mqtt-port',
+        String(hall.ports.mqtt),
+        '--http-port',
+        String(hall.ports.http),
+        '--province-url',
+        `${province.url}/api/evaluations`,
+        '--log-level',
+        'debug',
+        ...(opts.hubArgs ?? []),
+      ];
       await hall.startHubProcess();
     } else {
       hall.hub = await startHub(
-        { dataDir: join(dir, 'hub'), hall: hallId, mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${province.url}/api/evaluations`, lingerMs: 5, ...opts.forward }, ...opts.hubConfig },
+        {
+          dataDir: join(dir, 'hub'),
+          hall: hallId,
+          mqtt: { host: '127.0.0.1', port: hall.ports.mqtt },
+          http: { host: '127.0.0.1', port: hall.ports.http },
+          province: { url: `${province.url}/api/evaluations`, lingerMs: 5, ...opts.forward },
+          ...opts.hubConfig,
+        },
         log,
         { now: opts.now },
       );
@@ -96,7 +129,12 @@ export class TestHall {
   /** Brings the stand-in province back on the same port with what it had stored. */
   async startProvince(): Promise<void> {
     if (this.provinceUp) return;
-    this.province = await startProvince({ ...this.provinceOpts, port: this.province.port, dbPath: join(this.dir, 'province.db'), log: this.log });
+    this.province = await startProvince({
+      ...this.provinceOpts,
+      port: this.province.port,
+      dbPath: join(this.dir, 'province.db'),
+      log: this.log,
+    });
     this.provinceUp = true;
   }
 
@@ -136,7 +174,14 @@ export class TestHall {
   async runDevice(id: string, dir: string, agentLog?: Logger): Promise<TestDevice> {
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay();
-    const agent = new Agent({ dataDir: dir, buttons, display, log: agentLog ?? this.log, clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
+    const agent = new Agent({
+      dataDir: dir,
+      buttons,
+      display,
+      log: agentLog ?? this.log,
+      clockSynced: () => true,
+      link: { ackTimeoutMs: 3000 },
+    });
     const d: TestDevice = {
       id,
       dir,
@@ -162,8 +207,10 @@ export class TestHall {
   /** Evaluations the stand-in province accepted, in order, with the device record each carries. */
   async provinceRecords(): Promise<{ received: number; evaluation: Evaluation; record: RatingRecord }[]> {
     const out: { received: number; evaluation: Evaluation; record: RatingRecord }[] = [];
-    for (let after = 0; ; ) {
-      const page = (await (await fetch(`${this.province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as { records: { n: number; received: number; record: Evaluation }[] };
+    for (let after = 0; ;) {
+      const page = (await (await fetch(`${this.province.url}/api/evaluations?after=${after}&limit=5000`)).json()) as {
+        records: { n: number; received: number; record: Evaluation }[];
+      };
       if (page.records.length === 0) return out;
       for (const r of page.records) {
         after = r.n;

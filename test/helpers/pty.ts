@@ -37,7 +37,10 @@ export async function ptyPair(dir: string, name: string): Promise<PtyPair> {
 }
 
 /** Opens the hardware end as a serial port and collects the lines the device writes to it. */
-export async function openHardwareEnd(path: string, baudRate = 115200): Promise<{ port: SerialPort; lines: string[]; write(s: string): Promise<void>; close(): Promise<void> }> {
+export async function openHardwareEnd(
+  path: string,
+  baudRate = 115200,
+): Promise<{ port: SerialPort; lines: string[]; write(s: string): Promise<void>; close(): Promise<void> }> {
   const port = new SerialPort({ path, baudRate });
   await new Promise<void>((res, rej) => port.once('open', res).once('error', rej));
   const lines: string[] = [];

@@ -1,4 +1,13 @@
-import { generateDeviceKeys, GENESIS_HASH, newRecordId, recordHash, signRecord, type DeviceKeys, type RatingRecord, type UnsignedRecord } from '../../protocol/index.js';
+import {
+  generateDeviceKeys,
+  GENESIS_HASH,
+  newRecordId,
+  recordHash,
+  signRecord,
+  type DeviceKeys,
+  type RatingRecord,
+  type UnsignedRecord,
+} from '../../protocol/index.js';
 
 /** A valid signed record for protocol-level tests; override any field. */
 export function makeRecord(keys: DeviceKeys, over: Partial<UnsignedRecord> = {}): RatingRecord {

@@ -31,7 +31,13 @@ export interface ReleaseFixtures {
 }
 
 /** Seals a copy of `tree` as `version` (optionally changed by `edit`) and packs it into `outDir`. */
-export async function deriveBundle(tree: string, version: string, privatePem: string, outDir: string, edit?: (root: string) => void): Promise<string> {
+export async function deriveBundle(
+  tree: string,
+  version: string,
+  privatePem: string,
+  outDir: string,
+  edit?: (root: string) => void,
+): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'hcp-derive-'));
   try {
     // Hard links: a second version differs from the first only in its manifest and package.json,

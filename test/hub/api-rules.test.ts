@@ -21,7 +21,10 @@ let viewer: string;
 let queue: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hcp-api-rules-'));
-  hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'rules-hall', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+  hub = await startHub(
+    { dataDir: join(dir, 'hub'), hall: 'rules-hall', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } },
+    silentLog(),
+  );
   url = `http://127.0.0.1:${hub.ports.http}`;
   admin = hub.adminToken!;
   viewer = hub.tokens.create('dashboard', 'viewer');
@@ -36,14 +39,23 @@ afterAll(async () => {
 const call = (method: string, path: string, o: { token?: string; body?: string; type?: string } = {}) =>
   fetch(`${url}${path}`, {
     method,
-    headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body !== undefined ? { 'content-type': o.type ?? 'application/json' } : {}) },
+    headers: {
+      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      ...(o.body !== undefined ? { 'content-type': o.type ?? 'application/json' } : {}),
+    },
     ...(o.body !== undefined ? { body: o.body } : {}),
   });
 const json = (method: string, path: string, body: unknown, token = admin) => call(method, path, { token, body: JSON.stringify(body) });
 
 interface Operation {
   security?: unknown[];
-  responses: Record<string, { description: string; content?: Record<string, { schema: { type?: string; required?: string[]; properties?: Record<string, unknown> } }> }>;
+  responses: Record<
+    string,
+    {
+      description: string;
+      content?: Record<string, { schema: { type?: string; required?: string[]; properties?: Record<string, unknown> } }>;
+    }
+  >;
 }
 type Doc = { paths: Record<string, Record<string, Operation>> };
 async function doc(): Promise<Doc> {
@@ -54,7 +66,14 @@ async function doc(): Promise<Doc> {
 /** Every documented operation, with its path made concrete (`{id}` → a plausible value). */
 async function operations(): Promise<{ method: string; path: string; concrete: string; op: Operation }[]> {
   const d = await doc();
-  return Object.entries(d.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, concrete: path.replace(/\{[^}]+\}/g, (p) => (p === '{n}' ? '1' : 'x1')), op })));
+  return Object.entries(d.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({
+      method: method.toUpperCase(),
+      path,
+      concrete: path.replace(/\{[^}]+\}/g, (p) => (p === '{n}' ? '1' : 'x1')),
+      op,
+    })),
+  );
 }
 const secured = (op: Operation) => op.security === undefined || op.security.length > 0;
 const documented = (op: Operation, status: number) => Object.keys(op.responses).includes(String(status));
@@ -86,7 +105,10 @@ describe('every route of the token API, from the OpenAPI document', () => {
     expect(ops.length).toBeGreaterThan(25);
     for (const { method, path, op } of ops) {
       const codes = Object.keys(op.responses).map(Number);
-      expect(codes.some((c) => c >= 200 && c < 300), `${method} ${path} has a success response`).toBe(true);
+      expect(
+        codes.some((c) => c >= 200 && c < 300),
+        `${method} ${path} has a success response`,
+      ).toBe(true);
       expect(codes, `${method} ${path}`).toContain(400);
       if (secured(op)) expect(codes, `${method} ${path}`).toContain(401);
       for (const c of codes.filter((c) => c >= 400)) {
@@ -157,7 +179,14 @@ describe('every route of the token API, from the OpenAPI document', () => {
 
 describe('what the API accepts', () => {
   it('feedbackUrl only as an http(s) URL, for the hall and for one device', async () => {
-    for (const bad of ['javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:x', 'file:///etc/passwd', 'ftp://hall.example/f']) {
+    for (const bad of [
+      'javascript:alert(1)',
+      'JaVaScRiPt:alert(1)',
+      'data:text/html,<script>alert(1)</script>',
+      'vbscript:x',
+      'file:///etc/passwd',
+      'ftp://hall.example/f',
+    ]) {
       const hall = await json('PUT', '/api/hall/settings', { feedbackUrl: bad });
       expect(hall.status, bad).toBe(400);
       expect(((await hall.json()) as { message: string }).message).toMatch(/http/);
@@ -189,7 +218,13 @@ describe('what the API accepts', () => {
     expect(hub.registry.list().map((d) => d.window)).toEqual(['01']);
     // Chinese, Latin and right-to-left (Uyghur) names need none of them.
     expect((await json('PATCH', '/api/devices/ev-001', { settings: { windowName: '不动产登记 12号窗口' } })).status).toBe(200);
-    expect((await json('PATCH', '/api/devices/ev-001', { settings: { staff: { id: 'S1', name: 'ئابدۇرېھىم', number: '0012', photo: null } } })).status).toBe(200);
-    expect(hub.registry.config(hub.registry.get('ev-001')!)).toMatchObject({ windowName: '不动产登记 12号窗口', staff: { name: 'ئابدۇرېھىم' } });
+    expect(
+      (await json('PATCH', '/api/devices/ev-001', { settings: { staff: { id: 'S1', name: 'ئابدۇرېھىم', number: '0012', photo: null } } }))
+        .status,
+    ).toBe(200);
+    expect(hub.registry.config(hub.registry.get('ev-001')!)).toMatchObject({
+      windowName: '不动产登记 12号窗口',
+      staff: { name: 'ئابدۇرېھىم' },
+    });
   });
 });

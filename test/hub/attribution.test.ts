@@ -20,7 +20,9 @@ beforeEach(() => {
   const reg = new Registry(db, 'hall-1');
   device = reg.add({ window: '9a', settings: { staff: { id: 'S9A', name: '李明', number: null, photo: null } } }).device.id;
   other = reg.add({ window: '01' }).device.id;
-  const open = db.prepare("INSERT INTO sessions (id, device, window, cases, item_code, item_name, staff_id, state, opened_at, deadline_at) VALUES (?, ?, ?, ?, 'X1', '户籍迁移', ?, 'open', 0, 1)");
+  const open = db.prepare(
+    "INSERT INTO sessions (id, device, window, cases, item_code, item_name, staff_id, state, opened_at, deadline_at) VALUES (?, ?, ?, ?, 'X1', '户籍迁移', ?, 'open', 0, 1)",
+  );
   open.run('Q-1', device, '9a', JSON.stringify(['BJ1']), 'S007');
   open.run('Q-OTHER', other, '01', JSON.stringify(['BJ9']), 'victim');
 });
@@ -29,9 +31,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const rec = (over: Partial<UnsignedRecord>) => makeRecord(keys, { hall: 'hall-1', device, window: '9a', staffId: null, session: null, ...over });
+const rec = (over: Partial<UnsignedRecord>) =>
+  makeRecord(keys, { hall: 'hall-1', device, window: '9a', staffId: null, session: null, ...over });
 
-describe('attribution comes from the hub\'s session and registration', () => {
+describe("attribution comes from the hub's session and registration", () => {
   it('an honest sessionless record gets the staff on duty and no flag; a claim of nobody is not a disagreement', () => {
     const alarms: AttributionAlarm[] = [];
     const a = new Attributor(db).attribute(rec({ staffId: 'S9A' }), alarms);
@@ -40,7 +43,7 @@ describe('attribution comes from the hub\'s session and registration', () => {
     expect(alarms).toEqual([]);
   });
 
-  it('another window and staff member claimed: the hub\'s window and staff on duty, flagged and alarmed', () => {
+  it("another window and staff member claimed: the hub's window and staff on duty, flagged and alarmed", () => {
     const alarms: AttributionAlarm[] = [];
     const a = new Attributor(db).attribute(rec({ window: '01', staffId: 'victim' }), alarms);
     expect(a).toMatchObject({ window: '9a', staffId: 'S9A', flags: ['attribution-mismatch'] });
@@ -53,7 +56,10 @@ describe('attribution comes from the hub\'s session and registration', () => {
     const at = new Attributor(db);
     const alarms: AttributionAlarm[] = [];
     // Presses a minute apart on the device's clock: only the attribution is under test.
-    for (let i = 0; i < 50; i++) expect(at.attribute(rec({ window: '01', id: newRecordId(), mono: i * 60_000 }), alarms, 1_000 + i).flags).toEqual(['attribution-mismatch']);
+    for (let i = 0; i < 50; i++)
+      expect(at.attribute(rec({ window: '01', id: newRecordId(), mono: i * 60_000 }), alarms, 1_000 + i).flags).toEqual([
+        'attribution-mismatch',
+      ]);
     expect(alarms).toHaveLength(1);
     at.attribute(rec({ window: '01', id: newRecordId(), mono: 50 * 60_000 }), alarms, 61_000);
     expect(alarms.map((a) => a.kind)).toEqual(['attribution-mismatch', 'attribution-mismatch']);
@@ -61,22 +67,37 @@ describe('attribution comes from the hub\'s session and registration', () => {
 
   it('a session the hub opened for this device gives its cases, item and staff, whatever the record says of them', () => {
     const alarms: AttributionAlarm[] = [];
-    const a = new Attributor(db).attribute(rec({ staffId: 'S007', session: { id: 'Q-1', cases: ['FAKE'], itemCode: 'X1', itemName: '户籍迁移' } }), alarms);
-    expect(a).toMatchObject({ window: '9a', staffId: 'S007', session: { id: 'Q-1', cases: ['BJ1'], itemCode: 'X1', itemName: '户籍迁移' }, flags: ['attribution-mismatch'] });
+    const a = new Attributor(db).attribute(
+      rec({ staffId: 'S007', session: { id: 'Q-1', cases: ['FAKE'], itemCode: 'X1', itemName: '户籍迁移' } }),
+      alarms,
+    );
+    expect(a).toMatchObject({
+      window: '9a',
+      staffId: 'S007',
+      session: { id: 'Q-1', cases: ['BJ1'], itemCode: 'X1', itemName: '户籍迁移' },
+      flags: ['attribution-mismatch'],
+    });
     expect(a.mismatches.map((m) => m.field)).toEqual(['session']);
-    const honest = new Attributor(db).attribute(rec({ staffId: 'S007', session: { id: 'Q-1', cases: ['BJ1'], itemCode: 'X1', itemName: '户籍迁移' } }), alarms);
+    const honest = new Attributor(db).attribute(
+      rec({ staffId: 'S007', session: { id: 'Q-1', cases: ['BJ1'], itemCode: 'X1', itemName: '户籍迁移' } }),
+      alarms,
+    );
     expect(honest.flags).toEqual([]);
   });
 
   it('a session opened for another device is no session of this one', () => {
-    const a = new Attributor(db).attribute(rec({ staffId: 'victim', session: { id: 'Q-OTHER', cases: ['BJ9'], itemCode: 'X1', itemName: '户籍迁移' } }), []);
+    const a = new Attributor(db).attribute(
+      rec({ staffId: 'victim', session: { id: 'Q-OTHER', cases: ['BJ9'], itemCode: 'X1', itemName: '户籍迁移' } }),
+      [],
+    );
     expect(a).toMatchObject({ window: '9a', staffId: 'S9A', session: null, flags: ['attribution-mismatch'] });
   });
 });
 
-describe('the per-device rate cap (10 ratings per 60 s of the device\'s press clock)', () => {
+describe("the per-device rate cap (10 ratings per 60 s of the device's press clock)", () => {
   const boot = '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b';
-  const press = (mono: number, over: Partial<UnsignedRecord> = {}) => rec({ staffId: 'S9A', bootId: boot, mono, id: newRecordId(), ...over });
+  const press = (mono: number, over: Partial<UnsignedRecord> = {}) =>
+    rec({ staffId: 'S9A', bootId: boot, mono, id: newRecordId(), ...over });
 
   it('flags the 11th rating within a minute and everything after it while the burst lasts, with one alarm', () => {
     const at = new Attributor(db);
@@ -86,7 +107,7 @@ describe('the per-device rate cap (10 ratings per 60 s of the device\'s press cl
     expect(alarms.map((a) => a.kind)).toEqual(['rate-exceeded']);
   });
 
-  it('never flags a citizen\'s pace (one every 7 s), a new boot starts afresh, and a resent record is not counted twice', () => {
+  it("never flags a citizen's pace (one every 7 s), a new boot starts afresh, and a resent record is not counted twice", () => {
     const at = new Attributor(db);
     const alarms: AttributionAlarm[] = [];
     for (let i = 0; i < 50; i++) expect(at.attribute(press(i * 7000), alarms).flags).toEqual([]);
@@ -97,7 +118,7 @@ describe('the per-device rate cap (10 ratings per 60 s of the device\'s press cl
     expect(alarms).toEqual([]);
   });
 
-  it('counts only ratings: not-rated reports are the device\'s timeouts, not presses', () => {
+  it("counts only ratings: not-rated reports are the device's timeouts, not presses", () => {
     const at = new Attributor(db);
     for (let i = 0; i < 30; i++) expect(at.attribute(press(i, { kind: 'not-rated', level: null, reasons: [] }), []).flags).toEqual([]);
   });

@@ -65,10 +65,14 @@ describe('hub backup and restore', () => {
     await hall.startHubProcess();
 
     // The devices resend what the restored hub lacks; the province deduplicates.
-    await waitFor(async () => {
-      const list = await hubRatings(hall!);
-      return list.devices.every((d) => d.lastSeq === devs.find((x) => x.id === d.id)!.stored.length);
-    }, 'the hub back to every device\'s last sequence', 60_000);
+    await waitFor(
+      async () => {
+        const list = await hubRatings(hall!);
+        return list.devices.every((d) => d.lastSeq === devs.find((x) => x.id === d.id)!.stored.length);
+      },
+      "the hub back to every device's last sequence",
+      60_000,
+    );
     const db = new Database(join(data, 'hub.db'), { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM ratings').get() as { n: number }).n).toBe(total);
     expect((db.prepare('SELECT count(*) AS n FROM gaps').get() as { n: number }).n).toBe(0);

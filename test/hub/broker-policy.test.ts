@@ -18,13 +18,21 @@ import { credsIn, metric } from './helpers.js';
 /** A hub of its own (in this process) with one enrolled device connected as a plain mqtt.js client. */
 async function soloHub(limits: NonNullable<HubConfigInput['mqtt']>['limits'] = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hcp-solo-'));
-  const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+  const hub = await startHub(
+    { dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, limits }, http: { host: '127.0.0.1', port: 0 } },
+    silentLog(),
+  );
   const hubUrl = `http://127.0.0.1:${hub.ports.http}`;
   const { token } = hub.registry.add({ window: '1' });
   mkdirSync(join(dir, 'd'));
   await enrol(join(dir, 'd'), hubUrl, token, FIRMWARE_VERSION);
   const c = credsIn(join(dir, 'd'));
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, {
+    clientId: c.id,
+    username: c.id,
+    password: c.password,
+    reconnectPeriod: 0,
+  });
   return {
     hub,
     hubUrl,
@@ -91,7 +99,18 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
   it('a device that publishes faster than its rate is slowed down by the broker, nothing lost', async () => {
     const { hub, c, client, close } = await soloHub({ ratePerDevice: 50, burstPerDevice: 10, maxDelayMs: 10_000 });
     try {
-      const status = encode('status', { v: 1, state: 'online', firmware: 'f', bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', uptimeS: 1, clockSynced: true, at: Date.now(), outbox: { depth: 0, oldestAgeS: null, capacity: 1, lastSeq: 0 }, counters: {}, faults: [] });
+      const status = encode('status', {
+        v: 1,
+        state: 'online',
+        firmware: 'f',
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        uptimeS: 1,
+        clockSynced: true,
+        at: Date.now(),
+        outbox: { depth: 0, oldestAgeS: null, capacity: 1, lastSeq: 0 },
+        counters: {},
+        faults: [],
+      });
       const t0 = Date.now();
       await Promise.all(Array.from({ length: 60 }, () => client.publishAsync(topic(c.hall, c.id, 'status'), status, { qos: 1 })));
       const took = Date.now() - t0;
@@ -106,7 +125,7 @@ describe('per-device rate limit (GCRA, fake clock)', () => {
   });
 });
 
-describe('throttling keeps a device\'s order', () => {
+describe("throttling keeps a device's order", () => {
   it('a device draining 400 records through the rate limit, with the event loop stalling (slow fsyncs): stored in sequence, no gap ever seen', async () => {
     const { hub, c, client, close } = await soloHub({ ratePerDevice: 100, burstPerDevice: 20 });
     const stall = setInterval(() => {
@@ -121,7 +140,8 @@ describe('throttling keeps a device\'s order', () => {
       let acked = 0;
       await new Promise<void>((resolve) => {
         const pump = () => {
-          while (next < chain.length && next - acked < 64) client.publish(topic(c.hall, c.id, 'rating'), JSON.stringify(chain[next++]), { qos: 1 });
+          while (next < chain.length && next - acked < 64)
+            client.publish(topic(c.hall, c.id, 'rating'), JSON.stringify(chain[next++]), { qos: 1 });
         };
         client.on('message', (_t, p) => {
           const a = decode('ack', p);
@@ -132,7 +152,10 @@ describe('throttling keeps a device\'s order', () => {
         });
         pump();
       });
-      const seqs = hub.db.prepare<[], { seq: number }>('SELECT seq FROM ratings ORDER BY rowid').all().map((r) => r.seq);
+      const seqs = hub.db
+        .prepare<[], { seq: number }>('SELECT seq FROM ratings ORDER BY rowid')
+        .all()
+        .map((r) => r.seq);
       expect(seqs).toEqual(chain.map((r) => r.seq));
       expect(await metric(hub, 'hcp_ingest_gaps_total')).toBe(0);
       expect(await metric(hub, 'hcp_broker_throttled_total')).toBeGreaterThan(300);
@@ -145,12 +168,23 @@ describe('throttling keeps a device\'s order', () => {
 });
 
 describe('the hub never crashes on input', () => {
-  it('500 random and hostile payloads on a device\'s own topics: all refused, the hub still serves', async () => {
+  it("500 random and hostile payloads on a device's own topics: all refused, the hub still serves", async () => {
     const { hub, hubUrl, c, client, close } = await soloHub();
     try {
       let seed = 42;
-      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-      const hostile = ['null', '[]', '"x"', '{"v":1}', '{"v":2}', '{"__proto__":{"polluted":1},"v":1}', '{"v":1,"id":"' + 'a'.repeat(7000) + '"}', JSON.stringify({ v: 1, seq: -1, level: 99 }), '\u0000\uffff', '{"v":1,"reasons":' + '['.repeat(3000) + ']'.repeat(3000) + '}'];
+      const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const hostile = [
+        'null',
+        '[]',
+        '"x"',
+        '{"v":1}',
+        '{"v":2}',
+        '{"__proto__":{"polluted":1},"v":1}',
+        '{"v":1,"id":"' + 'a'.repeat(7000) + '"}',
+        JSON.stringify({ v: 1, seq: -1, level: 99 }),
+        '\u0000\uffff',
+        '{"v":1,"reasons":' + '['.repeat(3000) + ']'.repeat(3000) + '}',
+      ];
       const payloads: Buffer[] = [];
       for (let i = 0; i < 500; i++) {
         if (i < hostile.length) payloads.push(Buffer.from(hostile[i]!));
@@ -159,7 +193,9 @@ describe('the hub never crashes on input', () => {
       for (const [i, p] of payloads.entries()) await client.publishAsync(topic(c.hall, c.id, i % 2 ? 'rating' : 'status'), p, { qos: 1 });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect((await fetch(`${hubUrl}/api/health`)).ok).toBe(true);
-      const refused = ['malformed', 'invalid', 'unknown-version', 'oversized'].map((r) => metric(hub, 'hcp_ingest_rejected_total', `reason="${r}"`));
+      const refused = ['malformed', 'invalid', 'unknown-version', 'oversized'].map((r) =>
+        metric(hub, 'hcp_ingest_rejected_total', `reason="${r}"`),
+      );
       expect((await Promise.all(refused)).reduce((a, b) => a + b, 0)).toBe(250);
       expect(client.connected).toBe(true);
       await client.endAsync();

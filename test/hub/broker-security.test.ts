@@ -33,10 +33,28 @@ async function granted(client: mqtt.MqttClient, topics: string[]): Promise<numbe
   }
 }
 
-const opts = (c: Creds, over: Partial<IClientOptions> = {}): IClientOptions => ({ clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0, connectTimeout: 5000, ...over });
+const opts = (c: Creds, over: Partial<IClientOptions> = {}): IClientOptions => ({
+  clientId: c.id,
+  username: c.id,
+  password: c.password,
+  reconnectPeriod: 0,
+  connectTimeout: 5000,
+  ...over,
+});
 
 function statusOf(c: Creds, state: 'online' | 'offline'): Buffer {
-  const s: Status = { v: 1, state, firmware: 'test/1', bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', uptimeS: 1, clockSynced: true, at: Date.now(), outbox: { depth: 0, oldestAgeS: null, capacity: 100, lastSeq: 0 }, counters: {}, faults: [] };
+  const s: Status = {
+    v: 1,
+    state,
+    firmware: 'test/1',
+    bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+    uptimeS: 1,
+    clockSynced: true,
+    at: Date.now(),
+    outbox: { depth: 0, oldestAgeS: null, capacity: 100, lastSeq: 0 },
+    counters: {},
+    faults: [],
+  };
   return encode('status', s);
 }
 
@@ -100,10 +118,37 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
       const ca = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, opts(a));
       const got: string[] = [];
       ca.on('message', (t) => got.push(t));
-      const codes = await granted(ca, [topic(b.hall, b.id, 'ack'), topic(b.hall, b.id, 'config'), `hcp/v1/${b.hall}/+/session`, '#', '$SYS/#', topic(a.hall, a.id, 'rating'), topic(a.hall, a.id, 'config')]);
+      const codes = await granted(ca, [
+        topic(b.hall, b.id, 'ack'),
+        topic(b.hall, b.id, 'config'),
+        `hcp/v1/${b.hall}/+/session`,
+        '#',
+        '$SYS/#',
+        topic(a.hall, a.id, 'rating'),
+        topic(a.hall, a.id, 'config'),
+      ]);
       expect(codes).toEqual([128, 128, 128, 128, 128, 128, 1]);
       await waitFor(() => got.includes(topic(a.hall, a.id, 'config')), 'a gets its own retained config');
-      const subOther = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311', '-i', a.id, '-u', a.id, '-P', a.password, '-t', topic(b.hall, b.id, 'config'), '-C', '1', '-W', '3']);
+      const subOther = await run('mosquitto_sub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-V',
+        'mqttv311',
+        '-i',
+        a.id,
+        '-u',
+        a.id,
+        '-P',
+        a.password,
+        '-t',
+        topic(b.hall, b.id, 'config'),
+        '-C',
+        '1',
+        '-W',
+        '3',
+      ]);
       expect(subOther.stderr + subOther.stdout).toMatch(/denied/i);
       // mosquitto_sub took a's client id: mqtt.js's connection was taken over; connect again.
       await waitFor(() => !ca.connected, 'first connection taken over');
@@ -121,7 +166,10 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
       await ca2.publishAsync('$SYS/broker/clients', Buffer.from('x'), { qos: 1 });
       await ca2.publishAsync('anything/else', Buffer.from('x'), { qos: 1 });
       expect(ca2.connected).toBe(true);
-      await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="topic-mismatch"')) === 1, 'rating on b\'s topic counted');
+      await waitFor(
+        async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="topic-mismatch"')) === 1,
+        "rating on b's topic counted",
+      );
       expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="not-own-topic"')).toBe(2);
       expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="wrong-direction"')).toBe(1);
       expect(await metric(hall, 'hcp_broker_denied_total', 'action="publish",reason="sys-topic"')).toBe(1);
@@ -143,14 +191,17 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
       expect((await mosquittoPub(port, m, ownTopic, ['-m', JSON.stringify({ ...recordOf(m), level: 7 })])).code).toBe(0);
       for (const reason of ['malformed', 'oversized', 'bad-signature', 'invalid']) {
         await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', `reason="${reason}"`)) === 1, `${reason} counted`);
-        expect(cap.lines.filter((l) => l.reason === reason && l.device === m.id), `${reason} logged with the device id`).toHaveLength(1);
+        expect(
+          cap.lines.filter((l) => l.reason === reason && l.device === m.id),
+          `${reason} logged with the device id`,
+        ).toHaveLength(1);
       }
       const alarms = await hall.api<{ alarms: { kind: string; device: string }[] }>('/api/alarms?open=1');
       expect(alarms.alarms).toContainEqual(expect.objectContaining({ kind: 'bad-signature', device: m.id }));
       // ...and m's genuine record is still welcome.
       const good = recordOf(m);
       expect((await mosquittoPub(port, m, ownTopic, ['-m', JSON.stringify(good)])).code).toBe(0);
-      await waitFor(async () => (await hall!.provinceRecords()).some((r) => r.record.id === good.id), 'm\'s good record at the province');
+      await waitFor(async () => (await hall!.provinceRecords()).some((r) => r.record.id === good.id), "m's good record at the province");
       // a never received anything but its own topics.
       await sleep(200);
       // (its ack topic carries the chain head the hub sends when a device subscribes to it)
@@ -175,7 +226,7 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     expect(atProvince.map((r) => r.record.seq)).toEqual(honest.stored.map((r) => r.seq));
   });
 
-  it('a second connection with the same client id takes over; the first one\'s will does not mark the device offline', async () => {
+  it("a second connection with the same client id takes over; the first one's will does not mark the device offline", async () => {
     hall = await TestHall.start();
     const a = await enrolledDevice(hall, '02');
     const url = `mqtt://127.0.0.1:${hall.ports.mqtt}`;
@@ -193,7 +244,13 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     expect(d.health.reportedState).toBe('online');
     // When the current connection dies without a DISCONNECT, its will says offline.
     second.stream.destroy();
-    await waitFor(async () => (await hall!.api<{ devices: { id: string; online: boolean; health: { reportedState: string } }[] }>('/api/devices')).devices.find((x) => x.id === a.id)!.health.reportedState === 'offline', 'will marks the device offline');
+    await waitFor(
+      async () =>
+        (await hall!.api<{ devices: { id: string; online: boolean; health: { reportedState: string } }[] }>('/api/devices')).devices.find(
+          (x) => x.id === a.id,
+        )!.health.reportedState === 'offline',
+      'will marks the device offline',
+    );
     first.end(true);
   });
 
@@ -202,9 +259,40 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     const a = await enrolledDevice(hall, '02');
     const b = await enrolledDevice(hall, '03');
     const url = `mqtt://127.0.0.1:${hall.ports.mqtt}`;
-    await expect(mqtt.connectAsync(url, opts(a, { will: { topic: topic(b.hall, b.id, 'status'), payload: statusOf(b, 'offline'), qos: 1, retain: true } }))).rejects.toMatchObject({ code: 5 });
-    await expect(mqtt.connectAsync(url, opts(a, { will: { topic: topic(a.hall, a.id, 'rating'), payload: Buffer.from('{}'), qos: 1, retain: false } }))).rejects.toMatchObject({ code: 5 });
-    const viaMosquitto = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(hall.ports.mqtt), '-V', 'mqttv311', '-i', a.id, '-u', a.id, '-P', a.password, '-t', topic(a.hall, a.id, 'status'), '-m', 'x', '--will-topic', topic(b.hall, b.id, 'status'), '--will-payload', 'x']);
+    await expect(
+      mqtt.connectAsync(
+        url,
+        opts(a, { will: { topic: topic(b.hall, b.id, 'status'), payload: statusOf(b, 'offline'), qos: 1, retain: true } }),
+      ),
+    ).rejects.toMatchObject({ code: 5 });
+    await expect(
+      mqtt.connectAsync(
+        url,
+        opts(a, { will: { topic: topic(a.hall, a.id, 'rating'), payload: Buffer.from('{}'), qos: 1, retain: false } }),
+      ),
+    ).rejects.toMatchObject({ code: 5 });
+    const viaMosquitto = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hall.ports.mqtt),
+      '-V',
+      'mqttv311',
+      '-i',
+      a.id,
+      '-u',
+      a.id,
+      '-P',
+      a.password,
+      '-t',
+      topic(a.hall, a.id, 'status'),
+      '-m',
+      'x',
+      '--will-topic',
+      topic(b.hall, b.id, 'status'),
+      '--will-payload',
+      'x',
+    ]);
     expect(viaMosquitto.code).not.toBe(0);
     expect(viaMosquitto.stderr).toMatch(/not authori[sz]ed/i);
     expect(await metric(hall, 'hcp_broker_denied_total', 'action="will",reason="will-not-own-topic"')).toBe(2);
@@ -243,7 +331,9 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     const stats = await hall.api<{ stored: number }>('/api/stats');
     expect(stats.stored).toBe(0);
     const retainedTopics = async () => {
-      const persistence = (hall!.hub!.broker.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string }> } }).persistence;
+      const persistence = (
+        hall!.hub!.broker.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<{ topic: string }> } }
+      ).persistence;
       const out: string[] = [];
       for (const pattern of ['#', DROPPED_TOPIC]) for await (const p of persistence.createRetainedStream(pattern)) out.push(p.topic);
       return out;
@@ -251,7 +341,12 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     expect((await retainedTopics()).filter((t) => t.endsWith('/rating') || t.startsWith('$'))).toEqual([]);
     // Status is retained per the protocol (and its will says offline): the flag is welcome there.
     expect((await mosquittoPub(port, m, topic(m.hall, m.id, 'status'), ['-r', '-m', statusOf(m, 'online').toString()])).code).toBe(0);
-    await waitFor(async () => (await hall!.api<{ devices: { id: string; statusAt: number | null }[] }>('/api/devices')).devices.find((d) => d.id === m.id)!.statusAt !== null, 'retained status stored');
+    await waitFor(
+      async () =>
+        (await hall!.api<{ devices: { id: string; statusAt: number | null }[] }>('/api/devices')).devices.find((d) => d.id === m.id)!
+          .statusAt !== null,
+      'retained status stored',
+    );
     expect(await retainedTopics()).toContain(topic(m.hall, m.id, 'status'));
     // The same record sent as the protocol says is stored: nothing was lost by the refusal.
     expect((await mosquittoPub(port, m, ratingTopic, ['-m', JSON.stringify(rec)])).code).toBe(0);
@@ -262,9 +357,21 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     expect(HubConfigSchema.parse({ dataDir: '/x', hall: 'h' }).mqtt.limits.connectTimeoutMs).toBe(5_000);
     const dir = mkdtempSync(join(tmpdir(), 'hcp-connect-'));
     const pki = await makeHallPki({ hall: 'h1', hosts: ['127.0.0.1'] });
-    for (const [f, text] of [['server.key', pki.serverKey], ['server.crt', pki.serverCert]] as const) writeFileSync(join(dir, f), text);
+    for (const [f, text] of [
+      ['server.key', pki.serverKey],
+      ['server.crt', pki.serverCert],
+    ] as const)
+      writeFileSync(join(dir, f), text);
     const tls = { port: 0, keyFile: join(dir, 'server.key'), certFile: join(dir, 'server.crt') };
-    const hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'h1', mqtt: { host: '127.0.0.1', port: 0, tls, limits: { connectTimeoutMs: 1_000 } }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const hub = await startHub(
+      {
+        dataDir: join(dir, 'hub'),
+        hall: 'h1',
+        mqtt: { host: '127.0.0.1', port: 0, tls, limits: { connectTimeoutMs: 1_000 } },
+        http: { host: '127.0.0.1', port: 0 },
+      },
+      silentLog(),
+    );
     try {
       const connectPacket = mqttConnect('ev-001', 'ev-001', 'wrong-password');
       const half = connectPacket.subarray(0, connectPacket.length >> 1);
@@ -307,4 +414,3 @@ describe('the hall broker refuses what a device may not do, and keeps serving th
     }
   });
 });
-

@@ -54,19 +54,44 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
     const hubUrl = `https://127.0.0.1:${http}`;
     const hubData = join(dir, 'hub');
     const hub: ChildProcess = spawnCli(
-      ['hub', '--data', hubData, '--hall', 'hall-9', '--host', '127.0.0.1', '--mqtts-port', String(mqtts), '--http-port', String(http),
-        '--tls-key', join(tlsDir, 'server.key'), '--tls-cert', join(tlsDir, 'server.crt'), '--tls-ca', join(tlsDir, 'ca.crt'), '--log-level', 'info'],
+      [
+        'hub',
+        '--data',
+        hubData,
+        '--hall',
+        'hall-9',
+        '--host',
+        '127.0.0.1',
+        '--mqtts-port',
+        String(mqtts),
+        '--http-port',
+        String(http),
+        '--tls-key',
+        join(tlsDir, 'server.key'),
+        '--tls-cert',
+        join(tlsDir, 'server.crt'),
+        '--tls-ca',
+        join(tlsDir, 'ca.crt'),
+        '--log-level',
+        'info',
+      ],
       join(dir, 'hub.log'),
     );
     cleanups.push(async () => void (await stopProcess(hub)));
-    await waitFor(() => existsSync(join(dir, 'hub.log')) && readFileSync(join(dir, 'hub.log'), 'utf8').includes('"hub ready"'), 'hub ready', 30_000);
+    await waitFor(
+      () => existsSync(join(dir, 'hub.log')) && readFileSync(join(dir, 'hub.log'), 'utf8').includes('"hub ready"'),
+      'hub ready',
+      30_000,
+    );
     // The command line checks the https:// hub against the hall CA, as devices do.
     const target = ['--hub', hubUrl, '--data', hubData, '--ca', join(tlsDir, 'ca.crt')];
     const dispatcher = new HttpAgent({ connect: { ca: readFileSync(join(tlsDir, 'ca.crt'), 'utf8') } });
     cleanups.push(() => dispatcher.close());
     const fetchHub = (path: string, init: Parameters<typeof uFetch>[1] = {}) => uFetch(`${hubUrl}${path}`, { ...init, dispatcher });
     // With TLS configured and no --mqtt-port, there is no plain MQTT listener at all.
-    const ready = readFileSync(join(dir, 'hub.log'), 'utf8').split('\n').find((l) => l.includes('"hub ready"'))!;
+    const ready = readFileSync(join(dir, 'hub.log'), 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"hub ready"'))!;
     expect(JSON.parse(ready)).toMatchObject({ mqtt: null, mqtts: mqtts, https: true });
     expect(readFileSync(join(dir, 'hub.log'), 'utf8')).not.toContain('plain MQTT (no TLS)');
 
@@ -92,7 +117,11 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
     const impostorUrl = `https://127.0.0.1:${(impostor.address() as { port: number }).port}`;
     const refused = await cli([...args.map((a) => (a === hubUrl ? impostorUrl : a)), '--data', devDir]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^haochaping device enrol: refusing to enrol: .* not .* from the enrolment token — the wrong hub or a man-in-the-middle; nothing was sent or written$/)]);
+    expect(refused.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^haochaping device enrol: refusing to enrol: .* not .* from the enrolment token — the wrong hub or a man-in-the-middle; nothing was sent or written$/,
+      ),
+    ]);
     expect(existsSync(devDir)).toBe(false);
 
     // 4b. The device runs the QR's command against the real hub: the CA is pinned, and it rates over mqtts.
@@ -112,7 +141,28 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
 
     // A foreign client over TLS: with the hall CA it is served; without it, it cannot even connect.
     const enr = JSON.parse(readFileSync(join(devDir, 'enrolment.json'), 'utf8')) as { device: string; password: string };
-    const mosq = (ca: string[]) => run('mosquitto_sub', ['-h', 'localhost', '-p', String(mqtts), ...ca, '-V', 'mqttv311', '-i', `${enr.device}`, '-u', enr.device, '-P', enr.password, '-t', topic('hall-9', enr.device, 'config'), '-C', '1', '-W', '5']);
+    const mosq = (ca: string[]) =>
+      run('mosquitto_sub', [
+        '-h',
+        'localhost',
+        '-p',
+        String(mqtts),
+        ...ca,
+        '-V',
+        'mqttv311',
+        '-i',
+        `${enr.device}`,
+        '-u',
+        enr.device,
+        '-P',
+        enr.password,
+        '-t',
+        topic('hall-9', enr.device, 'config'),
+        '-C',
+        '1',
+        '-W',
+        '5',
+      ]);
     const withoutCa = await mosq(['--capath', '/etc/ssl/certs']); // the public CAs: they do not vouch for the hub
     expect(withoutCa.code).not.toBe(0);
     expect(withoutCa.stderr).toMatch(/certificate verify failed|protocol error|TLS/i);
@@ -120,8 +170,16 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
     expect(withCa.code, withCa.stderr).toBe(0);
     expect(JSON.parse(withCa.stdout)).toMatchObject({ device: enr.device, window: '12' }); // its retained config
     await waitFor(() => d.agent.link.connected, 'agent back after the foreign client');
-    const list = JSON.parse((await cli(['hub', 'device', 'list', '--json', ...target])).stdout) as { devices: { id: string; enrolled: boolean; health: { online: boolean; firmware: string | null } }[] };
-    expect(list.devices).toEqual([expect.objectContaining({ id: enrolment.device, enrolled: true, health: expect.objectContaining({ online: true, firmware: FIRMWARE_VERSION }) })]);
+    const list = JSON.parse((await cli(['hub', 'device', 'list', '--json', ...target])).stdout) as {
+      devices: { id: string; enrolled: boolean; health: { online: boolean; firmware: string | null } }[];
+    };
+    expect(list.devices).toEqual([
+      expect.objectContaining({
+        id: enrolment.device,
+        enrolled: true,
+        health: expect.objectContaining({ online: true, firmware: FIRMWARE_VERSION }),
+      }),
+    ]);
     // Without --hub the command finds the running hub where it said it listens (<data>/hub.url, https).
     expect(readFileSync(join(hubData, 'hub.url'), 'utf8').trim()).toBe(hubUrl);
     const human = await cli(['hub', 'device', 'list', '--data', hubData, '--ca', join(tlsDir, 'ca.crt')]);
@@ -156,15 +214,23 @@ describe('hall IT: TLS, device provisioning and tokens from the command line', (
     await old.agent.start();
     await new Promise((r) => setTimeout(r, 1500));
     expect(old.agent.link.connected).toBe(false);
-    const after = JSON.parse((await cli(['hub', 'device', 'list', '--json', ...target])).stdout) as { devices: { keyEpoch: number; lastSeq: number; revoked: boolean }[] };
+    const after = JSON.parse((await cli(['hub', 'device', 'list', '--json', ...target])).stdout) as {
+      devices: { keyEpoch: number; lastSeq: number; revoked: boolean }[];
+    };
     expect(after.devices[0]).toMatchObject({ keyEpoch: 2, lastSeq: 1, revoked: false });
-    const stats = (await (await fetchHub(`/api/stats`, { headers: { authorization: `Bearer ${readFileSync(join(hubData, 'admin.token'), 'utf8').trim()}` } })).json()) as { stored: number; gaps: number };
+    const stats = (await (
+      await fetchHub(`/api/stats`, { headers: { authorization: `Bearer ${readFileSync(join(hubData, 'admin.token'), 'utf8').trim()}` } })
+    ).json()) as { stored: number; gaps: number };
     expect(stats).toMatchObject({ stored: 2, gaps: 0 });
 
     // 7. A token for the queue system, made from the command line, opens sessions.
     const tk = await cli(['hub', 'token', 'create', '--name', 'queue system', '--role', 'queue-system', '--json', ...target]);
     const qs = (JSON.parse(tk.stdout) as { token: string }).token;
-    const open = await fetchHub(`/api/sessions`, { method: 'POST', headers: { authorization: `Bearer ${qs}`, 'content-type': 'application/json' }, body: JSON.stringify({ window: '12', cases: ['BJ1'] }) });
+    const open = await fetchHub(`/api/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${qs}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ window: '12', cases: ['BJ1'] }),
+    });
     expect(open.status).toBe(201);
     expect((await cli(['hub', 'device', 'revoke', 'no-such-device', ...target])).code).toBe(3);
     const alarms = await cli(['hub', 'alarms', ...target]);

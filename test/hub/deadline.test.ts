@@ -30,7 +30,7 @@ describe('when an unrated session gets its 基本满意 default', () => {
     expect(defaultDeadline(bj('2025-09-26T09:00:00'), { unit: 'working-days', count: 3 }, isWorkday)).toBe(bj('2025-10-01T00:00:00'));
   });
 
-  it('day arithmetic is in Beijing time whatever the server\'s zone', () => {
+  it("day arithmetic is in Beijing time whatever the server's zone", () => {
     expect(chinaDay(bj('2025-10-11T00:30:00'))).toBe('2025-10-11');
     expect(chinaDay(Date.parse('2025-10-10T16:30:00Z'))).toBe('2025-10-11');
   });

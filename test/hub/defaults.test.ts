@@ -8,7 +8,15 @@ import { enrol } from '../../device/enrolment/enrolment.js';
 import { dayNumber } from '../../hub/calendar/working-days.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { startHub, type Hub } from '../../hub/hub.js';
-import { decode, GENESIS_HASH, recordHash, topic, type RatingRecord, type SessionMessage, type UnsignedRecord } from '../../protocol/index.js';
+import {
+  decode,
+  GENESIS_HASH,
+  recordHash,
+  topic,
+  type RatingRecord,
+  type SessionMessage,
+  type UnsignedRecord,
+} from '../../protocol/index.js';
 import { startProvince, type Province } from '../../simulator/province/province.js';
 import { silentLog } from '../helpers/log.js';
 import { makeRecord } from '../helpers/records.js';
@@ -45,7 +53,15 @@ class ScriptedDevice {
   }
   /** Signs the next record of the chain (not yet sent). */
   next(over: Partial<UnsignedRecord>): RatingRecord {
-    const r = makeRecord(this.c.keys, { hall: this.c.hall, device: this.c.id, seq: this.head.seq + 1, prev: this.head.hash, staffId: null, reasons: [], ...over });
+    const r = makeRecord(this.c.keys, {
+      hall: this.c.hall,
+      device: this.c.id,
+      seq: this.head.seq + 1,
+      prev: this.head.hash,
+      staffId: null,
+      reasons: [],
+      ...over,
+    });
     this.head = { seq: r.seq, hash: recordHash(r) };
     return r;
   }
@@ -82,7 +98,12 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     mkdirSync(join(dir, 'dev'));
     await enrol(join(dir, 'dev'), hubUrl, token, FIRMWARE_VERSION);
     const c = credsIn(join(dir, 'dev'));
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.ports.mqtt}`, {
+      clientId: c.id,
+      username: c.id,
+      password: c.password,
+      reconnectPeriod: 0,
+    });
     await client.subscribeAsync([topic(c.hall, c.id, 'session'), topic(c.hall, c.id, 'ack')], { qos: 1 });
     const dev = new ScriptedDevice(c, client);
 
@@ -114,12 +135,25 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     expect(hub.defaults.runDue()).toBe(0);
     // The hall page hears of them at once (the `defaulted` event), not at its 30 s safety-net catch-up.
     const deadlineDay = dayNumber(deadline);
-    await waitFor(() => hub.web.stats.byDim('channel', deadlineDay, deadlineDay).find((r) => r.key === 'default')?.counts.n3 === 3, 'the defaults in the hall page\'s statistics', 5_000);
+    await waitFor(
+      () => hub.web.stats.byDim('channel', deadlineDay, deadlineDay).find((r) => r.key === 'default')?.counts.n3 === 3,
+      "the defaults in the hall page's statistics",
+      5_000,
+    );
     await waitFor(async () => (await provinceEvaluations(province)).length === 4, 'three defaults at the province');
     const defaults = (await provinceEvaluations(province)).filter((e) => e.kind === 'default');
     expect(defaults).toHaveLength(3);
     for (const d of defaults) {
-      expect(d).toMatchObject({ level: 3, record: null, assessNumber: 1, assessedAt: deadline, window: '12', staffId: 'S042', device: c.id, supersedes: null });
+      expect(d).toMatchObject({
+        level: 3,
+        record: null,
+        assessNumber: 1,
+        assessedAt: deadline,
+        window: '12',
+        staffId: 'S042',
+        device: c.id,
+        supersedes: null,
+      });
     }
     expect(defaults.map((d) => d.session!.cases)).toEqual(expect.arrayContaining([['BJ-A'], ['BJ-B1', 'BJ-B2'], ['BJ-C']]));
     expect(new Set(defaults.map((d) => d.id)).size).toBe(3);
@@ -131,19 +165,32 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     await dev.send(lateRating);
     await waitFor(async () => (await provinceEvaluations(province)).length === 5, 'the correction at the province');
     const correction = (await provinceEvaluations(province)).find((e) => e.kind === 'correction')!;
-    expect(correction).toMatchObject({ id: lateRating.id, level: 2, reasons: ['213'], assessNumber: 2, supersedes: lateDefault.defaultId, assessedAt: lateRating.at });
+    expect(correction).toMatchObject({
+      id: lateRating.id,
+      level: 2,
+      reasons: ['213'],
+      assessNumber: 2,
+      supersedes: lateDefault.defaultId,
+      assessedAt: lateRating.at,
+    });
     expect(correction.session).toEqual({ id: late.id, cases: ['BJ-C'], itemCode: 'X1', itemName: '不动产登记' });
 
     // What counts for each session, as the queue system sees it.
     const r = await fetch(`${hubUrl}/api/sessions/${late.id}`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
-    const view = ((await r.json()) as { session: { state: string; counted: unknown; evaluations: { kind: string; supersedes: string | null }[] } }).session;
+    const view = (
+      (await r.json()) as { session: { state: string; counted: unknown; evaluations: { kind: string; supersedes: string | null }[] } }
+    ).session;
     expect(view.state).toBe('corrected');
     expect(view.counted).toEqual({ id: lateRating.id, kind: 'correction', level: 2 });
     expect(view.evaluations.map((e) => [e.kind, e.supersedes])).toEqual([
       ['default', null],
       ['correction', lateDefault.defaultId],
     ]);
-    expect(hub.sessions.get(prompt.id)).toMatchObject({ state: 'rated', counted: { id: promptRating.id, kind: 'rating', level: 5 }, defaultId: null });
+    expect(hub.sessions.get(prompt.id)).toMatchObject({
+      state: 'rated',
+      counted: { id: promptRating.id, kind: 'rating', level: 5 },
+      defaultId: null,
+    });
     expect(hub.sessions.get(silent.id)).toMatchObject({ state: 'defaulted', counted: { kind: 'default', level: 3 } });
     // The not-rated report was stored but never forwarded.
     expect((await provinceEvaluations(province)).some((e) => e.session?.id === timedOut.id && e.kind !== 'default')).toBe(false);

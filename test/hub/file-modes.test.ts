@@ -21,10 +21,13 @@ afterEach(() => {
 });
 
 describe('file modes', () => {
-  it('a hub\'s first start makes its data directory 0700 and its database, -wal, -shm, tokens and keys 0600', async () => {
+  it("a hub's first start makes its data directory 0700 and its database, -wal, -shm, tokens and keys 0600", async () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-modes-'));
     const data = join(dir, 'hub');
-    const hub = await startHub({ dataDir: data, hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog());
+    const hub = await startHub(
+      { dataDir: data, hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } },
+      silentLog(),
+    );
     try {
       expect(mode(data)).toBe(0o700);
       for (const f of ['hub.db', 'hub.db-wal', 'hub.db-shm', 'admin.token', HUB_KEY_FILE]) {
@@ -40,9 +43,14 @@ describe('file modes', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-modes-'));
     writeFileSync(join(dir, 'not-a-dir'), '');
     const data = join(dir, 'not-a-dir', 'hub');
-    await expect(startHub({ dataDir: data, hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog())).rejects.toThrow(
+    await expect(
+      startHub({ dataDir: data, hall: 'h1', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog()),
+    ).rejects.toThrow(
       // Checked before anything starts (hub/preflight.ts): one line, naming the directory.
-      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(new RegExp(`^data directory ${data}: .*not a directory$`)) }),
+      expect.objectContaining({
+        name: 'ConfigError',
+        message: expect.stringMatching(new RegExp(`^data directory ${data}: .*not a directory$`)),
+      }),
     );
   });
 
@@ -62,7 +70,7 @@ describe('file modes', () => {
     db.close();
   });
 
-  it('a device\'s data directory is 0700, its key 0600 and its outbox database with -wal and -shm 0600, also when they were wider', () => {
+  it("a device's data directory is 0700, its key 0600 and its outbox database with -wal and -shm 0600, also when they were wider", () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-modes-'));
     const data = join(dir, 'device');
     mkdirSync(data, { mode: 0o755 });

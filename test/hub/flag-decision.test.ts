@@ -34,25 +34,40 @@ function setup(mode: 'session' | 'walk-up' = 'session') {
   registry.add({ window: '12', id: 'ev-001', settings: { mode } });
   const metrics = createMetrics();
   const judge = new RatingJudge(db, registry, metrics);
-  const book = new SessionBook({ db, hall: 'hall-1', metrics, log: silentLog(), period: { unit: 'calendar-days', count: 7 }, calendar: new WorkingDayCalendar(), now: () => clock.t, judge: judge.judge });
+  const book = new SessionBook({
+    db,
+    hall: 'hall-1',
+    metrics,
+    log: silentLog(),
+    period: { unit: 'calendar-days', count: 7 },
+    calendar: new WorkingDayCalendar(),
+    now: () => clock.t,
+    judge: judge.judge,
+  });
   const keys = generateDeviceKeys();
   let seq = 0;
   /** Stores a record as ingest does: the row, then the session book's decision, in one transaction. */
   const store = (over: Partial<RatingRecord>) => {
     const r = makeRecord(keys, { seq: ++seq, ...over });
     db.transaction(() => {
-      db.prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, 'ev-001', ?, 'hall-1', '12', NULL, ?, ?, '[]', ?, '[]', ?, 1, ?, ?, ?)`)
-        .run(r.id, r.seq, r.kind, r.level, r.session?.id ?? null, r.at, clock.t, r.id, JSON.stringify(r));
+      db.prepare(
+        `INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, 'ev-001', ?, 'hall-1', '12', NULL, ?, ?, '[]', ?, '[]', ?, 1, ?, ?, ?)`,
+      ).run(r.id, r.seq, r.kind, r.level, r.session?.id ?? null, r.at, clock.t, r.id, JSON.stringify(r));
       book.onRecordStored(r, clock.t);
     })();
     return r;
   };
-  const queued = () => db.prepare<[], { kind: string; record_id: string | null; payload: string }>('SELECT kind, record_id, payload FROM forward_queue ORDER BY rowid').all();
+  const queued = () =>
+    db
+      .prepare<[], { kind: string; record_id: string | null; payload: string }>(
+        'SELECT kind, record_id, payload FROM forward_queue ORDER BY rowid',
+      )
+      .all();
   return { db, clock, registry, book, store, queued };
 }
 const ref = (id: string) => ({ id, cases: ['BJ1'], itemCode: 'X1', itemName: '户籍' });
 
-describe('the forward decision follows the hall\'s flag policy', () => {
+describe("the forward decision follows the hall's flag policy", () => {
   it('a press excluded by the policy leaves its session open: nothing goes to the province until the 7-day default', () => {
     const h = setup();
     h.registry.setHallSettings({ flagPolicy: { 'too-soon': 'exclude' } });
@@ -60,7 +75,10 @@ describe('the forward decision follows the hall\'s flag policy', () => {
     const r = h.store({ level: 5, reasons: [], flags: ['too-soon'], session: ref(s.id) });
     expect(h.queued()).toEqual([]);
     expect(h.book.get(s.id)).toMatchObject({ state: 'open', ratingId: null, counted: null });
-    expect(h.db.prepare('SELECT action, flags FROM rating_decisions WHERE rating_id = ?').get(r.id)).toEqual({ action: 'exclude', flags: '["too-soon"]' });
+    expect(h.db.prepare('SELECT action, flags FROM rating_decisions WHERE rating_id = ?').get(r.id)).toEqual({
+      action: 'exclude',
+      flags: '["too-soon"]',
+    });
     h.clock.t = s.deadlineAt;
     expect(h.book.createDueDefaults()).toBe(1);
     expect(h.queued().map((q) => q.kind)).toEqual(['default']);

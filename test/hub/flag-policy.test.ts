@@ -4,19 +4,32 @@ import { decideFlags, effectiveFlags, FlagPolicySchema, shownFlags } from '../..
 
 describe('the flag policy decides, per hall, what a flag does to a rating', () => {
   it('by default, a press in session mode with no session the hub opened is kept but neither counted nor forwarded', () => {
-    expect(decideFlags({ deviceFlags: ['no-session'], mode: 'session', hubSession: false })).toEqual({ action: 'exclude', flags: ['no-session'], because: ['no-session'], shown: ['no-session'] });
+    expect(decideFlags({ deviceFlags: ['no-session'], mode: 'session', hubSession: false })).toEqual({
+      action: 'exclude',
+      flags: ['no-session'],
+      because: ['no-session'],
+      shown: ['no-session'],
+    });
   });
 
   it('by default, the same press on a walk-up device counts', () => {
-    expect(decideFlags({ deviceFlags: ['walk-up'], mode: 'walk-up', hubSession: false })).toEqual({ action: 'count', flags: ['walk-up'], because: [], shown: [] });
+    expect(decideFlags({ deviceFlags: ['walk-up'], mode: 'walk-up', hubSession: false })).toEqual({
+      action: 'count',
+      flags: ['walk-up'],
+      because: [],
+      shown: [],
+    });
   });
 
-  it('sessionless is the hub\'s truth: a session-mode device that does not say no-session is still sessionless', () => {
+  it("sessionless is the hub's truth: a session-mode device that does not say no-session is still sessionless", () => {
     expect(decideFlags({ deviceFlags: [], mode: 'session', hubSession: false }).action).toBe('exclude');
   });
 
   it('a device with a stale config saying no-session counts where the hub runs it walk-up', () => {
-    expect(decideFlags({ deviceFlags: ['no-session'], mode: 'walk-up', hubSession: false })).toMatchObject({ action: 'count', flags: ['walk-up'] });
+    expect(decideFlags({ deviceFlags: ['no-session'], mode: 'walk-up', hubSession: false })).toMatchObject({
+      action: 'count',
+      flags: ['walk-up'],
+    });
   });
 
   it('a rating for a session the hub opened is not sessionless, whatever the device claims', () => {
@@ -24,14 +37,19 @@ describe('the flag policy decides, per hall, what a flag does to a rating', () =
   });
 
   it('too-soon and repeated are counted but flagged by default', () => {
-    expect(decideFlags({ deviceFlags: ['too-soon', 'repeated'], mode: 'session', hubSession: true })).toEqual({ action: 'flag', flags: ['repeated', 'too-soon'], because: ['repeated', 'too-soon'], shown: ['repeated', 'too-soon'] });
+    expect(decideFlags({ deviceFlags: ['too-soon', 'repeated'], mode: 'session', hubSession: true })).toEqual({
+      action: 'flag',
+      flags: ['repeated', 'too-soon'],
+      because: ['repeated', 'too-soon'],
+      shown: ['repeated', 'too-soon'],
+    });
   });
 
   it('a 差评 without a reason is counted as it is', () => {
     expect(decideFlags({ deviceFlags: ['no-reason'], mode: 'session', hubSession: true }).action).toBe('count');
   });
 
-  it('the strictest action of a record\'s flags wins', () => {
+  it("the strictest action of a record's flags wins", () => {
     const d = decideFlags({ deviceFlags: ['too-soon'], mode: 'session', hubSession: false });
     expect(d).toEqual({ action: 'exclude', flags: ['no-session', 'too-soon'], because: ['no-session'], shown: ['no-session', 'too-soon'] });
   });
@@ -44,8 +62,14 @@ describe('the flag policy decides, per hall, what a flag does to a rating', () =
   });
 
   it('flags the hub adds itself go through the same policy; an unknown flag is shown and counted', () => {
-    expect(decideFlags({ deviceFlags: [], hubFlags: ['attribution-mismatch'], mode: 'session', hubSession: true })).toMatchObject({ action: 'flag', flags: ['attribution-mismatch'] });
-    expect(decideFlags({ deviceFlags: [], hubFlags: ['rate-exceeded'], mode: 'session', hubSession: true }, { 'rate-exceeded': 'exclude' }).action).toBe('exclude');
+    expect(decideFlags({ deviceFlags: [], hubFlags: ['attribution-mismatch'], mode: 'session', hubSession: true })).toMatchObject({
+      action: 'flag',
+      flags: ['attribution-mismatch'],
+    });
+    expect(
+      decideFlags({ deviceFlags: [], hubFlags: ['rate-exceeded'], mode: 'session', hubSession: true }, { 'rate-exceeded': 'exclude' })
+        .action,
+    ).toBe('exclude');
   });
 
   it('only flags whose action is not plain count are shown as flagged', () => {

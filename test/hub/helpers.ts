@@ -34,7 +34,10 @@ export interface Creds {
 
 /** Registers and enrols a device through the real enrolment path, without running an agent. */
 export async function enrolledDevice(hall: TestHall, window: string, settings?: Record<string, unknown>): Promise<Creds> {
-  const { token, device } = await hall.api<{ token: string; device: { id: string } }>('/api/devices', settings ? { window, settings } : { window });
+  const { token, device } = await hall.api<{ token: string; device: { id: string } }>(
+    '/api/devices',
+    settings ? { window, settings } : { window },
+  );
   const dir = join(hall.dir, 'creds', device.id);
   mkdirSync(dir, { recursive: true });
   await enrol(dir, hall.hubUrl, token, FIRMWARE_VERSION);
@@ -66,6 +69,31 @@ export async function metric(hub: Scrapable, name: string, labels = ''): Promise
 }
 
 /** mosquitto_pub as a device: returns the exit code and output. */
-export function mosquittoPub(port: number, c: { id: string; user?: string; password: string }, topicName: string, args: string[] = [], extra: string[] = []): Promise<RunResult> {
-  return run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311', '-i', c.id, '-u', c.user ?? c.id, '-P', c.password, '-q', '1', '-t', topicName, ...args, ...extra]);
+export function mosquittoPub(
+  port: number,
+  c: { id: string; user?: string; password: string },
+  topicName: string,
+  args: string[] = [],
+  extra: string[] = [],
+): Promise<RunResult> {
+  return run('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-V',
+    'mqttv311',
+    '-i',
+    c.id,
+    '-u',
+    c.user ?? c.id,
+    '-P',
+    c.password,
+    '-q',
+    '1',
+    '-t',
+    topicName,
+    ...args,
+    ...extra,
+  ]);
 }

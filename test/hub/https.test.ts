@@ -28,7 +28,10 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hcp-https-'));
-  [hall, mitm] = await Promise.all([makeHallPki({ hall: 'tls-hall', hosts: ['127.0.0.1'] }), makeHallPki({ hall: 'tls-hall', hosts: ['127.0.0.1'] })]);
+  [hall, mitm] = await Promise.all([
+    makeHallPki({ hall: 'tls-hall', hosts: ['127.0.0.1'] }),
+    makeHallPki({ hall: 'tls-hall', hosts: ['127.0.0.1'] }),
+  ]);
   Object.assign(files, { key: join(dir, 'server.key'), cert: join(dir, 'server.crt'), ca: join(dir, 'ca.crt') });
   writeFileSync(files.key, hall.serverKey);
   writeFileSync(files.cert, hall.serverCert);
@@ -41,7 +44,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
 async function hubWith(over: Partial<HubConfigInput> = {}, log = silentLog()): Promise<Hub> {
-  const hub = await startHub({ dataDir: join(dir, `hub-${++n}`), hall: 'tls-hall', mqtt: { host: '127.0.0.1', port: null, tls: { port: 0, keyFile: files.key, certFile: files.cert, caFile: files.ca } }, http: { host: '127.0.0.1', port: 0 }, ...over }, log);
+  const hub = await startHub(
+    {
+      dataDir: join(dir, `hub-${++n}`),
+      hall: 'tls-hall',
+      mqtt: { host: '127.0.0.1', port: null, tls: { port: 0, keyFile: files.key, certFile: files.cert, caFile: files.ca } },
+      http: { host: '127.0.0.1', port: 0 },
+      ...over,
+    },
+    log,
+  );
   cleanups.push(() => hub.close());
   return hub;
 }
@@ -63,7 +75,11 @@ describe('HTTPS on the hub', () => {
     expect((await f(`${url}/api/health`)).status).toBe(200);
     expect((await f(`${url}/login`)).headers.get('content-type')).toMatch(/text\/html/);
     await hub.web.users.add('test', { name: 'sup', role: 'supervisor', password: 'right-password-1' });
-    const login = await f(`${url}/api/hall/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'sup', password: 'right-password-1' }) });
+    const login = await f(`${url}/api/hall/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sup', password: 'right-password-1' }),
+    });
     expect(login.status).toBe(200);
     expect(login.headers.get('set-cookie')).toMatch(/^hcp_session=[^;]+;.*; Secure/);
     // Not plain HTTP on that port, and not trusted by the public CAs: only by the hall CA.
@@ -106,7 +122,11 @@ describe('HTTPS on the hub', () => {
 describe('enrolment pinned to the hall CA from the QR', () => {
   async function addDevice(hub: Hub): Promise<{ url: string; token: string; caFingerprint: string }> {
     const url = `https://127.0.0.1:${hub.ports.http}`;
-    const r = await trusting(hall.caCert)(`${url}/api/devices`, { method: 'POST', headers: adminHeaders(hub), body: JSON.stringify({ window: '5', settings: { mode: 'walk-up', timeouts: { thanksS: 0.2, tooSoonS: 0, repeatIntervalS: 0 } } }) });
+    const r = await trusting(hall.caCert)(`${url}/api/devices`, {
+      method: 'POST',
+      headers: adminHeaders(hub),
+      body: JSON.stringify({ window: '5', settings: { mode: 'walk-up', timeouts: { thanksS: 0.2, tooSoonS: 0, repeatIntervalS: 0 } } }),
+    });
     expect(r.status).toBe(201);
     return { url, ...((await r.json()) as { token: string; caFingerprint: string }) };
   }
@@ -120,7 +140,14 @@ describe('enrolment pinned to the hall CA from the QR', () => {
     expect(enrolment.ca).toBe(hall.caCert);
     expect(enrolment.mqttUrl).toBe(`mqtts://127.0.0.1:${hub.ports.mqtts}`);
     const buttons = new VirtualButtons(5);
-    const agent = new Agent({ dataDir: devDir, buttons, display: new VirtualDisplay(), log: silentLog(), clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
+    const agent = new Agent({
+      dataDir: devDir,
+      buttons,
+      display: new VirtualDisplay(),
+      log: silentLog(),
+      clockSynced: () => true,
+      link: { ackTimeoutMs: 3000 },
+    });
     cleanups.push(() => agent.stop());
     await agent.start();
     await waitFor(() => agent.link.connected, 'device connected over MQTT TLS');
@@ -141,8 +168,13 @@ describe('enrolment pinned to the hall CA from the QR', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {
         seen.push(`${req.method} ${req.url}`);
-        if (substituteCa && req.url === '/api/enrol/ca') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ca: mitm.caCert }));
-        const r = await toHub(`${url}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        if (substituteCa && req.url === '/api/enrol/ca')
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ca: mitm.caCert }));
+        const r = await toHub(`${url}${req.url}`, {
+          method: req.method,
+          headers: { 'content-type': 'application/json' },
+          body: chunks.length ? Buffer.concat(chunks) : undefined,
+        });
         res.writeHead(r.status, { 'content-type': 'application/json' }).end(Buffer.from(await r.arrayBuffer()));
       });
     });
@@ -155,12 +187,16 @@ describe('enrolment pinned to the hall CA from the QR', () => {
     const devDir = join(dir, 'dev-mitm');
     const e1 = await enrol(devDir, mitmUrl, token, FIRMWARE_VERSION, { caSha256: caFingerprint }).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(EnrolmentError);
-    expect((e1 as Error).message).toMatch(/^refusing to enrol: the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not from the pinned hall CA .*the token was not sent$/);
+    expect((e1 as Error).message).toMatch(
+      /^refusing to enrol: the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not from the pinned hall CA .*the token was not sent$/,
+    );
     // 2. The relay shows its own CA: the fingerprint from the QR does not match.
     substituteCa = true;
     const e2 = await enrol(devDir, mitmUrl, token, FIRMWARE_VERSION, { caSha256: caFingerprint }).catch((e: unknown) => e);
     expect(e2).toBeInstanceOf(EnrolmentError);
-    expect((e2 as Error).message).toBe(`refusing to enrol: ${mitmUrl} shows hall CA ${mitm.caFingerprint}, not ${hall.caFingerprint} from the enrolment token — the wrong hub or a man-in-the-middle; nothing was sent or written`);
+    expect((e2 as Error).message).toBe(
+      `refusing to enrol: ${mitmUrl} shows hall CA ${mitm.caFingerprint}, not ${hall.caFingerprint} from the enrolment token — the wrong hub or a man-in-the-middle; nothing was sent or written`,
+    );
 
     expect(seen).toEqual(['GET /api/enrol/ca', 'GET /api/enrol/ca']);
     expect(() => readdirSync(devDir)).toThrow(/ENOENT/); // not even the data directory
@@ -171,7 +207,9 @@ describe('enrolment pinned to the hall CA from the QR', () => {
   it('a pinned CA needs an https:// hub address, and a malformed fingerprint is refused before anything is sent', async () => {
     const devDir = join(dir, 'dev-bad');
     mkdirSync(devDir, { recursive: true });
-    await expect(enrol(devDir, 'http://127.0.0.1:1', 't', FIRMWARE_VERSION, { caSha256: hall.caFingerprint })).rejects.toThrow(/must be https:\/\//);
+    await expect(enrol(devDir, 'http://127.0.0.1:1', 't', FIRMWARE_VERSION, { caSha256: hall.caFingerprint })).rejects.toThrow(
+      /must be https:\/\//,
+    );
     await expect(enrol(devDir, 'https://127.0.0.1:1', 't', FIRMWARE_VERSION, { caSha256: 'AB:CD' })).rejects.toThrow(/64 hex digits/);
     expect(readdirSync(devDir)).toEqual([]);
   });

@@ -16,7 +16,12 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
   it('a missing range shows in /api/gaps and /metrics until it is filled; a fork is refused and alarmed', async () => {
     hall = await TestHall.start();
     const c = await enrolledDevice(hall, '05');
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, {
+      clientId: c.id,
+      username: c.id,
+      password: c.password,
+      reconnectPeriod: 0,
+    });
     const acks: Ack[] = [];
     client.on('message', (_t, p) => {
       const a = decode('ack', p);
@@ -55,7 +60,17 @@ describe('integrity: gaps are reported, forks and forgeries alarmed', () => {
     // A fork: another validly signed record claiming seq 6 after the real one (a cloned device).
     await send(chain[5]!);
     await waitFor(() => acked().has(6), 'seq 6 acknowledged');
-    const fork = makeRecord(c.keys, { hall: c.hall, device: c.id, window: '05', staffId: null, session: null, seq: 6, prev: recordHash(chain[4]!), level: 5, reasons: [] });
+    const fork = makeRecord(c.keys, {
+      hall: c.hall,
+      device: c.id,
+      window: '05',
+      staffId: null,
+      session: null,
+      seq: 6,
+      prev: recordHash(chain[4]!),
+      level: 5,
+      reasons: [],
+    });
     await send(fork);
     await waitFor(() => acks.some((a) => a.rejects.some((r) => r.id === fork.id)), 'fork refused to the device');
     const alarms = await hall.api<{ alarms: { n: number; kind: string; device: string; message: string }[] }>('/api/alarms?open=1');
@@ -76,7 +91,19 @@ describe('device status', () => {
     hall = await TestHall.start();
     const c = await enrolledDevice(hall, '06');
     const status = (state: 'online' | 'offline', over: Partial<Status> = {}): Buffer =>
-      encode('status', { v: 1, state, firmware: 'haochaping-device/9.9.9', bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', uptimeS: 3600, clockSynced: true, at: Date.now(), outbox: { depth: 17, oldestAgeS: 42, capacity: 100_000, lastSeq: 99 }, counters: { ratings: 99 }, faults: [], ...over });
+      encode('status', {
+        v: 1,
+        state,
+        firmware: 'haochaping-device/9.9.9',
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        uptimeS: 3600,
+        clockSynced: true,
+        at: Date.now(),
+        outbox: { depth: 17, oldestAgeS: 42, capacity: 100_000, lastSeq: 99 },
+        counters: { ratings: 99 },
+        faults: [],
+        ...over,
+      });
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, {
       clientId: c.id,
       username: c.id,
@@ -85,12 +112,34 @@ describe('device status', () => {
       will: { topic: topic(c.hall, c.id, 'status'), payload: status('offline'), qos: 1, retain: true },
     });
     // The device's clock runs 90 s fast, and a button line is faulty.
-    await client.publishAsync(topic(c.hall, c.id, 'status'), status('online', { at: Date.now() + 90_000, faults: ['button-3-stuck'] }), { qos: 1, retain: true });
-    type Dev = { id: string; online: boolean; health: { online: boolean; reportedState: string; lastSeen: number; firmware: string; backlog: { depth: number; oldestAgeS: number }; clock: { synced: boolean; offsetMs: number; ok: boolean }; faults: string[] } };
+    await client.publishAsync(topic(c.hall, c.id, 'status'), status('online', { at: Date.now() + 90_000, faults: ['button-3-stuck'] }), {
+      qos: 1,
+      retain: true,
+    });
+    type Dev = {
+      id: string;
+      online: boolean;
+      health: {
+        online: boolean;
+        reportedState: string;
+        lastSeen: number;
+        firmware: string;
+        backlog: { depth: number; oldestAgeS: number };
+        clock: { synced: boolean; offsetMs: number; ok: boolean };
+        faults: string[];
+      };
+    };
     const get = async () => (await hall!.api<{ devices: Dev[] }>('/api/devices')).devices.find((d) => d.id === c.id)!;
     await waitFor(async () => (await get()).health.firmware === 'haochaping-device/9.9.9', 'status stored');
     const d = await get();
-    expect(d.health).toMatchObject({ online: true, reportedState: 'online', firmware: 'haochaping-device/9.9.9', backlog: { depth: 17, oldestAgeS: 42 }, faults: ['button-3-stuck'], clock: { synced: true, ok: false } });
+    expect(d.health).toMatchObject({
+      online: true,
+      reportedState: 'online',
+      firmware: 'haochaping-device/9.9.9',
+      backlog: { depth: 17, oldestAgeS: 42 },
+      faults: ['button-3-stuck'],
+      clock: { synced: true, ok: false },
+    });
     expect(d.health.clock.offsetMs).toBeGreaterThan(89_000);
     expect(d.health.clock.offsetMs).toBeLessThan(91_000);
     expect(Date.now() - d.health.lastSeen).toBeLessThan(5_000);
@@ -105,6 +154,13 @@ describe('device status', () => {
     expect((await get()).online).toBe(false);
     expect(await metric(hall, 'hcp_device_online', `device="${c.id}"`)).toBe(0);
     const text = await scrape(hall);
-    for (const name of ['hcp_ratings_stored_total', 'hcp_ingest_rejected_total', 'hcp_ack_latency_seconds_bucket', 'hcp_forward_backlog', 'hcp_devices_connected']) expect(text).toContain(name);
+    for (const name of [
+      'hcp_ratings_stored_total',
+      'hcp_ingest_rejected_total',
+      'hcp_ack_latency_seconds_bucket',
+      'hcp_forward_backlog',
+      'hcp_devices_connected',
+    ])
+      expect(text).toContain(name);
   });
 });

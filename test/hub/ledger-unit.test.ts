@@ -79,12 +79,18 @@ describe('hub verify: rules', () => {
     expect(r.checked.ratings).toBe(5);
     expect(r.findings).toEqual([]);
     // A record body re-signed with the current key does not pass for epoch 1.
-    const row = h.db.prepare<[], { id: string; body: string }>("SELECT id, body FROM ratings WHERE epoch = 1 AND seq = 2").get()!;
+    const row = h.db.prepare<[], { id: string; body: string }>('SELECT id, body FROM ratings WHERE epoch = 1 AND seq = 2').get()!;
     const { sig: _sig, ...unsigned } = JSON.parse(row.body) as RatingRecord;
     const resigned = signRecord(unsigned, h.k2.privateKey);
     h.db.prepare('UPDATE ratings SET body = ?, hash = ? WHERE id = ?').run(JSON.stringify(resigned), recordHash(resigned), row.id);
     const after = await verifyLedger(h.db);
-    expect(after.findings).toContainEqual(expect.objectContaining({ table: 'ratings', key: `${row.id} (ev-001/1 seq 2)`, problem: expect.stringContaining('does not carry the device\'s signature') }));
+    expect(after.findings).toContainEqual(
+      expect.objectContaining({
+        table: 'ratings',
+        key: `${row.id} (ev-001/1 seq 2)`,
+        problem: expect.stringContaining("does not carry the device's signature"),
+      }),
+    );
     h.db.close();
   });
 
@@ -97,16 +103,28 @@ describe('hub verify: rules', () => {
     h.send([chain[0]!, chain[3]!]); // 2–3 lost on the way: ingest records the gap
     expect((await verifyLedger(h.db)).findings).toEqual([]);
     h.db.exec("DELETE FROM gaps WHERE device = 'ev-003'");
-    expect((await verifyLedger(h.db)).findings).toEqual([expect.objectContaining({ table: 'ratings', key: 'ev-003/1 seq 2–3', problem: expect.stringContaining('deleted after they were stored') })]);
+    expect((await verifyLedger(h.db)).findings).toEqual([
+      expect.objectContaining({
+        table: 'ratings',
+        key: 'ev-003/1 seq 2–3',
+        problem: expect.stringContaining('deleted after they were stored'),
+      }),
+    ]);
     h.db.close();
   });
 
-  it('deleting the newest rating is found through the device\'s chain head', async () => {
+  it("deleting the newest rating is found through the device's chain head", async () => {
     const h = await hallWithRatings();
     // As the sqlite3 shell does it: foreign keys are off there by default.
     h.db.pragma('foreign_keys = OFF');
     h.db.exec("DELETE FROM ratings WHERE device = 'ev-001' AND epoch = 2 AND seq = 2");
-    expect((await verifyLedger(h.db)).findings).toEqual([expect.objectContaining({ table: 'ratings', key: 'ev-001/2 seq 2', problem: expect.stringContaining('chain head\'s record is not stored') })]);
+    expect((await verifyLedger(h.db)).findings).toEqual([
+      expect.objectContaining({
+        table: 'ratings',
+        key: 'ev-001/2 seq 2',
+        problem: expect.stringContaining("chain head's record is not stored"),
+      }),
+    ]);
     h.db.close();
   });
 
@@ -116,9 +134,13 @@ describe('hub verify: rules', () => {
     for (const a of ['login', 'add-user', 'logout']) audit.record('admin', a);
     h.db.exec("DROP TRIGGER audit_log_append_only_u; UPDATE audit_log SET actor = 'nobody' WHERE n = 2");
     const r = await verifyLedger(h.db);
-    expect(r.findings).toEqual([expect.objectContaining({ table: 'audit_log', key: 'n=2', problem: 'content does not match its hash (edited)' })]);
+    expect(r.findings).toEqual([
+      expect.objectContaining({ table: 'audit_log', key: 'n=2', problem: 'content does not match its hash (edited)' }),
+    ]);
     h.db.exec('DROP TRIGGER audit_log_append_only_d; DELETE FROM audit_log WHERE n = 2');
-    expect((await verifyLedger(h.db)).findings).toEqual([expect.objectContaining({ table: 'audit_log', key: 'n=3', problem: expect.stringContaining('rows 2–2 deleted?') })]);
+    expect((await verifyLedger(h.db)).findings).toEqual([
+      expect.objectContaining({ table: 'audit_log', key: 'n=3', problem: expect.stringContaining('rows 2–2 deleted?') }),
+    ]);
     h.db.close();
   });
 });
@@ -133,7 +155,14 @@ describe('signed daily checkpoints', () => {
     expect(h.made).toEqual(['2026-11-20']);
     expect(h.checkpoints.makeDue(T0 + DAY + 1000)).toEqual([]);
     const body = JSON.parse(made[0]!.body);
-    expect(body).toMatchObject({ hall: 'hall-1', day: '2026-11-20', records: 5, levels: { '2': 3, '5': 2 }, other: 0, prevCheckpoint: GENESIS_HASH });
+    expect(body).toMatchObject({
+      hall: 'hall-1',
+      day: '2026-11-20',
+      records: 5,
+      levels: { '2': 3, '5': 2 },
+      other: 0,
+      prevCheckpoint: GENESIS_HASH,
+    });
     expect(body.devices).toEqual([
       expect.objectContaining({ device: 'ev-001', epoch: 1, count: 3, firstSeq: 1, lastSeq: 3 }),
       expect.objectContaining({ device: 'ev-001', epoch: 2, count: 2, firstSeq: 1, lastSeq: 2 }),
@@ -151,12 +180,18 @@ describe('signed daily checkpoints', () => {
     h.checkpoints.makeDue(T0 + 3 * DAY);
     h.db.exec('DROP TRIGGER ledger_checkpoints_append_only_d; DELETE FROM ledger_checkpoints WHERE day = ' + (dayNumber(T0) + 1));
     const r = await verifyLedger(h.db, { hubKey: h.key.publicKey });
-    expect(r.findings).toContainEqual(expect.objectContaining({ table: 'ledger_checkpoints', key: '2026-11-22'.replace(/^/, 'day '), problem: expect.stringContaining('2026-11-21–2026-11-21 are missing') }));
+    expect(r.findings).toContainEqual(
+      expect.objectContaining({
+        table: 'ledger_checkpoints',
+        key: '2026-11-22'.replace(/^/, 'day '),
+        problem: expect.stringContaining('2026-11-21–2026-11-21 are missing'),
+      }),
+    );
     expect(r.findings).toContainEqual(expect.objectContaining({ table: 'ledger_checkpoints', key: 'day 2026-11-22 prevCheckpoint' }));
     h.db.close();
   });
 
-  it('an export verifies without the database; it fails with another hub\'s key, a record left out, or a checkpoint made up', async () => {
+  it("an export verifies without the database; it fails with another hub's key, a record left out, or a checkpoint made up", async () => {
     const h = await hallWithRatings();
     h.checkpoints.makeDue(T0 + DAY);
     const x = exportDay(h.db, dayNumber(T0), h.key.publicKeyB64);
@@ -166,7 +201,9 @@ describe('signed daily checkpoints', () => {
     expect(verifyExport({ ...x, records: [...x.records].reverse() }, h.key.publicKey).ok).toBe(true);
 
     const other = generateKeyPairSync('ed25519');
-    expect(verifyExport(x, other.publicKey).findings).toContainEqual(expect.objectContaining({ table: 'checkpoint', problem: expect.stringContaining('not signed by the hub\'s key') }));
+    expect(verifyExport(x, other.publicKey).findings).toContainEqual(
+      expect.objectContaining({ table: 'checkpoint', problem: expect.stringContaining("not signed by the hub's key") }),
+    );
 
     const fewer = verifyExport({ ...x, records: x.records.slice(1) }, h.key.publicKey);
     expect(fewer.findings.map((f) => f.key)).toEqual(expect.arrayContaining(['2026-11-20 records', '2026-11-20 merkleRoot']));
@@ -179,7 +216,16 @@ describe('signed daily checkpoints', () => {
 
   it('the daily run is due at 00:30 China time: the next one after any moment, never one already past', async () => {
     const h = await hallWithRatings();
-    const ledger = new Ledger({ db: h.db, dbPath: join(dir, 'hub.db'), dataDir: dir, hall: 'hall-1', alarms: new Alarms(h.db, silentLog(), createMetrics(), new EventEmitter()), metrics: createMetrics(), log: silentLog(), now: () => T0 });
+    const ledger = new Ledger({
+      db: h.db,
+      dbPath: join(dir, 'hub.db'),
+      dataDir: dir,
+      hall: 'hall-1',
+      alarms: new Alarms(h.db, silentLog(), createMetrics(), new EventEmitter()),
+      metrics: createMetrics(),
+      log: silentLog(),
+      now: () => T0,
+    });
     const at = (iso: string) => Date.parse(iso);
     expect(ledger.nextRunAt(at('2026-11-20T23:00:00+08:00'))).toBe(at('2026-11-21T00:30:00+08:00'));
     expect(ledger.nextRunAt(at('2026-11-21T00:10:00+08:00'))).toBe(at('2026-11-21T00:30:00+08:00'));
@@ -189,13 +235,20 @@ describe('signed daily checkpoints', () => {
     h.db.close();
   });
 
-  it('with the common profile a checkpoint goes out under the province\'s field names, the signed text untouched', async () => {
+  it("with the common profile a checkpoint goes out under the province's field names, the signed text untouched", async () => {
     const h = await hallWithRatings();
     h.checkpoints.makeDue(T0 + DAY);
     const row = h.db.prepare<[], { payload: string }>("SELECT payload FROM forward_queue WHERE kind = 'checkpoint'").get()!;
     h.db.close();
     const [item] = mapMessage(loadProfile('common'), 'checkpoint', JSON.parse(row.payload), { areaCode: '420100', deptCode: 'D1' });
-    expect(item!.body).toMatchObject({ hallCode: 'hall-1', areaCode: '420100', statDate: '2026-11-20', evalCount: 5, signature: expect.any(String), publicKey: h.key.publicKeyB64 });
+    expect(item!.body).toMatchObject({
+      hallCode: 'hall-1',
+      areaCode: '420100',
+      statDate: '2026-11-20',
+      evalCount: 5,
+      signature: expect.any(String),
+      publicKey: h.key.publicKeyB64,
+    });
     expect(checkpointSignatureOk({ body: item!.body.digest as string, sig: item!.body.signature as string }, h.key.publicKey)).toBe(true);
   });
 

@@ -24,7 +24,11 @@ const SESSION_MODE: DeviceSettings = { mode: 'session', timeouts: { repeatInterv
 const WALK_UP: DeviceSettings = { mode: 'walk-up', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 } };
 
 async function put(h: TestHall, path: string, body: unknown): Promise<number> {
-  const r = await fetch(`${h.hubUrl}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${h.hubUrl}${path}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   await r.text();
   return r.status;
 }
@@ -40,7 +44,10 @@ describe('misuse is kept, shown, and not counted', () => {
     for (let i = 0; i < 3; i++) {
       await waitFor(() => dev.display.current?.screen === 'idle', 'the staff card');
       dev.buttons.press(0);
-      await waitFor(() => (hub.db.prepare('SELECT count(*) AS n FROM ratings').get() as { n: number }).n === i + 1, `press ${i + 1} stored`);
+      await waitFor(
+        () => (hub.db.prepare('SELECT count(*) AS n FROM ratings').get() as { n: number }).n === i + 1,
+        `press ${i + 1} stored`,
+      );
     }
     // A burst of top ratings seconds apart is a misuse alert (and the wall hears of it).
     await waitFor(() => hub.web.alerts.open().find((a) => a.kind === 'burst' && a.window === '12'), 'a burst alert');
@@ -52,12 +59,19 @@ describe('misuse is kept, shown, and not counted', () => {
 
     // Only the session's rating reaches the province; the sessionless presses never do.
     await waitFor(async () => (await hall!.provinceRecords()).length === 1, 'the session rating at the province');
-    await waitFor(() => (hub.db.prepare("SELECT count(*) AS n FROM forward_queue WHERE state = 'pending'").get() as { n: number }).n === 0, 'forward queue drained');
+    await waitFor(
+      () => (hub.db.prepare("SELECT count(*) AS n FROM forward_queue WHERE state = 'pending'").get() as { n: number }).n === 0,
+      'forward queue drained',
+    );
     const sent = await hall.provinceRecords();
     expect(sent.map((s) => [s.evaluation.level, s.evaluation.session?.id])).toEqual([[2, session.id]]);
 
     // Kept, never deleted: both presses are stored with the hub's decision beside them.
-    const decisions = hub.db.prepare("SELECT r.level, d.action, d.flags FROM ratings r JOIN rating_decisions d ON d.rating_id = r.id WHERE r.session_id IS NULL ORDER BY r.seq").all();
+    const decisions = hub.db
+      .prepare(
+        'SELECT r.level, d.action, d.flags FROM ratings r JOIN rating_decisions d ON d.rating_id = r.id WHERE r.session_id IS NULL ORDER BY r.seq',
+      )
+      .all();
     expect(decisions).toEqual(Array(3).fill({ level: 5, action: 'exclude', flags: '["no-session"]' }));
 
     // Statistics: one valid rating (the 差评), 满意率 0; the three presses shown as misuse.
@@ -65,7 +79,9 @@ describe('misuse is kept, shown, and not counted', () => {
     const today = dayNumber(Date.now());
     const s = hub.web.stats.summary(today, today);
     expect(s).toMatchObject({ total: 1, n5: 0, n2: 1, misuse: 3, satisfaction: 0 });
-    expect(hub.web.stats.flagged(0, Date.now() + 1000).map((r) => [r.level, r.excluded, r.flags])).toEqual(Array(3).fill([5, 'misuse', 'no-session']));
+    expect(hub.web.stats.flagged(0, Date.now() + 1000).map((r) => [r.level, r.excluded, r.flags])).toEqual(
+      Array(3).fill([5, 'misuse', 'no-session']),
+    );
     // No 差评 work order is opened for an excluded press; the session's 差评 has one.
     expect((hub.db.prepare('SELECT count(*) AS n FROM work_orders').get() as { n: number }).n).toBe(1);
     expect(hub.web.facts.checkRollups()).toEqual([]);
@@ -85,7 +101,8 @@ describe('misuse is kept, shown, and not counted', () => {
     hall = await TestHall.start();
     const hub = hall.hub!;
     expect(await put(hall, '/api/hall/settings', { flagPolicy: { 'no-session': 'bogus' } })).toBe(400);
-    const cli = (...args: string[]) => exec(process.execPath, [CLI_PATH, 'hub', 'hall', ...args, '--hub', hall!.hubUrl, '--data', join(hall!.dir, 'hub')]);
+    const cli = (...args: string[]) =>
+      exec(process.execPath, [CLI_PATH, 'hub', 'hall', ...args, '--hub', hall!.hubUrl, '--data', join(hall!.dir, 'hub')]);
     await expect(cli('set', '--flag', 'no-session=ignore')).rejects.toThrow(/NAME=ACTION/);
     await cli('set', '--flag', 'no-session=flag', '--reason-required', 'yes');
     const shown = JSON.parse((await cli('show', '--json')).stdout) as { settings: Record<string, unknown> };
@@ -101,5 +118,5 @@ describe('misuse is kept, shown, and not counted', () => {
     expect((await hall.provinceRecords())[0]!.evaluation).toMatchObject({ level: 5, flags: ['no-session'] });
     await waitFor(() => (hub.web.syncNow(), hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now())).total === 1), 'counted');
     expect(hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now()))).toMatchObject({ n5: 1, flagged: 1, misuse: 0 });
-   }, 120_000); // each CLI run is a fresh Node process
+  }, 120_000); // each CLI run is a fresh Node process
 });

@@ -22,7 +22,10 @@ describe('one-time enrolment tokens', () => {
   it('20 parallel enrolments with one token: exactly one succeeds, the rest are refused with 403, and only the winner rates over MQTT', async () => {
     hall = await TestHall.start();
     const h = hall;
-    const { token, device } = await h.api<{ token: string; device: { id: string } }>('/api/devices', { window: '7', settings: FAST_WALK_UP });
+    const { token, device } = await h.api<{ token: string; device: { id: string } }>('/api/devices', {
+      window: '7',
+      settings: FAST_WALK_UP,
+    });
     const dirs = Array.from({ length: 20 }, (_, i) => join(h.dir, 'racers', String(i)));
     for (const d of dirs) mkdirSync(d, { recursive: true });
 
@@ -51,7 +54,11 @@ describe('one-time enrolment tokens', () => {
     expect(h.hub!.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM ratings WHERE device = ?').get(device.id)!.n).toBe(1);
 
     // The token is spent: a late 21st try is refused the same way.
-    const late = await fetch(`${h.hubUrl}/api/enrol`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, publicKey: exportPublicKey(loadOrCreateKeys(dirs[(won[0]! + 1) % 20]!).publicKey) }) });
+    const late = await fetch(`${h.hubUrl}/api/enrol`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, publicKey: exportPublicKey(loadOrCreateKeys(dirs[(won[0]! + 1) % 20]!).publicKey) }),
+    });
     expect(late.status).toBe(403);
     expect(h.hub!.registry.get(device.id)!.public_key).toBe(row.public_key);
   }, 60_000);
@@ -59,7 +66,11 @@ describe('one-time enrolment tokens', () => {
   it('an expired token is refused with 403 and says so', async () => {
     hall = await TestHall.start();
     const { device, token } = hall.hub!.registry.add({ window: '8', tokenTtlMs: -1 });
-    const r = await fetch(`${hall.hubUrl}/api/enrol`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, publicKey: exportPublicKey(generateDeviceKeys().publicKey) }) });
+    const r = await fetch(`${hall.hubUrl}/api/enrol`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, publicKey: exportPublicKey(generateDeviceKeys().publicKey) }),
+    });
     expect(r.status).toBe(403);
     expect(await r.json()).toMatchObject({ error: 'token-expired' });
     expect(hall.hub!.registry.get(device.id)!.enrolled_at).toBeNull();

@@ -27,7 +27,14 @@ describe('re-enrolling a device', () => {
 
     // Hall IT re-enrols it (say its credentials leaked): the old secret stops working at once.
     const { token } = await hall.api<{ token: string }>(`/api/devices/${dev.id}/reenrol`, {});
-    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, { clientId: oldCreds.username, username: oldCreds.username, password: oldCreds.password, reconnectPeriod: 0 })).rejects.toMatchObject({ code: 4 });
+    await expect(
+      mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, {
+        clientId: oldCreds.username,
+        username: oldCreds.username,
+        password: oldCreds.password,
+        reconnectPeriod: 0,
+      }),
+    ).rejects.toMatchObject({ code: 4 });
     expect((await hall.api<DeviceView>(`/api/devices/${dev.id}`)).device.enrolled).toBe(false);
 
     // The same device (same data directory, same key, same outbox) enrols again: seq goes on.
@@ -49,7 +56,7 @@ describe('re-enrolling a device', () => {
     dev = await hall.runDevice(dev.id, fresh);
     await waitFor(() => dev.agent.link.connected, 'replacement connected');
     dev.rate(2);
-    await waitFor(() => dev.agent.outbox.depth() === 0 && dev.agent.outbox.stats().lastSeq === 1, 'the new chain\'s seq 1 acknowledged');
+    await waitFor(() => dev.agent.outbox.depth() === 0 && dev.agent.outbox.stats().lastSeq === 1, "the new chain's seq 1 acknowledged");
     view = await hall.api<DeviceView>(`/api/devices/${dev.id}`);
     expect(view.device).toMatchObject({ keyEpoch: 2, lastSeq: 1 });
     expect(view.gaps).toEqual([]);

@@ -23,11 +23,12 @@ describe('device secrets at rest', () => {
 });
 
 describe('staff passwords at rest (the hall page)', () => {
-  it('cost the full 2^14 that passwords people chose need, not the device secrets\' 2^12', async () => {
+  it("cost the full 2^14 that passwords people chose need, not the device secrets' 2^12", async () => {
     const db = openHubDb(join(mkdtempSync(join(tmpdir(), 'hcp-pw-')), 'hub.db'));
     const users = new Users(db, new AuditLog(db));
     await users.add('test', { name: 'zhang', role: 'supervisor', password: 'a-long-password-1' });
-    const stored = db.prepare<[], { password_hash: string }>("SELECT password_hash FROM staff_users WHERE name = 'zhang'").get()!.password_hash;
+    const stored = db.prepare<[], { password_hash: string }>("SELECT password_hash FROM staff_users WHERE name = 'zhang'").get()!
+      .password_hash;
     expect(stored).toMatch(new RegExp(`^scrypt\\$${HUMAN_PASSWORD_COST}\\$8\\$1\\$`));
     expect(HUMAN_PASSWORD_COST).toBe(16384);
     expect((await users.login('zhang', 'a-long-password-1')).ok).toBe(true);

@@ -3,7 +3,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addWorkingDays, CalendarFileError, chinaDay, isWorkingDay, loadCalendar, startOfChinaDay, WorkingDayCalendar } from '../../hub/calendar/working-days.js';
+import {
+  addWorkingDays,
+  CalendarFileError,
+  chinaDay,
+  isWorkingDay,
+  loadCalendar,
+  startOfChinaDay,
+  WorkingDayCalendar,
+} from '../../hub/calendar/working-days.js';
 import { CLI_PATH } from '../../simulator/processes.js';
 
 const china = (s: string) => Date.parse(s + '+08:00');
@@ -71,7 +79,9 @@ describe('the one working-day calendar in China time (official calendar with 调
     expect(() => loadCalendar(file)).toThrow(CalendarFileError);
     expect(() => loadCalendar(file)).toThrow(/holidays must be dates written YYYY-MM-DD/);
     expect(() => loadCalendar(join(dir, 'missing.json'))).toThrow(/cannot read the working-day override file/);
-    expect(() => new WorkingDayCalendar({ holidays: ['2026-03-09'], workdays: ['2026-03-09'] })).toThrow(/both as a workday and as a holiday/);
+    expect(() => new WorkingDayCalendar({ holidays: ['2026-03-09'], workdays: ['2026-03-09'] })).toThrow(
+      /both as a workday and as a holiday/,
+    );
     writeFileSync(file, JSON.stringify({ holidays: ['2026-03-09'], workdays: ['2026-03-09'] }));
     expect(() => loadCalendar(file)).toThrow(CalendarFileError);
     // A file that is not JSON, or has a key the calendar does not know, is refused too.
@@ -85,7 +95,11 @@ describe('haochaping hub --holiday-file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-cal-'));
     const file = join(dir, 'holidays.json');
     writeFileSync(file, JSON.stringify({ holidays: ['9 March'] }));
-    const r = spawnSync(process.execPath, [CLI_PATH, 'hub', '--data', join(dir, 'hub'), '--mqtt-port', '0', '--http-port', '0', '--holiday-file', file], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      process.execPath,
+      [CLI_PATH, 'hub', '--data', join(dir, 'hub'), '--mqtt-port', '0', '--http-port', '0', '--holiday-file', file],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stdout + r.stderr).toMatch(/working-day override file .*holidays must be dates written YYYY-MM-DD/);
     expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /); // no stack trace

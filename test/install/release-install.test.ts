@@ -57,12 +57,16 @@ describe('release bundles', { timeout: 180_000 }, () => {
     expect(files).toContain('hardware-notes.md');
     expect(files.some((p) => p.startsWith('node_modules/better-sqlite3/build/Release/') && p.endsWith('.node'))).toBe(true);
     expect(files.some((p) => p.startsWith('node_modules/aedes/'))).toBe(true);
-    for (const dev of ['vitest', 'typescript', 'playwright-core', 'mock-firmata']) expect(files.some((p) => p.startsWith(`node_modules/${dev}/`)), dev).toBe(false);
+    for (const dev of ['vitest', 'typescript', 'playwright-core', 'mock-firmata'])
+      expect(
+        files.some((p) => p.startsWith(`node_modules/${dev}/`)),
+        dev,
+      ).toBe(false);
     expect(files.some((p) => p.startsWith('test/') || p.startsWith('dist/bench/') || p.startsWith('dist/test/'))).toBe(false);
     expect(m.platform).toBe(`${process.platform}-${process.arch}`);
   });
 
-  it('an unpacked bundle runs: its CLI answers with the bundle\'s own version', () => {
+  it("an unpacked bundle runs: its CLI answers with the bundle's own version", () => {
     const r = spawnSync(process.execPath, [join(f.tree, 'bin', 'haochaping.js'), '--version'], { encoding: 'utf8' });
     expect(r.stdout.trim()).toBe(`haochaping-device/${f.v1.version}`);
   });
@@ -107,7 +111,9 @@ describe('the installer', { timeout: 300_000 }, () => {
       expect(readFileSync(p.key, 'utf8')).toBe(f.keys.publicPem);
       expect(readlinkSync(p.command)).toBe('/opt/haochaping/bin/haochaping');
       const unit = readFileSync(p.unit, 'utf8');
-      expect(unit).toContain(`ExecStart=/opt/haochaping/bin/haochaping ${role === 'hub' ? 'hub $HCP_HUB_ARGS' : 'device run $HCP_DEVICE_ARGS'}`);
+      expect(unit).toContain(
+        `ExecStart=/opt/haochaping/bin/haochaping ${role === 'hub' ? 'hub $HCP_HUB_ARGS' : 'device run $HCP_DEVICE_ARGS'}`,
+      );
       expect(unit).toMatch(/NoNewPrivileges=yes[\s\S]*ProtectSystem=strict/);
       expect(unit).toContain(`StateDirectory=haochaping/${role}`);
       expect(await install({ role, root, bundle: f.v1.file, releaseKey: f.publicKeyFile })).toEqual([]);
@@ -154,10 +160,26 @@ describe('the installer', { timeout: 300_000 }, () => {
     const [mqtt, http] = [await freePort(), await freePort()];
     const logFile = join(scratch, 'installed-hub.log');
     const out = openSync(logFile, 'a');
-    const hub = spawn(p.launcher, ['hub', '--data', p.data, '--host', '127.0.0.1', '--mqtt-port', String(mqtt), '--http-port', String(http), '--province-url', `${province.url}/api/evaluations`], {
-      env: { ...process.env, HCP_BASE: p.opt },
-      stdio: ['ignore', out, out],
-    });
+    const hub = spawn(
+      p.launcher,
+      [
+        'hub',
+        '--data',
+        p.data,
+        '--host',
+        '127.0.0.1',
+        '--mqtt-port',
+        String(mqtt),
+        '--http-port',
+        String(http),
+        '--province-url',
+        `${province.url}/api/evaluations`,
+      ],
+      {
+        env: { ...process.env, HCP_BASE: p.opt },
+        stdio: ['ignore', out, out],
+      },
+    );
     const url = `http://127.0.0.1:${http}`;
     let agent: Agent | null = null;
     try {
@@ -165,7 +187,13 @@ describe('the installer', { timeout: 300_000 }, () => {
         throw new Error(`${e.message}; its log ends:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
       });
       const token = readFileSync(join(p.data, 'admin.token'), 'utf8').trim();
-      const reg = (await (await fetch(`${url}/api/devices`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ window: '7', settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 } } }) })).json()) as { token: string };
+      const reg = (await (
+        await fetch(`${url}/api/devices`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ window: '7', settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 } } }),
+        })
+      ).json()) as { token: string };
       const dev = join(scratch, 'dev');
       mkdirSync(dev);
       await enrol(dev, url, reg.token, 'test');
@@ -173,10 +201,14 @@ describe('the installer', { timeout: 300_000 }, () => {
       agent = new Agent({ dataDir: dev, buttons, display: new VirtualDisplay(), log, clockSynced: () => true });
       await agent.start();
       buttons.press(0); // 非常满意: no reasons screen
-      await waitFor(async () => {
-        const r = (await (await fetch(`${province.url}/api/evaluations?after=0&limit=10`)).json()) as { records: unknown[] };
-        return r.records.length === 1;
-      }, 'the rating at the province', 30_000);
+      await waitFor(
+        async () => {
+          const r = (await (await fetch(`${province.url}/api/evaluations?after=0&limit=10`)).json()) as { records: unknown[] };
+          return r.records.length === 1;
+        },
+        'the rating at the province',
+        30_000,
+      );
     } finally {
       await agent?.stop();
       await stopProcess(hub);

@@ -24,13 +24,22 @@ afterEach(async () => {
  * would keep out of the counts: presses in session mode without a session the hub opened.
  */
 async function countSessionless(h: TestHall): Promise<void> {
-  const r = await fetch(`${h.hubUrl}/api/hall/settings`, { method: 'PUT', headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ flagPolicy: { 'no-session': 'flag' } }) });
+  const r = await fetch(`${h.hubUrl}/api/hall/settings`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ flagPolicy: { 'no-session': 'flag' } }),
+  });
   expect(r.status).toBe(200);
 }
 
 /** Speaks for an enrolled device with its own password and key: the stolen-device attacker. */
 async function stolen(h: TestHall, c: Creds) {
-  rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${h.ports.mqtt}`, { clientId: c.id, username: c.id, password: c.password, reconnectPeriod: 0 });
+  rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${h.ports.mqtt}`, {
+    clientId: c.id,
+    username: c.id,
+    password: c.password,
+    reconnectPeriod: 0,
+  });
   let prev = GENESIS_HASH;
   let seq = 0;
   return async (over: Partial<UnsignedRecord>): Promise<RatingRecord> => {
@@ -65,11 +74,15 @@ async function stolen(h: TestHall, c: Creds) {
 }
 
 describe('the hub attributes a rating from what it knows, never from what the device claims', () => {
-  it('a device signing another window\'s and staff member\'s id: the province gets the hub\'s window and staff, the alarm is raised, the work order is against the hub\'s window', async () => {
+  it("a device signing another window's and staff member's id: the province gets the hub's window and staff, the alarm is raised, the work order is against the hub's window", async () => {
     hall = await TestHall.start();
     const c = await enrolledDevice(hall, '9a');
     await countSessionless(hall);
-    await fetch(`${hall.hubUrl}/api/windows/9a/staff`, { method: 'PUT', headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'S9A', name: '李明', number: '9' }) });
+    await fetch(`${hall.hubUrl}/api/windows/9a/staff`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'S9A', name: '李明', number: '9' }),
+    });
     const send = await stolen(hall, c);
 
     // Sessionless 差评 claiming window 01 and a staff member who is not on duty at 9a.
@@ -87,10 +100,20 @@ describe('the hub attributes a rating from what it knows, never from what the de
     expect(alarms).toHaveLength(1);
     expect(alarms[0]!.device).toBe(c.id);
     expect(alarms[0]!.message).toContain('victim-staff-007');
-    expect(alarms[0]!.detail).toMatchObject({ id: forged.id, mismatches: [{ field: 'window', claimed: '01', hub: '9a' }, { field: 'staffId', claimed: 'victim-staff-007', hub: 'S9A' }] });
+    expect(alarms[0]!.detail).toMatchObject({
+      id: forged.id,
+      mismatches: [
+        { field: 'window', claimed: '01', hub: '9a' },
+        { field: 'staffId', claimed: 'victim-staff-007', hub: 'S9A' },
+      ],
+    });
 
     // Stored with the hub's attribution and flagged; the 差评 work order is against 9a and S9A.
-    const row = hall.hub!.db.prepare<[string], { window: string; staff_id: string | null; flags: string }>('SELECT window, staff_id, flags FROM ratings WHERE id = ?').get(forged.id)!;
+    const row = hall
+      .hub!.db.prepare<[string], { window: string; staff_id: string | null; flags: string }>(
+        'SELECT window, staff_id, flags FROM ratings WHERE id = ?',
+      )
+      .get(forged.id)!;
     expect(row).toMatchObject({ window: '9a', staff_id: 'S9A' });
     expect(JSON.parse(row.flags)).toContain('attribution-mismatch');
     const orders = await waitFor(() => {
@@ -101,7 +124,7 @@ describe('the hub attributes a rating from what it knows, never from what the de
     expect(hall.hub!.web.workOrders.list({ state: 'all', window: '01' })).toEqual([]);
   });
 
-  it('a record naming a session the hub opened gets that session\'s cases, item and staff; one naming a session it never opened gets none', async () => {
+  it("a record naming a session the hub opened gets that session's cases, item and staff; one naming a session it never opened gets none", async () => {
     hall = await TestHall.start();
     const c = await enrolledDevice(hall, '9a');
     await countSessionless(hall);
@@ -114,14 +137,24 @@ describe('the hub attributes a rating from what it knows, never from what the de
     expect(open.status).toBe(201);
     const send = await stolen(hall, c);
 
-    const claimed = await send({ staffId: 'victim-staff-007', session: { id: 'Q-1', cases: ['BJ-FAKE-9'], itemCode: 'Y9', itemName: '别的事项' } });
-    const made = await send({ staffId: 'victim-staff-007', session: { id: 'NEVER-OPENED', cases: ['BJ-FAKE-10'], itemCode: null, itemName: null } });
+    const claimed = await send({
+      staffId: 'victim-staff-007',
+      session: { id: 'Q-1', cases: ['BJ-FAKE-9'], itemCode: 'Y9', itemName: '别的事项' },
+    });
+    const made = await send({
+      staffId: 'victim-staff-007',
+      session: { id: 'NEVER-OPENED', cases: ['BJ-FAKE-10'], itemCode: null, itemName: null },
+    });
     const got = await waitFor(async () => {
       const recs = await hall!.provinceRecords();
       return recs.length === 2 ? recs.map((r) => r.evaluation) : null;
     }, 'both records at the province');
     const byId = new Map(got.map((e) => [e.id, e]));
-    expect(byId.get(claimed.id)).toMatchObject({ window: '9a', staffId: 'S9A', session: { id: 'Q-1', cases: ['BJ-REAL-1'], itemCode: 'X1', itemName: '户籍迁移' } });
+    expect(byId.get(claimed.id)).toMatchObject({
+      window: '9a',
+      staffId: 'S9A',
+      session: { id: 'Q-1', cases: ['BJ-REAL-1'], itemCode: 'X1', itemName: '户籍迁移' },
+    });
     // No staff is on duty at 9a: the invented session gives nobody, not the claimed staff member.
     expect(byId.get(made.id)).toMatchObject({ window: '9a', staffId: null, session: null });
     for (const e of got) expect(e.flags).toContain('attribution-mismatch');
@@ -132,11 +165,15 @@ describe('the hub attributes a rating from what it knows, never from what the de
     expect(hall.hub!.alarms.list().filter((a) => a.kind === 'attribution-mismatch')).toHaveLength(1);
   });
 
-  it('an honest device\'s ratings, with and without a session, carry no attribution flag and raise no alarm', async () => {
+  it("an honest device's ratings, with and without a session, carry no attribution flag and raise no alarm", async () => {
     hall = await TestHall.start();
     const d = await hall.addDevice('12', FAST_WALK_UP);
     await waitFor(() => d.agent.link.connected, 'device connected');
-    await fetch(`${hall.hubUrl}/api/windows/12/staff`, { method: 'PUT', headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'S042', name: '王芳', number: '042' }) });
+    await fetch(`${hall.hubUrl}/api/windows/12/staff`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'S042', name: '王芳', number: '042' }),
+    });
     await waitFor(() => d.agent.currentConfig.staff?.id === 'S042', 'staff on the device');
     await hall.api('/api/sessions', { window: '12', cases: ['BJ1', 'BJ2'], itemCode: 'X1', itemName: '不动产登记' });
     await waitFor(() => d.display.current?.screen === 'prompt' && d.display.current.cases.length === 2, 'prompt for the session');
@@ -157,7 +194,7 @@ describe('the hub attributes a rating from what it knows, never from what the de
 });
 
 describe('a per-device cap on rating rate', () => {
-  it('ratings beyond 10 a minute of the device\'s own clock are stored, acknowledged and forwarded, but flagged rate-exceeded with one alarm', async () => {
+  it("ratings beyond 10 a minute of the device's own clock are stored, acknowledged and forwarded, but flagged rate-exceeded with one alarm", async () => {
     hall = await TestHall.start();
     const d = await hall.addDevice('07', FAST_WALK_UP);
     await waitFor(() => d.agent.link.connected, 'device connected');

@@ -32,9 +32,18 @@ describe('the hub refuses bad rating messages, counts and logs each, and keeps s
     const original = victim.stored[0]!;
     // Stop the real agent and speak for the device with its own credentials and key.
     await victim.agent.stop();
-    const enr = JSON.parse(readFileSync(join(victim.dir, 'enrolment.json'), 'utf8')) as { username: string; password: string; hall: string };
+    const enr = JSON.parse(readFileSync(join(victim.dir, 'enrolment.json'), 'utf8')) as {
+      username: string;
+      password: string;
+      hall: string;
+    };
     const keys = loadOrCreateKeys(victim.dir);
-    const rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, { clientId: enr.username, username: enr.username, password: enr.password, reconnectPeriod: 0 });
+    const rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, {
+      clientId: enr.username,
+      username: enr.username,
+      password: enr.password,
+      reconnectPeriod: 0,
+    });
     const acks: Ack[] = [];
     await rogue.subscribeAsync(topic(enr.hall, victim.id, 'ack'), { qos: 1 });
     rogue.on('message', (_t, p) => {
@@ -44,12 +53,24 @@ describe('the hub refuses bad rating messages, counts and logs each, and keeps s
     const send = (payload: string | Buffer) => rogue.publishAsync(topic(enr.hall, victim.id, 'rating'), payload, { qos: 1 });
 
     // 1. Altered in transit: level changed after signing.
-    const next = signRecord({ ...original, id: '019abf00-0000-7000-8000-000000000001', seq: 2, prev: recordHash(original), level: 1, reasons: ['115'] } as RatingRecord, keys.privateKey);
+    const next = signRecord(
+      {
+        ...original,
+        id: '019abf00-0000-7000-8000-000000000001',
+        seq: 2,
+        prev: recordHash(original),
+        level: 1,
+        reasons: ['115'],
+      } as RatingRecord,
+      keys.privateKey,
+    );
     await send(JSON.stringify({ ...next, level: 5, reasons: [] }));
     // 2. Replayed: the very record the hub already stored.
     await send(JSON.stringify(original));
     // 3. Replayed under a new id: seq 1 again, validly signed.
-    await send(JSON.stringify(signRecord({ ...original, id: '019abf00-0000-7000-8000-000000000002', level: 4 } as RatingRecord, keys.privateKey)));
+    await send(
+      JSON.stringify(signRecord({ ...original, id: '019abf00-0000-7000-8000-000000000002', level: 4 } as RatingRecord, keys.privateKey)),
+    );
     // 4. Malformed and 5. oversized payloads.
     await send('{"v":1,"id":');
     await send(Buffer.alloc(20_000, 0x61));
@@ -82,7 +103,7 @@ describe('the hub refuses bad rating messages, counts and logs each, and keeps s
     await sleep(50);
   });
 
-  it('records published on another device\'s topic or for another hall are refused', async () => {
+  it("records published on another device's topic or for another hall are refused", async () => {
     hall = await TestHall.start();
     const a = await hall.addDevice('01');
     const b = await hall.addDevice('02');
@@ -90,7 +111,12 @@ describe('the hub refuses bad rating messages, counts and logs each, and keeps s
     await a.agent.stop();
     const enr = JSON.parse(readFileSync(join(a.dir, 'enrolment.json'), 'utf8')) as { username: string; password: string; hall: string };
     const keys = loadOrCreateKeys(a.dir);
-    const rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, { clientId: enr.username, username: enr.username, password: enr.password, reconnectPeriod: 0 });
+    const rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, {
+      clientId: enr.username,
+      username: enr.username,
+      password: enr.password,
+      reconnectPeriod: 0,
+    });
     b.buttons.press(0);
     await waitFor(() => b.agent.outbox.depth() === 0, 'b acked');
     const rec = b.stored[0]!;
@@ -99,7 +125,10 @@ describe('the hub refuses bad rating messages, counts and logs each, and keeps s
     // a publishes its own record claiming another hall.
     const foreign = signRecord({ ...rec, hall: 'other-hall', device: a.id, seq: 1 } as RatingRecord, keys.privateKey);
     await rogue.publishAsync(topic('other-hall', a.id, 'rating'), JSON.stringify(foreign), { qos: 1 });
-    await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="topic-mismatch"')) === 1, 'topic mismatch counted');
+    await waitFor(
+      async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="topic-mismatch"')) === 1,
+      'topic mismatch counted',
+    );
     await waitFor(async () => (await metric(hall!, 'hcp_ingest_rejected_total', 'reason="unknown-device"')) === 1, 'foreign hall counted');
     expect((await hall.province.stats()).accepted).toBe(1);
     await rogue.endAsync();

@@ -9,7 +9,7 @@ afterEach(async () => {
   hall = null;
 });
 
-describe('one rating\'s whole journey, button to province', () => {
+describe("one rating's whole journey, button to province", () => {
   it('3 devices × 100 presses → exactly 300 records at the province, each once, intact and verifiable', async () => {
     hall = await TestHall.start();
     const devices = [await hall.addDevice('01'), await hall.addDevice('02'), await hall.addDevice('03')];
@@ -64,7 +64,13 @@ describe('one rating\'s whole journey, button to province', () => {
     const { startHub } = await import('../../hub/hub.js');
     const { join } = await import('node:path');
     hall.hub = await startHub(
-      { dataDir: join(hall.dir, 'hub'), hall: 'test-hall', mqtt: { host: '127.0.0.1', port: hall.ports.mqtt }, http: { host: '127.0.0.1', port: hall.ports.http }, province: { url: `${hall.province.url}/api/evaluations`, lingerMs: 5 } },
+      {
+        dataDir: join(hall.dir, 'hub'),
+        hall: 'test-hall',
+        mqtt: { host: '127.0.0.1', port: hall.ports.mqtt },
+        http: { host: '127.0.0.1', port: hall.ports.http },
+        province: { url: `${hall.province.url}/api/evaluations`, lingerMs: 5 },
+      },
       hall.log,
     );
     await waitFor(async () => (await hall!.provinceRecords()).length === 20, 'all 20 at the province', 30_000);

@@ -38,8 +38,16 @@ const CJK_CASE = (i: number) => `${String(i).padStart(2, '0')}${'办'.repeat(59)
 const cases = (n: number) => Array.from({ length: n }, (_, i) => CJK_CASE(i));
 const LONG_ITEM = { itemCode: 'C'.repeat(64), itemName: '事'.repeat(200) }; // both at the API's field limits
 
-async function post(h: TestHall, path: string, body: unknown): Promise<{ status: number; body: { error?: string; message?: string; session?: { id: string } } }> {
-  const r = await fetch(`${h.hubUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(
+  h: TestHall,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: { error?: string; message?: string; session?: { id: string } } }> {
+  const r = await fetch(`${h.hubUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: r.status, body: (await r.json()) as { error?: string } };
 }
 
@@ -66,7 +74,9 @@ describe('the API refuses a session whose record could not cross the wire', () =
     const r = await post(hall, '/api/sessions', { window: '12', cases: cases(38), ...LONG_ITEM, staffId: 'S'.repeat(64) });
     expect(r.status).toBe(413);
     expect(r.body.error).toBe('too-large');
-    expect(r.body.message).toMatch(/the largest rating record this session could give is \d+ bytes; the protocol limit for rating messages is 8192 bytes/);
+    expect(r.body.message).toMatch(
+      /the largest rating record this session could give is \d+ bytes; the protocol limit for rating messages is 8192 bytes/,
+    );
 
     // 50 such cases: the session message itself would exceed its limit.
     const r50 = await post(hall, '/api/sessions', { window: '12', cases: cases(50) });
@@ -93,7 +103,14 @@ describe('the API refuses a session whose record could not cross the wire', () =
     const rec = d.stored[0]!;
     expect(rec.reasons.length).toBeGreaterThan(1);
     const session = rec.session!;
-    const worst = worstCaseRecordBytes({ hall: rec.hall, device: rec.device, window: rec.window, staffId: null, catalogue: rec.catalogue, session });
+    const worst = worstCaseRecordBytes({
+      hall: rec.hall,
+      device: rec.device,
+      window: rec.window,
+      staffId: null,
+      catalogue: rec.catalogue,
+      session,
+    });
     expect(wireBytes(rec)).toBeLessThanOrEqual(worst);
     expect(worst).toBeLessThanOrEqual(MAX_BYTES.rating);
 
@@ -117,7 +134,11 @@ describe('the API refuses a session whose record could not cross the wire', () =
       const level = 1 + (i % 5);
       return { code: `${level}${10 + Math.floor(i / 5)}`, level, text: '因'.repeat(100) };
     });
-    const r = await fetch(`${hall.hubUrl}/api/hall/settings`, { method: 'PUT', headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ catalogue: { version: 'big', reasons } }) });
+    const r = await fetch(`${hall.hubUrl}/api/hall/settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${hall.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ catalogue: { version: 'big', reasons } }),
+    });
     const body = (await r.json()) as { error: string; message: string };
     expect(r.status, JSON.stringify(body)).toBe(413);
     expect(body.message).toMatch(/the protocol limit for config messages is 65536 bytes/);
@@ -135,13 +156,19 @@ describe('the device never thanks a record it cannot send', () => {
     // What the hub sent before the API checked sizes: the message fits, its record would not.
     const session: SessionRef = { id: 'OLD-1', cases: cases(38), ...LONG_ITEM };
     const payload = encode('session', { v: 1, op: 'open', session, staffId: 'S'.repeat(64), openedAt: Date.now() });
-    hall.hub!.broker.aedes.publish({ cmd: 'publish', topic: topic('test-hall', d.id, 'session'), payload, qos: 1, retain: false, dup: false }, () => {});
+    hall.hub!.broker.aedes.publish(
+      { cmd: 'publish', topic: topic('test-hall', d.id, 'session'), payload, qos: 1, retain: false, dup: false },
+      () => {},
+    );
 
     await waitFor(() => d.agent.counters.sessionsRefused === 1, 'the device refuses the session');
     expect(d.display.current?.screen).toBe('idle');
     d.buttons.press(4); // a press now is sessionless, not an answer to the refused session
     expect(d.stored.every((r) => r.session === null)).toBe(true);
-    const alarm = await waitFor(() => hall!.hub!.alarms.list().find((a) => a.kind === 'device-fault' && a.detail.fault === 'session-refused'), 'the hall\'s alarm');
+    const alarm = await waitFor(
+      () => hall!.hub!.alarms.list().find((a) => a.kind === 'device-fault' && a.detail.fault === 'session-refused'),
+      "the hall's alarm",
+    );
     expect(alarm.device).toBe(d.id);
     expect(hall.hub!.status.health(d.id).faults).toContain('session-refused');
   });
@@ -153,7 +180,26 @@ describe('the device never thanks a record it cannot send', () => {
     new Outbox(join(dir, OUTBOX_FILE)).close();
     const keys = loadOrCreateKeys(dir);
     const big = signRecord(
-      { v: 1, id: newRecordId(), hall: 'test-hall', device: id, window: '12', staffId: null, seq: 1, kind: 'rating', level: 1, reasons: ['115'], catalogue: 'builtin-2026.1', session: { id: 'S-BIG', cases: cases(50), itemCode: null, itemName: null }, at: Date.now(), clockSynced: true, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', mono: 1000, flags: [], prev: GENESIS_HASH },
+      {
+        v: 1,
+        id: newRecordId(),
+        hall: 'test-hall',
+        device: id,
+        window: '12',
+        staffId: null,
+        seq: 1,
+        kind: 'rating',
+        level: 1,
+        reasons: ['115'],
+        catalogue: 'builtin-2026.1',
+        session: { id: 'S-BIG', cases: cases(50), itemCode: null, itemName: null },
+        at: Date.now(),
+        clockSynced: true,
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        mono: 1000,
+        flags: [],
+        prev: GENESIS_HASH,
+      },
       keys.privateKey,
     );
     expect(wireBytes(big)).toBeGreaterThan(MAX_BYTES.rating);
@@ -170,7 +216,9 @@ describe('the device never thanks a record it cannot send', () => {
     expect((await hall.provinceRecords())[0]!.record.seq).toBe(2);
     // The fault reaches the hall: the device's status and an alarm.
     await waitFor(() => hall!.hub!.status.health(id).faults.includes('records-refused'), 'the fault in the device status');
-    expect(hall.hub!.alarms.list().some((a) => a.kind === 'device-fault' && a.device === id && a.detail.fault === 'records-refused')).toBe(true);
+    expect(hall.hub!.alarms.list().some((a) => a.kind === 'device-fault' && a.device === id && a.detail.fault === 'records-refused')).toBe(
+      true,
+    );
     // Past the ack timeout (3 s here) nothing was resent: the broker never saw it, the record is kept.
     await sleep(3500);
     expect(await metric(hall, 'hcp_ingest_rejected_total', 'reason="oversized"')).toBe(0);
@@ -182,7 +230,12 @@ describe('the device never thanks a record it cannot send', () => {
     hall = await TestHall.start();
     const { id, dir } = await hall.enrolDevice('12', FAST_WALK_UP);
     const c = credsIn(dir);
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, { clientId: id, username: id, password: c.password, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hall.ports.mqtt}`, {
+      clientId: id,
+      username: id,
+      password: c.password,
+      reconnectPeriod: 0,
+    });
     try {
       const acks: Ack[] = [];
       await client.subscribeAsync(topic('test-hall', id, 'ack'), { qos: 1 });
@@ -190,15 +243,42 @@ describe('the device never thanks a record it cannot send', () => {
         const a = decode('ack', p);
         if (a.ok) acks.push(a.value);
       });
-      const base = { v: 1 as const, hall: 'test-hall', device: id, window: '12', staffId: null, kind: 'rating' as const, level: 1 as const, reasons: ['115'], catalogue: 'builtin-2026.1', at: Date.now(), clockSynced: true, bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b', flags: [] };
-      const big: RatingRecord = signRecord({ ...base, id: newRecordId(), seq: 1, mono: 1000, prev: GENESIS_HASH, session: { id: 'S-BIG', cases: cases(50), itemCode: null, itemName: null } }, c.keys.privateKey);
+      const base = {
+        v: 1 as const,
+        hall: 'test-hall',
+        device: id,
+        window: '12',
+        staffId: null,
+        kind: 'rating' as const,
+        level: 1 as const,
+        reasons: ['115'],
+        catalogue: 'builtin-2026.1',
+        at: Date.now(),
+        clockSynced: true,
+        bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
+        flags: [],
+      };
+      const big: RatingRecord = signRecord(
+        {
+          ...base,
+          id: newRecordId(),
+          seq: 1,
+          mono: 1000,
+          prev: GENESIS_HASH,
+          session: { id: 'S-BIG', cases: cases(50), itemCode: null, itemName: null },
+        },
+        c.keys.privateKey,
+      );
       await client.publishAsync(topic('test-hall', id, 'rating'), JSON.stringify(big), { qos: 1 });
       await waitFor(() => acks.some((a) => a.rejects.length), 'the refusal');
       expect(acks.flatMap((a) => a.rejects)).toEqual([{ seq: 1, id: big.id, reason: 'oversized' }]);
       const alarm = hall.hub!.alarms.list().find((a) => a.kind === 'record-refused')!;
       expect(alarm).toMatchObject({ device: id, detail: { seq: 1, id: big.id, limit: 8192, session: 'S-BIG', level: 1 } });
 
-      const next = signRecord({ ...base, id: newRecordId(), seq: 2, mono: 700_000, prev: recordHash(big), session: null }, c.keys.privateKey);
+      const next = signRecord(
+        { ...base, id: newRecordId(), seq: 2, mono: 700_000, prev: recordHash(big), session: null },
+        c.keys.privateKey,
+      );
       await client.publishAsync(topic('test-hall', id, 'rating'), JSON.stringify(next), { qos: 1 });
       await waitFor(() => acks.some((a) => a.acks.some((x) => x.id === next.id)), 'the next record acknowledged');
     } finally {

@@ -25,7 +25,8 @@ describe('the lint enforces the boundaries between parts', () => {
   });
 
   it('hub code may not import the device agent or the simulator, but may use fastify', async () => {
-    const text = "import { Agent } from '../device/agent.js';\nimport { runSim } from '../simulator/sim.js';\nimport Fastify from 'fastify';\nexport const all = [Agent, runSim, Fastify];\n";
+    const text =
+      "import { Agent } from '../device/agent.js';\nimport { runSim } from '../simulator/sim.js';\nimport Fastify from 'fastify';\nexport const all = [Agent, runSim, Fastify];\n";
     expect(await forbidden(text, 'hub/fixture.ts')).toEqual(['../device/agent.js', '../simulator/sim.js']);
   });
 

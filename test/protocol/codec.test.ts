@@ -45,7 +45,13 @@ describe('decode', () => {
   it('decodes every message kind the hub sends', () => {
     const ack = encode('ack', { v: 1, acks: [{ seq: 1, id: makeRecord(keys).id }], rejects: [] });
     expect(decode('ack', ack).ok).toBe(true);
-    const session = encode('session', { v: 1, op: 'open', session: { id: 's1', cases: ['A1'], itemCode: null, itemName: null }, staffId: 'S1', openedAt: 1 });
+    const session = encode('session', {
+      v: 1,
+      op: 'open',
+      session: { id: 's1', cases: ['A1'], itemCode: null, itemName: null },
+      staffId: 'S1',
+      openedAt: 1,
+    });
     expect(decode('session', session).ok).toBe(true);
     expect(decode('session', '{"v":1,"op":"close"}').ok).toBe(false);
   });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { canonical, EMPTY_CHAIN, followsOn, GENESIS_HASH, importPublicKey, exportPublicKey, nextLink, recordHash, verifyRecord } from '../../protocol/index.js';
+import {
+  canonical,
+  EMPTY_CHAIN,
+  followsOn,
+  GENESIS_HASH,
+  importPublicKey,
+  exportPublicKey,
+  nextLink,
+  recordHash,
+  verifyRecord,
+} from '../../protocol/index.js';
 import { generateDeviceKeys, makeChain, makeRecord } from '../helpers/records.js';
 
 const keys = generateDeviceKeys();
@@ -27,7 +37,7 @@ describe('record signatures', () => {
     }
   });
 
-  it('fail with another device\'s key', () => {
+  it("fail with another device's key", () => {
     expect(verifyRecord(makeRecord(keys), generateDeviceKeys().publicKey).ok).toBe(false);
   });
 

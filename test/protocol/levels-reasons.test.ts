@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_CATALOGUE, DEFAULT_LEVEL, isBadReview, LEVEL_LABELS, LEVELS, reasonMatchesLevel, reasonsForLevel } from '../../protocol/index.js';
+import {
+  BUILTIN_CATALOGUE,
+  DEFAULT_LEVEL,
+  isBadReview,
+  LEVEL_LABELS,
+  LEVELS,
+  reasonMatchesLevel,
+  reasonsForLevel,
+} from '../../protocol/index.js';
 
 describe('rating levels', () => {
   it('number 5 非常满意 down to 1 非常不满意', () => {

@@ -16,7 +16,15 @@ describe('topics', () => {
   });
 
   it('parse nothing but our own topics', () => {
-    for (const t of ['hcp/v2/h/d/rating', 'hcp/v1/h/d/other', 'hcp/v1/h/d', 'hcp/v1/h/d/rating/x', '$SYS/broker', 'hcp/v1/+/d/rating', '']) {
+    for (const t of [
+      'hcp/v2/h/d/rating',
+      'hcp/v1/h/d/other',
+      'hcp/v1/h/d',
+      'hcp/v1/h/d/rating/x',
+      '$SYS/broker',
+      'hcp/v1/+/d/rating',
+      '',
+    ]) {
       expect(parseTopic(t), t).toBeNull();
     }
   });

@@ -18,9 +18,23 @@ const entry = (r: StoredReport, over: Partial<NonNullable<ProvinceEntry['record'
   received: 1,
   record: { id: r.id, device: r.device, seq: r.seq, level: r.level, reasons: r.reasons, session: r.session, flags: r.flags, ...over },
 });
-const ledger = (thanked: StoredReport[]): Ledger => ({ thanked: new Map(thanked.map((r) => [r.id, r])), notRated: 0, sessions: 0, attempts: 0, outOfService: 0 });
+const ledger = (thanked: StoredReport[]): Ledger => ({
+  thanked: new Map(thanked.map((r) => [r.id, r])),
+  notRated: 0,
+  sessions: 0,
+  attempts: 0,
+  outOfService: 0,
+});
 const account = (thanked: StoredReport[], province: ProvinceEntry[]) =>
-  computeAccount({ devices: ['a', 'b'], ledger: ledger(thanked), province, hub: { ratings: province.length, rejections: { duplicate: 3 }, gaps: 0 }, provinceDuplicatesReceived: 0, drained: true, seconds: 1 });
+  computeAccount({
+    devices: ['a', 'b'],
+    ledger: ledger(thanked),
+    province,
+    hub: { ratings: province.length, rejections: { duplicate: 3 }, gaps: 0 },
+    provinceDuplicatesReceived: 0,
+    drained: true,
+    seconds: 1,
+  });
 
 describe('the account, from the citizen side', () => {
   it('counts a thanked press missing at the province as lost', () => {

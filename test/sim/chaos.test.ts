@@ -13,10 +13,34 @@ const canMount = process.getuid?.() === 0;
 
 describe('chaos run (bounded, in CI)', () => {
   it('20 devices, 60 s, every fault kind: lost 0, duplicated 0, nothing altered', async () => {
-    const args = ['--chaos', '--devices', '20', '--duration', '60', '--play', 'walk-up', '--interval', '2', '--fault-gap', '6', '--seed', '20240607', '--drain-timeout', '240', '--json'];
+    const args = [
+      '--chaos',
+      '--devices',
+      '20',
+      '--duration',
+      '60',
+      '--play',
+      'walk-up',
+      '--interval',
+      '2',
+      '--fault-gap',
+      '6',
+      '--seed',
+      '20240607',
+      '--drain-timeout',
+      '240',
+      '--json',
+    ];
     const { code, lines, stderr: err, account } = await runSimCli(args);
     expect(lines, err.slice(-3000)).toHaveLength(1);
-    const a = account as { pressed: number; forwarded: number; stored: number; unreported: number; deviceCrashes: number; faults: Record<string, number> };
+    const a = account as {
+      pressed: number;
+      forwarded: number;
+      stored: number;
+      unreported: number;
+      deviceCrashes: number;
+      faults: Record<string, number>;
+    };
     expect(a, err.slice(-3000)).toMatchObject({ devices: 20, lost: 0, duplicated: 0, altered: 0, rejected: 0, drained: true });
     expect(a.pressed).toBeGreaterThan(200);
     expect(a.forwarded).toBe(a.pressed);

@@ -14,7 +14,23 @@ import { CLI_PATH } from '../../simulator/processes.js';
 import { killProcessesMentioning, processesMentioning, running } from '../helpers/procs.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
-const SIM = ['sim', '--devices', '3', '--processes', '--play', 'walk-up', '--interval', '1', '--mqtt-port', '0', '--http-port', '0', '--drain-timeout', '60', '--json'];
+const SIM = [
+  'sim',
+  '--devices',
+  '3',
+  '--processes',
+  '--play',
+  'walk-up',
+  '--interval',
+  '1',
+  '--mqtt-port',
+  '0',
+  '--http-port',
+  '0',
+  '--drain-timeout',
+  '60',
+  '--json',
+];
 
 let dir = '';
 let cleanup: (() => void)[] = [];
@@ -80,7 +96,10 @@ describe('Ctrl-C', () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-ctrlc-'));
     const out = openSync(join(dir, 'err'), 'a');
     // Its own session and group (setsid), as quickstart-check's `timeout -s INT` runs it; signals go to -pid.
-    const sim: ChildProcess = spawn(process.execPath, [CLI_PATH, ...SIM, '--data', join(dir, 'data')], { stdio: ['ignore', 'ignore', out], detached: true });
+    const sim: ChildProcess = spawn(process.execPath, [CLI_PATH, ...SIM, '--data', join(dir, 'data')], {
+      stdio: ['ignore', 'ignore', out],
+      detached: true,
+    });
     closeSync(out);
     const exited = new Promise<number | null>((r) => sim.once('exit', (code) => r(code)));
     const procs = await runningHall(join(dir, 'err'));

@@ -27,7 +27,16 @@ describe.skipIf(!root)('disk full on a device', () => {
 
   it('shows out-of-service instead of a thank-you while full, takes no presses, comes back by itself; thanked ratings all arrive', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-disk-'));
-    hall = new Hall({ dataDir: dir, devices: 1, processes: true, proxies: false, diskBytes: 8 * 1024 * 1024, settings: deviceSettings({ play: 'walk-up', speed: 1 }), log: silentLog(), progress: () => {} });
+    hall = new Hall({
+      dataDir: dir,
+      devices: 1,
+      processes: true,
+      proxies: false,
+      diskBytes: 8 * 1024 * 1024,
+      settings: deviceSettings({ play: 'walk-up', speed: 1 }),
+      log: silentLog(),
+      progress: () => {},
+    });
     await hall.start();
     const d = hall.devices[0]!;
     const disk = hall.disks.get(d.id)!;

@@ -86,7 +86,11 @@ describe('interactive mode in a terminal', () => {
     await t.waitScreen(/省平台已收 1/, 'the province count');
     t.keys('s');
     const saved = await t.waitScreen(/屏幕已保存: (\S+\.png)/, 'the screen saved as a PNG');
-    expect(readFileSync(/屏幕已保存: (\S+\.png)/.exec(saved)![1]!).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      readFileSync(/屏幕已保存: (\S+\.png)/.exec(saved)![1]!)
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     t.keys('v');
     const province = await t.waitScreen(/省平台收到窗口 01 的评价 1 条/, 'the province view');
     expect(province).toMatch(/rating 级别 1 原因 - .*no-reason/);

@@ -24,7 +24,16 @@ const reasons: Frame = {
 
 describe('a device screen drawn as its e-ink panel', () => {
   it('shows the staff card, the prompt with its buttons, and the cases of a batch', () => {
-    const text = panelBody({ screen: 'prompt', text: '请您对本次服务做出评价', staff, cases: ['a', 'b', 'c'], levels: [{ button: 0, level: 5, label: '非常满意' }] }, null).join('\n');
+    const text = panelBody(
+      {
+        screen: 'prompt',
+        text: '请您对本次服务做出评价',
+        staff,
+        cases: ['a', 'b', 'c'],
+        levels: [{ button: 0, level: 5, label: '非常满意' }],
+      },
+      null,
+    ).join('\n');
     expect(text).toMatch(/王芳 {2}工号 A001/);
     expect(text).toMatch(/照片: photos\/a001.jpg/);
     expect(text).toMatch(/办件 a, b 等 3 件/);
@@ -47,8 +56,12 @@ describe('a device screen drawn as its e-ink panel', () => {
   });
 
   it('out-of-service and thank-you screens say so', () => {
-    expect(panelBody({ screen: 'out-of-service', text: '设备暂停使用', fault: 'disk-full' }, null).join('\n')).toMatch(/设备暂停使用[\s\S]*disk-full/);
-    expect(panelBody({ screen: 'thanks', text: '感谢您的评价', level: 1, qr: null }, null).join('\n')).toMatch(/感谢您的评价[\s\S]*非常不满意/);
+    expect(panelBody({ screen: 'out-of-service', text: '设备暂停使用', fault: 'disk-full' }, null).join('\n')).toMatch(
+      /设备暂停使用[\s\S]*disk-full/,
+    );
+    expect(panelBody({ screen: 'thanks', text: '感谢您的评价', level: 1, qr: null }, null).join('\n')).toMatch(
+      /感谢您的评价[\s\S]*非常不满意/,
+    );
   });
 
   it('saves the screen as a PNG of the panel size (800×480)', async () => {

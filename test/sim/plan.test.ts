@@ -3,7 +3,8 @@ import { countByKind, FAULT_KINDS, planFaults } from '../../simulator/chaos/plan
 import { seededRng } from '../../simulator/util/random.js';
 
 describe('the chaos plan', () => {
-  const plan = (seed: number, durationMs = 60_000) => planFaults({ durationMs, devices: 20, kinds: FAULT_KINDS, meanGapMs: 6000, rng: seededRng(seed) });
+  const plan = (seed: number, durationMs = 60_000) =>
+    planFaults({ durationMs, devices: 20, kinds: FAULT_KINDS, meanGapMs: 6000, rng: seededRng(seed) });
 
   it('has every fault kind at least once, for any seed', () => {
     for (let seed = 1; seed <= 50; seed++) {
@@ -17,7 +18,7 @@ describe('the chaos plan', () => {
   });
 
   it('targets existing devices, and the same seed gives the same plan', () => {
-    for (const f of plan(3)) for (const d of f.devices) expect(d).toBeGreaterThanOrEqual(0), expect(d).toBeLessThan(20);
+    for (const f of plan(3)) for (const d of f.devices) (expect(d).toBeGreaterThanOrEqual(0), expect(d).toBeLessThan(20));
     expect(plan(3)).toEqual(plan(3));
     expect(plan(3)).not.toEqual(plan(4));
   });

@@ -26,7 +26,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hcp-png-panel-'));
   const pins = { dc: 25, rst: 17, busy: 24 };
   panel = new FakeEpaperPanel({ family: 'uc', width: 800, height: 480, pins });
-  display = createEpaperDisplay({ model: 'uc8179', pins, sysfs: { sysfsRoot: makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio }, spi: { bus: 0, device: 0, speedHz: 8_000_000, open: panel.open }, busyPollMs: 1 });
+  display = createEpaperDisplay({
+    model: 'uc8179',
+    pins,
+    sysfs: { sysfsRoot: makeSysfs(join(dir, 'gpio'), PI4_BOOKWORM), Gpio: panel.Gpio },
+    spi: { bus: 0, device: 0, speedHz: 8_000_000, open: panel.open },
+    busyPollMs: 1,
+  });
   await display.start();
 }, 60_000);
 afterAll(async () => {

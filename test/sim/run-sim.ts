@@ -12,7 +12,9 @@ export interface SimRun {
 /** Runs `haochaping sim …` as a user would and parses its last stdout line as the account. */
 export async function runSimCli(args: string[]): Promise<SimRun> {
   // Tests use ports the OS picks, never the sim's guessable defaults (1883, 8080).
-  const child = spawn(process.execPath, [CLI_PATH, 'sim', '--mqtt-port', '0', '--http-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_PATH, 'sim', '--mqtt-port', '0', '--http-port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let stderr = '';
   child.stdout.on('data', (c) => (out += c));

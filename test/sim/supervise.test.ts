@@ -26,7 +26,24 @@ function startSim(args: string[]): { sim: ChildProcess; exited: Promise<number |
   const out = openSync(join(dir, 'out'), 'a');
   const sim = spawn(
     process.execPath,
-    [CLI_PATH, 'sim', '--play', 'walk-up', '--interval', '1', '--mqtt-port', '0', '--http-port', '0', '--drain-timeout', '60', '--json', '--data', join(dir, 'data'), ...args],
+    [
+      CLI_PATH,
+      'sim',
+      '--play',
+      'walk-up',
+      '--interval',
+      '1',
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--drain-timeout',
+      '60',
+      '--json',
+      '--data',
+      join(dir, 'data'),
+      ...args,
+    ],
     { stdio: ['ignore', out, err], detached: true },
   );
   closeSync(err);

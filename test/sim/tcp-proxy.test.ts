@@ -44,7 +44,11 @@ describe('the network cable the simulator controls (TCP proxy)', () => {
     const echo = await echoServer();
     const proxy = new TcpProxy({ host: '127.0.0.1', port: echo.port });
     const port = await proxy.start();
-    cleanup.push(() => proxy.close(), () => new Promise((r) => echo.server.close(r)), () => echo.sockets.forEach((s) => s.destroy()));
+    cleanup.push(
+      () => proxy.close(),
+      () => new Promise((r) => echo.server.close(r)),
+      () => echo.sockets.forEach((s) => s.destroy()),
+    );
     return { echo, proxy, port };
   }
 

@@ -3,7 +3,12 @@ import { runSimCli } from './run-sim.js';
 
 describe('haochaping sim', () => {
   it('runs a whole hall and ends with one JSON line: nothing lost, nothing duplicated', async () => {
-    const { code, lines, stderr: err, account } = await runSimCli(['--play', 'walk-up', '--devices', '3', '--duration', '8', '--interval', '0.7', '--json']);
+    const {
+      code,
+      lines,
+      stderr: err,
+      account,
+    } = await runSimCli(['--play', 'walk-up', '--devices', '3', '--duration', '8', '--interval', '0.7', '--json']);
     expect(lines, err).toHaveLength(1);
     const a = account as Record<string, number>;
     expect(a).toMatchObject({ devices: 3, lost: 0, duplicated: 0 });

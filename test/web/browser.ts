@@ -25,7 +25,15 @@ export async function launch(viewport = { width: 1400, height: 900 }): Promise<B
     viewport,
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {

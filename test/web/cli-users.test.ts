@@ -43,7 +43,12 @@ describe('staff accounts from the command line', () => {
     const users2 = new Users(db2, new AuditLog(db2));
     expect((await users2.login('zhang', password)).ok).toBe(false);
     expect((await users2.login('zhang', 'a-new-password-1')).ok).toBe(true);
-    expect(new AuditLog(db2).recent().filter((r) => r.actor === 'cli').map((r) => r.action)).toEqual(['password-set', 'user-add']);
+    expect(
+      new AuditLog(db2)
+        .recent()
+        .filter((r) => r.actor === 'cli')
+        .map((r) => r.action),
+    ).toEqual(['password-set', 'user-add']);
     db2.close();
   }, 120_000); // eight CLI starts: slow on a busy two-core machine
 
@@ -52,7 +57,11 @@ describe('staff accounts from the command line', () => {
     const file = join(hall.dir, 'hub', INITIAL_PASSWORD_FILE);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const [name, password] = readFileSync(file, 'utf8').trim().split('\n');
-    const r = await fetch(`${hall.hubUrl}/api/hall/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+    const r = await fetch(`${hall.hubUrl}/api/hall/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, password }),
+    });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { user: { role: string } }).user.role).toBe('admin');
     // Beside it, the first admin API token: the machines' credential, not a person's password.

@@ -15,7 +15,11 @@ let device: TestDevice;
 beforeAll(async () => {
   hall = await TestHall.start({ hall: 'e2e-misuse' });
   await hall.hub!.web.users.add('test', { name: 'wall', role: 'viewer', password: 'viewer-pass-1234' });
-  device = await hall.addDevice('07', { mode: 'session', windowName: '公积金', timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 } });
+  device = await hall.addDevice('07', {
+    mode: 'session',
+    windowName: '公积金',
+    timeouts: { repeatIntervalS: 0, thanksS: 0.2, tooSoonS: 0 },
+  });
   browser = await launch();
 }, 90_000);
 

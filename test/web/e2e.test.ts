@@ -21,7 +21,10 @@ let dir02 = '';
 const STAFF = { id: 'S0101', name: '王芳', number: '0101', photo: null };
 
 function runAgent(): ChildProcess {
-  return spawnCli(['device', 'run', '--data', dir02, '--buttons', 'virtual', '--display', 'virtual', '--clock-synced', '--log-level', 'warn'], join(hall.dir, 'agent-02.log'));
+  return spawnCli(
+    ['device', 'run', '--data', dir02, '--buttons', 'virtual', '--display', 'virtual', '--clock-synced', '--log-level', 'warn'],
+    join(hall.dir, 'agent-02.log'),
+  );
 }
 
 beforeAll(async () => {
@@ -32,10 +35,15 @@ beforeAll(async () => {
   window01 = await hall.addDevice('01', { ...FAST_WALK_UP, staff: STAFF, windowName: '不动产登记' });
 
   // Window 02's evaluator runs as its own process, enrolled through the real CLI.
-  const { token } = await hall.api<{ token: string }>('/api/devices', { window: '02', settings: { ...FAST_WALK_UP, windowName: '社保医保' } });
+  const { token } = await hall.api<{ token: string }>('/api/devices', {
+    window: '02',
+    settings: { ...FAST_WALK_UP, windowName: '社保医保' },
+  });
   dir02 = join(hall.dir, 'agent-02');
   mkdirSync(dir02, { recursive: true });
-  const enrol = spawn(process.execPath, [CLI_PATH, 'device', 'enrol', '--data', dir02, '--hub', hall.hubUrl, '--token', token], { stdio: 'ignore' });
+  const enrol = spawn(process.execPath, [CLI_PATH, 'device', 'enrol', '--data', dir02, '--hub', hall.hubUrl, '--token', token], {
+    stdio: 'ignore',
+  });
   expect(await new Promise((res) => enrol.on('exit', res))).toBe(0);
   agent02 = runAgent();
   browser = await launch();
@@ -117,7 +125,7 @@ describe('the hall web page in a real browser', () => {
     await shoot(page, '04-wall-new-rating');
   }, 60_000);
 
-  it('shows staff logging in and out and a window paused as the queue system says so through the hub\'s window API', async () => {
+  it("shows staff logging in and out and a window paused as the queue system says so through the hub's window API", async () => {
     const page = browser.page;
     const tile = page.locator('[data-device="ev-001"]');
     const windowApi = async (method: 'PUT' | 'DELETE' | 'POST', path: string, body?: unknown) => {
@@ -176,12 +184,22 @@ describe('the hall web page in a real browser', () => {
     };
     await act('start-verify');
     await expect.poll(() => page.locator('h1 .state').textContent()).toBe('核实中');
-    await act('confirm', (f) => f.locator('select[name=class]').selectOption('simple').then(() => f.locator('textarea').fill('经核实，窗口人员未一次性告知材料。')));
+    await act('confirm', (f) =>
+      f
+        .locator('select[name=class]')
+        .selectOption('simple')
+        .then(() => f.locator('textarea').fill('经核实，窗口人员未一次性告知材料。')),
+    );
     await expect.poll(() => page.locator('h1 .state').textContent()).toBe('整改中');
     await shoot(page, '07-workorder-rectifying');
     await act('rectify', (f) => f.locator('textarea').fill('已对窗口人员开展业务培训，并电话向评价人致歉、补充告知材料清单。'));
     await expect.poll(() => page.locator('h1 .state').textContent()).toBe('待回访');
-    await act('revisit', (f) => f.locator('select[name=satisfied]').selectOption('yes').then(() => f.locator('textarea').fill('电话回访，评价人表示满意。')));
+    await act('revisit', (f) =>
+      f
+        .locator('select[name=satisfied]')
+        .selectOption('yes')
+        .then(() => f.locator('textarea').fill('电话回访，评价人表示满意。')),
+    );
     await expect.poll(() => page.locator('h1 .state').textContent()).toBe('已办结');
     await shoot(page, '08-workorder-closed');
     const trail = await page.locator('table.trail tbody tr').allTextContents();
@@ -201,8 +219,34 @@ describe('the hall web page in a real browser', () => {
     const web = hall.hub!.web;
     const old = Date.now() - 12 * 86_400_000;
     hall.hub!.db.transaction(() => {
-      web.facts.add({ id: '0190a000-0000-7000-8000-000000000001', at: old, window: '02', staffId: null, itemCode: 'X1', itemName: '社保卡补办', channel: 'device', level: 2, device: 'ev-002', receivedAt: old, reasons: [], cases: ['BJ-2026-0001'] });
-      web.workOrders.createFor({ id: '0190a000-0000-7000-8000-000000000001', at: old, window: '02', staffId: null, itemCode: 'X1', itemName: '社保卡补办', channel: 'device', level: 2, device: 'ev-002', receivedAt: old, reasons: [], cases: ['BJ-2026-0001'] });
+      web.facts.add({
+        id: '0190a000-0000-7000-8000-000000000001',
+        at: old,
+        window: '02',
+        staffId: null,
+        itemCode: 'X1',
+        itemName: '社保卡补办',
+        channel: 'device',
+        level: 2,
+        device: 'ev-002',
+        receivedAt: old,
+        reasons: [],
+        cases: ['BJ-2026-0001'],
+      });
+      web.workOrders.createFor({
+        id: '0190a000-0000-7000-8000-000000000001',
+        at: old,
+        window: '02',
+        staffId: null,
+        itemCode: 'X1',
+        itemName: '社保卡补办',
+        channel: 'device',
+        level: 2,
+        device: 'ev-002',
+        receivedAt: old,
+        reasons: [],
+        cases: ['BJ-2026-0001'],
+      });
     })();
     await page.goto(`${hall.hubUrl}/workorders?state=open`);
     const row = page.locator('tr.overdue-row');

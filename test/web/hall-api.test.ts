@@ -42,9 +42,20 @@ async function setup(start: string, config: WebConfigInput = {}): Promise<Env> {
   const now = () => clock.t;
   const log = captureLog('info');
   const registry = new Registry(db, 'api-hall', now);
-  for (const w of ['01', '02', '03']) registry.add({ window: w, id: `ev-0${w}`, settings: { staff: { id: `S${w}`, name: `员工${w}`, number: w, photo: null } } });
+  for (const w of ['01', '02', '03'])
+    registry.add({ window: w, id: `ev-0${w}`, settings: { staff: { id: `S${w}`, name: `员工${w}`, number: w, photo: null } } });
   const metrics = createMetrics();
-  const web = new HallWeb({ db, registry, status: new DeviceStatusStore(db, log.log, () => {}, now), events: new EventEmitter<HubEvents>(), log: log.log, metrics, config: { policy: 'ankang', ...config }, dataDir: dir, now });
+  const web = new HallWeb({
+    db,
+    registry,
+    status: new DeviceStatusStore(db, log.log, () => {}, now),
+    events: new EventEmitter<HubEvents>(),
+    log: log.log,
+    metrics,
+    config: { policy: 'ankang', ...config },
+    dataDir: dir,
+    now,
+  });
   await web.users.add('test', { name: 'admin1', role: 'admin', password: 'admin-password-1' });
   await web.users.add('test', { name: 'admin2', role: 'admin', password: 'admin-password-2' });
   await web.users.add('test', { name: 'sup', role: 'supervisor', password: 'supervisor-pw-1' });
@@ -58,17 +69,51 @@ async function setup(start: string, config: WebConfigInput = {}): Promise<Env> {
 
 let ids = 0;
 /** Stores a rating as ingest would (the row, with its record as body) at the current fake time. */
-function store(e: Env, o: { window: string; level: number; at?: number; item?: [string, string]; cases?: string[]; reasons?: string[] }): string {
+function store(
+  e: Env,
+  o: { window: string; level: number; at?: number; item?: [string, string]; cases?: string[]; reasons?: string[] },
+): string {
   const device = `ev-0${o.window}`;
   const seq = (e.seq.get(device) ?? 0) + 1;
   e.seq.set(device, seq);
   const id = `01900000-0000-7000-8000-${String(++ids).padStart(12, '0')}`;
   const at = o.at ?? e.clock.t;
   const session = o.item ? { id: `s${ids}`, cases: o.cases ?? [`BJ${ids}`], itemCode: o.item[0], itemName: o.item[1] } : null;
-  const body = { v: 1, id, hall: 'api-hall', device, window: o.window, staffId: `S${o.window}`, seq, kind: 'rating', level: o.level, reasons: o.reasons ?? [], catalogue: 'builtin', session, at, clockSynced: true, flags: [] };
+  const body = {
+    v: 1,
+    id,
+    hall: 'api-hall',
+    device,
+    window: o.window,
+    staffId: `S${o.window}`,
+    seq,
+    kind: 'rating',
+    level: o.level,
+    reasons: o.reasons ?? [],
+    catalogue: 'builtin',
+    session,
+    at,
+    clockSynced: true,
+    flags: [],
+  };
   e.db
-    .prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, ?, ?, 'api-hall', ?, ?, 'rating', ?, ?, ?, '[]', ?, 1, ?, ?, ?)`)
-    .run(id, device, seq, o.window, `S${o.window}`, o.level, JSON.stringify(body.reasons), session?.id ?? null, at, e.clock.t, id.replace(/-/g, '').padEnd(64, '0'), JSON.stringify(body));
+    .prepare(
+      `INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, ?, ?, 'api-hall', ?, ?, 'rating', ?, ?, ?, '[]', ?, 1, ?, ?, ?)`,
+    )
+    .run(
+      id,
+      device,
+      seq,
+      o.window,
+      `S${o.window}`,
+      o.level,
+      JSON.stringify(body.reasons),
+      session?.id ?? null,
+      at,
+      e.clock.t,
+      id.replace(/-/g, '').padEnd(64, '0'),
+      JSON.stringify(body),
+    );
   return id;
 }
 
@@ -84,7 +129,12 @@ async function login(e: Env, name: string, password: string): Promise<Session> {
 }
 const get = (e: Env, s: Session | null, url: string) => e.app.inject({ method: 'GET', url, headers: s ? { cookie: s.cookie } : {} });
 const post = (e: Env, s: Session, url: string, payload: unknown, csrf = true) =>
-  e.app.inject({ method: 'POST', url, payload: payload as object, headers: { cookie: s.cookie, ...(csrf ? { 'x-csrf-token': s.csrf } : {}) } });
+  e.app.inject({
+    method: 'POST',
+    url,
+    payload: payload as object,
+    headers: { cookie: s.cookie, ...(csrf ? { 'x-csrf-token': s.csrf } : {}) },
+  });
 async function act(e: Env, s: Session, id: number, cmd: Record<string, unknown>) {
   const r = await post(e, s, `/api/hall/workorders/${id}/actions`, cmd);
   return { status: r.statusCode, body: r.json() };
@@ -93,9 +143,16 @@ async function act(e: Env, s: Session, id: number, cmd: Record<string, unknown>)
 describe('staff log-in and sessions', () => {
   it('locks an account after five wrong passwords, for ten minutes', async () => {
     const e = await setup('2026-10-08T09:00:00');
-    for (let i = 0; i < 4; i++) expect((await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'nope-nope-nope' } })).statusCode).toBe(401);
-    expect((await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'nope-nope-nope' } })).statusCode).toBe(429);
-    expect((await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'supervisor-pw-1' } })).statusCode).toBe(429);
+    for (let i = 0; i < 4; i++)
+      expect(
+        (await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'nope-nope-nope' } })).statusCode,
+      ).toBe(401);
+    expect(
+      (await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'nope-nope-nope' } })).statusCode,
+    ).toBe(429);
+    expect(
+      (await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'supervisor-pw-1' } })).statusCode,
+    ).toBe(429);
     e.clock.t += 10 * 60_000 + 1;
     await login(e, 'sup', 'supervisor-pw-1');
     const actions = e.web.audit.recent().map((r) => `${r.actor}:${r.action}`);
@@ -135,7 +192,9 @@ describe('staff log-in and sessions', () => {
     const s = await login(e, 'sup', 'supervisor-pw-1');
     e.web.users.setDisabled('admin1', 'sup', true);
     expect((await get(e, s, '/api/hall/me')).statusCode).toBe(401);
-    expect((await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'supervisor-pw-1' } })).statusCode).toBe(401);
+    expect(
+      (await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'sup', password: 'supervisor-pw-1' } })).statusCode,
+    ).toBe(401);
     e.web.users.setDisabled('admin1', 'admin2', true);
     expect(() => e.web.users.setDisabled('admin1', 'admin1', true)).toThrow(/last admin/);
   });
@@ -149,7 +208,16 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
     store(e, { window: '02', level: 2 });
     expect(e.web.syncNow()).toBe(3);
     const o = e.web.workOrders.byRating(bad)!;
-    expect(o).toMatchObject({ state: 'new', window: '01', level: 1, itemName: '不动产登记', cases: ['BDC-1', 'BDC-2'], reasons: ['115'], dueAt: china('2026-10-10T00:00:00'), profile: 'ankang' });
+    expect(o).toMatchObject({
+      state: 'new',
+      window: '01',
+      level: 1,
+      itemName: '不动产登记',
+      cases: ['BDC-1', 'BDC-2'],
+      reasons: ['115'],
+      dueAt: china('2026-10-10T00:00:00'),
+      profile: 'ankang',
+    });
     // Catching up again (a restart, a duplicate event) creates nothing new.
     e.db.prepare("UPDATE stat_watermark SET last_rowid = 0 WHERE source = 'ratings'").run();
     expect(e.web.syncNow()).toBe(0);
@@ -238,7 +306,12 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
 
     const s = await stats();
     expect(s.summary).toMatchObject({ total: 3, bad: 1, n2: 0, invalid: 1 });
-    expect(s.tables.window.find((r: { key: string }) => r.key === '01').counts).toMatchObject({ total: 2, n2: 0, invalid: 1, satisfaction: 1 });
+    expect(s.tables.window.find((r: { key: string }) => r.key === '01').counts).toMatchObject({
+      total: 2,
+      n2: 0,
+      invalid: 1,
+      satisfaction: 1,
+    });
     expect(s.invalidated).toEqual([expect.objectContaining({ id: bad, order_id: order.id, level: 2 })]);
     expect(e.db.prepare<[string], { level: number }>('SELECT level FROM ratings WHERE id = ?').get(bad)!.level).toBe(2);
     expect(e.web.facts.checkRollups()).toEqual([]);
@@ -283,18 +356,35 @@ describe('statistics', () => {
     e.web.syncNow();
     const s = e.web.stats;
     const from = 20454; // 2026-01-01 as a day number
-    const direct = e.db.prepare<[], { window: string; n: number; bad: number }>("SELECT window, count(*) AS n, sum(level <= 2) AS bad FROM ratings WHERE kind = 'rating' GROUP BY window").all();
+    const direct = e.db
+      .prepare<[], { window: string; n: number; bad: number }>(
+        "SELECT window, count(*) AS n, sum(level <= 2) AS bad FROM ratings WHERE kind = 'rating' GROUP BY window",
+      )
+      .all();
     const rows = s.byDim('window', from, from + 100);
     for (const d of direct) expect(rows.find((r) => r.key === d.window)!.counts).toMatchObject({ total: d.n, bad: d.bad });
-    const items = e.db.prepare<[], { item: string; n: number }>("SELECT coalesce(json_extract(body, '$.session.itemCode'), '') AS item, count(*) AS n FROM ratings GROUP BY 1").all();
+    const items = e.db
+      .prepare<[], { item: string; n: number }>(
+        "SELECT coalesce(json_extract(body, '$.session.itemCode'), '') AS item, count(*) AS n FROM ratings GROUP BY 1",
+      )
+      .all();
     for (const d of items) expect(s.byDim('item', from, from + 100).find((r) => r.key === d.item)!.counts.total).toBe(d.n);
     // A period with ragged ends (15 Jan – 10 Mar): whole February from the monthly counts, the rest by day.
     const ragged = e.db
-      .prepare<[number, number], { window: string; n: number; n1: number }>("SELECT window, count(*) AS n, sum(level = 1) AS n1 FROM ratings WHERE device_at >= ? AND device_at < ? GROUP BY window")
+      .prepare<[number, number], { window: string; n: number; n1: number }>(
+        'SELECT window, count(*) AS n, sum(level = 1) AS n1 FROM ratings WHERE device_at >= ? AND device_at < ? GROUP BY window',
+      )
       .all(china('2026-01-15T00:00:00'), china('2026-03-11T00:00:00'));
     const raggedRows = s.byDim('window', from + 14, from + 68);
     for (const d of ragged) expect(raggedRows.find((r) => r.key === d.window)!.counts).toMatchObject({ total: d.n, n1: d.n1 });
-    expect(splitPeriod(from + 14, from + 68)).toMatchObject({ m1: 2026 * 12 + 1, m2: 2026 * 12 + 1, a1: from + 14, b1: from + 30, a2: from + 59, b2: from + 68 });
+    expect(splitPeriod(from + 14, from + 68)).toMatchObject({
+      m1: 2026 * 12 + 1,
+      m2: 2026 * 12 + 1,
+      a1: from + 14,
+      b1: from + 30,
+      a2: from + 59,
+      b2: from + 68,
+    });
     expect(splitPeriod(from + 3, from + 9)).toMatchObject({ m1: 1, m2: 0, a1: from + 3, b1: from + 9 });
     const months = s.trend(from, from + 100, 'month');
     expect(months.map((m) => m.period)).toEqual(['2026-01', '2026-02', '2026-03']);
@@ -302,17 +392,36 @@ describe('statistics', () => {
     const weeks = s.trend(from, from + 100, 'week');
     expect(weeks[0]!.period).toBe('2025-12-29'); // the Monday of the week 1 January falls in
     expect(e.web.facts.checkRollups()).toEqual([]);
-    e.db.exec('UPDATE stat_daily SET n5 = n5 + 1 WHERE rowid IN (SELECT rowid FROM stat_daily LIMIT 1)'.replace('rowid IN (SELECT rowid FROM stat_daily LIMIT 1)', "dim = 'hall' AND day = (SELECT min(day) FROM stat_daily)"));
+    e.db.exec(
+      'UPDATE stat_daily SET n5 = n5 + 1 WHERE rowid IN (SELECT rowid FROM stat_daily LIMIT 1)'.replace(
+        'rowid IN (SELECT rowid FROM stat_daily LIMIT 1)',
+        "dim = 'hall' AND day = (SELECT min(day) FROM stat_daily)",
+      ),
+    );
     expect(e.web.facts.checkRollups()).toHaveLength(2); // the kept daily row and the recount differ
     e.web.facts.rebuildRollups();
     expect(e.web.facts.checkRollups()).toEqual([]);
   });
 
-  it('counts the hub\'s 7-day defaults as their own channel, and drops one a late real rating replaced', async () => {
+  it("counts the hub's 7-day defaults as their own channel, and drops one a late real rating replaced", async () => {
     const e = await setup('2026-10-08T09:00:00');
     const enqueue = (id: string, kind: string, payload: object) =>
-      e.db.prepare("INSERT INTO forward_queue (id, kind, payload, enqueued_at) VALUES (?, ?, ?, ?)").run(id, kind, JSON.stringify(payload), e.clock.t);
-    const base = { hall: 'api-hall', device: 'ev-001', window: '01', staffId: 'S01', reasons: [], text: null, session: { id: 's1', cases: ['C1'], itemCode: 'I1', itemName: '事项' }, assessedAt: e.clock.t, clockSynced: true, flags: [], record: null };
+      e.db
+        .prepare('INSERT INTO forward_queue (id, kind, payload, enqueued_at) VALUES (?, ?, ?, ?)')
+        .run(id, kind, JSON.stringify(payload), e.clock.t);
+    const base = {
+      hall: 'api-hall',
+      device: 'ev-001',
+      window: '01',
+      staffId: 'S01',
+      reasons: [],
+      text: null,
+      session: { id: 's1', cases: ['C1'], itemCode: 'I1', itemName: '事项' },
+      assessedAt: e.clock.t,
+      clockSynced: true,
+      flags: [],
+      record: null,
+    };
     enqueue('def-1', 'default', { ...base, id: 'def-1', kind: 'default', level: 3, assessNumber: 1, supersedes: null });
     enqueue('def-2', 'default', { ...base, id: 'def-2', kind: 'default', level: 3, assessNumber: 1, supersedes: null });
     e.web.syncNow();
@@ -331,7 +440,9 @@ describe('statistics', () => {
     const s = await login(e, 'wall', 'viewer-password');
     const r = await get(e, s, '/stats.csv?preset=today&table=item');
     expect(r.headers['content-type']).toContain('text/csv');
-    expect(r.body.startsWith('\uFEFF事项,非常满意,满意,基本满意,不满意,非常不满意,有效评价,满意率,差评率,无效差评,已标记,异常不计入\r\n')).toBe(true);
+    expect(
+      r.body.startsWith('\uFEFF事项,非常满意,满意,基本满意,不满意,非常不满意,有效评价,满意率,差评率,无效差评,已标记,异常不计入\r\n'),
+    ).toBe(true);
     expect(r.body).toContain(`"恶意""公式（=1+1）",1,0,0,0,0,1,100.00%,0.00%,0`);
     expect(r.body).toContain('（未登记）,0,0,0,0,1,1,0.00%,100.00%,0');
     expect(e.web.audit.recent(1)[0]).toMatchObject({ actor: 'wall', action: 'export-csv', target: 'item' });
@@ -356,7 +467,9 @@ describe('差评 cluster alerts', () => {
     e.web.syncNow();
     expect(e.web.alerts.list()).toHaveLength(1);
     expect(e.log.find('差评 cluster at a window')).toEqual([expect.objectContaining({ window: '01', bad: 3 })]);
-    expect(await e.metrics.registry.getSingleMetricAsString('hcp_bad_review_alerts_total')).toContain('hcp_bad_review_alerts_total{window="01"} 1');
+    expect(await e.metrics.registry.getSingleMetricAsString('hcp_bad_review_alerts_total')).toContain(
+      'hcp_bad_review_alerts_total{window="01"} 1',
+    );
 
     const sup = await login(e, 'sup', 'supervisor-pw-1');
     const alert = (await get(e, sup, '/api/hall/alerts')).json().alerts[0];
@@ -367,7 +480,10 @@ describe('差评 cluster alerts', () => {
 
   it('fires on the share of 差评 once a window has enough ratings', async () => {
     // Eight top ratings stored at one instant would also be a misuse burst; this test is about shares.
-    const e = await setup('2026-10-08T09:00:00', { alerts: { minBad: 50, share: 0.2, minTotal: 10 }, misuseAlerts: { burst: { min: 100 } } });
+    const e = await setup('2026-10-08T09:00:00', {
+      alerts: { minBad: 50, share: 0.2, minTotal: 10 },
+      misuseAlerts: { burst: { min: 100 } },
+    });
     for (let i = 0; i < 8; i++) store(e, { window: '03', level: 5 });
     store(e, { window: '03', level: 2 });
     e.web.syncNow();

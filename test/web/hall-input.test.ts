@@ -35,7 +35,17 @@ async function setup(): Promise<Env> {
   const log = silentLog();
   const registry = new Registry(db, 'input-hall', now);
   registry.add({ window: '01', id: 'ev-001' });
-  const web = new HallWeb({ db, registry, status: new DeviceStatusStore(db, log, () => {}, now), events: new EventEmitter<HubEvents>(), log, metrics: createMetrics(), config: { policy: 'ankang' }, dataDir: dir, now });
+  const web = new HallWeb({
+    db,
+    registry,
+    status: new DeviceStatusStore(db, log, () => {}, now),
+    events: new EventEmitter<HubEvents>(),
+    log,
+    metrics: createMetrics(),
+    config: { policy: 'ankang' },
+    dataDir: dir,
+    now,
+  });
   await web.users.add('test', { name: 'admin1', role: 'admin', password: 'admin-password-1' });
   const app = Fastify();
   await app.register(webRoutes, web);
@@ -58,7 +68,17 @@ describe('statistics dates', () => {
   it('an impossible date on any statistics route is a 400 that names the parameter, never a 500', async () => {
     const e = await setup();
     const s = await login(e);
-    const bad = ['to=2026-99-01', 'from=2026-02-30&to=2026-03-01', 'from=2026-13-01&to=2026-12-31', 'from=2026-01-01&to=2026-04-31', 'from=0000-00-00&to=2026-01-01', 'from=2026-1-1&to=2026-01-02', 'from=2026-01-01&to=2026-01-01T00:00', 'from=9999-12-31&to=9999-12-31', 'from=0000-01-01&to=0000-01-02'];
+    const bad = [
+      'to=2026-99-01',
+      'from=2026-02-30&to=2026-03-01',
+      'from=2026-13-01&to=2026-12-31',
+      'from=2026-01-01&to=2026-04-31',
+      'from=0000-00-00&to=2026-01-01',
+      'from=2026-1-1&to=2026-01-02',
+      'from=2026-01-01&to=2026-01-01T00:00',
+      'from=9999-12-31&to=9999-12-31',
+      'from=0000-01-01&to=0000-01-02',
+    ];
     for (const q of bad) {
       for (const path of ['/api/hall/stats', '/stats', '/stats.csv']) {
         const r = await e.app.inject({ method: 'GET', url: `${path}?${q}`, headers: { cookie: s.cookie } });
@@ -69,8 +89,14 @@ describe('statistics dates', () => {
       }
     }
     // A real leap day and a plain range still work.
-    expect((await e.app.inject({ method: 'GET', url: '/api/hall/stats?from=2024-02-29&to=2024-03-01', headers: { cookie: s.cookie } })).statusCode).toBe(200);
-    expect((await e.app.inject({ method: 'GET', url: '/stats.csv?from=2026-10-01&to=2026-10-08&table=trend', headers: { cookie: s.cookie } })).statusCode).toBe(200);
+    expect(
+      (await e.app.inject({ method: 'GET', url: '/api/hall/stats?from=2024-02-29&to=2024-03-01', headers: { cookie: s.cookie } }))
+        .statusCode,
+    ).toBe(200);
+    expect(
+      (await e.app.inject({ method: 'GET', url: '/stats.csv?from=2026-10-01&to=2026-10-08&table=trend', headers: { cookie: s.cookie } }))
+        .statusCode,
+    ).toBe(200);
   });
 });
 
@@ -102,16 +128,35 @@ describe('log-in and log-out', () => {
 
   it('after log-in, next= (plain or percent-encoded) never redirects off-site', async () => {
     const e = await setup();
-    const encoded = ['%2F%5Cevil.example%2F', '%2F%2Fevil.example', 'https%3A%2F%2Fevil.example', '%2F%09%2Fevil.example', '%5C%5Cevil.example'];
+    const encoded = [
+      '%2F%5Cevil.example%2F',
+      '%2F%2Fevil.example',
+      'https%3A%2F%2Fevil.example',
+      '%2F%09%2Fevil.example',
+      '%5C%5Cevil.example',
+    ];
     // Each is a real log-in (scrypt): a few plain ones here, every variant in the safeNext test above.
     const plain = ['/\\evil.example/', '//evil.example/', 'https://evil.example/', '/\t/evil.example/'];
-    const bodies = [...plain.map((n) => `name=admin1&password=admin-password-1&next=${encodeURIComponent(n)}`), ...encoded.map((n) => `name=admin1&password=admin-password-1&next=${n}`)];
+    const bodies = [
+      ...plain.map((n) => `name=admin1&password=admin-password-1&next=${encodeURIComponent(n)}`),
+      ...encoded.map((n) => `name=admin1&password=admin-password-1&next=${n}`),
+    ];
     for (const payload of bodies) {
-      const r = await e.app.inject({ method: 'POST', url: '/login', payload, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const r = await e.app.inject({
+        method: 'POST',
+        url: '/login',
+        payload,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(r.statusCode, payload).toBe(303);
       expect(r.headers.location, payload).toBe('/wall');
     }
-    const ok = await e.app.inject({ method: 'POST', url: '/login', payload: 'name=admin1&password=admin-password-1&next=%2Fworkorders%3Fstate%3Dall', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const ok = await e.app.inject({
+      method: 'POST',
+      url: '/login',
+      payload: 'name=admin1&password=admin-password-1&next=%2Fworkorders%3Fstate%3Dall',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(ok.headers.location).toBe('/workorders?state=all');
     // The log-in page puts only a safe value into its hidden field.
     const page = await e.app.inject({ method: 'GET', url: '/login?next=%2F%5Cevil.example%2F' });
@@ -121,7 +166,13 @@ describe('log-in and log-out', () => {
   it('log-out needs the CSRF token like every other state change', async () => {
     const e = await setup();
     const s = await login(e);
-    const form = (body: string) => e.app.inject({ method: 'POST', url: '/logout', payload: body, headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = (body: string) =>
+      e.app.inject({
+        method: 'POST',
+        url: '/logout',
+        payload: body,
+        headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      });
     const forged = await form('');
     expect(forged.statusCode).toBe(403);
     expect((await form('_csrf=not-the-token')).statusCode).toBe(403);
@@ -162,14 +213,25 @@ describe('the JSON API', () => {
     }
     // With a session, the same malformed body is a 400.
     const s = await login(e);
-    const r = await e.app.inject({ method: 'POST', url: '/api/hall/workorders/1/actions', payload: '{"type": ', headers: { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf } });
+    const r = await e.app.inject({
+      method: 'POST',
+      url: '/api/hall/workorders/1/actions',
+      payload: '{"type": ',
+      headers: { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf },
+    });
     expect(r.statusCode).toBe(400);
   });
 
   it('refuses staff display names with control or bidi-control characters', async () => {
     const e = await setup();
     const s = await login(e);
-    const add = (displayName: string) => e.app.inject({ method: 'POST', url: '/api/hall/users', payload: { name: `u${Math.random().toString(36).slice(2, 8)}`, role: 'viewer', displayName }, headers: { cookie: s.cookie, 'x-csrf-token': s.csrf } });
+    const add = (displayName: string) =>
+      e.app.inject({
+        method: 'POST',
+        url: '/api/hall/users',
+        payload: { name: `u${Math.random().toString(36).slice(2, 8)}`, role: 'viewer', displayName },
+        headers: { cookie: s.cookie, 'x-csrf-token': s.csrf },
+      });
     for (const bad of ['张\u202e三', 'a\u0000b', '窗口\u2066', 'x\u200fy', 'line\nbreak']) {
       const r = await add(bad);
       expect(r.statusCode, JSON.stringify(bad)).toBe(400);

@@ -22,15 +22,25 @@ afterEach(async () => {
 async function hubWithClock(): Promise<{ hub: Hub; url: string; clock: { t: number } }> {
   dir = mkdtempSync(join(tmpdir(), 'hcp-lock-'));
   const clock = { t: Date.now() };
-  hub = await startHub({ dataDir: join(dir, 'hub'), hall: 'lock-hall', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, silentLog(), { now: () => clock.t });
+  hub = await startHub(
+    { dataDir: join(dir, 'hub'), hall: 'lock-hall', mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } },
+    silentLog(),
+    { now: () => clock.t },
+  );
   await hub.web.users.add('test', { name: 'sup', role: 'supervisor', password: 'right-password-1' });
   return { hub, url: `http://127.0.0.1:${hub.ports.http}`, clock };
 }
 
 const login = (url: string, password: string) =>
-  fetch(`${url}/api/hall/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'sup', password }) });
+  fetch(`${url}/api/hall/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'sup', password }),
+  });
 
-const passwordChecks = (h: Hub) => h.web.audit.recent(1000).filter((r) => r.actor === 'sup' && r.action === 'login-failed' && JSON.parse(r.detail).reason === 'bad-password').length;
+const passwordChecks = (h: Hub) =>
+  h.web.audit.recent(1000).filter((r) => r.actor === 'sup' && r.action === 'login-failed' && JSON.parse(r.detail).reason === 'bad-password')
+    .length;
 
 describe('web log-in lock-out under concurrent guesses', () => {
   it('50 concurrent wrong passwords lock the account; the right password is then refused until the lock ends', async () => {

@@ -44,7 +44,17 @@ async function setup(start: string, config: WebConfigInput = {}): Promise<Env> {
   const log = silentLog();
   const registry = new Registry(db, 'misuse-hall', now);
   for (const w of ['01', '02', '03']) registry.add({ window: w, id: `ev-0${w}` });
-  const web = new HallWeb({ db, registry, status: new DeviceStatusStore(db, log, () => {}, now), events: new EventEmitter<HubEvents>(), log, metrics: createMetrics(), config: { policy: 'ankang', ...config }, dataDir: dir, now });
+  const web = new HallWeb({
+    db,
+    registry,
+    status: new DeviceStatusStore(db, log, () => {}, now),
+    events: new EventEmitter<HubEvents>(),
+    log,
+    metrics: createMetrics(),
+    config: { policy: 'ankang', ...config },
+    dataDir: dir,
+    now,
+  });
   const app = Fastify();
   await app.register(webRoutes, web);
   await app.ready();
@@ -57,21 +67,61 @@ let ids = 0;
  * Stores a rating as ingest does: the row with its record, and the flag policy's decision for
  * it (session mode; `session` says whether the hub opened one for it).
  */
-function store(e: Env, o: { window: string; level: number; flags?: string[]; session?: boolean; policy?: FlagPolicy; reasons?: string[] }): string {
+function store(
+  e: Env,
+  o: { window: string; level: number; flags?: string[]; session?: boolean; policy?: FlagPolicy; reasons?: string[] },
+): string {
   const device = `ev-0${o.window}`;
   const seq = (e.seq.get(device) ?? 0) + 1;
   e.seq.set(device, seq);
   const id = `01900000-0000-7000-8000-${String(++ids).padStart(12, '0')}`;
   const hubSession = o.session ?? true;
   const session = hubSession ? { id: `s${ids}`, cases: [`BJ${ids}`], itemCode: 'X1', itemName: '户籍' } : null;
-  if (session) e.db.prepare("INSERT INTO sessions (id, device, window, cases, state, opened_at, deadline_at, rating_id) VALUES (?, ?, ?, ?, 'rated', ?, ?, ?)").run(session.id, device, o.window, JSON.stringify(session.cases), e.clock.t, e.clock.t + 1e9, id);
+  if (session)
+    e.db
+      .prepare(
+        "INSERT INTO sessions (id, device, window, cases, state, opened_at, deadline_at, rating_id) VALUES (?, ?, ?, ?, 'rated', ?, ?, ?)",
+      )
+      .run(session.id, device, o.window, JSON.stringify(session.cases), e.clock.t, e.clock.t + 1e9, id);
   const flags = o.flags ?? [];
-  const body = { v: 1, id, hall: 'misuse-hall', device, window: o.window, staffId: null, seq, kind: 'rating', level: o.level, reasons: o.reasons ?? [], catalogue: 'builtin', session, at: e.clock.t, clockSynced: true, flags };
+  const body = {
+    v: 1,
+    id,
+    hall: 'misuse-hall',
+    device,
+    window: o.window,
+    staffId: null,
+    seq,
+    kind: 'rating',
+    level: o.level,
+    reasons: o.reasons ?? [],
+    catalogue: 'builtin',
+    session,
+    at: e.clock.t,
+    clockSynced: true,
+    flags,
+  };
   e.db
-    .prepare(`INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, ?, ?, 'misuse-hall', ?, NULL, 'rating', ?, '[]', ?, ?, ?, 1, ?, ?, ?)`)
-    .run(id, device, seq, o.window, o.level, session?.id ?? null, JSON.stringify(flags), e.clock.t, e.clock.t, id.replace(/-/g, '').padEnd(64, '0'), JSON.stringify(body));
+    .prepare(
+      `INSERT INTO ratings (id, device, seq, hall, window, staff_id, kind, level, reasons, session_id, flags, device_at, clock_synced, received_at, hash, body) VALUES (?, ?, ?, 'misuse-hall', ?, NULL, 'rating', ?, '[]', ?, ?, ?, 1, ?, ?, ?)`,
+    )
+    .run(
+      id,
+      device,
+      seq,
+      o.window,
+      o.level,
+      session?.id ?? null,
+      JSON.stringify(flags),
+      e.clock.t,
+      e.clock.t,
+      id.replace(/-/g, '').padEnd(64, '0'),
+      JSON.stringify(body),
+    );
   const d = decideFlags({ deviceFlags: flags, mode: 'session', hubSession }, o.policy);
-  e.db.prepare('INSERT INTO rating_decisions (rating_id, action, flags, shown, mode, decided_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, d.action, JSON.stringify(d.flags), JSON.stringify(d.shown), 'session', e.clock.t);
+  e.db
+    .prepare('INSERT INTO rating_decisions (rating_id, action, flags, shown, mode, decided_at) VALUES (?, ?, ?, ?, ?, ?)')
+    .run(id, d.action, JSON.stringify(d.flags), JSON.stringify(d.shown), 'session', e.clock.t);
   return id;
 }
 
@@ -121,7 +171,11 @@ describe('the statistics keep misuse apart', () => {
 
     const u = await e.web.users.add('test', { name: 'viewer1', role: 'viewer', password: 'viewer-password-1' });
     expect(u.user.name).toBe('viewer1');
-    const login = await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'viewer1', password: 'viewer-password-1' } });
+    const login = await e.app.inject({
+      method: 'POST',
+      url: '/api/hall/login',
+      payload: { name: 'viewer1', password: 'viewer-password-1' },
+    });
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
     const q = `from=2026-10-08&to=2026-10-08`;
     const json = (await e.app.inject({ method: 'GET', url: `/api/hall/stats?${q}&flag=too-soon`, headers: { cookie } })).json();
@@ -135,7 +189,10 @@ describe('the statistics keep misuse apart', () => {
     expect(lines[1]).toContain(`${soon},`);
     expect(lines[1]).toMatch(/,too-soon,提示后过快按键,计入$/);
     expect(lines[2]).toMatch(/,no-session,无办件会话,不计入$/);
-    const byWindow = (await e.app.inject({ method: 'GET', url: `/stats.csv?${q}&table=window`, headers: { cookie } })).body.replace('\uFEFF', '').trim().split('\r\n');
+    const byWindow = (await e.app.inject({ method: 'GET', url: `/stats.csv?${q}&table=window`, headers: { cookie } })).body
+      .replace('\uFEFF', '')
+      .trim()
+      .split('\r\n');
     expect(byWindow[0]).toMatch(/,已标记,异常不计入$/);
     expect(byWindow.find((l) => l.startsWith('01'))).toMatch(/,0,1$/);
     expect(byWindow.find((l) => l.startsWith('02'))).toMatch(/,1,0$/);
@@ -146,7 +203,7 @@ describe('the statistics keep misuse apart', () => {
     expect(day).toBe(dayNumber(china('2026-10-08T12:00:00')));
   });
 
-  it('the wall\'s feed after a reload carries each rating\'s flags', async () => {
+  it("the wall's feed after a reload carries each rating's flags", async () => {
     const e = await setup('2026-10-08T09:00:00');
     store(e, { window: '01', level: 5, session: false });
     e.web.syncNow();
@@ -179,7 +236,7 @@ describe('misuse alerts', () => {
     expect(alertsOf(e)).toHaveLength(2);
   });
 
-  it('top ratings a citizen\'s service apart raise nothing', async () => {
+  it("top ratings a citizen's service apart raise nothing", async () => {
     const e = await setup('2026-10-08T09:00:00');
     for (let i = 0; i < 10; i++) {
       store(e, { window: '01', level: 5 });
@@ -202,7 +259,7 @@ describe('misuse alerts', () => {
     expect(alertsOf(e)).toEqual([{ window: '02', kind: 'sessionless', bad: 5 }]);
   });
 
-  it('a window far above the hall\'s 满意率 with most presses flagged raises an alert; a clean window at the same rate does not', async () => {
+  it("a window far above the hall's 满意率 with most presses flagged raises an alert; a clean window at the same rate does not", async () => {
     const e = await setup('2026-10-08T09:00:00', { misuseAlerts: { burst: { min: 100 } } });
     // The hall: window 03 at 50 % satisfied.
     for (let i = 0; i < 10; i++) {
@@ -229,7 +286,11 @@ describe('misuse alerts', () => {
     for (let i = 0; i < 3; i++) store(e, { window: '01', level: 1 });
     e.clock.t += 60_000;
     e.web.syncNow();
-    expect(alertsOf(e).map((a) => a.kind).sort()).toEqual(['burst', 'count']);
+    expect(
+      alertsOf(e)
+        .map((a) => a.kind)
+        .sort(),
+    ).toEqual(['burst', 'count']);
     expect(() => MisuseRuleSchema.parse({ burst: { min: 1 } })).toThrow();
   });
 });
@@ -261,13 +322,25 @@ describe('a 差评 still without a reason gets a task on its work order (Ankang 
     const withReason = store(e, { window: '02', level: 2, reasons: ['213'] });
     e.web.syncNow();
     const order = e.web.workOrders.byRating(without)!;
-    expect(e.web.workOrders.trail(order.id)[0]).toMatchObject({ action: 'create', note: REASON_TASK_NOTE, data: { task: 'obtain-reason' } });
+    expect(e.web.workOrders.trail(order.id)[0]).toMatchObject({
+      action: 'create',
+      note: REASON_TASK_NOTE,
+      data: { task: 'obtain-reason' },
+    });
     expect(e.web.workOrders.trail(e.web.workOrders.byRating(withReason)!.id)[0]).toMatchObject({ note: null });
     // The trail is still a valid hash chain with the task in it; the order page shows the task.
     expect(e.web.workOrders.verifyTrail()).toBeNull();
     await e.web.users.add('test', { name: 'viewer2', role: 'viewer', password: 'viewer-password-2' });
-    const login = await e.app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'viewer2', password: 'viewer-password-2' } });
-    const page = await e.app.inject({ method: 'GET', url: `/workorders/${order.id}`, headers: { cookie: String(login.headers['set-cookie']).split(';')[0]! } });
+    const login = await e.app.inject({
+      method: 'POST',
+      url: '/api/hall/login',
+      payload: { name: 'viewer2', password: 'viewer-password-2' },
+    });
+    const page = await e.app.inject({
+      method: 'GET',
+      url: `/workorders/${order.id}`,
+      headers: { cookie: String(login.headers['set-cookie']).split(';')[0]! },
+    });
     expect(page.body).toContain('id="reason-task"');
   });
 });

@@ -40,7 +40,13 @@ describe('转办: handing a 差评 on (12345, a department)', () => {
     expect(d.ok).toBe(true);
     if (!d.ok) return;
     expect(d.next).toMatchObject({ state: 'closed', outcome: 'handed-off', dueAt: null, version: o.version + 1 });
-    expect(d.event).toMatchObject({ action: 'hand-off', from: 'rectifying', to: 'closed', note: '属部门政策问题，本大厅无法解决', data: { target: '12345' } });
+    expect(d.event).toMatchObject({
+      action: 'hand-off',
+      from: 'rectifying',
+      to: 'closed',
+      note: '属部门政策问题，本大厅无法解决',
+      data: { target: '12345' },
+    });
   });
 
   it('is refused when no destination is configured, and not offered', () => {
@@ -58,9 +64,16 @@ describe('转办: handing a 差评 on (12345, a department)', () => {
     const appealed = run(withHandoff, [{ type: 'appeal', note: '误评' }]);
     expect(refused(withHandoff, appealed, handOff)).toBe('invalid-transition');
     expect(allowedActions(appealed, 'admin', true)).not.toContain('hand-off');
-    const invalid = run(withHandoff, [{ type: 'appeal', note: '误评' }, { type: 'judge', outcome: 'invalid', note: '属误评' }]);
+    const invalid = run(withHandoff, [
+      { type: 'appeal', note: '误评' },
+      { type: 'judge', outcome: 'invalid', note: '属误评' },
+    ]);
     expect(refused(withHandoff, invalid, handOff)).toBe('invalid-transition');
-    const resolved = run(withHandoff, [{ type: 'confirm', class: 'simple' }, { type: 'rectify', note: '已整改' }, { type: 'revisit', satisfied: true, note: '满意' }]);
+    const resolved = run(withHandoff, [
+      { type: 'confirm', class: 'simple' },
+      { type: 'rectify', note: '已整改' },
+      { type: 'revisit', satisfied: true, note: '满意' },
+    ]);
     expect(refused(withHandoff, resolved, handOff)).toBe('invalid-transition');
     expect(allowedActions(resolved, 'supervisor', true)).toEqual([]);
     const handed = run(withHandoff, [handOff]);
@@ -68,7 +81,11 @@ describe('转办: handing a 差评 on (12345, a department)', () => {
   });
 
   it('is allowed after the order closed unresolved (still unsatisfied at the revisit, no redo left), and offered only then', () => {
-    const unresolved = run(jilin, [{ type: 'confirm', class: 'general' }, { type: 'rectify', note: '已整改' }, { type: 'revisit', satisfied: false, note: '仍不满意' }]);
+    const unresolved = run(jilin, [
+      { type: 'confirm', class: 'general' },
+      { type: 'rectify', note: '已整改' },
+      { type: 'revisit', satisfied: false, note: '仍不满意' },
+    ]);
     expect(unresolved).toMatchObject({ state: 'closed', outcome: 'unresolved' });
     expect(allowedActions(unresolved, 'supervisor', true)).toEqual(['hand-off']);
     expect(allowedActions(unresolved, 'viewer', true)).toEqual([]);
@@ -92,7 +109,9 @@ describe('the milestones each step reports to the province', () => {
   });
   it('an appeal decided: upheld goes on to rectification; invalid also closes the order', () => {
     const appealed: Command[] = [{ type: 'appeal', note: '误评' }];
-    expect(step(without, appealed, { type: 'judge', outcome: 'upheld', note: '差评有效' })).toEqual([{ type: 'appeal-decided', result: 'upheld' }]);
+    expect(step(without, appealed, { type: 'judge', outcome: 'upheld', note: '差评有效' })).toEqual([
+      { type: 'appeal-decided', result: 'upheld' },
+    ]);
     expect(step(without, appealed, { type: 'judge', outcome: 'invalid', note: '属误评' })).toEqual([
       { type: 'appeal-decided', result: 'invalid' },
       { type: 'closed', result: 'invalid' },
@@ -108,6 +127,8 @@ describe('the milestones each step reports to the province', () => {
       { type: 'closed', result: 'resolved' },
     ]);
     // Ankang: an unsatisfied revisit sends it back for one redo, the order stays open.
-    expect(step(without, revisit, { type: 'revisit', satisfied: false, note: '不满意' })).toEqual([{ type: 'revisited', result: 'unsatisfied' }]);
+    expect(step(without, revisit, { type: 'revisit', satisfied: false, note: '不满意' })).toEqual([
+      { type: 'revisited', result: 'unsatisfied' },
+    ]);
   });
 });

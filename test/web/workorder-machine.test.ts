@@ -4,7 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WorkingDayCalendar } from '../../hub/calendar/working-days.js';
-import { allowedActions, decide, isOverdue, newOrder, type Actor, type Command, type Order, type Policy } from '../../hub/workorders/machine.js';
+import {
+  allowedActions,
+  decide,
+  isOverdue,
+  newOrder,
+  type Actor,
+  type Command,
+  type Order,
+  type Policy,
+} from '../../hub/workorders/machine.js';
 import { PROFILES, deadline } from '../../hub/workorders/policy.js';
 
 const cal = new WorkingDayCalendar();
@@ -43,7 +52,8 @@ describe('Ankang profile (working days, from receipt)', () => {
   });
 
   it('simple 5, general 10, consultation 15 working days from receipt', () => {
-    const at = (cls: 'simple' | 'general' | 'consultation') => run(p, fresh(), [[{ type: 'confirm', class: cls }, sup, '2026-10-08T09:00:00']]);
+    const at = (cls: 'simple' | 'general' | 'consultation') =>
+      run(p, fresh(), [[{ type: 'confirm', class: cls }, sup, '2026-10-08T09:00:00']]);
     expect(at('simple').dueAt).toBe(china('2026-10-14T00:00:00')); // Oct 8, 9, 10(调休), 12, 13
     expect(at('general').dueAt).toBe(china('2026-10-21T00:00:00')); // … 14, 15, 16, 19, 20
     expect(at('consultation').dueAt).toBe(china('2026-10-28T00:00:00')); // … 21, 22, 23, 26, 27
@@ -142,7 +152,9 @@ describe('Hubei profile (verify in 24 hours, rectify in 15 days from verificatio
     expect(o.dueAt).toBe(china('2026-10-02T10:30:00'));
   });
   it('rectify within 15 calendar days of the verification, and extend once', () => {
-    const o = run(p, newOrder(china('2026-10-01T10:30:00'), p).order, [[{ type: 'confirm', class: 'general' }, sup, '2026-10-02T09:00:00']]);
+    const o = run(p, newOrder(china('2026-10-01T10:30:00'), p).order, [
+      [{ type: 'confirm', class: 'general' }, sup, '2026-10-02T09:00:00'],
+    ]);
     expect(o.dueAt).toBe(china('2026-10-18T00:00:00')); // Oct 3 … Oct 17
     const ext = run(p, o, [[{ type: 'extend', amount: 10, note: '需省里协调' }, sup, '2026-10-10T09:00:00']]);
     expect(ext.dueAt).toBe(china('2026-10-28T00:00:00'));

@@ -75,7 +75,10 @@ export interface Box {
 /** Screens that get a full refresh every time: they stay up long, so they must be clean. */
 const FULL_SCREENS: ReadonlySet<Screen> = new Set(['idle', 'paused', 'out-of-service']);
 
-export abstract class EpaperDisplay extends EventEmitter<{ fault: [string]; recover: [string]; refreshed: [RefreshInfo]; transferred: [Screen] }> implements DisplayDriver {
+export abstract class EpaperDisplay
+  extends EventEmitter<{ fault: [string]; recover: [string]; refreshed: [RefreshInfo]; transferred: [Screen] }>
+  implements DisplayDriver
+{
   readonly name = 'epaper';
   /** The BUSY level that means "working". */
   protected abstract readonly busyLevel: 0 | 1;
@@ -117,7 +120,10 @@ export abstract class EpaperDisplay extends EventEmitter<{ fault: [string]; reco
   }
 
   async start(): Promise<void> {
-    this.pins = this.o.gpio === 'gpiod' ? await GpiodPanelPins.open(this.o.pins, { chip: this.o.gpiodChip ?? 'gpiochip0' }) : await SysfsPanelPins.open(this.o.pins, this.o.sysfs ?? {});
+    this.pins =
+      this.o.gpio === 'gpiod'
+        ? await GpiodPanelPins.open(this.o.pins, { chip: this.o.gpiodChip ?? 'gpiochip0' })
+        : await SysfsPanelPins.open(this.o.pins, this.o.sysfs ?? {});
     try {
       await this.spi.open();
     } catch (e) {

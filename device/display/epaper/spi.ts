@@ -19,7 +19,15 @@ export const openSpiDevice: SpiOpener = async (bus, device, options) => {
   // A CommonJS module: its functions are on the default export under ESM.
   const spi = (await import('spi-device')).default;
   return new Promise<SpiLike>((resolve, reject) => {
-    const d: SpiDevice = spi.open(bus, device, options, (err) => (err ? reject(new Error(`cannot open /dev/spidev${bus}.${device}: ${err.message} (is SPI enabled? dtparam=spi=on in /boot/firmware/config.txt)`)) : resolve(d)));
+    const d: SpiDevice = spi.open(bus, device, options, (err) =>
+      err
+        ? reject(
+            new Error(
+              `cannot open /dev/spidev${bus}.${device}: ${err.message} (is SPI enabled? dtparam=spi=on in /boot/firmware/config.txt)`,
+            ),
+          )
+        : resolve(d),
+    );
   });
 };
 

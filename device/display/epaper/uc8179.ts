@@ -48,7 +48,17 @@ export class Uc8179Display extends EpaperDisplay {
     await this.command(0xe0, [0x02]);
     await this.command(0xe5, [0x6e]);
     await this.command(0x91);
-    await this.command(0x90, [box.x0 >> 8, box.x0 & 0xff, box.x1 >> 8, box.x1 & 0xff, box.y0 >> 8, box.y0 & 0xff, box.y1 >> 8, box.y1 & 0xff, 0x01]);
+    await this.command(0x90, [
+      box.x0 >> 8,
+      box.x0 & 0xff,
+      box.x1 >> 8,
+      box.x1 & 0xff,
+      box.y0 >> 8,
+      box.y0 & 0xff,
+      box.y1 >> 8,
+      box.y1 & 0xff,
+      0x01,
+    ]);
     await this.command(0x13, boxBytes(img, box));
     this.transferred();
     await this.command(0x12);

@@ -4,7 +4,10 @@ import { mapQueued } from '../../forwarder/messages.js';
 import { countsByKind, forwardingCounts, listRejected, queuedEvaluation, repush } from '../../forwarder/queue.js';
 import { HttpError, useZod, type ApiDeps } from '../server.js';
 
-const RejectedQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), before: z.coerce.number().int().optional() });
+const RejectedQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: z.coerce.number().int().optional(),
+});
 
 /**
  * Forwarding to the province, for hall IT: the backlog and the link, the evaluations the
@@ -21,7 +24,13 @@ export async function forwardingRoutes(app: FastifyInstance, d: ApiDeps): Promis
   app.get('/api/forwarding', { onRequest: d.allow('viewer') }, async () => {
     const c = forwardingCounts(d.db);
     // Per kind (evaluations, work-order milestones, invalidations) and the hand-off destination's own queue.
-    return { enabled: !!d.forwarder, ...c, link: d.forwarder?.status() ?? null, kinds: countsByKind(d.db), handoff: { ...forwardingCounts(d.db, Date.now(), 'handoff'), kinds: countsByKind(d.db, 'handoff') } };
+    return {
+      enabled: !!d.forwarder,
+      ...c,
+      link: d.forwarder?.status() ?? null,
+      kinds: countsByKind(d.db),
+      handoff: { ...forwardingCounts(d.db, Date.now(), 'handoff'), kinds: countsByKind(d.db, 'handoff') },
+    };
   });
 
   app.get('/api/forwarding/rejected', { onRequest: d.allow('viewer'), schema: { querystring: RejectedQuery } }, async (req) => {
@@ -46,7 +55,12 @@ export async function forwardingRoutes(app: FastifyInstance, d: ApiDeps): Promis
   });
 
   app.post('/api/forwarding/repush', { onRequest: d.allow() }, async (req) => {
-    const b = z.union([z.object({ ids: z.array(z.string().min(1).max(128)).min(1).max(10_000) }).strict(), z.object({ all: z.literal(true) }).strict()]).parse(req.body);
+    const b = z
+      .union([
+        z.object({ ids: z.array(z.string().min(1).max(128)).min(1).max(10_000) }).strict(),
+        z.object({ all: z.literal(true) }).strict(),
+      ])
+      .parse(req.body);
     const done = repush(d.db, 'all' in b ? 'all' : b.ids, 'api');
     d.log.info({ count: done.length }, 're-pushed rejected evaluations');
     d.forwarder?.retryNow();

@@ -11,8 +11,22 @@ import { useZod, type ApiDeps } from '../server.js';
 export async function hallRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
   useZod(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.get('/api/hall/settings', { onRequest: d.allow('viewer', 'queue-system'), schema: { summary: 'The hall-wide device settings' } }, async () => ({ hall: d.registry.hall, settings: d.registry.hallSettings() }));
-  r.put('/api/hall/settings', { onRequest: d.allow('admin'), schema: { body: HallSettingsSchema, summary: 'Replace the hall-wide device settings (e.g. load the province\'s reason catalogue); changed configs are pushed' } }, async (req) => ({
-    changed: d.ops.setHallSettings(req.body),
-  }));
+  r.get(
+    '/api/hall/settings',
+    { onRequest: d.allow('viewer', 'queue-system'), schema: { summary: 'The hall-wide device settings' } },
+    async () => ({ hall: d.registry.hall, settings: d.registry.hallSettings() }),
+  );
+  r.put(
+    '/api/hall/settings',
+    {
+      onRequest: d.allow('admin'),
+      schema: {
+        body: HallSettingsSchema,
+        summary: "Replace the hall-wide device settings (e.g. load the province's reason catalogue); changed configs are pushed",
+      },
+    },
+    async (req) => ({
+      changed: d.ops.setHallSettings(req.body),
+    }),
+  );
 }

@@ -7,8 +7,12 @@ import type { ApiDeps } from '../server.js';
  * sends the token with `authorization: { credentials_file: … }` in its scrape config.
  */
 export async function metricsRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
-  app.get('/metrics', { onRequest: d.allow('viewer'), schema: { summary: 'Prometheus metrics (token with role viewer or admin)' } }, async (_req, reply) => {
-    reply.header('content-type', d.metrics.registry.contentType);
-    return d.metrics.registry.metrics();
-  });
+  app.get(
+    '/metrics',
+    { onRequest: d.allow('viewer'), schema: { summary: 'Prometheus metrics (token with role viewer or admin)' } },
+    async (_req, reply) => {
+      reply.header('content-type', d.metrics.registry.contentType);
+      return d.metrics.registry.metrics();
+    },
+  );
 }

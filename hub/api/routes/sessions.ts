@@ -9,7 +9,11 @@ import { useZod, type ApiDeps } from '../server.js';
 const Text = (max: number) => displayText(max);
 const OpenBody = z
   .object({
-    id: z.string().regex(ID_PATTERN).optional().describe('your id for this session (retrying with the same id and content is safe); default: a new UUIDv7'),
+    id: z
+      .string()
+      .regex(ID_PATTERN)
+      .optional()
+      .describe('your id for this session (retrying with the same id and content is safe); default: a new UUIDv7'),
     window: Text(32).describe('the window where the case was finished'),
     device: z.string().regex(ID_PATTERN).optional().describe('only needed if the window has more than one device'),
     cases: z.array(Text(64)).min(1).max(50).describe('办件编号: one case, or a batch handled together that gets one rating'),
@@ -34,19 +38,44 @@ export async function sessionsRoutes(app: FastifyInstance, d: ApiDeps): Promise<
   useZod(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
 
-  r.post('/api/sessions', { onRequest: d.allow('queue-system'), schema: { body: OpenBody, summary: 'A case is finished at a window: open a rating session on its device' } }, async (req, reply) => {
-    const res = d.ops.openSession(req.body);
-    reply.code(res.created ? 201 : 200);
-    return { session: res.session, delivered: res.delivered };
-  });
+  r.post(
+    '/api/sessions',
+    {
+      onRequest: d.allow('queue-system'),
+      schema: { body: OpenBody, summary: 'A case is finished at a window: open a rating session on its device' },
+    },
+    async (req, reply) => {
+      const res = d.ops.openSession(req.body);
+      reply.code(res.created ? 201 : 200);
+      return { session: res.session, delivered: res.delivered };
+    },
+  );
 
-  r.post('/api/sessions/:id/cancel', { onRequest: d.allow('queue-system'), schema: { params: IdParams, summary: 'Withdraw an open session (no rating expected, no default made)' } }, async (req) => ({ session: d.ops.cancelSession(req.params.id) }));
+  r.post(
+    '/api/sessions/:id/cancel',
+    {
+      onRequest: d.allow('queue-system'),
+      schema: { params: IdParams, summary: 'Withdraw an open session (no rating expected, no default made)' },
+    },
+    async (req) => ({ session: d.ops.cancelSession(req.params.id) }),
+  );
 
-  r.get('/api/sessions/:id', { onRequest: d.allow('viewer', 'queue-system'), schema: { params: IdParams, summary: 'A session, its outcome and the evaluation that counts' } }, async (req) => {
-    const s = d.sessions.get(req.params.id);
-    if (!s) throw new SessionError('not-found', `no session ${req.params.id}`);
-    return { session: s };
-  });
+  r.get(
+    '/api/sessions/:id',
+    {
+      onRequest: d.allow('viewer', 'queue-system'),
+      schema: { params: IdParams, summary: 'A session, its outcome and the evaluation that counts' },
+    },
+    async (req) => {
+      const s = d.sessions.get(req.params.id);
+      if (!s) throw new SessionError('not-found', `no session ${req.params.id}`);
+      return { session: s };
+    },
+  );
 
-  r.get('/api/sessions', { onRequest: d.allow('viewer', 'queue-system'), schema: { querystring: ListQuery, summary: 'Recent sessions, newest first' } }, async (req) => ({ sessions: d.sessions.list(req.query) }));
+  r.get(
+    '/api/sessions',
+    { onRequest: d.allow('viewer', 'queue-system'), schema: { querystring: ListQuery, summary: 'Recent sessions, newest first' } },
+    async (req) => ({ sessions: d.sessions.list(req.query) }),
+  );
 }

@@ -7,7 +7,9 @@ export async function statsRoutes(app: FastifyInstance, d: ApiDeps): Promise<voi
     const one = <T>(sql: string) => d.db.prepare<[], T>(sql).get()!;
     const stored = one<{ n: number; ratings: number }>("SELECT count(*) AS n, coalesce(sum(kind = 'rating'), 0) AS ratings FROM ratings");
     const fq = d.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue GROUP BY state').all();
-    const rejections = d.db.prepare<[], { reason: string; n: number }>('SELECT reason, count(*) AS n FROM rejections GROUP BY reason').all();
+    const rejections = d.db
+      .prepare<[], { reason: string; n: number }>('SELECT reason, count(*) AS n FROM rejections GROUP BY reason')
+      .all();
     const backlog = d.forwarder?.backlog() ?? { count: fq.find((r) => r.state === 'pending')?.n ?? 0, oldestEnqueuedAt: null };
     return {
       stored: stored.n,

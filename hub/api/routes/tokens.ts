@@ -11,15 +11,27 @@ const NameParams = z.object({ name: z.string().min(1).max(64) });
 export async function tokensRoutes(app: FastifyInstance, d: ApiDeps): Promise<void> {
   useZod(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.post('/api/tokens', { onRequest: d.allow('admin'), schema: { body: CreateBody, summary: 'Create an API token; the secret is in this answer only' } }, async (req, reply) => {
-    const token = d.tokens.create(req.body.name, req.body.role);
-    reply.code(201);
-    return { name: req.body.name, role: req.body.role, token };
-  });
-  r.get('/api/tokens', { onRequest: d.allow('admin'), schema: { summary: 'API tokens (names and roles, never the secrets)' } }, async () => ({ tokens: d.tokens.list() }));
-  r.post('/api/tokens/:name/revoke', { onRequest: d.allow('admin'), schema: { params: NameParams, summary: 'Revoke the tokens with this name' } }, async (req) => {
-    const n = d.tokens.revoke(req.params.name);
-    if (n === 0) throw new HttpError(404, 'not-found', `no live token named ${req.params.name}`);
-    return { revoked: n };
-  });
+  r.post(
+    '/api/tokens',
+    { onRequest: d.allow('admin'), schema: { body: CreateBody, summary: 'Create an API token; the secret is in this answer only' } },
+    async (req, reply) => {
+      const token = d.tokens.create(req.body.name, req.body.role);
+      reply.code(201);
+      return { name: req.body.name, role: req.body.role, token };
+    },
+  );
+  r.get(
+    '/api/tokens',
+    { onRequest: d.allow('admin'), schema: { summary: 'API tokens (names and roles, never the secrets)' } },
+    async () => ({ tokens: d.tokens.list() }),
+  );
+  r.post(
+    '/api/tokens/:name/revoke',
+    { onRequest: d.allow('admin'), schema: { params: NameParams, summary: 'Revoke the tokens with this name' } },
+    async (req) => {
+      const n = d.tokens.revoke(req.params.name);
+      if (n === 0) throw new HttpError(404, 'not-found', `no live token named ${req.params.name}`);
+      return { revoked: n };
+    },
+  );
 }

@@ -17,7 +17,12 @@ function refusal(message: string, returnCode: number): AuthenticateError {
  * authorised like a publish, at connect time (as mosquitto 2 does): a will aimed anywhere but
  * the device's own status topic, or larger than a status, is refused with "not authorized" (5).
  */
-export function authenticateHook(registry: Registry, connections: Connections, log: Logger, onDenied: OnDenied): NonNullable<AedesOptions['authenticate']> {
+export function authenticateHook(
+  registry: Registry,
+  connections: Connections,
+  log: Logger,
+  onDenied: OnDenied,
+): NonNullable<AedesOptions['authenticate']> {
   return (client, username, password, done) => {
     const id = client.id;
     if (!username || !password) {
@@ -31,10 +36,16 @@ export function authenticateHook(registry: Registry, connections: Connections, l
     const will = (client as unknown as { _will?: { topic: string; payload: Buffer } | null })._will;
     if (will) {
       const acl = checkPublish(registry.hall, id, will.topic);
-      const reason = !acl.ok ? `will-${acl.reason}` : acl.kind !== 'status' ? 'will-not-status' : will.payload.length > MAX_BYTES.status ? 'will-oversized' : null;
+      const reason = !acl.ok
+        ? `will-${acl.reason}`
+        : acl.kind !== 'status'
+          ? 'will-not-status'
+          : will.payload.length > MAX_BYTES.status
+            ? 'will-oversized'
+            : null;
       if (reason) {
         onDenied({ action: 'will', client: id, reason, topic: will.topic.slice(0, 200) });
-        return done(refusal('last will must be the device\'s own status', 5), false);
+        return done(refusal("last will must be the device's own status", 5), false);
       }
     }
     registry

@@ -59,7 +59,13 @@ export function authorizePublishHook(o: AuthorizePublishOptions): NonNullable<Ae
       }
       if (!acl.ok) {
         const parsedKind = packet.topic.split('/')[4];
-        o.onDenied({ action: 'publish', client: client.id, reason: acl.reason, topic: packet.topic.slice(0, 200), ...(parsedKind === 'rating' ? { kind: 'rating' as const } : {}) });
+        o.onDenied({
+          action: 'publish',
+          client: client.id,
+          reason: acl.reason,
+          topic: packet.topic.slice(0, 200),
+          ...(parsedKind === 'rating' ? { kind: 'rating' as const } : {}),
+        });
         drop(packet);
         return done(null);
       }
@@ -73,7 +79,15 @@ export function authorizePublishHook(o: AuthorizePublishOptions): NonNullable<Ae
         return done(null);
       }
       if (packet.payload.length > MAX_BYTES[kind!]) {
-        o.onDenied({ action: 'publish', client: client.id, reason: 'oversized', topic: packet.topic, kind, detail: `${packet.payload.length} bytes; the limit is ${MAX_BYTES[kind!]}`, ...(kind === 'rating' ? { payload: packet.payload as Buffer } : {}) });
+        o.onDenied({
+          action: 'publish',
+          client: client.id,
+          reason: 'oversized',
+          topic: packet.topic,
+          kind,
+          detail: `${packet.payload.length} bytes; the limit is ${MAX_BYTES[kind!]}`,
+          ...(kind === 'rating' ? { payload: packet.payload as Buffer } : {}),
+        });
         drop(packet);
         return done(null);
       }

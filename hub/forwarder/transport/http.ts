@@ -50,14 +50,22 @@ export class HttpTransport implements Transport {
       const res = await request((route && this.o.endpoints?.[route.stream]) || this.o.url, {
         method: 'POST',
         dispatcher: this.agent,
-        headers: { 'content-type': 'application/json; charset=utf-8', ...this.o.headers, ...authHeaders(this.o.auth ?? { kind: 'none' }, body, this.now()) },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          ...this.o.headers,
+          ...authHeaders(this.o.auth ?? { kind: 'none' }, body, this.now()),
+        },
         body,
         signal: AbortSignal.any([signal, timeout]),
       });
       const text = await res.body.text();
       return classifyHttpReply(route?.profile ?? this.o.profile, res.statusCode, res.headers, text, this.now());
     } catch (e) {
-      const c = classifyError(timeout.aborted && !signal.aborted ? Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { name: 'TimeoutError' }) : e);
+      const c = classifyError(
+        timeout.aborted && !signal.aborted
+          ? Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { name: 'TimeoutError' })
+          : e,
+      );
       return { kind: 'failed', ...c };
     }
   }

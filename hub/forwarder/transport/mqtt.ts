@@ -77,7 +77,8 @@ export class MqttTransport implements Transport {
       this.subscribed = false;
       if (!o.replyTopic) return void (this.subscribed = true);
       this.client.subscribe(o.replyTopic, { qos: 1 }, (err, granted) => {
-        if (err || granted?.some((g) => g.qos === 128)) return o.log.error({ err, topic: o.replyTopic }, 'cannot subscribe to the province reply topic');
+        if (err || granted?.some((g) => g.qos === 128))
+          return o.log.error({ err, topic: o.replyTopic }, 'cannot subscribe to the province reply topic');
         this.subscribed = true;
       });
     });
@@ -112,7 +113,12 @@ export class MqttTransport implements Transport {
   }
 
   send(body: string, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
-    if (!this.client.connected || !this.subscribed) return Promise.resolve({ kind: 'failed', failure: 'connection', message: `not connected to the provincial broker (${this.o.urls.join(', ')})` });
+    if (!this.client.connected || !this.subscribed)
+      return Promise.resolve({
+        kind: 'failed',
+        failure: 'connection',
+        message: `not connected to the provincial broker (${this.o.urls.join(', ')})`,
+      });
     return new Promise<SendOutcome>((resolve) => {
       const w: Waiter = { profile: route?.profile ?? this.o.profile, keys: new Set(keys), results: new Map(), finish: () => done() };
       let settled = false;

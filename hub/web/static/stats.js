@@ -10,7 +10,15 @@
     data: {
       labels: trend.map((p) => p.period),
       datasets: [
-        ...labels.map((label, i) => ({ type: 'bar', label, data: trend.map((p) => p.n[i]), backgroundColor: colours[i], stack: 'levels', yAxisID: 'y', order: 2 })),
+        ...labels.map((label, i) => ({
+          type: 'bar',
+          label,
+          data: trend.map((p) => p.n[i]),
+          backgroundColor: colours[i],
+          stack: 'levels',
+          yAxisID: 'y',
+          order: 2,
+        })),
         {
           type: 'line',
           label: '满意率',

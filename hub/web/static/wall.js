@@ -5,7 +5,15 @@
   const data = JSON.parse(document.getElementById('wall-data').textContent);
   const LEVELS = { 5: '非常满意', 4: '满意', 3: '基本满意', 2: '不满意', 1: '非常不满意' };
   const STATE = { online: '在线', offline: '离线', paused: '暂停', never: '未上线', revoked: '已停用' };
-  const FLAGS = { 'no-session': '无会话', 'walk-up': '自助', 'no-reason': '未选原因', 'too-soon': '过快', repeated: '重复按键', 'attribution-mismatch': '归属不符', 'rate-exceeded': '超频' };
+  const FLAGS = {
+    'no-session': '无会话',
+    'walk-up': '自助',
+    'no-reason': '未选原因',
+    'too-soon': '过快',
+    repeated: '重复按键',
+    'attribution-mismatch': '归属不符',
+    'rate-exceeded': '超频',
+  };
   const MODE = { idle: '待机', prompt: '请评价', reasons: '选择原因', thanks: '致谢', paused: '暂停服务', 'out-of-service': '停止服务' };
   const tiles = new Map(data.tiles.map((t) => [t.id, t]));
   let summary = data.summary;
@@ -53,7 +61,9 @@
     last.dataset.role = 'last';
     d.append(last);
     const meta = [];
-    meta.push(`今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}${t.today.misuse ? `，异常不计入 ${t.today.misuse}` : ''}`);
+    meta.push(
+      `今日 ${t.today.total} 条${t.today.bad ? `，差评 ${t.today.bad}` : ''}${t.today.misuse ? `，异常不计入 ${t.today.misuse}` : ''}`,
+    );
     if (t.backlog) meta.push(`待上传 ${t.backlog}`);
     if (t.mode && t.online && !t.paused) meta.push(MODE[t.mode] || t.mode);
     if (t.statusAt && !t.online) meta.push(`最后在线 ${ago(t.statusAt)}`);
@@ -88,21 +98,25 @@
       return d;
     };
     const sat = s.today.satisfaction === null ? '—' : `${(s.today.satisfaction * 100).toFixed(1)}%`;
-    document.getElementById('kpis').replaceChildren(
-      k(`${s.online}/${s.devices}`, '设备在线', s.offline ? 'bad' : 'good', 'k-online'),
-      k(s.paused, '暂停', '', 'k-paused'),
-      k(s.today.total, '今日评价', '', 'k-today'),
-      k(sat, '今日满意率', '', 'k-sat'),
-      k(s.today.bad, '今日差评', s.today.bad ? 'bad' : '', 'k-bad'),
-      k(s.orders.open, '未办结工单', '', 'k-open'),
-      k(s.orders.overdue, '超期工单', s.orders.overdue ? 'bad' : '', 'k-overdue'),
-    );
+    document
+      .getElementById('kpis')
+      .replaceChildren(
+        k(`${s.online}/${s.devices}`, '设备在线', s.offline ? 'bad' : 'good', 'k-online'),
+        k(s.paused, '暂停', '', 'k-paused'),
+        k(s.today.total, '今日评价', '', 'k-today'),
+        k(sat, '今日满意率', '', 'k-sat'),
+        k(s.today.bad, '今日差评', s.today.bad ? 'bad' : '', 'k-bad'),
+        k(s.orders.open, '未办结工单', '', 'k-open'),
+        k(s.orders.overdue, '超期工单', s.orders.overdue ? 'bad' : '', 'k-overdue'),
+      );
     const bar = document.getElementById('alert-bar');
     const open = alerts.filter((a) => !a.ackedAt);
     if (open.length) {
       bar.hidden = false;
       // 差评 clusters say how many; misuse alerts carry their own words.
-      bar.replaceChildren(el('span', '', `⚠ 预警：${open.map((a) => `${a.window} 号窗口 ${a.detail || `${a.minutes} 分钟内差评 ${a.bad} 条`}`).join('；')} `));
+      bar.replaceChildren(
+        el('span', '', `⚠ 预警：${open.map((a) => `${a.window} 号窗口 ${a.detail || `${a.minutes} 分钟内差评 ${a.bad} 条`}`).join('；')} `),
+      );
       const a = el('a', '', '查看');
       a.href = '/alerts';
       bar.append(a);
@@ -133,7 +147,10 @@
   }
 
   function tickClock() {
-    document.getElementById('clock').textContent = new Date(now()).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
+    document.getElementById('clock').textContent = new Date(now()).toLocaleTimeString('zh-CN', {
+      timeZone: 'Asia/Shanghai',
+      hour12: false,
+    });
   }
 
   renderTiles();
@@ -160,10 +177,11 @@
   es.addEventListener('rating', (e) => {
     const r = JSON.parse(e.data);
     addFeed(r, true);
-    for (const t of tiles.values()) if (t.window === r.window) {
-      t.lastRating = { level: r.level, at: r.at };
-      updateTile(t, true);
-    }
+    for (const t of tiles.values())
+      if (t.window === r.window) {
+        t.lastRating = { level: r.level, at: r.at };
+        updateTile(t, true);
+      }
   });
   es.addEventListener('alert', (e) => {
     alerts = [JSON.parse(e.data), ...alerts];

@@ -126,7 +126,10 @@ export class FakeEpaperPanel {
   private powerOn(): void {
     const { width, height } = this.o;
     this.ramStride = Math.ceil(Math.max(width, 176) / 8);
-    this.ram = { bw: new Uint8Array(this.ramStride * Math.max(height, 300)).fill(0x5a), red: new Uint8Array(this.ramStride * Math.max(height, 300)).fill(0xa5) };
+    this.ram = {
+      bw: new Uint8Array(this.ramStride * Math.max(height, 300)).fill(0x5a),
+      red: new Uint8Array(this.ramStride * Math.max(height, 300)).fill(0xa5),
+    };
     this.oldRam = new Uint8Array(Math.ceil(width / 8) * height).fill(0x3c);
     this.newRam = new Uint8Array(Math.ceil(width / 8) * height).fill(0xc3);
   }
@@ -267,7 +270,13 @@ export class FakeEpaperPanel {
       if (c === 0x00) this.psr = p[0]!;
       else if (c === 0x61) this.tres = { w: (p[0]! << 8) | p[1]!, h: (p[2]! << 8) | p[3]! };
       else if (c === 0x50) this.cdi = [p[0]!, p[1]!];
-      else if (c === 0x90) this.ptl = { hs: ((p[0]! << 8) | p[1]!) & 0x3f8, he: (((p[2]! << 8) | p[3]!) & 0x3f8) | 7, vs: ((p[4]! << 8) | p[5]!) & 0x3ff, ve: ((p[6]! << 8) | p[7]!) & 0x3ff };
+      else if (c === 0x90)
+        this.ptl = {
+          hs: ((p[0]! << 8) | p[1]!) & 0x3f8,
+          he: (((p[2]! << 8) | p[3]!) & 0x3f8) | 7,
+          vs: ((p[4]! << 8) | p[5]!) & 0x3ff,
+          ve: ((p[6]! << 8) | p[7]!) & 0x3ff,
+        };
       else if (c === 0xe0) this.tsfix = (p[0]! & 0x02) !== 0;
       else if (c === 0x07) {
         if (p[0] === 0xa5) this.sleeping = true;
@@ -305,7 +314,8 @@ export class FakeEpaperPanel {
 
   private ssdImage(ram: Uint8Array): Bitmap {
     const img = blank(this.o.width, this.o.height);
-    for (let y = 0; y < this.o.height; y++) for (let x = 0; x < this.o.width; x++) setPixel(img, x, y, (ram[y * this.ramStride + (x >> 3)]! & (0x80 >> (x & 7))) === 0);
+    for (let y = 0; y < this.o.height; y++)
+      for (let x = 0; x < this.o.width; x++) setPixel(img, x, y, (ram[y * this.ramStride + (x >> 3)]! & (0x80 >> (x & 7))) === 0);
     return img;
   }
 
@@ -320,10 +330,18 @@ export class FakeEpaperPanel {
     if (partial) {
       const old = this.ssdImage(this.ram.red);
       const wrong = countDiff(old, this.glass);
-      if (wrong) this.errors.push(`partial update with RED (previous) RAM differing from the glass in ${wrong} pixels: those pixels get the wrong waveform`);
+      if (wrong)
+        this.errors.push(
+          `partial update with RED (previous) RAM differing from the glass in ${wrong} pixels: those pixels get the wrong waveform`,
+        );
     }
     this.glass = this.ssdImage(this.ram.bw);
-    this.refreshes.push({ kind: partial ? 'partial' : 'full', fast: partial, window: { x0: 0, x1: this.o.width - 1, y0: 0, y1: this.o.height - 1 }, glass: this.glass });
+    this.refreshes.push({
+      kind: partial ? 'partial' : 'full',
+      fast: partial,
+      window: { x0: 0, x1: this.o.width - 1, y0: 0, y1: this.o.height - 1 },
+      glass: this.glass,
+    });
     this.setBusy(this.o.refreshMs ?? 5);
   }
 
@@ -332,7 +350,7 @@ export class FakeEpaperPanel {
     const stride = this.tres.w >> 3;
     const ram = c === 0x10 ? this.oldRam : this.newRam;
     if (this.partialMode) {
-      const wBytes = ((this.ptl.he - this.ptl.hs + 1) >> 3) || 1;
+      const wBytes = (this.ptl.he - this.ptl.hs + 1) >> 3 || 1;
       const row = Math.floor(this.ptr / wBytes);
       const col = this.ptr % wBytes;
       const y = this.ptl.vs + row;
@@ -347,10 +365,11 @@ export class FakeEpaperPanel {
     const img = blank(this.o.width, this.o.height);
     const stride = this.tres.w >> 3;
     const oneIsBlack = (this.cdi[0]! & 0x01) === 0;
-    for (let y = 0; y < this.o.height; y++) for (let x = 0; x < this.o.width; x++) {
-      const bit = (ram[y * stride + (x >> 3)]! & (0x80 >> (x & 7))) !== 0;
-      setPixel(img, x, y, bit === oneIsBlack);
-    }
+    for (let y = 0; y < this.o.height; y++)
+      for (let x = 0; x < this.o.width; x++) {
+        const bit = (ram[y * stride + (x >> 3)]! & (0x80 >> (x & 7))) !== 0;
+        setPixel(img, x, y, bit === oneIsBlack);
+      }
     return img;
   }
 
@@ -358,9 +377,12 @@ export class FakeEpaperPanel {
     this.finish();
     if (!this.powered) this.errors.push('display refresh without power on (PON)');
     if ((this.psr & 0x10) === 0) this.errors.push('refresh in KWR (red) mode: PSR bit 4 must select KW');
-    if (this.tres.w !== this.o.width || this.tres.h !== this.o.height) this.errors.push(`resolution set to ${this.tres.w}×${this.tres.h}; the panel is ${this.o.width}×${this.o.height}`);
+    if (this.tres.w !== this.o.width || this.tres.h !== this.o.height)
+      this.errors.push(`resolution set to ${this.tres.w}×${this.tres.h}; the panel is ${this.o.width}×${this.o.height}`);
     const next = this.ucImage(this.newRam);
-    const win = this.partialMode ? { x0: this.ptl.hs, x1: this.ptl.he, y0: this.ptl.vs, y1: this.ptl.ve } : { x0: 0, x1: this.o.width - 1, y0: 0, y1: this.o.height - 1 };
+    const win = this.partialMode
+      ? { x0: this.ptl.hs, x1: this.ptl.he, y0: this.ptl.vs, y1: this.ptl.ve }
+      : { x0: 0, x1: this.o.width - 1, y0: 0, y1: this.o.height - 1 };
     if (this.partialMode) {
       const old = this.ucImage(this.oldRam);
       let wrong = 0;

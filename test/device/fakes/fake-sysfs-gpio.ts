@@ -73,7 +73,15 @@ export class FakeGpioBus {
           throw Object.assign(new Error(`EINVAL: invalid argument, write (export ${gpio})`), { code: 'EINVAL' });
         }
         if (bus.lines.get(gpio)?.exported) throw Object.assign(new Error(`EBUSY: resource busy, export ${gpio}`), { code: 'EBUSY' });
-        const l: Line = bus.lines.get(gpio) ?? { electrical: idle, direction, edge, activeLow: false, watchers: [], exported: true, writes: [] };
+        const l: Line = bus.lines.get(gpio) ?? {
+          electrical: idle,
+          direction,
+          edge,
+          activeLow: false,
+          watchers: [],
+          exported: true,
+          writes: [],
+        };
         Object.assign(l, { direction, edge, activeLow: options.activeLow ?? false, exported: true, watchers: [] });
         if (direction === 'high') l.electrical = l.activeLow ? 0 : 1;
         if (direction === 'low') l.electrical = l.activeLow ? 1 : 0;
