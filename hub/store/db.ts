@@ -11,6 +11,7 @@ import { ALERTS_MIGRATION } from '../stats/alerts.js';
 import { STATS_MIGRATION } from '../stats/facts.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
 import { USERS_MIGRATION } from '../users/audit.js';
+import { STAFF_LOGINS_MIGRATION } from '../users/login-sessions.js';
 import { WORKORDERS_MIGRATION } from '../workorders/store.js';
 
 /**
@@ -131,6 +132,8 @@ export const MIGRATIONS: string[] = [
   ATTRIBUTION_MIGRATION,
   // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
   FLAG_POLICY_MIGRATION,
+  // Issue 15: staff log-ins are not service sessions (staff_sessions → staff_logins).
+  STAFF_LOGINS_MIGRATION,
 ];
 
 export type Db = Database.Database;
