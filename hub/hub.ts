@@ -481,7 +481,11 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             alarms,
             web,
           },
-          { https: httpsOn ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy },
+          {
+            https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
+            trustProxy: config.http.trustProxy,
+            handshakeTimeoutMs: config.mqtt.limits.connectTimeoutMs,
+          },
         );
         await api.listen({ host: config.http.host, port: config.http.port });
         httpPort = (api.server.address() as { port: number }).port;
