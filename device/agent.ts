@@ -79,6 +79,8 @@ export interface AgentEvents {
   /** A record is durably in the outbox (a rating's thank-you is shown right after). */
   stored: [RatingRecord];
   frame: [Frame];
+  /** A new config from the hub was applied (also cached for the next boot). */
+  config: [DeviceConfig];
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -190,6 +192,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     writeFileAtomic(join(this.o.dataDir, CONFIG_CACHE_FILE), JSON.stringify(c), 0o600);
     this.config = c;
     this.o.log.info({ version: c.version }, 'config applied');
+    this.emit('config', c);
     this.checkButtonCount();
     this.apply(this.flow.setConfig(c, this.clock.mono()));
   }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { DeviceConfig } from '../protocol/index.js';
 import type { ButtonDriver } from './buttons/types.js';
 import type { DisplayDriver } from './display/types.js';
 import { KeyboardButtons } from './buttons/keyboard.js';
@@ -20,7 +21,7 @@ import { createEpaperDisplay } from './display/epaper/create.js';
 import { EPAPER_MODELS, MODEL_SIZES } from './display/epaper/epaper.js';
 import { TIMESYNC_FILE } from './util/clock-sync.js';
 import { TeeDisplay } from './display/tee.js';
-import { VoicePrompts, type VoiceSettings } from './voice/voice.js';
+import { VoicePrompts } from './voice/voice.js';
 
 export const BUTTON_DRIVERS = ['gpio', 'gpiod', 'serial', 'firmata', 'keyboard', 'virtual'] as const;
 export const DISPLAY_DRIVERS = ['leds', 'serial', 'epaper', 'terminal', 'virtual'] as const;
@@ -197,15 +198,25 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
 }
 
 /**
- * The display, and with --voice-dir the spoken prompts beside it; `voice` reads the window's
- * voice settings from the config the hub pushed.
+ * The display, and with --voice-dir the spoken prompts beside it; `config` reads the window's
+ * voice settings and the hall's own recordings from the config the hub pushed.
  */
-export function makeDisplay(o: RunOptions, log: Logger, voice?: () => Partial<VoiceSettings> | null | undefined): DisplayDriver {
+export function makeDisplay(
+  o: RunOptions,
+  log: Logger,
+  config?: () => Pick<DeviceConfig, 'voice' | 'voiceClips'> | undefined,
+): DisplayDriver {
   const panel = makePanel(o, log);
   if (!o.voiceDir) return panel;
   return new TeeDisplay([
     panel,
-    new VoicePrompts({ dir: o.voiceDir, alsaDevice: o.alsaDevice, settings: voice, log: log.child({ part: 'voice' }) }),
+    new VoicePrompts({
+      dir: o.voiceDir,
+      alsaDevice: o.alsaDevice,
+      settings: () => config?.()?.voice,
+      hallClips: () => config?.()?.voiceClips,
+      log: log.child({ part: 'voice' }),
+    }),
   ]);
 }
 

@@ -33,6 +33,7 @@ import { Ingest, type RejectReason } from './ingest/ingest.js';
 import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
+import { HallVoiceClips } from './voice/hall-clips.js';
 import { Registry } from './registry/registry.js';
 import { RatingJudge } from './policy/rating-judge.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
@@ -76,6 +77,8 @@ export interface Hub {
   factSync: FactSync;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
+  /** The hall's own voice recordings, fetched by every device. */
+  voiceClips: HallVoiceClips;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -146,6 +149,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let web!: HallWeb;
   let factSync!: FactSync;
   let ops!: HallOps;
+  let voiceClips!: HallVoiceClips;
   let ledger: Ledger | null = null;
   let forwarder: Forwarder | null = null;
   let handoff: Forwarder | null = null;
@@ -265,6 +269,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, records, dataDir: config.dataDir, now });
         factSync = new FactSync({ records, events, log, metrics });
         ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
+        voiceClips = new HallVoiceClips(db, registry, ops, now);
       },
       stop() {
         db?.close();
@@ -480,6 +485,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             sessions,
             alarms,
             web,
+            voiceClips,
           },
           {
             https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
@@ -529,6 +535,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     web,
     factSync,
     ledger: ledger!,
+    voiceClips,
     api: api!,
     events,
     ports,

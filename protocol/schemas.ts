@@ -143,6 +143,28 @@ export const CatalogueSchema = z
   })
   .strict();
 
+/**
+ * The clips a device speaks: the prompt, the thank-you, the reasons prompt, out of service, and
+ * for citizens who cannot read the panel "key N" and each level's name.
+ */
+export const VOICE_CLIP_NAMES = [
+  'prompt',
+  'thanks',
+  'reasons',
+  'out-of-service',
+  'key-1',
+  'key-2',
+  'key-3',
+  'key-4',
+  'key-5',
+  'level-5',
+  'level-4',
+  'level-3',
+  'level-2',
+  'level-1',
+] as const;
+export type VoiceClipName = (typeof VOICE_CLIP_NAMES)[number];
+
 /** hub → device, retained and versioned: everything a device needs to rate with the hub unreachable. */
 export const DeviceConfigSchema = z
   .object({
@@ -185,6 +207,14 @@ export const DeviceConfigSchema = z
       .url({ protocol: /^https?$/, error: 'feedbackUrl must be an http:// or https:// URL' })
       .max(500)
       .nullable(),
+    /**
+     * The hall's own recordings, configured on the hub (clip name → SHA-256 of its WAV file): the
+     * device fetches each from the hub with its own credentials and plays it instead of its
+     * espeak-ng clip of that name. Absent: the device's own clips only.
+     */
+    voiceClips: z
+      .partialRecord(z.enum(VOICE_CLIP_NAMES), z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'))
+      .optional(),
     /** Spoken prompts at this window (absent: the device's defaults). */
     voice: z
       .object({ volume: z.number().int().min(0).max(100), quiet: z.boolean(), speakOptions: z.boolean() })

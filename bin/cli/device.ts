@@ -23,6 +23,7 @@ import { deviceStatusReport, formatDeviceStatus } from '../../device/status-repo
 import { clockSyncProbe } from '../../device/util/clock-sync.js';
 import { SystemdNotifier } from '../../device/util/systemd.js';
 import { buildClips, DEFAULT_CLIP_DIR } from '../../device/voice/clips.js';
+import { HallClipSync } from '../../device/voice/hall-clips.js';
 import { startWiringCheck } from '../../device/wiring-check.js';
 import { int, logger, onShutdown } from './shared.js';
 
@@ -147,7 +148,7 @@ export function register(program: Command): void {
         agent = new Agent({
           dataDir: resolve(o.data),
           buttons: control?.buttons ?? makeButtons(o, log),
-          display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig.voice),
+          display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig),
           log,
           clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
           outbox: {
@@ -161,14 +162,27 @@ export function register(program: Command): void {
         process.exit(1);
       }
       const channel = control ? attachControl(agent, control.buttons) : null;
+      // The hall's own recordings, fetched from the hub beside the clips (played once they are here).
+      const e = agent.enrolment;
+      const hallClips =
+        o.voiceDir && !control
+          ? new HallClipSync({
+              dir: o.voiceDir,
+              hub: { url: e.hubUrl, username: e.username, password: e.password, ca: e.ca },
+              log: log.child({ part: 'voice' }),
+            })
+          : null;
+      if (hallClips) agent.on('config', (c) => hallClips.set(c.voiceClips));
       const systemd = new SystemdNotifier();
       onShutdown(log, async () => {
         await systemd.stopping();
+        hallClips?.stop();
         channel?.close();
         await agent.stop();
       });
       try {
         await agent.start();
+        hallClips?.set(agent.currentConfig.voiceClips);
         channel?.ready();
         await systemd.ready(() => agent.healthy());
       } catch (e) {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DisplayDriver, Frame, Screen } from '../display/types.js';
 import { scaledWav } from './clips.js';
+import { hallClipFile } from './hall-clips.js';
 
 export const AUDIO_LOST = 'audio-lost';
 export const VOICE_CLIPS_MISSING = 'voice-clips-missing';
@@ -42,6 +43,8 @@ export interface VoiceOptions {
   alsaDevice?: string;
   /** The window's current settings; undefined → defaults. */
   settings?: () => Partial<VoiceSettings> | null | undefined;
+  /** The hall's own recordings the config names (clip name → SHA-256), played where they are on the device. */
+  hallClips?: () => Partial<Record<string, string>> | null | undefined;
   /** Where volume-scaled copies of the clips are cached. */
   cacheDir?: string;
   log?: Logger;
@@ -94,12 +97,21 @@ export class VoicePrompts
     if (clips.length) this.play(clips, s.volume);
   }
 
+  /** The hall's recording of a clip if it is on the device, else the device's own clip. */
+  private source(name: string): { file: string; key: string } | null {
+    const sha = this.o.hallClips?.()?.[name];
+    if (sha && existsSync(hallClipFile(this.o.dir, sha))) return { file: hallClipFile(this.o.dir, sha), key: `hall-${sha}` };
+    const own = join(this.o.dir, `${name}.wav`);
+    return existsSync(own) ? { file: own, key: name } : null;
+  }
+
   private file(name: string, volume: number): string | null {
-    const src = join(this.o.dir, `${name}.wav`);
-    if (!existsSync(src)) return null;
+    const found = this.source(name);
+    if (!found) return null;
+    const src = found.file;
     if (volume >= 100) return src;
     const dir = join(this.o.cacheDir ?? join(tmpdir(), 'haochaping-voice'), `v${Math.round(volume)}`);
-    const out = join(dir, `${name}.wav`);
+    const out = join(dir, `${found.key}.wav`);
     if (!existsSync(out)) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(`${out}.tmp`, scaledWav(readFileSync(src), volume));

@@ -29,6 +29,8 @@ import { markGuard, RouteBook, UnknownQueryError } from './route-rules.js';
 import type { ApiTokens, Role } from './tokens.js';
 import type { HallWeb } from '../web/hall-web.js';
 import { webRoutes } from '../web/routes.js';
+import type { HallVoiceClips } from '../voice/hall-clips.js';
+import { voiceRoutes } from '../voice/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
 export interface ApiDeps {
@@ -50,6 +52,8 @@ export interface ApiDeps {
   alarms: Alarms;
   /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
   web?: HallWeb;
+  /** The hall's own voice recordings (hub/voice/); absent in bare API tests. */
+  voiceClips?: HallVoiceClips;
   /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -221,6 +225,7 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       forwardingRoutes,
     ])
       await api.register(routes, deps);
+    if (d.voiceClips) await api.register(voiceRoutes(d.voiceClips), deps);
   });
   if (d.web) await app.register(webRoutes, d.web);
   return app;

@@ -76,14 +76,16 @@ export class HubApi {
     }
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A JSON body is sent as JSON; a file's bytes as they are, with `contentType`. */
+  async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     let res: Awaited<ReturnType<typeof undiciFetch>>;
+    const raw = body instanceof Uint8Array;
     try {
       res = await undiciFetch(new URL(path, this.t.hub), {
         dispatcher: this.dispatcher,
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });
     } catch (e) {

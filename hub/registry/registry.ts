@@ -35,6 +35,7 @@ export const HallSettingsSchema = DeviceConfigSchema.pick({
   catalogue: true,
   reasonsAfter: true,
   reasonRequired: true,
+  voiceClips: true,
 })
   .extend({
     timeouts: DeviceConfigSchema.shape.timeouts.partial(),
