@@ -212,9 +212,7 @@ export const DeviceConfigSchema = z
      * device fetches each from the hub with its own credentials and plays it instead of its
      * espeak-ng clip of that name. Absent: the device's own clips only.
      */
-    voiceClips: z
-      .partialRecord(z.enum(VOICE_CLIP_NAMES), z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'))
-      .optional(),
+    voiceClips: z.partialRecord(z.enum(VOICE_CLIP_NAMES), z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex')).optional(),
     /** Spoken prompts at this window (absent: the device's defaults). */
     voice: z
       .object({ volume: z.number().int().min(0).max(100), quiet: z.boolean(), speakOptions: z.boolean() })

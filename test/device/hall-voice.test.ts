@@ -61,7 +61,7 @@ const basic = (user: string, password: string) => ({ authorization: `Basic ${Buf
 
 describe("the hall's own voice recordings", () => {
   it('uploaded on the hub, fetched by a running device with its own credentials and spoken instead of its clip; removed, the device speaks its own again', async () => {
-    const { id, dir } = await hall.enrolDevice('07');
+    const { dir } = await hall.enrolDevice('07');
     const voiceDir = join(tmp, 'voice');
     mkdirSync(voiceDir);
     for (const name of VOICE_CLIP_NAMES) writeFileSync(join(voiceDir, `${name}.wav`), toneWav(0.3, 300));
@@ -91,7 +91,7 @@ describe("the hall's own voice recordings", () => {
     );
     const spoken = () => readFileSync(aplayLog, 'utf8').trim().split('\n').filter(Boolean);
     // On a failure, what the agent logged and what aplay was asked to play say why.
-    const explain = async (p: Promise<void>) =>
+    const explain = async (p: Promise<unknown>) =>
       p.catch((e: Error) => {
         throw new Error(
           `${e.message}\nagent log:\n${readFileSync(join(tmp, 'agent.log'), 'utf8').slice(-3000)}\naplay:\n${spoken().join('\n')}`,
