@@ -6,6 +6,7 @@
  * fetch a recording the hall's settings name now.
  */
 import { createHash } from 'node:crypto';
+import { CodedError } from '../../common/errors.js';
 import { wavInfo } from '../../common/wav.js';
 import { VOICE_CLIP_NAMES, type VoiceClipName } from '../../protocol/index.js';
 import type { HallOps } from '../ops.js';
@@ -27,12 +28,11 @@ export const VOICE_CLIPS_MIGRATION = `
 export const MAX_CLIP_BYTES = 1024 * 1024;
 export const MAX_CLIP_SECONDS = 20;
 
-export class VoiceClipError extends Error {
-  constructor(
-    readonly code: 'unknown-clip' | 'not-wav' | 'too-long' | 'not-found',
-    message: string,
-  ) {
-    super(message);
+const STATUS = { 'unknown-clip': 404, 'not-found': 404, 'not-wav': 415, 'too-long': 413 } as const;
+
+export class VoiceClipError extends CodedError<keyof typeof STATUS> {
+  constructor(code: keyof typeof STATUS, message: string) {
+    super(code, message, STATUS[code]);
   }
 }
 

@@ -8,18 +8,12 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { VOICE_CLIP_NAMES } from '../../protocol/index.js';
 import { authenticatedDevice } from '../api/device-auth.js';
-import { HttpError, useZod, type ApiDeps } from '../api/server.js';
-import { MAX_CLIP_BYTES, VoiceClipError, type HallVoiceClips } from './hall-clips.js';
+import { HttpError } from '../../common/errors.js';
+import { useZod, type ApiDeps } from '../api/server.js';
+import { MAX_CLIP_BYTES, type HallVoiceClips } from './hall-clips.js';
 
 const NameParams = z.object({ name: z.enum(VOICE_CLIP_NAMES) });
 const ShaParams = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) });
-const STATUS: Record<VoiceClipError['code'], number> = { 'unknown-clip': 404, 'not-found': 404, 'not-wav': 415, 'too-long': 413 };
-
-function clipError(e: unknown): never {
-  if (e instanceof VoiceClipError) throw new HttpError(STATUS[e.code], e.code, e.message);
-  throw e;
-}
-
 export function voiceRoutes(clips: HallVoiceClips) {
   return async function routes(app: FastifyInstance, d: ApiDeps): Promise<void> {
     useZod(app);
@@ -52,13 +46,9 @@ export function voiceRoutes(clips: HallVoiceClips) {
       },
       async (req) => {
         if (!Buffer.isBuffer(req.body)) throw new HttpError(415, 'not-wav', 'send the recording as the body with Content-Type: audio/wav');
-        try {
-          const { clip, devices } = clips.set(req.params.name, req.body);
-          d.log.info({ clip: clip.name, sha256: clip.sha256, seconds: clip.seconds, devices }, 'hall voice recording set');
-          return { clip, devices };
-        } catch (e) {
-          clipError(e);
-        }
+        const { clip, devices } = clips.set(req.params.name, req.body);
+        d.log.info({ clip: clip.name, sha256: clip.sha256, seconds: clip.seconds, devices }, 'hall voice recording set');
+        return { clip, devices };
       },
     );
 
@@ -68,13 +58,7 @@ export function voiceRoutes(clips: HallVoiceClips) {
         onRequest: d.allow('admin'),
         schema: { params: NameParams, summary: "Remove the hall's recording of a clip: devices speak their own again" },
       },
-      async (req) => {
-        try {
-          return clips.remove(req.params.name);
-        } catch (e) {
-          clipError(e);
-        }
-      },
+      async (req) => clips.remove(req.params.name),
     );
 
     // No API token: the device proves itself (HTTP Basic with its id and secret) before anything is read.

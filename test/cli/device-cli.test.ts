@@ -97,13 +97,27 @@ describe('haochaping device run --buttons gpiod with gpiomon on PATH, --display 
       await waitFor(() => clients.size === 1, 'gpiomon to start', 20_000);
       await waitFor(() => panel.lines.some((l) => / prompt$/.test(l)), 'the prompt on the panel', 20_000);
       const [chip] = [...clients];
-      // 满意 (button 2, GPIO 27): a bouncy press and release.
-      for (const lv of [1, 0, 1, 0, 1]) {
-        chip!.write(`27 ${lv}\n`);
-        await sleep(1);
-      }
+      // 满意 (button 2, GPIO 27): a bouncy press and release, each edge stamped with when it
+      // happened (the kernel's clock), sent in one burst like a pipe would deliver them bunched.
+      const t0 = process.hrtime.bigint();
+      const edges = (list: [level: number, ms: number][]) => list.map(([lv, ms]) => `27 ${lv} ${t0 + BigInt(ms * 1e6)}\n`).join('');
+      chip!.write(
+        edges([
+          [1, 0],
+          [0, 1],
+          [1, 2],
+          [0, 3],
+          [1, 4],
+        ]),
+      );
       await sleep(60);
-      for (const lv of [0, 1, 0]) chip!.write(`27 ${lv}\n`);
+      chip!.write(
+        edges([
+          [0, 64],
+          [1, 65],
+          [0, 66],
+        ]),
+      );
       await waitFor(() => panel.lines.some((l) => / thanks$/.test(l)), 'thanks on the panel', 10_000);
       expect(panel.lines.filter((l) => / thanks$/.test(l))).toHaveLength(1);
       expect(panel.lines).toContain('LEVEL 4');
