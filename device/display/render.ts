@@ -177,6 +177,12 @@ export function layoutSvg(f: Frame, o: RenderOptions): string {
         f.levels.map((l) => ({ button: l.button, text: l.label })),
         Math.max(f.levels.length, ...f.levels.map((l) => l.button + 1)),
       );
+      const qrBox = f.qr && !big ? Math.min(top - hh - 2 * pad - small * 1.4, W * 0.22) : 0;
+      if (f.qr && qrBox > small * 4) {
+        const qx = W - qrBox - pad;
+        s.qr(f.qr, qx, hh + pad, qrBox);
+        s.text('稍后扫码评价', qx + qrBox / 2, hh + pad + qrBox + small * 1.1, small, { anchor: 'middle', maxW: qrBox });
+      }
       const mid = hh + (top - hh) / 2;
       s.text(f.text, W / 2, mid - (f.cases.length && !big ? body * 0.2 : -body * 0.4), body * 1.3, {
         anchor: 'middle',
