@@ -46,7 +46,7 @@ export const CLASS_LABELS: Record<OrderClass, string> = {
   consultation: '会商（疑难复杂）',
 };
 const DIM_LABELS = { window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' } as const;
-const CHANNEL_LABELS: Record<string, string> = { device: '窗口评价器', default: '系统默认（7日未评）' };
+const CHANNEL_LABELS: Record<string, string> = { device: '窗口评价器', default: '系统默认（7日未评）', qr: '扫码评价' };
 
 export interface PageContext {
   hallName: string;
@@ -624,13 +624,15 @@ function outboundCard(rows: OutboundEntry[], handoffTarget: string | null): Html
   const what = (r: OutboundEntry) =>
     r.kind === 'rating' || r.kind === 'correction'
       ? '评价'
-      : r.kind === 'milestone'
-        ? `办理进度：${MILESTONE_LABELS[r.type ?? ''] ?? r.type}${r.result ? `（${r.result}）` : ''}`
-        : r.kind === 'invalidation'
-          ? '无效差评：撤销该评价'
-          : r.kind === 'handoff'
-            ? '转办'
-            : r.kind;
+      : r.kind === 'follow-up'
+        ? '补充评价（扫码）'
+        : r.kind === 'milestone'
+          ? `办理进度：${MILESTONE_LABELS[r.type ?? ''] ?? r.type}${r.result ? `（${r.result}）` : ''}`
+          : r.kind === 'invalidation'
+            ? '无效差评：撤销该评价'
+            : r.kind === 'handoff'
+              ? '转办'
+              : r.kind;
   return html`<section class="card outbound">
     <h2>上报情况</h2>
     <table class="data">
