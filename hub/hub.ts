@@ -11,6 +11,7 @@ import { encode, OversizedMessageError, parseTopic, PROTOCOL_VERSION, topic, typ
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
+import { CitizenChannel } from './citizen/channel.js';
 import { buildApi } from './api/server.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
@@ -66,6 +67,8 @@ export interface Hub {
   /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
   handoff: Forwarder | null;
   web: HallWeb;
+  /** The citizen's QR page (receipts, rate later), boards and public results. */
+  citizen: CitizenChannel;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
   api: FastifyInstance;
@@ -131,6 +134,21 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     calendar,
     now,
     judge: judge.judge,
+  });
+
+  // The receipt/rate-later QR page: its link secret, and the receipt key each device's config carries.
+  const citizen = new CitizenChannel({
+    config,
+    db,
+    registry,
+    sessions,
+    calendar,
+    now,
+    log: log.child({ part: 'citizen' }),
+    onQueued: (e) => {
+      forwarder?.kick();
+      events.emit('citizen', e.kind);
+    },
   });
 
   // 差评 deadlines always count working days, so a calendar that stops at this year matters.
@@ -238,7 +256,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const pushConfig = (c: DeviceConfig) => {
     let payload: Buffer;
     try {
-      payload = encode('config', c);
+      payload = encode('config', citizen.withKey(c));
     } catch (e) {
       // Settings changes are checked before they are stored (HallOps); this is a config made
       // before that check existed. The device keeps its last config; hall IT must shorten it.
@@ -357,6 +375,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     },
     { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy },
   );
+  await citizen.register(api);
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpsOn = !!tls && !config.http.plain;
   // Where hall IT's commands on this machine find the running hub (scheme and port included).
@@ -410,6 +429,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     forwarder,
     handoff,
     web,
+    citizen,
     ledger,
     api,
     events,

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
+import { CITIZEN_MIGRATION } from '../citizen/desk.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
@@ -131,6 +132,8 @@ export const MIGRATIONS: string[] = [
   ATTRIBUTION_MIGRATION,
   // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
   FLAG_POLICY_MIGRATION,
+  // Issue 13: the citizen's QR page — one row per used link.
+  CITIZEN_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -160,6 +160,7 @@ export class HallWeb {
     // Off ingest's call stack: many group commits in a burst become one catch-up.
     d.events.on('stored', () => this.schedule());
     d.events.on('defaulted', () => this.schedule());
+    d.events.on('citizen', () => this.schedule());
     d.events.on('status', (device) => this.pushTile(device));
     // Whether a device is connected is the status store's answer (the broker's current
     // connection, so a taken-over connection's close does not turn the tile grey).
