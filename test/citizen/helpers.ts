@@ -53,3 +53,24 @@ export async function postForm(url: string, form: string | URLSearchParams, head
     body: String(form),
   });
 }
+
+/** Opens a session at `window` (as the queue system would) and returns the device's rate-later QR from its prompt. */
+export async function sessionWithQr(
+  hall: TestHall,
+  d: TestDevice,
+  window: string,
+  cases = ['BJ2026120100001'],
+): Promise<{ url: string; sessionId: string }> {
+  d.display.frames.length = 0;
+  const { session } = await hall.api<{ session: { id: string } }>('/api/sessions', {
+    window,
+    cases,
+    itemCode: 'X1',
+    itemName: '不动产登记',
+  });
+  const prompt = await waitFor(
+    () => d.display.frames.find((f): f is Extract<Frame, { screen: 'prompt' }> => f.screen === 'prompt' && !!f.qr),
+    'the prompt with its rate-later QR',
+  );
+  return { url: prompt.qr!, sessionId: session.id };
+}
