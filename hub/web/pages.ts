@@ -450,6 +450,8 @@ export function workOrderPage(
   staff: Map<string, string>,
   handoffTarget: string | null = null,
   outbound: OutboundEntry[] = [],
+  /** What the citizen added on the QR page (hub/citizen/additions.ts), already rendered. */
+  citizen: Html = html``,
 ): Html {
   const r = remaining(o.dueAt, ctx.now);
   const actions = ctx.user
@@ -538,6 +540,7 @@ export function workOrderPage(
           <dd>
             ${o.reasons.length ? o.reasons.map((c) => `${c} ${reasonTexts.get(c) ?? ''}`).join('；') : '（评价人未选择原因）'}${trail[0]?.data.task === 'obtain-reason' ? html` <span class="badge amber" id="reason-task">待办：核实或回访时了解差评原因</span>` : ''}
           </dd>
+          ${citizen}
           <dt>窗口</dt>
           <dd>${o.window}</dd>
           <dt>工作人员</dt>

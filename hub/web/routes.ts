@@ -5,6 +5,7 @@
  * (the hall extranet has none). Staff log in with a session cookie; every write checks the
  * session's CSRF token and the role.
  */
+import { citizenAdditions, citizenAdditionsHtml } from '../citizen/additions.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -569,6 +570,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
           web.staffNames(),
           web.handoffTarget,
           outboundFor(web.d.db, o.ratingId),
+          citizenAdditionsHtml(citizenAdditions(web.d.db, o.ratingId), reasonTexts),
         ),
       );
     }),

@@ -141,6 +141,8 @@
       marks.append(b);
     }
     if (marks.childElementCount) li.append(marks);
+    // What the citizen wrote on the QR page: set as text, never as HTML.
+    if (r.citizen_text) li.append(el('q', 'citizen-text', r.citizen_text));
     const ol = document.getElementById('feed');
     ol.prepend(li);
     while (ol.children.length > 50) ol.lastChild.remove();
