@@ -12,6 +12,8 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { CitizenChannel } from './citizen/channel.js';
+import { RESULTS_CSS_HASH, resultsPages } from './citizen/results.js';
+import { boardStaffRoutes } from './citizen/staff-routes.js';
 import { buildApi } from './api/server.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
@@ -372,10 +374,12 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       sessions,
       alarms,
       web,
+      citizen,
     },
     { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy },
   );
-  await citizen.register(api);
+  await citizen.register(api, [resultsPages(web, config.web.hallName ?? config.hall, config.citizen.resultsRefreshS)], [RESULTS_CSS_HASH]);
+  await api.register(boardStaffRoutes, { citizen, web });
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpsOn = !!tls && !config.http.plain;
   // Where hall IT's commands on this machine find the running hub (scheme and port included).

@@ -11,6 +11,7 @@ import type { Evaluation } from '../forwarder/evaluation.js';
 import type { Registry } from '../registry/registry.js';
 import type { SessionBook } from '../sessions/session-book.js';
 import type { Db } from '../store/db.js';
+import { BoardError, boardPdf, boardPng, boardTarget } from './board.js';
 import { CitizenDesk } from './desk.js';
 import { CitizenKeys } from './keys.js';
 import { citizenRoutes, type CitizenPagePlugin } from './routes.js';
@@ -48,6 +49,31 @@ export class CitizenChannel {
   /** The config as the device receives it: with its receipt key (never shown on staff pages or the API). */
   withKey(c: DeviceConfig): DeviceConfig {
     return { ...c, receiptKey: this.keys.deviceKey(c.device) };
+  }
+
+  /** Where a window's QR board leads (citizen.board.target). Throws BoardError with what to configure. */
+  boardUrl(window: string): string {
+    const p = this.d.config.province;
+    return boardTarget({
+      target: this.d.config.citizen.board.target,
+      window,
+      areaCode: p?.areaCode ?? null,
+      deptCode: p?.deptCodeByWindow[window] ?? p?.deptCode ?? null,
+      citizenBase: this.d.registry.hallSettings().feedbackUrl ?? null,
+    });
+  }
+
+  /** A window's printable board (A5): a 300 dpi PNG or a one-page PDF. */
+  async board(window: string, format: 'png' | 'pdf'): Promise<{ body: Buffer; contentType: string; url: string }> {
+    const devices = this.d.registry.atWindow(window);
+    if (!devices.length && !this.d.registry.list().some((x) => x.window === window))
+      throw new BoardError(`no device is registered at window ${window}`);
+    const windowName = devices.length ? this.d.registry.config(devices[0]!).windowName : null;
+    const url = this.boardUrl(window);
+    const content = { hallName: this.d.config.web.hallName ?? this.d.config.hall, window, windowName, url };
+    return format === 'png'
+      ? { body: await boardPng(content), contentType: 'image/png', url }
+      : { body: await boardPdf(content), contentType: 'application/pdf', url };
   }
 
   async register(api: FastifyInstance, pages: CitizenPagePlugin[] = [], styleHashes: string[] = []): Promise<void> {

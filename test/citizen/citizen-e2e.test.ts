@@ -41,7 +41,7 @@ describe('the receipt QR on a phone', () => {
     await page.goto(url);
     await expect(page.locator('h1').first().textContent()).resolves.toBe('补充差评意见');
     // Laid out for the phone: nothing wider than the viewport.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
     await page.check('input[name=reason][value="115"]');
     await page.check('input[name=reason][value="113"]');
     await page.fill('textarea[name=text]', XSS);
