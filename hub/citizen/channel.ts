@@ -59,7 +59,11 @@ export class CitizenChannel {
       window,
       areaCode: p?.areaCode ?? null,
       deptCode: p?.deptCodeByWindow[window] ?? p?.deptCode ?? null,
-      citizenBase: this.d.registry.hallSettings().feedbackUrl ?? null,
+      // The address the window's own evaluator puts in its QR codes (its setting, else the hall's).
+      citizenBase:
+        (this.d.registry.atWindow(window)[0] ? this.d.registry.config(this.d.registry.atWindow(window)[0]!).feedbackUrl : null) ??
+        this.d.registry.hallSettings().feedbackUrl ??
+        null,
     });
   }
 

@@ -30,6 +30,9 @@ button{width:100%;font-size:19px;padding:12px;border:0;border-radius:8px;backgro
 /** The stylesheet's CSP hash: the pages carry it inline (no second request, no path to get wrong behind a gateway). */
 export const CITIZEN_CSS_HASH = `'sha256-${createHash('sha256').update(CITIZEN_CSS).digest('base64')}'`;
 
+// Built outside the template: the CSP hash covers the style element's exact text.
+const STYLE = new Html(`<style>${CITIZEN_CSS}</style>`);
+
 export function page(title: string, body: Html): Html {
   return html`<!doctype html>
     <html lang="zh-CN">
@@ -38,9 +41,7 @@ export function page(title: string, body: Html): Html {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex" />
         <title>${title}</title>
-        <style>
-          ${new Html(CITIZEN_CSS)}
-        </style>
+        ${STYLE}
       </head>
       <body>
         <main>${body}</main>

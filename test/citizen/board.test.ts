@@ -6,16 +6,11 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import jsqrModule from 'jsqr';
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boardTarget } from '../../hub/citizen/board.js';
 import { CLI_PATH } from '../../simulator/processes.js';
 import type { TestHall } from '../helpers/hall.js';
-import { citizenDevice, citizenHall } from './helpers.js';
-
-// CommonJS: Node's default export is module.exports (the function); the types describe an ES module's default.
-const jsQR = ((jsqrModule as { default?: unknown }).default ?? jsqrModule) as typeof jsqrModule.default;
+import { citizenDevice, citizenHall, decodeGrey, decodePng } from './helpers.js';
 
 const TEMPLATE = 'https://zwfw.example.gov.cn/hcp/eval?area={area}&dept={dept}&win={window}';
 let hall: TestHall;
@@ -27,28 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await hall?.close();
 });
-
-/** Reads the QR in greyscale pixels (halved first: the board is 300 dpi, the QR's modules are large). */
-export function decodeGrey(grey: Uint8Array, width: number, height: number): string | null {
-  const w = Math.floor(width / 2);
-  const h = Math.floor(height / 2);
-  const rgba = new Uint8ClampedArray(w * h * 4);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const v = grey[y * 2 * width + x * 2]!;
-      const i = (y * w + x) * 4;
-      rgba[i] = rgba[i + 1] = rgba[i + 2] = v;
-      rgba[i + 3] = 255;
-    }
-  return jsQR(rgba, w, h)?.data ?? null;
-}
-
-export function decodePng(buf: Buffer): { url: string | null; width: number; height: number } {
-  const png = PNG.sync.read(buf);
-  const grey = new Uint8Array(png.width * png.height);
-  for (let i = 0; i < grey.length; i++) grey[i] = png.data[i * 4]!;
-  return { url: decodeGrey(grey, png.width, png.height), width: png.width, height: png.height };
-}
 
 /** The one image of a board PDF: its size from the dictionary, its pixels inflated from the stream. */
 function pdfImage(pdf: Buffer): { grey: Buffer; width: number; height: number } {

@@ -1,4 +1,6 @@
 /** A hall with the citizen page switched on: the common province format, a device whose QR links lead to the hub. */
+import jsqrModule from 'jsqr';
+import { PNG } from 'pngjs';
 import type { Frame } from '../../device/display/types.js';
 import type { HubConfigInput } from '../../hub/config.js';
 import { FAST_WALK_UP, TestHall, type TestDevice } from '../helpers/hall.js';
@@ -73,4 +75,29 @@ export async function sessionWithQr(
     'the prompt with its rate-later QR',
   );
   return { url: prompt.qr!, sessionId: session.id };
+}
+
+// CommonJS: Node's default export is module.exports (the function); the types describe an ES module's default.
+const jsQR = ((jsqrModule as { default?: unknown }).default ?? jsqrModule) as typeof jsqrModule.default;
+
+/** Reads the QR in greyscale pixels (halved first: the board is 300 dpi, the QR's modules are large). */
+export function decodeGrey(grey: Uint8Array, width: number, height: number): string | null {
+  const w = Math.floor(width / 2);
+  const h = Math.floor(height / 2);
+  const rgba = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const v = grey[y * 2 * width + x * 2]!;
+      const i = (y * w + x) * 4;
+      rgba[i] = rgba[i + 1] = rgba[i + 2] = v;
+      rgba[i + 3] = 255;
+    }
+  return jsQR(rgba, w, h)?.data ?? null;
+}
+
+export function decodePng(buf: Buffer): { url: string | null; width: number; height: number } {
+  const png = PNG.sync.read(buf);
+  const grey = new Uint8Array(png.width * png.height);
+  for (let i = 0; i < grey.length; i++) grey[i] = png.data[i * 4]!;
+  return { url: decodeGrey(grey, png.width, png.height), width: png.width, height: png.height };
 }
