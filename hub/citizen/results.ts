@@ -14,7 +14,7 @@ import { chinaDay } from '../calendar/working-days.js';
 import type { Rates } from '../stats/queries.js';
 import { dateTime, html, Html, percent } from '../web/html.js';
 import type { HallWeb } from '../web/hall-web.js';
-import { computeStats, presetRange } from '../web/routes.js';
+import { computeStats, presetRange } from '../web/stats-view.js';
 import { page } from './pages.js';
 import type { CitizenPagePlugin } from './routes.js';
 

@@ -6,7 +6,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { HallWeb } from '../web/hall-web.js';
-import { SESSION_COOKIE } from '../web/routes.js';
+import { SESSION_COOKIE } from '../web/routes/kit.js';
 import { BoardError } from './board.js';
 import type { CitizenChannel } from './channel.js';
 
@@ -16,7 +16,7 @@ export async function boardStaffRoutes(app: FastifyInstance, o: { citizen: Citiz
   });
   await app.register(fastifyCookie);
   app.get('/boards/:file', async (req, reply) => {
-    if (!o.web.sessions.resolve(req.cookies[SESSION_COOKIE])) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
+    if (!o.web.logins.resolve(req.cookies[SESSION_COOKIE])) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
     const m = /^(.{1,32})\.(pdf|png)$/.exec((req.params as { file: string }).file);
     if (!m) return reply.code(404).send({ error: 'not-found', message: '二维码牌地址应为 /boards/<窗口>.pdf 或 .png' });
     try {

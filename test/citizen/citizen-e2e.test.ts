@@ -115,7 +115,7 @@ describe('the public results page (公示) on the lobby screen', () => {
     );
     await waitFor(
       () =>
-        hall.hub!.web.facts.catchUp().added.length >= 0 &&
+        hall.hub!.factSync.syncNow() >= 0 &&
         (hall.hub!.db.prepare('SELECT count(*) AS n FROM rating_facts').get() as { n: number }).n === 5,
       'five facts',
     );

@@ -79,10 +79,7 @@ describe('the rate-later QR', () => {
     expect(s).toMatchObject({ state: 'corrected', counted: { kind: 'correction', level: 2 } });
     expect(s.evaluations.find((e) => e.kind === 'correction')?.supersedes).toBe(s.defaultId);
     // Statistics: the default no longer counts, the QR rating does (channel qr), and the 差评 has its work order.
-    await waitFor(
-      () => hall.hub!.web.facts.catchUp().added.length >= 0 && hall.hub!.web.workOrders.list({}).length === 1,
-      'the work order',
-    );
+    await waitFor(() => hall.hub!.factSync.syncNow() >= 0 && hall.hub!.web.workOrders.list({}).length === 1, 'the work order');
     const facts = hall.hub!.db.prepare('SELECT channel, level, excluded FROM rating_facts ORDER BY at').all();
     expect(facts).toEqual([
       { channel: 'default', level: 3, excluded: 'superseded' },
