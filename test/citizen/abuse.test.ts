@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestHall, TestDevice } from '../helpers/hall.js';
-import { waitFor } from '../helpers/wait.js';
 import { badRatingReceipt, citizenDevice, citizenHall, postForm } from './helpers.js';
 
 const DAY = 86_400_000;
