@@ -13,6 +13,7 @@
  *   - a real rating that arrives after its default was made supersedes it: stored, and sent
  *     to the province as a correction of the default (assessNumber 2).
  */
+import { CodedError } from '../../common/errors.js';
 import type { Logger } from 'pino';
 import { DEFAULT_LEVEL, newRecordId, type Level, type RatingRecord, type SessionRef } from '../../protocol/index.js';
 import { evaluationFromRecord, type Evaluation } from '../forwarder/evaluation.js';
@@ -97,13 +98,19 @@ export interface SessionView {
   evaluations: { id: string; kind: string; state: string; forwardedAt: number | null; supersedes: string | null }[];
 }
 
-export class SessionError extends Error {
+type SessionErrorCode = 'not-found' | 'conflict' | 'closed' | 'paused' | 'too-large';
+const SESSION_STATUS: Record<SessionErrorCode, number> = {
+  'not-found': 404,
+  conflict: 409,
+  closed: 409,
+  paused: 409,
+  'too-large': 413,
+};
+
+export class SessionError extends CodedError<SessionErrorCode> {
   override readonly name = 'SessionError';
-  constructor(
-    readonly code: 'not-found' | 'conflict' | 'closed' | 'paused' | 'too-large',
-    message: string,
-  ) {
-    super(message);
+  constructor(code: SessionErrorCode, message: string) {
+    super(code, message, SESSION_STATUS[code]);
   }
 }
 
