@@ -15,6 +15,9 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { Parts, type Part } from '../common/lifecycle.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
+import { CitizenChannel } from './citizen/channel.js';
+import { RESULTS_CSS_HASH, resultsPages } from './citizen/results.js';
+import { boardStaffRoutes } from './citizen/staff-routes.js';
 import { buildApi } from './api/server.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
@@ -75,6 +78,8 @@ export interface Hub {
   web: HallWeb;
   /** Stored ratings → facts, 差评 work orders and alerts. */
   factSync: FactSync;
+  /** The citizen's QR page (receipts, rate later), window boards and public results (hub/citizen/). */
+  citizen: CitizenChannel;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
   /** The hall's own voice recordings, fetched by every device. */
@@ -148,6 +153,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let sessions!: SessionBook;
   let web!: HallWeb;
   let factSync!: FactSync;
+  let citizen!: CitizenChannel;
   let ops!: HallOps;
   let voiceClips!: HallVoiceClips;
   let ledger: Ledger | null = null;
@@ -208,7 +214,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const pushConfig = (c: DeviceConfig) => {
     let payload: Buffer;
     try {
-      payload = encode('config', c);
+      payload = encode('config', citizen.withKey(c));
     } catch (e) {
       // Settings changes are checked before they are stored (HallOps); this is a config made
       // before that check existed. The device keeps its last config; hall IT must shorten it.
@@ -270,6 +276,20 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         factSync = new FactSync({ records, events, log, metrics });
         ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
         voiceClips = new HallVoiceClips(db, registry, ops, now);
+        // The receipt/rate-later QR page: its link secret (made at the first start), the receipt key each device's config carries.
+        citizen = new CitizenChannel({
+          config,
+          db,
+          registry,
+          sessions,
+          calendar,
+          now,
+          log: log.child({ part: 'citizen' }),
+          onQueued: (e) => {
+            forwarder?.kick();
+            events.emit('citizen', e.kind, e.follows ?? e.id, e.text);
+          },
+        });
       },
       stop() {
         db?.close();
@@ -486,6 +506,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             alarms,
             web,
             voiceClips,
+            citizen,
           },
           {
             https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
@@ -493,6 +514,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             handshakeTimeoutMs: config.mqtt.limits.connectTimeoutMs,
           },
         );
+        // The citizen's pages under /citizen/ (what a gateway may publish) and the staff's board links.
+        await citizen.register(
+          api,
+          [resultsPages(web, config.web.hallName ?? config.hall, config.citizen.resultsRefreshS)],
+          [RESULTS_CSS_HASH],
+        );
+        await api.register(boardStaffRoutes, { citizen, web });
         await api.listen({ host: config.http.host, port: config.http.port });
         httpPort = (api.server.address() as { port: number }).port;
         // Where hall IT's commands on this machine find the running hub (scheme and port included).
@@ -534,6 +562,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     handoff,
     web,
     factSync,
+    citizen,
     ledger: ledger!,
     voiceClips,
     api: api!,

@@ -76,17 +76,36 @@ export class HubApi {
     }
   }
 
-  /** A JSON body is sent as JSON; a file's bytes as they are, with `contentType`. */
-  async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    let res: Awaited<ReturnType<typeof undiciFetch>>;
-    const raw = body instanceof Uint8Array;
+  /** A GET whose answer is a file (a QR board): its bytes and headers; an error answer is a HubApiError as for call. */
+  async download(path: string): Promise<{ body: Buffer; headers: Headers }> {
+    const res = await this.request('GET', path);
+    if (!res.ok) {
+      const text = await res.text();
+      let message = `hub answered ${res.status}: ${text.slice(0, 200)}`;
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? message;
+      } catch {
+        /* not JSON */
+      }
+      throw new HubApiError(res.status, message);
+    }
+    return { body: Buffer.from(await res.arrayBuffer()), headers: res.headers as unknown as Headers };
+  }
+
+  /** A JSON body is sent as JSON; a file's bytes (a recording) as they are, with `contentType`. */
+  private async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<Awaited<ReturnType<typeof undiciFetch>>> {
     try {
-      res = await undiciFetch(new URL(path, this.t.hub), {
+      return await undiciFetch(new URL(path, this.t.hub), {
         dispatcher: this.dispatcher,
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
-        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
+        body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
       });
     } catch (e) {
       const cause = (e as { cause?: { message?: string } }).cause?.message;
@@ -95,6 +114,10 @@ export class HubApi {
         `cannot reach the hub at ${this.t.hub} (is it running? with TLS configured it serves https://, checked with --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
       );
     }
+  }
+
+  async call<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    const res = await this.request(method, path, body, contentType);
     const text = await res.text();
     let parsed: unknown = null;
     try {

@@ -13,6 +13,7 @@ import type { DeviceHealth } from '../status/device-status.js';
 import { HubApi, HubApiError, resolveHubUrl, type HubTarget } from './api-client.js';
 import { registerHallCommands } from './hall-commands.js';
 import { registerVoiceCommands } from '../voice/cli.js';
+import { registerWindowCommands } from '../citizen/cli.js';
 
 interface DeviceSummary {
   id: string;
@@ -84,6 +85,7 @@ export function run(action: (...args: never[]) => Promise<void>): (...args: unkn
 export function registerHubCommands(hub: Command): void {
   registerHallCommands(hub);
   registerVoiceCommands(hub);
+  registerWindowCommands(hub);
   const device = hub.command('device').description("the hall's evaluators: add, list, revoke, re-enrol, change settings");
 
   target(device.command('add'))

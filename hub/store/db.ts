@@ -3,6 +3,7 @@ import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js'
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { ASSIGNMENT_HISTORY_MIGRATION, ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { VOICE_CLIPS_MIGRATION } from '../voice/hall-clips.js';
+import { CITIZEN_MIGRATION } from '../citizen/desk.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
@@ -135,10 +136,12 @@ export const MIGRATIONS: string[] = [
   FLAG_POLICY_MIGRATION,
   // Issue 16: each device's window and staff on duty over time, for backlogs pressed offline.
   ASSIGNMENT_HISTORY_MIGRATION,
-  // Issue 10: the hall's own voice recordings, fetched by devices.
-  VOICE_CLIPS_MIGRATION,
   // Issue 15: staff log-ins are not service sessions (staff_sessions → staff_logins).
   STAFF_LOGINS_MIGRATION,
+  // Issue 13: the citizen's QR page — one row per used link.
+  CITIZEN_MIGRATION,
+  // Issue 10: the hall's own voice recordings, fetched by devices.
+  VOICE_CLIPS_MIGRATION,
 ];
 
 export type Db = Database.Database;
