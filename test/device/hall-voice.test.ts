@@ -130,7 +130,7 @@ describe("the hall's own voice recordings", () => {
       await keypad.close();
       await kp.close();
     }
-  }, 90_000);
+  }, 150_000);
 
   it('a device fetches only with its own id and secret, and only a recording the hall names now', async () => {
     const { id, dir } = await hall.enrolDevice('08');
@@ -155,7 +155,7 @@ describe("the hall's own voice recordings", () => {
     expect((await fetch(`${hall.hubUrl}/api/device/voice/${other}`, { headers: basic(id, password) })).status).toBe(404);
     await hubCli('rm', 'prompt');
     expect((await fetch(url, { headers: basic(id, password) })).status).toBe(404);
-  });
+  }, 60_000);
 
   it('refuses what is not a prompt recording, with a clear line: an unknown clip, not a WAV, too long, no admin token', async () => {
     writeFileSync(join(tmp, 'long.wav'), toneWav(25));
@@ -177,5 +177,5 @@ describe("the hall's own voice recordings", () => {
     });
     expect(viewer.status).toBe(401);
     expect(JSON.parse((await hubCli('list', '--json')).out).clips).toEqual([]);
-  });
+  }, 120_000);
 });
