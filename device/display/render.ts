@@ -14,7 +14,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { ResvgRenderOptions } from '@resvg/resvg-js';
-import QRCode from 'qrcode';
+import { qrcodeModule } from './qr.js';
 import { LEVEL_LABELS } from '../../protocol/index.js';
 import { fromRgba, type Bitmap } from './bitmap.js';
 import type { Frame, ReasonOption } from './types.js';
@@ -83,7 +83,7 @@ class Svg {
     );
   }
   qr(payload: string, x: number, y: number, box: number): number {
-    const qr = QRCode.create(payload, { errorCorrectionLevel: 'M' });
+    const qr = qrcodeModule().create(payload, { errorCorrectionLevel: 'M' });
     const n = qr.modules.size;
     const m = Math.max(1, Math.floor(box / (n + 2)));
     const x0 = Math.round(x + (box - n * m) / 2);
