@@ -1,5 +1,6 @@
 import type { DeviceConfig, RatingRecord, Status } from '../protocol/index.js';
 import type { Alarm } from './alarms/alarms.js';
+import type { FactBatch } from './facts/fact-sync.js';
 
 /**
  * The hub's event bus: parts that react to what happened (defaults, work orders, the live
@@ -15,6 +16,8 @@ export interface HubEvents {
   disconnected: [clientId: string];
   /** 7-day 基本满意 defaults were committed to the forward queue (how many). */
   defaulted: [count: number];
+  /** A citizen gave or added to an evaluation on the QR page (hub/citizen/): its evaluation kind. */
+  citizen: [kind: string];
   /** Something hall IT must look at: a forged or forked record, missing records. */
   alarm: [alarm: Alarm];
   /**
@@ -22,4 +25,6 @@ export interface HubEvents {
    * settings. Carries the whole config (device, version, staff on duty, paused).
    */
   config: [config: DeviceConfig];
+  /** Stored ratings became facts, work orders and alerts (FactSync, after each chunk's commit). */
+  facts: [batch: FactBatch];
 }

@@ -147,7 +147,7 @@ export function register(program: Command): void {
       try {
         const buttons = control?.buttons ?? (await makeButtons(o, log));
         const display = control?.display ?? (await makeDisplay(o, log, () => agent?.currentConfig.voice));
-        agent = new Agent({
+        agent = Agent.open({
           dataDir: resolve(o.data),
           buttons,
           display,

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
-import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
+import { ASSIGNMENT_HISTORY_MIGRATION, ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
+import { CITIZEN_MIGRATION } from '../citizen/desk.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
@@ -11,6 +12,7 @@ import { ALERTS_MIGRATION } from '../stats/alerts.js';
 import { STATS_MIGRATION } from '../stats/facts.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
 import { USERS_MIGRATION } from '../users/audit.js';
+import { STAFF_LOGINS_MIGRATION } from '../users/login-sessions.js';
 import { WORKORDERS_MIGRATION } from '../workorders/store.js';
 
 /**
@@ -131,6 +133,12 @@ export const MIGRATIONS: string[] = [
   ATTRIBUTION_MIGRATION,
   // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
   FLAG_POLICY_MIGRATION,
+  // Issue 16: each device's window and staff on duty over time, for backlogs pressed offline.
+  ASSIGNMENT_HISTORY_MIGRATION,
+  // Issue 15: staff log-ins are not service sessions (staff_sessions → staff_logins).
+  STAFF_LOGINS_MIGRATION,
+  // Issue 13: the citizen's QR page — one row per used link.
+  CITIZEN_MIGRATION,
 ];
 
 export type Db = Database.Database;
