@@ -67,7 +67,7 @@ function makeDevices(n: number, perDevice: number, password: string): Device[] {
           hall: HALL,
           device: id,
           window: id.slice(3), // the window the hub registers it at: no attribution-mismatch alarm
-          staffId: 'S001',
+          staffId: null, // no staff configured at the window: nothing for the hub to contradict
           seq,
           kind: 'rating',
           level: ((seq % 5) + 1) as 1,
