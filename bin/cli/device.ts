@@ -2,6 +2,7 @@
  * `haochaping device …`: the evaluator agent. This module, and what it imports, is all a
  * `device run` process loads: no hub, web, broker or simulator code (issue 14: agent memory).
  */
+import './device-v8.js'; // first: before the agent's code is loaded
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FIRMWARE_VERSION } from '../../common/version.js';
@@ -23,7 +24,6 @@ import { deviceStatusReport, formatDeviceStatus } from '../../device/status-repo
 import { clockSyncProbe } from '../../device/util/clock-sync.js';
 import { SystemdNotifier } from '../../device/util/systemd.js';
 import { buildClips, DEFAULT_CLIP_DIR } from '../../device/voice/clips.js';
-import { HallClipSync } from '../../device/voice/hall-clips.js';
 import { startWiringCheck } from '../../device/wiring-check.js';
 import { int, logger, onShutdown } from './shared.js';
 
@@ -109,8 +109,8 @@ export function register(program: Command): void {
       const o = runOptions('check', { ...raw, data: '-' });
       const log = logger('warn', 2);
       const stop = await startWiringCheck(
-        makeButtons(o, log),
-        makeDisplay(o, log),
+        await makeButtons(o, log),
+        await makeDisplay(o, log),
         (l) => process.stdout.write(l + '\n'),
         Number(raw.every) * 1000,
       ).catch((e: Error) => {
@@ -145,10 +145,12 @@ export function register(program: Command): void {
       const control = raw.control === 'stdio' ? { buttons: new VirtualButtons(o.buttonCount), display: new VirtualDisplay() } : null;
       let agent: Agent;
       try {
+        const buttons = control?.buttons ?? (await makeButtons(o, log));
+        const display = control?.display ?? (await makeDisplay(o, log, () => agent?.currentConfig));
         agent = Agent.open({
           dataDir: resolve(o.data),
-          buttons: control?.buttons ?? makeButtons(o, log),
-          display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig),
+          buttons,
+          display,
           log,
           clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
           outbox: {
@@ -166,7 +168,7 @@ export function register(program: Command): void {
       const e = agent.enrolment;
       const hallClips =
         o.voiceDir && !control
-          ? new HallClipSync({
+          ? new (await import('../../device/voice/hall-clips.js')).HallClipSync({
               dir: o.voiceDir,
               hub: { url: e.hubUrl, username: e.username, password: e.password, ca: e.ca },
               log: log.child({ part: 'voice' }),
