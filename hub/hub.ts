@@ -31,6 +31,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
 import { RatingJudge } from './policy/rating-judge.js';
+import { registerReleaseMetrics } from './releases/metrics.js';
+import { Releases } from './releases/releases.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
@@ -68,6 +70,7 @@ export interface Hub {
   web: HallWeb;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
+  releases: Releases;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -109,6 +112,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const tokens = new ApiTokens(db);
   const events = new EventEmitter<HubEvents>();
   const alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
+  // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
+  const releases = new Releases(db, config.dataDir, now);
+  events.on('status', (device, st) => releases.onStatus(device, st));
+  registerReleaseMetrics(metrics.registry, releases);
   let aedesRef: Aedes | null = null;
   const connections = new Connections(() => aedesRef!);
   const status = new DeviceStatusStore(
@@ -354,6 +361,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       sessions,
       alarms,
       web,
+      releases,
     },
     { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy },
   );
@@ -411,6 +419,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     handoff,
     web,
     ledger,
+    releases,
     api,
     events,
     ports,

@@ -29,6 +29,8 @@ import { markGuard, RouteBook, UnknownQueryError } from './route-rules.js';
 import type { ApiTokens, Role } from './tokens.js';
 import type { HallWeb } from '../web/hall-web.js';
 import { webRoutes } from '../web/routes.js';
+import type { Releases } from '../releases/releases.js';
+import { releasesRoutes } from '../releases/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
 export interface ApiDeps {
@@ -50,6 +52,8 @@ export interface ApiDeps {
   alarms: Alarms;
   /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
   web?: HallWeb;
+  /** Fleet updates (hub/releases/); absent in bare API tests. */
+  releases?: Releases;
   /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -210,6 +214,7 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       forwardingRoutes,
     ])
       await api.register(routes, deps);
+    if (d.releases) await api.register(releasesRoutes(d.releases), deps);
   });
   if (d.web) await app.register(webRoutes, d.web);
   return app;

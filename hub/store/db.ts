@@ -5,6 +5,7 @@ import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
+import { RELEASES_MIGRATION } from '../releases/releases.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -131,6 +132,8 @@ export const MIGRATIONS: string[] = [
   ATTRIBUTION_MIGRATION,
   // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
   FLAG_POLICY_MIGRATION,
+  // Issue 11: fleet updates (release bundles, per-device targets and update states).
+  RELEASES_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -29,6 +29,7 @@ import { queueOutbound } from '../workorders/outbound.js';
 import { WorkOrders, type WorkOrder } from '../workorders/store.js';
 import { WebConfigSchema, type WebConfig, type WebConfigInput } from './config.js';
 import { LiveFeed } from './live.js';
+import { deviceUpdateOf } from '../releases/releases.js';
 
 export const INITIAL_PASSWORD_FILE = 'web-admin.password';
 
@@ -66,6 +67,8 @@ export interface Tile {
   faults: string[];
   clockSynced: boolean | null;
   firmware: string | null;
+  /** The device's last fleet update (version, state, reason), null if none. */
+  update: { version: string; state: string; reason?: string } | null;
   statusAt: number | null;
   lastRating: { level: number; at: number } | null;
   /** misuse: presses kept but not counted under the hall's flag policy. */
@@ -396,6 +399,7 @@ export class HallWeb {
       faults: h.faults,
       clockSynced: h.clock?.synced ?? null,
       firmware: h.firmware,
+      update: deviceUpdateOf(this.d.db, d.id),
       statusAt: h.statusAt,
       lastRating: last ?? null,
       today,
