@@ -363,7 +363,11 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       web,
       releases,
     },
-    { https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null, trustProxy: config.http.trustProxy },
+    {
+      https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null,
+      trustProxy: config.http.trustProxy,
+      handshakeTimeoutMs: config.mqtt.limits.connectTimeoutMs,
+    },
   );
   await api.listen({ host: config.http.host, port: config.http.port });
   const httpsOn = !!tls && !config.http.plain;

@@ -117,6 +117,8 @@ export interface ApiListener {
   https?: { key: Buffer; cert: Buffer } | null;
   /** Proxy addresses/CIDRs whose X-Forwarded-For/-Proto set req.ip and req.protocol (Secure cookies). */
   trustProxy?: string[];
+  /** A TLS handshake not finished in this time is closed (Node's own default is 120 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener = {}): Promise<FastifyInstance> {
@@ -124,9 +126,18 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
     loggerInstance: d.log.child({ part: 'api' }) as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     logController: new LogController({ disableRequestLogging: true }),
-    ...(listener.https ? { https: listener.https } : {}),
+    ...(listener.https ? { https: { ...listener.https, handshakeTimeout: listener.handshakeTimeoutMs ?? 10_000 } } : {}),
     trustProxy: listener.trustProxy?.length ? listener.trustProxy : false,
   }) as unknown as FastifyInstance; // the HTTPS server's type differs only in the node server class
+
+  // A client that opens the HTTPS port and stops mid-handshake (or never starts it) would hold a
+  // socket until Node's handshake timer, and Node leaves the socket open after reporting it.
+  if (listener.https) {
+    app.server.on('tlsClientError', (e: Error, socket: import('node:net').Socket) => {
+      d.log.debug({ remote: socket.remoteAddress, err: e.message }, 'TLS handshake failed or timed out');
+      socket.destroy();
+    });
+  }
 
   const book = new RouteBook();
   app.addHook('onRoute', book.remember);

@@ -34,6 +34,38 @@ export const ATTRIBUTION_MIGRATION = `
   ALTER TABLE ratings ADD COLUMN attribution TEXT;
 `;
 
+/**
+ * Who a device stood for, and when (hub time): one row per period of the same window and staff
+ * member on duty, written by triggers in the same statement that changes the registration, so
+ * no code path can change a device's window or staff without leaving its history. A backlog
+ * delivered after a week offline is attributed to the window and staff of the time it was
+ * pressed, not to whoever is on duty when it arrives.
+ */
+export const ASSIGNMENT_HISTORY_MIGRATION = `
+  CREATE TABLE device_assignments (
+    device TEXT NOT NULL REFERENCES devices (id),
+    window TEXT NOT NULL,
+    staff_id TEXT,
+    from_ms INTEGER NOT NULL,
+    to_ms INTEGER
+  );
+  CREATE INDEX device_assignments_by_device ON device_assignments (device, from_ms);
+  -- What each device has now, since it was registered (the earliest the hub knows).
+  INSERT INTO device_assignments (device, window, staff_id, from_ms)
+    SELECT id, window, json_extract(settings, '$.staff.id'), created_at FROM devices;
+  CREATE TRIGGER device_assignments_on_add AFTER INSERT ON devices BEGIN
+    INSERT INTO device_assignments (device, window, staff_id, from_ms)
+      VALUES (NEW.id, NEW.window, json_extract(NEW.settings, '$.staff.id'), NEW.created_at);
+  END;
+  CREATE TRIGGER device_assignments_on_change AFTER UPDATE OF window, settings ON devices
+    WHEN OLD.window IS NOT NEW.window OR json_extract(OLD.settings, '$.staff.id') IS NOT json_extract(NEW.settings, '$.staff.id')
+  BEGIN
+    UPDATE device_assignments SET to_ms = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE device = NEW.id AND to_ms IS NULL;
+    INSERT INTO device_assignments (device, window, staff_id, from_ms)
+      VALUES (NEW.id, NEW.window, json_extract(NEW.settings, '$.staff.id'), CAST(unixepoch('subsec') * 1000 AS INTEGER));
+  END;
+`;
+
 /** Flags the hub adds to a stored record (the device's own flags stay in its signed body). */
 export type HubFlag = 'attribution-mismatch' | 'rate-exceeded';
 
@@ -102,6 +134,9 @@ export class Attributor {
     this.stmts = {
       device: db.prepare<[string], { window: string; settings: string }>('SELECT window, settings FROM devices WHERE id = ?'),
       session: db.prepare<[string], SessionRow>('SELECT device, window, cases, item_code, item_name, staff_id FROM sessions WHERE id = ?'),
+      assignment: db.prepare<[string, number], { window: string; staff_id: string | null }>(
+        'SELECT window, staff_id FROM device_assignments WHERE device = ? AND from_ms <= ? ORDER BY from_ms DESC, rowid DESC LIMIT 1',
+      ),
     };
   }
 
@@ -120,8 +155,14 @@ export class Attributor {
     const session: SessionRef | null = own
       ? { id: r.session!.id, cases: JSON.parse(own.cases) as string[], itemCode: own.item_code, itemName: own.item_name }
       : null;
-    const onDuty = dev ? staffOnDuty(dev.settings) : null;
-    const window = own?.window ?? dev?.window ?? r.window;
+    // Without a session of its own: the device's registration when the record was pressed. The
+    // press time is the device's claim, so the hub bounds it: never after the record arrived,
+    // and only a synced clock is believed at all (else: when it arrived). A forger can at most
+    // pick a past assignment of its own device; the claims are still compared below.
+    const pressedAt = r.clockSynced ? Math.min(r.at, now) : now;
+    const then = own ? undefined : this.stmts.assignment.get(r.device, pressedAt);
+    const onDuty = then ? then.staff_id : dev ? staffOnDuty(dev.settings) : null;
+    const window = own?.window ?? then?.window ?? dev?.window ?? r.window;
     const staffId = own?.staff_id ?? onDuty;
 
     const mismatches: Mismatch[] = [];

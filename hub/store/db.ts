@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
-import { ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
+import { ASSIGNMENT_HISTORY_MIGRATION, ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
@@ -132,6 +132,8 @@ export const MIGRATIONS: string[] = [
   ATTRIBUTION_MIGRATION,
   // Issue 12: what the hall's flag policy decided per rating; misuse kept but not counted.
   FLAG_POLICY_MIGRATION,
+  // Issue 16: each device's window and staff on duty over time, for backlogs pressed offline.
+  ASSIGNMENT_HISTORY_MIGRATION,
   // Issue 11: fleet updates (release bundles, per-device targets and update states).
   RELEASES_MIGRATION,
 ];

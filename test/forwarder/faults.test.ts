@@ -10,6 +10,7 @@ import { expectEachPressOnce, pressSteadily, queueStates, seeded } from './helpe
  */
 const PRESSES = Number(process.env.HCP_FAULT_PRESSES ?? 40);
 const TIMEOUT_MS = 300;
+const BATCH = 5;
 
 let hall: TestHall | null = null;
 afterEach(async () => {
@@ -33,7 +34,7 @@ describe.each(MODES)('30 %% of pushes failing with %s', (mode, faults, storesBef
     async () => {
       hall = await TestHall.start({
         province: { faults, random: seeded(2026) },
-        forward: { batchSize: 5, lingerMs: 5, timeoutMs: TIMEOUT_MS, retry: { baseMs: 20, maxMs: 250 } },
+        forward: { batchSize: BATCH, lingerMs: 5, timeoutMs: TIMEOUT_MS, retry: { baseMs: 20, maxMs: 250 } },
       });
       const devices = [await hall.addDevice('01'), await hall.addDevice('02')];
       await waitFor(() => devices.every((d) => d.agent.link.connected), 'devices to connect');
@@ -50,13 +51,16 @@ describe.each(MODES)('30 %% of pushes failing with %s', (mode, faults, storesBef
       expect(s.faults[mode]).toBeGreaterThan(0);
       expect(s.received).toBe(s.accepted + s.duplicatesReceived + s.rejected);
       expect(s.rejected).toBe(0);
-      // Where the province stored before failing, the hub had to send again: at-least-once on the wire.
-      if (storesBeforeFailing) expect(s.duplicatesReceived).toBeGreaterThan(0);
-      else expect(s.duplicatesReceived).toBe(0);
-      expect(queueStates(hall.hub!.db)).toEqual({ done: rated.length });
-      if (process.env.HCP_FAULT_PRESSES) console.info(`${mode}: rated ${rated.length}, province ${JSON.stringify(s)}`);
       const failures = await hall.hub!.metrics.forwardFailures.get();
       expect(failures.values.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
+      // Where the province stored before failing, the hub had to send again: at-least-once on the wire.
+      // Otherwise a copy arrives twice only after the hub stopped waiting for an answer (a batch
+      // the province was still storing when the hub's timeout fired, e.g. on a loaded machine).
+      const timedOutBatches = failures.values.filter((v) => v.labels.kind === 'timeout').reduce((n, v) => n + v.value, 0);
+      if (storesBeforeFailing) expect(s.duplicatesReceived).toBeGreaterThan(0);
+      else expect(s.duplicatesReceived).toBeLessThanOrEqual(timedOutBatches * BATCH);
+      expect(queueStates(hall.hub!.db)).toEqual({ done: rated.length });
+      if (process.env.HCP_FAULT_PRESSES) console.info(`${mode}: rated ${rated.length}, province ${JSON.stringify(s)}`);
     },
   );
 });

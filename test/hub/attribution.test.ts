@@ -13,11 +13,12 @@ let dir: string;
 let db: Db;
 let device: string;
 let other: string;
+let reg: Registry;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hcp-attr-'));
   db = openHubDb(join(dir, 'hub.db'));
-  const reg = new Registry(db, 'hall-1');
+  reg = new Registry(db, 'hall-1');
   device = reg.add({ window: '9a', settings: { staff: { id: 'S9A', name: '李明', number: null, photo: null } } }).device.id;
   other = reg.add({ window: '01' }).device.id;
   const open = db.prepare(
@@ -121,5 +122,59 @@ describe("the per-device rate cap (10 ratings per 60 s of the device's press clo
   it("counts only ratings: not-rated reports are the device's timeouts, not presses", () => {
     const at = new Attributor(db);
     for (let i = 0; i < 30; i++) expect(at.attribute(press(i, { kind: 'not-rated', level: null, reasons: [] }), []).flags).toEqual([]);
+  });
+});
+
+describe('a backlog pressed offline is attributed to the registration of its press time', () => {
+  const S9B = { id: 'S9B', name: '王芳', number: null, photo: null };
+
+  it('presses made before the staff change and the move to another window keep the old window and staff; later ones get the new; the claims match, so nothing is flagged', async () => {
+    const pressedBefore = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    reg.updateSettings(device, { staff: S9B }, '9b');
+    const pressedAfter = Date.now() + 1;
+    const at = new Attributor(db);
+    const alarms: AttributionAlarm[] = [];
+    const arrived = pressedAfter + 3_600_000; // delivered an hour later, after the device came back
+    const early = at.attribute(rec({ at: pressedBefore, clockSynced: true, staffId: 'S9A' }), alarms, arrived);
+    expect(early).toMatchObject({ window: '9a', staffId: 'S9A', flags: [] });
+    const late = at.attribute(
+      rec({ id: newRecordId(), at: pressedAfter, clockSynced: true, window: '9b', staffId: 'S9B' }),
+      alarms,
+      arrived,
+    );
+    expect(late).toMatchObject({ window: '9b', staffId: 'S9B', flags: [] });
+    expect(alarms).toEqual([]);
+  });
+
+  it('an unsynced clock is not believed: the registration when the record arrived', async () => {
+    const pressed = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    reg.updateSettings(device, { staff: S9B });
+    const a = new Attributor(db).attribute(rec({ at: pressed, clockSynced: false, staffId: null }), [], Date.now() + 10);
+    expect(a).toMatchObject({ window: '9a', staffId: 'S9B' });
+  });
+
+  it('a press time after the record arrived is not believed either: it counts as pressed on arrival', async () => {
+    const arrived = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    reg.updateSettings(device, { staff: S9B });
+    // Claims a time after the change, but it arrived before it: the staff on duty then.
+    const a = new Attributor(db).attribute(rec({ at: Date.now() + 60_000, clockSynced: true, staffId: 'S9B' }), [], arrived);
+    expect(a).toMatchObject({ staffId: 'S9A', flags: ['attribution-mismatch'] });
+  });
+
+  it('every change of window or staff is one history row, closed when the next begins; other setting changes add none', () => {
+    reg.updateSettings(device, { staff: S9B });
+    reg.updateSettings(device, { prompts: { thanks: '谢谢' } });
+    reg.updateSettings(device, {}, '9c');
+    const rows = db
+      .prepare('SELECT window, staff_id, to_ms IS NULL AS open FROM device_assignments WHERE device = ? ORDER BY rowid')
+      .all(device);
+    expect(rows).toEqual([
+      { window: '9a', staff_id: 'S9A', open: 0 },
+      { window: '9a', staff_id: 'S9B', open: 0 },
+      { window: '9c', staff_id: 'S9B', open: 1 },
+    ]);
   });
 });

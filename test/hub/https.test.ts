@@ -6,6 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as HttpAgent, fetch as uFetch } from 'undici';
@@ -85,6 +86,32 @@ describe('HTTPS on the hub', () => {
     // Not plain HTTP on that port, and not trusted by the public CAs: only by the hall CA.
     await expect(fetch(`http://127.0.0.1:${hub.ports.http}/api/health`)).rejects.toThrow();
     await expect(fetch(`${url}/api/health`)).rejects.toThrow();
+  });
+
+  it('a client that opens the HTTPS port and stalls before or during the handshake is cut off at the connect timeout; others are served meanwhile', async () => {
+    const hub = await hubWith({
+      mqtt: {
+        host: '127.0.0.1',
+        port: null,
+        tls: { port: 0, keyFile: files.key, certFile: files.cert, caFile: files.ca },
+        limits: { connectTimeoutMs: 500 },
+      },
+    });
+    const closedAfter = (first: Buffer | null) =>
+      new Promise<number>((resolve, reject) => {
+        const t0 = Date.now();
+        const s = connect(hub.ports.http, '127.0.0.1', () => first && s.write(first));
+        s.on('error', () => {});
+        s.on('close', () => resolve(Date.now() - t0));
+        setTimeout(() => reject(new Error('still open after 10 s')), 10_000).unref();
+      });
+    // Nothing at all, and the first bytes of a TLS record (a ClientHello that never ends).
+    const stalls = [closedAfter(null), closedAfter(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]))];
+    expect((await trusting(hall.caCert)(`https://127.0.0.1:${hub.ports.http}/api/health`)).status).toBe(200);
+    for (const ms of await Promise.all(stalls)) {
+      expect(ms).toBeGreaterThanOrEqual(400);
+      expect(ms).toBeLessThan(5000);
+    }
   });
 
   it('--plain-http behind a trusted proxy: X-Forwarded-Proto makes the cookie Secure and X-Forwarded-For is the client address; from an untrusted address both are ignored', async () => {

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 describe('npm run test:unit', () => {
@@ -11,7 +12,7 @@ describe('npm run test:unit', () => {
     'passes as the user nobody on a machine without the Debian packages',
     () => {
       const r = spawnSync(join(import.meta.dirname, '../../scripts/check-unit-lane'), { encoding: 'utf8', timeout: 170_000 });
-      const out = r.stdout + r.stderr;
+      const out = stripVTControlCharacters(r.stdout + r.stderr);
       expect(out).toMatch(/check-unit-lane: hiding \d+ files of: mosquitto/);
       expect(out).toMatch(/Test Files\s+\S*\s*\d+ passed/);
       expect(out).not.toMatch(/failed/);
