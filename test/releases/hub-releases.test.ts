@@ -266,6 +266,9 @@ describe('staged rollout', { timeout: 120_000 }, () => {
       expect(await metric(hall, 'hcp_device_updates', 'version="0.3.0",state="rolled-back"')).toBe(1);
       expect(await metric(hall, 'hcp_devices_running_release', 'version="0.1.0"')).toBeGreaterThanOrEqual(1);
       expect(hall.hub!.web.tile(d.id).update).toMatchObject({ state: 'rolled-back', version: '0.3.0' });
+      const text = await cli(['hub', 'release', 'list', '--data', dataDir()]);
+      expect(text.stdout).toMatch(/^0\.3\.0 {2}\S+ {2}2 files {2}key [0-9a-f]{16} {2}targeted 19 {2}running 0$/m);
+      expect(text.stdout).toContain(`  ${d.id}: runs 0.1.0, target 0.3.0, update 0.3.0 rolled-back (not healthy by its deadline)`);
     });
   });
 });

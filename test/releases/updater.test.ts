@@ -136,6 +136,26 @@ describe('the device updater', { timeout: 60_000 }, () => {
     expect(readdirSync(join(creds.dir, UPDATE_DIR))).toEqual(['state.json']);
   });
 
+  it('an older release is taken only where the device allows a downgrade explicitly', async () => {
+    const { creds, slots } = await installed('28');
+    const restarts: string[] = [];
+    const u = new Updater({
+      dataDir: creds.dir,
+      hub: { url: hall.hubUrl, username: creds.id, password: creds.password, ca: null },
+      log: silentLog(),
+      slots,
+      releaseKey: keys.publicPem,
+      currentVersion: '1.0.0',
+      allowDowngrade: true,
+      onChange: () => {},
+      restart: (why) => restarts.push(why),
+    });
+    updaters.push(u);
+    u.setTarget(target(creds.id, '0.9.0'));
+    await waitFor(() => restarts.length > 0, 'the restart into the older release');
+    expect(slots.currentVersion()).toBe('0.9.0');
+  });
+
   it('a key that arrives from elsewhere is not the pinned one: a bundle signed by it is refused', async () => {
     const { creds, slots } = await installed('23');
     // The device pins `other`; the hub's bundles are signed with `keys`.
