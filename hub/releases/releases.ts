@@ -156,7 +156,8 @@ export class Releases {
       }
       const dir = join(this.dataDir, RELEASES_DIR);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const name = `haochaping-${manifest.version}-${manifest.platform}.tar.gz`;
+      // The hash in the name: two bundles added at once under one version never overwrite each other.
+      const name = `haochaping-${manifest.version}-${manifest.platform}-${sha256.slice(0, 12)}.tar.gz`;
       const tmp = join(dir, `.incoming-${randomBytes(6).toString('hex')}`);
       copyFileSync(bundle, tmp);
       // What was checked is what is kept: the copy must be the same bytes.
@@ -167,11 +168,13 @@ export class Releases {
       placed = join(dir, name);
       renameSync(tmp, placed);
       fsyncPath(dir);
-      this.db
+      // Check and write in one statement: of two `add`s at once, one row wins.
+      const won = this.db
         .prepare(
-          'INSERT INTO releases (version, platform, sha256, size, file, files, key_fingerprint, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          `INSERT INTO releases (version, platform, sha256, size, file, files, key_fingerprint, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (version) DO NOTHING RETURNING version`,
         )
-        .run(
+        .get(
           manifest.version,
           manifest.platform,
           sha256,
@@ -181,8 +184,14 @@ export class Releases {
           keyFingerprint(publicPem),
           this.now(),
         );
-      placed = null;
-      return { release: this.get(manifest.version)!, added: true };
+      const row = this.get(manifest.version)!;
+      if (won || row.sha256 === sha256) placed = null; // ours, or the same bytes under the same name: keep
+      if (!won && row.sha256 !== sha256)
+        throw new ReleaseStoreError(
+          'exists',
+          `release ${manifest.version} was added meanwhile as another bundle (${row.sha256.slice(0, 12)}…)`,
+        );
+      return { release: row, added: !!won };
     } finally {
       if (placed) rmSync(placed, { force: true });
       rmSync(scratch, { recursive: true, force: true });

@@ -91,6 +91,25 @@ describe('hub release add', { timeout: 60_000 }, () => {
   });
 });
 
+describe('hub release add at the same time', { timeout: 60_000 }, () => {
+  it('the same bundle twice at once: one row, one file; two bundles under one version at once: one wins, the other is refused, the kept file is the winner', async () => {
+    const releases = hall.hub!.releases;
+    const a = await tinyBundle('0.5.0', keys.privatePem, join(scratch, 'race-a'));
+    const both = await Promise.all([releases.add(a, keys.publicPem), releases.add(a, keys.publicPem)]);
+    expect(both.map((x) => x.added).sort()).toEqual([false, true]);
+    expect(sha(releases.fileOf(releases.get('0.5.0')!))).toBe(sha(a));
+
+    const b = await tinyBundle('0.6.0', keys.privatePem, join(scratch, 'race-b'));
+    const c = await tinyBundle('0.6.0', keys.privatePem, join(scratch, 'race-c'), (root) => writeFileSync(join(root, 'other.txt'), 'c'));
+    const out = await Promise.allSettled([releases.add(b, keys.publicPem), releases.add(c, keys.publicPem)]);
+    expect(out.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((out.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'exists' });
+    const row = releases.get('0.6.0')!;
+    expect(sha(releases.fileOf(row))).toBe(row.sha256);
+    expect(readdirSync(join(dataDir(), 'releases')).filter((n) => n.includes('0.6.0'))).toEqual([row.file]);
+  });
+});
+
 describe('staged rollout', { timeout: 120_000 }, () => {
   const devices: Creds[] = [];
   beforeAll(async () => {
@@ -137,9 +156,19 @@ describe('staged rollout', { timeout: 120_000 }, () => {
     const t50 = await targets();
     for (const id of expected) expect(t50.get(id)).toBe('0.3.0');
 
+    // Rollouts at the same time: each device is newly targeted once, its config version bumped once.
+    const versions = new Map(devices.map((d) => [d.id, hall.hub!.registry.get(d.id)!.config_version]));
+    const racing = await Promise.all(
+      [60, 60, 60].map((p) => hall.api<{ newlyTargeted: string[] }>('/api/releases/0.3.0/rollout', { percent: p })),
+    );
+    const newly = racing.flatMap((r) => r.newlyTargeted);
+    expect(newly).toHaveLength(2);
+    expect(new Set(newly).size).toBe(2);
+    for (const id of newly) expect(hall.hub!.registry.get(id)!.config_version).toBe(versions.get(id)! + 1);
+
     const all = JSON.parse((await cliRollout(['--all'])).stdout) as { targeted: number; newlyTargeted: string[] };
     expect(all.targeted).toBe(20);
-    expect(all.newlyTargeted).toHaveLength(10);
+    expect(all.newlyTargeted).toHaveLength(8);
     expect([...(await targets()).values()].every((v) => v === '0.3.0')).toBe(true);
   });
 
