@@ -15,6 +15,10 @@ import { ReleaseSlots } from '../../common/release/slots.js';
 import { Updater, UPDATE_DIR } from '../../device/update/updater.js';
 import { releaseTargetOf } from '../../hub/releases/releases.js';
 import type { ReleaseTarget } from '../../protocol/index.js';
+import { enrol } from '../../device/enrolment/enrolment.js';
+import { startHub } from '../../hub/hub.js';
+import { makeHallPki } from '../../hub/tls/hall-ca.js';
+import { caFingerprint } from '../../hub/tls/listener.js';
 import { TestHall } from '../helpers/hall.js';
 import { silentLog } from '../helpers/log.js';
 import { tinyBundle } from '../helpers/releases.js';
@@ -154,6 +158,65 @@ describe('the device updater', { timeout: 60_000 }, () => {
     u.setTarget(target(creds.id, '0.9.0'));
     await waitFor(() => restarts.length > 0, 'the restart into the older release');
     expect(slots.currentVersion()).toBe('0.9.0');
+  });
+
+  it('over HTTPS it trusts the hall CA pinned at enrolment, and nothing else', async () => {
+    const pki = await makeHallPki({ hall: 'tls-hall', hosts: ['127.0.0.1'] });
+    const dir = mkdtempSync(join(scratch, 'tls-'));
+    const f = { key: join(dir, 'server.key'), cert: join(dir, 'server.crt'), ca: join(dir, 'ca.crt') };
+    writeFileSync(f.key, pki.serverKey);
+    writeFileSync(f.cert, pki.serverCert);
+    writeFileSync(f.ca, pki.caCert);
+    const hub = await startHub(
+      {
+        dataDir: join(dir, 'hub'),
+        hall: 'tls-hall',
+        mqtt: { host: '127.0.0.1', port: null, tls: { port: 0, keyFile: f.key, certFile: f.cert, caFile: f.ca } },
+        http: { host: '127.0.0.1', port: 0 },
+      },
+      silentLog(),
+    );
+    try {
+      const url = `https://127.0.0.1:${hub.ports.http}`;
+      await hub.releases.add(b.v2!, keys.publicPem);
+      const { device, token } = hub.registry.add({ window: '30' });
+      const devDir = join(dir, 'device');
+      mkdirSync(devDir);
+      const { enrolment } = await enrol(devDir, url, token, 'test', { caSha256: caFingerprint(Buffer.from(pki.caCert)) });
+      hub.releases.rollout('1.1.0', { devices: [device.id] });
+      const t = releaseTargetOf(hub.db, device.id)!;
+      const run = async (ca: string | null) => {
+        const base = mkdtempSync(join(dir, 'opt-'));
+        const slots = new ReleaseSlots(base);
+        await unpackBundle(b.v1!, slots.releasesDir, { publicPem: keys.publicPem });
+        slots.switchTo('1.0.0');
+        const restarts: string[] = [];
+        const u = new Updater({
+          dataDir: mkdtempSync(join(dir, 'data-')),
+          hub: { url, username: enrolment.username, password: enrolment.password, ca },
+          log: silentLog(),
+          slots,
+          releaseKey: keys.publicPem,
+          currentVersion: '1.0.0',
+          onChange: () => {},
+          restart: (why) => restarts.push(why),
+          retryMs: 50,
+        });
+        updaters.push(u);
+        u.setTarget(t);
+        return { u, slots, restarts };
+      };
+      const pinned = await run(enrolment.ca);
+      await waitFor(() => pinned.restarts.length > 0, 'the update over HTTPS');
+      expect(pinned.slots.currentVersion()).toBe('1.1.0');
+      // Without the pinned CA the hub's certificate is not believed: nothing is fetched.
+      const unpinned = await run(null);
+      await waitFor(() => /retrying: .*certificate/.test(unpinned.u.report?.reason ?? ''), 'the refused certificate');
+      expect(unpinned.slots.currentVersion()).toBe('1.0.0');
+    } finally {
+      for (const u of updaters.splice(0)) u.stop();
+      await hub.close();
+    }
   });
 
   it('a key that arrives from elsewhere is not the pinned one: a bundle signed by it is refused', async () => {
