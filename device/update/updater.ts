@@ -202,9 +202,10 @@ export class Updater {
         t,
         'not-installed',
         'this agent does not run from an installed release (/opt/haochaping), so it cannot update itself',
+        false,
       );
     if (!this.o.releaseKey)
-      return this.refuse(t, 'no-release-key', 'no release public key is pinned on this device (/etc/haochaping/release.pub)');
+      return this.refuse(t, 'no-release-key', 'no release public key is pinned on this device (/etc/haochaping/release.pub)', false);
     if (!this.o.allowDowngrade && compareVersions(t.version, currentVersion) < 0)
       return this.refuse(
         t,
@@ -236,7 +237,7 @@ export class Updater {
       if (e instanceof ReleaseError) return this.refuse(t, e.reason, e.message);
       this.failures++;
       const wait = Math.min(64, 2 ** (this.failures - 1)) * (this.o.retryMs ?? 5000);
-      this.o.log.warn({ err: (e as Error).message, retryInMs: wait }, 'update download failed; trying again');
+      this.o.log.warn({ err: (e as Error).message, retryInMs: wait }, 'update step failed; trying again');
       this.set('downloading', t.version, `retrying: ${(e as Error).message}`);
       this.kickLater(wait);
     }
@@ -251,11 +252,15 @@ export class Updater {
     this.retry.unref();
   }
 
-  /** Refused for good (until the hub names another bundle): the device keeps its version. */
-  private refuse(t: ReleaseTarget, reason: string, message: string): void {
+  /**
+   * Refused: the device keeps its version. A bundle refused for what it is (`final`) is not
+   * fetched again until the hub names another; one refused for what this device lacks (no
+   * pinned key, not installed) is tried again at the next start, once hall IT has fixed that.
+   */
+  private refuse(t: ReleaseTarget, reason: string, message: string, final = true): void {
     rmSync(join(this.dir, `${t.sha256}.part`), { force: true });
     rmSync(join(this.dir, `${t.sha256}.bundle`), { force: true });
-    this.state.refused = { sha256: t.sha256, version: t.version };
+    if (final) this.state.refused = { sha256: t.sha256, version: t.version };
     this.set('failed', t.version, `${reason}: ${message}`);
   }
 

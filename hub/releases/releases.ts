@@ -8,7 +8,7 @@
  * trust the hub for that: each checks the bundle again with the key pinned on it at install.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chownSync, copyFileSync, createReadStream, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReleaseTarget, Status, UpdateReport, UpdateState } from '../../protocol/index.js';
@@ -156,6 +156,7 @@ export class Releases {
       }
       const dir = join(this.dataDir, RELEASES_DIR);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      ownLikeDataDir(this.dataDir, dir);
       // The hash in the name: two bundles added at once under one version never overwrite each other.
       const name = `haochaping-${manifest.version}-${manifest.platform}-${sha256.slice(0, 12)}.tar.gz`;
       const tmp = join(dir, `.incoming-${randomBytes(6).toString('hex')}`);
@@ -166,6 +167,7 @@ export class Releases {
         throw new ReleaseStoreError('invalid', `${bundle} changed while it was being added; add it again`);
       }
       placed = join(dir, name);
+      ownLikeDataDir(this.dataDir, tmp);
       renameSync(tmp, placed);
       fsyncPath(dir);
       // Check and write in one statement: of two `add`s at once, one row wins.
@@ -288,6 +290,17 @@ export class Releases {
     for (const d of this.devices()) if (d.running) running.set(d.running, (running.get(d.running) ?? 0) + 1);
     return { states, running: [...running].map(([version, n]) => ({ version, n })) };
   }
+}
+
+/**
+ * `hub release add` runs as root on the hall server; the hub runs as its own user: what root
+ * writes into the data directory must belong to the data directory's owner, or the hub cannot
+ * serve it.
+ */
+function ownLikeDataDir(dataDir: string, path: string): void {
+  if (process.getuid?.() !== 0) return;
+  const st = statSync(dataDir);
+  chownSync(path, st.uid, st.gid);
 }
 
 /** `haochaping-device/1.2.3` → `1.2.3`. */

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, unpackBundle } from '../../common/release/bundle.js';
 import { generateReleaseKeys } from '../../common/release/manifest.js';
 import { install, installPaths } from '../../common/install/install.js';
+import { deviceStatusReport } from '../../device/status-report.js';
 import { TestHall } from '../helpers/hall.js';
 import { killProcessesMentioning } from '../helpers/procs.js';
 import { deriveBundle, PROJECT_DIR } from '../helpers/releases.js';
@@ -334,6 +335,12 @@ describe('fleet updates of a device process through the hub', { timeout: 600_000
       expect(update(d.id)).toEqual({ version: v.crash, state: 'rolled-back', reason: 'started 3 times without becoming healthy' });
       expect(d.currentVersion()).toBe(v.v1);
       expect(firmware(d.id)).toBe(`haochaping-device/${v.v1}`);
+      // Hall IT at the device sees it too (`haochaping device status`).
+      expect(deviceStatusReport(d.dataDir).update).toEqual({
+        state: 'rolled-back',
+        version: v.crash,
+        reason: 'started 3 times without becoming healthy',
+      });
       // It does not try the same release again.
       const starts = d.starts;
       const before = d.thanked.size;

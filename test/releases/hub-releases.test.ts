@@ -5,14 +5,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReleaseKeys } from '../../common/release/manifest.js';
 import { encode, PROTOCOL_VERSION, topic, type Status, type UpdateReport } from '../../protocol/index.js';
-import { rolloutRank } from '../../hub/releases/releases.js';
+import { Releases, rolloutRank } from '../../hub/releases/releases.js';
+import { openHubDb } from '../../hub/store/db.js';
 import { CLI_PATH } from '../../simulator/processes.js';
 import { TestHall } from '../helpers/hall.js';
 import { tinyBundle } from '../helpers/releases.js';
@@ -88,6 +89,22 @@ describe('hub release add', { timeout: 60_000 }, () => {
     const r = await cli(['hub', 'release', 'add', twin, '--data', dataDir(), '--release-key', keyFile]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^refused \(exists\): release 0\.2\.0 is here already as another bundle/);
+  });
+});
+
+describe('a bundle added by root', () => {
+  it("belongs to the data directory's owner (the hub's user), or the hub could not serve it", async () => {
+    const data = mkdtempSync(join(scratch, 'owned-'));
+    if (process.getuid?.() === 0) chownSync(data, 65534, 65534);
+    const db = openHubDb(join(data, 'hub.db'));
+    try {
+      const { release } = await new Releases(db, data).add(bundles.v2!, keys.publicPem);
+      const owner = statSync(data).uid;
+      expect(statSync(join(data, 'releases')).uid).toBe(owner);
+      expect(statSync(join(data, 'releases', release.file)).uid).toBe(owner);
+    } finally {
+      db.close();
+    }
   });
 });
 
