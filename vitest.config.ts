@@ -8,6 +8,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  */
 export const UNIT = [
   'test/protocol/**/*.test.ts',
+  'test/common/**/*.test.ts',
   'test/lint/**/*.test.ts',
   'test/device/rating-flow*.test.ts',
   'test/device/epaper-options.test.ts',

@@ -22,6 +22,7 @@ import { Registry } from '../hub/registry/registry.js';
 import { DeviceStatusStore } from '../hub/status/device-status.js';
 import { openHubDb } from '../hub/store/db.js';
 import { HallWeb } from '../hub/web/hall-web.js';
+import { FactSync } from '../hub/facts/fact-sync.js';
 import {
   exportPublicKey,
   generateDeviceKeys,
@@ -116,19 +117,22 @@ db.transaction(() => {
 const genMs = ms(t0);
 
 clock.t = END;
-const web = new HallWeb({
+const events = new EventEmitter<HubEvents>();
+const metrics = createMetrics();
+const web = HallWeb.open({
   db,
   registry,
   status: new DeviceStatusStore(db, log, () => {}, now),
-  events: new EventEmitter<HubEvents>(),
+  events,
   log,
-  metrics: createMetrics(),
+  metrics,
   config: {},
   dataDir: dir,
   now,
 });
+const factSync = new FactSync({ records: web.records, events, log, metrics });
 t0 = process.hrtime.bigint();
-web.syncNow();
+factSync.syncNow();
 const factsMs = ms(t0);
 t0 = process.hrtime.bigint();
 const key = loadOrCreateHubKey(dir);

@@ -26,7 +26,9 @@ import { DeviceStatusStore } from '../hub/status/device-status.js';
 import { STAT_SQL } from '../hub/stats/queries.js';
 import { openHubDb } from '../hub/store/db.js';
 import { HallWeb } from '../hub/web/hall-web.js';
-import { computeStats, ORDER_SUMMARY_SQL, webRoutes } from '../hub/web/routes.js';
+import { FactSync } from '../hub/facts/fact-sync.js';
+import { webRoutes } from '../hub/web/routes.js';
+import { computeStats, ORDER_SUMMARY_SQL } from '../hub/web/stats-view.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -126,19 +128,21 @@ const genMs = ms(t0);
 
 // ---- the real catch-up: facts, daily counts, work orders
 const metrics = createMetrics();
-const web = new HallWeb({
+const events = new EventEmitter<HubEvents>();
+const web = HallWeb.open({
   db,
   registry,
   status: new DeviceStatusStore(db, log, () => {}, now),
-  events: new EventEmitter<HubEvents>(),
+  events,
   log,
   metrics,
   config: { policy: 'ankang', alerts: { quietMinutes: 0 } },
   dataDir: dir,
   now,
 });
+const factSync = new FactSync({ records: web.records, events, log, metrics });
 t0 = process.hrtime.bigint();
-const facts = web.syncNow();
+const facts = factSync.syncNow();
 const catchUpMs = ms(t0);
 const orders = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM work_orders').get()!.n;
 

@@ -1,5 +1,6 @@
 import type { DeviceConfig, RatingRecord, Status } from '../protocol/index.js';
 import type { Alarm } from './alarms/alarms.js';
+import type { FactBatch } from './facts/fact-sync.js';
 
 /**
  * The hub's event bus: parts that react to what happened (defaults, work orders, the live
@@ -22,4 +23,6 @@ export interface HubEvents {
    * settings. Carries the whole config (device, version, staff on duty, paused).
    */
   config: [config: DeviceConfig];
+  /** Stored ratings became facts, work orders and alerts (FactSync, after each chunk's commit). */
+  facts: [batch: FactBatch];
 }

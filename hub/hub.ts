@@ -1,6 +1,9 @@
 /**
- * The hub's composition root: database, registry, broker with its policy hooks, ingest,
- * sessions and defaults, forwarder and HTTP API, each started and stopped in order.
+ * The hub's composition root: an ordered list of parts (common/lifecycle.ts) — the store,
+ * first accounts, ledger, forwarders, fact sync, hall page, ingest, broker with its policy
+ * hooks, defaults and the HTTP listener — started in that order after the configuration was
+ * checked (preflight.ts), stopped in reverse. A part that fails to start stops the ones before
+ * it; one that fails to stop does not keep the others running.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -9,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { encode, OversizedMessageError, parseTopic, PROTOCOL_VERSION, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
+import { Parts, type Part } from '../common/lifecycle.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
 import { buildApi } from './api/server.js';
@@ -39,6 +43,8 @@ import { DeviceStatusStore } from './status/device-status.js';
 import { alarmDeviceFaults } from './status/fault-alarms.js';
 import { openHubDb, type Db } from './store/db.js';
 import { HallWeb } from './web/hall-web.js';
+import { FactSync } from './facts/fact-sync.js';
+import { HallRecords } from './facts/hall-records.js';
 import { loadHubSetup } from './preflight.js';
 import { ConfigError } from '../common/config-error.js';
 import { caFingerprint, HUB_URL_FILE, isLoopback, localUrl } from './tls/listener.js';
@@ -68,8 +74,11 @@ export interface Hub {
   /** Sends hand-offs to the configured destination (12345, a department); null when none is configured. */
   handoff: Forwarder | null;
   web: HallWeb;
+  /** Stored ratings → facts, 差评 work orders and alerts. */
+  factSync: FactSync;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
+  /** Fleet updates: release bundles, per-device targets and update states. */
   releases: Releases;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
@@ -80,9 +89,11 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-/** Seams for tests: the clock the sessions, defaults and ingest run on. */
+/** Seams for tests: the clock the sessions, defaults and ingest run on; the list of parts. */
 export interface HubDeps {
   now?: () => number;
+  /** Sees (and may change) the hub's parts before they start: a test adds one that fails. */
+  parts?: (parts: Part[]) => Part[];
 }
 
 /** Broker refusals of rating messages count as ingest rejections, under ingest's reason names. */
@@ -92,53 +103,33 @@ function ratingRejectReason(d: Denial): RejectReason {
   return 'topic-mismatch';
 }
 
+/** The parts' names in start order; they stop in the reverse order. */
+export const HUB_PARTS = [
+  'store',
+  'accounts',
+  'ledger',
+  'forwarder',
+  'handoff',
+  'fact-sync',
+  'hall-web',
+  'ingest',
+  'broker',
+  'defaults',
+  'http',
+] as const;
+
 export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps = {}): Promise<Hub> {
   // Everything checked (files, ports) before the first file is written or a socket opened.
   const setup = await loadHubSetup(input);
   const config = setup.config;
   const now = deps.now ?? Date.now;
-  try {
-    ensurePrivateDir(config.dataDir);
-  } catch (e) {
-    if (e instanceof FileModeError) throw new HubStartError(e.message);
-    throw e;
-  }
   // One working-day calendar for the 7-day defaults and the 差评 deadlines alike.
   const calendar = setup.calendar;
   const dbPath = join(config.dataDir, 'hub.db');
-  const db = openHubDb(dbPath);
-  const metrics = createMetrics();
-  const registry = new Registry(db, config.hall);
-  const tokens = new ApiTokens(db);
   const events = new EventEmitter<HubEvents>();
-  const alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
-  // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
-  const releases = new Releases(db, config.dataDir, now);
-  events.on('status', (device, st) => releases.onStatus(device, st));
-  registerReleaseMetrics(metrics.registry, releases);
-  let aedesRef: Aedes | null = null;
-  const connections = new Connections(() => aedesRef!);
-  const status = new DeviceStatusStore(
-    db,
-    log.child({ part: 'status' }),
-    (device, st) => events.emit('status', device, st),
-    Date.now,
-    metrics,
-    (id) => connections.isConnected(id),
-  );
-  alarmDeviceFaults({ events, alarms, status, registry });
-  // The hall's flag policy, applied to each rating in the transaction that stores it.
-  const judge = new RatingJudge(db, registry, metrics);
-  const sessions = new SessionBook({
-    db,
-    hall: config.hall,
-    metrics,
-    log: log.child({ part: 'sessions' }),
-    period: { unit: config.defaults.unit, count: config.defaults.count },
-    calendar,
-    now,
-    judge: judge.judge,
-  });
+  const metrics = createMetrics();
+  const tls = setup.tls;
+  const httpsOn = !!tls && !config.http.plain;
 
   // 差评 deadlines always count working days, so a calendar that stops at this year matters.
   const year = new Date(now()).getUTCFullYear();
@@ -148,38 +139,43 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       "the holiday calendar does not know that year's official holidays yet: only weekends count as days off there; update the package or add them to the holiday file (--holiday-file)",
     );
   }
-  // Listens from before the broker starts, so the wall sees every device connect.
-  const web = new HallWeb({
-    db,
-    registry,
-    status,
-    events,
-    log,
-    metrics,
-    config: config.web,
-    calendar,
-    dataDir: config.dataDir,
-    now,
-    hall: config.hall,
-    handoffTarget: config.handoff?.name ?? null,
-  });
-  await web.ensureInitialAdmin();
 
-  // The first start makes an admin token and leaves it where only root can read it.
+  // What the parts make as they start (the hub's fields); each is set by its part's start().
+  let db!: Db;
+  let registry!: Registry;
+  let tokens!: ApiTokens;
+  let alarms!: Alarms;
+  let releases!: Releases;
+  let status!: DeviceStatusStore;
+  let sessions!: SessionBook;
+  let web!: HallWeb;
+  let factSync!: FactSync;
+  let ops!: HallOps;
+  let ledger: Ledger | null = null;
+  let forwarder: Forwarder | null = null;
+  let handoff: Forwarder | null = null;
+  let ingest: Ingest | null = null;
+  let broker: RunningBroker | null = null;
+  let defaults: DefaultScheduler | null = null;
+  let api: FastifyInstance | null = null;
   let adminToken: string | null = null;
-  if (!tokens.hasAdmin()) {
-    adminToken = tokens.create('initial admin', 'admin', process.env.HCP_ADMIN_TOKEN || undefined);
-    writeFileAtomic(join(config.dataDir, ADMIN_TOKEN_FILE), adminToken + '\n', 0o600);
-    log.info({ file: join(config.dataDir, ADMIN_TOKEN_FILE) }, 'created the first admin API token');
-  }
+  let httpPort = 0;
 
-  let ingestRef: Ingest | null = null;
+  // The broker is the last of these to start, but the hooks, ingest and ops are made before
+  // it: they reach it through this reference (publishing before it listens is a bug).
+  let aedesRef: Aedes | null = null;
+  const connections = new Connections(() => aedesRef!);
+  const limiter = new RateLimiter({
+    ratePerS: config.mqtt.limits.ratePerDevice,
+    burst: config.mqtt.limits.burstPerDevice,
+    maxDelayMs: config.mqtt.limits.maxDelayMs,
+  });
   const brokerLog = log.child({ part: 'broker' });
   const onDenied = (d: Denial) => {
     metrics.brokerDenied.inc({ action: d.action, reason: d.reason });
     if (d.action === 'publish' && d.kind === 'rating') {
       // Counted and logged (with the device id) by ingest like every refused rating.
-      ingestRef?.refuse(
+      ingest?.refuse(
         ratingRejectReason(d),
         d.client,
         `broker refused a rating from ${d.client} on ${d.topic}: ${d.reason}${d.detail ? ` (${d.detail})` : ''}`,
@@ -190,40 +186,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     if (d.action === 'connect' || d.action === 'will') metrics.rejected.inc({ reason: `auth-${d.reason}` });
     brokerLog.warn({ client: d.client, action: d.action, reason: d.reason, topic: d.topic, detail: d.detail }, `refused ${d.action}`);
   };
-  const limiter = new RateLimiter({
-    ratePerS: config.mqtt.limits.ratePerDevice,
-    burst: config.mqtt.limits.burstPerDevice,
-    maxDelayMs: config.mqtt.limits.maxDelayMs,
-  });
-
-  const tls = setup.tls;
-  const broker = await startBroker({
-    host: config.mqtt.host,
-    port: config.mqtt.port,
-    tls,
-    log: brokerLog,
-    maxPacketBytes: config.mqtt.limits.maxPacketBytes,
-    connectTimeoutMs: config.mqtt.limits.connectTimeoutMs,
-    onPacketTooBig: () => metrics.brokerDenied.inc({ action: 'packet', reason: 'oversized' }),
-    hooks: {
-      authenticate: authenticateHook(registry, connections, log.child({ part: 'auth' }), onDenied),
-      authorizePublish: authorizePublishHook({
-        hall: config.hall,
-        connections,
-        limiter,
-        onThrottled: () => metrics.throttled.inc(),
-        onDenied,
-        log: brokerLog,
-      }),
-      authorizeSubscribe: authorizeSubscribeHook(config.hall, onDenied),
-      authorizeForward: authorizeForwardHook(config.hall),
-    },
-  });
-  const aedes = broker.aedes;
-  aedesRef = aedes;
-
   const publish = (t: string, payload: Buffer, retain: boolean) =>
-    aedes.publish({ cmd: 'publish', topic: t, payload, qos: 1, retain, dup: false }, (e) => {
+    aedesRef!.publish({ cmd: 'publish', topic: t, payload, qos: 1, retain, dup: false }, (e) => {
       if (e) log.error({ err: e, topic: t }, 'publish failed');
     });
   // In slices that always fit the ack message's byte limit (a big group commit of one device).
@@ -257,151 +221,302 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     events.emit('config', c);
   };
 
-  const forwarder = config.province
-    ? createForwarder({
-        config: config.province,
-        files: setup.province ?? undefined,
-        db,
-        hall: config.hall,
-        log: log.child({ part: 'forwarder' }),
-        metrics,
-      })
-    : null;
-  // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
-  const handoff = config.handoff
-    ? createForwarder({
-        config: config.handoff.destination,
-        files: setup.handoff ?? undefined,
-        db,
-        hall: config.hall,
-        log: log.child({ part: 'handoff', target: config.handoff.name }),
-        metrics: createMetrics(),
-        destination: 'handoff',
-      })
-    : null;
-
-  const ingest = new Ingest({
-    db,
-    registry,
-    log: log.child({ part: 'ingest' }),
-    metrics,
-    publishAck,
-    lingerMs: config.ingest.lingerMs,
-    maxBatch: config.ingest.maxBatch,
-    now,
-    alarms,
-    forward: sessions.onRecordStored,
-    onStored: (records) => {
-      forwarder?.kick();
-      events.emit('stored', records);
-    },
-  });
-  ingestRef = ingest;
-  const defaults = new DefaultScheduler(
-    sessions,
-    log.child({ part: 'defaults' }),
-    (made) => {
-      forwarder?.kick();
-      events.emit('defaulted', made);
-    },
-    now,
-  );
-  const ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
-
-  aedes.on('publish', (packet, client) => {
-    if (!client) return; // our own publishes
-    status.seen(client.id);
-    const addr = parseTopic(packet.topic);
-    if (addr?.kind === 'rating') ingest.submit(client.id, packet.topic, packet.payload as Buffer);
-    else if (addr?.kind === 'status') status.submit(client.id, packet.topic, packet.payload as Buffer);
-  });
-  // When a device subscribes to its acks, tell it how far the hub's chain for it goes: after a
-  // restore from a backup the device sends again what it still holds beyond that.
-  aedes.on('subscribe', (subs, c) => {
-    if (!c) return;
-    const d = registry.get(c.id);
-    if (!d || !subs.some((s) => s.topic === topic(d.hall, d.id, 'ack'))) return;
-    publishAck(d.hall, d.id, { v: PROTOCOL_VERSION, acks: [], rejects: [], head: { seq: d.chain_seq } });
-  });
-  aedes.on('clientReady', (c) => {
-    metrics.connected.set(aedes.connectedClients);
-    status.setOnline(c.id, true);
-    events.emit('connected', c.id);
-  });
-  aedes.on('clientDisconnect', (c) => {
-    connections.closed(c);
-    limiter.forget(c.id);
-    metrics.connected.set(aedes.connectedClients);
-    if (!connections.isConnected(c.id)) status.setOnline(c.id, false);
-    events.emit('disconnected', c.id);
-  });
-
-  // aedes keeps retained messages in memory: after a restart, give every device its config again.
-  for (const d of registry.list()) if (d.enrolled_at !== null && d.revoked_at === null) pushConfig(registry.config(d));
-
-  const api = await buildApi(
+  const parts: Part[] = [
     {
-      db,
-      registry,
-      tokens,
-      status,
-      forwarder,
-      metrics,
-      events,
-      log,
-      mqtt: {
-        url: config.mqtt.publicUrl,
-        port: tls ? (broker.ports.tls ?? tls.port) : (broker.ports.tcp ?? 0),
-        tls: !!tls,
-        ca: tls?.ca?.toString() ?? null,
-        caFingerprint: tls?.ca ? caFingerprint(tls.ca) : null,
+      // The data directory and the database, and what reads and writes only the database.
+      name: 'store',
+      start() {
+        try {
+          ensurePrivateDir(config.dataDir);
+        } catch (e) {
+          if (e instanceof FileModeError) throw new HubStartError(e.message);
+          throw e;
+        }
+        db = openHubDb(dbPath);
+        registry = new Registry(db, config.hall);
+        tokens = new ApiTokens(db);
+        alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
+        // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
+        releases = new Releases(db, config.dataDir, now);
+        events.on('status', (device, st) => releases.onStatus(device, st));
+        registerReleaseMetrics(metrics.registry, releases);
+        status = new DeviceStatusStore(
+          db,
+          log.child({ part: 'status' }),
+          (device, st) => events.emit('status', device, st),
+          Date.now,
+          metrics,
+          (id) => connections.isConnected(id),
+        );
+        alarmDeviceFaults({ events, alarms, status, registry });
+        // The hall's flag policy, applied to each rating in the transaction that stores it.
+        const judge = new RatingJudge(db, registry, metrics);
+        sessions = new SessionBook({
+          db,
+          hall: config.hall,
+          metrics,
+          log: log.child({ part: 'sessions' }),
+          period: { unit: config.defaults.unit, count: config.defaults.count },
+          calendar,
+          now,
+          judge: judge.judge,
+        });
+        const records = new HallRecords({
+          db,
+          registry,
+          rules: config.web,
+          profile: setup.policy,
+          calendar,
+          now,
+          hall: config.hall,
+          handoffTarget: config.handoff?.name ?? null,
+        });
+        web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, records, dataDir: config.dataDir, now });
+        factSync = new FactSync({ records, events, log, metrics });
+        ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
       },
-      pushConfig,
-      ops,
-      sessions,
-      alarms,
-      web,
-      releases,
+      stop() {
+        db?.close();
+      },
     },
     {
-      https: tls && !config.http.plain ? { key: tls.key, cert: tls.cert } : null,
-      trustProxy: config.http.trustProxy,
-      handshakeTimeoutMs: config.mqtt.limits.connectTimeoutMs,
+      // The first start makes an admin account and an admin token, left where only root can read them.
+      name: 'accounts',
+      async start() {
+        await web.ensureInitialAdmin();
+        if (!tokens.hasAdmin()) {
+          adminToken = tokens.create('initial admin', 'admin', process.env.HCP_ADMIN_TOKEN || undefined);
+          writeFileAtomic(join(config.dataDir, ADMIN_TOKEN_FILE), adminToken + '\n', 0o600);
+          log.info({ file: join(config.dataDir, ADMIN_TOKEN_FILE) }, 'created the first admin API token');
+        }
+      },
+      stop() {},
     },
-  );
-  await api.listen({ host: config.http.host, port: config.http.port });
-  const httpsOn = !!tls && !config.http.plain;
-  // Where hall IT's commands on this machine find the running hub (scheme and port included).
-  writeFileAtomic(
-    join(config.dataDir, HUB_URL_FILE),
-    `${localUrl(httpsOn, config.http.host, (api.server.address() as { port: number }).port)}\n`,
-    0o600,
-  );
-  if (!httpsOn && !isLoopback(config.http.host)) {
-    log.warn(
-      { host: config.http.host },
-      'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)',
-    );
-  }
-  const httpPort = (api.server.address() as { port: number }).port;
-  forwarder?.start();
-  handoff?.start();
-  defaults.start(config.defaults.startGraceMs);
-  web.start();
-  const ledger = new Ledger({
-    db,
-    dbPath,
-    dataDir: config.dataDir,
-    hall: config.hall,
-    alarms,
-    metrics,
-    log: log.child({ part: 'ledger' }),
-    now,
-    forward: forwardCheckpoint(db),
-  });
-  ledger.start();
+    {
+      // Signed daily checkpoints and the daily integrity audit; an audit in progress is waited for.
+      name: 'ledger',
+      start() {
+        ledger = new Ledger({
+          db,
+          dbPath,
+          dataDir: config.dataDir,
+          hall: config.hall,
+          alarms,
+          metrics,
+          log: log.child({ part: 'ledger' }),
+          now,
+          forward: forwardCheckpoint(db),
+        });
+        ledger.start();
+      },
+      async stop() {
+        ledger?.stop();
+        await ledger?.drain();
+      },
+    },
+    {
+      name: 'forwarder',
+      start() {
+        forwarder = config.province
+          ? createForwarder({
+              config: config.province,
+              files: setup.province ?? undefined,
+              db,
+              hall: config.hall,
+              log: log.child({ part: 'forwarder' }),
+              metrics,
+            })
+          : null;
+        forwarder?.start();
+      },
+      async stop() {
+        await forwarder?.stop();
+      },
+    },
+    {
+      // 转办 (12345, a department): its own forwarder on the same durable table, its own metrics registry.
+      name: 'handoff',
+      start() {
+        handoff = config.handoff
+          ? createForwarder({
+              config: config.handoff.destination,
+              files: setup.handoff ?? undefined,
+              db,
+              hall: config.hall,
+              log: log.child({ part: 'handoff', target: config.handoff.name }),
+              metrics: createMetrics(),
+              destination: 'handoff',
+            })
+          : null;
+        handoff?.start();
+      },
+      async stop() {
+        await handoff?.stop();
+      },
+    },
+    // Stored ratings → facts, 差评 work orders, alerts (listens from before ingest stores any).
+    { name: 'fact-sync', start: () => factSync.start(), stop: () => factSync?.stop() },
+    // The wall's live feed listens from before the broker starts, so it sees every device connect.
+    { name: 'hall-web', start: () => web.start(), stop: () => web?.stop() },
+    {
+      name: 'ingest',
+      start() {
+        ingest = new Ingest({
+          db,
+          registry,
+          log: log.child({ part: 'ingest' }),
+          metrics,
+          publishAck,
+          lingerMs: config.ingest.lingerMs,
+          maxBatch: config.ingest.maxBatch,
+          now,
+          alarms,
+          forward: sessions.onRecordStored,
+          onStored: (records) => {
+            forwarder?.kick();
+            events.emit('stored', records);
+          },
+        });
+      },
+      stop() {
+        ingest?.close(); // commits what is queued; the acks go nowhere, the devices resend
+      },
+    },
+    {
+      name: 'broker',
+      async start() {
+        broker = await startBroker({
+          host: config.mqtt.host,
+          port: config.mqtt.port,
+          tls,
+          log: brokerLog,
+          maxPacketBytes: config.mqtt.limits.maxPacketBytes,
+          connectTimeoutMs: config.mqtt.limits.connectTimeoutMs,
+          onPacketTooBig: () => metrics.brokerDenied.inc({ action: 'packet', reason: 'oversized' }),
+          hooks: {
+            authenticate: authenticateHook(registry, connections, log.child({ part: 'auth' }), onDenied),
+            authorizePublish: authorizePublishHook({
+              hall: config.hall,
+              connections,
+              limiter,
+              onThrottled: () => metrics.throttled.inc(),
+              onDenied,
+              log: brokerLog,
+            }),
+            authorizeSubscribe: authorizeSubscribeHook(config.hall, onDenied),
+            authorizeForward: authorizeForwardHook(config.hall),
+          },
+        });
+        const aedes = broker.aedes;
+        aedesRef = aedes;
+        const ing = ingest!;
+        aedes.on('publish', (packet, client) => {
+          if (!client) return; // our own publishes
+          status.seen(client.id);
+          const addr = parseTopic(packet.topic);
+          if (addr?.kind === 'rating') ing.submit(client.id, packet.topic, packet.payload as Buffer);
+          else if (addr?.kind === 'status') status.submit(client.id, packet.topic, packet.payload as Buffer);
+        });
+        // When a device subscribes to its acks, tell it how far the hub's chain for it goes: after a
+        // restore from a backup the device sends again what it still holds beyond that.
+        aedes.on('subscribe', (subs, c) => {
+          if (!c) return;
+          const d = registry.get(c.id);
+          if (!d || !subs.some((s) => s.topic === topic(d.hall, d.id, 'ack'))) return;
+          publishAck(d.hall, d.id, { v: PROTOCOL_VERSION, acks: [], rejects: [], head: { seq: d.chain_seq } });
+        });
+        aedes.on('clientReady', (c) => {
+          metrics.connected.set(aedes.connectedClients);
+          status.setOnline(c.id, true);
+          events.emit('connected', c.id);
+        });
+        aedes.on('clientDisconnect', (c) => {
+          connections.closed(c);
+          limiter.forget(c.id);
+          metrics.connected.set(aedes.connectedClients);
+          if (!connections.isConnected(c.id)) status.setOnline(c.id, false);
+          events.emit('disconnected', c.id);
+        });
+        // aedes keeps retained messages in memory: after a restart, give every device its config again.
+        for (const d of registry.list()) if (d.enrolled_at !== null && d.revoked_at === null) pushConfig(registry.config(d));
+      },
+      async stop() {
+        await broker?.close();
+      },
+    },
+    {
+      // 7-day 基本满意 defaults for sessions nobody rated.
+      name: 'defaults',
+      start() {
+        defaults = new DefaultScheduler(
+          sessions,
+          log.child({ part: 'defaults' }),
+          (made) => {
+            forwarder?.kick();
+            events.emit('defaulted', made);
+          },
+          now,
+        );
+        defaults.start(config.defaults.startGraceMs);
+      },
+      stop() {
+        defaults?.stop();
+      },
+    },
+    {
+      // The token API and the hall page on one listener.
+      name: 'http',
+      async start() {
+        api = await buildApi(
+          {
+            db,
+            registry,
+            tokens,
+            status,
+            forwarder,
+            metrics,
+            events,
+            log,
+            mqtt: {
+              url: config.mqtt.publicUrl,
+              port: tls ? (broker!.ports.tls ?? tls.port) : (broker!.ports.tcp ?? 0),
+              tls: !!tls,
+              ca: tls?.ca?.toString() ?? null,
+              caFingerprint: tls?.ca ? caFingerprint(tls.ca) : null,
+            },
+            pushConfig,
+            ops,
+            sessions,
+            alarms,
+            web,
+            releases,
+          },
+          {
+            https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
+            trustProxy: config.http.trustProxy,
+            handshakeTimeoutMs: config.mqtt.limits.connectTimeoutMs,
+          },
+        );
+        await api.listen({ host: config.http.host, port: config.http.port });
+        httpPort = (api.server.address() as { port: number }).port;
+        // Where hall IT's commands on this machine find the running hub (scheme and port included).
+        writeFileAtomic(join(config.dataDir, HUB_URL_FILE), `${localUrl(httpsOn, config.http.host, httpPort)}\n`, 0o600);
+        if (!httpsOn && !isLoopback(config.http.host)) {
+          log.warn(
+            { host: config.http.host },
+            'plain HTTP on a non-loopback address: API tokens, staff passwords, cookies and device secrets cross the network readable; configure TLS (--tls-key/--tls-cert) or listen on 127.0.0.1 behind a TLS reverse proxy (--trust-proxy)',
+          );
+        }
+      },
+      async stop() {
+        await api?.close(); // the hall page's live streams are ended first (its preClose hook)
+      },
+    },
+  ];
+  const running = new Parts(deps.parts ? deps.parts(parts) : parts, log);
+  await running.start();
 
-  const ports = { mqtt: broker.ports.tcp, mqtts: broker.ports.tls, http: httpPort };
+  const ports = { mqtt: broker!.ports.tcp, mqtts: broker!.ports.tls, http: httpPort };
   log.info({ hall: config.hall, ...ports, https: httpsOn }, 'hub ready');
 
   let closed = false;
@@ -411,10 +526,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     registry,
     tokens,
     metrics,
-    broker,
-    ingest,
+    broker: broker!,
+    ingest: ingest!,
     sessions,
-    defaults,
+    defaults: defaults!,
     alarms,
     status,
     connections,
@@ -422,9 +537,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     forwarder,
     handoff,
     web,
-    ledger,
+    factSync,
+    ledger: ledger!,
     releases,
-    api,
+    api: api!,
     events,
     ports,
     adminToken,
@@ -432,16 +548,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     async close() {
       if (closed) return;
       closed = true;
-      defaults.stop();
-      ledger.stop();
-      web.stop(); // ends live streams, or api.close() would wait for them
-      await api.close();
-      await broker.close();
-      ingest.close(); // commits what is queued; the acks go nowhere, the devices resend
-      await forwarder?.stop();
-      await handoff?.stop();
-      await ledger.drain();
-      db.close();
+      await running.stop();
       log.info('hub stopped');
     },
   };

@@ -12,6 +12,7 @@ import { ALERTS_MIGRATION } from '../stats/alerts.js';
 import { STATS_MIGRATION } from '../stats/facts.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
 import { USERS_MIGRATION } from '../users/audit.js';
+import { STAFF_LOGINS_MIGRATION } from '../users/login-sessions.js';
 import { WORKORDERS_MIGRATION } from '../workorders/store.js';
 
 /**
@@ -134,6 +135,8 @@ export const MIGRATIONS: string[] = [
   FLAG_POLICY_MIGRATION,
   // Issue 16: each device's window and staff on duty over time, for backlogs pressed offline.
   ASSIGNMENT_HISTORY_MIGRATION,
+  // Issue 15: staff log-ins are not service sessions (staff_sessions → staff_logins).
+  STAFF_LOGINS_MIGRATION,
   // Issue 11: fleet updates (release bundles, per-device targets and update states).
   RELEASES_MIGRATION,
 ];

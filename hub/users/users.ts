@@ -127,7 +127,7 @@ export class Users {
       if (r.changes === 0) throw new UserError('not-found', `no user ${name}`);
       // A new password ends every session of the account.
       this.db
-        .prepare('UPDATE staff_sessions SET ended_at = ? WHERE ended_at IS NULL AND user_id = (SELECT id FROM staff_users WHERE name = ?)')
+        .prepare('UPDATE staff_logins SET ended_at = ? WHERE ended_at IS NULL AND user_id = (SELECT id FROM staff_users WHERE name = ?)')
         .run(this.now(), name);
       this.audit.record(by, 'password-set', name);
     })();
@@ -144,7 +144,7 @@ export class Users {
         if (admins <= 1) throw new UserError('last-admin', '不能停用最后一个管理员 (cannot disable the last admin)');
       }
       this.db.prepare('UPDATE staff_users SET disabled_at = ? WHERE id = ?').run(disabled ? this.now() : null, u.id);
-      if (disabled) this.db.prepare('UPDATE staff_sessions SET ended_at = ? WHERE ended_at IS NULL AND user_id = ?').run(this.now(), u.id);
+      if (disabled) this.db.prepare('UPDATE staff_logins SET ended_at = ? WHERE ended_at IS NULL AND user_id = ?').run(this.now(), u.id);
       this.audit.record(by, disabled ? 'user-disable' : 'user-enable', name);
     })();
   }

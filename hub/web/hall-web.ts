@@ -1,32 +1,34 @@
 /**
- * The hall web page's composition root: staff accounts and sessions, the facts behind the
- * statistics, 差评 work orders, cluster alerts and the live feed, wired to the hub's event
- * bus. Stored records are the only input: on every `stored` and `defaulted` event (and on a
- * timer, as a safety net) it catches up on what was committed, in its own transactions.
+ * The hall web page's composition root: staff accounts and log-ins, the wall's tiles and
+ * summary, and the live feed, over the hall's records (facts, work orders, alerts — filled by
+ * the FactSync part, hub/facts/). A hub part: start() subscribes to the event bus (devices
+ * connecting, configs, new facts) and stop() ends the live streams. Building one opens and
+ * reads nothing: the database is open and the policy profile loaded before (HallWeb.open for
+ * callers that start from a configuration).
  */
 import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Counter } from 'prom-client';
 import type { DeviceConfig } from '../../protocol/index.js';
 import { writeFileAtomic } from '../../common/atomic-file.js';
+import type { Part } from '../../common/lifecycle.js';
 import { dayNumber, WorkingDayCalendar } from '../calendar/working-days.js';
 import type { HubEvents } from '../events.js';
+import type { FactBatch } from '../facts/fact-sync.js';
+import { HallRecords } from '../facts/hall-records.js';
 import type { Metrics } from '../metrics.js';
 import type { DeviceRow, Registry } from '../registry/registry.js';
-import { ClusterWatch, type Alert } from '../stats/alerts.js';
-import { Facts, type Fact } from '../stats/facts.js';
-import { MisuseWatch } from '../stats/misuse-alerts.js';
-import { StatsQueries } from '../stats/queries.js';
+import type { ClusterWatch } from '../stats/alerts.js';
+import type { Facts } from '../stats/facts.js';
+import type { MisuseWatch } from '../stats/misuse-alerts.js';
+import type { StatsQueries } from '../stats/queries.js';
 import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
 import { AuditLog } from '../users/audit.js';
-import { Sessions } from '../users/sessions.js';
+import { LoginSessions } from '../users/login-sessions.js';
 import { Users } from '../users/users.js';
-import type { Policy } from '../workorders/machine.js';
 import { loadPolicy, type PolicyProfile } from '../workorders/policy.js';
-import { queueOutbound } from '../workorders/outbound.js';
-import { WorkOrders, type WorkOrder } from '../workorders/store.js';
+import type { WorkOrders } from '../workorders/store.js';
 import { WebConfigSchema, type WebConfig, type WebConfigInput } from './config.js';
 import { LiveFeed } from './live.js';
 import { deviceUpdateOf } from '../releases/releases.js';
@@ -41,11 +43,19 @@ export interface HallWebDeps {
   log: Logger;
   metrics: Metrics;
   config?: WebConfigInput;
-  /** The hub's one working-day calendar (the 差评 deadlines); default: the official one. */
-  calendar?: WorkingDayCalendar;
+  /** The hall's facts, work orders and alerts (shared with FactSync). */
+  records: HallRecords;
   /** Where the first admin's password is left (the hub's data directory). */
   dataDir: string;
   now?: () => number;
+}
+
+/** HallWeb.open's input: the records are built here, from the policy named in the config unless one is given. */
+export interface HallWebOpenDeps extends Omit<HallWebDeps, 'records'> {
+  /** The 差评 policy, already loaded (the hub's preflight); default: loadPolicy(config.policy). */
+  profile?: PolicyProfile;
+  /** The hub's one working-day calendar (the 差评 deadlines); default: the official one. */
+  calendar?: WorkingDayCalendar;
   /** This hall's id (milestones sent to the province name it). */
   hall?: string;
   /** The hand-off destination's name (e.g. 12345), when one is configured: enables 转办. */
@@ -85,11 +95,13 @@ export interface WallSummary {
   alerts: number;
 }
 
-export class HallWeb {
+export class HallWeb implements Part {
+  readonly name = 'hall-web';
   readonly config: WebConfig;
   readonly audit: AuditLog;
   readonly users: Users;
-  readonly sessions: Sessions;
+  readonly logins: LoginSessions;
+  readonly records: HallRecords;
   readonly facts: Facts;
   readonly stats: StatsQueries;
   readonly workOrders: WorkOrders;
@@ -102,74 +114,59 @@ export class HallWeb {
   /** The hand-off destination's name, or null when none is configured. */
   readonly handoffTarget: string | null;
   private readonly log: Logger;
-  private readonly alertCounter: Counter<'window'>;
-  private readonly misuseCounter: Counter<'kind'>;
-  private syncing = false;
-  private scheduled = false;
-  private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly listeners: { [K in keyof HubEvents]?: (...args: HubEvents[K]) => void } = {
+    status: (device) => this.pushTile(device),
+    // Whether a device is connected is the status store's answer (the broker's current
+    // connection, so a taken-over connection's close does not turn the tile grey).
+    connected: (id) => this.pushTile(id),
+    disconnected: (id) => this.pushTile(id),
+    // Staff log-in/out, pause/resume and settings from the window API arrive as new configs.
+    config: (c) => this.pushTile(c.device),
+    facts: (batch) => this.onFacts(batch),
+  };
+
+  /** Builds the page from a configuration: loads the policy it names (a file read) unless one is given. */
+  static open(d: HallWebOpenDeps): HallWeb {
+    const config = WebConfigSchema.parse(d.config ?? {});
+    const now = d.now ?? Date.now;
+    const records = new HallRecords({
+      db: d.db,
+      registry: d.registry,
+      rules: config,
+      profile: d.profile ?? loadPolicy(config.policy),
+      calendar: d.calendar ?? new WorkingDayCalendar(),
+      now,
+      hall: d.hall,
+      handoffTarget: d.handoffTarget,
+    });
+    return new HallWeb({ ...d, now, records });
+  }
 
   constructor(readonly d: HallWebDeps) {
     this.config = WebConfigSchema.parse(d.config ?? {});
     this.now = d.now ?? Date.now;
     this.log = d.log.child({ part: 'web' });
-    this.profile = loadPolicy(this.config.policy);
-    this.calendar = d.calendar ?? new WorkingDayCalendar();
-    const policy: Policy = {
+    this.records = d.records;
+    ({
+      facts: this.facts,
+      stats: this.stats,
+      workOrders: this.workOrders,
+      alerts: this.alerts,
+      misuse: this.misuse,
       profile: this.profile,
       calendar: this.calendar,
-      handoff: d.handoffTarget ? { target: d.handoffTarget } : null,
-    };
-    this.handoffTarget = d.handoffTarget ?? null;
+      handoffTarget: this.handoffTarget,
+    } = d.records);
     this.audit = new AuditLog(d.db, this.now);
     this.users = new Users(d.db, this.audit, this.now);
-    this.sessions = new Sessions(
+    this.logins = new LoginSessions(
       d.db,
       this.users,
       { idleMs: this.config.sessionIdleMinutes * 60_000, maxMs: this.config.sessionMaxHours * 3_600_000 },
       this.now,
     );
-    this.facts = new Facts(d.db);
-    this.stats = new StatsQueries(d.db);
-    // Every step that leaves the hall (milestones, invalidation, hand-off) is queued in the step's transaction.
-    const outbound = { db: d.db, hall: d.hall ?? d.registry.hall, handoffTarget: this.handoffTarget };
-    this.workOrders = new WorkOrders(
-      d.db,
-      () => policy,
-      this.now,
-      (ratingId) => this.facts.exclude(ratingId, 'invalid'),
-      (step) =>
-        queueOutbound(outbound, step.before, step.after, step.cmd, step.event, step.actor, step.at, () =>
-          this.workOrders.trail(step.after.id),
-        ),
-      () => !!d.registry.hallSettings().reasonRequired,
-    );
-    this.alerts = new ClusterWatch(d.db, this.stats, this.config.alerts, this.now);
-    this.misuse = new MisuseWatch(d.db, this.config.misuseAlerts, this.now);
-    this.misuseCounter = new Counter({
-      name: 'hcp_misuse_alerts_total',
-      help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)',
-      labelNames: ['kind'] as const,
-      registers: [d.metrics.registry],
-    });
-    this.alertCounter = new Counter({
-      name: 'hcp_bad_review_alerts_total',
-      help: '差评 cluster alerts raised, by window',
-      labelNames: ['window'] as const,
-      registers: [d.metrics.registry],
-    });
-
-    // Off ingest's call stack: many group commits in a burst become one catch-up.
-    d.events.on('stored', () => this.schedule());
-    d.events.on('defaulted', () => this.schedule());
-    d.events.on('status', (device) => this.pushTile(device));
-    // Whether a device is connected is the status store's answer (the broker's current
-    // connection, so a taken-over connection's close does not turn the tile grey).
-    d.events.on('connected', (id) => this.pushTile(id));
-    d.events.on('disconnected', (id) => this.pushTile(id));
-    // Staff log-in/out, pause/resume and settings from the window API arrive as new configs.
-    d.events.on('config', (c) => this.pushTile(c.device));
   }
 
   /** Creates the first admin account if there is none; its password goes to a file only root reads. */
@@ -187,83 +184,29 @@ export class HallWeb {
     return password;
   }
 
+  /** Listens to the event bus (from before the broker starts, so the wall sees every device connect). */
   start(): void {
-    this.sync();
-    this.timer = setInterval(() => {
-      this.sync();
-      this.sessions.prune();
-    }, 30_000);
+    this.stopped = false;
+    for (const [event, f] of Object.entries(this.listeners)) this.d.events.on(event as keyof HubEvents, f as never);
+    this.timer = setInterval(() => this.logins.prune(), 30_000);
     this.timer.unref();
   }
 
   stop(): void {
     this.stopped = true;
+    for (const [event, f] of Object.entries(this.listeners)) this.d.events.off(event as keyof HubEvents, f as never);
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     if (this.summaryTimer) clearTimeout(this.summaryTimer);
+    this.summaryTimer = null;
     this.live.close();
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.sync();
-    });
-  }
-
-  /**
-   * Catches up on stored records a chunk at a time, yielding between chunks so a large
-   * backlog (first start after an upgrade) does not stall the hub.
-   */
-  sync(): void {
-    if (this.syncing) {
-      this.again = true;
-      return;
-    }
-    this.syncing = true;
-    const step = () => {
-      if (this.stopped) return;
-      try {
-        if (this.syncChunk() || this.again) {
-          this.again = false;
-          setImmediate(step);
-          return;
-        }
-      } catch (e) {
-        this.log.error({ err: e }, 'catching up on stored records failed; will retry');
-      }
-      this.syncing = false;
-    };
-    step();
-  }
-
-  /** Catches up completely, now (tests, the benchmark, the CLI). Returns the facts added. */
-  syncNow(): number {
-    let total = 0;
-    while (this.syncChunk((n) => (total += n)));
-    return total;
-  }
-
-  /** One chunk: facts and work orders in one transaction, then the live feed and alerts. */
-  private syncChunk(count: (n: number) => void = () => {}): boolean {
-    const created: WorkOrder[] = [];
-    const { added, more } = this.facts.catchUp((f) => {
-      const o = this.workOrders.createFor(f);
-      if (o) created.push(o);
-    }, 1);
-    if (added.length) this.afterCommit(added, created);
-    count(added.length);
-    return more;
-  }
-
-  private afterCommit(added: Fact[], created: WorkOrder[]): void {
-    const badWindows: string[] = [];
-    const recentCutoff = this.now() - 10 * 60_000;
+  /** New facts, work orders and alerts (FactSync): what is recent goes to the live feed. */
+  private onFacts({ added, orders, clusters, misuse, recentSince }: FactBatch): void {
     for (const f of added) {
-      if (f.level <= 2 && f.policy !== 'exclude') badWindows.push(f.window);
       // Backfilled history is not news for the live feed.
-      if (f.receivedAt >= recentCutoff)
+      if (f.receivedAt >= recentSince)
         this.live.send('rating', {
           id: f.id,
           at: f.at,
@@ -276,28 +219,16 @@ export class HallWeb {
           excluded: f.policy === 'exclude' ? 'misuse' : null,
         });
     }
-    for (const o of created) {
-      this.log.info({ order: o.id, window: o.window, level: o.level, dueAt: o.dueAt }, '差评 work order opened');
-      if (o.createdAt >= recentCutoff)
+    for (const o of orders)
+      if (o.createdAt >= recentSince)
         this.live.send('workorder', { id: o.id, window: o.window, level: o.level, state: o.state, dueAt: o.dueAt });
-    }
-    for (const a of this.alerts.check(badWindows)) this.raise(a);
-    for (const a of this.misuse.check(added.filter((f) => f.receivedAt >= recentCutoff))) {
-      this.misuseCounter.inc({ kind: a.kind });
-      this.log.warn({ window: a.window, kind: a.kind, detail: a.detail }, 'misuse alert at a window');
-      this.live.send('alert', a);
-    }
+    for (const a of clusters) this.live.send('alert', a);
+    for (const a of misuse) this.live.send('alert', a);
     if (this.live.size > 0) {
-      const windows = new Set(added.filter((f) => f.receivedAt >= recentCutoff).map((f) => f.window));
+      const windows = new Set(added.filter((f) => f.receivedAt >= recentSince).map((f) => f.window));
       for (const dev of this.d.registry.list()) if (windows.has(dev.window)) this.pushTile(dev.id);
       this.pushSummary();
     }
-  }
-
-  private raise(a: Alert): void {
-    this.alertCounter.inc({ window: a.window });
-    this.log.warn({ window: a.window, kind: a.kind, bad: a.bad, total: a.total, minutes: a.minutes }, '差评 cluster at a window');
-    this.live.send('alert', a);
   }
 
   private pushTile(device: string): void {

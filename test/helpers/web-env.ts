@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../../hub/store/db.js';
+import type { FactSync } from '../../hub/facts/fact-sync.js';
 import type { HallWeb } from '../../hub/web/hall-web.js';
 
 /** What the hall page's in-process tests build: a database in a temp dir, the page and its app. */
@@ -8,11 +9,14 @@ export interface WebEnvBase {
   dir: string;
   db: Db;
   web: HallWeb;
+  /** Stored ratings → facts, work orders, alerts (the tests call syncNow). */
+  sync: FactSync;
   app: FastifyInstance;
 }
 
 /** Stops the page, closes app and database, removes the temp dir. */
 export async function closeWebEnv(env: WebEnvBase): Promise<void> {
+  env.sync.stop();
   env.web.stop();
   await env.app.close();
   env.db.close();

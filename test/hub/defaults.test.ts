@@ -204,7 +204,7 @@ describe('the 7-day default (基本满意) and a late real rating that supersede
     // The hall page's statistics count what the session book counts: the two defaults still
     // standing as their own channel, the superseded one no more, the late 差评 and the prompt
     // rating from the device, and the extra rating not at all (nor does it open a work order).
-    hub.web.syncNow();
+    hub.factSync.syncNow();
     const period = [dayNumber(bj('2025-09-01T12:00:00')), dayNumber(clock.t)] as const;
     const byChannel = Object.fromEntries(hub.web.stats.byDim('channel', ...period).map((r) => [r.key, r.counts]));
     expect(byChannel.default).toMatchObject({ total: 2, n3: 2 });

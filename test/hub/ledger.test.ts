@@ -86,7 +86,7 @@ beforeAll(async () => {
   }
   const db = hall.hub!.db;
   await waitFor(() => (db.prepare('SELECT count(*) AS n FROM ratings').get() as { n: number }).n === 8 || undefined, '8 ratings stored');
-  hall.hub!.web.syncNow();
+  hall.hub!.factSync.syncNow();
   ids = db.prepare('SELECT id, device, seq, level FROM ratings ORDER BY device, seq').all() as typeof ids;
   // The day ends: the hub signs it and audits (the daily run, triggered on the fake clock).
   offset += DAY;

@@ -75,7 +75,7 @@ describe('misuse is kept, shown, and not counted', () => {
     expect(decisions).toEqual(Array(3).fill({ level: 5, action: 'exclude', flags: '["no-session"]' }));
 
     // Statistics: one valid rating (the 差评), 满意率 0; the three presses shown as misuse.
-    hub.web.syncNow();
+    hub.factSync.syncNow();
     const today = dayNumber(Date.now());
     const s = hub.web.stats.summary(today, today);
     expect(s).toMatchObject({ total: 1, n5: 0, n2: 1, misuse: 3, satisfaction: 0 });
@@ -93,7 +93,7 @@ describe('misuse is kept, shown, and not counted', () => {
     await waitFor(async () => (await hall!.provinceRecords()).length === 2, 'the walk-up rating at the province');
     const last = (await hall.provinceRecords())[1]!.evaluation;
     expect(last).toMatchObject({ level: 5, window: '13', flags: ['walk-up'] });
-    await waitFor(() => (hub.web.syncNow(), hub.web.stats.summary(today, today).total === 2), 'walk-up press counted');
+    await waitFor(() => (hub.factSync.syncNow(), hub.web.stats.summary(today, today).total === 2), 'walk-up press counted');
     expect(hub.web.stats.summary(today, today)).toMatchObject({ n5: 1, misuse: 3 });
   });
 
@@ -116,7 +116,10 @@ describe('misuse is kept, shown, and not counted', () => {
     dev.buttons.press(0);
     await waitFor(async () => (await hall!.provinceRecords()).length === 1, 'forwarded');
     expect((await hall.provinceRecords())[0]!.evaluation).toMatchObject({ level: 5, flags: ['no-session'] });
-    await waitFor(() => (hub.web.syncNow(), hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now())).total === 1), 'counted');
+    await waitFor(
+      () => (hub.factSync.syncNow(), hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now())).total === 1),
+      'counted',
+    );
     expect(hub.web.stats.summary(dayNumber(Date.now()), dayNumber(Date.now()))).toMatchObject({ n5: 1, flagged: 1, misuse: 0 });
   }, 120_000); // each CLI run is a fresh Node process
 });

@@ -16,6 +16,7 @@ import { Registry } from '../../hub/registry/registry.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
+import { FactSync } from '../../hub/facts/fact-sync.js';
 import { webRoutes } from '../../hub/web/routes.js';
 import { splitPeriod } from '../../hub/stats/queries.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
@@ -45,17 +46,20 @@ async function setup(start: string, config: WebConfigInput = {}): Promise<Env> {
   for (const w of ['01', '02', '03'])
     registry.add({ window: w, id: `ev-0${w}`, settings: { staff: { id: `S${w}`, name: `员工${w}`, number: w, photo: null } } });
   const metrics = createMetrics();
-  const web = new HallWeb({
+  const events = new EventEmitter<HubEvents>();
+  const web = HallWeb.open({
     db,
     registry,
     status: new DeviceStatusStore(db, log.log, () => {}, now),
-    events: new EventEmitter<HubEvents>(),
+    events,
     log: log.log,
     metrics,
     config: { policy: 'ankang', ...config },
     dataDir: dir,
     now,
   });
+  const sync = new FactSync({ records: web.records, events, log: log.log, metrics });
+
   await web.users.add('test', { name: 'admin1', role: 'admin', password: 'admin-password-1' });
   await web.users.add('test', { name: 'admin2', role: 'admin', password: 'admin-password-2' });
   await web.users.add('test', { name: 'sup', role: 'supervisor', password: 'supervisor-pw-1' });
@@ -63,7 +67,7 @@ async function setup(start: string, config: WebConfigInput = {}): Promise<Env> {
   const app = Fastify();
   await app.register(webRoutes, web);
   await app.ready();
-  env = { dir, db, web, app, clock, metrics, log, seq: new Map() };
+  env = { dir, db, web, sync, app, clock, metrics, log, seq: new Map() };
   return env;
 }
 
@@ -206,7 +210,7 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
     store(e, { window: '01', level: 5 });
     const bad = store(e, { window: '01', level: 1, item: ['11610000XX', '不动产登记'], cases: ['BDC-1', 'BDC-2'], reasons: ['115'] });
     store(e, { window: '02', level: 2 });
-    expect(e.web.syncNow()).toBe(3);
+    expect(e.sync.syncNow()).toBe(3);
     const o = e.web.workOrders.byRating(bad)!;
     expect(o).toMatchObject({
       state: 'new',
@@ -220,7 +224,7 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
     });
     // Catching up again (a restart, a duplicate event) creates nothing new.
     e.db.prepare("UPDATE stat_watermark SET last_rowid = 0 WHERE source = 'ratings'").run();
-    expect(e.web.syncNow()).toBe(0);
+    expect(e.sync.syncNow()).toBe(0);
     expect(e.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM work_orders').get()!.n).toBe(2);
     expect(e.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM rating_facts').get()!.n).toBe(3);
   });
@@ -228,7 +232,7 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
   it('takes an order through every state, with its deadline at each step and who did it', async () => {
     const e = await setup('2026-09-30T10:00:00');
     store(e, { window: '01', level: 1 });
-    e.web.syncNow();
+    e.sync.syncNow();
     const id = e.web.workOrders.list()[0]!.id;
     e.clock.t = china('2026-10-08T09:00:00');
     let sup = await login(e, 'sup', 'supervisor-pw-1');
@@ -288,7 +292,7 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
     store(e, { window: '01', level: 4 });
     const bad = store(e, { window: '01', level: 2 });
     store(e, { window: '02', level: 1 });
-    e.web.syncNow();
+    e.sync.syncNow();
     const order = e.web.workOrders.byRating(bad)!;
     let sup = await login(e, 'sup', 'supervisor-pw-1');
     const stats = async (from = '2026-10-08') => (await get(e, sup, `/api/hall/stats?from=${from}&to=2026-10-13`)).json();
@@ -326,7 +330,7 @@ describe('work orders over the API, with the Ankang deadlines and a fake clock',
   it('keeps the trail append-only in SQLite itself, and detects a changed row', async () => {
     const e = await setup('2026-10-08T09:00:00');
     store(e, { window: '01', level: 1 });
-    e.web.syncNow();
+    e.sync.syncNow();
     const id = e.web.workOrders.list()[0]!.id;
     e.web.workOrders.act(id, { type: 'start-verify' }, { name: 'sup', role: 'supervisor' });
     expect(() => e.db.prepare("UPDATE work_order_events SET actor = 'someone-else'").run()).toThrow(/append-only/);
@@ -353,7 +357,7 @@ describe('statistics', () => {
       e.clock.t = china('2026-01-01T08:00:00') + rnd(80) * 86_400_000 + rnd(10 * 3600) * 1000;
       store(e, { window: ['01', '02', '03'][rnd(3)]!, level: 1 + rnd(5), item: rnd(4) ? [`I${rnd(5)}`, `事项${rnd(5)}`] : undefined });
     }
-    e.web.syncNow();
+    e.sync.syncNow();
     const s = e.web.stats;
     const from = 20454; // 2026-01-01 as a day number
     const direct = e.db
@@ -424,10 +428,10 @@ describe('statistics', () => {
     };
     enqueue('def-1', 'default', { ...base, id: 'def-1', kind: 'default', level: 3, assessNumber: 1, supersedes: null });
     enqueue('def-2', 'default', { ...base, id: 'def-2', kind: 'default', level: 3, assessNumber: 1, supersedes: null });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.stats.byDim('channel', 20734, 20734)).toEqual([{ key: 'default', counts: expect.objectContaining({ total: 2, n3: 2 }) }]);
     enqueue('real-1', 'correction', { ...base, id: 'real-1', kind: 'correction', level: 5, assessNumber: 2, supersedes: 'def-1' });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.stats.byDim('channel', 20734, 20734)[0]!.counts).toMatchObject({ total: 1, invalid: 0 });
     expect(e.web.facts.checkRollups()).toEqual([]);
   });
@@ -436,7 +440,7 @@ describe('statistics', () => {
     const e = await setup('2026-10-08T09:00:00');
     store(e, { window: '01', level: 5, item: ['=1+1', '恶意"公式'] });
     store(e, { window: '01', level: 1 });
-    e.web.syncNow();
+    e.sync.syncNow();
     const s = await login(e, 'wall', 'viewer-password');
     const r = await get(e, s, '/stats.csv?preset=today&table=item');
     expect(r.headers['content-type']).toContain('text/csv');
@@ -456,15 +460,15 @@ describe('差评 cluster alerts', () => {
     e.clock.t += 20 * 60_000;
     store(e, { window: '01', level: 2 });
     store(e, { window: '02', level: 1 });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.alerts.list()).toEqual([]);
     e.clock.t += 20 * 60_000;
     store(e, { window: '01', level: 1 });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.alerts.list()).toEqual([expect.objectContaining({ window: '01', kind: 'count', bad: 3, total: 3, minutes: 60 })]);
     e.clock.t += 5 * 60_000;
     store(e, { window: '01', level: 1 }); // still within the quiet hour: no second alert
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.alerts.list()).toHaveLength(1);
     expect(e.log.find('差评 cluster at a window')).toEqual([expect.objectContaining({ window: '01', bad: 3 })]);
     expect(await e.metrics.registry.getSingleMetricAsString('hcp_bad_review_alerts_total')).toContain(
@@ -486,10 +490,10 @@ describe('差评 cluster alerts', () => {
     });
     for (let i = 0; i < 8; i++) store(e, { window: '03', level: 5 });
     store(e, { window: '03', level: 2 });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.alerts.list()).toEqual([]); // 1 of 9
     store(e, { window: '03', level: 2 });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.alerts.list()).toEqual([expect.objectContaining({ window: '03', kind: 'share', bad: 2, total: 10 })]);
   });
 });

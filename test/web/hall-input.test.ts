@@ -18,6 +18,7 @@ import { Registry } from '../../hub/registry/registry.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
+import { FactSync } from '../../hub/facts/fact-sync.js';
 import { safeNext, webRoutes } from '../../hub/web/routes.js';
 import { silentLog } from '../helpers/log.js';
 
@@ -35,22 +36,26 @@ async function setup(): Promise<Env> {
   const log = silentLog();
   const registry = new Registry(db, 'input-hall', now);
   registry.add({ window: '01', id: 'ev-001' });
-  const web = new HallWeb({
+  const events = new EventEmitter<HubEvents>();
+  const metrics = createMetrics();
+  const web = HallWeb.open({
     db,
     registry,
     status: new DeviceStatusStore(db, log, () => {}, now),
-    events: new EventEmitter<HubEvents>(),
+    events,
     log,
-    metrics: createMetrics(),
+    metrics,
     config: { policy: 'ankang' },
     dataDir: dir,
     now,
   });
+  const sync = new FactSync({ records: web.records, events, log: log, metrics });
+
   await web.users.add('test', { name: 'admin1', role: 'admin', password: 'admin-password-1' });
   const app = Fastify();
   await app.register(webRoutes, web);
   await app.ready();
-  env = { dir, db, web, app };
+  env = { dir, db, web, sync, app };
   return env;
 }
 

@@ -20,6 +20,7 @@ import { DeviceStatusStore } from '../../hub/status/device-status.js';
 import { openHubDb } from '../../hub/store/db.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
+import { FactSync } from '../../hub/facts/fact-sync.js';
 import { REASON_TASK_NOTE } from '../../hub/workorders/store.js';
 import { webRoutes } from '../../hub/web/routes.js';
 import { silentLog } from '../helpers/log.js';
@@ -44,21 +45,25 @@ async function setup(start: string, config: WebConfigInput = {}): Promise<Env> {
   const log = silentLog();
   const registry = new Registry(db, 'misuse-hall', now);
   for (const w of ['01', '02', '03']) registry.add({ window: w, id: `ev-0${w}` });
-  const web = new HallWeb({
+  const events = new EventEmitter<HubEvents>();
+  const metrics = createMetrics();
+  const web = HallWeb.open({
     db,
     registry,
     status: new DeviceStatusStore(db, log, () => {}, now),
-    events: new EventEmitter<HubEvents>(),
+    events,
     log,
-    metrics: createMetrics(),
+    metrics,
     config: { policy: 'ankang', ...config },
     dataDir: dir,
     now,
   });
+  const sync = new FactSync({ records: web.records, events, log: log, metrics });
+
   const app = Fastify();
   await app.register(webRoutes, web);
   await app.ready();
-  env = { dir, db, web, app, clock, seq: new Map() };
+  env = { dir, db, web, sync, app, clock, seq: new Map() };
   return env;
 }
 
@@ -134,7 +139,7 @@ describe('the statistics keep misuse apart', () => {
     store(e, { window: '01', level: 5, flags: ['too-soon'] }); // counted, flagged
     store(e, { window: '01', level: 2 });
     store(e, { window: '02', level: 4 });
-    e.web.syncNow();
+    e.sync.syncNow();
     const day = dayNumber(e.clock.t);
     expect(e.web.stats.summary(day, day)).toMatchObject({ total: 3, n5: 1, n4: 1, n2: 1, flagged: 1, misuse: 1, satisfaction: 2 / 3 });
     const w1 = e.web.stats.byDim('window', day, day).find((r) => r.key === '01')!;
@@ -147,7 +152,7 @@ describe('the statistics keep misuse apart', () => {
     expect(e.web.stats.summary(day, day)).toMatchObject({ total: 3, flagged: 1, misuse: 1 });
     // A counted-but-flagged 差评 found invalid on appeal leaves the flagged count too.
     const bad = store(e, { window: '03', level: 1, flags: ['too-soon'] });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.stats.summary(day, day).flagged).toBe(2);
     expect(e.web.facts.exclude(bad, 'invalid')).toBe(true);
     expect(e.web.stats.summary(day, day)).toMatchObject({ flagged: 1, invalid: 1 });
@@ -161,7 +166,7 @@ describe('the statistics keep misuse apart', () => {
     const soon = store(e, { window: '02', level: 4, flags: ['too-soon'] });
     e.clock.t += 60_000;
     store(e, { window: '02', level: 3 }); // no flag: not listed
-    e.web.syncNow();
+    e.sync.syncNow();
     const day = dayNumber(e.clock.t);
     expect(e.web.stats.flagged(0, e.clock.t).map((r) => [r.id, r.flags, r.excluded])).toEqual([
       [soon, 'too-soon', null],
@@ -206,7 +211,7 @@ describe('the statistics keep misuse apart', () => {
   it("the wall's feed after a reload carries each rating's flags", async () => {
     const e = await setup('2026-10-08T09:00:00');
     store(e, { window: '01', level: 5, session: false });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.stats.recent(5)).toMatchObject([{ window: '01', level: 5, excluded: 'misuse', flags: 'no-session' }]);
   });
 });
@@ -216,21 +221,21 @@ describe('misuse alerts', () => {
     const e = await setup('2026-10-08T09:00:00');
     for (let i = 0; i < 3; i++) {
       store(e, { window: '01', level: 5 });
-      e.web.syncNow();
+      e.sync.syncNow();
       e.clock.t += 6_000;
     }
     expect(alertsOf(e)).toEqual([{ window: '01', kind: 'burst', bad: 3 }]);
     expect(e.web.alerts.open()[0]!.detail).toMatch(/3 次最高评价连续出现/);
     for (let i = 0; i < 3; i++) {
       store(e, { window: '01', level: 5 });
-      e.web.syncNow();
+      e.sync.syncNow();
       e.clock.t += 6_000;
     }
     expect(alertsOf(e)).toHaveLength(1);
     e.clock.t += 60 * 60_000;
     for (let i = 0; i < 3; i++) {
       store(e, { window: '01', level: 5 });
-      e.web.syncNow();
+      e.sync.syncNow();
       e.clock.t += 6_000;
     }
     expect(alertsOf(e)).toHaveLength(2);
@@ -240,7 +245,7 @@ describe('misuse alerts', () => {
     const e = await setup('2026-10-08T09:00:00');
     for (let i = 0; i < 10; i++) {
       store(e, { window: '01', level: 5 });
-      e.web.syncNow();
+      e.sync.syncNow();
       e.clock.t += 2 * 60_000;
     }
     expect(alertsOf(e)).toEqual([]);
@@ -250,12 +255,12 @@ describe('misuse alerts', () => {
     const e = await setup('2026-10-08T09:00:00');
     for (let i = 0; i < 4; i++) {
       store(e, { window: '02', level: 3, session: false });
-      e.web.syncNow();
+      e.sync.syncNow();
       e.clock.t += 10 * 60_000;
     }
     expect(alertsOf(e)).toEqual([]);
     store(e, { window: '02', level: 3, session: false });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(alertsOf(e)).toEqual([{ window: '02', kind: 'sessionless', bad: 5 }]);
   });
 
@@ -272,7 +277,7 @@ describe('misuse alerts', () => {
       store(e, { window: '01', level: 5, flags: i < 6 ? ['too-soon'] : [] });
       e.clock.t += 60_000;
     }
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(alertsOf(e).filter((a) => a.kind !== 'count' && a.kind !== 'share')).toEqual([{ window: '01', kind: 'flagged-high', bad: 6 }]);
   });
 
@@ -281,11 +286,11 @@ describe('misuse alerts', () => {
     store(e, { window: '01', level: 5 });
     e.clock.t += 2_000;
     store(e, { window: '01', level: 5 });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(alertsOf(e)).toEqual([{ window: '01', kind: 'burst', bad: 2 }]);
     for (let i = 0; i < 3; i++) store(e, { window: '01', level: 1 });
     e.clock.t += 60_000;
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(
       alertsOf(e)
         .map((a) => a.kind)
@@ -314,13 +319,13 @@ describe('a 差评 still without a reason gets a task on its work order (Ankang 
   it('where the hall requires a reason, the order of a 差评 without one says to obtain it; with a reason, or without the policy, it does not', async () => {
     const e = await setup('2026-10-08T09:00:00');
     const before = store(e, { window: '01', level: 2 });
-    e.web.syncNow();
+    e.sync.syncNow();
     expect(e.web.workOrders.trail(e.web.workOrders.byRating(before)!.id)[0]).toMatchObject({ action: 'create', note: null });
 
     e.web.d.registry.setHallSettings({ reasonRequired: true });
     const without = store(e, { window: '01', level: 1 });
     const withReason = store(e, { window: '02', level: 2, reasons: ['213'] });
-    e.web.syncNow();
+    e.sync.syncNow();
     const order = e.web.workOrders.byRating(without)!;
     expect(e.web.workOrders.trail(order.id)[0]).toMatchObject({
       action: 'create',

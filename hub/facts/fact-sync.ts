@@ -1,0 +1,160 @@
+/**
+ * The hub part that turns stored ratings into the hall's records: on every `stored` and
+ * `defaulted` event (and on a timer, as a safety net) it catches up on what was committed —
+ * facts and 差评 work orders in one transaction per chunk — then checks the windows for 差评
+ * clusters and misuse. What it made goes out on the event bus (`facts`), where the hall page's
+ * live feed (or anything else) picks it up; this part knows nothing of the web.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
+import type { Part } from '../../common/lifecycle.js';
+import type { HubEvents } from '../events.js';
+import type { Metrics } from '../metrics.js';
+import type { Alert } from '../stats/alerts.js';
+import type { Fact } from '../stats/facts.js';
+import type { WorkOrder } from '../workorders/store.js';
+import type { HallRecords } from './hall-records.js';
+
+/** What one catch-up chunk made, after its commit. */
+export interface FactBatch {
+  added: Fact[];
+  /** 差评 work orders opened for the added facts. */
+  orders: WorkOrder[];
+  /** 差评 cluster alerts raised. */
+  clusters: Alert[];
+  /** Misuse alerts raised (looked for among the recent facts only). */
+  misuse: Alert[];
+  /** Facts received and orders created before this are backfilled history, not news. */
+  recentSince: number;
+}
+
+export interface FactSyncDeps {
+  records: HallRecords;
+  events: EventEmitter<HubEvents>;
+  log: Logger;
+  metrics: Metrics;
+  /** How often the safety-net catch-up runs (default 30 s). */
+  intervalMs?: number;
+}
+
+export class FactSync implements Part {
+  readonly name = 'fact-sync';
+  private readonly log: Logger;
+  private readonly alertCounter: Counter<'window'>;
+  private readonly misuseCounter: Counter<'kind'>;
+  private syncing = false;
+  private scheduled = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = true;
+  private readonly schedule = () => {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    // Off ingest's call stack: many group commits in a burst become one catch-up.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.sync();
+    });
+  };
+
+  constructor(private readonly d: FactSyncDeps) {
+    this.log = d.log.child({ part: 'fact-sync' });
+    this.misuseCounter = new Counter({
+      name: 'hcp_misuse_alerts_total',
+      help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)',
+      labelNames: ['kind'] as const,
+      registers: [d.metrics.registry],
+    });
+    this.alertCounter = new Counter({
+      name: 'hcp_bad_review_alerts_total',
+      help: '差评 cluster alerts raised, by window',
+      labelNames: ['window'] as const,
+      registers: [d.metrics.registry],
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.d.events.on('stored', this.schedule);
+    this.d.events.on('defaulted', this.schedule);
+    this.sync();
+    this.timer = setInterval(() => this.sync(), this.d.intervalMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.d.events.off('stored', this.schedule);
+    this.d.events.off('defaulted', this.schedule);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * Catches up on stored records a chunk at a time, yielding between chunks so a large
+   * backlog (first start after an upgrade) does not stall the hub.
+   */
+  sync(): void {
+    if (this.syncing) {
+      this.again = true;
+      return;
+    }
+    this.syncing = true;
+    const step = () => {
+      if (this.stopped) {
+        this.syncing = false;
+        return;
+      }
+      try {
+        if (this.syncChunk() || this.again) {
+          this.again = false;
+          setImmediate(step);
+          return;
+        }
+      } catch (e) {
+        this.log.error({ err: e }, 'catching up on stored records failed; will retry');
+      }
+      this.syncing = false;
+    };
+    step();
+  }
+
+  /** Catches up completely, now (tests, the benchmark, the CLI). Returns the facts added. */
+  syncNow(): number {
+    let total = 0;
+    while (this.syncChunk((n) => (total += n)));
+    return total;
+  }
+
+  /** One chunk: facts and work orders in one transaction, then the alerts and the `facts` event. */
+  private syncChunk(count: (n: number) => void = () => {}): boolean {
+    const r = this.d.records;
+    const orders: WorkOrder[] = [];
+    const { added, more } = r.facts.catchUp((f) => {
+      const o = r.workOrders.createFor(f);
+      if (o) orders.push(o);
+    }, 1);
+    if (added.length) this.afterCommit(added, orders);
+    count(added.length);
+    return more;
+  }
+
+  private afterCommit(added: Fact[], orders: WorkOrder[]): void {
+    const r = this.d.records;
+    const recentSince = r.now() - 10 * 60_000;
+    const badWindows = added.filter((f) => f.level <= 2 && f.policy !== 'exclude').map((f) => f.window);
+    for (const o of orders) this.log.info({ order: o.id, window: o.window, level: o.level, dueAt: o.dueAt }, '差评 work order opened');
+    const clusters = r.alerts.check(badWindows);
+    for (const a of clusters) {
+      this.alertCounter.inc({ window: a.window });
+      this.log.warn({ window: a.window, kind: a.kind, bad: a.bad, total: a.total, minutes: a.minutes }, '差评 cluster at a window');
+    }
+    const misuse = r.misuse.check(added.filter((f) => f.receivedAt >= recentSince));
+    for (const a of misuse) {
+      this.misuseCounter.inc({ kind: a.kind });
+      this.log.warn({ window: a.window, kind: a.kind, detail: a.detail }, 'misuse alert at a window');
+    }
+    this.d.events.emit('facts', { added, orders, clusters, misuse, recentSince });
+  }
+}
