@@ -56,8 +56,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (scratch) killProcessesMentioning(scratch);
   await hall?.close();
+  // Three installed roots of two releases each: ~60,000 files, slow to delete on a busy disk.
   rmSync(scratch, { recursive: true, force: true });
-}, 60_000);
+}, 300_000);
 
 interface Log {
   step?: string;
