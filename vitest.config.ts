@@ -9,6 +9,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export const UNIT = [
   'test/protocol/**/*.test.ts',
   'test/common/**/*.test.ts',
+  'test/hub/http-errors.test.ts',
   'test/lint/**/*.test.ts',
   'test/device/rating-flow*.test.ts',
   'test/device/epaper-options.test.ts',
@@ -16,6 +17,7 @@ export const UNIT = [
   'test/hub/{attribution,deadline,flag-decision,flag-policy,secrets,voice-settings}.test.ts',
   'test/sim/{account,citizens,plan}.test.ts',
   'test/web/{hall-input,misuse,workorder-handoff,workorder-machine}.test.ts',
+  'test/citizen/citizen-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
         if (f.screen === 'thanks') inAgent.push(ms(process.hrtime.bigint() - pressedAt));
       },
     };
-    const agent = new Agent({ dataDir: await newDevice('01'), buttons, display, log, clockSynced: () => true });
+    const agent = Agent.open({ dataDir: await newDevice('01'), buttons, display, log, clockSynced: () => true });
     let bytes = 0;
     agent.on('stored', (r) => (bytes = JSON.stringify(r).length));
     await agent.start();

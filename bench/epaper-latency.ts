@@ -104,7 +104,7 @@ async function main() {
       busyPollMs: 1,
     });
     const buttons = new VirtualButtons(5, { debounceMs: 1, stuckMs: 60_000 });
-    const agent = new Agent({
+    const agent = Agent.open({
       dataDir: data,
       buttons,
       display,

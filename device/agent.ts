@@ -84,6 +84,27 @@ export interface AgentEvents {
   frame: [Frame];
 }
 
+/** What Agent.open reads and opens from the data directory. */
+export interface AgentStores {
+  enrolment: Enrolment;
+  keys: DeviceKeys;
+  /** The last config the hub sent (cached), or the defaults. */
+  config: DeviceConfig;
+  outbox: Outbox;
+}
+
+/** The last config the hub sent, cached so the device boots and rates with the hub unreachable; else the defaults. */
+function loadCachedConfig(dataDir: string, e: Enrolment, log: Logger): DeviceConfig {
+  let raw: unknown = null;
+  try {
+    raw = readJsonFile(join(dataDir, CONFIG_CACHE_FILE));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'cached config unreadable; using defaults until the hub sends one');
+  }
+  const cached = DeviceConfigSchema.safeParse(raw);
+  return cached.success ? cached.data : defaultDeviceConfig(e.hall, e.device, e.window);
+}
+
 export class Agent extends EventEmitter<AgentEvents> {
   readonly enrolment: Enrolment;
   readonly outbox: Outbox;
@@ -116,17 +137,34 @@ export class Agent extends EventEmitter<AgentEvents> {
   };
   private readonly onCount = (c: string) => this.count(c);
 
-  constructor(private readonly o: AgentOptions) {
-    super();
+  /**
+   * Reads what the device keeps in its data directory — enrolment, keys, the last config —
+   * and opens its outbox; then builds the agent on them. Nothing talks to the hub or drives the
+   * hardware until start().
+   */
+  static open(o: AgentOptions): Agent {
     const enrolment = loadEnrolment(o.dataDir);
     if (!enrolment) throw new Error(`device in ${o.dataDir} is not enrolled; run "haochaping device enrol" first`);
-    this.enrolment = enrolment;
+    const keys = loadOrCreateKeys(o.dataDir);
+    const config = loadCachedConfig(o.dataDir, enrolment, o.log);
+    const outbox = new Outbox(join(o.dataDir, OUTBOX_FILE), { ...o.outbox, ...(o.outboxCapacity ? { capacity: o.outboxCapacity } : {}) });
+    return new Agent(o, { enrolment, keys, config, outbox });
+  }
+
+  /** Builds the agent on what open() read; opens and reads nothing itself. */
+  constructor(
+    private readonly o: AgentOptions,
+    opened: AgentStores,
+  ) {
+    super();
+    this.enrolment = opened.enrolment;
     this.clock = o.clock ?? systemClock;
     this.startedMono = this.clock.mono();
-    this.keys = loadOrCreateKeys(o.dataDir);
-    this.config = this.loadCachedConfig();
+    this.keys = opened.keys;
+    this.config = opened.config;
     this.flow = new RatingFlow(this.config, o.flow);
-    this.outbox = new Outbox(join(o.dataDir, OUTBOX_FILE), { ...o.outbox, ...(o.outboxCapacity ? { capacity: o.outboxCapacity } : {}) });
+    this.outbox = opened.outbox;
+    const enrolment = this.enrolment;
     this.link = new Link({
       url: enrolment.mqttUrl,
       hall: enrolment.hall,
@@ -183,18 +221,6 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.onRecover(SESSION_REFUSED);
     this.apply(this.flow.openSession(m.session, m.staffId, mono));
-  }
-
-  private loadCachedConfig(): DeviceConfig {
-    const e = this.enrolment;
-    let raw: unknown = null;
-    try {
-      raw = readJsonFile(join(this.o.dataDir, CONFIG_CACHE_FILE));
-    } catch (err) {
-      this.o.log.warn({ err: (err as Error).message }, 'cached config unreadable; using defaults until the hub sends one');
-    }
-    const cached = DeviceConfigSchema.safeParse(raw);
-    return cached.success ? cached.data : defaultDeviceConfig(e.hall, e.device, e.window);
   }
 
   /** Cached so the device boots and rates with the hub unreachable. */
@@ -382,6 +408,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.o.buttons.start();
     // The first screen only once the buttons are read: whoever sees the prompt can press.
     this.show(this.flow.frame());
+    this.updater?.start(); // before the link: the first status says where an update stands
     this.link.start();
     this.ticker = setInterval(() => this.onTick(), this.o.tickMs ?? 250);
     this.updater?.setTarget(this.config.release);

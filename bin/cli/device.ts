@@ -153,7 +153,7 @@ export function register(program: Command): void {
       const control = raw.control === 'stdio' ? { buttons: new VirtualButtons(o.buttonCount), display: new VirtualDisplay() } : null;
       let agent: Agent;
       try {
-        agent = new Agent({
+        agent = Agent.open({
           dataDir: resolve(o.data),
           buttons: control?.buttons ?? makeButtons(o, log),
           display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig.voice),

@@ -73,19 +73,26 @@ export interface UpdaterOptions {
 class TransientError extends Error {}
 
 export class Updater {
-  private state: State;
+  private state: State = { report: null, refused: null };
   private target: ReleaseTarget | null = null;
   private busy = false;
   private stopped = false;
+  private started = false;
   private retry: NodeJS.Timeout | null = null;
   private probation: NodeJS.Timeout | null = null;
   private failures = 0;
   private readonly dir: string;
   private readonly now: () => number;
 
+  /** Builds the updater; reads and writes nothing until start(). */
   constructor(private readonly o: UpdaterOptions) {
     this.dir = join(o.dataDir, UPDATE_DIR);
     this.now = o.now ?? Date.now;
+  }
+
+  /** Reads what it remembers, and what the launcher left for this start (a rollback, or probation). */
+  start(): void {
+    this.started = true;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let raw: unknown = null;
     try {
@@ -179,7 +186,7 @@ export class Updater {
   }
 
   private kick(): void {
-    if (this.busy || this.stopped || this.retry) return;
+    if (!this.started || this.busy || this.stopped || this.retry) return;
     this.busy = true;
     this.work()
       .catch((e: unknown) => this.o.log.error({ err: (e as Error).message }, 'update step failed'))

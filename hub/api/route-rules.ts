@@ -12,6 +12,7 @@
  */
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import { z } from 'zod';
+import { CodedError } from '../../common/errors.js';
 import { ROLES, type Role } from './tokens.js';
 
 /** The body of every error answer. */
@@ -52,9 +53,11 @@ const SUCCESS: Record<string, number[]> = {
   'GET /api/health': [200, 503],
 };
 
-export class UnknownQueryError extends Error {
-  readonly statusCode = 400;
-  readonly code = 'unknown-parameter';
+export class UnknownQueryError extends CodedError<'unknown-parameter'> {
+  override readonly name = 'UnknownQueryError';
+  constructor(message: string) {
+    super('unknown-parameter', message, 400);
+  }
 }
 
 /** For routes that take no query at all. */

@@ -1,20 +1,20 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import { $ZodType } from 'zod/v4/core';
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { DeviceConfig } from '../../protocol/index.js';
 import type { Alarms } from '../alarms/alarms.js';
 import type { Forwarder } from '../forwarder/forwarder.js';
 import type { HallOps } from '../ops.js';
-import { SessionError, type SessionBook } from '../sessions/session-book.js';
+import type { SessionBook } from '../sessions/session-book.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';
-import { RegistryError, type Registry } from '../registry/registry.js';
+import type { Registry } from '../registry/registry.js';
 import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
+import { boardsRoutes } from './routes/boards.js';
 import { devicesRoutes } from './routes/devices.js';
 import { enrolRoutes } from './routes/enrol.js';
 import { forwardingRoutes } from './routes/forwarding.js';
@@ -25,9 +25,12 @@ import { sessionsRoutes } from './routes/sessions.js';
 import { statsRoutes } from './routes/stats.js';
 import { tokensRoutes } from './routes/tokens.js';
 import { windowsRoutes } from './routes/windows.js';
-import { markGuard, RouteBook, UnknownQueryError } from './route-rules.js';
+import { markGuard, RouteBook } from './route-rules.js';
+import { errorAnswer } from '../http-errors.js';
+import { HttpError } from '../../common/errors.js';
 import type { ApiTokens, Role } from './tokens.js';
 import type { HallWeb } from '../web/hall-web.js';
+import type { CitizenChannel } from '../citizen/channel.js';
 import { webRoutes } from '../web/routes.js';
 import type { Releases } from '../releases/releases.js';
 import { releasesRoutes } from '../releases/routes.js';
@@ -52,37 +55,16 @@ export interface ApiDeps {
   alarms: Alarms;
   /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
   web?: HallWeb;
+  /** The citizen's QR page and window boards (hub/citizen/); absent in bare API tests. */
+  citizen?: CitizenChannel;
   /** Fleet updates (hub/releases/); absent in bare API tests. */
   releases?: Releases;
   /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
 
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const REGISTRY_STATUS: Record<RegistryError['code'], number> = {
-  'not-found': 404,
-  exists: 409,
-  'bad-token': 403,
-  'token-expired': 403,
-  revoked: 403,
-  invalid: 400,
-};
-const SESSION_STATUS: Record<SessionError['code'], number> = {
-  'not-found': 404,
-  conflict: 409,
-  closed: 409,
-  paused: 409,
-  'too-large': 413,
-};
+/** Route files throw these for expected conditions (one class for the token API and the hall page). */
+export { HttpError } from '../../common/errors.js';
 
 /**
  * Routes whose schemas are zod use zod to validate (call this first in such a route plugin;
@@ -142,22 +124,11 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
   const book = new RouteBook();
   app.addHook('onRoute', book.remember);
 
+  // One mapping for every expected error (CodedError: registry, sessions, work orders …) and for invalid requests.
   app.setErrorHandler((e, req, reply) => {
-    if (e instanceof UnknownQueryError) return reply.code(400).send({ error: e.code, message: e.message });
-    if (e instanceof z.ZodError) return reply.code(400).send({ error: 'invalid-request', message: z.prettifyError(e) });
-    if (hasZodFastifySchemaValidationErrors(e)) {
-      const where = (e as { validationContext?: string }).validationContext ?? 'request';
-      return reply.code(400).send({
-        error: 'invalid-request',
-        message: e.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.').replace(/\.$/, '')}: ${v.message}`).join('; '),
-      });
-    }
-    if (e instanceof SessionError) return reply.code(SESSION_STATUS[e.code]).send({ error: e.code, message: e.message });
-    if (e instanceof RegistryError) return reply.code(REGISTRY_STATUS[e.code]).send({ error: e.code, message: e.message });
-    if (e instanceof HttpError) return reply.code(e.statusCode).send({ error: e.code, message: e.message });
-    const status = (e as { statusCode?: number }).statusCode ?? 500;
+    const { status, code, message } = errorAnswer(e);
     if (status >= 500) req.log.error({ err: e }, 'request failed');
-    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad-request', message: (e as Error).message });
+    return reply.code(status).send({ error: code, message });
   });
 
   const roleOf = (req: FastifyRequest) => {
@@ -223,6 +194,7 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       statsRoutes,
       metricsRoutes,
       forwardingRoutes,
+      boardsRoutes,
     ])
       await api.register(routes, deps);
     if (d.releases) await api.register(releasesRoutes(d.releases), deps);

@@ -1,3 +1,4 @@
+import { CodedError } from '../../common/errors.js';
 import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
@@ -90,13 +91,20 @@ class Slots {
   }
 }
 
-export class RegistryError extends Error {
+type RegistryErrorCode = 'not-found' | 'exists' | 'bad-token' | 'token-expired' | 'revoked' | 'invalid';
+const REGISTRY_STATUS: Record<RegistryErrorCode, number> = {
+  'not-found': 404,
+  exists: 409,
+  'bad-token': 403,
+  'token-expired': 403,
+  revoked: 403,
+  invalid: 400,
+};
+
+export class RegistryError extends CodedError<RegistryErrorCode> {
   override readonly name = 'RegistryError';
-  constructor(
-    readonly code: 'not-found' | 'exists' | 'bad-token' | 'token-expired' | 'revoked' | 'invalid',
-    message: string,
-  ) {
-    super(message);
+  constructor(code: RegistryErrorCode, message: string) {
+    super(code, message, REGISTRY_STATUS[code]);
   }
 }
 

@@ -12,6 +12,7 @@ import { chownSync, copyFileSync, createReadStream, mkdirSync, mkdtempSync, rena
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReleaseTarget, Status, UpdateReport, UpdateState } from '../../protocol/index.js';
+import { CodedError } from '../../common/errors.js';
 import { fsyncPath } from '../../common/fsync.js';
 import { unpackBundle } from '../../common/release/bundle.js';
 import { keyFingerprint } from '../../common/release/manifest.js';
@@ -48,13 +49,13 @@ export const RELEASES_MIGRATION = `
 /** Where bundles are kept, under the hub's data directory. */
 export const RELEASES_DIR = 'releases';
 
-export class ReleaseStoreError extends Error {
-  override readonly name = 'ReleaseStoreError';
-  constructor(
-    readonly code: 'not-found' | 'exists' | 'invalid',
-    message: string,
-  ) {
-    super(message);
+const STATUS = { 'not-found': 404, exists: 409, invalid: 400 } as const;
+
+/** An expected refusal of the release store: answered by the API with its status (hub/http-errors.ts). */
+export class ReleaseStoreError extends CodedError<keyof typeof STATUS> {
+  override name = 'ReleaseStoreError';
+  constructor(code: keyof typeof STATUS, message: string) {
+    super(code, message, STATUS[code]);
   }
 }
 

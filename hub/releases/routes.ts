@@ -10,7 +10,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ID_PATTERN } from '../../protocol/index.js';
 import { HttpError, useZod, type ApiDeps } from '../api/server.js';
-import { ReleaseStoreError, type Releases, type RolloutSelection } from './releases.js';
+import type { Releases, RolloutSelection } from './releases.js';
 
 const VersionParams = z.object({ version: z.string().regex(/^[0-9A-Za-z.-]{1,64}$/) });
 const RolloutBody = z
@@ -23,13 +23,6 @@ const RolloutBody = z
   .refine((b) => [b.devices, b.percent, b.all].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of devices, percent or all',
   });
-
-const STATUS: Record<ReleaseStoreError['code'], number> = { 'not-found': 404, exists: 409, invalid: 400 };
-
-function storeError(e: unknown): never {
-  if (e instanceof ReleaseStoreError) throw new HttpError(STATUS[e.code], e.code, e.message);
-  throw e;
-}
 
 /** `Authorization: Basic base64(device:secret)` → the two parts, or null. */
 function basicCredentials(header: string | undefined): { user: string; password: string } | null {
@@ -90,12 +83,8 @@ export function releasesRoutes(releases: Releases) {
       async (req) => {
         const b = req.body;
         const sel: RolloutSelection = b.devices ? { devices: b.devices } : b.percent !== undefined ? { percent: b.percent } : { all: true };
-        let res: ReturnType<Releases['rollout']>;
-        try {
-          res = releases.rollout(req.params.version, sel);
-        } catch (e) {
-          storeError(e);
-        }
+        // A ReleaseStoreError (no such release or device, a bad percent) is answered with its status.
+        const res = releases.rollout(req.params.version, sel);
         for (const id of res.changed) {
           const row = d.registry.get(id);
           if (row && row.enrolled_at !== null && row.revoked_at === null) d.pushConfig(d.registry.config(row));

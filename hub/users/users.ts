@@ -4,6 +4,7 @@
  * Passwords are scrypt hashes (hub/util/secrets.ts); repeated failures lock an account for
  * a while. Every change goes to the audit log.
  */
+import { CodedError } from '../../common/errors.js';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import { hashPassword, HUMAN_PASSWORD_COST, newSecret, verifyPassword } from '../util/secrets.js';
@@ -48,13 +49,12 @@ const toUser = (r: Row): StaffUser => ({
   disabledAt: r.disabled_at,
 });
 
-export class UserError extends Error {
+type UserErrorCode = 'exists' | 'not-found' | 'invalid' | 'last-admin';
+
+export class UserError extends CodedError<UserErrorCode> {
   override readonly name = 'UserError';
-  constructor(
-    readonly code: 'exists' | 'not-found' | 'invalid' | 'last-admin',
-    message: string,
-  ) {
-    super(message);
+  constructor(code: UserErrorCode, message: string) {
+    super(code, message, code === 'not-found' ? 404 : 409);
   }
 }
 

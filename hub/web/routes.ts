@@ -5,6 +5,8 @@
  * (the hall extranet has none). Staff log in with a cookie; every write checks the log-in's
  * CSRF token and the role. One file per resource in routes/, like the token API's.
  */
+import { HttpError } from '../../common/errors.js';
+import { errorAnswer } from '../http-errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -15,7 +17,6 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import type { HallWeb } from './hall-web.js';
 import { alertRoutes } from './routes/alerts.js';
-import { classify, messageOf, WebError } from './routes/errors.js';
 import { WebKit } from './routes/kit.js';
 import { loginRoutes } from './routes/login.js';
 import { statsRoutes } from './routes/stats.js';
@@ -52,7 +53,7 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?', 1)[0]!;
     if (path.startsWith('/api/hall/') && path !== '/api/hall/login' && !k.loginOf(req))
-      throw new WebError(401, 'unauthorized', '请先登录 (log in first)');
+      throw new HttpError(401, 'unauthorized', '请先登录 (log in first)');
   });
   // Open live streams would keep the server from closing: end them first.
   app.addHook('preClose', async () => web.live.close());
@@ -64,9 +65,9 @@ export async function webRoutes(app: FastifyInstance, web: HallWeb): Promise<voi
   );
 
   app.setErrorHandler((e, req, reply) => {
-    const { status, code } = classify(e);
+    const { status, code, message } = errorAnswer(e);
     if (status >= 500) req.log.error({ err: e }, 'web request failed');
-    return reply.code(status).send({ error: code, message: messageOf(e) });
+    return reply.code(status).send({ error: code, message });
   });
 
   for (const routes of [loginRoutes, wallRoutes, statsRoutes, workOrderRoutes, alertRoutes, userRoutes]) routes(k);

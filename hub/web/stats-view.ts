@@ -3,12 +3,12 @@
  * window/staff/item/channel, invalidated and flagged ratings, work orders. Shared by the page,
  * its JSON API, the CSV export and the benchmark.
  */
+import { HttpError } from '../../common/errors.js';
 import { z } from 'zod';
 import { addDays, chinaDay, numberFromDay, startOfChinaDay, weekday } from '../calendar/working-days.js';
 import type { Grain } from '../stats/queries.js';
 import type { HallWeb } from './hall-web.js';
 import type { StatsView } from './pages.js';
-import { WebError } from './routes/errors.js';
 
 export interface StatsRequest {
   from: string;
@@ -115,7 +115,7 @@ export function statsRequest(q: unknown, now: number): StatsRequest {
   let { from, to } = p.preset || !p.from || !p.to ? presetRange(p.preset ?? 'month', now) : { from: p.from, to: p.to };
   if (from > to) [from, to] = [to, from];
   const days = numberFromDay(to) - numberFromDay(from);
-  if (days > 3 * 366) throw new WebError(400, 'range-too-long', '查询范围不能超过三年');
+  if (days > 3 * 366) throw new HttpError(400, 'range-too-long', '查询范围不能超过三年');
   const grain = p.grain ?? (days > 92 ? 'month' : days > 31 ? 'week' : 'day');
   return { from, to, grain, ...(p.dim ? { dim: p.dim, key: p.key ?? '' } : {}), ...(p.flag ? { flag: p.flag } : {}) };
 }

@@ -9,6 +9,7 @@
  *                          └──appeal──▶ appealed ──judge: upheld (差评维持)──┘     or closed (unresolved)
  *                                                 └─judge: invalid (误评/恶意差评)──▶ invalid (dropped from statistics)
  */
+import { CodedError } from '../../common/errors.js';
 import type { WorkingDayCalendar } from '../calendar/working-days.js';
 import { CLASSES, deadline, durationText as durText, extendDeadline, type OrderClass, type PolicyProfile } from './policy.js';
 
@@ -56,13 +57,18 @@ export type Command =
 export type Action = Command['type'] | 'create';
 
 export type RefusalCode = 'forbidden' | 'invalid-transition' | 'too-late' | 'limit-reached' | 'invalid-input' | 'own-appeal';
-export class Refusal extends Error {
+const REFUSAL_STATUS: Record<RefusalCode, number> = {
+  forbidden: 403,
+  'own-appeal': 403,
+  'invalid-transition': 409,
+  'too-late': 422,
+  'limit-reached': 422,
+  'invalid-input': 400,
+};
+export class Refusal extends CodedError<RefusalCode> {
   override readonly name = 'Refusal';
-  constructor(
-    readonly code: RefusalCode,
-    message: string,
-  ) {
-    super(message);
+  constructor(code: RefusalCode, message: string) {
+    super(code, message, REFUSAL_STATUS[code]);
   }
 }
 

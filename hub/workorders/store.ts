@@ -5,6 +5,7 @@
  * event with its new version is already in the trail, and cannot be deleted. So every change
  * is audited by construction, not by discipline.
  */
+import { CodedError } from '../../common/errors.js';
 import { GENESIS_HASH } from '../../protocol/index.js';
 import { chainHash } from '../users/audit.js';
 import type { Fact } from '../stats/facts.js';
@@ -171,13 +172,10 @@ const fromRow = (r: Row): WorkOrder => ({
   version: r.version,
 });
 
-export class WorkOrderError extends Error {
+export class WorkOrderError extends CodedError<'not-found' | 'stale'> {
   override readonly name = 'WorkOrderError';
-  constructor(
-    readonly code: 'not-found' | 'stale',
-    message: string,
-  ) {
-    super(message);
+  constructor(code: 'not-found' | 'stale', message: string) {
+    super(code, message, code === 'not-found' ? 404 : 409);
   }
 }
 

@@ -33,7 +33,7 @@ export class InProcessDevice extends SimDevice {
     if (this.agent) return;
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay(20);
-    const agent = new Agent({ dataDir: this.dir, buttons, display, log: this.log, clockSynced: () => true, link: this.link });
+    const agent = Agent.open({ dataDir: this.dir, buttons, display, log: this.log, clockSynced: () => true, link: this.link });
     agent.on('stored', (r) =>
       this.onStored({
         device: this.id,

@@ -61,7 +61,7 @@ async function offlineDevice(dir: string, config: Partial<DeviceConfig> = {}): P
 function run(dir: string, o: Partial<ConstructorParameters<typeof Agent>[0]> = {}) {
   const buttons = (o.buttons as VirtualButtons | undefined) ?? new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });
   const display = (o.display as VirtualDisplay | undefined) ?? new VirtualDisplay(1000);
-  const agent = new Agent({
+  const agent = Agent.open({
     dataDir: dir,
     buttons,
     display,

@@ -62,7 +62,7 @@ it('a stuck panel delays no rating: each press is on disk within milliseconds; d
     retryMs: 100,
   });
   const buttons = new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });
-  const agent = new Agent({
+  const agent = Agent.open({
     dataDir: dir,
     buttons,
     display,

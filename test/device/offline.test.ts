@@ -30,7 +30,7 @@ describe('a device offline for a long time', () => {
     const { id, dir } = await hall.enrolDevice('03');
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay(10);
-    agent = new Agent({
+    agent = Agent.open({
       dataDir: dir,
       buttons,
       display,

@@ -133,7 +133,7 @@ async function agentWithVoice(settings: Partial<VoiceSettings> = {}, thanksS = 0
   const voice = new VoicePrompts({ dir: clipDir, settings: () => settings, cacheDir: join(root, 'cache') });
   const virtual = new VirtualDisplay(1000);
   const buttons = new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });
-  const agent = new Agent({
+  const agent = Agent.open({
     dataDir: dir,
     buttons,
     display: new TeeDisplay([virtual, voice]),

@@ -174,7 +174,7 @@ export class TestHall {
   async runDevice(id: string, dir: string, agentLog?: Logger): Promise<TestDevice> {
     const buttons = new VirtualButtons(5);
     const display = new VirtualDisplay();
-    const agent = new Agent({
+    const agent = Agent.open({
       dataDir: dir,
       buttons,
       display,

@@ -31,7 +31,7 @@ const cli = (args: string[]) => run(process.execPath, [CLI_PATH, ...args], 20_00
 function startAgent(dir: string): { agent: Agent; buttons: VirtualButtons; display: VirtualDisplay } {
   const buttons = new VirtualButtons(5);
   const display = new VirtualDisplay();
-  const agent = new Agent({ dataDir: dir, buttons, display, log: silentLog(), clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
+  const agent = Agent.open({ dataDir: dir, buttons, display, log: silentLog(), clockSynced: () => true, link: { ackTimeoutMs: 3000 } });
   return { agent, buttons, display };
 }
 

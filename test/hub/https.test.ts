@@ -167,7 +167,7 @@ describe('enrolment pinned to the hall CA from the QR', () => {
     expect(enrolment.ca).toBe(hall.caCert);
     expect(enrolment.mqttUrl).toBe(`mqtts://127.0.0.1:${hub.ports.mqtts}`);
     const buttons = new VirtualButtons(5);
-    const agent = new Agent({
+    const agent = Agent.open({
       dataDir: devDir,
       buttons,
       display: new VirtualDisplay(),

@@ -198,7 +198,7 @@ describe('the installer', { timeout: 300_000 }, () => {
       mkdirSync(dev);
       await enrol(dev, url, reg.token, 'test');
       const buttons = new VirtualButtons(5);
-      agent = new Agent({ dataDir: dev, buttons, display: new VirtualDisplay(), log, clockSynced: () => true });
+      agent = Agent.open({ dataDir: dev, buttons, display: new VirtualDisplay(), log, clockSynced: () => true });
       await agent.start();
       buttons.press(0); // 非常满意: no reasons screen
       await waitFor(

@@ -80,6 +80,7 @@ function updater(creds: Creds, slots: ReleaseSlots, currentVersion: string, extr
     retryMs: 50,
   });
   updaters.push(u);
+  u.start();
   return { u, restarts };
 }
 
@@ -155,6 +156,7 @@ describe('the device updater', { timeout: 60_000 }, () => {
       restart: (why) => restarts.push(why),
     });
     updaters.push(u);
+    u.start();
     u.setTarget(target(creds.id, '0.9.0'));
     await waitFor(() => restarts.length > 0, 'the restart into the older release');
     expect(slots.currentVersion()).toBe('0.9.0');
@@ -203,6 +205,7 @@ describe('the device updater', { timeout: 60_000 }, () => {
           retryMs: 50,
         });
         updaters.push(u);
+        u.start();
         u.setTarget(t);
         return { u, slots, restarts };
       };

@@ -92,6 +92,61 @@ describe('Ctrl-C', () => {
     expect(processesMentioning(join(dir, 'data'))).toEqual([]);
   }, 240_000);
 
+  it('`timeout -s INT 30 haochaping sim --devices 3`: the sim drains and gives the account (lost 0, duplicated 0), exits 0 itself, and leaves no process', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-ctrlc-'));
+    const data = join(dir, 'data');
+    const err = join(dir, 'err');
+    const fd = openSync(err, 'a');
+    // timeout makes its own process group and sends SIGINT to all of it after 30 s, as Ctrl-C
+    // does; --preserve-status hands on the sim's own exit code instead of timeout's 124.
+    const sim: ChildProcess = spawn(
+      'timeout',
+      [
+        '-s',
+        'INT',
+        '--preserve-status',
+        '30',
+        process.execPath,
+        CLI_PATH,
+        'sim',
+        '--devices',
+        '3',
+        '--mqtt-port',
+        '0',
+        '--http-port',
+        '0',
+        '--drain-timeout',
+        '60',
+        '--json',
+        '--data',
+        data,
+      ],
+      { stdio: ['ignore', 'pipe', fd] },
+    );
+    closeSync(fd);
+    let out = '';
+    sim.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => sim.once('exit', (code) => r(code)));
+    // While it runs: the sim, its hub and its province (the devices run inside the sim).
+    await waitFor(() => /^run .* pressed [1-9]/m.test(read(err)), `presses in ${err}:\n${read(err)}`, 30_000, 200);
+    const procs = processesMentioning(data);
+    const node = procs.filter((p) => p.cmd.startsWith(process.execPath)); // not timeout itself
+    expect(node.filter((p) => / sim /.test(p.cmd))).toHaveLength(1);
+    expect(node.filter((p) => / hub /.test(p.cmd))).toHaveLength(1);
+    expect(node.filter((p) => / province /.test(p.cmd))).toHaveLength(1);
+
+    const code = await exited;
+    expect(read(err)).toMatch(/Ctrl-C — no new presses; draining/);
+    expect(read(err)).not.toMatch(/^\s+at /m);
+    const account = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | boolean>;
+    expect(account).toMatchObject({ devices: 3, lost: 0, duplicated: 0, altered: 0, drained: true });
+    expect(account.pressed).toBeGreaterThan(0);
+    expect(account.forwarded).toBe(account.pressed);
+    expect(code).toBe(0);
+    expect(procs.filter((p) => running(p.pid)).map((p) => p.cmd)).toEqual([]);
+    expect(processesMentioning(data)).toEqual([]);
+  }, 240_000);
+
   it('a second Ctrl-C to the whole group stops at once with one line, exit 130, and takes the children with it', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-ctrlc-'));
     const out = openSync(join(dir, 'err'), 'a');

@@ -1,13 +1,13 @@
 /** 差评 cluster and misuse alerts: the list (page and JSON) and acknowledging one (form and JSON). */
+import { HttpError } from '../../../common/errors.js';
 import type { ActiveLogin } from '../../users/login-sessions.js';
 import { alertsPage } from '../pages.js';
-import { WebError } from './errors.js';
 import { IdParams, type WebKit } from './kit.js';
 
 export function alertRoutes(k: WebKit): void {
   const { app, web } = k;
   const ack = (id: number, s: ActiveLogin) => {
-    if (!web.alerts.ack(id, s.user.name)) throw new WebError(404, 'not-found', `预警 ${id} 不存在或已处理`);
+    if (!web.alerts.ack(id, s.user.name)) throw new HttpError(404, 'not-found', `预警 ${id} 不存在或已处理`);
     web.audit.record(s.user.name, 'alert-ack', String(id));
     web.pushSummary();
   };

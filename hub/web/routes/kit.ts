@@ -4,6 +4,8 @@
  * the JSON API (401/403) and a form post (errors go back to the page as a message). Writes
  * check the log-in's CSRF token and the role.
  */
+import { HttpError } from '../../../common/errors.js';
+import { errorAnswer } from '../../http-errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ActiveLogin } from '../../users/login-sessions.js';
@@ -11,7 +13,6 @@ import type { StaffRoleName } from '../../users/users.js';
 import type { HallWeb } from '../hall-web.js';
 import { html } from '../html.js';
 import { layout, type PageContext } from '../pages.js';
-import { messageOf, WebError } from './errors.js';
 
 export const SESSION_COOKIE = 'hcp_session';
 const RANK: Record<StaffRoleName, number> = { viewer: 0, supervisor: 1, admin: 2 };
@@ -87,15 +88,15 @@ export class WebKit {
   /** JSON: no log-in → 401; too low a role → 403; writes need the CSRF header or field. */
   api = (min: StaffRoleName, req: FastifyRequest, write = false): ActiveLogin => {
     const s = this.loginOf(req);
-    if (!s) throw new WebError(401, 'unauthorized', '请先登录 (log in first)');
-    if (RANK[s.user.role] < RANK[min]) throw new WebError(403, 'forbidden', `角色 ${s.user.role} 不能执行此操作`);
+    if (!s) throw new HttpError(401, 'unauthorized', '请先登录 (log in first)');
+    if (RANK[s.user.role] < RANK[min]) throw new HttpError(403, 'forbidden', `角色 ${s.user.role} 不能执行此操作`);
     if (write) this.checkCsrf(req, s);
     return s;
   };
 
   checkCsrf = (req: FastifyRequest, s: ActiveLogin): void => {
     const given = CsrfHeader.parse(req.headers)['x-csrf-token'] ?? CsrfField.parse(req.body ?? {})._csrf;
-    if (given !== s.csrf) throw new WebError(403, 'csrf', '页面已过期，请刷新后重试 (CSRF token missing or wrong)');
+    if (given !== s.csrf) throw new HttpError(403, 'csrf', '页面已过期，请刷新后重试 (CSRF token missing or wrong)');
   };
 
   /** Form posts: check log-in, role and CSRF; errors go back to the page as a message. */
@@ -111,12 +112,12 @@ export class WebKit {
       const to = back(req);
       const sep = to.includes('?') ? '&' : '?';
       try {
-        if (RANK[s.user.role] < RANK[min]) throw new WebError(403, 'forbidden', '您的账号角色不能执行此操作');
+        if (RANK[s.user.role] < RANK[min]) throw new HttpError(403, 'forbidden', '您的账号角色不能执行此操作');
         this.checkCsrf(req, s);
         const ok = await handler(req, s);
         return reply.redirect(ok ? `${to}${sep}ok=${encodeURIComponent(ok)}` : to, 303);
       } catch (e) {
-        return reply.redirect(`${to}${sep}err=${encodeURIComponent(messageOf(e))}`, 303);
+        return reply.redirect(`${to}${sep}err=${encodeURIComponent(errorAnswer(e).message)}`, 303);
       }
     };
 }

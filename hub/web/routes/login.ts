@@ -1,9 +1,10 @@
 /** Log-in and log-out: the page's form and the JSON API's. A log-in is a cookie (staff_logins). */
+import { HttpError } from '../../../common/errors.js';
+import { errorAnswer } from '../../http-errors.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { html } from '../html.js';
 import { layout, loginPage } from '../pages.js';
-import { messageOf, WebError } from './errors.js';
 import { SESSION_COOKIE, type WebKit } from './kit.js';
 
 /**
@@ -75,7 +76,7 @@ export function loginRoutes(k: WebKit): void {
             '无法退出',
             html`<section class="card">
               <h1>无法退出</h1>
-              <p>${messageOf(e)}</p>
+              <p>${errorAnswer(e).message}</p>
               <p><a href="/wall">返回</a></p>
             </section>`,
           ),
@@ -91,7 +92,7 @@ export function loginRoutes(k: WebKit): void {
   app.post('/api/hall/login', async (req, reply) => {
     const b = LoginBody.parse(req.body);
     const r = await login(req, reply, b.name.trim(), b.password);
-    if (!r.ok) throw new WebError(r.reason === 'locked' ? 429 : 401, r.reason, loginMessage(r.reason));
+    if (!r.ok) throw new HttpError(r.reason === 'locked' ? 429 : 401, r.reason, loginMessage(r.reason));
     return { user: r.login.user, csrf: r.login.csrf, expiresAt: r.login.expiresAt };
   });
   app.post('/api/hall/logout', async (req) => {

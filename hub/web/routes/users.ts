@@ -1,9 +1,10 @@
 /** Staff accounts and the audit log (admin only): the pages, the account forms and the JSON API. */
+import { HttpError } from '../../../common/errors.js';
+import { errorAnswer } from '../../http-errors.js';
 import { z } from 'zod';
 import { displayText } from '../../../protocol/index.js';
 import { PasswordSchema, STAFF_ROLES } from '../../users/users.js';
 import { auditPage, usersPage } from '../pages.js';
-import { classify, messageOf, WebError } from './errors.js';
 import type { WebKit } from './kit.js';
 
 const AddUser = z.object({
@@ -26,7 +27,7 @@ export function userRoutes(k: WebKit): void {
     if (!s) return reply.redirect('/login', 303);
     const ctx = k.ctxOf(req, s, '/users');
     try {
-      if (s.user.role !== 'admin') throw new WebError(403, 'forbidden', '只有管理员可以管理账号');
+      if (s.user.role !== 'admin') throw new HttpError(403, 'forbidden', '只有管理员可以管理账号');
       k.checkCsrf(req, s);
       const b = AddUser.parse(req.body);
       const { user, password } = await web.users.add(s.user.name, b);
@@ -34,8 +35,8 @@ export function userRoutes(k: WebKit): void {
     } catch (e) {
       return k.sendHtml(
         reply,
-        usersPage({ ...ctx, flash: { kind: 'error', text: messageOf(e) } }, web.users.list(), null),
-        classify(e).status,
+        usersPage({ ...ctx, flash: { kind: 'error', text: errorAnswer(e).message } }, web.users.list(), null),
+        errorAnswer(e).status,
       );
     }
   });
@@ -46,7 +47,7 @@ export function userRoutes(k: WebKit): void {
       () => '/users',
       (req, s) => {
         const { name, op } = UserOpParams.parse(req.params);
-        if (op !== 'disable' && op !== 'enable') throw new WebError(404, 'not-found', 'unknown operation');
+        if (op !== 'disable' && op !== 'enable') throw new HttpError(404, 'not-found', 'unknown operation');
         web.users.setDisabled(s.user.name, name, op === 'disable');
         return op === 'disable' ? `已停用 ${name}` : `已启用 ${name}`;
       },

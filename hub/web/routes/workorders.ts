@@ -1,4 +1,6 @@
 /** 差评 work orders: the list and one order (page and JSON), and the actions on an order (form and JSON). */
+import { HttpError } from '../../../common/errors.js';
+import { citizenAdditions, citizenAdditionsHtml } from '../../citizen/additions.js';
 import { z } from 'zod';
 import { BUILTIN_CATALOGUE } from '../../../protocol/index.js';
 import type { ActiveLogin } from '../../users/login-sessions.js';
@@ -7,7 +9,6 @@ import { outboundFor } from '../../workorders/outbound.js';
 import { CLASSES } from '../../workorders/policy.js';
 import { html } from '../html.js';
 import { layout, STATE_LABELS, workOrderPage, workOrdersPage } from '../pages.js';
-import { WebError } from './errors.js';
 import { IdParams, RawIdParams, type WebKit } from './kit.js';
 
 const ListQuery = z.object({
@@ -80,6 +81,7 @@ export function workOrderRoutes(k: WebKit): void {
           web.staffNames(),
           web.handoffTarget,
           outboundFor(web.d.db, o.ratingId),
+          citizenAdditionsHtml(citizenAdditions(web.d.db, o.ratingId), reasonTexts),
         ),
       );
     }),
@@ -109,7 +111,7 @@ export function workOrderRoutes(k: WebKit): void {
     const s = k.api('viewer', req);
     const { id } = IdParams.parse(req.params);
     const o = web.workOrders.get(id);
-    if (!o) throw new WebError(404, 'not-found', `没有工单 ${id}`);
+    if (!o) throw new HttpError(404, 'not-found', `没有工单 ${id}`);
     return {
       order: { ...o, overdue: web.workOrders.isOverdue(o) },
       trail: web.workOrders.trail(id),
