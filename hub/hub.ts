@@ -39,6 +39,8 @@ import { HallOps } from './ops.js';
 import { HallVoiceClips } from './voice/hall-clips.js';
 import { Registry } from './registry/registry.js';
 import { RatingJudge } from './policy/rating-judge.js';
+import { registerReleaseMetrics } from './releases/metrics.js';
+import { Releases } from './releases/releases.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
@@ -84,6 +86,8 @@ export interface Hub {
   ledger: Ledger;
   /** The hall's own voice recordings, fetched by every device. */
   voiceClips: HallVoiceClips;
+  /** Fleet updates: release bundles, per-device targets and update states. */
+  releases: Releases;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -149,6 +153,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let registry!: Registry;
   let tokens!: ApiTokens;
   let alarms!: Alarms;
+  let releases!: Releases;
   let status!: DeviceStatusStore;
   let sessions!: SessionBook;
   let web!: HallWeb;
@@ -241,6 +246,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         registry = new Registry(db, config.hall);
         tokens = new ApiTokens(db);
         alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
+        // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
+        releases = new Releases(db, config.dataDir, now);
+        events.on('status', (device, st) => releases.onStatus(device, st));
+        registerReleaseMetrics(metrics.registry, releases);
         status = new DeviceStatusStore(
           db,
           log.child({ part: 'status' }),
@@ -507,6 +516,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             web,
             voiceClips,
             citizen,
+            releases,
           },
           {
             https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
@@ -565,6 +575,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     citizen,
     ledger: ledger!,
     voiceClips,
+    releases,
     api: api!,
     events,
     ports,

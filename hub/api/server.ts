@@ -34,6 +34,8 @@ import type { CitizenChannel } from '../citizen/channel.js';
 import { webRoutes } from '../web/routes.js';
 import type { HallVoiceClips } from '../voice/hall-clips.js';
 import { voiceRoutes } from '../voice/routes.js';
+import type { Releases } from '../releases/releases.js';
+import { releasesRoutes } from '../releases/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
 export interface ApiDeps {
@@ -59,6 +61,8 @@ export interface ApiDeps {
   voiceClips?: HallVoiceClips;
   /** The citizen's QR page and window boards (hub/citizen/); absent in bare API tests. */
   citizen?: CitizenChannel;
+  /** Fleet updates (hub/releases/); absent in bare API tests. */
+  releases?: Releases;
   /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -198,6 +202,7 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
     ])
       await api.register(routes, deps);
     if (d.voiceClips) await api.register(voiceRoutes(d.voiceClips), deps);
+    if (d.releases) await api.register(releasesRoutes(d.releases), deps);
   });
   if (d.web) await app.register(webRoutes, d.web);
   return app;
