@@ -72,8 +72,11 @@ describe('Ctrl-C', () => {
     });
     const cmd = [process.execPath, CLI_PATH, ...SIM, '--data', join(dir, 'data')].map((a) => `'${a}'`).join(' ');
     tmux('send-keys', '-t', 'sim', `${cmd} >${dir}/out 2>${dir}/err; echo $? >${dir}/rc`, 'Enter');
+    const started = Date.now();
 
     const procs = await runningHall(join(dir, 'err'));
+    // Ctrl-C after 20 s of play, as the issue's check does (or later, if starting took longer).
+    await sleep(Math.max(0, 20_000 - (Date.now() - started)));
     tmux('send-keys', '-t', 'sim', 'C-c');
     const sent = Date.now();
     await waitFor(() => existsSync(join(dir, 'rc')), 'the sim to exit after Ctrl-C', 90_000, 200);
