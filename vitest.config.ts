@@ -17,6 +17,7 @@ export const UNIT = [
   'test/hub/{attribution,deadline,flag-decision,flag-policy,secrets,voice-settings}.test.ts',
   'test/sim/{account,citizens,plan}.test.ts',
   'test/web/{hall-input,misuse,workorder-handoff,workorder-machine}.test.ts',
+  'test/citizen/citizen-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ID_PATTERN } from '../protocol/index.js';
 import { HandoffConfigSchema, ProvinceConfigSchema } from './forwarder/config.js';
 import { WebConfigSchema } from './web/config.js';
+import { CitizenConfigSchema } from './citizen/config.js';
 
 /** The hub's configuration, validated at start-up with messages hall IT can act on. */
 export const HubConfigSchema = z
@@ -91,6 +92,8 @@ export const HubConfigSchema = z
       .prefault({}),
     /** The hall web page: 差评 policy profile, sessions, alerts (its calendar is holidayFile above). */
     web: WebConfigSchema.prefault({}),
+    /** The citizen's QR page, window boards and public results (hub/citizen/). */
+    citizen: CitizenConfigSchema.prefault({}),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -16,6 +16,8 @@ export interface HubEvents {
   disconnected: [clientId: string];
   /** 7-day 基本满意 defaults were committed to the forward queue (how many). */
   defaulted: [count: number];
+  /** A citizen gave or added to an evaluation on the QR page (hub/citizen/): its evaluation kind. */
+  citizen: [kind: string];
   /** Something hall IT must look at: a forged or forked record, missing records. */
   alarm: [alarm: Alarm];
   /**

@@ -15,6 +15,9 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { Parts, type Part } from '../common/lifecycle.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
 import { Alarms } from './alarms/alarms.js';
+import { CitizenChannel } from './citizen/channel.js';
+import { RESULTS_CSS_HASH, resultsPages } from './citizen/results.js';
+import { boardStaffRoutes } from './citizen/staff-routes.js';
 import { buildApi } from './api/server.js';
 import { ApiTokens } from './api/tokens.js';
 import { startBroker, type RunningBroker } from './broker/broker.js';
@@ -74,6 +77,8 @@ export interface Hub {
   web: HallWeb;
   /** Stored ratings → facts, 差评 work orders and alerts. */
   factSync: FactSync;
+  /** The citizen's QR page (receipts, rate later), window boards and public results (hub/citizen/). */
+  citizen: CitizenChannel;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
   api: FastifyInstance;
@@ -145,6 +150,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let sessions!: SessionBook;
   let web!: HallWeb;
   let factSync!: FactSync;
+  let citizen!: CitizenChannel;
   let ops!: HallOps;
   let ledger: Ledger | null = null;
   let forwarder: Forwarder | null = null;
@@ -204,7 +210,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   const pushConfig = (c: DeviceConfig) => {
     let payload: Buffer;
     try {
-      payload = encode('config', c);
+      payload = encode('config', citizen.withKey(c));
     } catch (e) {
       // Settings changes are checked before they are stored (HallOps); this is a config made
       // before that check existed. The device keeps its last config; hall IT must shorten it.
@@ -265,6 +271,20 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, records, dataDir: config.dataDir, now });
         factSync = new FactSync({ records, events, log, metrics });
         ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
+        // The receipt/rate-later QR page: its link secret (made at the first start), the receipt key each device's config carries.
+        citizen = new CitizenChannel({
+          config,
+          db,
+          registry,
+          sessions,
+          calendar,
+          now,
+          log: log.child({ part: 'citizen' }),
+          onQueued: (e) => {
+            forwarder?.kick();
+            events.emit('citizen', e.kind);
+          },
+        });
       },
       stop() {
         db?.close();
@@ -480,6 +500,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             sessions,
             alarms,
             web,
+            citizen,
           },
           {
             https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
@@ -487,6 +508,13 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             handshakeTimeoutMs: config.mqtt.limits.connectTimeoutMs,
           },
         );
+        // The citizen's pages under /citizen/ (what a gateway may publish) and the staff's board links.
+        await citizen.register(
+          api,
+          [resultsPages(web, config.web.hallName ?? config.hall, config.citizen.resultsRefreshS)],
+          [RESULTS_CSS_HASH],
+        );
+        await api.register(boardStaffRoutes, { citizen, web });
         await api.listen({ host: config.http.host, port: config.http.port });
         httpPort = (api.server.address() as { port: number }).port;
         // Where hall IT's commands on this machine find the running hub (scheme and port included).
@@ -528,6 +556,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     handoff,
     web,
     factSync,
+    citizen,
     ledger: ledger!,
     api: api!,
     events,

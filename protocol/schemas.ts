@@ -197,6 +197,16 @@ export const DeviceConfigSchema = z
     reasonsAfter: z.array(LevelSchema).max(5).optional(),
     /** A 差评 needs a reason or text (Ankang art. 8): a skip is asked about once more. */
     reasonRequired: z.boolean().optional(),
+    /**
+     * This device's receipt key (base64url, 32 bytes), derived by the hub from its hall secret and
+     * the device id: the device signs its receipt and rate-later QR links with it, so the hub's
+     * citizen page can tell a real receipt from a guessed one (docs/citizen-channels.md). Sent only
+     * in the device's own retained config; absent when the hub serves no citizen page.
+     */
+    receiptKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'receiptKey must be 32 bytes in base64url')
+      .optional(),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;

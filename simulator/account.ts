@@ -21,6 +21,12 @@ export interface ProvinceEntry {
     session: string | null;
     flags: string[];
   } | null;
+  /** A follow-up from the citizen page: the evaluation it adds to (the device record's id). */
+  follows?: string | null;
+  /** 'qr': given on the hub's citizen page. */
+  channel?: string | null;
+  /** The session a hub-made evaluation (a default, a QR rating) is for. */
+  sessionId?: string | null;
 }
 
 /** Reads the stand-in's stored body (our native evaluation JSON). */
@@ -29,10 +35,14 @@ export function provinceEntry(body: Record<string, unknown>, received: number): 
     | { id: string; device: string; seq: number; level: number | null; reasons: string[]; session: { id: string } | null; flags?: string[] }
     | null
     | undefined;
+  const session = body.session as { id?: string } | null | undefined;
   return {
     id: String(body.id),
     kind: String(body.kind ?? 'rating'),
     received,
+    follows: typeof body.follows === 'string' ? body.follows : null,
+    channel: typeof body.channel === 'string' ? body.channel : null,
+    sessionId: typeof session?.id === 'string' ? session.id : null,
     record: r
       ? {
           id: r.id,
@@ -58,6 +68,8 @@ export interface Ledger {
   attempts: number;
   /** Times a device went out of service (a press it could not write: no thank-you). */
   outOfService: number;
+  /** What citizens submitted on the hub's citizen page and the page accepted (record ids followed up, session ids rated late). */
+  scans?: { followUps: ReadonlySet<string>; late: ReadonlySet<string> };
 }
 
 export interface HubFigures {
@@ -93,6 +105,8 @@ export interface Account {
   faults?: Record<FaultKind, number>;
   deviceCrashes?: number;
   sessionsVia?: 'hub-api' | 'direct';
+  /** The citizen page: accepted submissions, and how many of them the province holds (counted in lost/duplicated too). */
+  scanned?: { followUps: number; late: number; atProvince: number };
   /** Why the account could not be taken in full (then `drained` is false too). */
   incomplete?: string;
 }
@@ -109,7 +123,18 @@ export function computeAccount(input: {
   const ours = new Set(input.devices);
   const bySeq = new Map<string, ProvinceEntry[]>();
   let defaulted = 0;
+  // The citizen page's evaluations (hub-made, no device record): follow-ups by the record they follow, late QR ratings by session.
+  const followUps = new Map<string, number>();
+  const late = new Map<string, number>();
   for (const e of input.province) {
+    if (e.kind === 'follow-up' && e.follows) {
+      followUps.set(e.follows, (followUps.get(e.follows) ?? 0) + 1);
+      continue;
+    }
+    if (e.channel === 'qr' && !e.record && e.sessionId) {
+      late.set(e.sessionId, (late.get(e.sessionId) ?? 0) + 1);
+      continue;
+    }
     if (e.kind === 'default') {
       defaulted++;
       continue;
@@ -140,6 +165,22 @@ export function computeAccount(input: {
     duplicated += list.length - 1;
     if (!list.some((e) => input.ledger.thanked.has(e.record!.id))) unreported++;
   }
+  // A submission the page accepted ("提交成功") must be at the province once, like a thanked press.
+  let scannedAtProvince = 0;
+  const scans = input.ledger.scans;
+  if (scans) {
+    for (const [sent, held] of [
+      [scans.followUps, followUps],
+      [scans.late, late],
+    ] as const) {
+      for (const k of sent) {
+        const n = held.get(k) ?? 0;
+        if (n === 0) lost++;
+        else scannedAtProvince++;
+      }
+      for (const n of held.values()) duplicated += Math.max(0, n - 1);
+    }
+  }
   return {
     devices: input.devices.length,
     sessions: input.ledger.sessions,
@@ -157,6 +198,7 @@ export function computeAccount(input: {
     provinceDuplicatesReceived: input.provinceDuplicatesReceived,
     drained: input.drained,
     seconds: input.seconds,
+    ...(scans ? { scanned: { followUps: scans.followUps.size, late: scans.late.size, atProvince: scannedAtProvince } } : {}),
   };
 }
 
@@ -192,6 +234,12 @@ export function formatAccount(a: Account): string {
     ]);
   if (a.deviceCrashes !== undefined) rows.push(['device crashes (restarted)', a.deviceCrashes]);
   if (a.sessionsVia) rows.push(['sessions delivered via', a.sessionsVia]);
+  if (a.scanned)
+    rows.push(
+      ['scanned: text added to a 差评', a.scanned.followUps],
+      ['scanned: rated later (walked away)', a.scanned.late],
+      ['scanned: at the province', a.scanned.atProvince],
+    );
   if (a.incomplete) rows.push(['ACCOUNT INCOMPLETE', a.incomplete]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');

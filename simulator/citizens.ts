@@ -21,6 +21,10 @@ export interface CitizenProfile {
   maxReasons: number;
   /** Seconds (simulated) a citizen takes to read the prompt before pressing. */
   readS: readonly [number, number];
+  /** Share of 差评 givers who scan the receipt QR and add text on their phone (the hub's citizen page). */
+  scanText?: number;
+  /** Share of those who walk away who scan the prompt's "rate later" QR and rate on their phone later. */
+  rateLater?: number;
 }
 
 export const DEFAULT_PROFILE: CitizenProfile = {
@@ -35,6 +39,8 @@ export const DEFAULT_PROFILE: CitizenProfile = {
   skipReasons: 0.2,
   maxReasons: 2,
   readS: [2, 12],
+  scanText: 0.3,
+  rateLater: 0.3,
 };
 
 export interface DayOptions {
@@ -68,6 +74,26 @@ export interface PlayStats {
   attempts: number;
   sessions: number;
   walkedAway: number;
+  /** What citizens did on the hub's citizen page (accepted submissions): follow-ups by record id, late ratings by session id. */
+  scans?: { followUps: Set<string>; late: Set<string>; refused: number };
+}
+
+/** Posts the citizen page's form; retries while the hub does not know the record yet (the device is still delivering it). */
+async function submitOnPhone(url: string, form: string, speed: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => null);
+    if (r?.status === 200) return true;
+    const retry = !r || r.status === 404 || r.status === 429 || r.status >= 500;
+    await r?.body?.cancel();
+    if (!retry) return false;
+    await sleep(Math.max(100, 2000 / speed));
+  }
+  return false;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,6 +106,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class WindowPlayer {
   private running = false;
   private loop: Promise<void> | null = null;
+  /** Phones still submitting (awaited at stop, so the account sees what they did). */
+  private readonly phones = new Set<Promise<void>>();
 
   constructor(
     private readonly d: SimDevice,
@@ -114,7 +142,7 @@ export class WindowPlayer {
       this.stats.sessions++;
       // The device shows the prompt; the citizen who was just served decides.
       for (let i = 0; i < 40 && this.d.frame?.screen !== 'prompt'; i++) await sleep(25);
-      await this.citizen(true);
+      await this.citizen(true, s.id);
     });
   }
 
@@ -126,10 +154,23 @@ export class WindowPlayer {
   }
 
   /** One citizen in front of the device. */
-  private async citizen(mayWalkAway: boolean): Promise<void> {
+  private async citizen(mayWalkAway: boolean, sessionId: string | null = null): Promise<void> {
     const p = this.profile;
     if (mayWalkAway && this.rng.chance(p.walkAway)) {
       this.stats.walkedAway++;
+      const f = this.d.frame;
+      if (sessionId && f?.screen === 'prompt' && f.qr && this.stats.scans && this.rng.chance(p.rateLater ?? 0)) {
+        // Scans the "rate later" QR on the way out and rates from the phone a little later.
+        const url = f.qr;
+        const level = this.rng.weighted(p.levels);
+        const laterMs = (this.rng.between(5, 120) * 1000) / this.speed;
+        const scans = this.stats.scans;
+        this.phone(async () => {
+          await sleep(laterMs);
+          if (await submitOnPhone(url, `level=${level}`, this.speed)) scans.late.add(sessionId);
+          else scans.refused++;
+        });
+      }
       // Gone: the prompt times out on the device and it records "not rated".
       const promptS = this.d.config?.timeouts.promptS ?? 60;
       await sleep(promptS * 1000 + 300);
@@ -144,6 +185,27 @@ export class WindowPlayer {
     this.stats.attempts++;
     if (!this.d.press(button)) return;
     await this.reasons(level);
+    if (level <= 2 && this.stats.scans && this.rng.chance(p.scanText ?? 0)) this.scanReceipt();
+  }
+
+  /** A 差评 giver scans the thank-you's receipt QR and adds a few words on the phone. */
+  private scanReceipt(): void {
+    const f = this.d.frame;
+    if (f?.screen !== 'thanks' || !f.qr || !f.ref) return;
+    const url = f.qr;
+    const record = f.ref;
+    const scans = this.stats.scans!;
+    const words = this.rng.pick(PHONE_TEXTS);
+    this.phone(async () => {
+      if (await submitOnPhone(url, `text=${encodeURIComponent(words)}`, this.speed)) scans.followUps.add(record);
+      else scans.refused++;
+    });
+  }
+
+  private phone(job: () => Promise<void>): void {
+    const p = job().catch(() => {});
+    this.phones.add(p);
+    void p.finally(() => this.phones.delete(p));
   }
 
   /** A 差评 brings the reason screen: pick what went wrong, confirm (or skip). */
@@ -171,8 +233,12 @@ export class WindowPlayer {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    await Promise.all([...this.phones]);
   }
 }
+
+/** What simulated citizens write on the phone after a 差评. */
+const PHONE_TEXTS = ['等候时间太长', '材料要求前后不一致，跑了两趟', '工作人员态度冷淡', '窗口中途离开没有说明', '办事指南写得不清楚'];
 
 /** A few common items (事项), so sessions look like a hall's. */
 const ITEMS: readonly (readonly [string, string])[] = [

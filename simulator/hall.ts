@@ -194,7 +194,8 @@ export class Hall {
       if (q) this.disks.set(id, q);
       else this.diskUnavailable = true;
     }
-    const { token } = await this.hubApi.addDevice(window, id, o.settings);
+    // QR codes lead to the hub's citizen page (receipts of 差评, rate later), which simulated citizens sometimes scan.
+    const { token } = await this.hubApi.addDevice(window, id, { feedbackUrl: `${this.hubApi.url}/citizen/`, ...o.settings });
     await enrol(dir, this.hubApi.url, token, FIRMWARE_VERSION);
     if (o.proxies) {
       // The device's network path to the broker goes through a proxy the simulator controls.

@@ -81,7 +81,7 @@ export async function runSim(o: SimOptions): Promise<Account> {
     ports: o.ports,
   });
   const ledger: Ledger = { thanked: new Map(), notRated: 0, sessions: 0, attempts: 0, outOfService: 0 };
-  const stats: PlayStats = { attempts: 0, sessions: 0, walkedAway: 0 };
+  const stats: PlayStats = { attempts: 0, sessions: 0, walkedAway: 0, scans: { followUps: new Set(), late: new Set(), refused: 0 } };
   const players: WindowPlayer[] = [];
   let runner: ChaosRunner | null = null;
   let ticker: NodeJS.Timeout | null = null;
@@ -200,6 +200,7 @@ export async function runSim(o: SimOptions): Promise<Account> {
 
     ledger.sessions = stats.sessions;
     ledger.attempts = stats.attempts;
+    ledger.scans = stats.scans;
     const account = await hall.account(ledger, drained, Math.round((Date.now() - started) / 1000));
     if (runner) {
       account.faults = runner.counts();

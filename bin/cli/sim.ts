@@ -1,10 +1,17 @@
 /** `haochaping sim`: a whole hall on this machine. */
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { FaultKind } from '../../simulator/chaos/plan.js';
 import { runInteractive } from '../../simulator/interactive/interactive.js';
 import { accountOk, FAULT_KINDS, formatAccount, runSim } from '../../simulator/sim.js';
 import { int, positive } from './shared.js';
+
+/** A share between 0 and 1. */
+const share = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a share between 0 and 1, got "${v}"`);
+  return n;
+};
 
 export function register(program: Command): void {
   program
@@ -19,6 +26,12 @@ export function register(program: Command): void {
     )
     .option('--speed <factor>', 'day: time runs this many times faster (device timeouts shrink with it)', positive('--speed'), 60)
     .option('--cases-per-hour <n>', 'day: cases finished per window per hour', positive('--cases-per-hour'), 8)
+    .option(
+      '--scan-text <share>',
+      "share of 差评 givers who scan the receipt QR and add text on the hub's citizen page",
+      share('--scan-text'),
+    )
+    .option('--rate-later <share>', "day: share of citizens who walk away and rate later from the prompt's QR", share('--rate-later'))
     .option('--interval <seconds>', 'walk-up: mean seconds between citizens at one window', positive('--interval'), 2)
     .option('--load <rate>', 'load: walk-up presses per second per device (sets --play walk-up)', positive('--load'))
     .option('--chaos', 'inject faults: each device its own process, killed, cut off, out of disk; hub and province killed', false)
@@ -52,6 +65,10 @@ export function register(program: Command): void {
         meanIntervalS: o.load ? 1 / o.load : o.interval,
         speed: o.speed,
         day: { casesPerHour: o.casesPerHour },
+        profile: {
+          ...(o.scanText !== undefined ? { scanText: o.scanText } : {}),
+          ...(o.rateLater !== undefined ? { rateLater: o.rateLater } : {}),
+        },
         processes: o.processes,
         chaos: o.chaos ? { kinds: kinds as FaultKind[], meanGapS: o.faultGap } : null,
         seed: o.seed,

@@ -11,6 +11,8 @@ export function demoFrames(): Record<Screen, Frame> {
     ...defaultDeviceConfig('hall', 'device', '12'),
     staff: { id: 'S042', name: '张三', number: '0042', photo: 'p/S042.jpg' },
     feedbackUrl: 'https://hall.example/f',
+    // A fixed receipt key: the same QR links every time.
+    receiptKey: 'k'.repeat(43),
   };
   // A fixed record id: the same frames every time, so a panel's picture can be compared with them.
   const f = new RatingFlow(c, { newId: () => '019a0000-0000-7000-8000-00000000d3e0' });

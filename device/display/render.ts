@@ -12,9 +12,7 @@
  * `largeType` is the high-contrast option: bigger type, thicker rules, white on black headers,
  * less secondary text.
  */
-import { existsSync } from 'node:fs';
-import type { ResvgRenderOptions } from '@resvg/resvg-js';
-import QRCode from 'qrcode';
+import { CJK_FONT_FILES, qrPath, rasterize, SVG_FONT_FAMILY, svgEscape } from '../../common/svg-raster.js';
 import { LEVEL_LABELS } from '../../protocol/index.js';
 import { fromRgba, type Bitmap } from './bitmap.js';
 import type { Frame, ReasonOption } from './types.js';
@@ -27,17 +25,12 @@ export interface RenderOptions {
   largeType?: boolean;
 }
 
-/** Where Debian and Raspberry Pi OS put the CJK fonts we look for first (fast, deterministic). */
-export const CJK_FONT_FILES = [
-  '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc',
-  '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc',
-  '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc',
-];
-const FAMILY = 'WenQuanYi Micro Hei, WenQuanYi Zen Hei, Noto Sans CJK SC, sans-serif';
+export { CJK_FONT_FILES };
+const FAMILY = SVG_FONT_FAMILY;
 
 export const ACTION_TEXT: Record<NonNullable<ReasonOption['action']>, string> = { next: '下一页', done: '确认提交', skip: '跳过' };
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = svgEscape;
 
 /** Approximate advance of a string in em: CJK and full-width 1, others ~0.55. */
 function ems(s: string): number {
@@ -83,17 +76,9 @@ class Svg {
     );
   }
   qr(payload: string, x: number, y: number, box: number): number {
-    const qr = QRCode.create(payload, { errorCorrectionLevel: 'M' });
-    const n = qr.modules.size;
-    const m = Math.max(1, Math.floor(box / (n + 2)));
-    const x0 = Math.round(x + (box - n * m) / 2);
-    const y0 = Math.round(y + (box - n * m) / 2);
-    // One path, whole-pixel modules: scannable and identical on every rasteriser run.
-    let d = '';
-    for (let rr = 0; rr < n; rr++)
-      for (let c = 0; c < n; c++) if (qr.modules.get(rr, c)) d += `M${x0 + c * m} ${y0 + rr * m}h${m}v${m}h-${m}z`;
+    const { d, module } = qrPath(payload, x, y, box);
     this.parts.push(`<path d="${d}" fill="#000"/>`);
-    return m;
+    return module;
   }
   toString(): string {
     return [
@@ -177,6 +162,12 @@ export function layoutSvg(f: Frame, o: RenderOptions): string {
         f.levels.map((l) => ({ button: l.button, text: l.label })),
         Math.max(f.levels.length, ...f.levels.map((l) => l.button + 1)),
       );
+      const qrBox = f.qr && !big ? Math.min(top - hh - 2 * pad - small * 1.4, W * 0.22) : 0;
+      if (f.qr && qrBox > small * 4) {
+        const qx = W - qrBox - pad;
+        s.qr(f.qr, qx, hh + pad, qrBox);
+        s.text('稍后扫码评价', qx + qrBox / 2, hh + pad + qrBox + small * 1.1, small, { anchor: 'middle', maxW: qrBox });
+      }
       const mid = hh + (top - hh) / 2;
       s.text(f.text, W / 2, mid - (f.cases.length && !big ? body * 0.2 : -body * 0.4), body * 1.3, {
         anchor: 'middle',
@@ -250,18 +241,6 @@ export function layoutSvg(f: Frame, o: RenderOptions): string {
   return s.toString();
 }
 
-let fontFiles: string[] | null = null;
-function resvgOptions(): ResvgRenderOptions {
-  fontFiles ??= CJK_FONT_FILES.filter((f) => existsSync(f));
-  // Loading the system font list takes ~100 ms each time; the known files are enough when present.
-  return {
-    font: { loadSystemFonts: fontFiles.length === 0, fontFiles, defaultFontFamily: 'WenQuanYi Micro Hei' },
-    shapeRendering: 1,
-    textRendering: 1,
-    logLevel: 'off',
-  };
-}
-
 /** The last few rasterised layouts: a device flips between the same handful of screens. */
 const cache = new Map<string, Promise<Bitmap>>();
 const CACHE_SIZE = 12;
@@ -279,9 +258,7 @@ export function renderBitmap(f: Frame, o: RenderOptions): Promise<Bitmap> {
     return hit;
   }
   // resvg (a native module) is loaded on first use: agents with LEDs or a serial panel never load it.
-  const p = import('@resvg/resvg-js')
-    .then(({ renderAsync }) => renderAsync(svg, resvgOptions()))
-    .then((img) => fromRgba(img.pixels, img.width, img.height));
+  const p = rasterize(svg).then((img) => fromRgba(img.pixels, img.width, img.height));
   cache.set(svg, p);
   p.catch(() => cache.delete(svg));
   while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);

@@ -35,6 +35,7 @@ export function frameLines(n: number, f: Frame): string[] {
       if (f.staff) out.push(`STAFF ${field(f.staff.id)}|${field(f.staff.name)}|${field(f.staff.number)}|${field(f.staff.photo)}`);
       if (f.cases.length) out.push(`CASES ${f.cases.map(field).join(',')}`);
       for (const l of f.levels) out.push(`OPT ${l.button + 1} L${l.level} ${field(l.label)}`);
+      if (f.qr) out.push(`QR ${field(f.qr)}`);
       break;
     case 'reasons':
       out.push(`TEXT ${field(f.text)}`, `LEVEL ${f.level}`, `PAGE ${f.page + 1}/${f.pages}`);

@@ -49,6 +49,7 @@ export function renderText(f: Frame, qr = false): string {
         f.text,
         ...(f.cases.length ? [`办件: ${f.cases.join(', ')}`] : []),
         ...f.levels.map((l) => `  [${l.button + 1}] ${l.label}`),
+        ...(f.qr ? [`稍后扫码评价: ${f.qr}`] : []),
         bar,
       ].join('\n');
     case 'reasons':

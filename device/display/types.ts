@@ -15,7 +15,15 @@ export interface ReasonOption {
 export type Frame =
   /** The staff card (信息牌): window, staff on duty. */
   | { screen: 'idle'; window: string; windowName: string | null; staff: Staff | null }
-  | { screen: 'prompt'; text: string; staff: Staff | null; levels: { button: number; level: Level; label: string }[]; cases: string[] }
+  /** `qr` (optional): "scan to rate later" for a citizen who leaves without pressing (the hub's citizen page). */
+  | {
+      screen: 'prompt';
+      text: string;
+      staff: Staff | null;
+      levels: { button: number; level: Level; label: string }[];
+      cases: string[];
+      qr?: string | null;
+    }
   | { screen: 'reasons'; text: string; level: Level; page: number; pages: number; options: ReasonOption[]; qr: string | null }
   /** `ref` is the record id, the citizen's receipt; `qr` a link to add details on a phone. */
   | { screen: 'thanks'; text: string; level: Level | null; qr: string | null; ref?: string | null }

@@ -23,7 +23,7 @@ import {
   type SessionRef,
 } from '../../protocol/index.js';
 import type { Frame, ReasonOption } from '../display/types.js';
-import { feedbackLink } from './feedback-link.js';
+import { feedbackLink, rateLaterQr } from './feedback-link.js';
 
 export interface OpenSession {
   ref: SessionRef;
@@ -142,6 +142,8 @@ export class RatingFlow {
       staff: c.staff,
       levels: c.buttons.map((level, button) => ({ button, level, label: LEVEL_LABELS[level].zh })),
       cases: this.session?.ref.cases ?? [],
+      // A citizen who walks away can still rate this service from a phone until its deadline.
+      ...(this.session && rateLaterQr(c, this.session.ref.id) ? { qr: rateLaterQr(c, this.session.ref.id) } : {}),
     };
   }
 

@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { DeviceStatusStore } from '../status/device-status.js';
 import type { Db } from '../store/db.js';
+import { boardsRoutes } from './routes/boards.js';
 import { devicesRoutes } from './routes/devices.js';
 import { enrolRoutes } from './routes/enrol.js';
 import { forwardingRoutes } from './routes/forwarding.js';
@@ -29,6 +30,7 @@ import { errorAnswer } from '../http-errors.js';
 import { HttpError } from '../../common/errors.js';
 import type { ApiTokens, Role } from './tokens.js';
 import type { HallWeb } from '../web/hall-web.js';
+import type { CitizenChannel } from '../citizen/channel.js';
 import { webRoutes } from '../web/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
@@ -51,6 +53,8 @@ export interface ApiDeps {
   alarms: Alarms;
   /** The hall web page (staff log-in, wall, statistics, work orders); absent in bare API tests. */
   web?: HallWeb;
+  /** The citizen's QR page and window boards (hub/citizen/); absent in bare API tests. */
+  citizen?: CitizenChannel;
   /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -186,6 +190,7 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       statsRoutes,
       metricsRoutes,
       forwardingRoutes,
+      boardsRoutes,
     ])
       await api.register(routes, deps);
   });

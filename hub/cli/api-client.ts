@@ -76,6 +76,40 @@ export class HubApi {
     }
   }
 
+  /** A GET whose answer is a file (a QR board): its bytes and headers; an error answer is a HubApiError as for call. */
+  async download(path: string): Promise<{ body: Buffer; headers: Headers }> {
+    const res = await this.request('GET', path);
+    if (!res.ok) {
+      const text = await res.text();
+      let message = `hub answered ${res.status}: ${text.slice(0, 200)}`;
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? message;
+      } catch {
+        /* not JSON */
+      }
+      throw new HubApiError(res.status, message);
+    }
+    return { body: Buffer.from(await res.arrayBuffer()), headers: res.headers as unknown as Headers };
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<Awaited<ReturnType<typeof undiciFetch>>> {
+    try {
+      return await undiciFetch(new URL(path, this.t.hub), {
+        dispatcher: this.dispatcher,
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
+      throw new HubApiError(
+        0,
+        `cannot reach the hub at ${this.t.hub} (is it running? with TLS configured it serves https://, checked with --ca): ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+      );
+    }
+  }
+
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Awaited<ReturnType<typeof undiciFetch>>;
     try {

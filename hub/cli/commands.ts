@@ -12,6 +12,7 @@ import { ROLES } from '../api/tokens.js';
 import type { DeviceHealth } from '../status/device-status.js';
 import { HubApi, HubApiError, resolveHubUrl, type HubTarget } from './api-client.js';
 import { registerHallCommands } from './hall-commands.js';
+import { registerWindowCommands } from '../citizen/cli.js';
 
 interface DeviceSummary {
   id: string;
@@ -82,6 +83,7 @@ export function run(action: (...args: never[]) => Promise<void>): (...args: unkn
 
 export function registerHubCommands(hub: Command): void {
   registerHallCommands(hub);
+  registerWindowCommands(hub);
   const device = hub.command('device').description("the hall's evaluators: add, list, revoke, re-enrol, change settings");
 
   target(device.command('add'))

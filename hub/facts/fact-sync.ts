@@ -78,6 +78,8 @@ export class FactSync implements Part {
     this.stopped = false;
     this.d.events.on('stored', this.schedule);
     this.d.events.on('defaulted', this.schedule);
+    // A rating given on the citizen's QR page (hub/citizen/) is a new fact too.
+    this.d.events.on('citizen', this.schedule);
     this.sync();
     this.timer = setInterval(() => this.sync(), this.d.intervalMs ?? 30_000);
     this.timer.unref();
@@ -87,6 +89,7 @@ export class FactSync implements Part {
     this.stopped = true;
     this.d.events.off('stored', this.schedule);
     this.d.events.off('defaulted', this.schedule);
+    this.d.events.off('citizen', this.schedule);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

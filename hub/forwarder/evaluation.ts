@@ -6,7 +6,11 @@
  */
 import type { Level, RatingRecord, SessionRef } from '../../protocol/index.js';
 
-export type EvaluationKind = 'rating' | 'default' | 'correction';
+/**
+ * 'follow-up': what a citizen added on the hub's citizen page (reasons, text) to a rating already
+ * sent — assessNumber 2, sent after the rating it follows (docs/citizen-channels.md).
+ */
+export type EvaluationKind = 'rating' | 'default' | 'correction' | 'follow-up';
 
 export interface Evaluation {
   /** Idempotency key at the province: the record id, or the default's own id. */
@@ -29,6 +33,10 @@ export interface Evaluation {
   flags: string[];
   /** For a correction: the id of the evaluation it replaces. */
   supersedes: string | null;
+  /** For a follow-up: the id of the evaluation it adds to (sent before it; not replaced). */
+  follows?: string | null;
+  /** 'qr': given on the hub's citizen page (a scanned receipt or rate-later QR, pf 3 in the common format); absent: the device. */
+  channel?: 'qr';
   /** The device's signed record, for audit and the native profile; null for hub-made defaults. */
   record: RatingRecord | null;
 }

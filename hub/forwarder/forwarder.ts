@@ -28,13 +28,13 @@ import type { Transport } from './transport/types.js';
 /** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
 export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
   let insert = inserts.get(db);
-  // A correction is sent only after the default it replaces (after_id).
+  // A correction is sent only after the default it replaces, a follow-up after the rating it adds to (after_id).
   if (!insert)
     inserts.set(
       db,
       (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)')),
     );
-  insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now, e.supersedes ?? null);
+  insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now, e.supersedes ?? e.follows ?? null);
 }
 const inserts = new WeakMap<Db, Statement>();
 

@@ -95,15 +95,22 @@ export function mapEvaluation(p: Profile, e: Evaluation, ctx: MappingContext): W
   const cases = e.session?.cases ?? [];
   const units =
     cases.length <= 1 || p.batchSession === 'joined'
-      ? [{ key: e.id, projectNo: cases.length ? cases.join(p.caseSeparator) : null, supersedes: e.supersedes }]
-      : cases.map((c) => ({ key: caseKey(e.id, c), projectNo: c, supersedes: e.supersedes ? caseKey(e.supersedes, c) : null }));
+      ? [{ key: e.id, projectNo: cases.length ? cases.join(p.caseSeparator) : null, supersedes: e.supersedes, follows: e.follows ?? null }]
+      : cases.map((c) => ({
+          key: caseKey(e.id, c),
+          projectNo: c,
+          supersedes: e.supersedes ? caseKey(e.supersedes, c) : null,
+          follows: e.follows ? caseKey(e.follows, c) : null,
+        }));
 
   const channel =
-    e.kind === 'default'
-      ? (p.channel.default ?? p.channel.rating)
-      : e.kind === 'correction'
-        ? (p.channel.correction ?? p.channel.rating)
-        : p.channel.rating;
+    e.channel === 'qr'
+      ? p.channel.qr
+      : e.kind === 'default'
+        ? (p.channel.default ?? p.channel.rating)
+        : e.kind === 'correction'
+          ? (p.channel.correction ?? p.channel.rating)
+          : p.channel.rating;
   const reasons = e.reasons.map((r) => p.evalDetail.map[r] ?? r);
   const dept = ctx.deptCodeByWindow?.[e.window] ?? ctx.deptCode;
   const shared: Partial<Record<CanonicalField, unknown>> = {
@@ -133,6 +140,7 @@ export function mapEvaluation(p: Profile, e: Evaluation, ctx: MappingContext): W
       key: u.key,
       projectNo: u.projectNo ?? (p.projectNoWithoutCase === 'key' ? u.key : null),
       supersedes: u.supersedes,
+      follows: u.follows,
     };
     const body: Record<string, unknown> = {};
     for (const [canon, wire] of Object.entries(p.fields) as [CanonicalField, string][]) {

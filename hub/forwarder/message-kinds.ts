@@ -28,7 +28,7 @@ export interface MessageStreamSpec {
 }
 
 /** The evaluation stream's kinds (mapped by mapEvaluation, not by a MESSAGE_STREAMS entry). */
-export const EVALUATION_KINDS = ['rating', 'default', 'correction'] as const;
+export const EVALUATION_KINDS = ['rating', 'default', 'correction', 'follow-up'] as const;
 
 export const MESSAGE_STREAMS = {
   /** A step in the handling of a 差评 (work order): verified, extended, rectified, appeal decided, revisited, closed, handed off. */

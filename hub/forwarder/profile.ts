@@ -38,6 +38,7 @@ export const CANONICAL_FIELDS = [
   'windowNo', // our window
   'deviceId', // the evaluator that recorded it (null for defaults)
   'supersedes', // for a correction: the key of the evaluation it replaces
+  'follows', // for a follow-up (assessNumber 2 from the citizen page): the key of the evaluation it adds to
   'evaluationKind', // rating | default | correction
   'flags', // anti-abuse and other record flags, joined like evalDetail
   'clockSynced', // whether assessTime came from a synced device clock
@@ -190,6 +191,8 @@ export const FieldsProfileSchema = z
         correction: Code.nullable().default(null),
         /** pf of the hub's 7-day default where the province has a code for it (6 or 7 in some provinces); null: the rating code. */
         default: Code.nullable().default(null),
+        /** pf of what a citizen gave on the hub's page from a scanned QR (a late rating, added reasons/text): 3 in the common format. */
+        qr: Code.default(3),
       })
       .strict()
       .prefault({}),

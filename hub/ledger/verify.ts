@@ -432,7 +432,7 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
     >(
       `SELECT f.id, f.channel, f.level, f.at, f.day, f.month,
          (SELECT 1 FROM ratings r WHERE r.id = f.id) AS has_rating,
-         (SELECT q.payload FROM forward_queue q WHERE q.id = f.id AND f.channel = 'default') AS payload
+         (SELECT q.payload FROM forward_queue q WHERE q.id = f.id AND f.channel IN ('default', 'qr')) AS payload
        FROM rating_facts f`,
     )
     .iterate();
@@ -464,8 +464,10 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
           stored: `level ${f.level}`,
           expected: 'no fact',
         });
-    } else if (f.channel === 'default') {
-      if (f.payload === null) add({ table: 'rating_facts', key: f.id, problem: 'default rating has no queued evaluation it came from' });
+    } else if (f.channel === 'default' || f.channel === 'qr') {
+      // A default and a rating given on the citizen page (hub/citizen/) are hub-made: checked against what was queued.
+      if (f.payload === null)
+        add({ table: 'rating_facts', key: f.id, problem: `${f.channel} rating has no queued evaluation it came from` });
       else {
         const e = JSON.parse(f.payload) as { level?: number; assessedAt?: number };
         if (e.level !== f.level)

@@ -168,6 +168,13 @@ export class SessionBook {
       corrected: db.prepare(
         "UPDATE sessions SET state = 'corrected', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'correction', counted_level = ? WHERE id = ?",
       ),
+      // The citizen page's rating (rateFromCitizen): only if the session is still in the state it was read in.
+      ratedFrom: db.prepare(
+        "UPDATE sessions SET state = 'rated', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'rating', counted_level = ? WHERE id = ? AND state = ?",
+      ),
+      correctedFrom: db.prepare(
+        "UPDATE sessions SET state = 'corrected', closed_at = ?, rating_id = ?, counted_id = ?, counted_kind = 'correction', counted_level = ? WHERE id = ? AND state = ?",
+      ),
       notRated: db.prepare('UPDATE sessions SET not_rated_id = ?, not_rated_at = ? WHERE id = ? AND not_rated_id IS NULL'),
       due: db.prepare<[number, number], SessionRow>(
         "SELECT * FROM sessions WHERE state = 'open' AND deadline_at <= ? ORDER BY deadline_at LIMIT ?",
@@ -333,6 +340,54 @@ export class SessionBook {
         );
     }
   };
+
+  /**
+   * A rating given on the hub's citizen page for a session nobody rated at the window (the
+   * citizen scanned its rate-later QR; hub/citizen/). Decided exactly like a late device rating:
+   * an open session counts it as its first evaluation; a defaulted one gets it as a correction
+   * that supersedes the default already queued. Call inside the transaction that records the
+   * submission: the state check is in the UPDATE's WHERE, so a device rating or a default that
+   * got there first wins and this returns why not.
+   */
+  rateFromCitizen(
+    id: string,
+    input: { level: Level; reasons: string[]; text: string | null },
+    at: number,
+  ): { ok: true; evaluation: Evaluation } | { ok: false; why: 'not-found' | 'rated' | 'cancelled' } {
+    const row = this.stmts.get.get(id);
+    if (!row) return { ok: false, why: 'not-found' };
+    if (row.state === 'cancelled') return { ok: false, why: 'cancelled' };
+    if (row.state !== 'open' && row.state !== 'defaulted') return { ok: false, why: 'rated' };
+    const supersedes = row.state === 'defaulted' ? row.default_id : null;
+    const e: Evaluation = {
+      id: newRecordId(),
+      kind: supersedes ? 'correction' : 'rating',
+      hall: this.o.hall,
+      device: row.device,
+      window: row.window,
+      staffId: row.staff_id,
+      level: input.level,
+      reasons: input.reasons,
+      text: input.text,
+      session: sessionRef(row),
+      assessedAt: at,
+      clockSynced: true,
+      assessNumber: supersedes ? 2 : 1,
+      flags: [],
+      supersedes,
+      record: null,
+      channel: 'qr',
+    };
+    const stmt = supersedes ? this.stmts.correctedFrom : this.stmts.ratedFrom;
+    if (stmt.run(at, e.id, e.id, input.level, row.id, row.state).changes !== 1) return { ok: false, why: 'rated' };
+    enqueueEvaluation(this.o.db, e, at);
+    this.o.metrics.sessions.inc({ outcome: supersedes ? 'corrected' : 'rated' });
+    this.o.log.info(
+      { session: row.id, evaluation: e.id, supersedes },
+      supersedes ? 'a QR rating supersedes the default; correction queued for the province' : 'a session was rated from its QR',
+    );
+    return { ok: true, evaluation: e };
+  }
 
   /** Makes the defaults whose deadline has passed; returns how many. Safe to call any time. */
   createDueDefaults(limit = 500): number {

@@ -91,8 +91,11 @@ export const ROLLUPS = [
 ] as const;
 export type Dim = (typeof DIMS)[number];
 
-/** 'device': the window evaluator (pf 4/5); 'default': the hub's 7-day 基本满意 (system default). */
-export type Channel = 'device' | 'default';
+/**
+ * 'device': the window evaluator (pf 4/5); 'default': the hub's 7-day 基本满意 (system default);
+ * 'qr': rated later on the hub's citizen page from a scanned QR (pf 3; hub/citizen/).
+ */
+export type Channel = 'device' | 'default' | 'qr';
 
 export interface Fact {
   id: string;
@@ -147,6 +150,7 @@ export function factFromRecord(r: RatingRecord, receivedAt: number): Fact | null
 interface EvaluationPayload {
   id: string;
   kind: string;
+  channel?: string;
   window: string;
   staffId: string | null;
   level: number;
@@ -181,8 +185,9 @@ export class Facts {
       >(
         'SELECT r.rowid, r.body, r.received_at, r.kind, r.attribution, d.action, d.shown FROM ratings r LEFT JOIN rating_decisions d ON d.rating_id = r.id WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?',
       ),
-      queue: db.prepare<[number, number], { rowid: number; kind: string; payload: string; enqueued_at: number }>(
-        "SELECT rowid, kind, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND kind IN ('default', 'correction') ORDER BY rowid LIMIT ?",
+      // Ratings the hub made from its citizen page (a late QR rating) have no device record: record_id is null.
+      queue: db.prepare<[number, number], { rowid: number; kind: string; record_id: string | null; payload: string; enqueued_at: number }>(
+        "SELECT rowid, kind, record_id, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND (kind IN ('default', 'correction') OR (kind = 'rating' AND record_id IS NULL)) ORDER BY rowid LIMIT ?",
       ),
       maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
       session: db.prepare<[string], { device: string; rating_id: string | null }>('SELECT device, rating_id FROM sessions WHERE id = ?'),
@@ -335,7 +340,9 @@ export class Facts {
     for (const q of qrows) {
       qwm = q.rowid;
       const e = JSON.parse(q.payload) as EvaluationPayload;
-      if (q.kind === 'default') {
+      if (e.supersedes && q.kind === 'correction') this.exclude(e.supersedes, 'superseded');
+      const qr = q.record_id === null && e.channel === 'qr' && (q.kind === 'rating' || q.kind === 'correction');
+      if (q.kind === 'default' || qr) {
         const f: Fact = {
           id: e.id,
           at: e.assessedAt,
@@ -343,7 +350,7 @@ export class Facts {
           staffId: e.staffId,
           itemCode: e.session?.itemCode ?? null,
           itemName: e.session?.itemName ?? null,
-          channel: 'default',
+          channel: qr ? 'qr' : 'default',
           level: e.level,
           device: e.device,
           receivedAt: q.enqueued_at,
@@ -354,8 +361,6 @@ export class Facts {
           added.push(f);
           each(f);
         }
-      } else if (e.supersedes) {
-        this.exclude(e.supersedes, 'superseded');
       }
     }
     if (qrows.length) this.s.setWm.run(qwm, 'forward_queue');

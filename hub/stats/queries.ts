@@ -72,7 +72,10 @@ export const STAT_SQL = {
     FROM rating_facts f LEFT JOIN work_orders w ON w.rating_id = f.id
     WHERE f.excluded = 'invalid' AND f.at BETWEEN ? AND ? ORDER BY f.at DESC LIMIT ?`,
   /** The latest ratings (the wall's live feed after a reload). */
-  recent: `SELECT id, at, window, staff_id, item_code, level, channel, excluded, flags FROM rating_facts ORDER BY at DESC LIMIT ?`,
+  // With the latest text a citizen gave on the QR page for it (hub/citizen/), shown beside the rating on the wall.
+  recent: `SELECT id, at, window, staff_id, item_code, level, channel, excluded, flags,
+    (SELECT c.text FROM citizen_submissions c WHERE (c.subject = f.id OR c.evaluation_id = f.id) AND c.text IS NOT NULL ORDER BY c.at DESC LIMIT 1) AS citizen_text
+    FROM rating_facts f ORDER BY at DESC LIMIT ?`,
   /** Flagged and excluded-as-misuse ratings of a period, newest first (optionally one flag). */
   flagged: `SELECT id, at, window, staff_id, item_code, level, channel, device, excluded, flags FROM rating_facts INDEXED BY rating_facts_flagged
     WHERE flags IS NOT NULL AND at BETWEEN @from AND @to AND (@flag IS NULL OR ',' || flags || ',' LIKE '%,' || @flag || ',%') ORDER BY at DESC LIMIT @limit`,
@@ -173,6 +176,7 @@ export class StatsQueries {
           channel: string;
           excluded: string | null;
           flags: string | null;
+          citizen_text: string | null;
         }
       >(STAT_SQL.recent),
       flagged: db.prepare<[{ from: number; to: number; flag: string | null; limit: number }], FlaggedRow>(STAT_SQL.flagged),

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { preparePrivateDb, tightenDbFiles } from '../../common/private-files.js';
 import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { ASSIGNMENT_HISTORY_MIGRATION, ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
+import { CITIZEN_MIGRATION } from '../citizen/desk.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
@@ -136,6 +137,8 @@ export const MIGRATIONS: string[] = [
   ASSIGNMENT_HISTORY_MIGRATION,
   // Issue 15: staff log-ins are not service sessions (staff_sessions → staff_logins).
   STAFF_LOGINS_MIGRATION,
+  // Issue 13: the citizen's QR page — one row per used link.
+  CITIZEN_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -46,7 +46,7 @@ export const CLASS_LABELS: Record<OrderClass, string> = {
   consultation: '会商（疑难复杂）',
 };
 const DIM_LABELS = { window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' } as const;
-const CHANNEL_LABELS: Record<string, string> = { device: '窗口评价器', default: '系统默认（7日未评）' };
+const CHANNEL_LABELS: Record<string, string> = { device: '窗口评价器', default: '系统默认（7日未评）', qr: '扫码评价' };
 
 export interface PageContext {
   hallName: string;
@@ -450,6 +450,8 @@ export function workOrderPage(
   staff: Map<string, string>,
   handoffTarget: string | null = null,
   outbound: OutboundEntry[] = [],
+  /** What the citizen added on the QR page (hub/citizen/additions.ts), already rendered. */
+  citizen: Html = html``,
 ): Html {
   const r = remaining(o.dueAt, ctx.now);
   const actions = ctx.user
@@ -538,6 +540,7 @@ export function workOrderPage(
           <dd>
             ${o.reasons.length ? o.reasons.map((c) => `${c} ${reasonTexts.get(c) ?? ''}`).join('；') : '（评价人未选择原因）'}${trail[0]?.data.task === 'obtain-reason' ? html` <span class="badge amber" id="reason-task">待办：核实或回访时了解差评原因</span>` : ''}
           </dd>
+          ${citizen}
           <dt>窗口</dt>
           <dd>${o.window}</dd>
           <dt>工作人员</dt>
@@ -624,13 +627,15 @@ function outboundCard(rows: OutboundEntry[], handoffTarget: string | null): Html
   const what = (r: OutboundEntry) =>
     r.kind === 'rating' || r.kind === 'correction'
       ? '评价'
-      : r.kind === 'milestone'
-        ? `办理进度：${MILESTONE_LABELS[r.type ?? ''] ?? r.type}${r.result ? `（${r.result}）` : ''}`
-        : r.kind === 'invalidation'
-          ? '无效差评：撤销该评价'
-          : r.kind === 'handoff'
-            ? '转办'
-            : r.kind;
+      : r.kind === 'follow-up'
+        ? '补充评价（扫码）'
+        : r.kind === 'milestone'
+          ? `办理进度：${MILESTONE_LABELS[r.type ?? ''] ?? r.type}${r.result ? `（${r.result}）` : ''}`
+          : r.kind === 'invalidation'
+            ? '无效差评：撤销该评价'
+            : r.kind === 'handoff'
+              ? '转办'
+              : r.kind;
   return html`<section class="card outbound">
     <h2>上报情况</h2>
     <table class="data">

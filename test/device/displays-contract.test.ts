@@ -211,7 +211,7 @@ describe('serial display protocol', () => {
       'OPT 3 R- 209 办理流程繁琐',
       'OPT 4 NEXT 下一页',
       'OPT 5 DONE 确认',
-      expect.stringMatching(/^QR https:\/\/hall\.example\/f\?h=hall&d=device&r=[0-9a-f-]{36}$/),
+      expect.stringMatching(/^QR https:\/\/hall\.example\/f\/r\/[0-9a-f-]{36}\/[\w-]{22}$/),
       'END 7',
     ]);
     expect(frameLines(1, { screen: 'idle', window: '12', windowName: 'A|B\nC', staff: null })).toEqual([

@@ -73,7 +73,7 @@ describe('preset content for every level (Hubei art. 13)', () => {
 
 describe('a 差评 needs a reason or text (Ankang art. 8)', () => {
   it('the first skip with nothing picked asks once more, with the QR code for text; the second skip is accepted, flagged no-reason', () => {
-    const f = flowWith(config({ reasonRequired: true, feedbackUrl: 'https://hall.example.gov.cn/f' }));
+    const f = flowWith(config({ reasonRequired: true, feedbackUrl: 'https://hall.example.gov.cn/f', receiptKey: 'k'.repeat(43) }));
     f.openSession(session, null, 0);
     f.press(3, 2000); // 不满意
     const first = f.press(4, 4000); // 跳过

@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { RatingFlow, type Effect, type RecordDraft } from '../../device/flow/rating-flow.js';
 import type { Frame } from '../../device/display/types.js';
 import { defaultDeviceConfig, type DeviceConfig } from '../../protocol/index.js';
+import { rateLaterLink, receiptLink } from '../../common/receipt-link.js';
+
+const KEY = 'k'.repeat(43);
 
 type Timeouts = DeviceConfig['timeouts'];
 const config = (over: Partial<Omit<DeviceConfig, 'timeouts'>> & { timeouts?: Partial<Timeouts> } = {}): DeviceConfig => {
@@ -177,15 +180,18 @@ describe('差评 and the reasons screen', () => {
   });
 
   it('a skipped reasons screen still records the rating, flagged no-reason, with a QR code for details', () => {
-    const f = flowWith(config({ feedbackUrl: 'https://hall.example.gov.cn/feedback' }));
+    const f = flowWith(config({ feedbackUrl: 'https://hall.example.gov.cn/feedback', receiptKey: KEY }));
     f.openSession(session, null, 0);
     f.press(4, 2000);
     const qr = reasonsFrame(f).qr;
-    expect(qr).toMatch(/^https:\/\/hall\.example\.gov\.cn\/feedback\?h=h&d=d&r=id-\d+$/);
+    expect(qr).toMatch(/^https:\/\/hall\.example\.gov\.cn\/feedback\/r\/id-\d+\/[\w-]{22}$/);
     const out = f.press(4, 4000); // 跳过
     const draft = records(out)[0]!;
     expect(draft).toMatchObject({ level: 1, reasons: [], flags: ['no-reason'] });
-    expect(recordEffect(out)!.thanks).toMatchObject({ screen: 'thanks', qr: `https://hall.example.gov.cn/feedback?h=h&d=d&r=${draft.id}` });
+    expect(recordEffect(out)!.thanks).toMatchObject({
+      screen: 'thanks',
+      qr: receiptLink('https://hall.example.gov.cn/feedback', KEY, draft.id),
+    });
   });
 
   it('a timed-out reasons screen records the rating flagged no-reason', () => {
@@ -230,8 +236,25 @@ describe('差评 and the reasons screen', () => {
     expect(records(f.press(3, 2000))[0]).toMatchObject({ level: 2, flags: ['no-reason'] });
   });
 
-  it('good levels need no reasons and no QR code', () => {
+  it('without a receipt key from the hub the device shows no QR (a link the hub cannot verify would only lead to an error page)', () => {
     const f = flowWith(config({ feedbackUrl: 'https://x.example/f' }));
+    f.openSession(session, null, 0);
+    expect((f.frame() as Extract<Frame, { screen: 'prompt' }>).qr).toBeUndefined();
+    f.press(4, 2000);
+    expect(reasonsFrame(f).qr).toBeNull();
+  });
+
+  it('the prompt of a session offers a signed "rate later" QR naming the device, never the session id', () => {
+    const f = flowWith(config({ feedbackUrl: 'https://x.example/c/', receiptKey: KEY }));
+    f.openSession(session, null, 0);
+    const qr = (f.frame() as Extract<Frame, { screen: 'prompt' }>).qr!;
+    expect(qr).toBe(rateLaterLink('https://x.example/c/', KEY, 'd', session.id));
+    expect(qr).toMatch(/^https:\/\/x\.example\/c\/s\/d\/[\w-]{22}$/);
+    expect(qr).not.toContain(session.id);
+  });
+
+  it('good levels need no reasons and no QR code', () => {
+    const f = flowWith(config({ feedbackUrl: 'https://x.example/f', receiptKey: KEY }));
     f.openSession(session, null, 0);
     const out = f.press(2, 2000);
     expect(records(out)[0]).toMatchObject({ level: 3, reasons: [], flags: [] });
@@ -402,7 +425,7 @@ describe('the thank-you screen', () => {
 
 describe('a config pushed while the thank-you shows', () => {
   it('keeps the level, the receipt reference and the feedback QR on the redrawn thank-you', () => {
-    const c = config({ feedbackUrl: 'https://hall.example/feedback' });
+    const c = config({ feedbackUrl: 'https://hall.example/feedback', receiptKey: KEY });
     const f = flowWith(c);
     f.openSession(session, 'S1', 0);
     f.press(4, 1000); // 非常不满意: the reasons screen
@@ -411,7 +434,7 @@ describe('a config pushed while the thank-you shows', () => {
       screen: 'thanks',
       level: 1,
       ref: rated.draft.id,
-      qr: expect.stringContaining(`r=${rated.draft.id}`),
+      qr: expect.stringContaining(`/r/${rated.draft.id}/`),
     });
     const redrawn = shown(f.setConfig({ ...c, prompts: { ...c.prompts, thanks: '谢谢您的评价！' } }, 1500));
     expect(redrawn).toEqual([{ ...rated.thanks, text: '谢谢您的评价！' }]);

@@ -67,3 +67,43 @@ describe('the account, from the citizen side', () => {
     expect(a).toMatchObject({ forwarded: 1, defaulted: 1, unreported: 0, rejected: 0 });
   });
 });
+
+describe('the account of the citizen page', () => {
+  const r = report('a', 1, 1);
+  const followUp = (n: string, follows: string): ProvinceEntry => ({
+    id: n,
+    kind: 'follow-up',
+    received: 1,
+    record: null,
+    follows,
+    channel: 'qr',
+  });
+  const late = (n: string, session: string): ProvinceEntry => ({
+    id: n,
+    kind: 'rating',
+    received: 1,
+    record: null,
+    channel: 'qr',
+    sessionId: session,
+  });
+  const withScans = (province: ProvinceEntry[], followUps: string[], lates: string[]) =>
+    computeAccount({
+      devices: ['a'],
+      ledger: { ...ledger([r]), scans: { followUps: new Set(followUps), late: new Set(lates) } },
+      province,
+      hub: { ratings: 1, rejections: {}, gaps: 0 },
+      provinceDuplicatesReceived: 0,
+      drained: true,
+      seconds: 1,
+    });
+
+  it('an accepted scan at the province once is counted there, not as a press', () => {
+    const a = withScans([entry(r), followUp('f1', r.id), late('q1', 's1')], [r.id], ['s1']);
+    expect(a).toMatchObject({ pressed: 1, forwarded: 1, lost: 0, duplicated: 0, scanned: { followUps: 1, late: 1, atProvince: 2 } });
+  });
+
+  it('an accepted scan missing at the province is lost; two follow-ups of one receipt are a duplicate', () => {
+    expect(withScans([entry(r)], [r.id], ['s1'])).toMatchObject({ lost: 2, scanned: { atProvince: 0 } });
+    expect(withScans([entry(r), followUp('f1', r.id), followUp('f2', r.id)], [r.id], [])).toMatchObject({ lost: 0, duplicated: 1 });
+  });
+});

@@ -1,5 +1,6 @@
 /** 差评 work orders: the list and one order (page and JSON), and the actions on an order (form and JSON). */
 import { HttpError } from '../../../common/errors.js';
+import { citizenAdditions, citizenAdditionsHtml } from '../../citizen/additions.js';
 import { z } from 'zod';
 import { BUILTIN_CATALOGUE } from '../../../protocol/index.js';
 import type { ActiveLogin } from '../../users/login-sessions.js';
@@ -80,6 +81,7 @@ export function workOrderRoutes(k: WebKit): void {
           web.staffNames(),
           web.handoffTarget,
           outboundFor(web.d.db, o.ratingId),
+          citizenAdditionsHtml(citizenAdditions(web.d.db, o.ratingId), reasonTexts),
         ),
       );
     }),

@@ -70,6 +70,11 @@
     if (t.clockSynced === false) meta.push('时钟未同步');
     d.append(el('div', 'meta', meta.join(' · ')));
     if (t.faults && t.faults.length) d.append(el('div', 'faults', `故障：${t.faults.join('、')}`));
+    // The window's printable QR board (hub/citizen/board.ts), A5 PDF.
+    const board = el('a', 'board', '打印二维码牌');
+    board.href = `/boards/${encodeURIComponent(t.window)}.pdf`;
+    board.dataset.role = 'board';
+    d.append(board);
     return d;
   }
 
@@ -141,6 +146,8 @@
       marks.append(b);
     }
     if (marks.childElementCount) li.append(marks);
+    // What the citizen wrote on the QR page: set as text, never as HTML.
+    if (r.citizen_text) li.append(el('q', 'citizen-text', r.citizen_text));
     const ol = document.getElementById('feed');
     ol.prepend(li);
     while (ol.children.length > 50) ol.lastChild.remove();
