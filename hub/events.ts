@@ -16,8 +16,11 @@ export interface HubEvents {
   disconnected: [clientId: string];
   /** 7-day 基本满意 defaults were committed to the forward queue (how many). */
   defaulted: [count: number];
-  /** A citizen gave or added to an evaluation on the QR page (hub/citizen/): its evaluation kind. */
-  citizen: [kind: string];
+  /**
+   * A citizen gave or added to an evaluation on the QR page (hub/citizen/), committed: its
+   * evaluation kind, the rating it is about (the rating a follow-up adds to, else its own id), the text.
+   */
+  citizen: [kind: string, ratingId: string, text: string | null];
   /** Something hall IT must look at: a forged or forked record, missing records. */
   alarm: [alarm: Alarm];
   /**

@@ -282,7 +282,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
           log: log.child({ part: 'citizen' }),
           onQueued: (e) => {
             forwarder?.kick();
-            events.emit('citizen', e.kind);
+            events.emit('citizen', e.kind, e.follows ?? e.id, e.text);
           },
         });
       },

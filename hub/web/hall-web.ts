@@ -122,6 +122,10 @@ export class HallWeb implements Part {
     // Staff log-in/out, pause/resume and settings from the window API arrive as new configs.
     config: (c) => this.pushTile(c.device),
     facts: (batch) => this.onFacts(batch),
+    // What a citizen wrote on the QR page goes beside the rating on the wall (set as text there).
+    citizen: (_kind, ratingId, text) => {
+      if (text) this.live.send('citizen-text', { id: ratingId, text });
+    },
   };
 
   /** Builds the page from a configuration: loads the policy it names (a file read) unless one is given. */

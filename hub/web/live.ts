@@ -5,7 +5,8 @@
  */
 import type { ServerResponse } from 'node:http';
 
-export type LiveEvent = 'tile' | 'rating' | 'workorder' | 'alert' | 'summary' | 'logout';
+/** 'citizen-text': what a citizen wrote on the QR page, for the rating it is about. */
+export type LiveEvent = 'tile' | 'rating' | 'workorder' | 'alert' | 'summary' | 'logout' | 'citizen-text';
 
 interface Client {
   res: ServerResponse;

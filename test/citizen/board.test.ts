@@ -50,7 +50,7 @@ describe("a window's QR board", () => {
     const png = decodePng(readFileSync(out));
     expect({ width: png.width, height: png.height }).toEqual({ width: 1748, height: 2480 });
     expect(png.url).toBe(want);
-  });
+  }, 60_000);
 
   it('the PDF is one A5 page whose image’s QR decodes to the same URL', async () => {
     const r = await fetch(`${hall.hubUrl}/api/windows/12/board?format=pdf`, { headers: { authorization: `Bearer ${hall.adminToken}` } });
@@ -61,7 +61,7 @@ describe("a window's QR board", () => {
     expect(pdf.toString('latin1')).toContain('/MediaBox [0 0 419.53 595.28]');
     const img = pdfImage(pdf);
     expect(decodeGrey(img.grey, img.width, img.height)).toBe('https://zwfw.example.gov.cn/hcp/eval?area=420100&dept=D1&win=12');
-  });
+  }, 60_000);
 
   it('an unknown window, a wrong file name and a missing token get clear answers', async () => {
     const unknown = await cli([
@@ -95,7 +95,7 @@ describe("a window's QR board", () => {
     expect(badOut.code).not.toBe(0);
     expect(badOut.stderr).toMatch(/\.pdf or \.png/);
     expect((await fetch(`${hall.hubUrl}/api/windows/12/board`)).status).toBe(401);
-  });
+  }, 60_000);
 });
 
 describe('the board target', () => {

@@ -190,6 +190,13 @@
         updateTile(t, true);
       }
   });
+  es.addEventListener('citizen-text', (e) => {
+    const c = JSON.parse(e.data);
+    const li = [...document.querySelectorAll('#feed li')].find((x) => x.dataset.rating === c.id);
+    if (!li) return;
+    li.querySelector('.citizen-text')?.remove();
+    li.append(el('q', 'citizen-text', c.text));
+  });
   es.addEventListener('alert', (e) => {
     alerts = [JSON.parse(e.data), ...alerts];
     renderKpis();
