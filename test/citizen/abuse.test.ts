@@ -118,3 +118,21 @@ describe('one submission per link', () => {
     }
   });
 });
+
+// Last in this file: it uses up this address's allowance.
+describe('per-address limit', () => {
+  it('one address past its limit gets 429 on every citizen page before any link is looked at; the rest of the hub still answers', async () => {
+    const { url } = await badRatingReceipt(hall, d);
+    const forged = (i: number) => `${hall.hubUrl}/citizen/r/019a0000-0000-7000-8000-${String(i).padStart(12, '0')}/${'A'.repeat(22)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 440; i += 40)
+      statuses.push(...(await Promise.all(Array.from({ length: 40 }, (_, j) => fetch(forged(i + j)).then((r) => r.status)))));
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 429).length).toBeLessThanOrEqual(400);
+    // The real receipt is refused too now (the address is over), the token API and the hall page are not limited by it.
+    expect((await fetch(url)).status).toBe(429);
+    expect((await postForm(url, 'reason=115')).status).toBe(429);
+    expect((await fetch(`${hall.hubUrl}/api/health`)).status).toBe(200);
+    expect((await fetch(`${hall.hubUrl}/login`)).status).toBe(200);
+  }, 60_000);
+});
