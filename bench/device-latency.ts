@@ -23,6 +23,7 @@ import type { DisplayDriver } from '../device/display/types.js';
 import { enrol } from '../device/enrolment/enrolment.js';
 import { startHub } from '../hub/hub.js';
 import { CLI_PATH, freePort } from '../simulator/processes.js';
+import { DEVICE_NODE_OPTIONS } from '../common/install/units.js';
 
 const arg = (name: string, d: number) => {
   const i = process.argv.indexOf(name);
@@ -165,9 +166,13 @@ async function main(): Promise<void> {
         '--log-level',
         'warn',
       ],
-      { stdio: 'ignore' },
+      // Started as its systemd unit starts it (common/install/units.ts: NODE_OPTIONS).
+      { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: DEVICE_NODE_OPTIONS } },
     );
-    while (prompts === 0) await sleep(20);
+    const spawnedAt = performance.now();
+    while (prompts === 0) await sleep(5);
+    // Start to ready: from the spawn to the first prompt frame on the display (buttons, outbox, display up).
+    const readyMs = performance.now() - spawnedAt;
     await sleep(5000);
     const rssIdle = rssKiB(child.pid!);
     const endToEnd: number[] = [];
@@ -195,6 +200,7 @@ async function main(): Promise<void> {
       pressToThanksProcess: row('keypad pty → agent process → thank-you on display pty', endToEnd),
       rssIdleMiB: round(rssIdle / 1024),
       rssUnderLoadMiB: round(rssLoad / 1024),
+      startToReadyMs: Math.round(readyMs),
     };
     const w = 62;
     console.log(`record size ${bytes} bytes; ${PRESSES} presses in the agent, ${PROCESS_PRESSES} through the process`);
@@ -203,6 +209,7 @@ async function main(): Promise<void> {
     }
     console.log(`${'agent process resident memory, idle'.padEnd(w)} ${results.rssIdleMiB.toFixed(1)} MiB`);
     console.log(`${'agent process resident memory, under load'.padEnd(w)} ${results.rssUnderLoadMiB.toFixed(1)} MiB`);
+    console.log(`${'agent process start to first prompt'.padEnd(w)} ${results.startToReadyMs} ms`);
     console.log(JSON.stringify(results));
   } finally {
     await hub.close();

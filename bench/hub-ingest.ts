@@ -43,6 +43,8 @@ const DEVICES = arg('devices', 1000);
 const RECORDS = arg('records', 10);
 const WINDOW = arg('window', 4);
 const HALL = 'bench-hall';
+/** --profile DIR: the hub process writes a V8 CPU profile there (node --cpu-prof) when it stops. */
+const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 
 interface Device {
   id: string;
@@ -64,18 +66,19 @@ function makeDevices(n: number, perDevice: number, password: string): Device[] {
           id: newRecordId(),
           hall: HALL,
           device: id,
-          window: String(i + 1),
-          staffId: 'S001',
+          window: id.slice(3), // the window the hub registers it at: no attribution-mismatch alarm
+          staffId: null, // no staff configured at the window: nothing for the hub to contradict
           seq,
           kind: 'rating',
           level: ((seq % 5) + 1) as 1,
           reasons: [],
           catalogue: 'builtin-2026.1',
           session: null,
-          at: Date.now(),
+          at: Date.now() - (perDevice - seq) * 30_000,
           clockSynced: true,
           bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
-          mono: seq * 1000,
+          // A citizen every 30 s at most (the hub flags a device rating faster than people press).
+          mono: seq * 30_000,
           flags: ['walk-up'],
           prev,
         },
@@ -226,6 +229,24 @@ async function main(): Promise<void> {
   const baseline = await measure('raw aedes QoS 1 echo', `mqtt://127.0.0.1:${rawInfo.port}`, rawInfo.pid, devices, false);
   await stopProcess(raw);
 
+  // Peer baseline: mosquitto + one subscriber storing in SQLite group commits, ack after commit.
+  const peerDir = join(dir, 'peer');
+  mkdirSync(peerDir, { recursive: true });
+  const peer: ChildProcess = spawn(process.execPath, [join(here, 'peer-mosquitto.js'), '--data', peerDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const peerInfo = await new Promise<{ port: number; pid: number; subscriberPid: number }>((res) =>
+    peer.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number; subscriberPid: number })),
+  );
+  const peerResult = await measure(
+    'mosquitto + SQLite subscriber (peer)',
+    `mqtt://127.0.0.1:${peerInfo.port}`,
+    peerInfo.pid,
+    devices,
+    false,
+  );
+  await stopProcess(peer);
+
   // The hub, provisioned in its database, run through the real CLI.
   const hubData = join(dir, 'hub');
   mkdirSync(hubData, { recursive: true });
@@ -263,6 +284,7 @@ async function main(): Promise<void> {
     ],
     join(dir, 'hub.log'),
     { HCP_ADMIN_TOKEN: 'bench-admin' },
+    PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {},
   );
   await waitHttpOk(`http://127.0.0.1:${httpPort}/api/health`, 60_000, hub);
   const rssEmpty = rssMiB(hub.pid!);
@@ -278,9 +300,11 @@ async function main(): Promise<void> {
     recordsPerDevice: RECORDS,
     window: WINDOW,
     rawAedes: baseline,
+    peerMosquittoSqlite: peerResult,
     hub: { ...hubResult, rssNoDevicesMiB: rssEmpty, stored: stats.stored, rejected: stats.rejections },
     throughputRatio: +(hubResult.perS / baseline.perS).toFixed(2),
     p50LatencyRatio: +(hubResult.p50 / baseline.p50).toFixed(2),
+    hubOverPeer: +(hubResult.perS / peerResult.perS).toFixed(2),
   };
   console.log(JSON.stringify(summary, null, 2));
   if (stats.stored !== DEVICES * RECORDS) {

@@ -5,8 +5,18 @@
  * (Debian: fonts-wqy-microhei, scripts/install-system-deps).
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { ResvgRenderOptions } from '@resvg/resvg-js';
-import QRCode from 'qrcode';
+import type QRCodeModule from 'qrcode';
+
+let qrcode: typeof QRCodeModule | null = null;
+/**
+ * The qrcode package, loaded on the first code drawn (CommonJS, so synchronously): a device
+ * panel that never shows a code does not carry it (issue 14: agent memory).
+ */
+function qrcodeModule(): typeof QRCodeModule {
+  return (qrcode ??= createRequire(import.meta.url)('qrcode') as typeof QRCodeModule);
+}
 
 /** Where Debian and Raspberry Pi OS put the CJK fonts we look for first (fast, deterministic). */
 export const CJK_FONT_FILES = [
@@ -23,7 +33,7 @@ export const svgEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '
  * identical on every rasteriser run. Returns the path data and the module size in pixels.
  */
 export function qrPath(payload: string, x: number, y: number, box: number): { d: string; module: number } {
-  const qr = QRCode.create(payload, { errorCorrectionLevel: 'M' });
+  const qr = qrcodeModule().create(payload, { errorCorrectionLevel: 'M' });
   const n = qr.modules.size;
   const m = Math.max(1, Math.floor(box / (n + 2)));
   const x0 = Math.round(x + (box - n * m) / 2);

@@ -6,21 +6,9 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ButtonDriver } from './buttons/types.js';
 import type { DisplayDriver } from './display/types.js';
-import { KeyboardButtons } from './buttons/keyboard.js';
-import { VirtualButtons } from './buttons/virtual.js';
-import { OnoffButtons } from './buttons/gpio-onoff.js';
-import { GpiodButtons } from './buttons/gpiod.js';
-import { SerialKeypad } from './buttons/serial-keypad.js';
-import { FirmataButtons } from './buttons/firmata.js';
-import { TerminalDisplay } from './display/terminal.js';
-import { VirtualDisplay } from './display/virtual.js';
-import { LedDisplay } from './display/leds.js';
-import { SerialDisplay } from './display/serial-display.js';
-import { createEpaperDisplay } from './display/epaper/create.js';
-import { EPAPER_MODELS, MODEL_SIZES } from './display/epaper/epaper.js';
+import { EPAPER_MODELS, MODEL_SIZES } from './display/epaper/models.js';
 import { TIMESYNC_FILE } from './util/clock-sync.js';
-import { TeeDisplay } from './display/tee.js';
-import { VoicePrompts, type VoiceSettings } from './voice/voice.js';
+import type { VoiceSettings } from './voice/voice.js';
 
 export const BUTTON_DRIVERS = ['gpio', 'gpiod', 'serial', 'firmata', 'keyboard', 'virtual'] as const;
 export const DISPLAY_DRIVERS = ['leds', 'serial', 'epaper', 'terminal', 'virtual'] as const;
@@ -172,15 +160,19 @@ export function explain(e: z.ZodError): string {
   return e.issues.map((i) => `  - ${i.message}`).join('\n');
 }
 
-export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
+/**
+ * The chosen button driver. Each driver's module (and what it needs: serialport, johnny-five,
+ * onoff) is imported only when chosen, so an agent carries only its own hardware's code (issue 14).
+ */
+export async function makeButtons(o: RunOptions, log: Logger): Promise<ButtonDriver> {
   const timing = { debounceMs: o.debounceMs, stuckMs: o.stuckAfter * 1000 };
   switch (o.buttons) {
     case 'gpio':
-      return new OnoffButtons({ pins: o.buttonPins!, chipLabel: o.gpioChip, ...timing });
+      return new (await import('./buttons/gpio-onoff.js')).OnoffButtons({ pins: o.buttonPins!, chipLabel: o.gpioChip, ...timing });
     case 'gpiod':
-      return new GpiodButtons({ chip: o.gpioChip ?? 'gpiochip0', pins: o.buttonPins!, ...timing });
+      return new (await import('./buttons/gpiod.js')).GpiodButtons({ chip: o.gpioChip ?? 'gpiochip0', pins: o.buttonPins!, ...timing });
     case 'serial':
-      return new SerialKeypad({
+      return new (await import('./buttons/serial-keypad.js')).SerialKeypad({
         path: o.keypadPort!,
         baudRate: o.keypadBaud,
         count: o.buttonCount,
@@ -188,11 +180,15 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
         ...timing,
       });
     case 'firmata':
-      return new FirmataButtons({ path: o.firmataPort!, pins: o.firmataPins ?? [2, 3, 4, 5, 6], ...timing });
+      return new (await import('./buttons/firmata.js')).FirmataButtons({
+        path: o.firmataPort!,
+        pins: o.firmataPins ?? [2, 3, 4, 5, 6],
+        ...timing,
+      });
     case 'keyboard':
-      return new KeyboardButtons(o.buttonCount);
+      return new (await import('./buttons/keyboard.js')).KeyboardButtons(o.buttonCount);
     case 'virtual':
-      return new VirtualButtons(o.buttonCount, timing);
+      return new (await import('./buttons/virtual.js')).VirtualButtons(o.buttonCount, timing);
   }
 }
 
@@ -200,23 +196,36 @@ export function makeButtons(o: RunOptions, log: Logger): ButtonDriver {
  * The display, and with --voice-dir the spoken prompts beside it; `voice` reads the window's
  * voice settings from the config the hub pushed.
  */
-export function makeDisplay(o: RunOptions, log: Logger, voice?: () => Partial<VoiceSettings> | null | undefined): DisplayDriver {
-  const panel = makePanel(o, log);
+export async function makeDisplay(
+  o: RunOptions,
+  log: Logger,
+  voice?: () => Partial<VoiceSettings> | null | undefined,
+): Promise<DisplayDriver> {
+  const panel = await makePanel(o, log);
   if (!o.voiceDir) return panel;
+  const [{ TeeDisplay }, { VoicePrompts }] = await Promise.all([import('./display/tee.js'), import('./voice/voice.js')]);
   return new TeeDisplay([
     panel,
     new VoicePrompts({ dir: o.voiceDir, alsaDevice: o.alsaDevice, settings: voice, log: log.child({ part: 'voice' }) }),
   ]);
 }
 
-function makePanel(o: RunOptions, log: Logger): DisplayDriver {
+async function makePanel(o: RunOptions, log: Logger): Promise<DisplayDriver> {
   switch (o.display) {
     case 'leds':
-      return new LedDisplay({ pins: o.ledPins!, statusPin: o.statusLed!, chipLabel: o.buttons === 'gpio' ? o.gpioChip : undefined });
+      return new (await import('./display/leds.js')).LedDisplay({
+        pins: o.ledPins!,
+        statusPin: o.statusLed!,
+        chipLabel: o.buttons === 'gpio' ? o.gpioChip : undefined,
+      });
     case 'serial':
-      return new SerialDisplay({ path: o.displayPort!, baudRate: o.displayBaud, log: log.child({ part: 'display' }) });
+      return new (await import('./display/serial-display.js')).SerialDisplay({
+        path: o.displayPort!,
+        baudRate: o.displayBaud,
+        log: log.child({ part: 'display' }),
+      });
     case 'epaper':
-      return createEpaperDisplay({
+      return (await import('./display/epaper/create.js')).createEpaperDisplay({
         model: o.epaperModel!,
         ...(o.epaperSize ? { width: o.epaperSize[0], height: o.epaperSize[1] } : {}),
         rotation: o.epaperRotation,
@@ -231,8 +240,8 @@ function makePanel(o: RunOptions, log: Logger): DisplayDriver {
         log: log.child({ part: 'display' }),
       });
     case 'terminal':
-      return new TerminalDisplay();
+      return new (await import('./display/terminal.js')).TerminalDisplay();
     case 'virtual':
-      return new VirtualDisplay();
+      return new (await import('./display/virtual.js')).VirtualDisplay();
   }
 }

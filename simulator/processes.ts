@@ -47,14 +47,17 @@ export interface SpawnCliOptions {
    * common/exit-with-parent.ts).
    */
   detached?: boolean;
+  /** Flags for node itself, before the script (e.g. --cpu-prof for a benchmark's profile). */
+  nodeArgs?: string[];
 }
 
 /** Starts `haochaping <args>` as a child process with its output appended to `logFile`. */
 export function spawnCli(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}, o: SpawnCliOptions = {}): ChildProcess {
   const out = openSync(logFile, 'a');
   try {
-    if (!o.detached) return spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    const argv = [...(o.nodeArgs ?? []), CLI_PATH, ...args];
+    if (!o.detached) return spawn(process.execPath, argv, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, argv, {
       stdio: ['pipe', out, out],
       detached: true,
       env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: 'stdin' },

@@ -2,6 +2,7 @@
  * `haochaping device …`: the evaluator agent. This module, and what it imports, is all a
  * `device run` process loads: no hub, web, broker or simulator code (issue 14: agent memory).
  */
+import './device-v8.js'; // first: before the agent's code is loaded
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FIRMWARE_VERSION } from '../../common/version.js';
@@ -108,8 +109,8 @@ export function register(program: Command): void {
       const o = runOptions('check', { ...raw, data: '-' });
       const log = logger('warn', 2);
       const stop = await startWiringCheck(
-        makeButtons(o, log),
-        makeDisplay(o, log),
+        await makeButtons(o, log),
+        await makeDisplay(o, log),
         (l) => process.stdout.write(l + '\n'),
         Number(raw.every) * 1000,
       ).catch((e: Error) => {
@@ -144,10 +145,12 @@ export function register(program: Command): void {
       const control = raw.control === 'stdio' ? { buttons: new VirtualButtons(o.buttonCount), display: new VirtualDisplay() } : null;
       let agent: Agent;
       try {
+        const buttons = control?.buttons ?? (await makeButtons(o, log));
+        const display = control?.display ?? (await makeDisplay(o, log, () => agent?.currentConfig.voice));
         agent = Agent.open({
           dataDir: resolve(o.data),
-          buttons: control?.buttons ?? makeButtons(o, log),
-          display: control?.display ?? makeDisplay(o, log, () => agent?.currentConfig.voice),
+          buttons,
+          display,
           log,
           clockSynced: clockSyncProbe(o.clockSynced, o.clockSyncFile),
           outbox: {

@@ -7,6 +7,14 @@ export type Role = 'device' | 'hub';
 
 export const SERVICE_USER = 'haochaping';
 
+/**
+ * Node options for the agent: V8's young generation capped at 1 MiB a semi-space (default 16):
+ * the agent allocates little, and an idle 16 MiB nursery is a third of a Pi Zero's budget for
+ * it (issue 14). Allowed in NODE_OPTIONS, so the unit sets it; the simulator's device
+ * processes and bench/device-latency.ts start agents the same way.
+ */
+export const DEVICE_NODE_OPTIONS = '--max-semi-space-size=1';
+
 export function unitName(role: Role): string {
   return `haochaping-${role}.service`;
 }
@@ -37,6 +45,7 @@ NotifyAccess=all
 User=${user}
 Group=${user}
 SupplementaryGroups=gpio spi dialout audio
+Environment=NODE_OPTIONS=${DEVICE_NODE_OPTIONS}
 EnvironmentFile=/etc/haochaping/device.env
 ExecStart=/opt/haochaping/bin/haochaping device run $HCP_DEVICE_ARGS
 Restart=always

@@ -1,4 +1,15 @@
-import QRCode from 'qrcode';
+import { createRequire } from 'node:module';
+import type QRCodeModule from 'qrcode';
+
+let qrcode: typeof QRCodeModule | null = null;
+/**
+ * The qrcode package, loaded on the first code drawn: most frames have none, and an agent that
+ * never shows one (no feedback link configured) does not carry its ~10 MiB (issue 14). Loaded
+ * synchronously (it is CommonJS) so drawing a frame stays synchronous.
+ */
+export function qrcodeModule(): typeof QRCodeModule {
+  return (qrcode ??= createRequire(import.meta.url)('qrcode') as typeof QRCodeModule);
+}
 
 /**
  * A QR code as text for a terminal: two module rows per character with half blocks, a quiet
@@ -6,7 +17,7 @@ import QRCode from 'qrcode';
  * controller get the payload and draw the code themselves.)
  */
 export function qrText(payload: string): string {
-  const m = QRCode.create(payload, { errorCorrectionLevel: 'M' }).modules;
+  const m = qrcodeModule().create(payload, { errorCorrectionLevel: 'M' }).modules;
   const q = 2;
   const dark = (r: number, c: number) => r >= 0 && c >= 0 && r < m.size && c < m.size && Boolean(m.get(r, c));
   const rows: string[] = [];

@@ -77,24 +77,36 @@ export class ClusterWatch {
     private readonly stats: StatsQueries,
     private readonly rule: ClusterRule,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.s = {
+      last: db.prepare<[string], { at: number }>(
+        "SELECT at FROM alerts WHERE window = ? AND kind IN ('count', 'share') ORDER BY at DESC LIMIT 1",
+      ),
+      insert: db.prepare('INSERT INTO alerts (at, window, kind, bad, total, minutes) VALUES (?, ?, ?, ?, ?, ?)'),
+    };
+  }
 
-  /** Looks at windows that just got a 差评; returns the alerts raised. */
+  private readonly s;
+
+  /**
+   * Looks at windows that just got a 差评; returns the alerts raised. One transaction for all of
+   * them, statements prepared once: a burst of group commits must not cost one fsync per alert (issue 14).
+   */
   check(windows: Iterable<string>): Alert[] {
+    return this.db.transaction(() => this.checkAll(windows))();
+  }
+
+  private checkAll(windows: Iterable<string>): Alert[] {
     const now = this.now();
     const raised: Alert[] = [];
     for (const window of new Set(windows)) {
       // Quiet after this window's last 差评 cluster alert (misuse alerts keep their own quiet time).
-      const last = this.db
-        .prepare<[string], { at: number }>("SELECT at FROM alerts WHERE window = ? AND kind IN ('count', 'share') ORDER BY at DESC LIMIT 1")
-        .get(window);
+      const last = this.s.last.get(window);
       if (last && now - last.at < this.rule.quietMinutes * 60_000) continue;
       const { bad, total } = this.stats.windowRecent(window, now - this.rule.minutes * 60_000);
       const kind = clusterKind(this.rule, bad, total);
       if (!kind) continue;
-      const r = this.db
-        .prepare('INSERT INTO alerts (at, window, kind, bad, total, minutes) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(now, window, kind, bad, total, this.rule.minutes);
+      const r = this.s.insert.run(now, window, kind, bad, total, this.rule.minutes);
       raised.push({
         id: Number(r.lastInsertRowid),
         at: now,

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import type { DeviceConfig, SessionMessage } from '../../protocol/index.js';
 import type { Frame } from '../../device/display/types.js';
 import { CLI_PATH } from '../processes.js';
+import { DEVICE_NODE_OPTIONS } from '../../common/install/units.js';
 import type { ControlCommand, ControlEvent } from '../../device/control/commands.js';
 import { SimDevice } from './sim-device.js';
 
@@ -66,7 +67,12 @@ export class ChildDevice extends SimDevice {
       ],
       // Its own process group: a Ctrl-C to the simulator's group must not stop it before the
       // simulator has drained it. It still ends with the simulator: its stdin closes.
-      { stdio: ['pipe', 'pipe', out], detached: true },
+      // Started as the device's systemd unit starts it (its NODE_OPTIONS): the same memory per device.
+      {
+        stdio: ['pipe', 'pipe', out],
+        detached: true,
+        env: { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, DEVICE_NODE_OPTIONS].filter(Boolean).join(' ') },
+      },
     );
     closeSync(out);
     this.child = child;
