@@ -54,16 +54,14 @@ export class CitizenChannel {
   /** Where a window's QR board leads (citizen.board.target). Throws BoardError with what to configure. */
   boardUrl(window: string): string {
     const p = this.d.config.province;
+    const device = this.d.registry.atWindow(window)[0];
     return boardTarget({
       target: this.d.config.citizen.board.target,
       window,
       areaCode: p?.areaCode ?? null,
       deptCode: p?.deptCodeByWindow[window] ?? p?.deptCode ?? null,
       // The address the window's own evaluator puts in its QR codes (its setting, else the hall's).
-      citizenBase:
-        (this.d.registry.atWindow(window)[0] ? this.d.registry.config(this.d.registry.atWindow(window)[0]!).feedbackUrl : null) ??
-        this.d.registry.hallSettings().feedbackUrl ??
-        null,
+      citizenBase: (device ? this.d.registry.config(device).feedbackUrl : null) ?? this.d.registry.hallSettings().feedbackUrl ?? null,
     });
   }
 
