@@ -29,6 +29,7 @@ import { Link, type LinkOptions } from './link/link.js';
 import { Outbox, OUTBOX_FILE, OutboxFullError, OutboxStorageError, OutboxStorageFullError, type OutboxOptions } from './outbox/outbox.js';
 import { readJsonFile, writeFileAtomic } from '../common/atomic-file.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { Updater, type UpdaterOptions } from './update/updater.js';
 
 /** The firmware string devices report: the running release's version (package.json of the release). */
 export { FIRMWARE_VERSION };
@@ -51,6 +52,8 @@ export interface AgentOptions {
   tickMs?: number;
   /** While out of service, how often to check whether the outbox can take records again. */
   recoveryCheckMs?: number;
+  /** Fleet updates (device/update/): absent, the agent never updates itself. */
+  update?: Omit<UpdaterOptions, 'dataDir' | 'hub' | 'log' | 'onChange'>;
 }
 
 /** Faults the agent itself raises when the outbox cannot take a record. */
@@ -106,6 +109,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly enrolment: Enrolment;
   readonly outbox: Outbox;
   readonly link: Link;
+  readonly updater: Updater | null;
   readonly bootId = randomUUID();
   readonly counters: Record<string, number> = {};
   readonly faults = new Set<string>();
@@ -181,6 +185,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.link.publishStatus(); // the records-refused fault comes from the outbox (status())
     });
     this.link.on('acked', () => this.tryBackInService());
+    this.updater = o.update
+      ? new Updater({
+          ...o.update,
+          dataDir: o.dataDir,
+          hub: { url: enrolment.hubUrl, username: enrolment.username, password: enrolment.password, ca: enrolment.ca },
+          log: o.log.child({ part: 'update' }),
+          onChange: () => this.link.publishStatus(),
+        })
+      : null;
+    // Connected to the hub after the buttons and display started, outbox open: a new release has proven itself.
+    this.link.on('connected', () => {
+      if (this.healthy()) this.updater?.healthy();
+    });
   }
 
   private onSession(m: SessionMessage): void {
@@ -218,6 +235,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.o.log.info({ version: c.version }, 'config applied');
     this.checkButtonCount();
     this.apply(this.flow.setConfig(c, this.clock.mono()));
+    this.updater?.setTarget(c.release);
   }
 
   /** A 5-button config on a 3-button keypad (or the other way round) is a fault hall IT must see. */
@@ -374,6 +392,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       // Refused records stay in the outbox (never deleted): the fault stands while they do.
       faults: s.rejected > 0 ? [...this.faults, RECORDS_REFUSED] : [...this.faults],
       mode: this.flow.state,
+      ...(this.updater?.report ? { update: this.updater.report } : {}),
     };
   }
 
@@ -389,8 +408,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.o.buttons.start();
     // The first screen only once the buttons are read: whoever sees the prompt can press.
     this.show(this.flow.frame());
+    this.updater?.start(); // before the link: the first status says where an update stands
     this.link.start();
     this.ticker = setInterval(() => this.onTick(), this.o.tickMs ?? 250);
+    this.updater?.setTarget(this.config.release);
   }
 
   /** Stops taking presses, says offline, closes the outbox. */
@@ -400,6 +421,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.o.buttons.off('recover', this.onRecover);
     this.o.buttons.off('count', this.onCount);
     if (this.ticker) clearInterval(this.ticker);
+    this.updater?.stop();
     await this.o.buttons.stop();
     await this.link.stop();
     await this.o.display.stop();

@@ -82,6 +82,9 @@ export const RunOptionsSchema = z
     retainDelivered: whole('--retain-delivered', 0, 10_000_000).default(1000),
     outboxMaxMb: whole('--outbox-max-mb', 1, 100_000).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    releaseKey: z.string().min(1).default('/etc/haochaping/release.pub'),
+    allowDowngrade: z.boolean().default(false),
+    updateProbation: whole('--update-probation', 10, 86_400).default(300),
   })
   .superRefine((o, ctx) => {
     const need = (cond: boolean, path: string, message: string) => cond || ctx.addIssue({ code: 'custom', path: [path], message });

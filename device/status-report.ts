@@ -9,6 +9,7 @@ import { DeviceConfigSchema, type RatingRecord } from '../protocol/index.js';
 import { CONFIG_CACHE_FILE, loadEnrolment } from './enrolment/enrolment.js';
 import { readJsonFile } from '../common/atomic-file.js';
 import { OUTBOX_FILE } from './outbox/outbox.js';
+import { UPDATE_DIR } from './update/updater.js';
 
 export interface DeviceStatusReport {
   dataDir: string;
@@ -17,6 +18,8 @@ export interface DeviceStatusReport {
   device: string | null;
   broker: string | null;
   config: { version: number; mode: string; buttons: number[]; paused: boolean; staff: string | null } | null;
+  /** The last fleet update (device/update/), null if none. */
+  update: { state: string; version: string; reason?: string } | null;
   outbox: {
     undelivered: number;
     delivered: number;
@@ -69,7 +72,22 @@ export function deviceStatusReport(dataDir: string): DeviceStatusReport {
       db.close();
     }
   }
-  return { dataDir, enrolled: e !== null, hall: e?.hall ?? null, device: e?.device ?? null, broker: e?.mqttUrl ?? null, config, outbox };
+  let update: DeviceStatusReport['update'] = null;
+  try {
+    update = (readJsonFile(join(dataDir, UPDATE_DIR, 'state.json')) as { report?: DeviceStatusReport['update'] } | null)?.report ?? null;
+  } catch {
+    update = null;
+  }
+  return {
+    dataDir,
+    enrolled: e !== null,
+    hall: e?.hall ?? null,
+    device: e?.device ?? null,
+    broker: e?.mqttUrl ?? null,
+    config,
+    update,
+    outbox,
+  };
 }
 
 export function formatDeviceStatus(r: DeviceStatusReport): string {
@@ -79,6 +97,7 @@ export function formatDeviceStatus(r: DeviceStatusReport): string {
     lines.push(
       `config v${r.config.version}: ${r.config.mode} mode, ${r.config.buttons.length} buttons (${r.config.buttons.join(' ')})${r.config.paused ? ', PAUSED' : ''}, staff ${r.config.staff ?? '-'}`,
     );
+  if (r.update) lines.push(`fleet update: release ${r.update.version} ${r.update.state}${r.update.reason ? ` (${r.update.reason})` : ''}`);
   const o = r.outbox;
   if (!o) lines.push('outbox: none yet (no rating recorded)');
   else {

@@ -38,6 +38,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
 import { Registry } from './registry/registry.js';
 import { RatingJudge } from './policy/rating-judge.js';
+import { registerReleaseMetrics } from './releases/metrics.js';
+import { Releases } from './releases/releases.js';
 import { DefaultScheduler } from './sessions/default-scheduler.js';
 import { SessionBook } from './sessions/session-book.js';
 import { DeviceStatusStore } from './status/device-status.js';
@@ -81,6 +83,8 @@ export interface Hub {
   citizen: CitizenChannel;
   /** Signed daily checkpoints and the daily integrity audit. */
   ledger: Ledger;
+  /** Fleet updates: release bundles, per-device targets and update states. */
+  releases: Releases;
   api: FastifyInstance;
   events: EventEmitter<HubEvents>;
   ports: { mqtt: number | null; mqtts: number | null; http: number };
@@ -146,6 +150,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   let registry!: Registry;
   let tokens!: ApiTokens;
   let alarms!: Alarms;
+  let releases!: Releases;
   let status!: DeviceStatusStore;
   let sessions!: SessionBook;
   let web!: HallWeb;
@@ -237,6 +242,10 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         registry = new Registry(db, config.hall);
         tokens = new ApiTokens(db);
         alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
+        // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
+        releases = new Releases(db, config.dataDir, now);
+        events.on('status', (device, st) => releases.onStatus(device, st));
+        registerReleaseMetrics(metrics.registry, releases);
         status = new DeviceStatusStore(
           db,
           log.child({ part: 'status' }),
@@ -501,6 +510,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
             alarms,
             web,
             citizen,
+            releases,
           },
           {
             https: httpsOn ? { key: tls.key, cert: tls.cert } : null,
@@ -558,6 +568,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
     factSync,
     citizen,
     ledger: ledger!,
+    releases,
     api: api!,
     events,
     ports,

@@ -104,6 +104,40 @@ export const AckSchema = z
   .strict();
 export type Ack = z.infer<typeof AckSchema>;
 
+const ReleaseVersion = z.string().regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a release version such as 1.2.3');
+
+/**
+ * Where a device's fleet update stands. `installed`: unpacked and switched to, on probation;
+ * `active`: the new release confirmed itself healthy; `failed`: refused or could not be done
+ * (the device keeps its version); `rolled-back`: the new release did not prove itself in time.
+ */
+export const UpdateStateSchema = z.enum(['downloading', 'verifying', 'installed', 'active', 'failed', 'rolled-back']);
+export type UpdateState = z.infer<typeof UpdateStateSchema>;
+export const UpdateReportSchema = z.object({ state: UpdateStateSchema, version: ReleaseVersion, reason: Text(300).optional() }).strict();
+export type UpdateReport = z.infer<typeof UpdateReportSchema>;
+
+/**
+ * The release a device should run (in its config). The device fetches `path` from the hub's
+ * HTTP(S) address with its own credentials; `sha256`/`size` only guard the transfer — what the
+ * device trusts is the signature by the release key pinned at install, never the hub.
+ */
+export const ReleaseTargetSchema = z
+  .object({
+    version: ReleaseVersion,
+    sha256: Hex256,
+    size: z
+      .number()
+      .int()
+      .positive()
+      .max(1024 * 1024 * 1024),
+    path: z
+      .string()
+      .regex(/^\/api\/releases\/[0-9A-Za-z.-]+\/bundle$/, 'must be the hub path of a release bundle')
+      .max(200),
+  })
+  .strict();
+export type ReleaseTarget = z.infer<typeof ReleaseTargetSchema>;
+
 /** device → hub, retained; the last will publishes state 'offline'. */
 export const StatusSchema = z
   .object({
@@ -125,6 +159,8 @@ export const StatusSchema = z
     counters: z.record(z.string().max(64), z.number().int().nonnegative()),
     faults: z.array(Text(64)).max(32),
     mode: z.enum(['idle', 'prompt', 'reasons', 'thanks', 'paused', 'out-of-service']).optional(),
+    /** The last fleet update this device worked on (absent: none, or a release before updates). */
+    update: UpdateReportSchema.optional(),
   })
   .strict();
 export type Status = z.infer<typeof StatusSchema>;
@@ -207,6 +243,8 @@ export const DeviceConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{43}$/, 'receiptKey must be 32 bytes in base64url')
       .optional(),
+    /** The release hall IT rolled out to this device (absent: keep what it runs). */
+    release: ReleaseTargetSchema.optional(),
   })
   .strict();
 export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;

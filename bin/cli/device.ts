@@ -5,7 +5,9 @@
 import './device-v8.js'; // first: before the agent's code is loaded
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { FIRMWARE_VERSION } from '../../common/version.js';
+import { ReleaseSlots } from '../../common/release/slots.js';
+import { FIRMWARE_VERSION, RELEASE_ROOT, VERSION } from '../../common/version.js';
+import { readPinnedKey } from '../../device/update/updater.js';
 import { Agent } from '../../device/agent.js';
 import { VirtualButtons } from '../../device/buttons/virtual.js';
 import { attachControl } from '../../device/control/stdio-channel.js';
@@ -138,6 +140,13 @@ export function register(program: Command): void {
       ).choices(['stdio']),
     )
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--release-key <file>',
+      'fleet updates: the release public key pinned at install (never one from the hub)',
+      '/etc/haochaping/release.pub',
+    )
+    .option('--allow-downgrade', 'fleet updates: accept a release older than the running one', false)
+    .option('--update-probation <s>', 'fleet updates: seconds a new release has to prove itself healthy, or it is rolled back', '300')
     .action(async (raw) => {
       const o = runOptions('run', raw);
       const log = logger(o.logLevel, 2);
@@ -158,6 +167,15 @@ export function register(program: Command): void {
             retainDelivered: o.retainDelivered,
             ...(o.outboxMaxMb ? { maxPages: (o.outboxMaxMb * 1024 * 1024) / 4096 } : {}),
           },
+          update: {
+            // Only an installed release (/opt/haochaping/releases/<v>, run by the launcher) updates itself.
+            slots: ReleaseSlots.ofRunningRelease(RELEASE_ROOT),
+            releaseKey: readPinnedKey(resolve(o.releaseKey)),
+            currentVersion: VERSION,
+            allowDowngrade: o.allowDowngrade,
+            probationS: o.updateProbation,
+            restart: (why) => restart(why),
+          },
         });
       } catch (e) {
         process.stderr.write(`haochaping device run: ${(e as Error).message}\n`);
@@ -165,6 +183,19 @@ export function register(program: Command): void {
       }
       const channel = control ? attachControl(agent, control.buttons) : null;
       const systemd = new SystemdNotifier();
+      // A new release is current (or this one failed its probation): stop cleanly and exit;
+      // systemd (Restart=always) runs the launcher again, which starts what `current` names.
+      let restarting = false;
+      const restart = (why: string) => {
+        if (restarting) return;
+        restarting = true;
+        log.warn({ why }, 'restarting for a fleet update');
+        void (async () => {
+          await systemd.stopping().catch(() => {});
+          await agent.stop().catch((e: Error) => log.error({ err: e.message }, 'stop before restart failed'));
+          process.exit(75);
+        })();
+      };
       onShutdown(log, async () => {
         await systemd.stopping();
         channel?.close();

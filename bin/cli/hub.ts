@@ -7,6 +7,7 @@ import { registerHubCommands } from '../../hub/cli/commands.js';
 import { addProvinceOptions, forwardingCommand, handoffConfigFromOptions, provinceConfigFromOptions } from '../../hub/forwarder/cli.js';
 import { startHub } from '../../hub/hub.js';
 import { addLedgerCommands } from '../../hub/ledger/cli.js';
+import { addReleaseCommands } from '../../hub/releases/cli.js';
 import { addUserCommands } from '../../hub/users/cli.js';
 import { configErrorExit, int, logger, onShutdown } from './shared.js';
 
@@ -102,6 +103,7 @@ export function register(program: Command): void {
   addLedgerCommands(hubCommand, program);
   addUserCommands(hubCommand);
   addBackupCommands(hubCommand);
+  addReleaseCommands(hubCommand);
 
   program.addCommand(forwardingCommand());
 }

@@ -32,6 +32,8 @@ import type { ApiTokens, Role } from './tokens.js';
 import type { HallWeb } from '../web/hall-web.js';
 import type { CitizenChannel } from '../citizen/channel.js';
 import { webRoutes } from '../web/routes.js';
+import type { Releases } from '../releases/releases.js';
+import { releasesRoutes } from '../releases/routes.js';
 
 /** Everything route files may use. Each area of the API is one file in routes/. */
 export interface ApiDeps {
@@ -55,6 +57,8 @@ export interface ApiDeps {
   web?: HallWeb;
   /** The citizen's QR page and window boards (hub/citizen/); absent in bare API tests. */
   citizen?: CitizenChannel;
+  /** Fleet updates (hub/releases/); absent in bare API tests. */
+  releases?: Releases;
   /** The token check (use as `onRequest`) that lets only callers with one of these roles through (admin always). */
   allow: (...roles: Role[]) => (req: FastifyRequest) => Promise<void>;
 }
@@ -193,6 +197,7 @@ export async function buildApi(d: Omit<ApiDeps, 'allow'>, listener: ApiListener 
       boardsRoutes,
     ])
       await api.register(routes, deps);
+    if (d.releases) await api.register(releasesRoutes(d.releases), deps);
   });
   if (d.web) await app.register(webRoutes, d.web);
   return app;

@@ -11,6 +11,7 @@ import {
 } from '../../protocol/index.js';
 import { FlagPolicySchema, type FlagPolicy } from '../policy/flag-policy.js';
 import type { Db } from '../store/db.js';
+import { releaseTargetOf } from '../releases/releases.js';
 import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secrets.js';
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
@@ -307,6 +308,7 @@ export class Registry {
       timeouts: { ...base.timeouts, ...h.timeouts, ...s.timeouts },
       prompts: { ...base.prompts, ...h.prompts, ...s.prompts },
       version: device.config_version,
+      ...releaseTarget(this.db, device.id),
     });
   }
 
@@ -377,4 +379,10 @@ export class Registry {
     this.proven.delete(id);
     return { device: this.get(id)!, token };
   }
+}
+
+/** The release rolled out to the device, as its config's `release` (absent when none). */
+function releaseTarget(db: Db, device: string): { release?: ReturnType<typeof releaseTargetOf> } {
+  const release = releaseTargetOf(db, device);
+  return release ? { release } : {};
 }

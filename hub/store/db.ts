@@ -6,6 +6,7 @@ import { CITIZEN_MIGRATION } from '../citizen/desk.js';
 import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
+import { RELEASES_MIGRATION } from '../releases/releases.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
@@ -139,6 +140,8 @@ export const MIGRATIONS: string[] = [
   STAFF_LOGINS_MIGRATION,
   // Issue 13: the citizen's QR page — one row per used link.
   CITIZEN_MIGRATION,
+  // Issue 11: fleet updates (release bundles, per-device targets and update states).
+  RELEASES_MIGRATION,
 ];
 
 export type Db = Database.Database;

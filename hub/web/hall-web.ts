@@ -31,6 +31,7 @@ import { loadPolicy, type PolicyProfile } from '../workorders/policy.js';
 import type { WorkOrders } from '../workorders/store.js';
 import { WebConfigSchema, type WebConfig, type WebConfigInput } from './config.js';
 import { LiveFeed } from './live.js';
+import { deviceUpdateOf } from '../releases/releases.js';
 
 export const INITIAL_PASSWORD_FILE = 'web-admin.password';
 
@@ -76,6 +77,8 @@ export interface Tile {
   faults: string[];
   clockSynced: boolean | null;
   firmware: string | null;
+  /** The device's last fleet update (version, state, reason), null if none. */
+  update: { version: string; state: string; reason?: string } | null;
   statusAt: number | null;
   lastRating: { level: number; at: number } | null;
   /** misuse: presses kept but not counted under the hall's flag policy. */
@@ -334,6 +337,7 @@ export class HallWeb implements Part {
       faults: h.faults,
       clockSynced: h.clock?.synced ?? null,
       firmware: h.firmware,
+      update: deviceUpdateOf(this.d.db, d.id),
       statusAt: h.statusAt,
       lastRating: last ?? null,
       today,

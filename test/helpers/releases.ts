@@ -3,7 +3,7 @@
  * the second re-sealed from it with a bumped version (as a hotfix build would be), and the bad
  * ones an attacker or a careless release manager would make.
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -87,4 +87,22 @@ export async function makeReleaseFixtures(): Promise<ReleaseFixtures> {
     tree: unpacked,
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A small signed bundle (a package.json and a script, no node_modules) for tests of the hub's
+ * release store and the device's updater that never run the release: seconds, not minutes.
+ */
+export async function tinyBundle(version: string, privatePem: string, outDir: string, edit?: (root: string) => void): Promise<string> {
+  const root = mkdtempSync(join(tmpdir(), 'hcp-tiny-'));
+  try {
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'haochaping', version }) + '\n');
+    mkdirSync(join(root, 'bin'));
+    writeFileSync(join(root, 'bin', 'haochaping.js'), `console.log('haochaping ${version}');\n`, { mode: 0o755 });
+    edit?.(root);
+    sealTree(root, version, privatePem);
+    return await packTree(root, outDir);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }

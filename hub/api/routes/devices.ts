@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { displayText, ID_PATTERN } from '../../../protocol/index.js';
 import { DeviceSettingsSchema, RegistryError, type DeviceRow } from '../../registry/registry.js';
+import { deviceUpdateOf } from '../../releases/releases.js';
 import { useZod, type ApiDeps } from '../server.js';
 
 const Window = displayText(32).describe('the window (counter) number or name, e.g. "12"');
@@ -79,10 +80,13 @@ export async function devicesRoutes(app: FastifyInstance, d: ApiDeps): Promise<v
           'SELECT epoch, from_seq, to_seq, detected_at FROM gaps WHERE device = ? ORDER BY epoch, from_seq',
         )
         .all(row.id);
+      const config = d.registry.config(row);
       return {
         device: summary(row),
         health: d.status.health(row.id),
-        config: d.registry.config(row),
+        config,
+        // Fleet updates: the release it should run and where its last update stands.
+        release: { target: config.release?.version ?? null, update: deviceUpdateOf(d.db, row.id) },
         gaps: gaps.map((g) => ({ epoch: g.epoch, from: g.from_seq, to: g.to_seq, detectedAt: g.detected_at })),
       };
     },

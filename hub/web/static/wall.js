@@ -15,6 +15,14 @@
     'rate-exceeded': '超频',
   };
   const MODE = { idle: '待机', prompt: '请评价', reasons: '选择原因', thanks: '致谢', paused: '暂停服务', 'out-of-service': '停止服务' };
+  const UPDATE = {
+    downloading: '下载中',
+    verifying: '校验中',
+    installed: '已安装待确认',
+    active: '已生效',
+    failed: '失败',
+    'rolled-back': '已回退',
+  };
   const tiles = new Map(data.tiles.map((t) => [t.id, t]));
   let summary = data.summary;
   let alerts = data.alerts;
@@ -68,6 +76,9 @@
     if (t.mode && t.online && !t.paused) meta.push(MODE[t.mode] || t.mode);
     if (t.statusAt && !t.online) meta.push(`最后在线 ${ago(t.statusAt)}`);
     if (t.clockSynced === false) meta.push('时钟未同步');
+    // Fleet updates: the release it runs, and an update under way or one that did not take.
+    if (t.firmware) meta.push(`版本 ${t.firmware.split('/').pop()}`);
+    if (t.update && t.update.state !== 'active') meta.push(`更新 ${t.update.version}：${UPDATE[t.update.state] || t.update.state}`);
     d.append(el('div', 'meta', meta.join(' · ')));
     if (t.faults && t.faults.length) d.append(el('div', 'faults', `故障：${t.faults.join('、')}`));
     // The window's printable QR board (hub/citizen/board.ts), A5 PDF.
