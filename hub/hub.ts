@@ -308,9 +308,9 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
       // The first start makes an admin account and an admin token, left where only root can read them.
       name: 'accounts',
       async start() {
-        await web.ensureInitialAdmin();
+        await web.ensureInitialAdmin(setup.env.webAdminPassword);
         if (!tokens.hasAdmin()) {
-          adminToken = tokens.create('initial admin', 'admin', process.env.HCP_ADMIN_TOKEN || undefined);
+          adminToken = tokens.create('initial admin', 'admin', setup.env.adminToken ?? undefined);
           writeFileAtomic(join(config.dataDir, ADMIN_TOKEN_FILE), adminToken + '\n', 0o600);
           log.info({ file: join(config.dataDir, ADMIN_TOKEN_FILE) }, 'created the first admin API token');
         }

@@ -15,6 +15,7 @@ import { ConfigError } from '../common/config-error.js';
 import { loadCalendar, type WorkingDayCalendar } from './calendar/working-days.js';
 import { HubConfigSchema, type HubConfig, type HubConfigInput } from './config.js';
 import { loadForwarderFiles, type ForwarderFiles } from './forwarder/create.js';
+import { PasswordSchema } from './users/users.js';
 import { loadPolicy, type PolicyProfile } from './workorders/policy.js';
 
 /** The configuration, parsed, with what its files hold. */
@@ -27,12 +28,23 @@ export interface HubSetup {
   province: ForwarderFiles | null;
   /** The hand-off (转办) destination's files. */
   handoff: ForwarderFiles | null;
+  /** What the environment sets for the first start. */
+  env: HubEnv;
 }
 
-export async function loadHubSetup(input: HubConfigInput): Promise<HubSetup> {
+/** Secrets hall IT may provision through the environment for the first start (unset: generated). */
+export interface HubEnv {
+  /** HCP_ADMIN_TOKEN: the first admin API token. */
+  adminToken: string | null;
+  /** HCP_WEB_ADMIN_PASSWORD: the hall page's first admin password. */
+  webAdminPassword: string | null;
+}
+
+export async function loadHubSetup(input: HubConfigInput, environment: NodeJS.ProcessEnv = process.env): Promise<HubSetup> {
   const parsed = HubConfigSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(`invalid hub configuration: ${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
+  const env = loadEnv(environment);
   checkDataDir(config.dataDir);
   const calendar = loadCalendar(config.holidayFile);
   const policy = loadPolicy(config.web.policy);
@@ -46,7 +58,26 @@ export async function loadHubSetup(input: HubConfigInput): Promise<HubSetup> {
     throw e;
   }
   await checkPorts(config);
-  return { config, calendar, policy, tls, province, handoff };
+  return { config, calendar, policy, tls, province, handoff, env };
+}
+
+/** A token goes in an Authorization header: visible ASCII, no spaces. */
+const TokenSchema = z
+  .string()
+  .max(200, 'at most 200 characters')
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only, no spaces');
+
+function loadEnv(e: NodeJS.ProcessEnv): HubEnv {
+  const check = <T>(name: string, schema: z.ZodType<T>, value: string | undefined): T | null => {
+    if (!value) return null;
+    const r = schema.safeParse(value);
+    if (!r.success) throw new ConfigError(`${name} is not usable: ${r.error.issues.map((i) => i.message).join('; ')}`);
+    return r.data;
+  };
+  return {
+    adminToken: check('HCP_ADMIN_TOKEN', TokenSchema, e.HCP_ADMIN_TOKEN),
+    webAdminPassword: check('HCP_WEB_ADMIN_PASSWORD', PasswordSchema, e.HCP_WEB_ADMIN_PASSWORD),
+  };
 }
 
 /** The data directory, or the nearest folder above it that exists, must be a writable directory. Nothing is created. */

@@ -62,7 +62,7 @@ export class UnknownQueryError extends CodedError<'unknown-parameter'> {
 
 /** For routes that take no query at all. */
 async function refuseQuery(req: FastifyRequest): Promise<void> {
-  const names = Object.keys((req.query as Record<string, unknown> | undefined) ?? {});
+  const names = typeof req.query === 'object' && req.query !== null ? Object.keys(req.query) : [];
   if (names.length)
     throw new UnknownQueryError(
       `unknown query parameter${names.length > 1 ? 's' : ''} ${names.map((n) => JSON.stringify(n)).join(', ')}: this route takes none`,

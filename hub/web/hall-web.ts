@@ -173,19 +173,22 @@ export class HallWeb implements Part {
     );
   }
 
-  /** Creates the first admin account if there is none; its password goes to a file only root reads. */
-  async ensureInitialAdmin(): Promise<string | null> {
+  /**
+   * Creates the first admin account if there is none; its password (given — the hub passes
+   * HCP_WEB_ADMIN_PASSWORD, checked by the preflight — or generated) goes to a file only root reads.
+   */
+  async ensureInitialAdmin(password: string | null = null): Promise<string | null> {
     if (this.users.count() > 0) return null;
     const file = join(this.d.dataDir, INITIAL_PASSWORD_FILE);
-    const { password } = await this.users.add('system', {
+    const made = await this.users.add('system', {
       name: 'admin',
       role: 'admin',
       displayName: '管理员',
-      password: process.env.HCP_WEB_ADMIN_PASSWORD || undefined,
+      password: password ?? undefined,
     });
-    writeFileAtomic(file, `admin\n${password}\n`, 0o600);
+    writeFileAtomic(file, `admin\n${made.password}\n`, 0o600);
     this.log.info({ file }, 'created the first web admin account "admin"; its password is in this file');
-    return password;
+    return made.password;
   }
 
   /** Listens to the event bus (from before the broker starts, so the wall sees every device connect). */

@@ -21,11 +21,11 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function hub(args: string[], data = join(dir, 'hub')) {
+function hub(args: string[], data = join(dir, 'hub'), env: Record<string, string> = {}) {
   const r = spawnSync(
     process.execPath,
     [CLI_PATH, 'hub', '--data', data, '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0', ...args],
-    { encoding: 'utf8', timeout: 60_000 },
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } },
   );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, lines: (r.stdout + r.stderr).split('\n').filter(Boolean) };
 }
@@ -164,6 +164,18 @@ describe('haochaping hub refuses a bad configuration before it starts anything',
       }
       const data = join(ro, 'hub');
       expectOneLineRefusal(hub([], data), /data directory .*ro\/hub cannot be written/, data);
+    },
+    SPAWN_TIMEOUT_MS,
+  );
+
+  it(
+    'a first admin password from the environment that is too short: one line naming the variable, exit 2, nothing written',
+    () => {
+      dir = mkdtempSync(join(tmpdir(), 'hcp-cfg-'));
+      expectOneLineRefusal(
+        hub([], join(dir, 'hub'), { HCP_WEB_ADMIN_PASSWORD: 'short' }),
+        /HCP_WEB_ADMIN_PASSWORD is not usable: .*at least 10 characters/,
+      );
     },
     SPAWN_TIMEOUT_MS,
   );
