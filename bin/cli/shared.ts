@@ -1,19 +1,9 @@
 /** What every subcommand module shares: option parsers, the logger, the one-line config error exit, shutdown on signals. */
-import { InvalidArgumentError } from 'commander';
 import pino, { type Logger } from 'pino';
 import { exitWithParent } from '../../common/exit-with-parent.js';
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, oneLine } from '../../common/config-error.js';
 
-export const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
-  return n;
-};
-export const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
+export { positiveNumber as positive, wholeNumber as int } from '../../common/cli-options.js';
 
 export function logger(level: string, dest = 1): Logger {
   return pino({ level, base: { pid: process.pid } }, pino.destination({ dest, sync: true }));

@@ -1,17 +1,11 @@
 /** `haochaping sim`: a whole hall on this machine. */
 import { resolve } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { share } from '../../common/cli-options.js';
 import type { FaultKind } from '../../simulator/chaos/plan.js';
 import { runInteractive } from '../../simulator/interactive/interactive.js';
 import { accountOk, FAULT_KINDS, formatAccount, runSim } from '../../simulator/sim.js';
 import { int, positive } from './shared.js';
-
-/** A share between 0 and 1. */
-const share = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a share between 0 and 1, got "${v}"`);
-  return n;
-};
 
 export function register(program: Command): void {
   program

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { EdgeButtonDriver } from './edge-driver.js';
 import type { EdgeTiming } from './types.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff } from '../../common/backoff.js';
 
 const run = promisify(execFile);
 

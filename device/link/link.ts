@@ -3,7 +3,7 @@ import { connectMqtt, type MqttClient } from './mqtt-connect.js';
 import type { Logger } from 'pino';
 import { decode, encode, MAX_BYTES, topic, type DeviceConfig, type SessionMessage, type Status } from '../../protocol/index.js';
 import type { Outbox } from '../outbox/outbox.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff } from '../../common/backoff.js';
 
 export interface LinkOptions {
   url: string;

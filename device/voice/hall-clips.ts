@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { wavInfo } from '../../common/wav.js';
 import type { DeviceConfig } from '../../protocol/index.js';
 import { fetchVerified, type HubHttpTarget } from '../link/hub-http.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff } from '../../common/backoff.js';
 
 /** The hub refuses larger recordings (hub/voice/hall-clips.ts). */
 const MAX_BYTES = 1024 * 1024;

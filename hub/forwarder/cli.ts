@@ -7,18 +7,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { wholeNumber } from '../../common/cli-options.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../common/config-error.js';
 import { openHubDb } from '../store/db.js';
 import type { HandoffConfigInput, ProvinceConfigInput } from './config.js';
 import { forwardingCounts, listRejected, queuedEvaluation, repush, type RejectedEntry } from './queue.js';
-
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
-  return n;
-};
 
 /** Adds the province options to the `hub` command. */
 export function addProvinceOptions(cmd: Command): Command {
@@ -28,10 +23,10 @@ export function addProvinceOptions(cmd: Command): Command {
     .option('--province-profile <name|file>', 'province profile: native, common, or a .json/.yaml profile file')
     .option('--province-area-code <code>', '行政区划代码 sent with every evaluation')
     .option('--province-dept-code <code>', '部门编码 sent with every evaluation')
-    .option('--province-batch-size <n>', 'evaluations per push', int('--province-batch-size'))
-    .option('--province-linger-ms <ms>', 'wait this long to fill a batch', int('--province-linger-ms'))
-    .option('--province-timeout-ms <ms>', 'give up on a push after this long', int('--province-timeout-ms'))
-    .option('--province-retry-max-ms <ms>', 'longest wait between retries', int('--province-retry-max-ms'))
+    .option('--province-batch-size <n>', 'evaluations per push', wholeNumber('--province-batch-size'))
+    .option('--province-linger-ms <ms>', 'wait this long to fill a batch', wholeNumber('--province-linger-ms'))
+    .option('--province-timeout-ms <ms>', 'give up on a push after this long', wholeNumber('--province-timeout-ms'))
+    .option('--province-retry-max-ms <ms>', 'longest wait between retries', wholeNumber('--province-retry-max-ms'))
     .option('--province-ca <file>', 'CA bundle (PEM) to trust for the province')
     .option('--province-token-file <file>', 'bearer token for the province, read from this file')
     .option('--province-hmac-secret-file <file>', 'sign each push with HMAC-SHA256 using the secret in this file')
@@ -153,7 +148,7 @@ export function forwardingCommand(): Command {
     });
 
   data(cmd.command('rejected').description('list the evaluations the province refused, newest first, with its reason'))
-    .option('--limit <n>', 'at most this many', int('--limit'), 100)
+    .option('--limit <n>', 'at most this many', wholeNumber('--limit'), 100)
     .option('--json', 'print JSON', false)
     .action((o) => {
       const db = openDb(o.data);

@@ -20,7 +20,8 @@ import { buildRequestBody, mapEvaluation, type ItemResult, type MappingContext, 
 import { streamOf, type MessageStream, type Stream } from './message-kinds.js';
 import { mapMessage, type Destination } from './messages.js';
 import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
-import { backoffDelay, type FailureKind, type SendOutcome } from './outcome.js';
+import { backoffDelay } from '../../common/backoff.js';
+import type { FailureKind, SendOutcome } from './outcome.js';
 import { streamView, type Profile } from './profile.js';
 import { backlog, type BacklogInfo } from './queue.js';
 import type { Transport } from './transport/types.js';

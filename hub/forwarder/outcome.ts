@@ -27,15 +27,6 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
 
-/**
- * Exponential backoff with "equal jitter": half the ceiling fixed, half random, so hubs that
- * lost the province together do not all come back in the same second.
- */
-export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
 const excerpt = (s: string) => s.replace(/\s+/g, ' ').slice(0, 300);
 
 export function classifyHttpReply(

@@ -1,20 +1,12 @@
 /** The options of `haochaping province` (the stand-in), and what they become. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { share, wholeNumber } from '../../common/cli-options.js';
 import { DEFAULT_HMAC_HEADERS, type RequestAuth } from '../../hub/forwarder/auth.js';
 import { parseRejectRule, type FaultsInput, type RejectRule } from './faults.js';
 import type { ProvinceOptions } from './province.js';
 
-const ratio = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a ratio between 0 and 1, got "${v}"`);
-  return n;
-};
-const ms = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be whole milliseconds, got "${v}"`);
-  return n;
-};
+const ms = (name: string) => wholeNumber(name, 'whole milliseconds');
 const rule = (v: string, prev: RejectRule[] = []) => {
   try {
     return [...prev, parseRejectRule(v)];
@@ -34,12 +26,12 @@ export function addStandInOptions(cmd: Command): Command {
     .option('--mqtt-url <url>', 'also take batches from this MQTT broker')
     .option('--mqtt-topic <topic>', 'topic to take batches from (answers go to …/results)', 'hcp/province/v1/+/evaluations')
     .option('--unavailable', 'answer every request 503 (down for maintenance)', false)
-    .option('--fail-500 <ratio>', 'share of requests answered 500', ratio('--fail-500'), 0)
-    .option('--fail-timeout <ratio>', 'share of requests never answered', ratio('--fail-timeout'), 0)
-    .option('--slow <ratio>', 'share of requests stored, then answered after --slow-ms', ratio('--slow'), 0)
+    .option('--fail-500 <ratio>', 'share of requests answered 500', share('--fail-500'), 0)
+    .option('--fail-timeout <ratio>', 'share of requests never answered', share('--fail-timeout'), 0)
+    .option('--slow <ratio>', 'share of requests stored, then answered after --slow-ms', share('--slow'), 0)
     .option('--slow-ms <ms>', 'delay of a slow answer', ms('--slow-ms'), 2000)
-    .option('--drop <ratio>', 'share of requests stored, then the connection dropped without an answer', ratio('--drop'), 0)
-    .option('--throttle <ratio>', 'share of requests answered 429 with Retry-After', ratio('--throttle'), 0)
+    .option('--drop <ratio>', 'share of requests stored, then the connection dropped without an answer', share('--drop'), 0)
+    .option('--throttle <ratio>', 'share of requests answered 429 with Retry-After', share('--throttle'), 0)
     .option('--retry-after <s>', 'Retry-After seconds for 429/503', ms('--retry-after'), 1)
     .option('--reject <field=pattern[=reason]>', 'refuse evaluations whose field matches (repeatable)', rule);
 }

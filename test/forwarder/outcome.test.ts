@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authHeaders, DEFAULT_HMAC_HEADERS, hmacSignature, verifyAuth, type RequestAuth } from '../../hub/forwarder/auth.js';
-import { backoffDelay, classifyError, classifyHttpReply, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../hub/forwarder/outcome.js';
+import { backoffDelay } from '../../common/backoff.js';
+import { classifyError, classifyHttpReply, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../hub/forwarder/outcome.js';
 import { loadProfile } from '../../hub/forwarder/profile.js';
 
 const native = loadProfile('native');
