@@ -148,10 +148,19 @@ const rigs: Record<string, () => Promise<DisplayRig>> = {
     const pair = await ptyPair(dir, 'display');
     const driver = new SerialDisplay({ path: pair.device, baudRate: 115200 });
     const hw = await openHardwareEnd(pair.hardware, 115200);
+    // Frames are numbered per send from 1; wait until the last one sent has fully arrived (a
+    // fixed pause read an older frame when the machine was busy).
+    let shown = 0;
+    const show = driver.show.bind(driver);
+    driver.show = (f) => {
+      shown++;
+      show(f);
+    };
+    const lastEnd = () => Math.max(0, ...hw.lines.filter((l) => /^END \d+$/.test(l)).map((l) => Number(l.slice(4))));
     return {
       driver,
       screen: async () => {
-        await sleep(100);
+        await waitFor(() => lastEnd() >= shown, 'the last frame to arrive', 5000).catch(() => {});
         const ends = hw.lines.map((l, i) => [l, i] as const).filter(([l]) => /^END \d+$/.test(l));
         const last = ends[ends.length - 1];
         if (!last) return null;
