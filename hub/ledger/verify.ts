@@ -22,6 +22,7 @@ import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import { factFromRecord, monthOfDay, ROLLUP_KEYS, ROLLUPS, rollupSelect } from '../stats/facts.js';
 import type { Db } from '../store/db.js';
 import { chainHash } from '../users/audit.js';
+import { eventHashFields } from '../workorders/store.js';
 import { computeDayDigest } from './checkpoints.js';
 import { checkpointHash, checkpointSignatureOk, digestDifferences, type DayDigest } from './digest.js';
 
@@ -120,20 +121,7 @@ export async function verifyLedger(db: Db, o: VerifyOptions = {}): Promise<Verif
         detail: r.detail,
       })),
     );
-    await timed('work_order_events', () =>
-      checkHashChain(db, 'work_order_events', add, checked, (r) => ({
-        orderId: r.order_id,
-        version: r.version,
-        at: r.at,
-        actor: r.actor,
-        role: r.role,
-        action: r.action,
-        from: r.from_state,
-        to: r.to_state,
-        note: r.note,
-        data: r.data,
-      })),
-    );
+    await timed('work_order_events', () => checkHashChain(db, 'work_order_events', add, checked, eventHashFields));
     await timed('work_orders', () => checkWorkOrders(db, add, checked));
     await timed('checkpoints', () => checkCheckpoints(db, add, checked, o.hubKey ?? null));
   } finally {

@@ -398,19 +398,7 @@ export class WorkOrders {
       .iterate();
     for (const r of rows) {
       if (r.prev_hash !== prev) return { n: r.n, reason: 'previous hash does not match' };
-      const fields = {
-        orderId: r.order_id,
-        version: r.version,
-        at: r.at,
-        actor: r.actor,
-        role: r.role,
-        action: r.action,
-        from: r.from_state,
-        to: r.to_state,
-        note: r.note,
-        data: r.data,
-      };
-      if (chainHash(prev, fields) !== r.hash) return { n: r.n, reason: 'content does not match its hash' };
+      if (chainHash(prev, eventHashFields(r)) !== r.hash) return { n: r.n, reason: 'content does not match its hash' };
       prev = r.hash;
     }
     return null;
@@ -418,3 +406,19 @@ export class WorkOrders {
 }
 
 export { Refusal, TERMINAL };
+
+/** What a work-order event's chain hash covers, from its stored row (the store and `hub verify` both check it). */
+export function eventHashFields(r: Record<string, unknown>): Record<string, unknown> {
+  return {
+    orderId: r.order_id,
+    version: r.version,
+    at: r.at,
+    actor: r.actor,
+    role: r.role,
+    action: r.action,
+    from: r.from_state,
+    to: r.to_state,
+    note: r.note,
+    data: r.data,
+  };
+}
