@@ -140,6 +140,7 @@
   }
 
   function addFeed(r, isNew) {
+    if (document.querySelector(`#feed li[data-rating="${CSS.escape(r.id)}"]`)) return; // already shown
     const li = el('li', isNew ? 'new' : '');
     li.dataset.rating = r.id;
     li.append(el('span', '', `${r.window} 号窗口`));
@@ -182,7 +183,22 @@
   es.onopen = () => {
     conn.textContent = '实时连接正常';
     document.body.dataset.live = 'open';
+    catchUp();
   };
+  // What happened between the page being drawn (or the stream dropping) and the stream opening
+  // is not in the stream: fetch the current state once it is open, so nothing is missed.
+  function catchUp() {
+    fetch('/api/hall/wall', { credentials: 'same-origin' })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((now) => {
+        if (!now) return;
+        for (const t of now.tiles) updateTile(t, false);
+        summary = now.summary;
+        renderKpis();
+        [...now.recent].reverse().forEach((r) => addFeed(r, false));
+      })
+      .catch(() => {});
+  }
   es.onerror = () => {
     conn.textContent = '实时连接中断，正在重连…';
     document.body.dataset.live = 'error';
