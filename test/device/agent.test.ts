@@ -14,12 +14,11 @@ import { Agent, FIRMWARE_VERSION } from '../../device/agent.js';
 import { VirtualButtons } from '../../device/buttons/virtual.js';
 import type { DisplayDriver, Frame } from '../../device/display/types.js';
 import { VirtualDisplay } from '../../device/display/virtual.js';
-import { CONFIG_CACHE_FILE, ENROLMENT_FILE } from '../../device/enrolment/enrolment.js';
 import { KEY_FILE } from '../../device/identity/keys.js';
 import { OUTBOX_FILE } from '../../device/outbox/outbox.js';
 import { clockSyncProbe } from '../../device/util/clock-sync.js';
-import { defaultDeviceConfig, recordHash, StatusSchema, type DeviceConfig, type RatingRecord, type Status } from '../../protocol/index.js';
-import { freePort } from '../../simulator/processes.js';
+import { recordHash, StatusSchema, type RatingRecord, type Status } from '../../protocol/index.js';
+import { offlineDevice } from '../helpers/offline-device.js';
 import { TestHall } from '../helpers/hall.js';
 import { silentLog } from '../helpers/log.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -33,30 +32,6 @@ afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop().catch(() => {});
   rmSync(root, { recursive: true, force: true });
 });
-
-/** A device enrolled with a hub that is not there (nothing listens on its port). */
-async function offlineDevice(dir: string, config: Partial<DeviceConfig> = {}): Promise<string> {
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  writeFileSync(
-    join(dir, ENROLMENT_FILE),
-    JSON.stringify({
-      hall: 'h1',
-      device: 'ev-1',
-      window: '12',
-      hubUrl: 'http://127.0.0.1:1',
-      mqttUrl: `mqtt://127.0.0.1:${port}`,
-      username: 'ev-1',
-      password: 'x',
-      ca: null,
-      enrolledAt: 0,
-    }),
-  );
-  const c = { ...defaultDeviceConfig('h1', 'ev-1', '12'), mode: 'walk-up' as const, ...config };
-  c.timeouts = { ...c.timeouts, repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.1, ...config.timeouts };
-  writeFileSync(join(dir, CONFIG_CACHE_FILE), JSON.stringify(c));
-  return dir;
-}
 
 function run(dir: string, o: Partial<ConstructorParameters<typeof Agent>[0]> = {}) {
   const buttons = (o.buttons as VirtualButtons | undefined) ?? new VirtualButtons(5, { debounceMs: 5, stuckMs: 200 });

@@ -14,14 +14,13 @@ import { Agent } from '../../device/agent.js';
 import { VirtualButtons } from '../../device/buttons/virtual.js';
 import { TeeDisplay } from '../../device/display/tee.js';
 import { VirtualDisplay } from '../../device/display/virtual.js';
-import { CONFIG_CACHE_FILE, ENROLMENT_FILE } from '../../device/enrolment/enrolment.js';
 import { OUTBOX_FILE } from '../../device/outbox/outbox.js';
 import { buildClips, CLIP_TEXTS } from '../../device/voice/clips.js';
 import { wavInfo } from '../../common/wav.js';
 import { AUDIO_LOST, VoicePrompts, type VoiceSettings } from '../../device/voice/voice.js';
-import { defaultDeviceConfig, type RatingRecord } from '../../protocol/index.js';
-import { freePort } from '../../simulator/processes.js';
+import type { RatingRecord } from '../../protocol/index.js';
 import { silentLog } from '../helpers/log.js';
+import { offlineDevice } from '../helpers/offline-device.js';
 import { waitFor } from '../helpers/wait.js';
 
 const FAKE_APLAY_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/fake-aplay');
@@ -74,28 +73,7 @@ describe('voice clips made with espeak-ng (Mandarin)', () => {
 });
 
 /** A walk-up device (the prompt is always open) enrolled with a hub that is not there. */
-async function device(dir: string, thanksS: number): Promise<string> {
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  writeFileSync(
-    join(dir, ENROLMENT_FILE),
-    JSON.stringify({
-      hall: 'h1',
-      device: 'ev-1',
-      window: '12',
-      hubUrl: 'http://127.0.0.1:1',
-      mqttUrl: `mqtt://127.0.0.1:${port}`,
-      username: 'ev-1',
-      password: 'x',
-      ca: null,
-      enrolledAt: 0,
-    }),
-  );
-  const c = { ...defaultDeviceConfig('h1', 'ev-1', '12'), mode: 'walk-up' as const };
-  c.timeouts = { ...c.timeouts, repeatIntervalS: 0, tooSoonS: 0, thanksS };
-  writeFileSync(join(dir, CONFIG_CACHE_FILE), JSON.stringify(c));
-  return dir;
-}
+const device = (dir: string, thanksS: number) => offlineDevice(dir, { timeouts: { thanksS } });
 
 function fakeAplay(outbox?: string): string {
   const log = join(root, 'aplay.log');
