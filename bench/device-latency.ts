@@ -2,7 +2,7 @@
  * Device benchmarks (npm run bench:device), each beside its baseline measured in the same run:
  *
  *  1. press → durable write → thank-you inside the agent (virtual buttons, real outbox, a hub
- *     connected), against a bare better-sqlite3 insert of a record-sized row with WAL and
+ *     process connected), against a bare better-sqlite3 insert of a record-sized row with WAL and
  *     synchronous=FULL, one row per transaction, on the same disk;
  *  2. the same end to end through a real agent process: a press written to the serial
  *     keypad's pty until the thank-you frame arrives on the display controller's pty;
@@ -21,8 +21,8 @@ import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { VirtualButtons } from '../device/buttons/virtual.js';
 import type { DisplayDriver } from '../device/display/types.js';
 import { enrol } from '../device/enrolment/enrolment.js';
-import { startHub } from '../hub/hub.js';
-import { CLI_PATH, freePort } from '../simulator/processes.js';
+import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
+import { CLI_PATH, freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { DEVICE_NODE_OPTIONS } from '../common/install/units.js';
 
 const arg = (name: string, d: number) => {
@@ -68,22 +68,37 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-'));
   const log = pino({ level: 'silent' });
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const hub = await startHub(
-    {
-      dataDir: join(dir, 'hub'),
-      hall: 'bench',
-      mqtt: { host: '127.0.0.1', port: mqttPort },
-      http: { host: '127.0.0.1', port: httpPort },
-      province: null,
-    },
-    log,
+  // The hub as its own process, as in a hall: in this process its synchronous group commits
+  // would hold up the event loop that timestamps the thank-you frames (section 2).
+  const hub = spawnCli(
+    [
+      'hub',
+      '--data',
+      join(dir, 'hub'),
+      '--hall',
+      'bench',
+      '--host',
+      '127.0.0.1',
+      '--mqtt-port',
+      String(mqttPort),
+      '--http-port',
+      String(httpPort),
+      '--log-level',
+      'warn',
+    ],
+    join(dir, 'hub.log'),
   );
   const hubUrl = `http://127.0.0.1:${httpPort}`;
+  await waitHttpOk(`${hubUrl}/api/health`, 60_000, hub);
+  const admin = readFileSync(join(dir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();
   const newDevice = async (window: string) => {
-    const { device, token } = hub.registry.add({
-      window,
-      settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } },
+    const r = await fetch(`${hubUrl}/api/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ window, settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } } }),
     });
+    if (!r.ok) throw new Error(`registering window ${window}: ${r.status} ${await r.text()}`);
+    const { device, token } = (await r.json()) as { device: { id: string }; token: string };
     const d = join(dir, device.id);
     mkdirSync(d, { recursive: true });
     await enrol(d, hubUrl, token, FIRMWARE_VERSION);
@@ -212,7 +227,7 @@ async function main(): Promise<void> {
     console.log(`${'agent process start to first prompt'.padEnd(w)} ${results.startToReadyMs} ms`);
     console.log(JSON.stringify(results));
   } finally {
-    await hub.close();
+    await stopProcess(hub, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }
