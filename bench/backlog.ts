@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     timeout: { type: 'string', default: '900' },
     /** Keep the directory (outboxes, hub and province databases, logs) for a look afterwards. */
     keep: { type: 'boolean', default: false },
+    /** Write V8 CPU profiles (node --cpu-prof) of the hub and of each device process into this directory. */
+    profile: { type: 'string' },
   },
 });
 const DEVICES = Number(args.devices);
@@ -84,6 +86,7 @@ class Worker {
     this.child = spawn(
       process.execPath,
       [
+        ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []),
         join(here, 'backlog-devices.js'),
         '--dir',
         dir,
@@ -234,6 +237,7 @@ async function main(): Promise<number> {
       ],
       join(dir, 'hub.log'),
       { HCP_ADMIN_TOKEN: ADMIN },
+      args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] } : {},
     );
     children.push(hub);
     const hubUrl = `http://127.0.0.1:${httpPort}`;
