@@ -122,6 +122,8 @@ for (let i = FROM; i < FROM + COUNT; i++) devs.push(prefill(i, t0));
 say({ type: 'prefilled', seconds: (Date.now() - t0) / 1000 });
 
 let acked = 0;
+/** Ack messages that marked records delivered: each one transaction, one fsync, on the device. */
+let ackCommits = 0;
 let rejected = 0;
 let connected = 0;
 let progress: NodeJS.Timeout | null = null;
@@ -154,6 +156,7 @@ function go(url: string): void {
     });
     link.on('acked', (n) => {
       acked += n;
+      ackCommits++;
       // The wall clock, to compare with the bench's "go" across processes.
       if (acked === COUNT * RECORDS) say({ type: 'drained', at: Date.now() });
     });
@@ -163,14 +166,14 @@ function go(url: string): void {
     d.link = link;
   }
   for (const d of devs) d.link!.start(); // at once: the hall's evaluators all find the hub back
-  progress = setInterval(() => say({ type: 'progress', acked, rejected, connected, rssMiB: rss() }), 500);
+  progress = setInterval(() => say({ type: 'progress', acked, ackCommits, rejected, connected, rssMiB: rss() }), 500);
 }
 
 const rss = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
 
 async function stop(): Promise<void> {
   if (progress) clearInterval(progress);
-  say({ type: 'progress', acked, rejected, connected, rssMiB: rss() });
+  say({ type: 'progress', acked, ackCommits, rejected, connected, rssMiB: rss() });
   await Promise.all(devs.map((d) => d.link?.stop()));
   const out = devs.map((d) => {
     d.outbox.close();

@@ -71,13 +71,20 @@ type Msg =
   | ({ type: 'device' } & DeviceInfo)
   | { type: 'prefilled'; seconds: number }
   | { type: 'drained'; at: number }
-  | { type: 'progress'; acked: number; rejected: number; connected: number; rssMiB: number }
+  | { type: 'progress'; acked: number; ackCommits: number; rejected: number; connected: number; rssMiB: number }
   | { type: 'verified'; devices: Verified[]; linkLog: Record<string, number> };
 
 /** A device process and what it last said. */
 class Worker {
   readonly child: ChildProcess;
-  last: Extract<Msg, { type: 'progress' }> = { type: 'progress', acked: 0, rejected: 0, connected: 0, rssMiB: 0 };
+  last: Extract<Msg, { type: 'progress' }> = {
+    type: 'progress',
+    acked: 0,
+    ackCommits: 0,
+    rejected: 0,
+    connected: 0,
+    rssMiB: 0,
+  };
   private waiters: { type: Msg['type']; resolve: (m: Msg) => void }[] = [];
   readonly devices: DeviceInfo[] = [];
   drainedAt: number | null = null;
@@ -379,6 +386,8 @@ async function main(): Promise<number> {
       /** CPU seconds each part used from "go" until every record was acknowledged (2 cores: at most 2 × allAckedS together). */
       cpuSecondsToDrain: cpuDrain && Object.fromEntries(Object.entries(cpuDrain).map(([k, v]) => [k, +v.toFixed(1)])),
       hubRssPeakMiB: samples.reduce((m, s) => Math.max(m, s.hubRssMiB || 0), 0),
+      /** Ack messages the devices committed (one fsync each): records per device commit = records / this. */
+      deviceAckCommits: workers.reduce((n, w) => n + w.last.ackCommits, 0),
       deviceProcessRssMiB: workers.map((w) => w.last.rssMiB),
       linkWarnings: linkLog,
       hub: hubCheck.figures,
