@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '2000' },
     processes: { type: 'string', default: '4' },
     /** Give up (and fail) when not everything is acknowledged and forwarded after this many seconds. */
-    timeout: { type: 'string', default: '900' },
+    timeout: { type: 'string', default: '1800' },
     /** Keep the directory (outboxes, hub and province databases, logs) for a look afterwards. */
     keep: { type: 'boolean', default: false },
     /** Write V8 CPU profiles (node --cpu-prof) of the hub and of each device process into this directory. */
