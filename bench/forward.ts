@@ -10,7 +10,7 @@
  * Each measurement gets a fresh stand-in province process (`haochaping province`, SQLite file,
  * WAL) so neither side finds the other's rows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -88,9 +88,47 @@ function evaluations(n: number): Evaluation[] {
   return out;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Wall time and CPU of both sides over one measured run. */
+interface Timed {
+  seconds: number;
+  requests: number;
+  /** CPU of this process (the raw loop, or the forwarder with its SQLite work). */
+  clientCpuS: number;
+  /** CPU of the stand-in province process. */
+  provinceCpuS: number;
+}
+
+/** Measures `run` (which returns its request count) on both sides' clocks. */
+async function timed(provinceCpu: () => number, run: () => Promise<number>): Promise<Timed> {
+  const c0 = ownCpuSeconds();
+  const p0 = provinceCpu();
+  const t0 = performance.now();
+  const requests = await run();
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    requests,
+    clientCpuS: ownCpuSeconds() - c0,
+    provinceCpuS: provinceCpu() - p0,
+  };
+}
+
 async function withProvince<T>(
   name: string,
-  fn: (url: string) => Promise<T>,
+  fn: (url: string, provinceCpu: () => number) => Promise<T>,
 ): Promise<T & { province: { accepted: number; duplicatesReceived: number } }> {
   const port = await freePort();
   const p = spawnCli(
@@ -99,7 +137,7 @@ async function withProvince<T>(
   );
   try {
     await waitHttpOk(`http://127.0.0.1:${port}/api/health`, 30_000, p);
-    const r = await fn(`http://127.0.0.1:${port}/api/evaluations`);
+    const r = await fn(`http://127.0.0.1:${port}/api/evaluations`, () => cpuSecondsOf(p.pid));
     const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as { accepted: number; duplicatesReceived: number };
     return { ...r, province: stats };
   } finally {
@@ -112,7 +150,7 @@ async function withProvince<T>(
  * stored JSON as bytes too, so the baseline must not pay an encoding the forwarder skips), one
  * keep-alive connection, one request in flight.
  */
-async function raw(url: string, es: Evaluation[], batch: number): Promise<{ seconds: number; requests: number }> {
+async function raw(url: string, provinceCpu: () => number, es: Evaluation[], batch: number): Promise<Timed> {
   const bodies: Buffer[] = [];
   for (let i = 0; i < es.length; i += batch)
     bodies.push(
@@ -124,19 +162,20 @@ async function raw(url: string, es: Evaluation[], batch: number): Promise<{ seco
       ),
     );
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 1 });
-  const t0 = performance.now();
-  for (const body of bodies) {
-    const res = await request(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`raw loop: province answered ${res.statusCode}`);
-  }
-  const seconds = (performance.now() - t0) / 1000;
+  const t = await timed(provinceCpu, async () => {
+    for (const body of bodies) {
+      const res = await request(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`raw loop: province answered ${res.statusCode}`);
+    }
+    return bodies.length;
+  });
   await agent.close();
-  return { seconds, requests: bodies.length };
+  return t;
 }
 
 /** The forwarder from a hub database holding the whole backlog. */
-async function forward(url: string, es: Evaluation[], batch: number, name: string): Promise<{ seconds: number; requests: number }> {
+async function forward(url: string, provinceCpu: () => number, es: Evaluation[], batch: number, name: string): Promise<Timed> {
   const db = openHubDb(join(dir, `${name}-hub.db`));
   db.pragma('foreign_keys = OFF'); // the queue rows reference ratings the bench does not store
   db.transaction(() => es.forEach((e) => enqueueEvaluation(db, e, Date.now())))();
@@ -155,18 +194,18 @@ async function forward(url: string, es: Evaluation[], batch: number, name: strin
   // count(*) over a 50,000-row backlog every 20 ms would run on the forwarder's own thread and
   // slow down the thing measured. The queue itself is checked once at the end.
   const forwarded = async () => (await metrics.forwarded.get()).values.reduce((n, v) => n + v.value, 0);
-  const t0 = performance.now();
-  f.start();
-  for (let i = 1; (await forwarded()) < es.length; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (i % 250 === 0 && f.backlog().count === 0) break; // something was refused: stop waiting, the check below fails
-  }
-  const seconds = (performance.now() - t0) / 1000;
+  const t = await timed(provinceCpu, async () => {
+    f.start();
+    for (let i = 1; (await forwarded()) < es.length; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (i % 250 === 0 && f.backlog().count === 0) break; // something was refused: stop waiting, the check below fails
+    }
+    return (await metrics.registry.getSingleMetric('hcp_forward_requests_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+  });
   if (f.backlog().count > 0) throw new Error(`forwarder run: ${f.backlog().count} evaluations still queued`);
-  const requests = (await metrics.registry.getSingleMetric('hcp_forward_requests_total')!.get()).values.reduce((n, v) => n + v.value, 0);
   await f.stop();
   db.close();
-  return { seconds, requests };
+  return t;
 }
 
 interface Row {
@@ -176,6 +215,8 @@ interface Row {
   fwdEvalsPerS: number;
   fwdReqPerS: number;
   ratio: number;
+  /** CPU per evaluation, µs: the stand-in in the raw run, the raw loop, the forwarder (this process), the stand-in in the forwarder run. */
+  cpuUs: { provinceRaw: number; rawLoop: number; forwarder: number; provinceFwd: number };
 }
 
 const rows: Row[] = [];
@@ -184,9 +225,9 @@ try {
   const es = evaluations(COUNT);
   for (const batch of BATCHES) {
     process.stderr.write(`batch ${batch}: raw loop…`);
-    const r = await withProvince(`raw-${batch}`, (url) => raw(url, es, batch));
+    const r = await withProvince(`raw-${batch}`, (url, cpu) => raw(url, cpu, es, batch));
     process.stderr.write(` ${r.seconds.toFixed(1)} s; forwarder…`);
-    const f = await withProvince(`fwd-${batch}`, (url) => forward(url, es, batch, `fwd-${batch}`));
+    const f = await withProvince(`fwd-${batch}`, (url, cpu) => forward(url, cpu, es, batch, `fwd-${batch}`));
     process.stderr.write(` ${f.seconds.toFixed(1)} s\n`);
     if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0)
       throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
@@ -198,6 +239,12 @@ try {
       fwdEvalsPerS: COUNT / f.seconds,
       fwdReqPerS: f.requests / f.seconds,
       ratio: r.seconds / f.seconds,
+      cpuUs: {
+        provinceRaw: (r.provinceCpuS / COUNT) * 1e6,
+        rawLoop: (r.clientCpuS / COUNT) * 1e6,
+        forwarder: (f.clientCpuS / COUNT) * 1e6,
+        provinceFwd: (f.provinceCpuS / COUNT) * 1e6,
+      },
     });
   }
 } finally {
@@ -205,7 +252,16 @@ try {
 }
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
-const header = ['batch', 'raw loop eval/s', 'raw loop req/s', 'forwarder eval/s', 'forwarder req/s', 'forwarder / raw'];
+const header = [
+  'batch',
+  'raw loop eval/s',
+  'raw loop req/s',
+  'forwarder eval/s',
+  'forwarder req/s',
+  'forwarder / raw',
+  'CPU µs/eval: stand-in / raw loop | forwarder / stand-in',
+];
+const us = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '?');
 const table = rows.map((r) => [
   String(r.batch),
   n(r.rawEvalsPerS),
@@ -213,6 +269,7 @@ const table = rows.map((r) => [
   n(r.fwdEvalsPerS),
   n(r.fwdReqPerS),
   `${(r.ratio * 100).toFixed(0)} %`,
+  `${us(r.cpuUs.provinceRaw)} / ${us(r.cpuUs.rawLoop)} | ${us(r.cpuUs.forwarder)} / ${us(r.cpuUs.provinceFwd)}`,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
