@@ -1,11 +1,14 @@
 /**
  * Forwarding throughput to the stand-in province over loopback, by batch size, beside the
  * stand-in's raw rate measured in the same run: a plain keep-alive client loop that POSTs the
- * same bodies with one request in flight, as the forwarder does. The ratio is the forwarder's
- * own cost: reading the queue, mapping, marking rows done (one fsync'd commit per batch).
+ * same bodies (as bytes) with one request in flight, as the forwarder does. The ratio is the
+ * forwarder's own cost: reading the queue, building the body, marking rows done (one commit per
+ * batch, no fsync). CPU per evaluation of both sides is printed too: on a loaded machine it says
+ * more than wall time, and it shows how much of a batch is the stand-in's own work.
  *
  *   npm run bench:forward                      # 50,000 evaluations, batches 1/50/200/1000, native profile
  *   node dist/bench/forward.js --count 5000 --batches 1,200 --profile common
+ *   node dist/bench/forward.js --count 5000 --rounds 3   # on a busy machine: medians of 3 alternating rounds
  *
  * Each measurement gets a fresh stand-in province process (`haochaping province`, SQLite file,
  * WAL) so neither side finds the other's rows.
@@ -31,11 +34,13 @@ const { values: args } = parseArgs({
     count: { type: 'string', default: '50000' },
     batches: { type: 'string', default: '1,50,200,1000' },
     profile: { type: 'string', default: 'native' },
+    rounds: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(args.count);
 const BATCHES = args.batches!.split(',').map(Number);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const profile: Profile = loadProfile(args.profile!);
 const CTX: MappingContext = { areaCode: '420100', deptCode: '11420100MB0000000X' };
 const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-fwd-'));
@@ -217,6 +222,8 @@ interface Row {
   ratio: number;
   /** CPU per evaluation, µs: the stand-in in the raw run, the raw loop, the forwarder (this process), the stand-in in the forwarder run. */
   cpuUs: { provinceRaw: number; rawLoop: number; forwarder: number; provinceFwd: number };
+  /** With --rounds: each round's forwarder / raw (the figures above are medians). */
+  ratios?: number[];
 }
 
 const rows: Row[] = [];
@@ -224,27 +231,59 @@ try {
   process.stderr.write(`generating ${COUNT} signed evaluations…\n`);
   const es = evaluations(COUNT);
   for (const batch of BATCHES) {
-    process.stderr.write(`batch ${batch}: raw loop…`);
-    const r = await withProvince(`raw-${batch}`, (url, cpu) => raw(url, cpu, es, batch));
-    process.stderr.write(` ${r.seconds.toFixed(1)} s; forwarder…`);
-    const f = await withProvince(`fwd-${batch}`, (url, cpu) => forward(url, cpu, es, batch, `fwd-${batch}`));
-    process.stderr.write(` ${f.seconds.toFixed(1)} s\n`);
-    if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0)
-      throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
-    if (r.province.accepted !== COUNT) throw new Error(`raw run: province accepted ${r.province.accepted}`);
+    // Each round measures both, in turn (the order alternates, so a machine getting busier or
+    // quieter favours neither); with several rounds the median of each figure is reported.
+    const rounds: Row[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const tag = ROUNDS > 1 ? `${batch}-${round}` : `${batch}`;
+      const rawRun = () => withProvince(`raw-${tag}`, (url, cpu) => raw(url, cpu, es, batch));
+      const fwdRun = () => withProvince(`fwd-${tag}`, (url, cpu) => forward(url, cpu, es, batch, `fwd-${tag}`));
+      process.stderr.write(`batch ${batch}${ROUNDS > 1 ? ` round ${round + 1}/${ROUNDS}` : ''}: `);
+      let r, f;
+      if (round % 2 === 0) {
+        r = await rawRun();
+        f = await fwdRun();
+      } else {
+        f = await fwdRun();
+        r = await rawRun();
+      }
+      process.stderr.write(`raw loop ${r.seconds.toFixed(1)} s, forwarder ${f.seconds.toFixed(1)} s\n`);
+      if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0)
+        throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
+      if (r.province.accepted !== COUNT) throw new Error(`raw run: province accepted ${r.province.accepted}`);
+      rounds.push({
+        batch,
+        rawEvalsPerS: COUNT / r.seconds,
+        rawReqPerS: r.requests / r.seconds,
+        fwdEvalsPerS: COUNT / f.seconds,
+        fwdReqPerS: f.requests / f.seconds,
+        ratio: r.seconds / f.seconds,
+        cpuUs: {
+          provinceRaw: (r.provinceCpuS / COUNT) * 1e6,
+          rawLoop: (r.clientCpuS / COUNT) * 1e6,
+          forwarder: (f.clientCpuS / COUNT) * 1e6,
+          provinceFwd: (f.provinceCpuS / COUNT) * 1e6,
+        },
+      });
+    }
+    const median = (pick: (r: Row) => number) => {
+      const v = rounds.map(pick).sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+    };
     rows.push({
       batch,
-      rawEvalsPerS: COUNT / r.seconds,
-      rawReqPerS: r.requests / r.seconds,
-      fwdEvalsPerS: COUNT / f.seconds,
-      fwdReqPerS: f.requests / f.seconds,
-      ratio: r.seconds / f.seconds,
+      rawEvalsPerS: median((r) => r.rawEvalsPerS),
+      rawReqPerS: median((r) => r.rawReqPerS),
+      fwdEvalsPerS: median((r) => r.fwdEvalsPerS),
+      fwdReqPerS: median((r) => r.fwdReqPerS),
+      ratio: median((r) => r.ratio),
       cpuUs: {
-        provinceRaw: (r.provinceCpuS / COUNT) * 1e6,
-        rawLoop: (r.clientCpuS / COUNT) * 1e6,
-        forwarder: (f.clientCpuS / COUNT) * 1e6,
-        provinceFwd: (f.provinceCpuS / COUNT) * 1e6,
+        provinceRaw: median((r) => r.cpuUs.provinceRaw),
+        rawLoop: median((r) => r.cpuUs.rawLoop),
+        forwarder: median((r) => r.cpuUs.forwarder),
+        provinceFwd: median((r) => r.cpuUs.provinceFwd),
       },
+      ...(ROUNDS > 1 ? { ratios: rounds.map((r) => r.ratio) } : {}),
     });
   }
 } finally {
@@ -268,13 +307,14 @@ const table = rows.map((r) => [
   n(r.rawReqPerS),
   n(r.fwdEvalsPerS),
   n(r.fwdReqPerS),
-  `${(r.ratio * 100).toFixed(0)} %`,
+  `${(r.ratio * 100).toFixed(0)} %${r.ratios ? ` (${r.ratios.map((x) => (x * 100).toFixed(0)).join(', ')})` : ''}`,
   `${us(r.cpuUs.provinceRaw)} / ${us(r.cpuUs.rawLoop)} | ${us(r.cpuUs.forwarder)} / ${us(r.cpuUs.provinceFwd)}`,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
 console.log(
-  `\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}`,
+  `\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}` +
+    (ROUNDS > 1 ? `; median of ${ROUNDS} rounds (each round's ratio in brackets)` : ''),
 );
 console.log(line(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
