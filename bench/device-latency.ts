@@ -6,6 +6,8 @@
  *     synchronous=FULL, one row per transaction, on the same disk;
  *  2. the same end to end through a real agent process: a press written to the serial
  *     keypad's pty until the thank-you frame arrives on the display controller's pty;
+ *  4. the same ptys with an echo process in place of the agent (serialport, line parser): what
+ *     the path itself costs;
  *  3. the agent process's resident memory 5 s after its first prompt, idle (30 s after it, once
  *     V8's memory reducer has run) and while rating as fast as presses come.
  *
@@ -14,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SerialPort } from 'serialport';
@@ -31,6 +33,17 @@ const arg = (name: string, d: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : d;
 };
 const PRESSES = arg('--presses', 2000);
+/** Section 4's stand-in for the agent: each keypad line straight back as a thank-you frame. */
+const SERIAL_ECHO = `
+import { SerialPort } from 'serialport';
+import { ReadlineParser } from '@serialport/parser-readline';
+const [kp, dp] = process.argv.slice(-2);
+const display = new SerialPort({ path: dp, baudRate: 115200 });
+const keypad = new SerialPort({ path: kp, baudRate: 115200 });
+let n = 0;
+keypad.pipe(new ReadlineParser({ delimiter: '\\n' })).on('data', () => display.write('FRAME ' + ++n + ' thanks\\nEND ' + n + '\\n'));
+keypad.on('open', () => process.stdout.write('ready\\n'));
+`;
 const PROCESS_PRESSES = Math.min(PRESSES, 500);
 
 const pct = (xs: number[], p: number) => {
@@ -209,6 +222,25 @@ async function main(): Promise<void> {
     rssLoad = Math.max(rssLoad, rssKiB(child.pid!));
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+
+    // 4. The same ptys with a process that only echoes each keypad line to the display as a
+    //    thank-you frame (serialport and its line parser, as the agent): what the path costs by itself.
+    const echo = spawn(process.execPath, ['--input-type=module', '-e', SERIAL_ECHO, links.kd, links.dd], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: dirname(dirname(CLI_PATH)), // the project: its node_modules
+      env: { ...process.env, NODE_OPTIONS: DEVICE_NODE_OPTIONS },
+    });
+    await new Promise<void>((r) => echo.stdout!.once('data', () => r()));
+    const echoPath: number[] = [];
+    for (let i = 0; i < PROCESS_PRESSES; i++) {
+      const t0 = process.hrtime.bigint();
+      const thanked = new Promise<void>((r) => (onThanks = r));
+      keypad.write(`K${(i % 3) + 1}\n`);
+      await thanked;
+      echoPath.push(ms(process.hrtime.bigint() - t0));
+    }
+    echo.kill('SIGTERM');
+    await new Promise((r) => echo.once('exit', r));
     keypad.close();
     panel.close();
     for (const s of socats) s.kill();
@@ -219,6 +251,7 @@ async function main(): Promise<void> {
       bareInsertFullSync: row('bare better-sqlite3 insert, WAL, synchronous=FULL (baseline)', bare),
       pressToThanksInAgent: row('press → durable → thank-you, in the agent', inAgent),
       pressToThanksProcess: row('keypad pty → agent process → thank-you on display pty', endToEnd),
+      serialEchoProcess: row('keypad pty → echo process (no agent) → frame on display pty', echoPath),
       rssAfterStartMiB: round(rssAfterStart / 1024),
       rssIdleMiB: round(rssIdle / 1024),
       rssUnderLoadMiB: round(rssLoad / 1024),
@@ -226,7 +259,7 @@ async function main(): Promise<void> {
     };
     const w = 62;
     console.log(`record size ${bytes} bytes; ${PRESSES} presses in the agent, ${PROCESS_PRESSES} through the process`);
-    for (const r of [results.bareInsertFullSync, results.pressToThanksInAgent, results.pressToThanksProcess]) {
+    for (const r of [results.bareInsertFullSync, results.pressToThanksInAgent, results.pressToThanksProcess, results.serialEchoProcess]) {
       console.log(`${r.name.padEnd(w)} median ${r.medianMs.toFixed(3).padStart(7)} ms   p99 ${r.p99Ms.toFixed(3).padStart(7)} ms`);
     }
     console.log(`${'agent process resident memory, 5 s after the prompt'.padEnd(w)} ${results.rssAfterStartMiB.toFixed(1)} MiB`);
