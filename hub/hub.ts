@@ -33,6 +33,7 @@ import type { HubEvents } from './events.js';
 import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
+import { defaultVerifyWorkers } from './ingest/verify-pool.js';
 import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
@@ -394,6 +395,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
           publishAck,
           lingerMs: config.ingest.lingerMs,
           maxBatch: config.ingest.maxBatch,
+          verifyWorkers: config.ingest.verifyWorkers ?? defaultVerifyWorkers(),
           now,
           alarms,
           forward: sessions.onRecordStored,
@@ -403,8 +405,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
           },
         });
       },
-      stop() {
-        ingest?.close(); // commits what is queued; the acks go nowhere, the devices resend
+      async stop() {
+        await ingest?.close(); // commits what is queued; the acks go nowhere, the devices resend
       },
     },
     {

@@ -16,7 +16,7 @@ import { CodedError } from '../../common/errors.js';
 import { fsyncPath } from '../../common/fsync.js';
 import { unpackBundle } from '../../common/release/bundle.js';
 import { keyFingerprint } from '../../common/release/manifest.js';
-import type { Db } from '../store/db.js';
+import { prepared, type Db } from '../store/db.js';
 
 export const RELEASES_MIGRATION = `
   -- Signed release bundles hall IT added (the file lives under <data>/releases/).
@@ -78,11 +78,10 @@ export function bundlePath(version: string): string {
 
 /** The release target in a device's config, or undefined when none was rolled out to it. */
 export function releaseTargetOf(db: Db, device: string): ReleaseTarget | undefined {
-  const r = db
-    .prepare<[string], { version: string; sha256: string; size: number }>(
-      'SELECT r.version, r.sha256, r.size FROM release_targets t JOIN releases r ON r.version = t.version WHERE t.device = ?',
-    )
-    .get(device);
+  const r = prepared<[string], { version: string; sha256: string; size: number }>(
+    db,
+    'SELECT r.version, r.sha256, r.size FROM release_targets t JOIN releases r ON r.version = t.version WHERE t.device = ?',
+  ).get(device);
   return r ? { version: r.version, sha256: r.sha256, size: r.size, path: bundlePath(r.version) } : undefined;
 }
 
