@@ -142,6 +142,11 @@ export class Ingest {
     return this.pool?.size ?? 0;
   }
 
+  /** Verification workers that died and were replaced since the start. */
+  get verifyWorkerRestarts(): number {
+    return this.pool?.restarts ?? 0;
+  }
+
   /** For tests: ends a verification worker the way a crash would. */
   crashVerifyWorker(): Promise<number> {
     if (!this.pool) throw new Error('no verification workers');
