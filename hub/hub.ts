@@ -302,6 +302,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         });
       },
       stop() {
+        status?.flush();
         db?.close();
       },
     },
