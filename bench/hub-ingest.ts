@@ -48,6 +48,8 @@ const DEVICES = arg('devices', 1000);
 const RECORDS = arg('records', 10);
 const WINDOW = arg('window', 4);
 const HALL = 'bench-hall';
+/** --verify-workers N: passed to the hub (default: the hub's own default). */
+const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? process.argv[process.argv.indexOf('--verify-workers') + 1] : undefined;
 /** --profile DIR: the hub process writes a V8 CPU profile there (node --cpu-prof) when it stops. */
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 
@@ -287,6 +289,7 @@ async function main(): Promise<void> {
         String(httpPort),
         '--log-level',
         'warn',
+        ...(VERIFY_WORKERS === undefined ? [] : ['--verify-workers', VERIFY_WORKERS]),
       ],
       join(dir, 'hub.log'),
       { HCP_ADMIN_TOKEN: 'bench-admin' },

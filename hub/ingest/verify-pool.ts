@@ -95,7 +95,9 @@ export class VerifyPool {
 
   private spawn(): Slot {
     // Workers do not keep the hub alive: it stops when its parts stop.
-    const worker = new Worker(this.script, { workerData: { hall: this.o.hall } });
+    // A small nursery: a worker's garbage is short-lived (one batch's records), and V8's default
+    // lets each worker's young generation grow to tens of MiB of the hub's memory under load.
+    const worker = new Worker(this.script, { workerData: { hall: this.o.hall }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     worker.unref();
     const slot: Slot = { worker, outstanding: new Map(), jobs: 0 };
     worker.on('message', (m: VerifyResults) => {
