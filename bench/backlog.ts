@@ -17,15 +17,14 @@
  * directory under the OS temp dir (~1.5 GB at full size), removed at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { Registry } from '../hub/registry/registry.js';
+import { checkHubDb, type OutboxCheck } from './backlog-checks.js';
 import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
@@ -58,21 +57,12 @@ interface DeviceInfo {
   publicKey: string;
   password: string;
 }
-interface Verified {
-  id: string;
-  rows: number;
-  contiguous: boolean;
-  delivered: number;
-  pending: number;
-  refused: number;
-  digest: string;
-}
 type Msg =
   | ({ type: 'device' } & DeviceInfo)
   | { type: 'prefilled'; seconds: number }
   | { type: 'drained'; at: number }
   | { type: 'progress'; acked: number; ackCommits: number; rejected: number; connected: number; rssMiB: number }
-  | { type: 'verified'; devices: Verified[]; linkLog: Record<string, number> };
+  | { type: 'verified'; devices: OutboxCheck[]; linkLog: Record<string, number> };
 
 /** A device process and what it last said. */
 class Worker {
@@ -339,6 +329,7 @@ async function main(): Promise<number> {
     const hubCheck = checkHubDb(
       join(hubData, 'hub.db'),
       outboxes.flatMap((o) => o.devices),
+      RECORDS,
     );
     failures.push(...hubCheck.failures);
     const outboxRows = outboxes.flatMap((o) => o.devices);
@@ -407,59 +398,6 @@ async function main(): Promise<number> {
     if (args.keep) err(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The hub's database after the run: every record once; per device seq 1..N stored in seq
- * order (rowid is the order of insertion); the same (seq, id) the device's outbox marked delivered.
- */
-function checkHubDb(path: string, outboxes: Verified[]): { figures: Record<string, number>; failures: string[] } {
-  const db = new Database(path, { readonly: true });
-  const failures: string[] = [];
-  const figures = {
-    stored: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ratings').get()!.n,
-    distinctIds: db.prepare<[], { n: number }>('SELECT count(DISTINCT id) AS n FROM ratings').get()!.n,
-    distinctDeviceSeq: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM (SELECT DISTINCT device, seq FROM ratings)').get()!.n,
-    gaps: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM gaps').get()!.n,
-    rejections: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM rejections WHERE reason != 'duplicate'").get()!.n,
-    devicesOutOfOrder: 0,
-    devicesNotMatchingOutbox: 0,
-  };
-  const want = new Map(outboxes.map((o) => [o.id, o.digest]));
-  let device = '';
-  let expect = 1;
-  let inOrder = true;
-  let h = createHash('sha256');
-  const finish = () => {
-    if (!device) return;
-    if (!inOrder || expect !== RECORDS + 1) figures.devicesOutOfOrder++;
-    if (want.get(device) !== h.digest('hex')) figures.devicesNotMatchingOutbox++;
-    want.delete(device);
-  };
-  for (const r of db
-    .prepare<[], { device: string; seq: number; id: string }>('SELECT device, seq, id FROM ratings ORDER BY device, rowid')
-    .iterate()) {
-    if (r.device !== device) {
-      finish();
-      device = r.device;
-      expect = 1;
-      inOrder = true;
-      h = createHash('sha256');
-    }
-    if (r.seq !== expect) inOrder = false;
-    expect = r.seq + 1;
-    h.update(`${r.seq}:${r.id}\n`);
-  }
-  finish();
-  db.close();
-  figures.devicesNotMatchingOutbox += want.size; // devices the hub stored nothing of
-  if (figures.stored !== TOTAL || figures.distinctIds !== TOTAL || figures.distinctDeviceSeq !== TOTAL)
-    failures.push(`hub stored ${figures.stored} records (${figures.distinctIds} ids, ${figures.distinctDeviceSeq} device/seq) of ${TOTAL}`);
-  if (figures.devicesOutOfOrder) failures.push(`${figures.devicesOutOfOrder} devices not stored as seq 1..${RECORDS} in order`);
-  if (figures.devicesNotMatchingOutbox)
-    failures.push(`${figures.devicesNotMatchingOutbox} devices' stored records differ from their outbox`);
-  if (figures.gaps || figures.rejections) failures.push(`hub recorded ${figures.gaps} gaps, ${figures.rejections} rejections`);
-  return { figures, failures };
 }
 
 process.exitCode = await main();

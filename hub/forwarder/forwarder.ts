@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import type { Evaluation } from './evaluation.js';
-import { buildRequestBody, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
+import { buildRequestBody, buildRequestBytes, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
 import { streamOf, type MessageStream, type Stream } from './message-kinds.js';
 import { mapMessage, type Destination } from './messages.js';
 import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
@@ -66,9 +66,12 @@ export interface ForwarderOptions {
 }
 
 interface Row {
+  /** The row's rowid: a push in flight is left out of the next batch by it. */
+  n: number;
   id: string;
   kind: string;
-  payload: string;
+  /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched). */
+  payload: Buffer;
   attempts: number;
 }
 
@@ -76,6 +79,16 @@ interface Prepared {
   row: Row;
   items: WireItem[];
 }
+
+/** One push: rows of one stream, mapped, and the request body built from them. */
+interface Batch {
+  stream: Stream;
+  prepared: Prepared[];
+  body: string | Buffer;
+}
+
+/** One turn of the event loop: lets undici write a request before we go on with synchronous work. */
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface LinkStatus {
   transport: string;
@@ -130,6 +143,13 @@ export class Forwarder {
       batchSize: this.maxBatch,
     };
     const db = o.db;
+    // The payload is read as a BLOB: the native profile sends those bytes as they are.
+    const due = (except: string) =>
+      `SELECT q.rowid AS n, id, kind, CAST(payload AS BLOB) AS payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_destination
+        WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
+          AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
+          ${except}
+        ORDER BY enqueued_at, rowid LIMIT ?`;
     this.stmts = {
       // Oldest first through the (state, enqueued_at) index: no sort however long the backlog.
       // A correction waits until the evaluation it replaces is at the province: sent in the other
@@ -137,12 +157,10 @@ export class Forwarder {
       // as the last word, or refuse a follow-up to an evaluation it does not have.
       // The same holds for every row with an after_id: a milestone waits for its evaluation and
       // for the milestone before it.
-      due: db.prepare<[number, number], Row>(
-        `SELECT id, kind, payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_destination
-          WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
-            AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
-          ORDER BY enqueued_at, rowid LIMIT ?`,
-      ),
+      due: db.prepare<[number, number], Row>(due('')),
+      // The same, leaving out the rowids (a JSON array) of a large push still in flight: the next
+      // batch is read while it is, and must not hold them again.
+      dueExcept: db.prepare<[number, string, number], Row>(due('AND q.rowid NOT IN (SELECT value FROM json_each(?))')),
       nextDue: db.prepare<[], { t: number | null }>(
         `SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`,
       ),
@@ -159,6 +177,8 @@ export class Forwarder {
       rejectedCount: db.prepare<[], { n: number }>(
         `SELECT count(*) AS n FROM forward_queue WHERE destination = '${dest}' AND state = 'rejected'`,
       ),
+      synchronous: db.prepare<[], number>('PRAGMA synchronous').pluck(),
+      synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
     };
     // Read the backlog when /metrics is scraped, so the figures are never a second old.
     Object.assign(o.metrics.forwardBacklog, { collect: () => this.running && this.updateGauges() });
@@ -230,13 +250,21 @@ export class Forwarder {
    */
   private record(fn: () => void): void {
     const db = this.o.db;
-    const previous = db.pragma('synchronous', { simple: true }) as number;
-    db.pragma('synchronous = NORMAL');
+    // Prepared once: at batch 1 a pragma prepared per push costs as much as the mark itself.
+    const previous = this.stmts.synchronous.get()!;
+    this.stmts.synchronousNormal.run();
     try {
       db.transaction(fn)();
     } finally {
-      db.pragma(`synchronous = ${previous}`);
+      this.restoreSynchronous(previous);
     }
+  }
+
+  private readonly restoreStmts = new Map<number, Statement>();
+  private restoreSynchronous(level: number): void {
+    let s = this.restoreStmts.get(level);
+    if (!s) this.restoreStmts.set(level, (s = this.o.db.prepare(`PRAGMA synchronous = ${Math.trunc(level)}`)));
+    s.run();
   }
 
   private interrupt(reason: WakeReason): void {
@@ -296,14 +324,68 @@ export class Forwarder {
         rows = this.stmts.due.all(this.now(), this.batchLimit());
         if (rows.length === 0) continue;
       }
+      const batch = this.prepare(rows);
+      if (!batch) continue;
       this.link.state = 'sending';
-      await this.send(rows);
+      await this.pipeline(batch);
     }
   }
 
-  private async send(due: Row[]): Promise<void> {
-    // One request carries one stream (its own envelope, reply format, maybe URL): send the stream
-    // of the oldest due row now; the others are still due and go in the next round.
+  /**
+   * Sends `first` and, while full batches are due, batch after batch without idling between
+   * them: the next batch is read and its body built while the current push is in flight, and it
+   * goes out as soon as the current push is answered; the answer is then recorded while the next
+   * push is in flight (the province works on one core, the hub on the other). Still one push in
+   * flight at a time, in queue order, and a row is marked only from its own push's answer: a
+   * crash before a mark leaves the row pending and it is resent (the province answers
+   * "duplicate"). A row that waits for another (after_id) is not read while that one is pending,
+   * so it follows in a later push, after the answer. Anything but a plain answer (a failure, a
+   * refusal, a stop) drops the prepared batch — its rows are still pending — and is handled as
+   * before.
+   */
+  private async pipeline(first: Batch): Promise<void> {
+    let current = first;
+    let sending = this.transmit(current);
+    for (;;) {
+      await yieldToIo(); // the request is written before the next batch is read
+      const next = this.running ? this.prefetch(current) : null;
+      const outcome = await sending;
+      if (outcome.kind === 'answered' && next && this.running && this.pausedUntil <= this.now()) {
+        this.linkUp();
+        sending = this.transmit(next);
+        await yieldToIo();
+        this.applyAnswers(current.prepared, outcome.results);
+        current = next;
+        continue;
+      }
+      await this.settle(current, outcome);
+      return;
+    }
+  }
+
+  /** The next full batch due, leaving out the push in flight; null when less than a full batch is due. */
+  private prefetch(inFlight: Batch): Batch | null {
+    const limit = this.batchLimit();
+    const held = inFlight.prepared.map((p) => p.row.n);
+    // A small push in flight is cheaper to skip in JS (read that many more rows) than in SQL.
+    const rows =
+      held.length <= 16
+        ? this.stmts.due
+            .all(this.now(), limit + held.length)
+            .filter((r) => !held.includes(r.n))
+            .slice(0, limit)
+        : this.stmts.dueExcept.all(this.now(), JSON.stringify(held), limit);
+    if (rows.length < limit) return null; // a partial batch goes the ordinary way (it may linger for more)
+    const batch = this.prepare(rows);
+    return batch && batch.prepared.length === rows.length ? batch : null;
+  }
+
+  /**
+   * Maps due rows of one stream into a batch. One request carries one stream (its own envelope,
+   * reply format, maybe URL): the stream of the oldest due row now; the others are still due and
+   * go in a later push. A row the profile cannot map is rejected here. Null when nothing is left.
+   */
+  private prepare(due: Row[]): Batch | null {
     const stream = streamOf(due[0]!.kind);
     const rows = due.filter((r) => streamOf(r.kind) === stream);
     const prepared: Prepared[] = [];
@@ -315,10 +397,13 @@ export class Forwarder {
         if (stream !== 'evaluation' && !this.o.profile.messages[stream])
           throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
         // The native format is the queued JSON itself (keyed by the row id): no need to parse it.
-        if (native) prepared.push({ row, items: [{ key: row.id, body: {}, json: row.payload }] });
+        if (native) prepared.push({ row, items: [{ key: row.id, body: {}, bytes: row.payload }] });
         else if (stream === 'evaluation')
-          prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
-        else prepared.push({ row, items: mapMessage(this.o.profile, stream, JSON.parse(row.payload), this.o.context) });
+          prepared.push({
+            row,
+            items: mapEvaluation(this.o.profile, JSON.parse(row.payload.toString('utf8')) as Evaluation, this.o.context),
+          });
+        else prepared.push({ row, items: mapMessage(this.o.profile, stream, JSON.parse(row.payload.toString('utf8')), this.o.context) });
       } catch (e) {
         unmappable.push({
           row,
@@ -335,13 +420,19 @@ export class Forwarder {
       for (const u of unmappable)
         this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
     }
-    if (prepared.length) await this.push(prepared, stream ?? 'evaluation');
+    return prepared.length ? this.batch(prepared, stream ?? 'evaluation') : null;
   }
 
-  private async push(batch: Prepared[], stream: Stream): Promise<void> {
-    const items = batch.flatMap((b) => b.items);
+  private batch(prepared: Prepared[], stream: Stream): Batch {
+    const items = prepared.flatMap((b) => b.items);
     const view = streamView(this.o.profile, stream);
-    const body = buildRequestBody(view, items);
+    const bytes = items.every((i): i is WireItem & { bytes: Buffer } => i.bytes !== undefined);
+    return { stream, prepared, body: bytes ? buildRequestBytes(view, items) : buildRequestBody(view, items) };
+  }
+
+  /** One push and what came of it, the outcome not yet recorded. */
+  private async transmit(b: Batch): Promise<SendOutcome> {
+    const { stream, prepared, body } = b;
     const abort = new AbortController();
     this.inFlight = abort;
     this.link.lastAttemptAt = this.now();
@@ -350,9 +441,9 @@ export class Forwarder {
     try {
       outcome = await this.o.transport.send(
         body,
-        items.map((i) => i.key),
+        prepared.flatMap((p) => p.items.map((i) => i.key)),
         abort.signal,
-        stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: view },
+        stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: streamView(this.o.profile, stream) },
       );
     } catch (e) {
       outcome = { kind: 'failed', failure: 'connection', message: (e as Error).message }; // transports should not throw; be safe
@@ -361,7 +452,12 @@ export class Forwarder {
     }
     this.fm.requestSeconds.observe((performance.now() - t0) / 1000);
     this.fm.requests.inc({ outcome: outcome.kind });
+    return outcome;
+  }
 
+  /** Records what came of a push: marks, a split after a refusal, or a backoff. */
+  private async settle(b: Batch, outcome: SendOutcome): Promise<void> {
+    const { stream, prepared: batch } = b;
     if (outcome.kind === 'answered') {
       this.linkUp();
       this.applyAnswers(batch, outcome.results);
@@ -375,14 +471,18 @@ export class Forwarder {
           { evaluations: batch.length, status: outcome.status, err: outcome.message },
           'province refused a batch; splitting it',
         );
-        await this.push(batch.slice(0, mid), stream);
-        if (this.running) await this.push(batch.slice(mid), stream);
+        await this.push(this.batch(batch.slice(0, mid), stream));
+        if (this.running) await this.push(this.batch(batch.slice(mid), stream));
       } else {
         this.reject(batch[0]!.row, outcome.message, { source: 'province', status: outcome.status, reason: outcome.message });
       }
     } else if (outcome.failure !== 'aborted') {
       this.linkDown(batch, outcome);
     }
+  }
+
+  private async push(b: Batch): Promise<void> {
+    await this.settle(b, await this.transmit(b));
   }
 
   private linkUp(): void {
