@@ -248,7 +248,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         tokens = new ApiTokens(db);
         alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
         // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
-        releases = new Releases(db, config.dataDir, now);
+        releases = new Releases(db, config.dataDir, now, () => status.flush());
         events.on('status', (device, st) => releases.onStatus(device, st));
         registerReleaseMetrics(metrics.registry, releases);
         status = new DeviceStatusStore(

@@ -10,7 +10,8 @@ import {
   type DeviceConfig,
 } from '../../protocol/index.js';
 import { FlagPolicySchema, type FlagPolicy } from '../policy/flag-policy.js';
-import { prepared, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 import { releaseTargetOf } from '../releases/releases.js';
 import { hashDeviceSecret, isDeviceSecretHash, newSecret, tokenHash, verifyDeviceSecret, verifyPassword } from '../util/secrets.js';
 

@@ -16,7 +16,8 @@ import { CodedError } from '../../common/errors.js';
 import { fsyncPath } from '../../common/fsync.js';
 import { unpackBundle } from '../../common/release/bundle.js';
 import { keyFingerprint } from '../../common/release/manifest.js';
-import { prepared, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 
 export const RELEASES_MIGRATION = `
   -- Signed release bundles hall IT added (the file lives under <data>/releases/).
@@ -116,6 +117,8 @@ export class Releases {
     private readonly db: Db,
     private readonly dataDir: string,
     private readonly now: () => number = Date.now,
+    /** Writes device status rows still waiting (DeviceStatusStore.flush): devices() reads them in SQL. */
+    private readonly writeStatus: () => void = () => {},
   ) {}
 
   get(version: string): ReleaseRow | undefined {
@@ -269,6 +272,7 @@ export class Releases {
 
   /** Per device: the release it runs (from its status), its target and its last update state. */
   devices(): { id: string; running: string | null; target: string | null; update: ReturnType<typeof deviceUpdateOf> }[] {
+    this.writeStatus();
     const rows = this.db
       .prepare<[], { id: string; firmware: string | null; target: string | null }>(
         `SELECT d.id, json_extract(s.body, '$.firmware') AS firmware, t.version AS target
