@@ -229,18 +229,22 @@ export class Registry {
   }
 
   /** MQTT authentication: the username is the device id; revoked or unenrolled devices fail. */
-  async checkCredentials(username: string, password: string, stillWanted: () => boolean = () => true): Promise<boolean> {
+  /**
+   * 'gave-up': an older (scrypt) hash whose check was skipped because the device had already
+   * closed its connection while waiting its turn — not a wrong secret.
+   */
+  async checkCredentials(username: string, password: string, stillWanted: () => boolean = () => true): Promise<boolean | 'gave-up'> {
     const row = this.get(username);
     if (!row || row.revoked_at !== null || !row.secret_hash) return false;
     const secretHash = row.secret_hash;
     if (isDeviceSecretHash(secretHash)) return verifyDeviceSecret(password, secretHash);
     const good = await this.scryptSlots.run(async () => {
       // A device that gave up waiting (its connect timed out) costs nothing more.
-      if (!stillWanted()) return false;
+      if (!stillWanted()) return 'gave-up' as const;
       return verifyPassword(password, secretHash);
     });
     // Only if the secret is still the one just checked (not re-enrolled or revoked meanwhile).
-    if (good)
+    if (good === true)
       prepared(this.db, 'UPDATE devices SET secret_hash = ? WHERE id = ? AND secret_hash = ?').run(
         hashDeviceSecret(password),
         username,

@@ -60,6 +60,9 @@ describe('the MQTT secret check', () => {
     db.prepare("UPDATE devices SET secret_hash = ? WHERE id = 'ev-001'").run(legacy);
     expect(await registry.checkCredentials('ev-001', 'not-the-secret')).toBe(false);
     expect(stored()).toBe(legacy);
+    // A device that stopped waiting for its turn is not told it was wrong, and nothing changes.
+    expect(await registry.checkCredentials('ev-001', password, () => false)).toBe('gave-up');
+    expect(stored()).toBe(legacy);
     expect(await registry.checkCredentials('ev-001', password)).toBe(true);
     expect(stored()).toMatch(/^hmac-sha256\$/);
     expect(verifyDeviceSecret(password, stored())).toBe(true);
