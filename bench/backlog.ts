@@ -172,6 +172,13 @@ async function main(): Promise<number> {
   const children: ChildProcess[] = [];
   const failures: string[] = [];
   const load = [loadavg()[0]!];
+  // Ctrl-C or a timeout(1) mid-run: the hub, province and device processes go, and ~1.5 GB with them.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      err(`${sig}: stopping`);
+      cleanUp();
+      process.exit(130);
+    });
   err(`backlog bench in ${dir}: ${DEVICES} devices × ${RECORDS} records in ${PROCESSES} device processes; ${freeGiB(dir)} GiB free there`);
   try {
     // The stand-in province: up all week, waiting for the hall's evaluations.
@@ -393,6 +400,9 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(summary));
     return failures.length ? 1 : 0;
   } finally {
+    cleanUp();
+  }
+  function cleanUp(): void {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     err(`${freeGiB(dir)} GiB free before removing ${dir}`);
     if (args.keep) err(`kept ${dir}`);
