@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { Registry } from '../hub/registry/registry.js';
 import { checkHubDb, type OutboxCheck } from './backlog-checks.js';
 import { openHubDb } from '../hub/store/db.js';
-import { hashPassword } from '../hub/util/secrets.js';
+import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 
 const { values: args } = parseArgs({
@@ -207,9 +207,7 @@ async function main(): Promise<number> {
     mkdirSync(hubData, { recursive: true });
     const db = openHubDb(join(hubData, 'hub.db'));
     const registry = new Registry(db, HALL);
-    const hashes = new Map<string, string>();
-    for (let i = 0; i < devices.length; i += 50)
-      await Promise.all(devices.slice(i, i + 50).map(async (d) => hashes.set(d.id, await hashPassword(d.password))));
+    const hashes = new Map(devices.map((d) => [d.id, hashDeviceSecret(d.password)]));
     db.transaction(() => {
       const enrol = db.prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrolled_at = ?, enrol_token_hash = NULL WHERE id = ?');
       for (const d of devices) {

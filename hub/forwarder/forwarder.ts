@@ -87,6 +87,15 @@ interface Batch {
   body: string | Buffer;
 }
 
+/**
+ * Answers of small pushes are recorded together, up to this many rows or this long after the
+ * first: at batch 1 a commit per push cost more than the push's own row. Until then the rows are
+ * still pending in the database and are left out of what is read next; a crash before the
+ * commit only means a resend the province answers "duplicate".
+ */
+const RECORD_GROUP_ROWS = 8;
+const RECORD_GROUP_MS = 20;
+
 /** One turn of the event loop: lets undici write a request before we go on with synchronous work. */
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -121,6 +130,10 @@ export class Forwarder {
   private readonly maxBatch: number;
   private readonly link: LinkStatus;
   private pausedUntil = 0;
+  /** Answered pushes whose outcome is not yet written (RECORD_GROUP_ROWS). */
+  private unrecorded: { prepared: Prepared[]; results: Map<string, ItemResult> }[] = [];
+  private unrecordedRows = 0;
+  private unrecordedTimer: NodeJS.Timeout | null = null;
   readonly destination: Destination;
 
   constructor(private readonly o: ForwarderOptions) {
@@ -354,10 +367,11 @@ export class Forwarder {
         this.linkUp();
         sending = this.transmit(next);
         await yieldToIo();
-        this.applyAnswers(current.prepared, outcome.results);
+        this.recordLater(current.prepared, outcome.results);
         current = next;
         continue;
       }
+      this.recordAnswered(); // earlier pushes' answers are written before this one's outcome
       await this.settle(current, outcome);
       return;
     }
@@ -367,6 +381,7 @@ export class Forwarder {
   private prefetch(inFlight: Batch): Batch | null {
     const limit = this.batchLimit();
     const held = inFlight.prepared.map((p) => p.row.n);
+    for (const u of this.unrecorded) for (const p of u.prepared) held.push(p.row.n);
     // A small push in flight is cheaper to skip in JS (read that many more rows) than in SQL.
     const rows =
       held.length <= 16
@@ -460,7 +475,7 @@ export class Forwarder {
     const { stream, prepared: batch } = b;
     if (outcome.kind === 'answered') {
       this.linkUp();
-      this.applyAnswers(batch, outcome.results);
+      this.applyAnswers([{ prepared: batch, results: outcome.results }]);
     } else if (outcome.kind === 'refused') {
       this.linkUp(); // the province is there and talking; the request is what it refuses
       this.link.lastError = { at: this.now(), kind: 'refused', message: outcome.message };
@@ -491,6 +506,32 @@ export class Forwarder {
     this.link.lastSuccessAt = this.now();
     this.link.batchSize = Math.min(this.maxBatch, this.link.batchSize * 2);
     this.fm.linkUp.set(1);
+  }
+
+  private recordLater(prepared: Prepared[], results: Map<string, ItemResult>): void {
+    this.unrecorded.push({ prepared, results });
+    this.unrecordedRows += prepared.length;
+    if (this.unrecordedRows >= RECORD_GROUP_ROWS) this.recordAnswered();
+    else
+      this.unrecordedTimer ??= setTimeout(() => {
+        try {
+          this.recordAnswered();
+        } catch (e) {
+          // The rows stay pending and are sent again: the province answers "duplicate".
+          this.o.log.warn({ err: e }, 'could not record the province answers; those evaluations will be resent');
+        }
+      }, RECORD_GROUP_MS);
+  }
+
+  /** Writes the answers held back by recordLater, in one transaction. */
+  private recordAnswered(): void {
+    if (this.unrecordedTimer) clearTimeout(this.unrecordedTimer);
+    this.unrecordedTimer = null;
+    if (this.unrecorded.length === 0) return;
+    const answered = this.unrecorded;
+    this.unrecorded = [];
+    this.unrecordedRows = 0;
+    this.applyAnswers(answered);
   }
 
   private linkDown(batch: Prepared[], f: Extract<SendOutcome, { kind: 'failed' }>): void {
@@ -526,34 +567,36 @@ export class Forwarder {
     this.o.log.error({ id: row.id, reason }, 'province rejected an evaluation; kept for hall IT');
   }
 
-  private applyAnswers(batch: Prepared[], results: Map<string, ItemResult>): void {
+  /** Records the province's answers to one or more pushes, in one transaction. */
+  private applyAnswers(answered: { prepared: Prepared[]; results: Map<string, ItemResult> }[]): void {
     const now = this.now();
     const { baseMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
     let done = 0;
     const refused: { id: string; reason: string }[] = [];
     this.record(() => {
-      for (const { row, items } of batch) {
-        const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
-        const reply = JSON.stringify(answers);
-        const rejected = answers.filter((a) => a.status === 'rejected');
-        if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
-          this.stmts.done.run(now, reply, row.id);
-          done++;
-        } else if (rejected.length) {
-          const reason = rejected
-            .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
-            .join('; ');
-          this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
-          refused.push({ id: row.id, reason });
-        } else {
-          this.stmts.retry.run(
-            now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random),
-            'the province did not answer for this evaluation',
-            reply,
-            row.id,
-          );
+      for (const { prepared, results } of answered)
+        for (const { row, items } of prepared) {
+          const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
+          const reply = JSON.stringify(answers);
+          const rejected = answers.filter((a) => a.status === 'rejected');
+          if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
+            this.stmts.done.run(now, reply, row.id);
+            done++;
+          } else if (rejected.length) {
+            const reason = rejected
+              .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
+              .join('; ');
+            this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
+            refused.push({ id: row.id, reason });
+          } else {
+            this.stmts.retry.run(
+              now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random),
+              'the province did not answer for this evaluation',
+              reply,
+              row.id,
+            );
+          }
         }
-      }
     });
     this.o.metrics.forwarded.inc(done);
     for (const r of refused) this.o.log.error({ id: r.id, reason: r.reason }, 'province rejected an evaluation; kept for hall IT');

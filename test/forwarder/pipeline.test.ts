@@ -78,8 +78,9 @@ function db(): TempDb {
 }
 
 describe('forwarding a backlog push after push', () => {
-  // Batches of 10 and 40: the push in flight is left out of the next read in JS (small) or in SQL (large).
-  it.each([10, 40])(
+  // Batch 1: answers are recorded a few pushes at a time. Batches of 10 and 40: the push in flight
+  // is left out of the next read in JS (small) or in SQL (large).
+  it.each([1, 10, 40])(
     'keeps one push in flight, sends in queue order, each evaluation once, and marks none before its own answer (batch %i)',
     async (batch) => {
       const t = db();
@@ -90,7 +91,10 @@ describe('forwarding a backlog push after push', () => {
       await waitFor(() => queueStates(t.db).done === es.length, 'the backlog forwarded', 20_000);
       expect(p.maxInFlight()).toBe(1);
       expect(p.seen.flatMap((s) => s.ids)).toEqual(es.map((e) => e.id));
-      expect(p.seen.map((s) => s.ids.length)).toEqual([...Array(Math.floor(203 / batch)).fill(batch), 3]);
+      expect(p.seen.map((s) => s.ids.length)).toEqual([
+        ...Array(Math.floor(203 / batch)).fill(batch),
+        ...(203 % batch ? [203 % batch] : []),
+      ]);
       // While the province held a push, every row in it was still pending: marked only from the answer.
       expect(p.seen.flatMap((s) => s.statesDuring).every((st) => st === 'pending')).toBe(true);
       expect(queueStates(t.db)).toEqual({ done: es.length });
@@ -113,6 +117,33 @@ describe('forwarding a backlog push after push', () => {
     expect(p.seen[1]!.ids.some((id) => corrections.some((c) => c.id === id))).toBe(false);
     expect(p.maxInFlight()).toBe(1);
     expect(new Set(p.seen.flatMap((s) => s.ids)).size).toBe(16);
+  });
+
+  it('answers held back to be recorded together are written while a later push hangs, not after it', async () => {
+    const t = db();
+    const es = Array.from({ length: 6 }, () => hubEvaluation());
+    t.db.transaction(() => es.forEach((e) => enqueueEvaluation(t.db, e, 1_764_000_000_000)))();
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    const app: FastifyInstance = Fastify();
+    let n = 0;
+    app.post('/api/evaluations', async (req) => {
+      const records = (req.body as { records: Evaluation[] }).records;
+      if (++n === 4) await hung; // the fourth push hangs until the test lets it go
+      return { results: records.map((r) => ({ id: r.id, status: 'accepted' })) };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(async () => {
+      release();
+      await app.close();
+    });
+    start(t, `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`, 1);
+    // The first three were answered; the fourth hangs: those three are marked meanwhile.
+    await waitFor(() => n === 4, 'the fourth push to arrive', 10_000);
+    await waitFor(() => queueStates(t.db).done === 3, 'the three answered ones marked while the fourth hangs', 2_000);
+    expect(queueStates(t.db)).toEqual({ done: 3, pending: 3 });
+    release();
+    await waitFor(() => queueStates(t.db).done === 6, 'the rest forwarded', 10_000);
   });
 
   it('a push that fails mid-backlog leaves its evaluations pending; they are sent again and each ends accepted once', async () => {
