@@ -81,7 +81,8 @@ export const STAT_SQL = {
     WHERE flags IS NOT NULL AND at BETWEEN @from AND @to AND (@flag IS NULL OR ',' || flags || ',' LIKE '%,' || @flag || ',%') ORDER BY at DESC LIMIT @limit`,
   /** Ratings of one window within the last minutes (差评 cluster alerts). */
   windowRecent: `SELECT count(*) AS total, coalesce(sum(level <= 2), 0) AS bad FROM rating_facts WHERE window = ? AND at > ? AND excluded IS NULL`,
-  itemNames: `SELECT code, name FROM stat_items`,
+  /** The names of the items shown (a table of a period lists only the items rated in it). */
+  itemNames: `SELECT code, name FROM stat_items WHERE code IN (SELECT value FROM json_each(?))`,
 } as const;
 
 export interface FlaggedRow {
@@ -181,7 +182,7 @@ export class StatsQueries {
       >(STAT_SQL.recent),
       flagged: db.prepare<[{ from: number; to: number; flag: string | null; limit: number }], FlaggedRow>(STAT_SQL.flagged),
       windowRecent: db.prepare<[string, number], { total: number; bad: number }>(STAT_SQL.windowRecent),
-      itemNames: db.prepare<[], { code: string; name: string | null }>(STAT_SQL.itemNames),
+      itemNames: db.prepare<[string], { code: string; name: string | null }>(STAT_SQL.itemNames),
     };
   }
 
@@ -221,8 +222,8 @@ export class StatsQueries {
     return this.s.windowRecent.get(window, sinceMs)!;
   }
 
-  itemNames(): Map<string, string | null> {
-    return new Map(this.s.itemNames.all().map((r) => [r.code, r.name]));
+  itemNames(codes: string[]): Map<string, string | null> {
+    return new Map(this.s.itemNames.all(JSON.stringify(codes)).map((r) => [r.code, r.name]));
   }
 }
 

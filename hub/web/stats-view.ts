@@ -62,7 +62,7 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
       .prepare<[number, number], { state: string; n: number; late: number }>(ORDER_SUMMARY_SQL)
       .all(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1),
   );
-  const items = web.stats.itemNames();
+  const items = web.stats.itemNames(tables.item.map((r) => r.key));
   const windowNames = web.windowNames();
   timings.total = performance.now() - t0;
   const dimLabel = r.dim ? { window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' }[r.dim] : '';
