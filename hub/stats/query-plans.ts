@@ -95,6 +95,7 @@ export const BOUNDED_SCANS: Record<string, string> = {
   audit_log: 'ORDER BY n DESC LIMIT 1: the newest row of the append-only log (its hash chains the next entry, e.g. a CSV export)',
   rating_facts_at: 'newest facts first, stopped by LIMIT (the wall’s latest ratings)',
   rating_facts_flagged: 'partial (flagged ratings only), newest first, stopped by LIMIT',
+  alerts_open: 'partial: unacknowledged 差评-cluster and misuse alerts only (the nav badge and the wall)',
   work_orders_open_due: 'partial: open work orders only (closed and invalid ones are not in it)',
 };
 
