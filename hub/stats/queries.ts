@@ -48,17 +48,27 @@ export function rates(c: Counts): Rates {
 const SUMS =
   'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid, sum(flagged) AS flagged, sum(misuse) AS misuse';
 const COLS = 'n1, n2, n3, n4, n5, invalid, flagged, misuse';
+const signed = (sign: string) =>
+  COLS.split(', ')
+    .map((c) => `${sign} * ${c} AS ${c}`)
+    .join(', ');
+const NONZERO = COLS.split(', ')
+  .map((c) => `sum(${c}) <> 0`)
+  .join(' OR ');
 
 export const STAT_SQL = {
   /**
-   * One dimension (window, staff, item, channel) over a period: its whole months from the
-   * monthly counts, the days before the first and after the last whole month from the daily.
+   * One dimension (window, staff, item, channel) over a period (coverPeriod): months from the
+   * monthly counts, and at each end days added to them or, for a month taken whole, the days
+   * outside the period subtracted (@s1, @s2 = 1 or -1). A key whose counts come to nothing is left out.
    */
   byDim: `SELECT key, ${SUMS} FROM (
       SELECT key, ${COLS} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
-      UNION ALL SELECT key, ${COLS} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
-      UNION ALL SELECT key, ${COLS} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
-    ) GROUP BY key`,
+      UNION ALL SELECT key, ${signed('@s1')} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
+      UNION ALL SELECT key, ${signed('@s2')} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
+    ) GROUP BY key HAVING ${NONZERO}`,
+  /** The newest day with counts (days after it cost nothing to subtract). */
+  lastDay: `SELECT max(day) AS day FROM stat_daily WHERE dim = 'hall'`,
   /** Daily counts of the whole hall (summary, day/week/month trend). */
   hallDays: `SELECT day, ${COLS} FROM stat_daily INDEXED BY stat_daily_key WHERE dim = 'hall' AND key = '' AND day BETWEEN ? AND ?`,
   /**
@@ -138,6 +148,40 @@ export function splitPeriod(from: number, to: number): { m1: number; m2: number;
   return { m1, m2, a1: from, b1: monthStart(m1) - 1, a2: monthStart(m2 + 1), b2: to };
 }
 
+/**
+ * How one dimension's counts for days [from, to] are read: the monthly counts of months m1..m2,
+ * plus s1 × the daily counts of days a1..b1 and s2 × those of a2..b2. At each end of the period
+ * either its ragged days are added (s = 1) or its month is taken whole and the days outside the
+ * period subtracted (s = -1), whichever reads fewer daily rows — days after `lastDay`, the newest
+ * day with counts, cost nothing. So this month, or this year, to today reads month rows only
+ * (a day's rows are ~1,500 at 400 windows), where adding the days read up to 30 days of them.
+ */
+export function coverPeriod(
+  from: number,
+  to: number,
+  lastDay: number,
+): { m1: number; m2: number; a1: number; b1: number; s1: number; a2: number; b2: number; s2: number } {
+  const cost = (a: number, b: number) => Math.max(0, Math.min(b, lastDay) - a + 1);
+  const M1 = monthOfDay(from);
+  const M2 = monthOfDay(to);
+  const start1 = monthStart(M1);
+  const end2 = monthStart(M2 + 1) - 1;
+  if (M1 === M2) {
+    if (cost(from, to) <= 1 + cost(start1, from - 1) + cost(to + 1, end2))
+      return { m1: 1, m2: 0, a1: from, b1: to, s1: 1, a2: 1, b2: 0, s2: 1 };
+    return { m1: M1, m2: M1, a1: start1, b1: from - 1, s1: -1, a2: to + 1, b2: end2, s2: -1 };
+  }
+  const end1 = monthStart(M1 + 1) - 1;
+  const start2 = monthStart(M2);
+  const head =
+    cost(from, end1) < 1 + cost(start1, from - 1)
+      ? { m1: M1 + 1, a1: from, b1: end1, s1: 1 }
+      : { m1: M1, a1: start1, b1: from - 1, s1: -1 };
+  const tail =
+    cost(start2, to) < 1 + cost(to + 1, end2) ? { m2: M2 - 1, a2: start2, b2: to, s2: 1 } : { m2: M2, a2: to + 1, b2: end2, s2: -1 };
+  return { ...head, ...tail };
+}
+
 export function periodOf(day: number, grain: Grain): string {
   const d = dayFromNumber(day);
   if (grain === 'day') return d;
@@ -151,6 +195,7 @@ export class StatsQueries {
   constructor(private readonly db: Db) {
     this.s = {
       byDim: db.prepare<[Record<string, unknown>], Counts & { key: string }>(STAT_SQL.byDim),
+      lastDay: db.prepare<[], { day: number | null }>(STAT_SQL.lastDay),
       hallDays: db.prepare<[number, number], Counts & { day: number }>(STAT_SQL.hallDays),
       keyDays: db.prepare<[string, string, number, number], Counts & { day: number }>(STAT_SQL.keyDays),
       invalidated: db.prepare<
@@ -187,7 +232,8 @@ export class StatsQueries {
   }
 
   byDim(dim: Exclude<Dim, 'hall'>, fromDay: number, toDay: number): DimRow[] {
-    return this.s.byDim.all({ dim, ...splitPeriod(fromDay, toDay) }).map(({ key, ...c }) => ({ key, counts: rates(c) }));
+    const lastDay = this.s.lastDay.get()!.day ?? toDay;
+    return this.s.byDim.all({ dim, ...coverPeriod(fromDay, toDay, lastDay) }).map(({ key, ...c }) => ({ key, counts: rates(c) }));
   }
 
   /** Trend of the hall, or of one key of a dimension, by day, week or month. */
