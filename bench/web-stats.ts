@@ -27,6 +27,7 @@ import type { HubEvents } from '../hub/events.js';
 import { createMetrics } from '../hub/metrics.js';
 import { Registry } from '../hub/registry/registry.js';
 import { DeviceStatusStore } from '../hub/status/device-status.js';
+import { checkOrderCounts } from '../hub/stats/order-counts.js';
 import { checkPlan, StatementRecorder } from '../hub/stats/query-plans.js';
 import { openHubDb } from '../hub/store/db.js';
 import { HallWeb } from '../hub/web/hall-web.js';
@@ -323,7 +324,9 @@ line(`- ratio (baseline per window ÷ daily counts per window): ${(baseWindow / 
 
 // ---- consistency: the kept counts equal a recount of the facts
 t0 = process.hrtime.bigint();
-const mismatches = web.facts.checkRollups().length;
+const rollupMismatches = web.facts.checkRollups().length;
+const orderMismatches = checkOrderCounts(db).length;
+const mismatches = rollupMismatches + orderMismatches;
 const checkMs = ms(t0);
 
 const summary = {
@@ -347,7 +350,7 @@ const summary = {
   worstPageMs: +Math.max(...Object.values(results).map((r) => r.max)).toFixed(1),
   baselineWindowMs: Math.round(baseWindow),
   baselineItemMs: Math.round(baseItem),
-  rollupCheck: { mismatches, ms: Math.round(checkMs) },
+  rollupCheck: { mismatches: rollupMismatches, orderCountMismatches: orderMismatches, ms: Math.round(checkMs) },
   unindexedPlans: unindexed,
   dbMiB: Math.round(
     ((db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number)) / 2 ** 20,
@@ -355,7 +358,7 @@ const summary = {
 };
 line();
 line(
-  `## Setup: ${reuse ? `reused the data of an earlier run (opened and migrated in ${(openMs / 1000).toFixed(1)} s)` : `generated ${N.toLocaleString('en')} in ${(genMs / 1000).toFixed(1)} s`}; catch-up (facts + counts + ${orders.toLocaleString('en')} orders) ${(catchUpMs / 1000).toFixed(1)} s = ${summary.catchUpPerSecond.toLocaleString('en')} ratings/s (${summary.catchUpPerCpuSecond.toLocaleString('en')} per CPU-second); closed ${toClose.length.toLocaleString('en')} orders through the state machine in ${(closeMs / 1000).toFixed(1)} s; rollup check ${mismatches} mismatches (${checkMs.toFixed(0)} ms); database ${summary.dbMiB} MiB`,
+  `## Setup: ${reuse ? `reused the data of an earlier run (opened and migrated in ${(openMs / 1000).toFixed(1)} s)` : `generated ${N.toLocaleString('en')} in ${(genMs / 1000).toFixed(1)} s`}; catch-up (facts + counts + ${orders.toLocaleString('en')} orders) ${(catchUpMs / 1000).toFixed(1)} s = ${summary.catchUpPerSecond.toLocaleString('en')} ratings/s (${summary.catchUpPerCpuSecond.toLocaleString('en')} per CPU-second); closed ${toClose.length.toLocaleString('en')} orders through the state machine in ${(closeMs / 1000).toFixed(1)} s; rollup check ${rollupMismatches} mismatches, work-order counts ${orderMismatches} (${checkMs.toFixed(0)} ms); database ${summary.dbMiB} MiB`,
 );
 line(JSON.stringify(summary));
 await app.close();

@@ -6,6 +6,7 @@
 import { dayFromNumber, numberFromDay, weekday } from '../calendar/working-days.js';
 import type { Db } from '../store/db.js';
 import { monthOfDay, type Dim } from './facts.js';
+import { ORDER_SUMMARY_SQL } from './order-counts.js';
 
 export interface Counts {
   n1: number;
@@ -228,6 +229,7 @@ export class StatsQueries {
       flagged: db.prepare<[{ from: number; to: number; flag: string | null; limit: number }], FlaggedRow>(STAT_SQL.flagged),
       windowRecent: db.prepare<[string, number], { total: number; bad: number }>(STAT_SQL.windowRecent),
       itemNames: db.prepare<[string], { code: string; name: string | null }>(STAT_SQL.itemNames),
+      orderSummary: db.prepare<[number, number], { state: string; n: number; late: number }>(ORDER_SUMMARY_SQL),
     };
   }
 
@@ -266,6 +268,11 @@ export class StatsQueries {
 
   windowRecent(window: string, sinceMs: number): { total: number; bad: number } {
     return this.s.windowRecent.get(window, sinceMs)!;
+  }
+
+  /** Work orders created on days [fromDay, toDay] by state, with how many were ever late. */
+  orderSummary(fromDay: number, toDay: number): { state: string; n: number; late: number }[] {
+    return this.s.orderSummary.all(fromDay, toDay);
   }
 
   itemNames(codes: string[]): Map<string, string | null> {

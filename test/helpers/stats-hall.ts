@@ -1,6 +1,6 @@
 /**
  * A small hub database for the statistics tests: two years of ratings at three windows (a
- * rating every fourth day at each), every seventh a 差评 with its work order, some flagged and
+ * rating every fourth day at each, caught up that day), every seventh a 差评 with its work order, some flagged and
  * some excluded as misuse as the flag policy decides at ingest, one 差评 judged invalid — stored
  * as ingest stores them and caught up by the real FactSync. The hall page's routes are ready
  * and a viewer is logged in. A StatementRecorder is made before any part prepares a statement.
@@ -24,6 +24,8 @@ import { closeWebEnv, type WebEnvBase } from './web-env.js';
 
 export interface StatsHall extends WebEnvBase {
   recorder: StatementRecorder;
+  /** The hub's clock (NOW once set up). */
+  clock: { t: number };
   /** The viewer's session cookie. */
   cookie: string;
 }
@@ -72,8 +74,10 @@ export async function statsHall(): Promise<StatsHall> {
     "INSERT INTO rating_decisions (rating_id, action, flags, shown, mode, decided_at) VALUES (?, ?, '[\"too-soon\"]', '[\"too-soon\"]', 'walk-up', ?)",
   );
   let n = 0;
-  db.transaction(() => {
-    for (let day = 730; day >= 0; day -= 4) {
+  for (let day = 730; day >= 0; day -= 4) {
+    // Caught up as the hub does, soon after they were stored: each work order is created that day.
+    clock.t = NOW - day * DAY - 3 * 3_600_000 + 60_000;
+    db.transaction(() => {
       for (const w of ['01', '02', '03']) {
         n++;
         const id = `01900000-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -97,9 +101,10 @@ export async function statsHall(): Promise<StatsHall> {
         );
         if (n % 11 === 0) decide.run(id, n % 22 === 0 ? 'exclude' : 'flag', at);
       }
-    }
-  })();
-  sync.syncNow();
+    })();
+    sync.syncNow();
+  }
+  clock.t = NOW;
   // One 差评 judged invalid on appeal: the invalidated list has a row.
   const order = db.prepare<[], { id: number; rating_id: string }>('SELECT id, rating_id FROM work_orders ORDER BY id DESC LIMIT 1').get()!;
   db.transaction(() => web.facts.exclude(order.rating_id, 'invalid'))();
@@ -110,7 +115,7 @@ export async function statsHall(): Promise<StatsHall> {
   await web.users.add('test', { name: 'viewer', role: 'viewer', password: 'viewer-password-1' });
   const login = await app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'viewer', password: 'viewer-password-1' } });
   const cookie = String(login.headers['set-cookie']).split(';')[0]!;
-  return { dir, db, web, sync, app, recorder, cookie };
+  return { dir, db, web, sync, app, recorder, cookie, clock };
 }
 
 export async function closeStatsHall(e: StatsHall): Promise<void> {

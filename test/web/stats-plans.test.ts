@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { STAT_SQL } from '../../hub/stats/queries.js';
 import { checkPlan } from '../../hub/stats/query-plans.js';
-import { ORDER_SUMMARY_SQL } from '../../hub/web/stats-view.js';
+import { ORDER_SUMMARY_SQL } from '../../hub/stats/order-counts.js';
 import { closeStatsHall, statsHall, type StatsHall } from '../helpers/stats-hall.js';
 
 let env: StatsHall | null = null;
@@ -79,13 +79,13 @@ describe('statistics query plans', () => {
     expect(problems).toEqual([]);
   });
 
-  it('fails when a statistics query loses its index (the rectification summary without work_orders_created)', async () => {
+  it('fails when a statistics query loses its index (the invalidated-ratings list without rating_facts_excluded and rating_facts_at)', async () => {
     const e = await setup();
-    e.db.exec('DROP INDEX work_orders_created');
+    e.db.exec('DROP INDEX rating_facts_excluded; DROP INDEX rating_facts_at');
     const { verdicts } = await plansOfTheStatisticsPages(e);
     const bad = verdicts.filter((v) => v.problems.length);
-    expect([...new Set(bad.map((v) => v.sql))]).toEqual([ORDER_SUMMARY_SQL]);
-    expect(bad[0]!.problems.join()).toMatch(/^SCAN work_orders\b.*: reads the whole/);
+    expect([...new Set(bad.map((v) => v.sql))]).toEqual([STAT_SQL.invalidated]);
+    expect(bad[0]!.problems.join()).toMatch(/^SCAN f: reads the whole table rating_facts/);
   });
 
   it('fails when a trend can only read a whole index (stat_daily_key rebuilt on a column the trend does not search)', async () => {
