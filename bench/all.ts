@@ -157,6 +157,43 @@ const BENCHES: Bench[] = [
     },
   },
   {
+    name: 'backlog',
+    script: 'backlog.js',
+    short: ['--devices', '40', '--records', '250', '--processes', '2'],
+    full: [],
+    rows(out) {
+      const r = lastJson<{
+        devices: number;
+        records: number;
+        allAckedS: number | null;
+        ackedPerS: number | null;
+        goalAckedS: number;
+        forwardCaughtUpS: number | null;
+        forwardBacklogPeak: number;
+        failures: string[];
+      }>(out);
+      const n = `${r.devices} devices, ${r.records.toLocaleString('en-US')} records`;
+      return [
+        {
+          bench: 'backlog',
+          figure: `hall backlog all acked, s (${n})`,
+          value: `${f(r.allAckedS ?? NaN)} (${r.ackedPerS ?? '—'}/s)`,
+          baseline: '',
+          ratio: '',
+          goal: `≤ 120 s for 800,000 (${r.goalAckedS} s at this size)`,
+        },
+        {
+          bench: 'backlog',
+          figure: 'province forwarding caught up, s',
+          value: f(r.forwardCaughtUpS ?? NaN),
+          baseline: `forward backlog peak ${r.forwardBacklogPeak}`,
+          ratio: '',
+          goal: r.failures.length ? `CHECKS FAILED: ${r.failures.join('; ')}` : 'order kept, nothing twice: checked',
+        },
+      ];
+    },
+  },
+  {
     name: 'web',
     script: 'web-stats.js',
     short: ['--ratings', '100000', '--windows', '100', '--runs', '3'],

@@ -122,6 +122,21 @@ describe('the device outbox', () => {
     o.close();
   });
 
+  it('appends made in one transaction commit together, chained, or not at all', () => {
+    const o = new Outbox(join(dir, 'o.db'), 4);
+    const rs = o.appendInOneTransaction(() => [append(o), append(o), append(o)]);
+    expect(rs.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(rs[2]!.prev).toBe(recordHash(rs[1]!));
+    // The fifth append overflows the capacity: the fourth, made before it, is not kept either.
+    expect(() => o.appendInOneTransaction(() => [append(o), append(o)])).toThrow(OutboxFullError);
+    expect(o.head()).toEqual({ seq: 3, hash: recordHash(rs[2]!) });
+    o.close();
+    const reopened = new Outbox(join(dir, 'o.db'), 4);
+    expect(reopened.pending(10).map((r) => r.id)).toEqual(rs.map((r) => r.id));
+    expect(append(reopened).seq).toBe(4);
+    reopened.close();
+  });
+
   it('when full refuses new ratings instead of dropping undelivered ones', () => {
     const o = new Outbox(join(dir, 'o.db'), 2);
     const a = append(o);
