@@ -71,12 +71,14 @@ const NONZERO = COLS.split(', ')
 
 export const STAT_SQL = {
   /**
-   * One dimension (window, staff, item, channel) over a period (coverPeriod): months from the
-   * monthly counts, and at each end days added to them or, for a month taken whole, the days
-   * outside the period subtracted (@s1, @s2 = 1 or -1). A key whose counts come to nothing is left out.
+   * One dimension (window, staff, item, channel) over a period (coverPeriod): whole years from
+   * the yearly counts, months and days at each end added to them or, for a year or month taken
+   * whole, subtracted (@sm1, @sm2, @s1, @s2 = 1 or -1). A key whose counts come to nothing is left out.
    */
   byDim: `SELECT key, ${SUMS} FROM (
-      SELECT key, ${COLS} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
+      SELECT key, ${COLS} FROM stat_yearly WHERE dim = @dim AND year BETWEEN @y1 AND @y2
+      UNION ALL SELECT key, ${signed('@sm1')} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @ma1 AND @mb1
+      UNION ALL SELECT key, ${signed('@sm2')} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @ma2 AND @mb2
       UNION ALL SELECT key, ${signed('@s1')} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
       UNION ALL SELECT key, ${signed('@s2')} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
     ) GROUP BY key HAVING ${NONZERO}`,
@@ -161,38 +163,101 @@ export function splitPeriod(from: number, to: number): { m1: number; m2: number;
   return { m1, m2, a1: from, b1: monthStart(m1) - 1, a2: monthStart(m2 + 1), b2: to };
 }
 
+/** Units [lo, hi] of a finer period (days, months) as whole coarser ones (months, years) ± fine units at each end. */
+interface Split {
+  /** The whole coarse units (none if c1 > c2). */
+  c1: number;
+  c2: number;
+  /** s × the fine units [a, b] at the start and at the end (none if a > b). */
+  head: { a: number; b: number; s: number };
+  tail: { a: number; b: number; s: number };
+}
+
 /**
- * How one dimension's counts for days [from, to] are read: the monthly counts of months m1..m2,
- * plus s1 × the daily counts of days a1..b1 and s2 × those of a2..b2. At each end of the period
- * either its ragged days are added (s = 1) or its month is taken whole and the days outside the
- * period subtracted (s = -1), whichever reads fewer daily rows — days after `lastDay`, the newest
- * day with counts, cost nothing. So this month, or this year, to today reads month rows only
- * (a day's rows are ~1,500 at 400 windows), where adding the days read up to 30 days of them.
+ * At each end either the ragged fine units are added, or the coarse unit is taken whole and the
+ * fine units outside [lo, hi] subtracted — whichever reads fewer rows (`cost`: the fine units of
+ * a range that have counts; a coarse row costs about one fine unit's rows).
  */
-export function coverPeriod(
-  from: number,
-  to: number,
-  lastDay: number,
-): { m1: number; m2: number; a1: number; b1: number; s1: number; a2: number; b2: number; s2: number } {
-  const cost = (a: number, b: number) => Math.max(0, Math.min(b, lastDay) - a + 1);
-  const M1 = monthOfDay(from);
-  const M2 = monthOfDay(to);
-  const start1 = monthStart(M1);
-  const end2 = monthStart(M2 + 1) - 1;
-  if (M1 === M2) {
-    if (cost(from, to) <= 1 + cost(start1, from - 1) + cost(to + 1, end2))
-      return { m1: 1, m2: 0, a1: from, b1: to, s1: 1, a2: 1, b2: 0, s2: 1 };
-    return { m1: M1, m2: M1, a1: start1, b1: from - 1, s1: -1, a2: to + 1, b2: end2, s2: -1 };
+function split(
+  lo: number,
+  hi: number,
+  coarseOf: (u: number) => number,
+  startOf: (c: number) => number,
+  cost: (a: number, b: number) => number,
+): Split {
+  const C1 = coarseOf(lo);
+  const C2 = coarseOf(hi);
+  const start1 = startOf(C1);
+  const end2 = startOf(C2 + 1) - 1;
+  const none = { a: 1, b: 0, s: 1 };
+  if (C1 === C2) {
+    if (cost(lo, hi) <= 1 + cost(start1, lo - 1) + cost(hi + 1, end2)) return { c1: 1, c2: 0, head: { a: lo, b: hi, s: 1 }, tail: none };
+    return { c1: C1, c2: C1, head: { a: start1, b: lo - 1, s: -1 }, tail: { a: hi + 1, b: end2, s: -1 } };
   }
-  const end1 = monthStart(M1 + 1) - 1;
-  const start2 = monthStart(M2);
-  const head =
-    cost(from, end1) < 1 + cost(start1, from - 1)
-      ? { m1: M1 + 1, a1: from, b1: end1, s1: 1 }
-      : { m1: M1, a1: start1, b1: from - 1, s1: -1 };
-  const tail =
-    cost(start2, to) < 1 + cost(to + 1, end2) ? { m2: M2 - 1, a2: start2, b2: to, s2: 1 } : { m2: M2, a2: to + 1, b2: end2, s2: -1 };
-  return { ...head, ...tail };
+  const end1 = startOf(C1 + 1) - 1;
+  const start2 = startOf(C2);
+  const addHead = cost(lo, end1) < 1 + cost(start1, lo - 1);
+  const addTail = cost(start2, hi) < 1 + cost(hi + 1, end2);
+  return {
+    c1: addHead ? C1 + 1 : C1,
+    c2: addTail ? C2 - 1 : C2,
+    head: addHead ? { a: lo, b: end1, s: 1 } : { a: start1, b: lo - 1, s: -1 },
+    tail: addTail ? { a: start2, b: hi, s: 1 } : { a: hi + 1, b: end2, s: -1 },
+  };
+}
+
+export interface Cover {
+  /** Whole years. */
+  y1: number;
+  y2: number;
+  /** sm1 × months ma1..mb1 and sm2 × months ma2..mb2. */
+  ma1: number;
+  mb1: number;
+  sm1: number;
+  ma2: number;
+  mb2: number;
+  sm2: number;
+  /** s1 × days a1..b1 and s2 × days a2..b2. */
+  a1: number;
+  b1: number;
+  s1: number;
+  a2: number;
+  b2: number;
+  s2: number;
+}
+
+/**
+ * How one dimension's counts for days [from, to] are read: the yearly counts of whole years,
+ * plus or minus months at each end, plus or minus days at each end. At each end either the
+ * ragged units are added or the enclosing month (year) taken whole and the units outside the
+ * period subtracted, whichever reads fewer rows — units after `lastDay`, the newest day with
+ * counts, cost nothing. So this month to today reads one month row per key, this year to today
+ * one year row, three years ~4 year and month rows and the ragged days (a day's or a month's rows
+ * are ~1,500 at 400 windows).
+ */
+export function coverPeriod(from: number, to: number, lastDay: number): Cover {
+  const lastMonth = monthOfDay(lastDay);
+  const days = split(from, to, monthOfDay, monthStart, (a, b) => Math.max(0, Math.min(b, lastDay) - a + 1));
+  const d = { a1: days.head.a, b1: days.head.b, s1: days.head.s, a2: days.tail.a, b2: days.tail.b, s2: days.tail.s };
+  if (days.c1 > days.c2) return { y1: 1, y2: 0, ma1: 1, mb1: 0, sm1: 1, ma2: 1, mb2: 0, sm2: 1, ...d };
+  const months = split(
+    days.c1,
+    days.c2,
+    (m) => Math.floor(m / 12),
+    (y) => y * 12,
+    (a, b) => Math.max(0, Math.min(b, lastMonth) - a + 1),
+  );
+  return {
+    y1: months.c1,
+    y2: months.c2,
+    ma1: months.head.a,
+    mb1: months.head.b,
+    sm1: months.head.s,
+    ma2: months.tail.a,
+    mb2: months.tail.b,
+    sm2: months.tail.s,
+    ...d,
+  };
 }
 
 export function periodOf(day: number, grain: Grain): string {

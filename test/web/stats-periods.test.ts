@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { dayNumber, numberFromDay } from '../../hub/calendar/working-days.js';
-import { ROLLUP_KEYS } from '../../hub/stats/facts.js';
+import { ROLLUP_KEYS, YEARLY_COUNTS_MIGRATION } from '../../hub/stats/facts.js';
 import { coverPeriod } from '../../hub/stats/queries.js';
 import { closeStatsHall, NOW, statsHall, type StatsHall } from '../helpers/stats-hall.js';
 
@@ -42,7 +42,7 @@ describe('statistics of a period', () => {
     const splits = new Set<string>();
     for (const [from, to] of ranges) {
       const c = coverPeriod(from, to, today);
-      splits.add(`${c.s1},${c.s2},${c.m1 <= c.m2}`);
+      splits.add(`${c.s1},${c.s2},${c.sm1},${c.sm2},${c.ma1 <= c.mb1},${c.y1 <= c.y2}`);
       for (const [dim, expr] of ROLLUP_KEYS) {
         if (dim === 'hall') continue;
         const recount = e.db
@@ -60,19 +60,45 @@ describe('statistics of a period', () => {
         expect(got, `${dim} ${from}..${to}`).toEqual(want);
       }
     }
-    // The ranges took every kind of split: added and subtracted ends, with and without whole months.
-    expect(splits.size).toBeGreaterThanOrEqual(5);
+    // The ranges took many kinds of split: days and months added and subtracted, with and without whole years.
+    expect(splits.size).toBeGreaterThanOrEqual(8);
   });
 
-  it('reads this month and this year to today from month rows alone (no days to add or subtract)', () => {
+  it('reads this month to today from one month row, this year from one year row, three years from a few', () => {
     const today = numberFromDay('2026-11-20');
-    expect(coverPeriod(numberFromDay('2026-11-01'), today, today)).toMatchObject({ m1: 2026 * 12 + 10, m2: 2026 * 12 + 10, s2: -1 });
+    const nothing = (a: number, b: number) => expect(a).toBeGreaterThan(b);
+    const month = coverPeriod(numberFromDay('2026-11-01'), today, today);
+    expect(month).toMatchObject({ ma1: 2026 * 12 + 10, mb1: 2026 * 12 + 10, sm1: 1 });
+    nothing(month.y1, month.y2);
+    // The days subtracted are before the 1st (none) and after the newest day with counts (none).
+    nothing(month.a1, month.b1);
+    expect(month.a2).toBeGreaterThan(today);
     const year = coverPeriod(numberFromDay('2026-01-01'), today, today);
-    expect(year).toMatchObject({ m1: 2026 * 12, m2: 2026 * 12 + 10, s1: -1, s2: -1 });
-    // The subtracted days are before the period's first day and after the newest day with counts: none.
-    expect(year.b1).toBeLessThan(year.a1);
-    expect(year.a2).toBeGreaterThan(today);
+    expect(year).toMatchObject({ y1: 2026, y2: 2026, sm2: -1 });
+    expect(year.ma2).toBeGreaterThan(2026 * 12 + 10); // December, not yet counted
+    nothing(year.ma1, year.mb1);
+    const three = coverPeriod(numberFromDay('2023-11-22'), today, today);
+    expect(three).toMatchObject({
+      y1: 2024,
+      y2: 2026,
+      ma1: 2023 * 12 + 11,
+      mb1: 2023 * 12 + 11,
+      sm1: 1,
+      a1: numberFromDay('2023-11-22'),
+      s1: 1,
+    });
     // Three days in the middle of a month: added, not a month less 27 days.
-    expect(coverPeriod(numberFromDay('2025-06-10'), numberFromDay('2025-06-12'), today)).toMatchObject({ m1: 1, m2: 0, s1: 1 });
+    const few = coverPeriod(numberFromDay('2025-06-10'), numberFromDay('2025-06-12'), today);
+    expect(few).toMatchObject({ a1: numberFromDay('2025-06-10'), b1: numberFromDay('2025-06-12'), s1: 1 });
+    nothing(few.y1, few.y2);
+    nothing(few.ma1, few.mb1);
+  });
+
+  it('a hub upgrading gets its yearly counts from the monthly counts it has', async () => {
+    env = await statsHall();
+    env.db.exec('DROP TABLE stat_yearly');
+    env.db.transaction(() => env!.db.exec(YEARLY_COUNTS_MIGRATION))();
+    expect(env.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM stat_yearly').get()!.n).toBeGreaterThan(0);
+    expect(env.web.facts.checkRollups()).toEqual([]);
   });
 });
