@@ -14,7 +14,7 @@ export const UNIT = [
   'test/device/rating-flow*.test.ts',
   'test/device/epaper-options.test.ts',
   'test/forwarder/{flag-mapping,outcome,profiles}.test.ts',
-  'test/hub/{attribution,deadline,flag-decision,flag-policy,secrets,voice-settings}.test.ts',
+  'test/hub/{attribution,deadline,device-status,flag-decision,flag-policy,secrets,voice-settings}.test.ts',
   'test/sim/{account,citizens,plan}.test.ts',
   'test/web/{hall-input,misuse,workorder-handoff,workorder-machine}.test.ts',
   'test/citizen/citizen-unit.test.ts',

@@ -17,17 +17,17 @@
  * commits each device's records in one transaction (the agent commits each on its own, with
  * an fsync; 800,000 fsyncs would only measure the disk).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import pino from 'pino';
 import { exportPublicKey, newRecordId, PROTOCOL_VERSION, signRecord, type Level } from '../protocol/index.js';
 import { loadOrCreateKeys } from '../device/identity/keys.js';
 import { Link } from '../device/link/link.js';
 import { Outbox, OUTBOX_FILE } from '../device/outbox/outbox.js';
+import { checkOutbox } from './backlog-checks.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -177,30 +177,7 @@ async function stop(): Promise<void> {
   await Promise.all(devs.map((d) => d.link?.stop()));
   const out = devs.map((d) => {
     d.outbox.close();
-    // Read the file itself afterwards: every row, its state, and a digest of what was delivered
-    // (seq and id in seq order) to compare with what the hub stored.
-    const db = new Database(join(d.dir, OUTBOX_FILE), { readonly: true });
-    const rows = db.prepare<[], { seq: number; id: string; state: string }>('SELECT seq, id, state FROM records ORDER BY seq').all();
-    db.close();
-    const h = createHash('sha256');
-    let delivered = 0;
-    let contiguous = true;
-    rows.forEach((r, k) => {
-      if (r.seq !== k + 1) contiguous = false;
-      if (r.state === 'acked') {
-        delivered++;
-        h.update(`${r.seq}:${r.id}\n`);
-      }
-    });
-    return {
-      id: d.id,
-      rows: rows.length,
-      contiguous,
-      delivered,
-      pending: rows.filter((r) => r.state === 'pending').length,
-      refused: rows.filter((r) => r.state === 'rejected').length,
-      digest: h.digest('hex'),
-    };
+    return checkOutbox(d.id, join(d.dir, OUTBOX_FILE)); // the file itself, read afterwards
   });
   say({ type: 'verified', devices: out, linkLog: logCounts });
 }

@@ -17,17 +17,16 @@
  * directory under the OS temp dir (~1.5 GB at full size), removed at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { Registry } from '../hub/registry/registry.js';
+import { checkHubDb, type OutboxCheck } from './backlog-checks.js';
 import { openHubDb } from '../hub/store/db.js';
-import { hashPassword } from '../hub/util/secrets.js';
+import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 
 const { values: args } = parseArgs({
@@ -36,7 +35,7 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '2000' },
     processes: { type: 'string', default: '4' },
     /** Give up (and fail) when not everything is acknowledged and forwarded after this many seconds. */
-    timeout: { type: 'string', default: '900' },
+    timeout: { type: 'string', default: '1800' },
     /** Keep the directory (outboxes, hub and province databases, logs) for a look afterwards. */
     keep: { type: 'boolean', default: false },
     /** Write V8 CPU profiles (node --cpu-prof) of the hub and of each device process into this directory. */
@@ -58,21 +57,12 @@ interface DeviceInfo {
   publicKey: string;
   password: string;
 }
-interface Verified {
-  id: string;
-  rows: number;
-  contiguous: boolean;
-  delivered: number;
-  pending: number;
-  refused: number;
-  digest: string;
-}
 type Msg =
   | ({ type: 'device' } & DeviceInfo)
   | { type: 'prefilled'; seconds: number }
   | { type: 'drained'; at: number }
   | { type: 'progress'; acked: number; ackCommits: number; rejected: number; connected: number; rssMiB: number }
-  | { type: 'verified'; devices: Verified[]; linkLog: Record<string, number> };
+  | { type: 'verified'; devices: OutboxCheck[]; linkLog: Record<string, number> };
 
 /** A device process and what it last said. */
 class Worker {
@@ -182,6 +172,13 @@ async function main(): Promise<number> {
   const children: ChildProcess[] = [];
   const failures: string[] = [];
   const load = [loadavg()[0]!];
+  // Ctrl-C or a timeout(1) mid-run: the hub, province and device processes go, and ~1.5 GB with them.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      err(`${sig}: stopping`);
+      cleanUp();
+      process.exit(130);
+    });
   err(`backlog bench in ${dir}: ${DEVICES} devices × ${RECORDS} records in ${PROCESSES} device processes; ${freeGiB(dir)} GiB free there`);
   try {
     // The stand-in province: up all week, waiting for the hall's evaluations.
@@ -210,9 +207,7 @@ async function main(): Promise<number> {
     mkdirSync(hubData, { recursive: true });
     const db = openHubDb(join(hubData, 'hub.db'));
     const registry = new Registry(db, HALL);
-    const hashes = new Map<string, string>();
-    for (let i = 0; i < devices.length; i += 50)
-      await Promise.all(devices.slice(i, i + 50).map(async (d) => hashes.set(d.id, await hashPassword(d.password))));
+    const hashes = new Map(devices.map((d) => [d.id, hashDeviceSecret(d.password)]));
     db.transaction(() => {
       const enrol = db.prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrolled_at = ?, enrol_token_hash = NULL WHERE id = ?');
       for (const d of devices) {
@@ -341,6 +336,7 @@ async function main(): Promise<number> {
     const hubCheck = checkHubDb(
       join(hubData, 'hub.db'),
       outboxes.flatMap((o) => o.devices),
+      RECORDS,
     );
     failures.push(...hubCheck.failures);
     const outboxRows = outboxes.flatMap((o) => o.devices);
@@ -404,64 +400,14 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(summary));
     return failures.length ? 1 : 0;
   } finally {
+    cleanUp();
+  }
+  function cleanUp(): void {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     err(`${freeGiB(dir)} GiB free before removing ${dir}`);
     if (args.keep) err(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The hub's database after the run: every record once; per device seq 1..N stored in seq
- * order (rowid is the order of insertion); the same (seq, id) the device's outbox marked delivered.
- */
-function checkHubDb(path: string, outboxes: Verified[]): { figures: Record<string, number>; failures: string[] } {
-  const db = new Database(path, { readonly: true });
-  const failures: string[] = [];
-  const figures = {
-    stored: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ratings').get()!.n,
-    distinctIds: db.prepare<[], { n: number }>('SELECT count(DISTINCT id) AS n FROM ratings').get()!.n,
-    distinctDeviceSeq: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM (SELECT DISTINCT device, seq FROM ratings)').get()!.n,
-    gaps: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM gaps').get()!.n,
-    rejections: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM rejections WHERE reason != 'duplicate'").get()!.n,
-    devicesOutOfOrder: 0,
-    devicesNotMatchingOutbox: 0,
-  };
-  const want = new Map(outboxes.map((o) => [o.id, o.digest]));
-  let device = '';
-  let expect = 1;
-  let inOrder = true;
-  let h = createHash('sha256');
-  const finish = () => {
-    if (!device) return;
-    if (!inOrder || expect !== RECORDS + 1) figures.devicesOutOfOrder++;
-    if (want.get(device) !== h.digest('hex')) figures.devicesNotMatchingOutbox++;
-    want.delete(device);
-  };
-  for (const r of db
-    .prepare<[], { device: string; seq: number; id: string }>('SELECT device, seq, id FROM ratings ORDER BY device, rowid')
-    .iterate()) {
-    if (r.device !== device) {
-      finish();
-      device = r.device;
-      expect = 1;
-      inOrder = true;
-      h = createHash('sha256');
-    }
-    if (r.seq !== expect) inOrder = false;
-    expect = r.seq + 1;
-    h.update(`${r.seq}:${r.id}\n`);
-  }
-  finish();
-  db.close();
-  figures.devicesNotMatchingOutbox += want.size; // devices the hub stored nothing of
-  if (figures.stored !== TOTAL || figures.distinctIds !== TOTAL || figures.distinctDeviceSeq !== TOTAL)
-    failures.push(`hub stored ${figures.stored} records (${figures.distinctIds} ids, ${figures.distinctDeviceSeq} device/seq) of ${TOTAL}`);
-  if (figures.devicesOutOfOrder) failures.push(`${figures.devicesOutOfOrder} devices not stored as seq 1..${RECORDS} in order`);
-  if (figures.devicesNotMatchingOutbox)
-    failures.push(`${figures.devicesNotMatchingOutbox} devices' stored records differ from their outbox`);
-  if (figures.gaps || figures.rejections) failures.push(`hub recorded ${figures.gaps} gaps, ${figures.rejections} rejections`);
-  return { figures, failures };
 }
 
 process.exitCode = await main();

@@ -1,16 +1,19 @@
 /**
  * Forwarding throughput to the stand-in province over loopback, by batch size, beside the
  * stand-in's raw rate measured in the same run: a plain keep-alive client loop that POSTs the
- * same bodies with one request in flight, as the forwarder does. The ratio is the forwarder's
- * own cost: reading the queue, mapping, marking rows done (one fsync'd commit per batch).
+ * same bodies (as bytes) with one request in flight, as the forwarder does. The ratio is the
+ * forwarder's own cost: reading the queue, building the body, marking rows done (one commit per
+ * batch, no fsync). CPU per evaluation of both sides is printed too: on a loaded machine it says
+ * more than wall time, and it shows how much of a batch is the stand-in's own work.
  *
  *   npm run bench:forward                      # 50,000 evaluations, batches 1/50/200/1000, native profile
  *   node dist/bench/forward.js --count 5000 --batches 1,200 --profile common
+ *   node dist/bench/forward.js --count 5000 --rounds 3   # on a busy machine: medians of 3 alternating rounds
  *
  * Each measurement gets a fresh stand-in province process (`haochaping province`, SQLite file,
  * WAL) so neither side finds the other's rows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,11 +34,13 @@ const { values: args } = parseArgs({
     count: { type: 'string', default: '50000' },
     batches: { type: 'string', default: '1,50,200,1000' },
     profile: { type: 'string', default: 'native' },
+    rounds: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(args.count);
 const BATCHES = args.batches!.split(',').map(Number);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const profile: Profile = loadProfile(args.profile!);
 const CTX: MappingContext = { areaCode: '420100', deptCode: '11420100MB0000000X' };
 const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-fwd-'));
@@ -88,9 +93,47 @@ function evaluations(n: number): Evaluation[] {
   return out;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** Wall time and CPU of both sides over one measured run. */
+interface Timed {
+  seconds: number;
+  requests: number;
+  /** CPU of this process (the raw loop, or the forwarder with its SQLite work). */
+  clientCpuS: number;
+  /** CPU of the stand-in province process. */
+  provinceCpuS: number;
+}
+
+/** Measures `run` (which returns its request count) on both sides' clocks. */
+async function timed(provinceCpu: () => number, run: () => Promise<number>): Promise<Timed> {
+  const c0 = ownCpuSeconds();
+  const p0 = provinceCpu();
+  const t0 = performance.now();
+  const requests = await run();
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    requests,
+    clientCpuS: ownCpuSeconds() - c0,
+    provinceCpuS: provinceCpu() - p0,
+  };
+}
+
 async function withProvince<T>(
   name: string,
-  fn: (url: string) => Promise<T>,
+  fn: (url: string, provinceCpu: () => number) => Promise<T>,
 ): Promise<T & { province: { accepted: number; duplicatesReceived: number } }> {
   const port = await freePort();
   const p = spawnCli(
@@ -99,7 +142,7 @@ async function withProvince<T>(
   );
   try {
     await waitHttpOk(`http://127.0.0.1:${port}/api/health`, 30_000, p);
-    const r = await fn(`http://127.0.0.1:${port}/api/evaluations`);
+    const r = await fn(`http://127.0.0.1:${port}/api/evaluations`, () => cpuSecondsOf(p.pid));
     const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as { accepted: number; duplicatesReceived: number };
     return { ...r, province: stats };
   } finally {
@@ -107,30 +150,37 @@ async function withProvince<T>(
   }
 }
 
-/** The baseline: pre-built bodies, one keep-alive connection, one request in flight. */
-async function raw(url: string, es: Evaluation[], batch: number): Promise<{ seconds: number; requests: number }> {
-  const bodies: string[] = [];
+/**
+ * The baseline: pre-built bodies, already UTF-8 bytes (the forwarder sends the native profile's
+ * stored JSON as bytes too, so the baseline must not pay an encoding the forwarder skips), one
+ * keep-alive connection, one request in flight.
+ */
+async function raw(url: string, provinceCpu: () => number, es: Evaluation[], batch: number): Promise<Timed> {
+  const bodies: Buffer[] = [];
   for (let i = 0; i < es.length; i += batch)
     bodies.push(
-      buildRequestBody(
-        profile,
-        es.slice(i, i + batch).flatMap((e) => mapEvaluation(profile, e, CTX)),
+      Buffer.from(
+        buildRequestBody(
+          profile,
+          es.slice(i, i + batch).flatMap((e) => mapEvaluation(profile, e, CTX)),
+        ),
       ),
     );
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 1 });
-  const t0 = performance.now();
-  for (const body of bodies) {
-    const res = await request(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`raw loop: province answered ${res.statusCode}`);
-  }
-  const seconds = (performance.now() - t0) / 1000;
+  const t = await timed(provinceCpu, async () => {
+    for (const body of bodies) {
+      const res = await request(url, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`raw loop: province answered ${res.statusCode}`);
+    }
+    return bodies.length;
+  });
   await agent.close();
-  return { seconds, requests: bodies.length };
+  return t;
 }
 
 /** The forwarder from a hub database holding the whole backlog. */
-async function forward(url: string, es: Evaluation[], batch: number, name: string): Promise<{ seconds: number; requests: number }> {
+async function forward(url: string, provinceCpu: () => number, es: Evaluation[], batch: number, name: string): Promise<Timed> {
   const db = openHubDb(join(dir, `${name}-hub.db`));
   db.pragma('foreign_keys = OFF'); // the queue rows reference ratings the bench does not store
   db.transaction(() => es.forEach((e) => enqueueEvaluation(db, e, Date.now())))();
@@ -145,14 +195,22 @@ async function forward(url: string, es: Evaluation[], batch: number, name: strin
     batchSize: batch,
     lingerMs: 0,
   });
-  const t0 = performance.now();
-  f.start();
-  while (f.backlog().count > 0) await new Promise((r) => setTimeout(r, 20));
-  const seconds = (performance.now() - t0) / 1000;
-  const requests = (await metrics.registry.getSingleMetric('hcp_forward_requests_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+  // Done when the province has taken every evaluation: watched on the in-memory counter, since a
+  // count(*) over a 50,000-row backlog every 20 ms would run on the forwarder's own thread and
+  // slow down the thing measured. The queue itself is checked once at the end.
+  const forwarded = async () => (await metrics.forwarded.get()).values.reduce((n, v) => n + v.value, 0);
+  const t = await timed(provinceCpu, async () => {
+    f.start();
+    for (let i = 1; (await forwarded()) < es.length; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (i % 250 === 0 && f.backlog().count === 0) break; // something was refused: stop waiting, the check below fails
+    }
+    return (await metrics.registry.getSingleMetric('hcp_forward_requests_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+  });
+  if (f.backlog().count > 0) throw new Error(`forwarder run: ${f.backlog().count} evaluations still queued`);
   await f.stop();
   db.close();
-  return { seconds, requests };
+  return t;
 }
 
 interface Row {
@@ -162,6 +220,10 @@ interface Row {
   fwdEvalsPerS: number;
   fwdReqPerS: number;
   ratio: number;
+  /** CPU per evaluation, µs: the stand-in in the raw run, the raw loop, the forwarder (this process), the stand-in in the forwarder run. */
+  cpuUs: { provinceRaw: number; rawLoop: number; forwarder: number; provinceFwd: number };
+  /** With --rounds: each round's forwarder / raw (the figures above are medians). */
+  ratios?: number[];
 }
 
 const rows: Row[] = [];
@@ -169,21 +231,59 @@ try {
   process.stderr.write(`generating ${COUNT} signed evaluations…\n`);
   const es = evaluations(COUNT);
   for (const batch of BATCHES) {
-    process.stderr.write(`batch ${batch}: raw loop…`);
-    const r = await withProvince(`raw-${batch}`, (url) => raw(url, es, batch));
-    process.stderr.write(` ${r.seconds.toFixed(1)} s; forwarder…`);
-    const f = await withProvince(`fwd-${batch}`, (url) => forward(url, es, batch, `fwd-${batch}`));
-    process.stderr.write(` ${f.seconds.toFixed(1)} s\n`);
-    if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0)
-      throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
-    if (r.province.accepted !== COUNT) throw new Error(`raw run: province accepted ${r.province.accepted}`);
+    // Each round measures both, in turn (the order alternates, so a machine getting busier or
+    // quieter favours neither); with several rounds the median of each figure is reported.
+    const rounds: Row[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const tag = ROUNDS > 1 ? `${batch}-${round}` : `${batch}`;
+      const rawRun = () => withProvince(`raw-${tag}`, (url, cpu) => raw(url, cpu, es, batch));
+      const fwdRun = () => withProvince(`fwd-${tag}`, (url, cpu) => forward(url, cpu, es, batch, `fwd-${tag}`));
+      process.stderr.write(`batch ${batch}${ROUNDS > 1 ? ` round ${round + 1}/${ROUNDS}` : ''}: `);
+      let r, f;
+      if (round % 2 === 0) {
+        r = await rawRun();
+        f = await fwdRun();
+      } else {
+        f = await fwdRun();
+        r = await rawRun();
+      }
+      process.stderr.write(`raw loop ${r.seconds.toFixed(1)} s, forwarder ${f.seconds.toFixed(1)} s\n`);
+      if (f.province.accepted !== COUNT || f.province.duplicatesReceived !== 0)
+        throw new Error(`forwarder run: province accepted ${f.province.accepted}, duplicates ${f.province.duplicatesReceived}`);
+      if (r.province.accepted !== COUNT) throw new Error(`raw run: province accepted ${r.province.accepted}`);
+      rounds.push({
+        batch,
+        rawEvalsPerS: COUNT / r.seconds,
+        rawReqPerS: r.requests / r.seconds,
+        fwdEvalsPerS: COUNT / f.seconds,
+        fwdReqPerS: f.requests / f.seconds,
+        ratio: r.seconds / f.seconds,
+        cpuUs: {
+          provinceRaw: (r.provinceCpuS / COUNT) * 1e6,
+          rawLoop: (r.clientCpuS / COUNT) * 1e6,
+          forwarder: (f.clientCpuS / COUNT) * 1e6,
+          provinceFwd: (f.provinceCpuS / COUNT) * 1e6,
+        },
+      });
+    }
+    const median = (pick: (r: Row) => number) => {
+      const v = rounds.map(pick).sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+    };
     rows.push({
       batch,
-      rawEvalsPerS: COUNT / r.seconds,
-      rawReqPerS: r.requests / r.seconds,
-      fwdEvalsPerS: COUNT / f.seconds,
-      fwdReqPerS: f.requests / f.seconds,
-      ratio: r.seconds / f.seconds,
+      rawEvalsPerS: median((r) => r.rawEvalsPerS),
+      rawReqPerS: median((r) => r.rawReqPerS),
+      fwdEvalsPerS: median((r) => r.fwdEvalsPerS),
+      fwdReqPerS: median((r) => r.fwdReqPerS),
+      ratio: median((r) => r.ratio),
+      cpuUs: {
+        provinceRaw: median((r) => r.cpuUs.provinceRaw),
+        rawLoop: median((r) => r.cpuUs.rawLoop),
+        forwarder: median((r) => r.cpuUs.forwarder),
+        provinceFwd: median((r) => r.cpuUs.provinceFwd),
+      },
+      ...(ROUNDS > 1 ? { ratios: rounds.map((r) => r.ratio) } : {}),
     });
   }
 } finally {
@@ -191,19 +291,30 @@ try {
 }
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
-const header = ['batch', 'raw loop eval/s', 'raw loop req/s', 'forwarder eval/s', 'forwarder req/s', 'forwarder / raw'];
+const header = [
+  'batch',
+  'raw loop eval/s',
+  'raw loop req/s',
+  'forwarder eval/s',
+  'forwarder req/s',
+  'forwarder / raw',
+  'CPU µs/eval: stand-in / raw loop | forwarder / stand-in',
+];
+const us = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '?');
 const table = rows.map((r) => [
   String(r.batch),
   n(r.rawEvalsPerS),
   n(r.rawReqPerS),
   n(r.fwdEvalsPerS),
   n(r.fwdReqPerS),
-  `${(r.ratio * 100).toFixed(0)} %`,
+  `${(r.ratio * 100).toFixed(0)} %${r.ratios ? ` (${r.ratios.map((x) => (x * 100).toFixed(0)).join(', ')})` : ''}`,
+  `${us(r.cpuUs.provinceRaw)} / ${us(r.cpuUs.rawLoop)} | ${us(r.cpuUs.forwarder)} / ${us(r.cpuUs.provinceFwd)}`,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
 console.log(
-  `\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}`,
+  `\nforwarding ${n(COUNT)} evaluations (${profile.name} profile) to the stand-in province over loopback; node ${process.version}` +
+    (ROUNDS > 1 ? `; median of ${ROUNDS} rounds (each round's ratio in brackets)` : ''),
 );
 console.log(line(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);

@@ -11,8 +11,13 @@
  * immediate echo. The ratio of the two is the figure: what authentication, the ACL,
  * signature and chain checks and a durable group commit cost on top of the broker.
  *
- * The hub's devices are provisioned straight into its database with one shared scrypt hash
- * (enrolling 1,000 devices over HTTP only measures scrypt); every connect is still checked.
+ * The hub's devices are provisioned straight into its database with one shared secret hash
+ * (hub/util/secrets.ts's device form); every connect is still checked.
+ *
+ * Then the reconnect storm: the hub is stopped and started again on the same database, and all
+ * devices connect at once (not 50 at a time), as a hall's evaluators do after a hub restart;
+ * the figure is the time until every one is connected and subscribed, and the hub's resident
+ * memory with all of them connected.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,7 +37,7 @@ import {
 } from '../protocol/index.js';
 import { Registry } from '../hub/registry/registry.js';
 import { openHubDb } from '../hub/store/db.js';
-import { hashPassword } from '../hub/util/secrets.js';
+import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 
 const arg = (name: string, dflt: number) => {
@@ -43,6 +48,8 @@ const DEVICES = arg('devices', 1000);
 const RECORDS = arg('records', 10);
 const WINDOW = arg('window', 4);
 const HALL = 'bench-hall';
+/** --verify-workers N: passed to the hub (default: the hub's own default). */
+const VERIFY_WORKERS = process.argv.includes('--verify-workers') ? process.argv[process.argv.indexOf('--verify-workers') + 1] : undefined;
 /** --profile DIR: the hub process writes a V8 CPU profile there (node --cpu-prof) when it stops. */
 const PROFILE_DIR = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 
@@ -115,11 +122,11 @@ interface Result {
   rssPeakMiB: number;
 }
 
-async function connectAll(url: string, devices: Device[], auth: boolean): Promise<MqttClient[]> {
+async function connectAll(url: string, devices: Device[], auth: boolean, atOnce = 50): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
-  // 50 at a time: connecting is not what is measured.
-  for (let i = 0; i < devices.length; i += 50) {
-    const batch = devices.slice(i, i + 50);
+  // 50 at a time unless told otherwise: for the throughput runs, connecting is not what is measured.
+  for (let i = 0; i < devices.length; i += atOnce) {
+    const batch = devices.slice(i, i + atOnce);
     clients.push(
       ...(await Promise.all(
         batch.map((d) =>
@@ -252,7 +259,7 @@ async function main(): Promise<void> {
   mkdirSync(hubData, { recursive: true });
   const db = openHubDb(join(hubData, 'hub.db'));
   const registry = new Registry(db, HALL);
-  const hash = await hashPassword(password);
+  const hash = hashDeviceSecret(password);
   db.transaction(() => {
     for (const d of devices as (Device & { publicKey: string })[]) {
       registry.add({ id: d.id, window: d.id.slice(3), settings: { mode: 'walk-up' } });
@@ -266,33 +273,49 @@ async function main(): Promise<void> {
   })();
   db.close();
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const hub = spawnCli(
-    [
-      'hub',
-      '--data',
-      hubData,
-      '--hall',
-      HALL,
-      '--host',
-      '127.0.0.1',
-      '--mqtt-port',
-      String(mqttPort),
-      '--http-port',
-      String(httpPort),
-      '--log-level',
-      'warn',
-    ],
-    join(dir, 'hub.log'),
-    { HCP_ADMIN_TOKEN: 'bench-admin' },
-    PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {},
-  );
-  await waitHttpOk(`http://127.0.0.1:${httpPort}/api/health`, 60_000, hub);
+  const startHubProcess = async (profile: boolean) => {
+    const p = spawnCli(
+      [
+        'hub',
+        '--data',
+        hubData,
+        '--hall',
+        HALL,
+        '--host',
+        '127.0.0.1',
+        '--mqtt-port',
+        String(mqttPort),
+        '--http-port',
+        String(httpPort),
+        '--log-level',
+        'warn',
+        ...(VERIFY_WORKERS === undefined ? [] : ['--verify-workers', VERIFY_WORKERS]),
+      ],
+      join(dir, 'hub.log'),
+      { HCP_ADMIN_TOKEN: 'bench-admin' },
+      profile && PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {},
+    );
+    await waitHttpOk(`http://127.0.0.1:${httpPort}/api/health`, 60_000, p);
+    return p;
+  };
+  const hub = await startHubProcess(true);
   const rssEmpty = rssMiB(hub.pid!);
   const hubResult = await measure('hub ingest', `mqtt://127.0.0.1:${mqttPort}`, hub.pid!, devices, true);
   const stats = (await (
     await fetch(`http://127.0.0.1:${httpPort}/api/stats`, { headers: { authorization: 'Bearer bench-admin' } })
   ).json()) as { stored: number; rejections: Record<string, number> };
   await stopProcess(hub);
+
+  // The reconnect storm: the hub restarted, every device at once.
+  const again = await startHubProcess(false);
+  const s0 = performance.now();
+  const stormClients = await connectAll(`mqtt://127.0.0.1:${mqttPort}`, devices, true, devices.length);
+  const reconnectS = +((performance.now() - s0) / 1000).toFixed(2);
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssConnectedMiB = rssMiB(again.pid!);
+  console.error(`reconnect storm: ${devices.length} devices in ${reconnectS} s; hub RSS with all connected ${rssConnectedMiB} MiB`);
+  await Promise.all(stormClients.map((c) => c.endAsync(true)));
+  await stopProcess(again);
   rmSync(dir, { recursive: true, force: true });
 
   const summary = {
@@ -302,6 +325,7 @@ async function main(): Promise<void> {
     rawAedes: baseline,
     peerMosquittoSqlite: peerResult,
     hub: { ...hubResult, rssNoDevicesMiB: rssEmpty, stored: stats.stored, rejected: stats.rejections },
+    reconnectStorm: { devices: DEVICES, seconds: reconnectS, hubRssConnectedMiB: rssConnectedMiB },
     throughputRatio: +(hubResult.perS / baseline.perS).toFixed(2),
     p50LatencyRatio: +(hubResult.p50 / baseline.p50).toFixed(2),
     hubOverPeer: +(hubResult.perS / peerResult.perS).toFixed(2),

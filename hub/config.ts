@@ -88,7 +88,16 @@ export const HubConfigSchema = z
      */
     holidayFile: z.string().nullable().default(null),
     ingest: z
-      .object({ lingerMs: z.number().int().nonnegative().default(2), maxBatch: z.number().int().positive().default(500) })
+      .object({
+        lingerMs: z.number().int().nonnegative().default(2),
+        maxBatch: z.number().int().positive().default(500),
+        /**
+         * Worker threads checking signatures (hub/ingest/verify-pool.ts). Default: one per core
+         * but one, at least one, at most four (the broker, store and acks keep the main thread busy).
+         * 0: check on the main thread.
+         */
+        verifyWorkers: z.number().int().min(0).max(16).optional(),
+      })
       .prefault({}),
     /** The hall web page: 差评 policy profile, sessions, alerts (its calendar is holidayFile above). */
     web: WebConfigSchema.prefault({}),

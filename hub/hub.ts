@@ -33,6 +33,7 @@ import type { HubEvents } from './events.js';
 import { createForwarder } from './forwarder/create.js';
 import type { Forwarder } from './forwarder/forwarder.js';
 import { Ingest, type RejectReason } from './ingest/ingest.js';
+import { defaultVerifyWorkers } from './ingest/verify-pool.js';
 import { forwardCheckpoint, Ledger } from './ledger/ledger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { HallOps } from './ops.js';
@@ -247,7 +248,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         tokens = new ApiTokens(db);
         alarms = new Alarms(db, log.child({ part: 'alarms' }), metrics, events);
         // Fleet updates: listens before the hall page does, so its tiles show the state just reported.
-        releases = new Releases(db, config.dataDir, now);
+        releases = new Releases(db, config.dataDir, now, () => status.flush());
         events.on('status', (device, st) => releases.onStatus(device, st));
         registerReleaseMetrics(metrics.registry, releases);
         status = new DeviceStatusStore(
@@ -301,6 +302,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
         });
       },
       stop() {
+        status?.flush();
         db?.close();
       },
     },
@@ -394,6 +396,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
           publishAck,
           lingerMs: config.ingest.lingerMs,
           maxBatch: config.ingest.maxBatch,
+          verifyWorkers: config.ingest.verifyWorkers ?? defaultVerifyWorkers(),
           now,
           alarms,
           forward: sessions.onRecordStored,
@@ -403,8 +406,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
           },
         });
       },
-      stop() {
-        ingest?.close(); // commits what is queued; the acks go nowhere, the devices resend
+      async stop() {
+        await ingest?.close(); // commits what is queued; the acks go nowhere, the devices resend
       },
     },
     {

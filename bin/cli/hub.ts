@@ -57,6 +57,11 @@ export function register(program: Command): void {
       'JSON {"holidays": [...], "workdays": [...], "years": [...]} overriding the official calendar (7-day defaults and 差评 deadlines)',
     )
     .option('--policy <name|file>', '差评 deadlines: hubei, ankang, jilin, or a JSON policy file', 'ankang')
+    .option(
+      '--verify-workers <n>',
+      'worker threads checking record signatures (default: one per core but one, 1–4; 0: on the main thread)',
+      int('--verify-workers'),
+    )
     .option('--log-level <level>', 'pino log level', 'info');
   addProvinceOptions(hubCommand).action(async (o, cmd: Command) => {
     const log = logger(o.logLevel);
@@ -83,6 +88,7 @@ export function register(program: Command): void {
           holidayFile: o.holidayFile ? resolve(o.holidayFile) : null,
           defaults: { unit: o.workingDays ? 'working-days' : 'calendar-days', count: o.defaultDays },
           web: { policy: o.policy },
+          ...(o.verifyWorkers === undefined ? {} : { ingest: { verifyWorkers: o.verifyWorkers } }),
         },
         log,
       );

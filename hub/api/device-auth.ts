@@ -18,7 +18,7 @@ export function basicCredentials(header: string | undefined): { user: string; pa
 /** The device the request proves to be, or null after answering 401. */
 export async function authenticatedDevice(req: FastifyRequest, reply: FastifyReply, registry: Registry): Promise<string | null> {
   const c = basicCredentials(req.headers.authorization);
-  if (c && (await registry.checkCredentials(c.user, c.password))) return c.user;
+  if (c && (await registry.checkCredentials(c.user, c.password)) === true) return c.user;
   await reply
     .code(401)
     .header('www-authenticate', 'Basic realm="haochaping devices"')

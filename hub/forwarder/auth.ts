@@ -18,11 +18,11 @@ export type RequestAuth =
   | { kind: 'hmac'; keyId: string | null; secret: string; headers: HmacHeaders; encoding: 'hex' | 'base64' };
 
 /** What is signed: the timestamp (ms since epoch, decimal), a newline, the body. */
-export function hmacSignature(secret: string, timestamp: string, body: string, encoding: 'hex' | 'base64' = 'hex'): string {
+export function hmacSignature(secret: string, timestamp: string, body: string | Uint8Array, encoding: 'hex' | 'base64' = 'hex'): string {
   return createHmac('sha256', secret).update(timestamp).update('\n').update(body).digest(encoding);
 }
 
-export function authHeaders(a: RequestAuth, body: string, now: number): Record<string, string> {
+export function authHeaders(a: RequestAuth, body: string | Uint8Array, now: number): Record<string, string> {
   if (a.kind === 'bearer') return { authorization: `Bearer ${a.token}` };
   if (a.kind === 'hmac') {
     const ts = String(now);

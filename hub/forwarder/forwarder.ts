@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import type { Evaluation } from './evaluation.js';
-import { buildRequestBody, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
+import { buildRequestBody, buildRequestBytes, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
 import { streamOf, type MessageStream, type Stream } from './message-kinds.js';
 import { mapMessage, type Destination } from './messages.js';
 import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
@@ -66,9 +66,12 @@ export interface ForwarderOptions {
 }
 
 interface Row {
+  /** The row's rowid: a push in flight is left out of the next batch by it. */
+  n: number;
   id: string;
   kind: string;
-  payload: string;
+  /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched). */
+  payload: Buffer;
   attempts: number;
 }
 
@@ -76,6 +79,25 @@ interface Prepared {
   row: Row;
   items: WireItem[];
 }
+
+/** One push: rows of one stream, mapped, and the request body built from them. */
+interface Batch {
+  stream: Stream;
+  prepared: Prepared[];
+  body: string | Buffer;
+}
+
+/**
+ * Answers of small pushes are recorded together, up to this many rows or this long after the
+ * first: at batch 1 a commit per push cost more than the push's own row. Until then the rows are
+ * still pending in the database and are left out of what is read next; a crash before the
+ * commit only means a resend the province answers "duplicate".
+ */
+const RECORD_GROUP_ROWS = 8;
+const RECORD_GROUP_MS = 20;
+
+/** One turn of the event loop: lets undici write a request before we go on with synchronous work. */
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface LinkStatus {
   transport: string;
@@ -108,6 +130,10 @@ export class Forwarder {
   private readonly maxBatch: number;
   private readonly link: LinkStatus;
   private pausedUntil = 0;
+  /** Answered pushes whose outcome is not yet written (RECORD_GROUP_ROWS). */
+  private unrecorded: { prepared: Prepared[]; results: Map<string, ItemResult> }[] = [];
+  private unrecordedRows = 0;
+  private unrecordedTimer: NodeJS.Timeout | null = null;
   readonly destination: Destination;
 
   constructor(private readonly o: ForwarderOptions) {
@@ -130,6 +156,13 @@ export class Forwarder {
       batchSize: this.maxBatch,
     };
     const db = o.db;
+    // The payload is read as a BLOB: the native profile sends those bytes as they are.
+    const due = (except: string) =>
+      `SELECT q.rowid AS n, id, kind, CAST(payload AS BLOB) AS payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_destination
+        WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
+          AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
+          ${except}
+        ORDER BY enqueued_at, rowid LIMIT ?`;
     this.stmts = {
       // Oldest first through the (state, enqueued_at) index: no sort however long the backlog.
       // A correction waits until the evaluation it replaces is at the province: sent in the other
@@ -137,12 +170,10 @@ export class Forwarder {
       // as the last word, or refuse a follow-up to an evaluation it does not have.
       // The same holds for every row with an after_id: a milestone waits for its evaluation and
       // for the milestone before it.
-      due: db.prepare<[number, number], Row>(
-        `SELECT id, kind, payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_destination
-          WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
-            AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
-          ORDER BY enqueued_at, rowid LIMIT ?`,
-      ),
+      due: db.prepare<[number, number], Row>(due('')),
+      // The same, leaving out the rowids (a JSON array) of a large push still in flight: the next
+      // batch is read while it is, and must not hold them again.
+      dueExcept: db.prepare<[number, string, number], Row>(due('AND q.rowid NOT IN (SELECT value FROM json_each(?))')),
       nextDue: db.prepare<[], { t: number | null }>(
         `SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`,
       ),
@@ -159,6 +190,8 @@ export class Forwarder {
       rejectedCount: db.prepare<[], { n: number }>(
         `SELECT count(*) AS n FROM forward_queue WHERE destination = '${dest}' AND state = 'rejected'`,
       ),
+      synchronous: db.prepare<[], number>('PRAGMA synchronous').pluck(),
+      synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
     };
     // Read the backlog when /metrics is scraped, so the figures are never a second old.
     Object.assign(o.metrics.forwardBacklog, { collect: () => this.running && this.updateGauges() });
@@ -230,13 +263,21 @@ export class Forwarder {
    */
   private record(fn: () => void): void {
     const db = this.o.db;
-    const previous = db.pragma('synchronous', { simple: true }) as number;
-    db.pragma('synchronous = NORMAL');
+    // Prepared once: at batch 1 a pragma prepared per push costs as much as the mark itself.
+    const previous = this.stmts.synchronous.get()!;
+    this.stmts.synchronousNormal.run();
     try {
       db.transaction(fn)();
     } finally {
-      db.pragma(`synchronous = ${previous}`);
+      this.restoreSynchronous(previous);
     }
+  }
+
+  private readonly restoreStmts = new Map<number, Statement>();
+  private restoreSynchronous(level: number): void {
+    let s = this.restoreStmts.get(level);
+    if (!s) this.restoreStmts.set(level, (s = this.o.db.prepare(`PRAGMA synchronous = ${Math.trunc(level)}`)));
+    s.run();
   }
 
   private interrupt(reason: WakeReason): void {
@@ -296,14 +337,70 @@ export class Forwarder {
         rows = this.stmts.due.all(this.now(), this.batchLimit());
         if (rows.length === 0) continue;
       }
+      const batch = this.prepare(rows);
+      if (!batch) continue;
       this.link.state = 'sending';
-      await this.send(rows);
+      await this.pipeline(batch);
     }
   }
 
-  private async send(due: Row[]): Promise<void> {
-    // One request carries one stream (its own envelope, reply format, maybe URL): send the stream
-    // of the oldest due row now; the others are still due and go in the next round.
+  /**
+   * Sends `first` and, while full batches are due, batch after batch without idling between
+   * them: the next batch is read and its body built while the current push is in flight, and it
+   * goes out as soon as the current push is answered; the answer is then recorded while the next
+   * push is in flight (the province works on one core, the hub on the other). Still one push in
+   * flight at a time, in queue order, and a row is marked only from its own push's answer: a
+   * crash before a mark leaves the row pending and it is resent (the province answers
+   * "duplicate"). A row that waits for another (after_id) is not read while that one is pending,
+   * so it follows in a later push, after the answer. Anything but a plain answer (a failure, a
+   * refusal, a stop) drops the prepared batch — its rows are still pending — and is handled as
+   * before.
+   */
+  private async pipeline(first: Batch): Promise<void> {
+    let current = first;
+    let sending = this.transmit(current);
+    for (;;) {
+      await yieldToIo(); // the request is written before the next batch is read
+      const next = this.running ? this.prefetch(current) : null;
+      const outcome = await sending;
+      if (outcome.kind === 'answered' && next && this.running && this.pausedUntil <= this.now()) {
+        this.linkUp();
+        sending = this.transmit(next);
+        await yieldToIo();
+        this.recordLater(current.prepared, outcome.results);
+        current = next;
+        continue;
+      }
+      this.recordAnswered(); // earlier pushes' answers are written before this one's outcome
+      await this.settle(current, outcome);
+      return;
+    }
+  }
+
+  /** The next full batch due, leaving out the push in flight; null when less than a full batch is due. */
+  private prefetch(inFlight: Batch): Batch | null {
+    const limit = this.batchLimit();
+    const held = inFlight.prepared.map((p) => p.row.n);
+    for (const u of this.unrecorded) for (const p of u.prepared) held.push(p.row.n);
+    // A small push in flight is cheaper to skip in JS (read that many more rows) than in SQL.
+    const rows =
+      held.length <= 16
+        ? this.stmts.due
+            .all(this.now(), limit + held.length)
+            .filter((r) => !held.includes(r.n))
+            .slice(0, limit)
+        : this.stmts.dueExcept.all(this.now(), JSON.stringify(held), limit);
+    if (rows.length < limit) return null; // a partial batch goes the ordinary way (it may linger for more)
+    const batch = this.prepare(rows);
+    return batch && batch.prepared.length === rows.length ? batch : null;
+  }
+
+  /**
+   * Maps due rows of one stream into a batch. One request carries one stream (its own envelope,
+   * reply format, maybe URL): the stream of the oldest due row now; the others are still due and
+   * go in a later push. A row the profile cannot map is rejected here. Null when nothing is left.
+   */
+  private prepare(due: Row[]): Batch | null {
     const stream = streamOf(due[0]!.kind);
     const rows = due.filter((r) => streamOf(r.kind) === stream);
     const prepared: Prepared[] = [];
@@ -315,10 +412,13 @@ export class Forwarder {
         if (stream !== 'evaluation' && !this.o.profile.messages[stream])
           throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
         // The native format is the queued JSON itself (keyed by the row id): no need to parse it.
-        if (native) prepared.push({ row, items: [{ key: row.id, body: {}, json: row.payload }] });
+        if (native) prepared.push({ row, items: [{ key: row.id, body: {}, bytes: row.payload }] });
         else if (stream === 'evaluation')
-          prepared.push({ row, items: mapEvaluation(this.o.profile, JSON.parse(row.payload) as Evaluation, this.o.context) });
-        else prepared.push({ row, items: mapMessage(this.o.profile, stream, JSON.parse(row.payload), this.o.context) });
+          prepared.push({
+            row,
+            items: mapEvaluation(this.o.profile, JSON.parse(row.payload.toString('utf8')) as Evaluation, this.o.context),
+          });
+        else prepared.push({ row, items: mapMessage(this.o.profile, stream, JSON.parse(row.payload.toString('utf8')), this.o.context) });
       } catch (e) {
         unmappable.push({
           row,
@@ -335,13 +435,19 @@ export class Forwarder {
       for (const u of unmappable)
         this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
     }
-    if (prepared.length) await this.push(prepared, stream ?? 'evaluation');
+    return prepared.length ? this.batch(prepared, stream ?? 'evaluation') : null;
   }
 
-  private async push(batch: Prepared[], stream: Stream): Promise<void> {
-    const items = batch.flatMap((b) => b.items);
+  private batch(prepared: Prepared[], stream: Stream): Batch {
+    const items = prepared.flatMap((b) => b.items);
     const view = streamView(this.o.profile, stream);
-    const body = buildRequestBody(view, items);
+    const bytes = items.every((i): i is WireItem & { bytes: Buffer } => i.bytes !== undefined);
+    return { stream, prepared, body: bytes ? buildRequestBytes(view, items) : buildRequestBody(view, items) };
+  }
+
+  /** One push and what came of it, the outcome not yet recorded. */
+  private async transmit(b: Batch): Promise<SendOutcome> {
+    const { stream, prepared, body } = b;
     const abort = new AbortController();
     this.inFlight = abort;
     this.link.lastAttemptAt = this.now();
@@ -350,9 +456,9 @@ export class Forwarder {
     try {
       outcome = await this.o.transport.send(
         body,
-        items.map((i) => i.key),
+        prepared.flatMap((p) => p.items.map((i) => i.key)),
         abort.signal,
-        stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: view },
+        stream === 'evaluation' ? undefined : { stream: stream as MessageStream, profile: streamView(this.o.profile, stream) },
       );
     } catch (e) {
       outcome = { kind: 'failed', failure: 'connection', message: (e as Error).message }; // transports should not throw; be safe
@@ -361,10 +467,15 @@ export class Forwarder {
     }
     this.fm.requestSeconds.observe((performance.now() - t0) / 1000);
     this.fm.requests.inc({ outcome: outcome.kind });
+    return outcome;
+  }
 
+  /** Records what came of a push: marks, a split after a refusal, or a backoff. */
+  private async settle(b: Batch, outcome: SendOutcome): Promise<void> {
+    const { stream, prepared: batch } = b;
     if (outcome.kind === 'answered') {
       this.linkUp();
-      this.applyAnswers(batch, outcome.results);
+      this.applyAnswers([{ prepared: batch, results: outcome.results }]);
     } else if (outcome.kind === 'refused') {
       this.linkUp(); // the province is there and talking; the request is what it refuses
       this.link.lastError = { at: this.now(), kind: 'refused', message: outcome.message };
@@ -375,8 +486,8 @@ export class Forwarder {
           { evaluations: batch.length, status: outcome.status, err: outcome.message },
           'province refused a batch; splitting it',
         );
-        await this.push(batch.slice(0, mid), stream);
-        if (this.running) await this.push(batch.slice(mid), stream);
+        await this.push(this.batch(batch.slice(0, mid), stream));
+        if (this.running) await this.push(this.batch(batch.slice(mid), stream));
       } else {
         this.reject(batch[0]!.row, outcome.message, { source: 'province', status: outcome.status, reason: outcome.message });
       }
@@ -385,12 +496,42 @@ export class Forwarder {
     }
   }
 
+  private async push(b: Batch): Promise<void> {
+    await this.settle(b, await this.transmit(b));
+  }
+
   private linkUp(): void {
     if (this.link.consecutiveFailures > 0) this.o.log.info({ after: this.link.consecutiveFailures }, 'province reachable again');
     this.link.consecutiveFailures = 0;
     this.link.lastSuccessAt = this.now();
     this.link.batchSize = Math.min(this.maxBatch, this.link.batchSize * 2);
     this.fm.linkUp.set(1);
+  }
+
+  private recordLater(prepared: Prepared[], results: Map<string, ItemResult>): void {
+    this.unrecorded.push({ prepared, results });
+    this.unrecordedRows += prepared.length;
+    if (this.unrecordedRows >= RECORD_GROUP_ROWS) this.recordAnswered();
+    else
+      this.unrecordedTimer ??= setTimeout(() => {
+        try {
+          this.recordAnswered();
+        } catch (e) {
+          // The rows stay pending and are sent again: the province answers "duplicate".
+          this.o.log.warn({ err: e }, 'could not record the province answers; those evaluations will be resent');
+        }
+      }, RECORD_GROUP_MS);
+  }
+
+  /** Writes the answers held back by recordLater, in one transaction. */
+  private recordAnswered(): void {
+    if (this.unrecordedTimer) clearTimeout(this.unrecordedTimer);
+    this.unrecordedTimer = null;
+    if (this.unrecorded.length === 0) return;
+    const answered = this.unrecorded;
+    this.unrecorded = [];
+    this.unrecordedRows = 0;
+    this.applyAnswers(answered);
   }
 
   private linkDown(batch: Prepared[], f: Extract<SendOutcome, { kind: 'failed' }>): void {
@@ -426,34 +567,36 @@ export class Forwarder {
     this.o.log.error({ id: row.id, reason }, 'province rejected an evaluation; kept for hall IT');
   }
 
-  private applyAnswers(batch: Prepared[], results: Map<string, ItemResult>): void {
+  /** Records the province's answers to one or more pushes, in one transaction. */
+  private applyAnswers(answered: { prepared: Prepared[]; results: Map<string, ItemResult> }[]): void {
     const now = this.now();
     const { baseMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
     let done = 0;
     const refused: { id: string; reason: string }[] = [];
     this.record(() => {
-      for (const { row, items } of batch) {
-        const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
-        const reply = JSON.stringify(answers);
-        const rejected = answers.filter((a) => a.status === 'rejected');
-        if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
-          this.stmts.done.run(now, reply, row.id);
-          done++;
-        } else if (rejected.length) {
-          const reason = rejected
-            .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
-            .join('; ');
-          this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
-          refused.push({ id: row.id, reason });
-        } else {
-          this.stmts.retry.run(
-            now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random),
-            'the province did not answer for this evaluation',
-            reply,
-            row.id,
-          );
+      for (const { prepared, results } of answered)
+        for (const { row, items } of prepared) {
+          const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
+          const reply = JSON.stringify(answers);
+          const rejected = answers.filter((a) => a.status === 'rejected');
+          if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
+            this.stmts.done.run(now, reply, row.id);
+            done++;
+          } else if (rejected.length) {
+            const reason = rejected
+              .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
+              .join('; ');
+            this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
+            refused.push({ id: row.id, reason });
+          } else {
+            this.stmts.retry.run(
+              now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random),
+              'the province did not answer for this evaluation',
+              reply,
+              row.id,
+            );
+          }
         }
-      }
     });
     this.o.metrics.forwarded.inc(done);
     for (const r of refused) this.o.log.error({ id: r.id, reason: r.reason }, 'province rejected an evaluation; kept for hall IT');

@@ -5,7 +5,7 @@
  * after that transaction committed. The broker's PUBACK is not storage — this ack is.
  */
 import type { Logger } from 'pino';
-import { decode, MAX_BYTES, parseTopic, recordHash, verifyRecord, type Ack, type RatingRecord } from '../../protocol/index.js';
+import { decode, MAX_BYTES, parseTopic, verifyRecord, type Ack, type RatingRecord } from '../../protocol/index.js';
 import type { Alarms } from '../alarms/alarms.js';
 import { evaluationFromRecord } from '../forwarder/evaluation.js';
 import { enqueueEvaluation } from '../forwarder/forwarder.js';
@@ -13,23 +13,10 @@ import type { Metrics } from '../metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { Db } from '../store/db.js';
 import { Attributor, type Attribution, type AttributionAlarm, type RateCap } from './attribution.js';
+import { checkRating, type Checked, type RejectReason } from './check.js';
+import { VerifyPool, type VerifyJob } from './verify-pool.js';
 
-export type RejectReason =
-  | 'oversized'
-  | 'malformed'
-  | 'unknown-version'
-  | 'invalid'
-  | 'bad-signature'
-  | 'topic-mismatch'
-  | 'unknown-device'
-  | 'wrong-topic'
-  | 'duplicate'
-  | 'id-conflict'
-  | 'seq-reused'
-  | 'chain-broken'
-  // Refused by the broker's policy before ingest saw the payload:
-  | 'rate-limited'
-  | 'retained';
+export type { RejectReason } from './check.js';
 
 /** Reasons the device is told about: the record will never be stored, so it must stop resending. */
 const FINAL_REJECTS = new Set<RejectReason>(['bad-signature', 'id-conflict', 'seq-reused', 'chain-broken', 'oversized']);
@@ -59,13 +46,28 @@ export interface IngestOptions {
   alarms?: Alarms;
   /** Per-device cap on ratings per time of its press clock (records over it are flagged, kept). */
   rateCap?: RateCap;
+  /**
+   * Check signatures on this many worker threads (verify-pool.ts); 0 (the default): on this
+   * thread, synchronously within `submit`.
+   */
+  verifyWorkers?: number;
 }
 
 interface Pending {
   record: RatingRecord;
+  /** The record's hash, taken when it was checked. */
+  hash: string;
   epoch: number;
   receivedAt: number;
   t0: bigint;
+}
+
+/** A message taken in and being checked: messages leave for the store in the order they came. */
+interface Arrival {
+  epoch: number;
+  receivedAt: number;
+  t0: bigint;
+  result: Checked | null;
 }
 
 /** Forwards every rating as it is (no session policy). */
@@ -77,6 +79,14 @@ export function forwardEveryRating(db: Db): (r: RatingRecord, receivedAt: number
 
 export class Ingest {
   private queue: Pending[] = [];
+  /** Messages taken in, in arrival order; the first `head` are done. */
+  private arrivals: Arrival[] = [];
+  private head = 0;
+  private readonly pool: VerifyPool | null;
+  /** Jobs for the pool gathered in this turn of the event loop, sent together. */
+  private jobs: { job: VerifyJob; arrival: Arrival }[] = [];
+  private dispatching = false;
+  private closed = false;
   private rejectionRows: [
     at: number,
     device: string | null,
@@ -124,6 +134,23 @@ export class Ingest {
       rejection: db.prepare('INSERT INTO rejections (at, device, reason, record_id, seq, detail) VALUES (?, ?, ?, ?, ?, ?)'),
     };
     for (const r of this.stmts.allMissing.all()) o.metrics.missing.set({ device: r.device }, r.n);
+    this.pool = VerifyPool.open({ size: o.verifyWorkers ?? 0, hall: o.registry.hall, log: o.log });
+  }
+
+  /** Worker threads checking signatures (0: on this thread). */
+  get verifyWorkers(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  /** Verification workers that died and were replaced since the start. */
+  get verifyWorkerRestarts(): number {
+    return this.pool?.restarts ?? 0;
+  }
+
+  /** For tests: ends a verification worker the way a crash would. */
+  crashVerifyWorker(): Promise<number> {
+    if (!this.pool) throw new Error('no verification workers');
+    return this.pool.crashOne();
   }
 
   /**
@@ -156,45 +183,96 @@ export class Ingest {
     return signer && verifyRecord(d.value, signer.key).ok ? d.value : null;
   }
 
-  /** Takes one message published on a rating topic by `clientId`. Never throws. */
+  /**
+   * Takes one message published on a rating topic by `clientId`. Never throws. With
+   * verification workers the checks finish later; records still reach the store (and their
+   * acks) in the order their messages arrived, so a device's chain is never seen out of order.
+   */
   submit(clientId: string | null, topicName: string, payload: Buffer): void {
     try {
       const addr = parseTopic(topicName);
       if (!addr || addr.kind !== 'rating') return this.reject('wrong-topic', clientId, `not a rating topic: ${topicName.slice(0, 200)}`);
-      const d = decode('rating', payload);
-      if (!d.ok) return this.reject(d.error.code, addr.device, d.error.message);
-      const r = d.value;
-      if (r.hall !== addr.hall || r.device !== addr.device || (clientId !== null && clientId !== addr.device)) {
-        return this.reject(
-          'topic-mismatch',
-          addr.device,
-          `record for ${r.hall}/${r.device} came on ${topicName} from client ${clientId}`,
-          r,
-        );
+      const signer = this.o.registry.signingKey(addr.device);
+      const arrival: Arrival = { epoch: signer?.epoch ?? 0, receivedAt: this.now(), t0: process.hrtime.bigint(), result: null };
+      this.arrivals.push(arrival);
+      if (!this.pool) {
+        arrival.result = checkRating({ addr, topic: topicName, clientId, payload, hall: this.o.registry.hall, key: signer?.key });
+        return this.takeChecked();
       }
-      if (r.hall !== this.o.registry.hall)
-        return this.reject('unknown-device', r.device, `record is for hall ${r.hall}, this hub is ${this.o.registry.hall}`, r);
-      const signer = this.o.registry.signingKey(r.device);
-      if (!signer) return this.reject('unknown-device', r.device, `device ${r.device} is not enrolled here or is revoked`, r);
-      const v = verifyRecord(r, signer.key);
-      if (!v.ok) {
-        this.o.alarms?.raise(
-          'bad-signature',
-          r.device,
-          `a record on ${r.device}'s topic does not carry its signature: altered, forged, or signed with another key`,
-          { seq: r.seq, id: r.id },
-        );
-        return this.reject('bad-signature', r.device, v.error.message, r, true);
+      const job: VerifyJob = { addr, topic: topicName, clientId, payload: payload.toString('utf8'), key: signer?.spki ?? null };
+      this.jobs.push({ job, arrival });
+      if (!this.dispatching) {
+        this.dispatching = true;
+        // Every message that arrived in this turn of the event loop goes to the workers as one batch.
+        setImmediate(() => this.dispatch());
       }
-      this.queue.push({ record: r, epoch: signer.epoch, receivedAt: this.now(), t0: process.hrtime.bigint() });
-      this.schedule();
     } catch (e) {
       // A bug must not take the broker down; the device will resend.
       this.o.log.error({ err: e, clientId }, 'ingest failed on a message');
     }
   }
 
+  private dispatch(): void {
+    this.dispatching = false;
+    const jobs = this.jobs;
+    this.jobs = [];
+    if (!this.pool) return;
+    // Spread over the workers in slices, so one turn's messages are checked in parallel.
+    const slice = Math.max(16, Math.ceil(jobs.length / this.pool.size));
+    for (let i = 0; i < jobs.length; i += slice) {
+      const part = jobs.slice(i, i + slice);
+      this.pool.check(
+        part.map((p) => p.job),
+        (results) => {
+          part.forEach((p, k) => (p.arrival.result = results[k]!));
+          this.takeChecked();
+        },
+      );
+    }
+  }
+
+  /** Moves checked messages, oldest first, to the group commit (or refuses them); stops at the first still being checked. */
+  private takeChecked(): void {
+    if (this.closed) return;
+    while (this.head < this.arrivals.length) {
+      const a = this.arrivals[this.head]!;
+      const c = a.result;
+      if (!c) break;
+      this.head++;
+      try {
+        if (c.ok) {
+          this.queue.push({ record: c.record, hash: c.hash, epoch: a.epoch, receivedAt: a.receivedAt, t0: a.t0 });
+          this.schedule();
+        } else this.refuseChecked(c);
+      } catch (e) {
+        this.o.log.error({ err: e }, 'ingest failed on a message');
+      }
+    }
+    if (this.head === this.arrivals.length) {
+      this.arrivals = [];
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.arrivals = this.arrivals.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private refuseChecked(c: Extract<Checked, { ok: false }>): void {
+    const r = c.record;
+    if (c.reason === 'bad-signature' && r) {
+      this.o.alarms?.raise(
+        'bad-signature',
+        r.device,
+        `a record on ${r.device}'s topic does not carry its signature: altered, forged, or signed with another key`,
+        { seq: r.seq, id: r.id },
+      );
+      return this.reject('bad-signature', r.device, c.detail, r, true);
+    }
+    this.reject(c.reason, c.device, c.detail, r);
+  }
+
   private schedule(): void {
+    if (this.closed) return;
     if (this.queue.length >= (this.o.maxBatch ?? 500)) return void this.flush();
     if (this.timer) return;
     this.timer = setTimeout(() => this.flush(), this.o.lingerMs ?? 2);
@@ -313,7 +391,7 @@ export class Ingest {
 
   private storeOne(p: Pending): 'stored' | 'duplicate' | { reason: RejectReason; detail: string } {
     const r = p.record;
-    const hash = recordHash(r);
+    const hash = p.hash;
     const existing = this.stmts.byId.get(r.id);
     if (existing) {
       if (existing.hash === hash) return 'duplicate';
@@ -381,7 +459,12 @@ export class Ingest {
     return 'stored';
   }
 
-  close(): void {
+  /** Commits what is checked and queued; messages still being checked are dropped unacknowledged (devices resend). */
+  async close(): Promise<void> {
     this.flush();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.pool?.close();
   }
 }

@@ -1,5 +1,5 @@
 import { CodedError } from '../../common/errors.js';
-import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
   DeviceConfigSchema,
@@ -11,8 +11,9 @@ import {
 } from '../../protocol/index.js';
 import { FlagPolicySchema, type FlagPolicy } from '../policy/flag-policy.js';
 import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 import { releaseTargetOf } from '../releases/releases.js';
-import { hashPassword, newSecret, tokenHash, verifyPassword } from '../util/secrets.js';
+import { hashDeviceSecret, isDeviceSecretHash, newSecret, tokenHash, verifyDeviceSecret, verifyPassword } from '../util/secrets.js';
 
 /** Per-device settings a hall can change; everything else in the config comes from defaults. */
 export const DeviceSettingsSchema = DeviceConfigSchema.pick({
@@ -117,19 +118,13 @@ export interface EnrolResult {
 
 /** The hall's devices: who they are, their keys and credentials, their configuration. */
 export class Registry {
-  private readonly keys = new Map<string, { key: KeyObject; epoch: number }>();
+  private readonly keys = new Map<string, { key: KeyObject; epoch: number; spki: string }>();
+  private hallCache: { body: string | null; settings: HallSettings } = { body: null, settings: {} };
   /**
-   * Secrets already proven with scrypt since the hub started, as a salted SHA-256, keyed by
-   * device and the stored hash they were proven against (a new secret invalidates them).
-   * scrypt costs ~50–100 ms of CPU by design; without this, a hall's devices reconnecting
-   * after a network blip would queue behind each other for tens of seconds.
-   */
-  private readonly proven = new Map<string, { secretHash: string; digest: Buffer }>();
-  private readonly provenSalt = randomBytes(16);
-  /**
-   * scrypt checks run two at a time (one per core here) in arrival order. When a whole hall
-   * reconnects after a hub restart, the queue is visible and a device that gave up waiting is
-   * skipped instead of burning CPU for a connection that is gone.
+   * Older device secrets are scrypt hashes (~10–20 ms of CPU each): those checks run two at a
+   * time (one per core here) in arrival order, and a device that gave up waiting is skipped.
+   * Each such device pays it once: its hash is replaced by the fast form on its first good
+   * connect (hashDeviceSecret explains why that is as safe).
    */
   private readonly scryptSlots = new Slots(2);
 
@@ -140,7 +135,7 @@ export class Registry {
   ) {}
 
   get(id: string): DeviceRow | undefined {
-    return this.db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE id = ?').get(id);
+    return prepared<[string], DeviceRow>(this.db, 'SELECT * FROM devices WHERE id = ?').get(id);
   }
 
   list(): DeviceRow[] {
@@ -194,7 +189,7 @@ export class Registry {
     // A cheap early refusal, so unknown tokens cost no scrypt; it decides nothing.
     if (!this.db.prepare<[string], { id: string }>('SELECT id FROM devices WHERE enrol_token_hash = ?').get(hash)) throw this.whyNot(hash);
     const password = newSecret();
-    const secretHash = await hashPassword(password);
+    const secretHash = hashDeviceSecret(password);
     // Check and redeem in ONE statement: of any number of parallel enrolments with the same
     // token exactly one matches the row (SQLite runs writes one at a time and the first one
     // clears the hash); the rest change nothing and are refused below. A device that comes
@@ -215,7 +210,6 @@ export class Registry {
       .get({ key: publicKey, secret: secretHash, now, genesis: GENESIS_HASH, hash });
     if (!won) throw this.whyNot(hash);
     this.keys.delete(won.id);
-    this.proven.delete(won.id);
     const device = this.get(won.id)!;
     return { device, password, config: this.config(device) };
   }
@@ -235,19 +229,27 @@ export class Registry {
   }
 
   /** MQTT authentication: the username is the device id; revoked or unenrolled devices fail. */
-  async checkCredentials(username: string, password: string, stillWanted: () => boolean = () => true): Promise<boolean> {
+  /**
+   * 'gave-up': an older (scrypt) hash whose check was skipped because the device had already
+   * closed its connection while waiting its turn — not a wrong secret.
+   */
+  async checkCredentials(username: string, password: string, stillWanted: () => boolean = () => true): Promise<boolean | 'gave-up'> {
     const row = this.get(username);
     if (!row || row.revoked_at !== null || !row.secret_hash) return false;
-    const digest = createHash('sha256').update(this.provenSalt).update(password).digest();
-    const known = this.proven.get(username);
-    if (known && known.secretHash === row.secret_hash) return timingSafeEqual(known.digest, digest);
     const secretHash = row.secret_hash;
+    if (isDeviceSecretHash(secretHash)) return verifyDeviceSecret(password, secretHash);
     const good = await this.scryptSlots.run(async () => {
       // A device that gave up waiting (its connect timed out) costs nothing more.
-      if (!stillWanted()) return false;
+      if (!stillWanted()) return 'gave-up' as const;
       return verifyPassword(password, secretHash);
     });
-    if (good) this.proven.set(username, { secretHash, digest });
+    // Only if the secret is still the one just checked (not re-enrolled or revoked meanwhile).
+    if (good === true)
+      prepared(this.db, 'UPDATE devices SET secret_hash = ? WHERE id = ? AND secret_hash = ?').run(
+        hashDeviceSecret(password),
+        username,
+        secretHash,
+      );
     return good;
   }
 
@@ -257,19 +259,21 @@ export class Registry {
   }
 
   /** The device's current key and the epoch (chain) records signed with it belong to. */
-  signingKey(id: string): { key: KeyObject; epoch: number } | undefined {
+  signingKey(id: string): { key: KeyObject; epoch: number; spki: string } | undefined {
     const cached = this.keys.get(id);
     if (cached) return cached;
     const row = this.get(id);
     if (!row?.public_key || row.revoked_at !== null) return undefined;
-    const entry = { key: importPublicKey(row.public_key), epoch: row.key_epoch };
+    const entry = { key: importPublicKey(row.public_key), epoch: row.key_epoch, spki: row.public_key };
     this.keys.set(id, entry);
     return entry;
   }
 
   hallSettings(): HallSettings {
-    const row = this.db.prepare<[], { body: string }>('SELECT body FROM hall_settings WHERE id = 1').get();
-    return row ? HallSettingsSchema.parse(JSON.parse(row.body)) : {};
+    const body = prepared<[], { body: string }>(this.db, 'SELECT body FROM hall_settings WHERE id = 1').get()?.body ?? null;
+    // Parsed again only when the stored settings change (asked for on every 差评 and config).
+    if (body !== this.hallCache.body) this.hallCache = { body, settings: body ? HallSettingsSchema.parse(JSON.parse(body)) : {} };
+    return this.hallCache.settings;
   }
 
   /** What each record flag does to a rating in this hall (the defaults where not set). */
@@ -356,7 +360,6 @@ export class Registry {
       .run(this.now(), id);
     if (r.changes === 0) this.mustGet(id);
     this.keys.delete(id);
-    this.proven.delete(id);
     return this.get(id)!;
   }
 
@@ -377,7 +380,6 @@ export class Registry {
       )
       .run(tokenHash(token), this.now() + tokenTtlMs, id);
     this.keys.delete(id);
-    this.proven.delete(id);
     return { device: this.get(id)!, token };
   }
 }

@@ -17,6 +17,7 @@ import { fsyncPath } from '../../common/fsync.js';
 import { unpackBundle } from '../../common/release/bundle.js';
 import { keyFingerprint } from '../../common/release/manifest.js';
 import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 
 export const RELEASES_MIGRATION = `
   -- Signed release bundles hall IT added (the file lives under <data>/releases/).
@@ -78,11 +79,10 @@ export function bundlePath(version: string): string {
 
 /** The release target in a device's config, or undefined when none was rolled out to it. */
 export function releaseTargetOf(db: Db, device: string): ReleaseTarget | undefined {
-  const r = db
-    .prepare<[string], { version: string; sha256: string; size: number }>(
-      'SELECT r.version, r.sha256, r.size FROM release_targets t JOIN releases r ON r.version = t.version WHERE t.device = ?',
-    )
-    .get(device);
+  const r = prepared<[string], { version: string; sha256: string; size: number }>(
+    db,
+    'SELECT r.version, r.sha256, r.size FROM release_targets t JOIN releases r ON r.version = t.version WHERE t.device = ?',
+  ).get(device);
   return r ? { version: r.version, sha256: r.sha256, size: r.size, path: bundlePath(r.version) } : undefined;
 }
 
@@ -117,6 +117,8 @@ export class Releases {
     private readonly db: Db,
     private readonly dataDir: string,
     private readonly now: () => number = Date.now,
+    /** Writes device status rows still waiting (DeviceStatusStore.flush): devices() reads them in SQL. */
+    private readonly writeStatus: () => void = () => {},
   ) {}
 
   get(version: string): ReleaseRow | undefined {
@@ -270,6 +272,7 @@ export class Releases {
 
   /** Per device: the release it runs (from its status), its target and its last update state. */
   devices(): { id: string; running: string | null; target: string | null; update: ReturnType<typeof deviceUpdateOf> }[] {
+    this.writeStatus();
     const rows = this.db
       .prepare<[], { id: string; firmware: string | null; target: string | null }>(
         `SELECT d.id, json_extract(s.body, '$.firmware') AS firmware, t.version AS target

@@ -51,6 +51,11 @@ export function authenticateHook(
     registry
       .checkCredentials(username, password.toString('utf8'), () => !client.closed && !client.conn.destroyed)
       .then((good) => {
+        if (good === 'gave-up') {
+          // Its connection closed while an older scrypt check waited its turn: nobody to answer, nothing wrong.
+          log.debug({ client: id }, 'skipped the secret check of a device that stopped waiting');
+          return done(refusal('server busy', 3), false);
+        }
         if (!good) {
           onDenied({ action: 'connect', client: id, reason: 'bad-credentials' });
           return done(refusal('bad username or password', 4), false);

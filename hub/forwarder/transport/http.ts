@@ -44,8 +44,19 @@ export class HttpTransport implements Transport {
     });
   }
 
-  async send(body: string, _keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
-    const timeout = AbortSignal.timeout(this.o.timeoutMs);
+  async send(body: string | Buffer, _keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
+    // One controller per push, aborted by the caller or by our own timer, and the timer cleared
+    // when the push ends: AbortSignal.timeout() would leave a live timer per push for timeoutMs
+    // (at batch 1, thousands a second) and AbortSignal.any() registers each signal it combines.
+    const ac = new AbortController();
+    let timedOut = false;
+    const onAbort = () => ac.abort(signal.reason);
+    if (signal.aborted) ac.abort(signal.reason);
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, this.o.timeoutMs);
     try {
       const res = await request((route && this.o.endpoints?.[route.stream]) || this.o.url, {
         method: 'POST',
@@ -56,17 +67,18 @@ export class HttpTransport implements Transport {
           ...authHeaders(this.o.auth ?? { kind: 'none' }, body, this.now()),
         },
         body,
-        signal: AbortSignal.any([signal, timeout]),
+        signal: ac.signal,
       });
       const text = await res.body.text();
       return classifyHttpReply(route?.profile ?? this.o.profile, res.statusCode, res.headers, text, this.now());
     } catch (e) {
       const c = classifyError(
-        timeout.aborted && !signal.aborted
-          ? Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { name: 'TimeoutError' })
-          : e,
+        timedOut && !signal.aborted ? Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { name: 'TimeoutError' }) : e,
       );
       return { kind: 'failed', ...c };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

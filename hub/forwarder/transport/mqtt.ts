@@ -112,7 +112,7 @@ export class MqttTransport implements Transport {
     });
   }
 
-  send(body: string, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
+  send(body: string | Buffer, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome> {
     if (!this.client.connected || !this.subscribed)
       return Promise.resolve({
         kind: 'failed',

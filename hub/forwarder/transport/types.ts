@@ -18,7 +18,7 @@ export interface Transport {
   readonly kind: string;
   /** Where it sends (URL or broker list and topic), without secrets. */
   readonly target: string;
-  /** `keys` are the idempotency keys of the items in `body`, in order. Never throws. */
-  send(body: string, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome>;
+  /** `body` is UTF-8 JSON (bytes when built from stored JSON). `keys` are the idempotency keys of its items, in order. Never throws. */
+  send(body: string | Buffer, keys: string[], signal: AbortSignal, route?: Route): Promise<SendOutcome>;
   close(): Promise<void>;
 }
