@@ -2,18 +2,21 @@
  * Device benchmarks (npm run bench:device), each beside its baseline measured in the same run:
  *
  *  1. press → durable write → thank-you inside the agent (virtual buttons, real outbox, a hub
- *     connected), against a bare better-sqlite3 insert of a record-sized row with WAL and
+ *     process connected), against a bare better-sqlite3 insert of a record-sized row with WAL and
  *     synchronous=FULL, one row per transaction, on the same disk;
  *  2. the same end to end through a real agent process: a press written to the serial
  *     keypad's pty until the thank-you frame arrives on the display controller's pty;
- *  3. the agent process's resident memory, idle and while rating as fast as presses come.
+ *  4. the same ptys with an echo process in place of the agent (serialport, line parser): what
+ *     the path itself costs;
+ *  3. the agent process's resident memory 5 s after its first prompt, idle (30 s after it, once
+ *     V8's memory reducer has run) and while rating as fast as presses come.
  *
  * Prints one table and a JSON line. Options: --presses N (default 2000).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SerialPort } from 'serialport';
@@ -21,8 +24,8 @@ import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { VirtualButtons } from '../device/buttons/virtual.js';
 import type { DisplayDriver } from '../device/display/types.js';
 import { enrol } from '../device/enrolment/enrolment.js';
-import { startHub } from '../hub/hub.js';
-import { CLI_PATH, freePort } from '../simulator/processes.js';
+import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
+import { CLI_PATH, freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { DEVICE_NODE_OPTIONS } from '../common/install/units.js';
 
 const arg = (name: string, d: number) => {
@@ -30,6 +33,17 @@ const arg = (name: string, d: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : d;
 };
 const PRESSES = arg('--presses', 2000);
+/** Section 4's stand-in for the agent: each keypad line straight back as a thank-you frame. */
+const SERIAL_ECHO = `
+import { SerialPort } from 'serialport';
+import { ReadlineParser } from '@serialport/parser-readline';
+const [kp, dp] = process.argv.slice(-2);
+const display = new SerialPort({ path: dp, baudRate: 115200 });
+const keypad = new SerialPort({ path: kp, baudRate: 115200 });
+let n = 0;
+keypad.pipe(new ReadlineParser({ delimiter: '\\n' })).on('data', () => display.write('FRAME ' + ++n + ' thanks\\nEND ' + n + '\\n'));
+keypad.on('open', () => process.stdout.write('ready\\n'));
+`;
 const PROCESS_PRESSES = Math.min(PRESSES, 500);
 
 const pct = (xs: number[], p: number) => {
@@ -68,22 +82,37 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-'));
   const log = pino({ level: 'silent' });
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const hub = await startHub(
-    {
-      dataDir: join(dir, 'hub'),
-      hall: 'bench',
-      mqtt: { host: '127.0.0.1', port: mqttPort },
-      http: { host: '127.0.0.1', port: httpPort },
-      province: null,
-    },
-    log,
+  // The hub as its own process, as in a hall: in this process its synchronous group commits
+  // would hold up the event loop that timestamps the thank-you frames (section 2).
+  const hub = spawnCli(
+    [
+      'hub',
+      '--data',
+      join(dir, 'hub'),
+      '--hall',
+      'bench',
+      '--host',
+      '127.0.0.1',
+      '--mqtt-port',
+      String(mqttPort),
+      '--http-port',
+      String(httpPort),
+      '--log-level',
+      'warn',
+    ],
+    join(dir, 'hub.log'),
   );
   const hubUrl = `http://127.0.0.1:${httpPort}`;
+  await waitHttpOk(`${hubUrl}/api/health`, 60_000, hub);
+  const admin = readFileSync(join(dir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();
   const newDevice = async (window: string) => {
-    const { device, token } = hub.registry.add({
-      window,
-      settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } },
+    const r = await fetch(`${hubUrl}/api/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ window, settings: { mode: 'walk-up', timeouts: { repeatIntervalS: 0, tooSoonS: 0, thanksS: 0.2 } } }),
     });
+    if (!r.ok) throw new Error(`registering window ${window}: ${r.status} ${await r.text()}`);
+    const { device, token } = (await r.json()) as { device: { id: string }; token: string };
     const d = join(dir, device.id);
     mkdirSync(d, { recursive: true });
     await enrol(d, hubUrl, token, FIRMWARE_VERSION);
@@ -174,6 +203,11 @@ async function main(): Promise<void> {
     // Start to ready: from the spawn to the first prompt frame on the display (buttons, outbox, display up).
     const readyMs = performance.now() - spawnedAt;
     await sleep(5000);
+    const rssAfterStart = rssKiB(child.pid!);
+    // Idle: V8's memory reducer returns the start-up garbage and most of the young generation
+    // once allocation has been quiet for a while (its first check is 8 s after the process
+    // started, then again every 8 s); here that was 15-30 s after the prompt, so 5 s is not idle.
+    await sleep(25_000);
     const rssIdle = rssKiB(child.pid!);
     const endToEnd: number[] = [];
     let rssLoad = 0;
@@ -188,6 +222,25 @@ async function main(): Promise<void> {
     rssLoad = Math.max(rssLoad, rssKiB(child.pid!));
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+
+    // 4. The same ptys with a process that only echoes each keypad line to the display as a
+    //    thank-you frame (serialport and its line parser, as the agent): what the path costs by itself.
+    const echo = spawn(process.execPath, ['--input-type=module', '-e', SERIAL_ECHO, links.kd, links.dd], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: dirname(dirname(CLI_PATH)), // the project: its node_modules
+      env: { ...process.env, NODE_OPTIONS: DEVICE_NODE_OPTIONS },
+    });
+    await new Promise<void>((r) => echo.stdout!.once('data', () => r()));
+    const echoPath: number[] = [];
+    for (let i = 0; i < PROCESS_PRESSES; i++) {
+      const t0 = process.hrtime.bigint();
+      const thanked = new Promise<void>((r) => (onThanks = r));
+      keypad.write(`K${(i % 3) + 1}\n`);
+      await thanked;
+      echoPath.push(ms(process.hrtime.bigint() - t0));
+    }
+    echo.kill('SIGTERM');
+    await new Promise((r) => echo.once('exit', r));
     keypad.close();
     panel.close();
     for (const s of socats) s.kill();
@@ -198,21 +251,24 @@ async function main(): Promise<void> {
       bareInsertFullSync: row('bare better-sqlite3 insert, WAL, synchronous=FULL (baseline)', bare),
       pressToThanksInAgent: row('press → durable → thank-you, in the agent', inAgent),
       pressToThanksProcess: row('keypad pty → agent process → thank-you on display pty', endToEnd),
+      serialEchoProcess: row('keypad pty → echo process (no agent) → frame on display pty', echoPath),
+      rssAfterStartMiB: round(rssAfterStart / 1024),
       rssIdleMiB: round(rssIdle / 1024),
       rssUnderLoadMiB: round(rssLoad / 1024),
       startToReadyMs: Math.round(readyMs),
     };
     const w = 62;
     console.log(`record size ${bytes} bytes; ${PRESSES} presses in the agent, ${PROCESS_PRESSES} through the process`);
-    for (const r of [results.bareInsertFullSync, results.pressToThanksInAgent, results.pressToThanksProcess]) {
+    for (const r of [results.bareInsertFullSync, results.pressToThanksInAgent, results.pressToThanksProcess, results.serialEchoProcess]) {
       console.log(`${r.name.padEnd(w)} median ${r.medianMs.toFixed(3).padStart(7)} ms   p99 ${r.p99Ms.toFixed(3).padStart(7)} ms`);
     }
-    console.log(`${'agent process resident memory, idle'.padEnd(w)} ${results.rssIdleMiB.toFixed(1)} MiB`);
+    console.log(`${'agent process resident memory, 5 s after the prompt'.padEnd(w)} ${results.rssAfterStartMiB.toFixed(1)} MiB`);
+    console.log(`${'agent process resident memory, idle (30 s after the prompt)'.padEnd(w)} ${results.rssIdleMiB.toFixed(1)} MiB`);
     console.log(`${'agent process resident memory, under load'.padEnd(w)} ${results.rssUnderLoadMiB.toFixed(1)} MiB`);
     console.log(`${'agent process start to first prompt'.padEnd(w)} ${results.startToReadyMs} ms`);
     console.log(JSON.stringify(results));
   } finally {
-    await hub.close();
+    await stopProcess(hub, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,7 +12,9 @@ const ROLES: Record<string, () => Promise<{ register: Register }>> = {
   hub: () => import('./cli/hub.js'),
   forwarding: () => import('./cli/hub.js'),
   'verify-export': () => import('./cli/hub.js'),
-  device: () => import('./cli/device.js'),
+  // V8 flags first: they only hold for code compiled after them, and fetching and linking the
+  // agent's module graph is itself hot enough for TurboFan (issue 14: ~5 MiB, see device-v8.ts).
+  device: () => import('./cli/device-v8.js').then(() => import('./cli/device.js')),
   province: () => import('./cli/province.js'),
   sim: () => import('./cli/sim.js'),
   schema: () => import('./cli/schema.js'),

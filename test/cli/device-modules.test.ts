@@ -113,4 +113,25 @@ describe('a device run process loads only the agent', () => {
       await dp.close();
     }
   }, 60_000);
+
+  it('compiles none of its code with the optimising compiler: the V8 flags hold before the module graph loads', async () => {
+    // --trace-opt prints every function V8 marks or compiles with TurboFan. With --no-opt set only
+    // after the agent's ~300 modules were fetched and linked, ~20 functions of the loader were
+    // compiled (and ~5 MiB resident). No module tracer here: it runs before any flag can be set.
+    const { dir } = await hall.enrolDevice('33');
+    const child = spawn(
+      process.execPath,
+      ['--trace-opt', CLI_PATH, 'device', 'run', '--data', dir, '--clock-synced', 'yes', '--log-level', 'warn', '--control', 'stdio'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (c) => (out += c));
+    child.stderr!.on('data', (c) => (out += c));
+    try {
+      await waitFor(() => /"ev":"ready"/.test(out) && /"ev":"link","connected":true/.test(out), 'the agent ready and connected', 20_000);
+    } finally {
+      await stopProcess(child, 'SIGTERM');
+    }
+    expect(out.split('\n').filter((l) => /TURBOFAN|TurboFan/.test(l))).toEqual([]);
+  }, 60_000);
 });

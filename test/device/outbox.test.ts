@@ -122,6 +122,25 @@ describe('the device outbox', () => {
     o.close();
   });
 
+  it('commits every rating with FULL sync (fsync) even right after acknowledgements, which are marked without one', () => {
+    const o = new Outbox(join(dir, 'o.db'));
+    expect(o.syncLevel()).toBe(2); // FULL
+    const r = append(o);
+    expect(o.markAcked([{ seq: r.seq, id: r.id }])).toBe(1);
+    expect(o.syncLevel()).toBe(2); // the next rating is fsync'd again
+    // A mark that fails half-way rolls back and leaves FULL in force too.
+    const r2 = append(o);
+    expect(() =>
+      o.markAcked([
+        { seq: r2.seq, id: r2.id },
+        { seq: 99, id: {} as unknown as string },
+      ]),
+    ).toThrow();
+    expect(o.syncLevel()).toBe(2);
+    expect(o.pending(10).map((x) => x.seq)).toEqual([2]);
+    o.close();
+  });
+
   it('appends made in one transaction commit together, chained, or not at all', () => {
     const o = new Outbox(join(dir, 'o.db'), 4);
     const rs = o.appendInOneTransaction(() => [append(o), append(o), append(o)]);
