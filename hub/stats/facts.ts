@@ -84,10 +84,36 @@ export function monthOfDay(day: number): number {
   return Number(d.slice(0, 4)) * 12 + Number(d.slice(5, 7)) - 1;
 }
 
-/** The two tables of counts and the period column each is keyed by. */
+/**
+ * The same per calendar year (year = month / 12), so a range over years reads a year's row per
+ * key instead of twelve (issue 14: three years of 800 staff were 29,000 month rows). Filled from
+ * the monthly counts for a hub that already has them.
+ */
+export const YEARLY_COUNTS_MIGRATION = `
+  CREATE TABLE stat_yearly (
+    dim TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    n1 INTEGER NOT NULL DEFAULT 0,
+    n2 INTEGER NOT NULL DEFAULT 0,
+    n3 INTEGER NOT NULL DEFAULT 0,
+    n4 INTEGER NOT NULL DEFAULT 0,
+    n5 INTEGER NOT NULL DEFAULT 0,
+    invalid INTEGER NOT NULL DEFAULT 0,
+    flagged INTEGER NOT NULL DEFAULT 0,
+    misuse INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, year, key)
+  ) WITHOUT ROWID;
+  INSERT INTO stat_yearly (dim, year, key, n1, n2, n3, n4, n5, invalid, flagged, misuse)
+    SELECT dim, month / 12, key, sum(n1), sum(n2), sum(n3), sum(n4), sum(n5), sum(invalid), sum(flagged), sum(misuse)
+    FROM stat_monthly GROUP BY dim, month / 12, key;
+`;
+
+/** The tables of counts and the period each is keyed by. */
 export const ROLLUPS = [
   { table: 'stat_daily', period: 'day' },
   { table: 'stat_monthly', period: 'month' },
+  { table: 'stat_yearly', period: 'year' },
 ] as const;
 export type Dim = (typeof DIMS)[number];
 
@@ -283,7 +309,7 @@ export class Facts {
     });
     if (r.changes === 0) return false;
     if (f.itemCode) this.s.item.run(f.itemCode, f.itemName);
-    const periods = [day, month];
+    const periods = [day, month, Math.floor(month / 12)];
     for (const [dim, key] of factKeys(f)) {
       for (let t = 0; t < ROLLUPS.length; t++) {
         const k = `${t}\u0000${dim}\u0000${periods[t]}\u0000${key}`;
@@ -311,7 +337,7 @@ export class Facts {
     const f = this.s.fact.get(id);
     if (!f || f.excluded !== null) return false;
     this.s.markExcluded.run(why, id);
-    const periods = [f.day, f.month];
+    const periods = [f.day, f.month, Math.floor(f.month / 12)];
     for (const [dim, key] of factKeys({ window: f.window, staffId: f.staff_id, itemCode: f.item_code, channel: f.channel })) {
       for (let t = 0; t < ROLLUPS.length; t++) this.s.exclude[t]![f.level - 1]![why].run(f.flagged, dim, periods[t], key);
     }
@@ -456,9 +482,11 @@ export const ROLLUP_KEYS: [Dim, string][] = [
 ];
 
 /** A recount of one dimension's counts from rating_facts (also what hub/ledger checks the kept counts against). */
-export function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month'): string {
+export function rollupSelect(dim: Dim, keyExpr: string, period: 'day' | 'month' | 'year'): string {
+  // rating_facts keeps the day and the month; the year is the month's.
+  const col = period === 'year' ? '(month / 12)' : period;
   const n = (l: number) => `sum(level = ${l} AND excluded IS NULL) AS n${l}`;
-  return `SELECT '${dim}' AS dim, ${period} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid,
+  return `SELECT '${dim}' AS dim, ${col} AS period, ${keyExpr} AS key, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, sum(excluded IS 'invalid') AS invalid,
     sum(flagged = 1 AND excluded IS NULL) AS flagged, sum(excluded IS 'misuse') AS misuse
-    FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY ${period}, ${keyExpr}`;
+    FROM rating_facts WHERE excluded IS NOT 'superseded' GROUP BY ${col}, ${keyExpr}`;
 }

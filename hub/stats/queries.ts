@@ -6,6 +6,7 @@
 import { dayFromNumber, numberFromDay, weekday } from '../calendar/working-days.js';
 import type { Db } from '../store/db.js';
 import { monthOfDay, type Dim } from './facts.js';
+import { ORDER_SUMMARY_SQL } from './order-counts.js';
 
 export interface Counts {
   n1: number;
@@ -32,11 +33,23 @@ export interface Rates extends Counts {
   badRate: number | null;
 }
 
+/**
+ * A page reads thousands of rows (400 windows, 800 staff, a year by day): the counts are copied
+ * field by field, not spread from the row (spreading and rest-destructuring a row object cost more
+ * than the query that read it).
+ */
 export function rates(c: Counts): Rates {
   const total = c.n1 + c.n2 + c.n3 + c.n4 + c.n5;
   const bad = c.n1 + c.n2;
   return {
-    ...c,
+    n1: c.n1,
+    n2: c.n2,
+    n3: c.n3,
+    n4: c.n4,
+    n5: c.n5,
+    invalid: c.invalid,
+    flagged: c.flagged,
+    misuse: c.misuse,
     total,
     bad,
     satisfaction: total ? (c.n3 + c.n4 + c.n5) / total : null,
@@ -48,17 +61,29 @@ export function rates(c: Counts): Rates {
 const SUMS =
   'sum(n1) AS n1, sum(n2) AS n2, sum(n3) AS n3, sum(n4) AS n4, sum(n5) AS n5, sum(invalid) AS invalid, sum(flagged) AS flagged, sum(misuse) AS misuse';
 const COLS = 'n1, n2, n3, n4, n5, invalid, flagged, misuse';
+const signed = (sign: string) =>
+  COLS.split(', ')
+    .map((c) => `${sign} * ${c} AS ${c}`)
+    .join(', ');
+const NONZERO = COLS.split(', ')
+  .map((c) => `sum(${c}) <> 0`)
+  .join(' OR ');
 
 export const STAT_SQL = {
   /**
-   * One dimension (window, staff, item, channel) over a period: its whole months from the
-   * monthly counts, the days before the first and after the last whole month from the daily.
+   * One dimension (window, staff, item, channel) over a period (coverPeriod): whole years from
+   * the yearly counts, months and days at each end added to them or, for a year or month taken
+   * whole, subtracted (@sm1, @sm2, @s1, @s2 = 1 or -1). A key whose counts come to nothing is left out.
    */
   byDim: `SELECT key, ${SUMS} FROM (
-      SELECT key, ${COLS} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @m1 AND @m2
-      UNION ALL SELECT key, ${COLS} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
-      UNION ALL SELECT key, ${COLS} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
-    ) GROUP BY key`,
+      SELECT key, ${COLS} FROM stat_yearly WHERE dim = @dim AND year BETWEEN @y1 AND @y2
+      UNION ALL SELECT key, ${signed('@sm1')} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @ma1 AND @mb1
+      UNION ALL SELECT key, ${signed('@sm2')} FROM stat_monthly WHERE dim = @dim AND month BETWEEN @ma2 AND @mb2
+      UNION ALL SELECT key, ${signed('@s1')} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a1 AND @b1
+      UNION ALL SELECT key, ${signed('@s2')} FROM stat_daily WHERE dim = @dim AND day BETWEEN @a2 AND @b2
+    ) GROUP BY key HAVING ${NONZERO}`,
+  /** The newest day with counts (days after it cost nothing to subtract). */
+  lastDay: `SELECT max(day) AS day FROM stat_daily WHERE dim = 'hall'`,
   /** Daily counts of the whole hall (summary, day/week/month trend). */
   hallDays: `SELECT day, ${COLS} FROM stat_daily INDEXED BY stat_daily_key WHERE dim = 'hall' AND key = '' AND day BETWEEN ? AND ?`,
   /**
@@ -81,7 +106,8 @@ export const STAT_SQL = {
     WHERE flags IS NOT NULL AND at BETWEEN @from AND @to AND (@flag IS NULL OR ',' || flags || ',' LIKE '%,' || @flag || ',%') ORDER BY at DESC LIMIT @limit`,
   /** Ratings of one window within the last minutes (差评 cluster alerts). */
   windowRecent: `SELECT count(*) AS total, coalesce(sum(level <= 2), 0) AS bad FROM rating_facts WHERE window = ? AND at > ? AND excluded IS NULL`,
-  itemNames: `SELECT code, name FROM stat_items`,
+  /** The names of the items shown (a table of a period lists only the items rated in it). */
+  itemNames: `SELECT code, name FROM stat_items WHERE code IN (SELECT value FROM json_each(?))`,
 } as const;
 
 export interface FlaggedRow {
@@ -137,6 +163,103 @@ export function splitPeriod(from: number, to: number): { m1: number; m2: number;
   return { m1, m2, a1: from, b1: monthStart(m1) - 1, a2: monthStart(m2 + 1), b2: to };
 }
 
+/** Units [lo, hi] of a finer period (days, months) as whole coarser ones (months, years) ± fine units at each end. */
+interface Split {
+  /** The whole coarse units (none if c1 > c2). */
+  c1: number;
+  c2: number;
+  /** s × the fine units [a, b] at the start and at the end (none if a > b). */
+  head: { a: number; b: number; s: number };
+  tail: { a: number; b: number; s: number };
+}
+
+/**
+ * At each end either the ragged fine units are added, or the coarse unit is taken whole and the
+ * fine units outside [lo, hi] subtracted — whichever reads fewer rows (`cost`: the fine units of
+ * a range that have counts; a coarse row costs about one fine unit's rows).
+ */
+function split(
+  lo: number,
+  hi: number,
+  coarseOf: (u: number) => number,
+  startOf: (c: number) => number,
+  cost: (a: number, b: number) => number,
+): Split {
+  const C1 = coarseOf(lo);
+  const C2 = coarseOf(hi);
+  const start1 = startOf(C1);
+  const end2 = startOf(C2 + 1) - 1;
+  const none = { a: 1, b: 0, s: 1 };
+  if (C1 === C2) {
+    if (cost(lo, hi) <= 1 + cost(start1, lo - 1) + cost(hi + 1, end2)) return { c1: 1, c2: 0, head: { a: lo, b: hi, s: 1 }, tail: none };
+    return { c1: C1, c2: C1, head: { a: start1, b: lo - 1, s: -1 }, tail: { a: hi + 1, b: end2, s: -1 } };
+  }
+  const end1 = startOf(C1 + 1) - 1;
+  const start2 = startOf(C2);
+  const addHead = cost(lo, end1) < 1 + cost(start1, lo - 1);
+  const addTail = cost(start2, hi) < 1 + cost(hi + 1, end2);
+  return {
+    c1: addHead ? C1 + 1 : C1,
+    c2: addTail ? C2 - 1 : C2,
+    head: addHead ? { a: lo, b: end1, s: 1 } : { a: start1, b: lo - 1, s: -1 },
+    tail: addTail ? { a: start2, b: hi, s: 1 } : { a: hi + 1, b: end2, s: -1 },
+  };
+}
+
+export interface Cover {
+  /** Whole years. */
+  y1: number;
+  y2: number;
+  /** sm1 × months ma1..mb1 and sm2 × months ma2..mb2. */
+  ma1: number;
+  mb1: number;
+  sm1: number;
+  ma2: number;
+  mb2: number;
+  sm2: number;
+  /** s1 × days a1..b1 and s2 × days a2..b2. */
+  a1: number;
+  b1: number;
+  s1: number;
+  a2: number;
+  b2: number;
+  s2: number;
+}
+
+/**
+ * How one dimension's counts for days [from, to] are read: the yearly counts of whole years,
+ * plus or minus months at each end, plus or minus days at each end. At each end either the
+ * ragged units are added or the enclosing month (year) taken whole and the units outside the
+ * period subtracted, whichever reads fewer rows — units after `lastDay`, the newest day with
+ * counts, cost nothing. So this month to today reads one month row per key, this year to today
+ * one year row, three years ~4 year and month rows and the ragged days (a day's or a month's rows
+ * are ~1,500 at 400 windows).
+ */
+export function coverPeriod(from: number, to: number, lastDay: number): Cover {
+  const lastMonth = monthOfDay(lastDay);
+  const days = split(from, to, monthOfDay, monthStart, (a, b) => Math.max(0, Math.min(b, lastDay) - a + 1));
+  const d = { a1: days.head.a, b1: days.head.b, s1: days.head.s, a2: days.tail.a, b2: days.tail.b, s2: days.tail.s };
+  if (days.c1 > days.c2) return { y1: 1, y2: 0, ma1: 1, mb1: 0, sm1: 1, ma2: 1, mb2: 0, sm2: 1, ...d };
+  const months = split(
+    days.c1,
+    days.c2,
+    (m) => Math.floor(m / 12),
+    (y) => y * 12,
+    (a, b) => Math.max(0, Math.min(b, lastMonth) - a + 1),
+  );
+  return {
+    y1: months.c1,
+    y2: months.c2,
+    ma1: months.head.a,
+    mb1: months.head.b,
+    sm1: months.head.s,
+    ma2: months.tail.a,
+    mb2: months.tail.b,
+    sm2: months.tail.s,
+    ...d,
+  };
+}
+
 export function periodOf(day: number, grain: Grain): string {
   const d = dayFromNumber(day);
   if (grain === 'day') return d;
@@ -150,6 +273,7 @@ export class StatsQueries {
   constructor(private readonly db: Db) {
     this.s = {
       byDim: db.prepare<[Record<string, unknown>], Counts & { key: string }>(STAT_SQL.byDim),
+      lastDay: db.prepare<[], { day: number | null }>(STAT_SQL.lastDay),
       hallDays: db.prepare<[number, number], Counts & { day: number }>(STAT_SQL.hallDays),
       keyDays: db.prepare<[string, string, number, number], Counts & { day: number }>(STAT_SQL.keyDays),
       invalidated: db.prepare<
@@ -181,27 +305,29 @@ export class StatsQueries {
       >(STAT_SQL.recent),
       flagged: db.prepare<[{ from: number; to: number; flag: string | null; limit: number }], FlaggedRow>(STAT_SQL.flagged),
       windowRecent: db.prepare<[string, number], { total: number; bad: number }>(STAT_SQL.windowRecent),
-      itemNames: db.prepare<[], { code: string; name: string | null }>(STAT_SQL.itemNames),
+      itemNames: db.prepare<[string], { code: string; name: string | null }>(STAT_SQL.itemNames),
+      orderSummary: db.prepare<[number, number], { state: string; n: number; late: number }>(ORDER_SUMMARY_SQL),
     };
   }
 
   byDim(dim: Exclude<Dim, 'hall'>, fromDay: number, toDay: number): DimRow[] {
-    return this.s.byDim.all({ dim, ...splitPeriod(fromDay, toDay) }).map(({ key, ...c }) => ({ key, counts: rates(c) }));
+    const lastDay = this.s.lastDay.get()!.day ?? toDay;
+    return this.s.byDim.all({ dim, ...coverPeriod(fromDay, toDay, lastDay) }).map((r) => ({ key: r.key, counts: rates(r) }));
   }
 
   /** Trend of the hall, or of one key of a dimension, by day, week or month. */
   trend(fromDay: number, toDay: number, grain: Grain, dim: Dim = 'hall', key = ''): TrendPoint[] {
     const rows = dim === 'hall' ? this.s.hallDays.all(fromDay, toDay) : this.s.keyDays.all(dim, key, fromDay, toDay);
     const byPeriod = new Map<string, Counts>();
-    for (const { day, ...c } of rows) {
-      const p = periodOf(day, grain);
-      byPeriod.set(p, add(byPeriod.get(p) ?? ZERO, c));
+    for (const r of rows) {
+      const p = periodOf(r.day, grain);
+      byPeriod.set(p, add(byPeriod.get(p) ?? ZERO, r));
     }
     return [...byPeriod.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([period, c]) => ({ period, counts: rates(c) }));
   }
 
   summary(fromDay: number, toDay: number): Rates {
-    return rates(this.s.hallDays.all(fromDay, toDay).reduce<Counts>((acc, { day: _d, ...c }) => add(acc, c), ZERO));
+    return rates(this.s.hallDays.all(fromDay, toDay).reduce<Counts>(add, ZERO));
   }
 
   invalidated(fromMs: number, toMs: number, limit = 200) {
@@ -221,8 +347,13 @@ export class StatsQueries {
     return this.s.windowRecent.get(window, sinceMs)!;
   }
 
-  itemNames(): Map<string, string | null> {
-    return new Map(this.s.itemNames.all().map((r) => [r.code, r.name]));
+  /** Work orders created on days [fromDay, toDay] by state, with how many were ever late. */
+  orderSummary(fromDay: number, toDay: number): { state: string; n: number; late: number }[] {
+    return this.s.orderSummary.all(fromDay, toDay);
+  }
+
+  itemNames(codes: string[]): Map<string, string | null> {
+    return new Map(this.s.itemNames.all(JSON.stringify(codes)).map((r) => [r.code, r.name]));
   }
 }
 

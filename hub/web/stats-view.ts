@@ -57,12 +57,8 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
   };
   const invalidated = time('invalidated', () => web.stats.invalidated(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1));
   const flagged = time('flagged', () => web.stats.flagged(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1, r.flag ?? null));
-  const orders = time('workorders', () =>
-    web.d.db
-      .prepare<[number, number], { state: string; n: number; late: number }>(ORDER_SUMMARY_SQL)
-      .all(startOfChinaDay(r.from), startOfChinaDay(addDays(r.to, 1)) - 1),
-  );
-  const items = web.stats.itemNames();
+  const orders = time('workorders', () => web.stats.orderSummary(from, to));
+  const items = web.stats.itemNames(tables.item.map((r) => r.key));
   const windowNames = web.windowNames();
   timings.total = performance.now() - t0;
   const dimLabel = r.dim ? { window: '窗口', staff: '工作人员', item: '事项', channel: '渠道' }[r.dim] : '';
@@ -82,8 +78,6 @@ export function computeStats(web: HallWeb, r: StatsRequest): StatsView {
     timings,
   };
 }
-
-export const ORDER_SUMMARY_SQL = `SELECT state, count(*) AS n, coalesce(sum(late_stages > 0), 0) AS late FROM work_orders WHERE created_at BETWEEN ? AND ? GROUP BY state`;
 
 /** A calendar day: "2026-99-01" or "2026-02-30" is a 400 naming the parameter, never a 500 or March 2. */
 export const DayParam = z
