@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as undiciFetch } from 'undici';
 import { ADMIN_TOKEN_FILE } from '../hub.js';
 import { HUB_URL_FILE } from '../tls/listener.js';
 
@@ -59,7 +59,9 @@ export function resolveToken(t: HubTarget): string {
 
 export class HubApi {
   private readonly token: string;
-  private readonly dispatcher: Agent | undefined;
+  /** The hall CA (--ca); undici is loaded on the first request, not by every process that registers the CLI (the hub). */
+  private readonly ca: string | undefined;
+  private dispatcher: Agent | undefined;
   private readonly t: HubTarget & { hub: string };
   constructor(target: HubTarget) {
     this.t = { ...target, hub: resolveHubUrl(target) };
@@ -72,7 +74,7 @@ export class HubApi {
       } catch (e) {
         throw new HubApiError(0, `cannot read the hall CA ${caFile} (--ca): ${(e as Error).message}`);
       }
-      this.dispatcher = new Agent({ connect: { ca } });
+      this.ca = ca;
     }
   }
 
@@ -99,8 +101,10 @@ export class HubApi {
     body?: unknown,
     contentType = 'application/json',
   ): Promise<Awaited<ReturnType<typeof undiciFetch>>> {
+    const undici = await import('undici');
+    if (this.ca && !this.dispatcher) this.dispatcher = new undici.Agent({ connect: { ca: this.ca } });
     try {
-      return await undiciFetch(new URL(path, this.t.hub), {
+      return await undici.fetch(new URL(path, this.t.hub), {
         dispatcher: this.dispatcher,
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': contentType }) },

@@ -6,7 +6,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import QRCode from 'qrcode';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { ROLES } from '../api/tokens.js';
 import type { DeviceHealth } from '../status/device-status.js';
@@ -59,6 +58,8 @@ async function printToken(
   const hubUrl = o.publicUrl ?? resolveHubUrl({ ...o, data: resolve(o.data) });
   const line = enrolCommand(hubUrl, token, caFingerprint);
   if (o.json) return void console.log(JSON.stringify({ device, token, caFingerprint, enrolCommand: line }));
+  // Loaded here: the hub server registers these commands too and never draws a terminal QR.
+  const { default: QRCode } = await import('qrcode');
   const qr = await QRCode.toString(line, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
   console.log(`${what}: ${device.id}（窗口 window ${device.window}${device.name ? `，${device.name}` : ''}）`);
   console.log(`一次性登记令牌 one-time enrolment token (7 天有效 valid 7 days, shown only now):\n  ${token}`);

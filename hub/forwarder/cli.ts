@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { wholeNumber } from '../../common/cli-options.js';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../util/yaml.js';
 import { ConfigError } from '../../common/config-error.js';
 import { openHubDb } from '../store/db.js';
 import type { HandoffConfigInput, ProvinceConfigInput } from './config.js';

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import common from './profiles/common.json' with { type: 'json' };
 import native from './profiles/native.json' with { type: 'json' };

@@ -10,6 +10,7 @@ import { GENESIS_HASH } from '../../protocol/index.js';
 import { chainHash } from '../users/audit.js';
 import type { Fact } from '../stats/facts.js';
 import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 import {
   decide,
   isOverdue,
@@ -299,7 +300,7 @@ export class WorkOrders {
     const id = Number(r.lastInsertRowid);
     // The row was inserted at version 0; version 1 is its creation event.
     this.appendEvent(id, 1, this.now(), { name: 'system', role: 'system' }, event);
-    this.db.prepare('UPDATE work_orders SET version = 1 WHERE id = ?').run(id);
+    prepared(this.db, 'UPDATE work_orders SET version = 1 WHERE id = ?').run(id);
     return this.get(id);
   }
 

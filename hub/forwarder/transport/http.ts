@@ -3,11 +3,21 @@
  * government CAs, optional client certificate, request authentication, and a hard timeout on
  * every push. undici does not retry a POST by itself, so every retry is the forwarder's.
  */
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { authHeaders, type RequestAuth } from '../auth.js';
 import { classifyError, classifyHttpReply, type SendOutcome } from '../outcome.js';
 import type { Profile } from '../profile.js';
 import type { Route, Transport } from './types.js';
+
+let loaded: typeof import('undici') | undefined;
+/**
+ * undici (~20 MiB of a process's memory) is loaded when an HTTP destination is made, not by every
+ * hub that imports the forwarder (a hub forwarding over MQTT, or not at all, never needs it).
+ */
+function undici(): typeof import('undici') {
+  return (loaded ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+}
 
 export interface HttpTransportOptions {
   url: string;
@@ -35,7 +45,7 @@ export class HttpTransport implements Transport {
   constructor(private readonly o: HttpTransportOptions) {
     this.target = o.url;
     this.now = o.now ?? Date.now;
-    this.agent = new Agent({
+    this.agent = new (undici().Agent)({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       headersTimeout: o.timeoutMs,
@@ -58,7 +68,7 @@ export class HttpTransport implements Transport {
       ac.abort();
     }, this.o.timeoutMs);
     try {
-      const res = await request((route && this.o.endpoints?.[route.stream]) || this.o.url, {
+      const res = await undici().request((route && this.o.endpoints?.[route.stream]) || this.o.url, {
         method: 'POST',
         dispatcher: this.agent,
         headers: {
