@@ -28,6 +28,7 @@ import { checkHubDb, type OutboxCheck } from './backlog-checks.js';
 import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
+import { benchHubArgs } from './hub-args.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -220,23 +221,7 @@ async function main(): Promise<number> {
     // The hub comes back.
     const [mqttPort, httpPort] = [await freePort(), await freePort()];
     const hub = spawnCli(
-      [
-        'hub',
-        '--data',
-        hubData,
-        '--hall',
-        HALL,
-        '--host',
-        '127.0.0.1',
-        '--mqtt-port',
-        String(mqttPort),
-        '--http-port',
-        String(httpPort),
-        '--province-url',
-        `${provinceUrl}/api/evaluations`,
-        '--log-level',
-        'warn',
-      ],
+      benchHubArgs({ data: hubData, hall: HALL, mqttPort, httpPort }, '--province-url', `${provinceUrl}/api/evaluations`),
       join(dir, 'hub.log'),
       { HCP_ADMIN_TOKEN: ADMIN },
       args.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] } : {},

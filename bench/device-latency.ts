@@ -27,6 +27,7 @@ import { enrol } from '../device/enrolment/enrolment.js';
 import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
 import { CLI_PATH, freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { DEVICE_NODE_OPTIONS } from '../common/install/units.js';
+import { benchHubArgs } from './hub-args.js';
 
 const arg = (name: string, d: number) => {
   const i = process.argv.indexOf(name);
@@ -84,24 +85,7 @@ async function main(): Promise<void> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   // The hub as its own process, as in a hall: in this process its synchronous group commits
   // would hold up the event loop that timestamps the thank-you frames (section 2).
-  const hub = spawnCli(
-    [
-      'hub',
-      '--data',
-      join(dir, 'hub'),
-      '--hall',
-      'bench',
-      '--host',
-      '127.0.0.1',
-      '--mqtt-port',
-      String(mqttPort),
-      '--http-port',
-      String(httpPort),
-      '--log-level',
-      'warn',
-    ],
-    join(dir, 'hub.log'),
-  );
+  const hub = spawnCli(benchHubArgs({ data: join(dir, 'hub'), hall: 'bench', mqttPort, httpPort }), join(dir, 'hub.log'));
   const hubUrl = `http://127.0.0.1:${httpPort}`;
   await waitHttpOk(`${hubUrl}/api/health`, 60_000, hub);
   const admin = readFileSync(join(dir, 'hub', ADMIN_TOKEN_FILE), 'utf8').trim();

@@ -39,6 +39,7 @@ import { Registry } from '../hub/registry/registry.js';
 import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
+import { benchHubArgs } from './hub-args.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -275,22 +276,10 @@ async function main(): Promise<void> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const startHubProcess = async (profile: boolean) => {
     const p = spawnCli(
-      [
-        'hub',
-        '--data',
-        hubData,
-        '--hall',
-        HALL,
-        '--host',
-        '127.0.0.1',
-        '--mqtt-port',
-        String(mqttPort),
-        '--http-port',
-        String(httpPort),
-        '--log-level',
-        'warn',
+      benchHubArgs(
+        { data: hubData, hall: HALL, mqttPort, httpPort },
         ...(VERIFY_WORKERS === undefined ? [] : ['--verify-workers', VERIFY_WORKERS]),
-      ],
+      ),
       join(dir, 'hub.log'),
       { HCP_ADMIN_TOKEN: 'bench-admin' },
       profile && PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {},
