@@ -13,3 +13,6 @@ import v8 from 'node:v8';
 
 v8.setFlagsFromString('--no-opt');
 v8.setFlagsFromString('--no-sparkplug');
+// For test/cli/device-modules.test.ts: the moment from which no function may be marked for
+// TurboFan (Node's own start-up, before this runs, is out of reach of any runtime flag).
+if (process.env.HCP_V8_FLAGS_MARK) process.stderr.write('hcp: v8 flags set\n');

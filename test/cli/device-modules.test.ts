@@ -122,7 +122,7 @@ describe('a device run process loads only the agent', () => {
     const child = spawn(
       process.execPath,
       ['--trace-opt', CLI_PATH, 'device', 'run', '--data', dir, '--clock-synced', 'yes', '--log-level', 'warn', '--control', 'stdio'],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HCP_V8_FLAGS_MARK: '1' } },
     );
     let out = '';
     child.stdout!.on('data', (c) => (out += c));
@@ -132,6 +132,14 @@ describe('a device run process loads only the agent', () => {
     } finally {
       await stopProcess(child, 'SIGTERM');
     }
-    expect(out.split('\n').filter((l) => /TURBOFAN|TurboFan/.test(l))).toEqual([]);
+    // Node's own start-up (commander, the path module) runs before any runtime flag can be set and
+    // may get hot enough on some paths: only decisions taken after the flags count.
+    const lines = out.split('\n');
+    const set = lines.indexOf('hcp: v8 flags set');
+    expect(set, 'the flags were set').toBeGreaterThanOrEqual(0);
+    expect(lines.slice(set).filter((l) => /^\[marking .*TURBOFAN|^\[compiling method .*TURBOFAN/.test(l))).toEqual([]);
+    // And the flags come before the agent's module graph: set after it (as they once were), ~20
+    // functions of the loader were optimised; Node's start-up alone has made at most one here.
+    expect(lines.filter((l) => /^\[completed optimizing/.test(l)).length).toBeLessThanOrEqual(3);
   }, 60_000);
 });
