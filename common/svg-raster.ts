@@ -5,18 +5,12 @@
  * (Debian: fonts-wqy-microhei, scripts/install-system-deps).
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import type QRCodeModule from 'qrcode';
+import { lazyModule } from './lazy-module.js';
 
-let qrcode: typeof QRCodeModule | null = null;
-/**
- * The qrcode package, loaded on the first code drawn (CommonJS, so synchronously): a device
- * panel that never shows a code does not carry it (issue 14: agent memory).
- */
-function qrcodeModule(): typeof QRCodeModule {
-  return (qrcode ??= createRequire(import.meta.url)('qrcode') as typeof QRCodeModule);
-}
+/** The qrcode package, loaded on the first code drawn: a device panel that never shows a code does not carry it. */
+const qrcodeModule = lazyModule<typeof QRCodeModule>('qrcode');
 
 /** Where Debian and Raspberry Pi OS put the CJK fonts we look for first (fast, deterministic). */
 export const CJK_FONT_FILES = [

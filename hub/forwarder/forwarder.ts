@@ -15,6 +15,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 import type { Evaluation } from './evaluation.js';
 import { buildRequestBody, buildRequestBytes, mapEvaluation, type ItemResult, type MappingContext, type WireItem } from './mapping.js';
 import { streamOf, type MessageStream, type Stream } from './message-kinds.js';
@@ -28,16 +29,16 @@ import type { Transport } from './transport/types.js';
 
 /** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
 export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
-  let insert = inserts.get(db);
   // A correction is sent only after the default it replaces, a follow-up after the rating it adds to (after_id).
-  if (!insert)
-    inserts.set(
-      db,
-      (insert = db.prepare('INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)')),
-    );
-  insert.run(e.id, e.kind, e.record?.id ?? null, JSON.stringify(e), now, e.supersedes ?? e.follows ?? null);
+  prepared(db, 'INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)').run(
+    e.id,
+    e.kind,
+    e.record?.id ?? null,
+    JSON.stringify(e),
+    now,
+    e.supersedes ?? e.follows ?? null,
+  );
 }
-const inserts = new WeakMap<Db, Statement>();
 
 export interface ForwarderOptions {
   db: Db;

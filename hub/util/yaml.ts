@@ -3,11 +3,10 @@
  * loaded on first use: the hub reads such a file at most at start-up, and the package costs
  * ~9 MiB of every hub's memory if imported up front.
  */
-import { createRequire } from 'node:module';
+import { lazyModule } from '../../common/lazy-module.js';
 
-let yaml: typeof import('yaml') | undefined;
+const yaml = lazyModule<typeof import('yaml')>('yaml');
 
 export function parseYaml(text: string): unknown {
-  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
-  return yaml.parse(text);
+  return yaml().parse(text);
 }

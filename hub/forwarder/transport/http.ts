@@ -3,21 +3,18 @@
  * government CAs, optional client certificate, request authentication, and a hard timeout on
  * every push. undici does not retry a POST by itself, so every retry is the forwarder's.
  */
-import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
+import { lazyModule } from '../../../common/lazy-module.js';
 import { authHeaders, type RequestAuth } from '../auth.js';
 import { classifyError, classifyHttpReply, type SendOutcome } from '../outcome.js';
 import type { Profile } from '../profile.js';
 import type { Route, Transport } from './types.js';
 
-let loaded: typeof import('undici') | undefined;
 /**
  * undici (~20 MiB of a process's memory) is loaded when an HTTP destination is made, not by every
  * hub that imports the forwarder (a hub forwarding over MQTT, or not at all, never needs it).
  */
-function undici(): typeof import('undici') {
-  return (loaded ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
-}
+const undici = lazyModule<typeof import('undici')>('undici');
 
 export interface HttpTransportOptions {
   url: string;
