@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
+import { statSync, writeSync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ReadlineParser } from '@serialport/parser-readline';
 import { SerialPort } from 'serialport';
@@ -131,11 +131,32 @@ export class SerialLine extends EventEmitter<SerialLineEvents> {
     }
   }
 
-  /** Writes one line; false when the port is not open (the caller decides what that means). */
+  /**
+   * Writes one line; false when the port is not open (the caller decides what that means).
+   *
+   * When nothing is queued the bytes go straight to the port's descriptor from the event loop
+   * (serialport opens it non-blocking, so this never waits): serialport's own write is an
+   * `fs.write` on libuv's thread pool, so a thank-you frame waited for a worker thread to be
+   * woken and scheduled — on a busy 2-core machine 0.1–0.7 ms at the median and several ms at
+   * p99, and for as long as the pool is busy with anything else (issue 14). Whatever does not
+   * fit in the kernel's buffer, and anything written while earlier bytes are still queued, goes
+   * through serialport's queue as before, so lines keep their order; a write error also takes
+   * that path, where the stream reports it (the port is then lost and reopened).
+   */
   write(line: string): boolean {
     const p = this.port;
     if (!p?.isOpen) return false;
-    p.write(line + '\n');
+    const data = Buffer.from(line + '\n', 'utf8');
+    const fd = (p.port as { fd?: unknown } | undefined)?.fd;
+    let sent = 0;
+    if (typeof fd === 'number' && p.writableLength === 0) {
+      try {
+        sent = writeSync(fd, data);
+      } catch {
+        sent = 0; // EAGAIN (buffer full) or a real error: serialport's write waits or reports it
+      }
+    }
+    if (sent < data.length) p.write(sent ? data.subarray(sent) : data);
     return true;
   }
 

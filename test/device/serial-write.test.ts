@@ -1,0 +1,127 @@
+/**
+ * How the serial display's frames reach the wire (device/serial/serial-line.ts `write`), on real
+ * ptys joined by socat: written from the event loop straight to the port when nothing is queued
+ * (issue 14: a thank-you frame no longer waits for a thread-pool worker), and through
+ * serialport's queue, complete and in order, when the line is backed up.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, open, openSync, readSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SerialDisplay } from '../../device/display/serial-display.js';
+import type { Frame } from '../../device/display/types.js';
+import { openHardwareEnd, ptyPair, type PtyPair } from '../helpers/pty.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const THANKS: Frame = { screen: 'thanks', text: '感谢您的评价', level: 5, ref: null, qr: null };
+
+/** Reads the hardware end without serialport (whose reads also run on the thread pool). */
+function rawReader(path: string): { text(): string; close(): void } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+  let got = '';
+  const buf = Buffer.alloc(65536);
+  return {
+    text() {
+      for (;;) {
+        try {
+          const n = readSync(fd, buf, 0, buf.length, null);
+          if (n <= 0) return got;
+          got += buf.toString('utf8', 0, n);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return got;
+          throw e;
+        }
+      }
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+/**
+ * Occupies every libuv thread-pool worker: opens of a FIFO for reading block (idle, no CPU) until
+ * a writer opens it. More opens than workers, so whatever the pool size, all of them wait.
+ */
+function blockThreadPool(dir: string): { release(): Promise<void> } {
+  const fifo = join(dir, 'pool-blocker');
+  execFileSync('mkfifo', [fifo]);
+  const opened: Promise<number>[] = [];
+  for (let i = 0; i < 64; i++) opened.push(new Promise((res, rej) => open(fifo, 'r', (e, fd) => (e ? rej(e) : res(fd)))));
+  return {
+    async release() {
+      const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK); // readers are waiting: succeeds
+      for (const fd of await Promise.all(opened)) closeSync(fd);
+      closeSync(w);
+    },
+  };
+}
+
+describe('serial display writes', () => {
+  let dir: string;
+  let pair: PtyPair;
+  let display: SerialDisplay;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-serial-write-'));
+    pair = await ptyPair(dir, 'display');
+    display = new SerialDisplay({ path: pair.device, baudRate: 115200 });
+    await display.start();
+  });
+
+  afterEach(async () => {
+    await display.stop();
+    await pair.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('puts a frame on the line at once, even while every thread-pool worker is busy', async () => {
+    const hw = rawReader(pair.hardware);
+    const pool = blockThreadPool(dir);
+    try {
+      // The pool really is blocked: an fs call does not come back.
+      const statDone = stat(dir).then(() => true);
+      expect(await Promise.race([statDone, sleep(200).then(() => false)])).toBe(false);
+
+      display.show(THANKS);
+      const got = await waitFor(
+        () => /FRAME 1 thanks\n[^]*END 1\n/.test(hw.text()) && hw.text(),
+        'the thank-you frame on the line',
+        3000,
+        10,
+      );
+      expect(got).toContain('TEXT 感谢您的评价\nLEVEL 5\n');
+    } finally {
+      await pool.release();
+      hw.close();
+    }
+  });
+
+  it('sends frames complete and in order when the line is backed up (the rest waits in the queue)', async () => {
+    const hw = await openHardwareEnd(pair.hardware, 115200);
+    try {
+      // Nobody drains the device end while socat is stopped: the kernel's buffers fill, writes
+      // come back short or EAGAIN, and the rest must queue behind them.
+      process.kill(pair.socat.pid!, 'SIGSTOP');
+      const backlog = 3000; // ~100 bytes each: far more than a pty's buffers
+      for (let i = 0; i < backlog; i++) display.show({ ...THANKS, ref: `R${i + 1}` });
+      await sleep(100);
+      process.kill(pair.socat.pid!, 'SIGCONT');
+      // More frames while the queue drains and the kernel has room again: they must wait their turn.
+      const n = backlog + 300;
+      for (let i = backlog; i < n; i++) {
+        await new Promise((r) => setImmediate(r));
+        display.show({ ...THANKS, ref: `R${i + 1}` });
+      }
+      await waitFor(() => hw.lines.includes(`END ${n}`), `frame ${n} on the line`, 20_000);
+      const frames = hw.lines.filter((l) => l.startsWith('FRAME '));
+      expect(frames).toEqual(Array.from({ length: n }, (_, i) => `FRAME ${i + 1} thanks`));
+      const refs = hw.lines.filter((l) => l.startsWith('REF '));
+      expect(refs).toEqual(Array.from({ length: n }, (_, i) => `REF R${i + 1}`));
+      expect(hw.lines.filter((l) => l.startsWith('END '))).toHaveLength(n);
+    } finally {
+      if (pair.socat.exitCode === null) process.kill(pair.socat.pid!, 'SIGCONT');
+      await hw.close();
+    }
+  });
+});
