@@ -221,10 +221,10 @@ export class Link extends EventEmitter<LinkEvents> {
     if (!this.ready || !c) return;
     const room = this.maxInFlight - this.inFlight.size;
     if (room <= 0) return;
-    const records = this.o.outbox.pending(room, this.highestSent);
+    const records = this.o.outbox.pendingWire(room, this.highestSent);
     const now = Date.now();
     for (const r of records) {
-      const payload = JSON.stringify(r);
+      const payload = r.body; // the record's JSON as committed
       if (Buffer.byteLength(payload) > MAX_BYTES.rating) {
         // The broker would drop it on every resend (e.g. made by an older release): refuse it
         // here as the hub would, keep it, and go on with the next record.
