@@ -67,7 +67,7 @@ const BENCHES: Bench[] = [
       return [
         {
           bench: 'device',
-          figure: 'press → thank-you in agent, p50 / p99 ms',
+          figure: 'press → thank-you in agent (paced), p50 / p99 ms',
           value: `${f(r.pressToThanksInAgent.medianMs, 2)} / ${f(r.pressToThanksInAgent.p99Ms, 2)}`,
           baseline: `${f(r.bareInsertFullSync.medianMs, 2)} / ${f(r.bareInsertFullSync.p99Ms, 2)} (bare FULL insert)`,
           ratio: ratio(r.pressToThanksInAgent.p99Ms, r.bareInsertFullSync.p99Ms),

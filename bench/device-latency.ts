@@ -3,9 +3,15 @@
  *
  *  1. press → durable write → thank-you inside the agent (virtual buttons, real outbox, a hub
  *     process connected), against a bare better-sqlite3 insert of a record-sized row with WAL and
- *     synchronous=FULL, one row per transaction, on the same disk;
+ *     synchronous=FULL, one row per transaction, on the same disk. Two pacings, in alternating
+ *     blocks: "paced" presses as section 2 does (the next press after the thank-you and one turn
+ *     of the event loop, so the link's delivery — publish, the hub storing it, the ack marked —
+ *     runs between presses, as it does in the agent process), the figure section 2 is compared
+ *     with; and "back to back" (presses in one synchronous loop, delivery only every 50 presses:
+ *     the row this bench reported before, which timed presses with no delivery work between them);
  *  2. the same end to end through a real agent process: a press written to the serial
- *     keypad's pty until the thank-you frame arrives on the display controller's pty;
+ *     keypad's pty until the thank-you frame arrives on the display controller's pty, with the CPU
+ *     time the agent and hub processes spent per press;
  *  4. the same ptys with an echo process in place of the agent (serialport, line parser): what
  *     the path itself costs;
  *  3. the agent process's resident memory 5 s after its first prompt, idle (30 s after it, once
@@ -74,6 +80,12 @@ function bareInserter(dir: string): { insert(bytes: number): number; close(): vo
   };
 }
 
+/** User + system CPU time a process has used, ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -107,6 +119,7 @@ async function main(): Promise<void> {
     const buttons = new VirtualButtons(5);
     let pressedAt = 0n;
     const inAgent: number[] = [];
+    const paced: number[] = [];
     const display: DisplayDriver = {
       name: 'timer',
       start: async () => {},
@@ -120,16 +133,33 @@ async function main(): Promise<void> {
     agent.on('stored', (r) => (bytes = JSON.stringify(r).length));
     await agent.start();
     while (!agent.link.connected) await sleep(20);
-    // Interleaved in blocks of 50, so both see the same disk (it is shared and noisy here).
+    // Interleaved in blocks of 50, so all three see the same disk (it is shared and noisy here).
     const bareDb = bareInserter(dir);
     const bare: number[] = [];
-    for (let i = 0; i < PRESSES; i++) {
-      pressedAt = process.hrtime.bigint();
-      buttons.press(i % 3); // good levels: no reasons screen in the way
-      if (i % 50 === 49) {
-        await sleep(1); // let acks come back, as between real citizens
-        for (let k = 0; k < 50; k++) bare.push(bareDb.insert(bytes));
+    const backToBack: number[] = [];
+    const turn = () => new Promise((r) => setImmediate(r));
+    for (let i = 0; i < PRESSES; i += 50) {
+      const block = Math.min(50, PRESSES - i);
+      // Back to back: the next press as soon as the last thank-you is shown, in the same
+      // synchronous loop; the records are published, but acks are only read at the pause.
+      inAgent.length = 0;
+      for (let k = 0; k < block; k++) {
+        pressedAt = process.hrtime.bigint();
+        buttons.press(k % 3); // good levels: no reasons screen in the way
       }
+      backToBack.push(...inAgent.splice(0));
+      await sleep(1); // let acks come back, as between real citizens
+      for (let k = 0; k < block; k++) bare.push(bareDb.insert(bytes));
+      // Paced as through the process: one turn of the event loop between the thank-you and the
+      // next press, so the previous record's delivery (its publish, the hub's store and ack,
+      // the ack's mark) overlaps the next press as it does in section 2.
+      for (let k = 0; k < block; k++) {
+        pressedAt = process.hrtime.bigint();
+        buttons.press(k % 3);
+        await turn();
+      }
+      paced.push(...inAgent.splice(0));
+      await sleep(1);
     }
     await agent.stop();
     bareDb.close();
@@ -195,6 +225,7 @@ async function main(): Promise<void> {
     const rssIdle = rssKiB(child.pid!);
     const endToEnd: number[] = [];
     let rssLoad = 0;
+    const [agentCpu0, hubCpu0, wall0] = [cpuMs(child.pid!), cpuMs(hub.pid!), performance.now()];
     for (let i = 0; i < PROCESS_PRESSES; i++) {
       const t0 = process.hrtime.bigint();
       const thanked = new Promise<void>((r) => (onThanks = r));
@@ -204,6 +235,12 @@ async function main(): Promise<void> {
       if (i % 50 === 0) rssLoad = Math.max(rssLoad, rssKiB(child.pid!));
     }
     rssLoad = Math.max(rssLoad, rssKiB(child.pid!));
+    const perPress = (x: number) => round(x / PROCESS_PRESSES);
+    const processCpu = {
+      agentMsPerPress: perPress(cpuMs(child.pid!) - agentCpu0),
+      hubMsPerPress: perPress(cpuMs(hub.pid!) - hubCpu0),
+      wallMsPerPress: perPress(performance.now() - wall0),
+    };
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
 
@@ -216,6 +253,7 @@ async function main(): Promise<void> {
     });
     await new Promise<void>((r) => echo.stdout!.once('data', () => r()));
     const echoPath: number[] = [];
+    const echoCpu0 = cpuMs(echo.pid!);
     for (let i = 0; i < PROCESS_PRESSES; i++) {
       const t0 = process.hrtime.bigint();
       const thanked = new Promise<void>((r) => (onThanks = r));
@@ -223,6 +261,7 @@ async function main(): Promise<void> {
       await thanked;
       echoPath.push(ms(process.hrtime.bigint() - t0));
     }
+    const echoCpuMsPerPress = round((cpuMs(echo.pid!) - echoCpu0) / PROCESS_PRESSES);
     echo.kill('SIGTERM');
     await new Promise((r) => echo.once('exit', r));
     keypad.close();
@@ -233,9 +272,11 @@ async function main(): Promise<void> {
     const results = {
       recordBytes: bytes,
       bareInsertFullSync: row('bare better-sqlite3 insert, WAL, synchronous=FULL (baseline)', bare),
-      pressToThanksInAgent: row('press → durable → thank-you, in the agent', inAgent),
+      pressToThanksInAgent: row('press → durable → thank-you, in the agent (paced)', paced),
+      pressToThanksInAgentBackToBack: row('  the same, back to back (no delivery between presses)', backToBack),
       pressToThanksProcess: row('keypad pty → agent process → thank-you on display pty', endToEnd),
       serialEchoProcess: row('keypad pty → echo process (no agent) → frame on display pty', echoPath),
+      cpuPerPress: { ...processCpu, echoMsPerPress: echoCpuMsPerPress },
       rssAfterStartMiB: round(rssAfterStart / 1024),
       rssIdleMiB: round(rssIdle / 1024),
       rssUnderLoadMiB: round(rssLoad / 1024),
@@ -243,9 +284,19 @@ async function main(): Promise<void> {
     };
     const w = 62;
     console.log(`record size ${bytes} bytes; ${PRESSES} presses in the agent, ${PROCESS_PRESSES} through the process`);
-    for (const r of [results.bareInsertFullSync, results.pressToThanksInAgent, results.pressToThanksProcess, results.serialEchoProcess]) {
+    for (const r of [
+      results.bareInsertFullSync,
+      results.pressToThanksInAgent,
+      results.pressToThanksInAgentBackToBack,
+      results.pressToThanksProcess,
+      results.serialEchoProcess,
+    ]) {
       console.log(`${r.name.padEnd(w)} median ${r.medianMs.toFixed(3).padStart(7)} ms   p99 ${r.p99Ms.toFixed(3).padStart(7)} ms`);
     }
+    const c = results.cpuPerPress;
+    console.log(
+      `${'CPU per press through the process: agent / hub / echo'.padEnd(w)} ${c.agentMsPerPress} / ${c.hubMsPerPress} / ${c.echoMsPerPress} ms (wall ${c.wallMsPerPress} ms)`,
+    );
     console.log(`${'agent process resident memory, 5 s after the prompt'.padEnd(w)} ${results.rssAfterStartMiB.toFixed(1)} MiB`);
     console.log(`${'agent process resident memory, idle (30 s after the prompt)'.padEnd(w)} ${results.rssIdleMiB.toFixed(1)} MiB`);
     console.log(`${'agent process resident memory, under load'.padEnd(w)} ${results.rssUnderLoadMiB.toFixed(1)} MiB`);
