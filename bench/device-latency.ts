@@ -14,10 +14,12 @@
  *     time the agent and hub processes spent per press;
  *  4. the same ptys with an echo process in place of the agent (serialport, line parser): what
  *     the path itself costs;
+ *  1, 2 and 4 again "idle": --pause-ms (20) after each thank-you before the next press, so every
+ *     press finds the previous record delivered and the processes idle, as a citizen's does;
  *  3. the agent process's resident memory 5 s after its first prompt, idle (30 s after it, once
  *     V8's memory reducer has run) and while rating as fast as presses come.
  *
- * Prints one table and a JSON line. Options: --presses N (default 2000).
+ * Prints one table and a JSON line. Options: --presses N (default 2000), --pause-ms N (default 20).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +54,13 @@ keypad.pipe(new ReadlineParser({ delimiter: '\\n' })).on('data', () => display.w
 keypad.on('open', () => process.stdout.write('ready\\n'));
 `;
 const PROCESS_PRESSES = Math.min(PRESSES, 500);
+/**
+ * "Idle" rows: this long after each thank-you before the next press, in the agent and through
+ * the process alike, so each press finds the previous record delivered (published, stored by the
+ * hub, its ack marked) and the processes idle, as a citizen's press does (seconds apart). Without
+ * it the next press through the process lands in the previous record's delivery.
+ */
+const PAUSE_MS = arg('--pause-ms', 20);
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -120,6 +129,7 @@ async function main(): Promise<void> {
     let pressedAt = 0n;
     const inAgent: number[] = [];
     const paced: number[] = [];
+    const idleInAgent: number[] = [];
     const display: DisplayDriver = {
       name: 'timer',
       start: async () => {},
@@ -160,6 +170,13 @@ async function main(): Promise<void> {
       }
       paced.push(...inAgent.splice(0));
       await sleep(1);
+      // Idle: PAUSE_MS after each thank-you (as many presses in all as through the process).
+      for (let k = 0; k < Math.ceil(PROCESS_PRESSES / Math.ceil(PRESSES / 50)) && idleInAgent.length < PROCESS_PRESSES; k++) {
+        await sleep(PAUSE_MS);
+        pressedAt = process.hrtime.bigint();
+        buttons.press(k % 3);
+        idleInAgent.push(...inAgent.splice(0));
+      }
     }
     await agent.stop();
     bareDb.close();
@@ -174,6 +191,19 @@ async function main(): Promise<void> {
     const keypad = new SerialPort({ path: links.kh, baudRate: 115200 });
     const panel = new SerialPort({ path: links.dh, baudRate: 115200 });
     let onThanks: () => void = () => {};
+    /** PROCESS_PRESSES presses through whatever process serves the ptys, PAUSE_MS after each thank-you. */
+    const pressIdle = async (): Promise<{ ms: number[] }> => {
+      const out: number[] = [];
+      for (let i = 0; i < PROCESS_PRESSES; i++) {
+        await sleep(PAUSE_MS);
+        const t0 = process.hrtime.bigint();
+        const thanked = new Promise<void>((r) => (onThanks = r));
+        keypad.write(`K${(i % 3) + 1}\n`);
+        await thanked;
+        out.push(ms(process.hrtime.bigint() - t0));
+      }
+      return { ms: out };
+    };
     let prompts = 0;
     let buf = '';
     panel.on('data', (c: Buffer) => {
@@ -241,6 +271,7 @@ async function main(): Promise<void> {
       hubMsPerPress: perPress(cpuMs(hub.pid!) - hubCpu0),
       wallMsPerPress: perPress(performance.now() - wall0),
     };
+    const idleProcess = await pressIdle();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
 
@@ -262,6 +293,7 @@ async function main(): Promise<void> {
       echoPath.push(ms(process.hrtime.bigint() - t0));
     }
     const echoCpuMsPerPress = round((cpuMs(echo.pid!) - echoCpu0) / PROCESS_PRESSES);
+    const idleEcho = await pressIdle();
     echo.kill('SIGTERM');
     await new Promise((r) => echo.once('exit', r));
     keypad.close();
@@ -276,6 +308,9 @@ async function main(): Promise<void> {
       pressToThanksInAgentBackToBack: row('  the same, back to back (no delivery between presses)', backToBack),
       pressToThanksProcess: row('keypad pty → agent process → thank-you on display pty', endToEnd),
       serialEchoProcess: row('keypad pty → echo process (no agent) → frame on display pty', echoPath),
+      pressToThanksInAgentIdle: row(`idle (${PAUSE_MS} ms after each thank-you): in the agent`, idleInAgent),
+      pressToThanksProcessIdle: row('  through the agent process', idleProcess.ms),
+      serialEchoProcessIdle: row('  through the echo process', idleEcho.ms),
       cpuPerPress: { ...processCpu, echoMsPerPress: echoCpuMsPerPress },
       rssAfterStartMiB: round(rssAfterStart / 1024),
       rssIdleMiB: round(rssIdle / 1024),
@@ -290,6 +325,9 @@ async function main(): Promise<void> {
       results.pressToThanksInAgentBackToBack,
       results.pressToThanksProcess,
       results.serialEchoProcess,
+      results.pressToThanksInAgentIdle,
+      results.pressToThanksProcessIdle,
+      results.serialEchoProcessIdle,
     ]) {
       console.log(`${r.name.padEnd(w)} median ${r.medianMs.toFixed(3).padStart(7)} ms   p99 ${r.p99Ms.toFixed(3).padStart(7)} ms`);
     }
