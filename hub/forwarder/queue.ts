@@ -4,6 +4,7 @@
  * web page read the same numbers whether or not a forwarder is running.
  */
 import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 import type { Evaluation } from './evaluation.js';
 import type { Destination } from './messages.js';
 
@@ -68,6 +69,32 @@ export const FORWARD_MESSAGES_MIGRATION = `
   CREATE INDEX forward_queue_by_destination ON forward_queue (destination, state, enqueued_at);
   CREATE INDEX forward_queue_by_subject ON forward_queue (subject) WHERE subject IS NOT NULL;
 `;
+
+/**
+ * Issue 14: the queued JSON in a table of its own, keyed by the queue row's rowid. A row is
+ * written once and then updated by every outcome (done, retry, refused, re-push); SQLite
+ * rewrites a row's whole record on any UPDATE, so with the ~1.5 KB payload inline, marking an
+ * evaluation sent rewrote it and dirtied two pages per row (most of the forwarder's SQLite
+ * work per evaluation, and the WAL checkpoints those pages caused). The payload never changes
+ * after enqueueing. DROP COLUMN rewrites the rows in place, keeping their rowids; the hub never
+ * VACUUMs (which could renumber them), and the statistics' watermark counts in them too.
+ */
+export const FORWARD_PAYLOAD_MIGRATION = `
+  CREATE TABLE forward_payload (
+    n INTEGER PRIMARY KEY, -- forward_queue.rowid
+    payload TEXT NOT NULL
+  );
+  INSERT INTO forward_payload (n, payload) SELECT rowid, payload FROM forward_queue;
+  ALTER TABLE forward_queue DROP COLUMN payload;
+`;
+
+/**
+ * Stores a queue row's payload; call right after its forward_queue INSERT inserted a row (not
+ * when an INSERT OR IGNORE ignored a repeat), in the same transaction.
+ */
+export function storePayload(db: Db, queueRowid: number | bigint, json: string): void {
+  prepared(db, 'INSERT INTO forward_payload (n, payload) VALUES (?, ?)').run(queueRowid, json);
+}
 
 export interface BacklogInfo {
   count: number;
@@ -189,7 +216,7 @@ function entry(r: QueueRow): RejectedEntry {
 export function listRejected(db: Db, o: { limit?: number; before?: number; destination?: Destination } = {}): RejectedEntry[] {
   const rows = db
     .prepare<[string, number, number], QueueRow>(
-      "SELECT * FROM forward_queue WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, rowid DESC LIMIT ?",
+      "SELECT q.*, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, q.rowid DESC LIMIT ?",
     )
     .all(o.destination ?? 'province', o.before ?? Number.MAX_SAFE_INTEGER, Math.min(Math.max(o.limit ?? 100, 1), 1000));
   return rows.map(entry);
@@ -197,7 +224,9 @@ export function listRejected(db: Db, o: { limit?: number; before?: number; desti
 
 /** One queued evaluation with its state and payload, whatever its state. */
 export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: string; evaluation: Evaluation }) | null {
-  const r = db.prepare<[string], QueueRow>('SELECT * FROM forward_queue WHERE id = ?').get(id);
+  const r = db
+    .prepare<[string], QueueRow>('SELECT q.*, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE id = ?')
+    .get(id);
   return r ? { ...entry(r), state: r.state, evaluation: JSON.parse(r.payload) as Evaluation } : null;
 }
 
