@@ -166,7 +166,7 @@ export class Forwarder {
           ${except}
         ORDER BY enqueued_at, q.rowid LIMIT ?`;
     this.stmts = {
-      // Oldest first through the (state, enqueued_at) index: no sort however long the backlog.
+      // Oldest first through the (destination, state, enqueued_at) index: no sort however long the backlog.
       // A correction waits until the evaluation it replaces is at the province: sent in the other
       // order (after retries, or side by side in one batch) the province could take the default
       // as the last word, or refuse a follow-up to an evaluation it does not have.

@@ -89,6 +89,20 @@ export const FORWARD_PAYLOAD_MIGRATION = `
 `;
 
 /**
+ * Issue 14: every outcome the forwarder writes moves a row out of 'pending', and each index with
+ * `state` in it moves its entry too (a delete and an insert, into the ever-growing 'done' part).
+ * forward_queue_by_destination (destination, state, enqueued_at) serves every query on state —
+ * the due read, the backlog, nextDue, the counts, re-push, retry-now — so the two older ones
+ * only cost: (state, next_at) and (state, enqueued_at). Measured over one pass of 5,000 queued
+ * evaluations: the marks' CPU −13 % at batch 50, −30 % at batch 200; and ingest's enqueue
+ * inserts two index entries fewer per evaluation.
+ */
+export const FORWARD_QUEUE_INDEXES_MIGRATION = `
+  DROP INDEX IF EXISTS forward_queue_pending;
+  DROP INDEX IF EXISTS forward_queue_by_age;
+`;
+
+/**
  * Stores a queue row's payload; call right after its forward_queue INSERT inserted a row (not
  * when an INSERT OR IGNORE ignored a repeat), in the same transaction.
  */

@@ -1,10 +1,11 @@
 /**
- * The queued JSON lives in forward_payload, beside its forward_queue row (same rowid), because
- * every outcome the forwarder writes rewrites the queue row's whole record: with the payload
- * inline, marking an evaluation sent rewrote ~1.5 KB. These tests hold the split to what the
- * rest of the hub relies on: one payload per queued row, written once, an ignored repeat adds
- * none, old queues keep every payload under its own row, and what the province gets is the
- * stored JSON, byte for byte, before and after the marks.
+ * What a mark costs is the queue's layout. The queued JSON lives in forward_payload, beside its
+ * forward_queue row (same rowid), because every outcome the forwarder writes rewrites the queue
+ * row's whole record: with the payload inline, marking an evaluation sent rewrote ~1.5 KB. And
+ * one index only has the row's state in it. These tests hold the layout to what the rest of the
+ * hub relies on: one payload per queued row, written once, an ignored repeat adds none, old
+ * queues keep every payload under its own row, what the province gets is the stored JSON byte
+ * for byte, and every query on the queue's state still searches an index.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
 import { createForwarder } from '../../hub/forwarder/create.js';
 import { enqueueEvaluation } from '../../hub/forwarder/forwarder.js';
 import { enqueueMessage } from '../../hub/forwarder/messages.js';
-import { FORWARD_PAYLOAD_MIGRATION, queuedEvaluation } from '../../hub/forwarder/queue.js';
+import { FORWARD_PAYLOAD_MIGRATION, backlog, forwardingCounts, listRejected, queuedEvaluation, repush } from '../../hub/forwarder/queue.js';
 import { createMetrics } from '../../hub/metrics.js';
 import { MIGRATIONS, openHubDb, type Db } from '../../hub/store/db.js';
 import { silentLog } from '../helpers/log.js';
@@ -136,5 +137,44 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     const e = hubEvaluation();
     enqueueEvaluation(db, e, 1);
     expect(payloads(db).all().at(-1)).toEqual({ id: e.id, n: 9, payload: JSON.stringify(e) });
+  });
+
+  it('has one index with the state in it (a mark moves one entry), and every query on the state still searches it, none scans the queue', () => {
+    const t = tempHubDb();
+    cleanups.push(() => t.cleanup());
+    const withState = t.db
+      .prepare<[], { name: string }>(
+        "SELECT DISTINCT i.name FROM sqlite_schema AS i, pragma_index_info(i.name) AS c WHERE i.type = 'index' AND i.tbl_name = 'forward_queue' AND c.name = 'state'",
+      )
+      .all();
+    expect(withState).toEqual([{ name: 'forward_queue_by_destination' }]);
+    // The queries on state the forwarder and hall IT run (forwarder.ts, queue.ts), as SQLite plans them.
+    const plans: string[] = [];
+    const prepare = t.db.prepare.bind(t.db);
+    t.db.prepare = ((sql: string) => {
+      if (/forward_queue/.test(sql) && /\bstate\b/.test(sql) && /^\s*(SELECT|UPDATE)/i.test(sql))
+        plans.push(
+          ...prepare(`EXPLAIN QUERY PLAN ${sql}`)
+            .all(...Array<null>((sql.match(/\?/g) ?? []).length).fill(null))
+            .map((r) => (r as { detail: string }).detail),
+        );
+      return prepare(sql);
+    }) as typeof t.db.prepare;
+    const f = createForwarder({
+      config: ProvinceConfigSchema.parse({ url: 'http://127.0.0.1:9/api/evaluations' }),
+      db: t.db,
+      hall: 'hall-1',
+      log: silentLog(),
+      metrics: createMetrics(),
+    });
+    backlog(t.db);
+    forwardingCounts(t.db);
+    listRejected(t.db);
+    repush(t.db, 'all', 'test');
+    f.retryNow();
+    t.db.prepare = prepare;
+    expect(plans.length).toBeGreaterThan(8);
+    expect(plans.filter((p) => /forward_queue/.test(p) && /^SCAN/.test(p))).toEqual([]);
+    expect(plans.some((p) => p.includes('forward_queue_by_destination'))).toBe(true);
   });
 });
