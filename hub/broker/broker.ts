@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Logger } from 'pino';
+import { addAcceptors } from './acceptors.js';
 import { guardPacketSize } from './hooks/packet-size.js';
 
 export interface BrokerOptions {
@@ -18,6 +19,11 @@ export interface BrokerOptions {
    * or it is closed: a half-sent CONNECT must not hold a socket and its memory for long.
    */
   connectTimeoutMs?: number;
+  /**
+   * Connections each listener may accept per turn of the event loop (acceptors.ts; default 32,
+   * 1: Node's own one a turn). Set up in the background: the broker answers from the start.
+   */
+  acceptors?: number;
   log: Logger;
 }
 
@@ -63,10 +69,13 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   };
   const servers: Server[] = [];
   const ports = { tcp: null as number | null, tls: null as number | null };
+  const acceptors: Promise<Server[]>[] = [];
+  const moreAcceptors = (s: Server) => acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
   if (o.port !== null) {
     const s = createServer(handle);
     servers.push(s);
     ports.tcp = await listen(s, o.port, o.host);
+    moreAcceptors(s);
   }
   if (o.tls) {
     // The TLS handshake has its own timer (Node's default is 120 s): the same bound as CONNECT.
@@ -82,14 +91,19 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     });
     servers.push(s);
     ports.tls = await listen(s, o.tls.port, o.host);
+    moreAcceptors(s);
   }
   return {
     aedes,
     servers,
     ports,
     async close() {
+      // Every listener stops accepting first (the extra acceptors too, once set up); each close
+      // completes when its connections have ended, which closing aedes does.
+      const listeners = [...servers, ...(await Promise.all(acceptors)).flat()];
+      const closed = listeners.map((s) => new Promise<void>((res) => s.close(() => res())));
       await new Promise<void>((res) => aedes.close(() => res()));
-      await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
+      await Promise.all(closed);
     },
   };
 }

@@ -96,6 +96,8 @@ export class Ingest {
     detail: string,
   ][] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** The next full batch's commit, in the check phase of this turn of the event loop. */
+  private immediate: NodeJS.Immediate | null = null;
   private readonly now: () => number;
   private readonly stmts;
   private readonly forward: (record: RatingRecord, receivedAt: number, attribution: Attribution) => void;
@@ -271,10 +273,24 @@ export class Ingest {
     this.reject(c.reason, c.device, c.detail, r);
   }
 
+  private get maxBatch(): number {
+    return this.o.maxBatch ?? 500;
+  }
+
   private schedule(): void {
     if (this.closed) return;
-    if (this.queue.length >= (this.o.maxBatch ?? 500)) return void this.flush();
-    if (this.timer) return;
+    if (this.queue.length >= this.maxBatch) {
+      // A full batch commits in this turn's check phase, never inside the callback that took it
+      // in, and one batch per turn of the event loop: however many checked records wait (a
+      // verification worker answers faster than the store commits), the sockets are read between
+      // two commits — a device's CONNECT, keep-alives and acks are not stuck behind a backlog.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        this.flush();
+      });
+      return;
+    }
+    if (this.timer || this.immediate) return;
     this.timer = setTimeout(() => this.flush(), this.o.lingerMs ?? 2);
   }
 
@@ -302,11 +318,13 @@ export class Ingest {
     );
   }
 
+  /** Commits the oldest checked records, at most one batch (`maxBatch`); what is left commits in a later turn. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const batch = this.queue;
-    this.queue = [];
+    const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+    this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);
+    if (this.queue.length) this.schedule();
     if (batch.length === 0 && this.rejectionRows.length === 0) return;
     const acks = new Map<string, { hall: string; device: string; ack: Ack }>();
     const rejects: { p: Pending; reason: RejectReason; detail: string }[] = [];
@@ -461,10 +479,12 @@ export class Ingest {
 
   /** Commits what is checked and queued; messages still being checked are dropped unacknowledged (devices resend). */
   async close(): Promise<void> {
-    this.flush();
+    do this.flush();
+    while (this.queue.length);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    [this.timer, this.immediate] = [null, null];
     await this.pool?.close();
   }
 }
