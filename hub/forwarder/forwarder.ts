@@ -71,8 +71,8 @@ interface Row {
   n: number;
   id: string;
   kind: string;
-  /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched). */
-  payload: Buffer;
+  /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched); null if none was stored. */
+  payload: Buffer | null;
   attempts: number;
 }
 
@@ -160,7 +160,7 @@ export class Forwarder {
     // The payload is read as a BLOB: the native profile sends those bytes as they are.
     const due = (except: string) =>
       `SELECT q.rowid AS n, id, kind, CAST(p.payload AS BLOB) AS payload, attempts
-        FROM forward_queue AS q INDEXED BY forward_queue_by_destination JOIN forward_payload AS p ON p.n = q.rowid
+        FROM forward_queue AS q INDEXED BY forward_queue_by_destination LEFT JOIN forward_payload AS p ON p.n = q.rowid
         WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
           AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
           ${except}
@@ -413,6 +413,9 @@ export class Forwarder {
         if (stream === null) throw new Error(`unknown queue kind "${row.kind}"`);
         if (stream !== 'evaluation' && !this.o.profile.messages[stream])
           throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
+        // A row queued without its payload (not through enqueueEvaluation/enqueueMessage) would
+        // otherwise stay pending unseen; refused, it shows in the rejected list for hall IT.
+        if (row.payload === null) throw new Error('nothing to send: no payload was stored with it');
         // The native format is the queued JSON itself (keyed by the row id): no need to parse it.
         if (native) prepared.push({ row, items: [{ key: row.id, body: {}, bytes: row.payload }] });
         else if (stream === 'evaluation')

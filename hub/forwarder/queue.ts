@@ -184,7 +184,8 @@ export interface RejectedEntry {
 interface QueueRow {
   id: string;
   kind: string;
-  payload: string;
+  /** Null for a row queued without one (the forwarder refuses it: nothing to send). */
+  payload: string | null;
   enqueued_at: number;
   rejected_at: number | null;
   attempts: number;
@@ -204,7 +205,7 @@ function parseJson(s: string | null): unknown {
 }
 
 function entry(r: QueueRow): RejectedEntry {
-  const e = parseJson(r.payload) as Partial<Evaluation>;
+  const e = (parseJson(r.payload) ?? {}) as Partial<Evaluation>;
   return {
     id: r.id,
     kind: r.kind,
@@ -230,18 +231,20 @@ function entry(r: QueueRow): RejectedEntry {
 export function listRejected(db: Db, o: { limit?: number; before?: number; destination?: Destination } = {}): RejectedEntry[] {
   const rows = db
     .prepare<[string, number, number], QueueRow>(
-      "SELECT q.*, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, q.rowid DESC LIMIT ?",
+      "SELECT q.*, p.payload FROM forward_queue AS q LEFT JOIN forward_payload AS p ON p.n = q.rowid WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, q.rowid DESC LIMIT ?",
     )
     .all(o.destination ?? 'province', o.before ?? Number.MAX_SAFE_INTEGER, Math.min(Math.max(o.limit ?? 100, 1), 1000));
   return rows.map(entry);
 }
 
 /** One queued evaluation with its state and payload, whatever its state. */
-export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: string; evaluation: Evaluation }) | null {
+export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: string; evaluation: Evaluation | null }) | null {
   const r = db
-    .prepare<[string], QueueRow>('SELECT q.*, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE id = ?')
+    .prepare<[string], QueueRow>(
+      'SELECT q.*, p.payload FROM forward_queue AS q LEFT JOIN forward_payload AS p ON p.n = q.rowid WHERE id = ?',
+    )
     .get(id);
-  return r ? { ...entry(r), state: r.state, evaluation: JSON.parse(r.payload) as Evaluation } : null;
+  return r ? { ...entry(r), state: r.state, evaluation: r.payload === null ? null : (JSON.parse(r.payload) as Evaluation) } : null;
 }
 
 /**

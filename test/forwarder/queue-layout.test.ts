@@ -103,6 +103,43 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     expect(bytes.get('forward_queue')!.b).toBeLessThan(es.length * 400);
   });
 
+  it('a queue row without a stored payload is refused with a reason hall IT sees, and the rows behind it still go', async () => {
+    const t = tempHubDb();
+    cleanups.push(() => t.cleanup());
+    const es = Array.from({ length: 3 }, () => hubEvaluation());
+    t.db.transaction(() => {
+      // Queued by hand, not through enqueueEvaluation: the oldest row, with nothing to send.
+      t.db.prepare("INSERT INTO forward_queue (id, kind, enqueued_at) VALUES ('bare-1', 'default', 1)").run();
+      es.forEach((e) => enqueueEvaluation(t.db, e, 2));
+    })();
+    const app = Fastify();
+    const sent: string[] = [];
+    app.post('/api/evaluations', async (req) => {
+      const records = (req.body as { records: { id: string }[] }).records;
+      sent.push(...records.map((r) => r.id));
+      return { results: records.map((r) => ({ id: r.id, status: 'accepted' })) };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => app.close());
+    const f = createForwarder({
+      config: ProvinceConfigSchema.parse({
+        url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`,
+        lingerMs: 0,
+      }),
+      db: t.db,
+      hall: 'hall-1',
+      log: silentLog(),
+      metrics: createMetrics(),
+    });
+    f.start();
+    cleanups.push(() => f.stop());
+    await waitFor(() => queueStates(t.db).done === es.length, 'the others forwarded', 10_000);
+    expect(queueStates(t.db)).toEqual({ done: 3, rejected: 1 });
+    expect(sent).toEqual(es.map((e) => e.id));
+    const [refused] = listRejected(t.db);
+    expect(refused).toMatchObject({ id: 'bare-1', reason: expect.stringContaining('no payload was stored') });
+  });
+
   it('moves the payloads of a queue from before the split under their own rows, rowids kept', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hcp-fwd-payload-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
