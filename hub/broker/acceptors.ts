@@ -70,10 +70,10 @@ export async function addAcceptors(primary: Server, count: number, log: Logger):
   } catch (e) {
     log.warn({ err: (e as Error).message, acceptors: 1 + extra.length }, 'fewer MQTT acceptors than asked for');
   } finally {
+    // Disconnected, it has nothing left and exits (its copies close; ours stay open). Not waited for.
     if (child.connected) child.disconnect();
-    // Its copies close when it exits; ours stay open.
-    await Promise.race([failed, new Promise((r) => setTimeout(r, 2_000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
+    void failed.then(() => clearTimeout(stuck));
   }
   return extra;
 }

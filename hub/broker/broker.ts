@@ -21,9 +21,11 @@ export interface BrokerOptions {
   connectTimeoutMs?: number;
   /**
    * Connections each listener may accept per turn of the event loop (acceptors.ts; default 32,
-   * 1: Node's own one a turn). Set up in the background: the broker answers from the start.
+   * 1: Node's own one a turn). Set up in the background once `acceptorsAfter` connections
+   * (default 16) have come in: a hall's worth of devices, not a lab's or a test's three.
    */
   acceptors?: number;
+  acceptorsAfter?: number;
   log: Logger;
 }
 
@@ -32,6 +34,8 @@ export interface RunningBroker {
   servers: Server[];
   /** Ports actually bound (useful with port 0). */
   ports: { tcp: number | null; tls: number | null };
+  /** Every listening server, the extra acceptors included (waits for those being set up). */
+  listeners(): Promise<Server[]>;
   close(): Promise<void>;
 }
 
@@ -70,7 +74,16 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   const servers: Server[] = [];
   const ports = { tcp: null as number | null, tls: null as number | null };
   const acceptors: Promise<Server[]>[] = [];
-  const moreAcceptors = (s: Server) => acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
+  const moreAcceptors = (s: Server) => {
+    let seen = 0;
+    const count = () => {
+      if (++seen < (o.acceptorsAfter ?? 16)) return;
+      s.off('connection', count);
+      acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
+    };
+    if ((o.acceptorsAfter ?? 16) <= 0) acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
+    else s.on('connection', count);
+  };
   if (o.port !== null) {
     const s = createServer(handle);
     servers.push(s);
@@ -93,15 +106,16 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     ports.tls = await listen(s, o.tls.port, o.host);
     moreAcceptors(s);
   }
+  const listeners = async () => [...servers, ...(await Promise.all(acceptors)).flat()];
   return {
     aedes,
     servers,
     ports,
+    listeners,
     async close() {
       // Every listener stops accepting first (the extra acceptors too, once set up); each close
       // completes when its connections have ended, which closing aedes does.
-      const listeners = [...servers, ...(await Promise.all(acceptors)).flat()];
-      const closed = listeners.map((s) => new Promise<void>((res) => s.close(() => res())));
+      const closed = (await listeners()).map((s) => new Promise<void>((res) => s.close(() => res())));
       await new Promise<void>((res) => aedes.close(() => res()));
       await Promise.all(closed);
     },

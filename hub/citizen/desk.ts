@@ -133,8 +133,9 @@ export class CitizenDesk {
     const db = o.db;
     this.s = {
       rating: db.prepare<[string], RatingRow>(
-        `SELECT r.device, r.received_at, r.body, q.kind AS q_kind, q.payload AS q_payload
+        `SELECT r.device, r.received_at, r.body, q.kind AS q_kind, p.payload AS q_payload
            FROM ratings r LEFT JOIN forward_queue q ON q.id = r.id AND q.kind IN ('rating', 'correction')
+           LEFT JOIN forward_payload p ON p.n = q.rowid
           WHERE r.id = ?`,
       ),
       submission: db.prepare<[string], { at: number }>('SELECT at FROM citizen_submissions WHERE link = ?'),

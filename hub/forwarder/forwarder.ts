@@ -24,20 +24,20 @@ import { forwarderMetrics, type ForwarderMetrics } from './metrics.js';
 import { backoffDelay } from '../../common/backoff.js';
 import type { FailureKind, SendOutcome } from './outcome.js';
 import { streamView, type Profile } from './profile.js';
-import { backlog, type BacklogInfo } from './queue.js';
+import { backlog, storePayload, type BacklogInfo } from './queue.js';
 import type { Transport } from './transport/types.js';
 
 /** Puts an evaluation on the forward queue; call inside the transaction that stored its cause. */
 export function enqueueEvaluation(db: Db, e: Evaluation, now: number): void {
   // A correction is sent only after the default it replaces, a follow-up after the rating it adds to (after_id).
-  prepared(db, 'INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?, ?)').run(
+  const r = prepared(db, 'INSERT INTO forward_queue (id, kind, record_id, enqueued_at, after_id) VALUES (?, ?, ?, ?, ?)').run(
     e.id,
     e.kind,
     e.record?.id ?? null,
-    JSON.stringify(e),
     now,
     e.supersedes ?? e.follows ?? null,
   );
+  storePayload(db, r.lastInsertRowid, JSON.stringify(e));
 }
 
 export interface ForwarderOptions {
@@ -67,12 +67,12 @@ export interface ForwarderOptions {
 }
 
 interface Row {
-  /** The row's rowid: a push in flight is left out of the next batch by it. */
+  /** The row's rowid: a push in flight is left out of the next batch by it, and outcomes are written by it. */
   n: number;
   id: string;
   kind: string;
-  /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched). */
-  payload: Buffer;
+  /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched); null if none was stored. */
+  payload: Buffer | null;
   attempts: number;
 }
 
@@ -159,13 +159,14 @@ export class Forwarder {
     const db = o.db;
     // The payload is read as a BLOB: the native profile sends those bytes as they are.
     const due = (except: string) =>
-      `SELECT q.rowid AS n, id, kind, CAST(payload AS BLOB) AS payload, attempts FROM forward_queue AS q INDEXED BY forward_queue_by_destination
+      `SELECT q.rowid AS n, id, kind, CAST(p.payload AS BLOB) AS payload, attempts
+        FROM forward_queue AS q INDEXED BY forward_queue_by_destination LEFT JOIN forward_payload AS p ON p.n = q.rowid
         WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
           AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
           ${except}
-        ORDER BY enqueued_at, rowid LIMIT ?`;
+        ORDER BY enqueued_at, q.rowid LIMIT ?`;
     this.stmts = {
-      // Oldest first through the (state, enqueued_at) index: no sort however long the backlog.
+      // Oldest first through the (destination, state, enqueued_at) index: no sort however long the backlog.
       // A correction waits until the evaluation it replaces is at the province: sent in the other
       // order (after retries, or side by side in one batch) the province could take the default
       // as the last word, or refuse a follow-up to an evaluation it does not have.
@@ -179,13 +180,13 @@ export class Forwarder {
         `SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`,
       ),
       done: db.prepare(
-        "UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+        "UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE rowid = ? AND state = 'pending'",
       ),
       rejected: db.prepare(
-        "UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+        "UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE rowid = ? AND state = 'pending'",
       ),
       retry: db.prepare(
-        "UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE id = ? AND state = 'pending'",
+        "UPDATE forward_queue SET attempts = attempts + 1, next_at = ?, last_error = ?, reply = coalesce(?, reply) WHERE rowid = ? AND state = 'pending'",
       ),
       retryNow: db.prepare(`UPDATE forward_queue SET next_at = 0 WHERE destination = '${dest}' AND state = 'pending' AND next_at > 0`),
       rejectedCount: db.prepare<[], { n: number }>(
@@ -412,6 +413,9 @@ export class Forwarder {
         if (stream === null) throw new Error(`unknown queue kind "${row.kind}"`);
         if (stream !== 'evaluation' && !this.o.profile.messages[stream])
           throw new Error(`the profile has no mapping for ${stream} messages (messages.${stream})`);
+        // A row queued without its payload (not through enqueueEvaluation/enqueueMessage) would
+        // otherwise stay pending unseen; refused, it shows in the rejected list for hall IT.
+        if (row.payload === null) throw new Error('nothing to send: no payload was stored with it');
         // The native format is the queued JSON itself (keyed by the row id): no need to parse it.
         if (native) prepared.push({ row, items: [{ key: row.id, body: {}, bytes: row.payload }] });
         else if (stream === 'evaluation')
@@ -431,7 +435,7 @@ export class Forwarder {
       const now = this.now();
       this.record(() => {
         for (const u of unmappable)
-          this.stmts.rejected.run(now, JSON.stringify({ source: 'hub', reason: u.reason }), u.reason.slice(0, 500), u.row.id);
+          this.stmts.rejected.run(now, JSON.stringify({ source: 'hub', reason: u.reason }), u.reason.slice(0, 500), u.row.n);
       });
       for (const u of unmappable)
         this.o.log.error({ id: u.row.id, reason: u.reason }, 'evaluation cannot be sent; kept as rejected for hall IT');
@@ -553,7 +557,7 @@ export class Forwarder {
     this.record(() => {
       // Each row also backs off on its own, so the next push tries other rows first.
       for (const { row } of batch)
-        this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), f.message.slice(0, 500), null, row.id);
+        this.stmts.retry.run(now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random), f.message.slice(0, 500), null, row.n);
     });
     this.o.log[f.failure === 'auth' ? 'error' : 'warn'](
       { kind: f.failure, err: f.message, evaluations: batch.length, failures, retryInMs: delay },
@@ -564,7 +568,7 @@ export class Forwarder {
   }
 
   private reject(row: Row, reason: string, reply: unknown): void {
-    this.record(() => this.stmts.rejected.run(this.now(), JSON.stringify(reply), reason.slice(0, 500), row.id));
+    this.record(() => this.stmts.rejected.run(this.now(), JSON.stringify(reply), reason.slice(0, 500), row.n));
     this.o.log.error({ id: row.id, reason }, 'province rejected an evaluation; kept for hall IT');
   }
 
@@ -581,20 +585,20 @@ export class Forwarder {
           const reply = JSON.stringify(answers);
           const rejected = answers.filter((a) => a.status === 'rejected');
           if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
-            this.stmts.done.run(now, reply, row.id);
+            this.stmts.done.run(now, reply, row.n);
             done++;
           } else if (rejected.length) {
             const reason = rejected
               .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
               .join('; ');
-            this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.id);
+            this.stmts.rejected.run(now, reply, reason.slice(0, 500), row.n);
             refused.push({ id: row.id, reason });
           } else {
             this.stmts.retry.run(
               now + backoffDelay(row.attempts + 1, baseMs, maxMs, this.random),
               'the province did not answer for this evaluation',
               reply,
-              row.id,
+              row.n,
             );
           }
         }

@@ -22,6 +22,7 @@ import {
   type WireItem,
 } from './mapping.js';
 import { MESSAGE_STREAMS, streamOf, type MessageStream } from './message-kinds.js';
+import { storePayload } from './queue.js';
 import type { FieldsProfile, Profile } from './profile.js';
 
 /** Where a queue row goes: the province (the forwarder of `province`), or the hand-off target. */
@@ -48,11 +49,11 @@ export function enqueueMessage(db: Db, m: QueuedMessage, now: number): boolean {
   if (!streamOf(m.kind)) throw new TypeError(`unknown queue kind "${m.kind}"`);
   if (m.payload.id !== m.id) throw new TypeError('a queued message carries its own id');
   const r = db
-    .prepare(
-      'INSERT OR IGNORE INTO forward_queue (id, kind, destination, subject, after_id, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    )
-    .run(m.id, m.kind, m.destination ?? 'province', m.subject ?? null, m.after ?? null, JSON.stringify(m.payload), now);
-  return r.changes === 1;
+    .prepare('INSERT OR IGNORE INTO forward_queue (id, kind, destination, subject, after_id, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)')
+    .run(m.id, m.kind, m.destination ?? 'province', m.subject ?? null, m.after ?? null, now);
+  if (r.changes !== 1) return false; // a repeat keeps the first one's payload
+  storePayload(db, r.lastInsertRowid, JSON.stringify(m.payload));
+  return true;
 }
 
 /**

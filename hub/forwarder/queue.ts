@@ -4,6 +4,7 @@
  * web page read the same numbers whether or not a forwarder is running.
  */
 import type { Db } from '../store/db.js';
+import { prepared } from '../store/prepared.js';
 import type { Evaluation } from './evaluation.js';
 import type { Destination } from './messages.js';
 
@@ -68,6 +69,46 @@ export const FORWARD_MESSAGES_MIGRATION = `
   CREATE INDEX forward_queue_by_destination ON forward_queue (destination, state, enqueued_at);
   CREATE INDEX forward_queue_by_subject ON forward_queue (subject) WHERE subject IS NOT NULL;
 `;
+
+/**
+ * Issue 14: the queued JSON in a table of its own, keyed by the queue row's rowid. A row is
+ * written once and then updated by every outcome (done, retry, refused, re-push); SQLite
+ * rewrites a row's whole record on any UPDATE, so with the ~1.5 KB payload inline, marking an
+ * evaluation sent rewrote it and dirtied two pages per row (most of the forwarder's SQLite
+ * work per evaluation, and the WAL checkpoints those pages caused). The payload never changes
+ * after enqueueing. DROP COLUMN rewrites the rows in place, keeping their rowids; the hub never
+ * VACUUMs (which could renumber them), and the statistics' watermark counts in them too.
+ */
+export const FORWARD_PAYLOAD_MIGRATION = `
+  CREATE TABLE forward_payload (
+    n INTEGER PRIMARY KEY, -- forward_queue.rowid
+    payload TEXT NOT NULL
+  );
+  INSERT INTO forward_payload (n, payload) SELECT rowid, payload FROM forward_queue;
+  ALTER TABLE forward_queue DROP COLUMN payload;
+`;
+
+/**
+ * Issue 14: every outcome the forwarder writes moves a row out of 'pending', and each index with
+ * `state` in it moves its entry too (a delete and an insert, into the ever-growing 'done' part).
+ * forward_queue_by_destination (destination, state, enqueued_at) serves every query on state —
+ * the due read, the backlog, nextDue, the counts, re-push, retry-now — so the two older ones
+ * only cost: (state, next_at) and (state, enqueued_at). Measured over one pass of 5,000 queued
+ * evaluations: the marks' CPU −13 % at batch 50, −30 % at batch 200; and ingest's enqueue
+ * inserts two index entries fewer per evaluation.
+ */
+export const FORWARD_QUEUE_INDEXES_MIGRATION = `
+  DROP INDEX IF EXISTS forward_queue_pending;
+  DROP INDEX IF EXISTS forward_queue_by_age;
+`;
+
+/**
+ * Stores a queue row's payload; call right after its forward_queue INSERT inserted a row (not
+ * when an INSERT OR IGNORE ignored a repeat), in the same transaction.
+ */
+export function storePayload(db: Db, queueRowid: number | bigint, json: string): void {
+  prepared(db, 'INSERT INTO forward_payload (n, payload) VALUES (?, ?)').run(queueRowid, json);
+}
 
 export interface BacklogInfo {
   count: number;
@@ -143,7 +184,8 @@ export interface RejectedEntry {
 interface QueueRow {
   id: string;
   kind: string;
-  payload: string;
+  /** Null for a row queued without one (the forwarder refuses it: nothing to send). */
+  payload: string | null;
   enqueued_at: number;
   rejected_at: number | null;
   attempts: number;
@@ -163,7 +205,7 @@ function parseJson(s: string | null): unknown {
 }
 
 function entry(r: QueueRow): RejectedEntry {
-  const e = parseJson(r.payload) as Partial<Evaluation>;
+  const e = (parseJson(r.payload) ?? {}) as Partial<Evaluation>;
   return {
     id: r.id,
     kind: r.kind,
@@ -189,16 +231,20 @@ function entry(r: QueueRow): RejectedEntry {
 export function listRejected(db: Db, o: { limit?: number; before?: number; destination?: Destination } = {}): RejectedEntry[] {
   const rows = db
     .prepare<[string, number, number], QueueRow>(
-      "SELECT * FROM forward_queue WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, rowid DESC LIMIT ?",
+      "SELECT q.*, p.payload FROM forward_queue AS q LEFT JOIN forward_payload AS p ON p.n = q.rowid WHERE destination = ? AND state = 'rejected' AND coalesce(rejected_at, 0) < ? ORDER BY rejected_at DESC, q.rowid DESC LIMIT ?",
     )
     .all(o.destination ?? 'province', o.before ?? Number.MAX_SAFE_INTEGER, Math.min(Math.max(o.limit ?? 100, 1), 1000));
   return rows.map(entry);
 }
 
 /** One queued evaluation with its state and payload, whatever its state. */
-export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: string; evaluation: Evaluation }) | null {
-  const r = db.prepare<[string], QueueRow>('SELECT * FROM forward_queue WHERE id = ?').get(id);
-  return r ? { ...entry(r), state: r.state, evaluation: JSON.parse(r.payload) as Evaluation } : null;
+export function queuedEvaluation(db: Db, id: string): (RejectedEntry & { state: string; evaluation: Evaluation | null }) | null {
+  const r = db
+    .prepare<[string], QueueRow>(
+      'SELECT q.*, p.payload FROM forward_queue AS q LEFT JOIN forward_payload AS p ON p.n = q.rowid WHERE id = ?',
+    )
+    .get(id);
+  return r ? { ...entry(r), state: r.state, evaluation: r.payload === null ? null : (JSON.parse(r.payload) as Evaluation) } : null;
 }
 
 /**

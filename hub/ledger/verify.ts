@@ -420,7 +420,7 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
     >(
       `SELECT f.id, f.channel, f.level, f.at, f.day, f.month,
          (SELECT 1 FROM ratings r WHERE r.id = f.id) AS has_rating,
-         (SELECT q.payload FROM forward_queue q WHERE q.id = f.id AND f.channel IN ('default', 'qr')) AS payload
+         (SELECT p.payload FROM forward_queue q JOIN forward_payload p ON p.n = q.rowid WHERE q.id = f.id AND f.channel IN ('default', 'qr')) AS payload
        FROM rating_facts f`,
     )
     .iterate();

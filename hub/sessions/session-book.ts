@@ -184,7 +184,7 @@ export class SessionBook {
       ),
       nextDeadline: db.prepare<[], { t: number | null }>("SELECT min(deadline_at) AS t FROM sessions WHERE state = 'open'"),
       evaluations: db.prepare<[string, string], { id: string; kind: string; state: string; forwarded_at: number | null; payload: string }>(
-        'SELECT id, kind, state, forwarded_at, payload FROM forward_queue WHERE id IN (?, ?) ORDER BY enqueued_at, rowid',
+        'SELECT id, kind, state, forwarded_at, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE id IN (?, ?) ORDER BY enqueued_at, q.rowid',
       ),
     };
   }

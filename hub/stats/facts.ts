@@ -213,7 +213,7 @@ export class Facts {
       ),
       // Ratings the hub made from its citizen page (a late QR rating) have no device record: record_id is null.
       queue: db.prepare<[number, number], { rowid: number; kind: string; record_id: string | null; payload: string; enqueued_at: number }>(
-        "SELECT rowid, kind, record_id, payload, enqueued_at FROM forward_queue WHERE rowid > ? AND (kind IN ('default', 'correction') OR (kind = 'rating' AND record_id IS NULL)) ORDER BY rowid LIMIT ?",
+        "SELECT q.rowid AS rowid, kind, record_id, p.payload, enqueued_at FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE q.rowid > ? AND (kind IN ('default', 'correction') OR (kind = 'rating' AND record_id IS NULL)) ORDER BY q.rowid LIMIT ?",
       ),
       maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
       session: db.prepare<[string], { device: string; rating_id: string | null }>('SELECT device, rating_id FROM sessions WHERE id = ?'),

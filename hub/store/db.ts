@@ -4,7 +4,12 @@ import { ALARMS_MIGRATION } from '../alarms/alarms.js';
 import { ASSIGNMENT_HISTORY_MIGRATION, ATTRIBUTION_MIGRATION } from '../ingest/attribution.js';
 import { VOICE_CLIPS_MIGRATION } from '../voice/hall-clips.js';
 import { CITIZEN_MIGRATION } from '../citizen/desk.js';
-import { FORWARD_MESSAGES_MIGRATION, FORWARD_QUEUE_MIGRATION } from '../forwarder/queue.js';
+import {
+  FORWARD_MESSAGES_MIGRATION,
+  FORWARD_PAYLOAD_MIGRATION,
+  FORWARD_QUEUE_INDEXES_MIGRATION,
+  FORWARD_QUEUE_MIGRATION,
+} from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
 import { FLAG_POLICY_MIGRATION } from '../policy/rating-judge.js';
 import { RELEASES_MIGRATION } from '../releases/releases.js';
@@ -150,6 +155,10 @@ export const MIGRATIONS: string[] = [
   ORDER_COUNTS_MIGRATION,
   // Issue 14: counts per year, so a range over years reads a row per key and year.
   YEARLY_COUNTS_MIGRATION,
+  // Issue 14: the forward queue's payload in a table of its own (marking a row sent no longer rewrites it).
+  FORWARD_PAYLOAD_MIGRATION,
+  // Issue 14: two indexes on the forward queue's state that by_destination covers (fewer writes per mark).
+  FORWARD_QUEUE_INDEXES_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -288,7 +288,7 @@ export function outboundFor(db: Db, evaluationId: string): OutboundEntry[] {
         last_error: string | null;
       }
     >(
-      "SELECT id, kind, destination, json_extract(payload, '$.type') AS type, json_extract(payload, '$.result') AS result, state, enqueued_at, forwarded_at, attempts, last_error FROM forward_queue WHERE id = @id OR subject = @id ORDER BY rowid",
+      "SELECT id, kind, destination, json_extract(p.payload, '$.type') AS type, json_extract(p.payload, '$.result') AS result, state, enqueued_at, forwarded_at, attempts, last_error FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE id = @id OR subject = @id ORDER BY q.rowid",
     )
     .all({ id: evaluationId })
     .map((r) => ({

@@ -78,10 +78,29 @@ describe('MQTT acceptors', () => {
     expect(answers).toEqual(Array(60).fill('hello'));
   });
 
+  it("a broker adds its acceptors once a hall's worth of connections came in, not for a few", async () => {
+    const broker = await startBroker({ host: '127.0.0.1', port: 0, hooks: {}, log: silentLog(), acceptors: 4, acceptorsAfter: 3 });
+    try {
+      const knock = () =>
+        new Promise<void>((res) => {
+          const c = connect(broker.ports.tcp!, '127.0.0.1', () => (c.destroy(), res()));
+        });
+      await knock();
+      await knock();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await broker.listeners()).toHaveLength(1);
+      await knock();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await broker.listeners()).toHaveLength(4);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('a closed broker refuses connections on every acceptor', async () => {
-    const broker = await startBroker({ host: '127.0.0.1', port: 0, hooks: {}, log: silentLog(), acceptors: 4 });
+    const broker = await startBroker({ host: '127.0.0.1', port: 0, hooks: {}, log: silentLog(), acceptors: 4, acceptorsAfter: 0 });
     const port = broker.ports.tcp!;
-    await new Promise((r) => setTimeout(r, 500)); // the acceptors are set up in the background
+    expect(await broker.listeners()).toHaveLength(4);
     await broker.close();
     for (let i = 0; i < 8; i++) {
       const err = await new Promise<string>((res) => {

@@ -60,7 +60,7 @@ function setup(mode: 'session' | 'walk-up' = 'session') {
   const queued = () =>
     db
       .prepare<[], { kind: string; record_id: string | null; payload: string }>(
-        'SELECT kind, record_id, payload FROM forward_queue ORDER BY rowid',
+        'SELECT kind, record_id, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid ORDER BY q.rowid',
       )
       .all();
   return { db, clock, registry, book, store, queued };

@@ -238,7 +238,11 @@ describe('signed daily checkpoints', () => {
   it("with the common profile a checkpoint goes out under the province's field names, the signed text untouched", async () => {
     const h = await hallWithRatings();
     h.checkpoints.makeDue(T0 + DAY);
-    const row = h.db.prepare<[], { payload: string }>("SELECT payload FROM forward_queue WHERE kind = 'checkpoint'").get()!;
+    const row = h.db
+      .prepare<[], { payload: string }>(
+        "SELECT p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid WHERE kind = 'checkpoint'",
+      )
+      .get()!;
     h.db.close();
     const [item] = mapMessage(loadProfile('common'), 'checkpoint', JSON.parse(row.payload), { areaCode: '420100', deptCode: 'D1' });
     expect(item!.body).toMatchObject({

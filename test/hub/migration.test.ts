@@ -52,7 +52,7 @@ describe('a hub database from before key epochs', () => {
       expect(() => ins.run('n2', 1)).toThrow(/UNIQUE/);
       // Foreign keys are enforced again.
       expect(() =>
-        db.prepare("INSERT INTO forward_queue (id, kind, record_id, payload, enqueued_at) VALUES ('x', 'rating', 'nope', '{}', 0)").run(),
+        db.prepare("INSERT INTO forward_queue (id, kind, record_id, enqueued_at) VALUES ('x', 'rating', 'nope', 0)").run(),
       ).toThrow(/FOREIGN KEY/);
       db.close();
     } finally {

@@ -14,6 +14,7 @@ import type { HubEvents } from '../../hub/events.js';
 import { createMetrics, type Metrics } from '../../hub/metrics.js';
 import { Registry } from '../../hub/registry/registry.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
+import { storePayload } from '../../hub/forwarder/queue.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { FactSync } from '../../hub/facts/fact-sync.js';
@@ -410,9 +411,11 @@ describe('statistics', () => {
   it("counts the hub's 7-day defaults as their own channel, and drops one a late real rating replaced", async () => {
     const e = await setup('2026-10-08T09:00:00');
     const enqueue = (id: string, kind: string, payload: object) =>
-      e.db
-        .prepare('INSERT INTO forward_queue (id, kind, payload, enqueued_at) VALUES (?, ?, ?, ?)')
-        .run(id, kind, JSON.stringify(payload), e.clock.t);
+      storePayload(
+        e.db,
+        e.db.prepare('INSERT INTO forward_queue (id, kind, enqueued_at) VALUES (?, ?, ?)').run(id, kind, e.clock.t).lastInsertRowid,
+        JSON.stringify(payload),
+      );
     const base = {
       hall: 'api-hall',
       device: 'ev-001',
