@@ -79,7 +79,7 @@ it('commits one batch per turn of the event loop: a connection is accepted betwe
   expect(atConnection).toBeLessThanOrEqual(200);
   expect(stored(db)).toBe(360);
   const batches = (await metrics.batchSize.get()).values;
-  expect(batches.find((v) => v.metricName.endsWith('_count'))?.value).toBe(4);
+  expect(batches.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(4);
   const acked = acks.flatMap((a) => a.acks.map((x) => x.id));
   expect(acked).toHaveLength(360);
   expect(new Set(acked).size).toBe(360);
