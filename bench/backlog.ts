@@ -17,7 +17,7 @@
  * directory under the OS temp dir (~1.5 GB at full size), removed at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +29,7 @@ import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { benchHubArgs } from './hub-args.js';
+import { cpuSecondsOf, rssMiB } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -144,25 +145,6 @@ function duplicatesOf(text: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-function rssMiB(pid: number | undefined): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuS(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return NaN;
-  }
-}
-
 const freeGiB = (path: string) => {
   const s = statfsSync(path);
   return +((s.bavail * s.bsize) / 2 ** 30).toFixed(1);
@@ -238,9 +220,9 @@ async function main(): Promise<number> {
     const goAt = Date.now();
     // Where the CPU went during the drain: hub, device processes, province, this process.
     const cpuOf = () => ({
-      hub: cpuS(hub.pid),
-      devices: workers.reduce((n, w) => n + cpuS(w.child.pid), 0),
-      province: cpuS(province.pid),
+      hub: cpuSecondsOf(hub.pid),
+      devices: workers.reduce((n, w) => n + cpuSecondsOf(w.child.pid), 0),
+      province: cpuSecondsOf(province.pid),
       bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     });
     const cpu0 = cpuOf();

@@ -13,7 +13,7 @@
  * Each measurement gets a fresh stand-in province process (`haochaping province`, SQLite file,
  * WAL) so neither side finds the other's rows.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ import { HttpTransport } from '../hub/forwarder/transport/http.js';
 import { createMetrics } from '../hub/metrics.js';
 import { openHubDb } from '../hub/store/db.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
+import { cpuSecondsOf } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,15 +94,6 @@ function evaluations(n: number): Evaluation[] {
   return out;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuSecondsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
 const ownCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
