@@ -70,10 +70,13 @@ export async function addAcceptors(primary: Server, count: number, log: Logger):
   } catch (e) {
     log.warn({ err: (e as Error).message, acceptors: 1 + extra.length }, 'fewer MQTT acceptors than asked for');
   } finally {
-    // Disconnected, it has nothing left and exits (its copies close; ours stay open). Not waited for.
+    // Disconnected, it has nothing left and exits. Waited for: until it has, its copies of the
+    // listening socket keep the port open after the broker closed (the kernel would still
+    // complete handshakes nobody answers).
     if (child.connected) child.disconnect();
-    const stuck = setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
-    void failed.then(() => clearTimeout(stuck));
+    const stuck = setTimeout(() => child.kill('SIGKILL'), 2_000);
+    await failed;
+    clearTimeout(stuck);
   }
   return extra;
 }
