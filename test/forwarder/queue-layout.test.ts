@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
 import { createForwarder } from '../../hub/forwarder/create.js';
@@ -35,6 +35,23 @@ const payloads = (db: Db) =>
     'SELECT q.id, p.n, p.payload FROM forward_queue AS q JOIN forward_payload AS p ON p.n = q.rowid ORDER BY q.rowid',
   );
 const count = (db: Db, table: string) => db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
+
+/** Starts a forwarder from `db` to the stand-in `app`, stopped after the test. */
+function forwardTo(db: Db, app: FastifyInstance, o: { batchSize?: number } = {}): void {
+  const f = createForwarder({
+    config: ProvinceConfigSchema.parse({
+      url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`,
+      lingerMs: 0,
+      ...o,
+    }),
+    db,
+    hall: 'hall-1',
+    log: silentLog(),
+    metrics: createMetrics(),
+  });
+  f.start();
+  cleanups.push(() => f.stop());
+}
 
 describe('the forward queue keeps each payload in a table of its own', () => {
   it('stores one payload per queued row; a repeated message is ignored and adds no second payload', () => {
@@ -79,19 +96,7 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => app.close());
-    const f = createForwarder({
-      config: ProvinceConfigSchema.parse({
-        url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`,
-        batchSize: 50,
-        lingerMs: 0,
-      }),
-      db: t.db,
-      hall: 'hall-1',
-      log: silentLog(),
-      metrics: createMetrics(),
-    });
-    f.start();
-    cleanups.push(() => f.stop());
+    forwardTo(t.db, app, { batchSize: 50 });
     await waitFor(() => queueStates(t.db).done === es.length, 'the backlog forwarded', 20_000);
     // Each push is `{"records":[…]}` around the stored JSON of its rows, in queue order.
     expect(bodies.map((b) => b.slice('{"records":['.length, -']}'.length)).join(',')).toBe(stored.map((s) => s.payload).join(','));
@@ -121,18 +126,7 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => app.close());
-    const f = createForwarder({
-      config: ProvinceConfigSchema.parse({
-        url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`,
-        lingerMs: 0,
-      }),
-      db: t.db,
-      hall: 'hall-1',
-      log: silentLog(),
-      metrics: createMetrics(),
-    });
-    f.start();
-    cleanups.push(() => f.stop());
+    forwardTo(t.db, app);
     await waitFor(() => queueStates(t.db).done === es.length, 'the others forwarded', 10_000);
     expect(queueStates(t.db)).toEqual({ done: 3, rejected: 1 });
     expect(sent).toEqual(es.map((e) => e.id));
