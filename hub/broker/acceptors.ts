@@ -1,7 +1,3 @@
-import { spawn } from 'node:child_process';
-import type { Server, Socket } from 'node:net';
-import type { Logger } from 'pino';
-
 /**
  * More accepts per turn of the event loop for a busy hub.
  *
@@ -23,6 +19,10 @@ import type { Logger } from 'pino';
  *
  * Best effort: if the child cannot be started, the hub keeps its single acceptor and says so.
  */
+import { spawn } from 'node:child_process';
+import type { Server, Socket } from 'node:net';
+import type { Logger } from 'pino';
+
 // The child: each listening handle goes straight back and the child's copy closes once it is
 // sent. Node runs this handler before the child's event loop can poll the new handle, and a
 // connection accepted before the close is not read (pauseOnConnect) and goes back as well, its

@@ -75,14 +75,15 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   const ports = { tcp: null as number | null, tls: null as number | null };
   const acceptors: Promise<Server[]>[] = [];
   const moreAcceptors = (s: Server) => {
-    let seen = 0;
+    const add = () => acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
+    let waitFor = o.acceptorsAfter ?? 16;
+    if (waitFor <= 0) return void add();
     const count = () => {
-      if (++seen < (o.acceptorsAfter ?? 16)) return;
+      if (--waitFor > 0) return;
       s.off('connection', count);
-      acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
+      add();
     };
-    if ((o.acceptorsAfter ?? 16) <= 0) acceptors.push(addAcceptors(s, o.acceptors ?? 32, o.log));
-    else s.on('connection', count);
+    s.on('connection', count);
   };
   if (o.port !== null) {
     const s = createServer(handle);

@@ -322,8 +322,7 @@ export class Ingest {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
-    this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);
+    const batch = this.queue.splice(0, this.maxBatch);
     if (this.queue.length) this.schedule();
     if (batch.length === 0 && this.rejectionRows.length === 0) return;
     const acks = new Map<string, { hall: string; device: string; ack: Ack }>();
