@@ -283,7 +283,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
           handoffTarget: config.handoff?.name ?? null,
         });
         web = new HallWeb({ db, registry, status, events, log, metrics, config: config.web, records, dataDir: config.dataDir, now });
-        factSync = new FactSync({ records, events, log, metrics });
+        factSync = new FactSync({ records, events, log, metrics, ingestWaiting: () => ingest?.waiting ?? 0 });
         ops = new HallOps({ registry, connections, sessions, publish, pushConfig, log: log.child({ part: 'ops' }), db });
         voiceClips = new HallVoiceClips(db, registry, ops, now);
         // The receipt/rate-later QR page: its link secret (made at the first start), the receipt key each device's config carries.

@@ -7,7 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Part } from '../../common/lifecycle.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';
@@ -41,13 +41,22 @@ export interface FactSyncDeps {
    */
   quietMs?: number;
   /**
-   * …or until the oldest record not caught up on has waited this long (default 2 s). While
-   * devices pour records in (a hall's backlog after an outage), storing and acknowledging them
-   * goes first and the hall page runs at most this far (plus one chunk's work) behind; in a
-   * burst the catch-up takes in many commits at once. Catching up after every commit cost a
-   * fifth of the hub's time in a 1,000-device burst.
+   * …or until the oldest record not caught up on has waited this long (default 2 s) and ingest
+   * has nothing waiting to be committed at that moment…
    */
   maxLagMs?: number;
+  /**
+   * …or, however busy ingest is, until the oldest record not caught up on has waited this long
+   * (default 60 s). While devices pour records in faster than the hub stores them (a hall's
+   * backlog after an outage, a burst), storing and acknowledging goes first: the catch-up does
+   * not run, and a running catch-up stops between chunks, as long as records wait for ingest;
+   * the hall page then runs up to this far behind. Catching up after every commit cost a fifth
+   * of the hub's time in a 1,000-device burst, and with the 2 s bound alone a quarter of the
+   * hub's time in a long backlog.
+   */
+  hardLagMs?: number;
+  /** Records that arrived at ingest and are not yet committed (Ingest.waiting); none if absent. */
+  ingestWaiting?: () => number;
 }
 
 /** Facts per catch-up transaction while the hub is live: small enough that ingest gets its turn between chunks. */
@@ -74,26 +83,32 @@ export class FactSync implements Part {
   };
   private readonly schedule = () => {
     if (this.scheduled || this.stopped) return;
-    const quiet = this.d.quietMs ?? 100;
-    const waited = this.waitingSince === null ? Infinity : Date.now() - this.waitingSince;
-    const idle = Date.now() - this.lastStored;
-    if (idle >= quiet || waited >= (this.d.maxLagMs ?? 2_000)) {
-      // Off ingest's call stack either way.
-      this.scheduled = setTimeout(() => {
-        this.scheduled = null;
-        this.waitingSince = null;
-        this.sync();
-      }, 0);
-      return;
-    }
-    this.scheduled = setTimeout(
-      () => {
-        this.scheduled = null;
-        this.schedule();
-      },
-      Math.min(quiet - idle, (this.d.maxLagMs ?? 2_000) - waited),
-    );
+    const wait = this.wait();
+    // Off ingest's call stack either way.
+    this.scheduled = setTimeout(() => {
+      this.scheduled = null;
+      if (this.wait() === 0) this.sync();
+      else this.schedule();
+    }, wait);
   };
+
+  /** How long the catch-up should wait before it looks again (0: it may run now). */
+  private wait(): number {
+    const now = Date.now();
+    const quiet = this.d.quietMs ?? 100;
+    const idle = now - this.lastStored;
+    if (idle >= quiet) return 0;
+    const waited = this.waitingSince === null ? Infinity : now - this.waitingSince;
+    const hard = this.d.hardLagMs ?? 60_000;
+    if (waited >= hard) return 0;
+    const lag = this.d.maxLagMs ?? 2_000;
+    if (waited >= lag) {
+      if (!this.d.ingestWaiting?.()) return 0;
+      // Ingest has records waiting: look again soon, it may have caught up.
+      return Math.min(quiet - idle, 20);
+    }
+    return Math.min(quiet - idle, lag - waited);
+  }
 
   constructor(private readonly d: FactSyncDeps) {
     this.log = d.log.child({ part: 'fact-sync' });
@@ -102,6 +117,15 @@ export class FactSync implements Part {
       help: 'Misuse alerts raised, by kind (sessionless, burst, flagged-high)',
       labelNames: ['kind'] as const,
       registers: [d.metrics.registry],
+    });
+    const sync = this;
+    new Gauge({
+      name: 'hcp_hall_page_lag_seconds',
+      help: 'How long the oldest stored record has waited for the hall page (facts, 差评 work orders); 0 when caught up',
+      registers: [d.metrics.registry],
+      collect() {
+        this.set(sync.waitingSince === null ? 0 : (Date.now() - sync.waitingSince) / 1000);
+      },
     });
     this.alertCounter = new Counter({
       name: 'hcp_bad_review_alerts_total',
@@ -149,9 +173,18 @@ export class FactSync implements Part {
         return;
       }
       try {
-        if (this.syncChunk() || this.again) {
+        const more = this.syncChunk();
+        if (!more) this.waitingSince = null;
+        if (more || this.again) {
           this.again = false;
-          setImmediate(step);
+          if (this.wait() === 0) {
+            setImmediate(step);
+            return;
+          }
+          // Records wait for ingest: the rest of the catch-up comes after them.
+          this.syncing = false;
+          this.waitingSince ??= Date.now();
+          this.schedule();
           return;
         }
       } catch (e) {

@@ -139,6 +139,14 @@ export class Ingest {
     this.pool = VerifyPool.open({ size: o.verifyWorkers ?? 0, hall: o.registry.hall, log: o.log });
   }
 
+  /**
+   * Records that arrived and are not yet committed (being checked, or waiting for the group
+   * commit): while there are, the hall page's catch-up waits (hub/facts/fact-sync.ts).
+   */
+  get waiting(): number {
+    return this.arrivals.length - this.head + this.queue.length;
+  }
+
   /** Worker threads checking signatures (0: on this thread). */
   get verifyWorkers(): number {
     return this.pool?.size ?? 0;
