@@ -72,13 +72,16 @@ export class FactSync implements Part {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
-  /** When ingest last stored something, and since when stored records wait for the catch-up. */
+  /** When ingest last stored something (Date.now, for quiet). */
   private lastStored = 0;
+  /**
+   * Since when (the hub's clock, as the records' received_at) the oldest record not caught up
+   * on has waited; after a chunk, when the last record it took in was received.
+   */
   private waitingSince: number | null = null;
   private readonly stored = () => {
-    const now = Date.now();
-    this.lastStored = now;
-    this.waitingSince ??= now;
+    this.lastStored = Date.now();
+    this.waitingSince ??= this.d.records.now();
     this.schedule();
   };
   private readonly schedule = () => {
@@ -98,7 +101,7 @@ export class FactSync implements Part {
     const quiet = this.d.quietMs ?? 100;
     const idle = now - this.lastStored;
     if (idle >= quiet) return 0;
-    const waited = this.waitingSince === null ? Infinity : now - this.waitingSince;
+    const waited = this.waitingSince === null ? Infinity : this.d.records.now() - this.waitingSince;
     const hard = this.d.hardLagMs ?? 60_000;
     if (waited >= hard) return 0;
     const lag = this.d.maxLagMs ?? 2_000;
@@ -124,7 +127,7 @@ export class FactSync implements Part {
       help: 'How long the oldest stored record has waited for the hall page (facts, 差评 work orders); 0 when caught up',
       registers: [d.metrics.registry],
       collect() {
-        this.set(sync.waitingSince === null ? 0 : (Date.now() - sync.waitingSince) / 1000);
+        this.set(sync.waitingSince === null ? 0 : Math.max(0, sync.d.records.now() - sync.waitingSince) / 1000);
       },
     });
     this.alertCounter = new Counter({
@@ -173,8 +176,9 @@ export class FactSync implements Part {
         return;
       }
       try {
-        const more = this.syncChunk();
-        if (!more) this.waitingSince = null;
+        const { more, lastReceivedAt } = this.chunk();
+        // Over hardLagMs it goes on only while what is left is that old: the page holds at that lag.
+        this.waitingSince = more ? Math.max(this.waitingSince ?? -Infinity, lastReceivedAt ?? -Infinity) : null;
         if (more || this.again) {
           this.again = false;
           if (this.wait() === 0) {
@@ -183,7 +187,7 @@ export class FactSync implements Part {
           }
           // Records wait for ingest: the rest of the catch-up comes after them.
           this.syncing = false;
-          this.waitingSince ??= Date.now();
+          this.waitingSince ??= this.d.records.now();
           this.schedule();
           return;
         }
@@ -198,12 +202,15 @@ export class FactSync implements Part {
   /** Catches up completely, now (tests, the benchmark, the CLI). Returns the facts added. */
   syncNow(): number {
     let total = 0;
-    while (this.syncChunk((n) => (total += n), 2000));
-    return total;
+    for (;;) {
+      const { added, more } = this.chunk(2000);
+      total += added;
+      if (!more) return total;
+    }
   }
 
   /** One chunk: facts and work orders in one transaction, then the alerts and the `facts` event. */
-  private syncChunk(count: (n: number) => void = () => {}, chunk = LIVE_CHUNK): boolean {
+  private chunk(size = LIVE_CHUNK): { added: number; more: boolean; lastReceivedAt: number | null } {
     const r = this.d.records;
     const orders: WorkOrder[] = [];
     const { added, more } = r.facts.catchUp(
@@ -212,11 +219,10 @@ export class FactSync implements Part {
         if (o) orders.push(o);
       },
       1,
-      chunk,
+      size,
     );
     if (added.length) this.afterCommit(added, orders);
-    count(added.length);
-    return more;
+    return { added: added.length, more, lastReceivedAt: added.at(-1)?.receivedAt ?? null };
   }
 
   private afterCommit(added: Fact[], orders: WorkOrder[]): void {

@@ -124,3 +124,27 @@ it('stops a running catch-up between chunks while ingest has records waiting, an
   h.ingest.waiting = 0;
   await waitFor(() => h.facts() >= before + 1_300, 'the rest caught up once nothing waits', 2_000);
 });
+
+it('over hardLagMs with ingest still busy, it takes in only what waited that long: the page holds at that lag', async () => {
+  const h = setup({ maxLagMs: 100, hardLagMs: 1_000 });
+  await waitFor(() => h.facts() > 0, 'the first catch-up', 5_000);
+  h.ingest.waiting = 50;
+  // A backlog: 600 records every 100 ms, many chunks (500) a second.
+  const storedBy: number[] = [];
+  const factsAt: number[] = [];
+  const t0 = Date.now();
+  while (Date.now() - t0 < 3_000) {
+    h.store(600);
+    storedBy.push(count(h.db, 'ratings'));
+    factsAt.push(h.facts());
+    await sleep(100);
+  }
+  // From 1.5 s on, at every tick: what was stored 1.5 s before is caught up, what was stored in the
+  // last 0.5 s is not (a chunk of slack) — the lag stays near 1 s; it does not run on to catch up.
+  for (let i = 15; i < factsAt.length; i++) {
+    expect(factsAt[i]).toBeGreaterThanOrEqual(storedBy[i - 15]!);
+    expect(factsAt[i]).toBeLessThanOrEqual(storedBy[i - 5]! + 500);
+  }
+  h.ingest.waiting = 0;
+  await waitFor(() => h.facts() >= count(h.db, 'ratings') - 10, 'caught up once nothing waits', 5_000);
+});
