@@ -17,8 +17,15 @@ export interface LinkOptions {
   status: () => Omit<Status, 'v' | 'state'>;
   /** Records published but not yet acknowledged, at most. */
   maxInFlight?: number;
-  /** With no ack this long after publishing, resend from the oldest undelivered record. */
+  /**
+   * With no ack this long after publishing, resend from the oldest undelivered record. Doubled
+   * after each timeout (up to maxAckTimeoutMs), halved again once acks come back in under a
+   * quarter of it: a hub that is slow (a whole hall's backlog after an outage) is not sent every
+   * record twice.
+   */
   ackTimeoutMs?: number;
+  /** The most the ack timeout grows to after timeouts (default 8 × ackTimeoutMs). */
+  maxAckTimeoutMs?: number;
   statusIntervalMs?: number;
   backoff?: Backoff;
   /** mqtt.js options for TLS (ca, cert, rejectUnauthorized). */
@@ -55,6 +62,14 @@ export class Link extends EventEmitter<LinkEvents> {
   private readonly backoff: Backoff;
   private readonly maxInFlight: number;
   private readonly ackTimeoutMs: number;
+  private readonly maxAckTimeoutMs: number;
+  /** The ack timeout now: ackTimeoutMs, or longer after timeouts. */
+  private timeoutMs: number;
+  /**
+   * Records up to this seq were sent again after a timeout: an ack for one of them may answer
+   * its first copy, so it says nothing about how quick the hub is now (Karn's rule).
+   */
+  private resentUpTo = 0;
   private readonly statusIntervalMs: number;
 
   constructor(private readonly o: LinkOptions) {
@@ -62,6 +77,8 @@ export class Link extends EventEmitter<LinkEvents> {
     this.backoff = o.backoff ?? new Backoff();
     this.maxInFlight = o.maxInFlight ?? 64;
     this.ackTimeoutMs = o.ackTimeoutMs ?? 10_000;
+    this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, o.maxAckTimeoutMs ?? 8 * this.ackTimeoutMs);
+    this.timeoutMs = this.ackTimeoutMs;
     this.statusIntervalMs = o.statusIntervalMs ?? 30_000;
   }
 
@@ -175,7 +192,15 @@ export class Link extends EventEmitter<LinkEvents> {
         this.o.log.error({ err: (e as Error).message }, 'could not mark acknowledged records; will resend');
         return;
       }
-      for (const a of m.value.acks) this.inFlight.delete(a.seq);
+      const now = Date.now();
+      let quick = false;
+      for (const a of m.value.acks) {
+        const sentAt = this.inFlight.get(a.seq);
+        if (sentAt !== undefined && a.seq > this.resentUpTo && now - sentAt < this.timeoutMs / 4) quick = true;
+        this.inFlight.delete(a.seq);
+      }
+      // The hub answers quickly again: the timeout comes back down, a step per ack message.
+      if (quick) this.timeoutMs = Math.max(this.ackTimeoutMs, this.timeoutMs / 2);
       for (const r of m.value.rejects) this.inFlight.delete(r.seq);
       if (rejected) {
         this.o.log.error({ rejects: m.value.rejects }, 'hub refused records; they stay in the outbox');
@@ -203,9 +228,15 @@ export class Link extends EventEmitter<LinkEvents> {
     if (!this.ready) return;
     const now = Date.now();
     for (const sentAt of this.inFlight.values()) {
-      if (now - sentAt > this.ackTimeoutMs) {
-        // Go back: the hub deduplicates by record id, so resending is safe.
-        this.o.log.warn({ inFlight: this.inFlight.size }, 'no ack in time; resending from the oldest undelivered record');
+      if (now - sentAt > this.timeoutMs) {
+        // Go back: the hub deduplicates by record id, so resending is safe. The connection is up,
+        // so the hub most likely has them and is slow: wait longer before the next resend.
+        this.o.log.warn(
+          { inFlight: this.inFlight.size, waitedMs: now - sentAt, nextTimeoutMs: Math.min(2 * this.timeoutMs, this.maxAckTimeoutMs) },
+          'no ack in time; resending from the oldest undelivered record',
+        );
+        this.timeoutMs = Math.min(2 * this.timeoutMs, this.maxAckTimeoutMs);
+        this.resentUpTo = Math.max(this.resentUpTo, this.highestSent);
         this.inFlight.clear();
         this.highestSent = 0;
         break;
