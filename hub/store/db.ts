@@ -8,6 +8,7 @@ import {
   FORWARD_MESSAGES_MIGRATION,
   FORWARD_PAYLOAD_MIGRATION,
   FORWARD_QUEUE_INDEXES_MIGRATION,
+  FORWARD_COUNTS_MIGRATION,
   FORWARD_QUEUE_MIGRATION,
 } from '../forwarder/queue.js';
 import { LEDGER_MIGRATION } from '../ledger/migration.js';
@@ -159,6 +160,8 @@ export const MIGRATIONS: string[] = [
   FORWARD_PAYLOAD_MIGRATION,
   // Issue 14: two indexes on the forward queue's state that by_destination covers (fewer writes per mark).
   FORWARD_QUEUE_INDEXES_MIGRATION,
+  // Issue 14: queue rows per destination, kind and state kept by triggers (the backlog without count(*)).
+  FORWARD_COUNTS_MIGRATION,
 ];
 
 export type Db = Database.Database;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { countsByState } from '../../forwarder/queue.js';
 import type { ApiDeps } from '../server.js';
 
 /** GET /api/stats: what the hub holds, forwarded and refused — the simulator's account reads this. */
@@ -6,16 +7,16 @@ export async function statsRoutes(app: FastifyInstance, d: ApiDeps): Promise<voi
   app.get('/api/stats', { onRequest: d.allow('viewer', 'queue-system') }, async () => {
     const one = <T>(sql: string) => d.db.prepare<[], T>(sql).get()!;
     const stored = one<{ n: number; ratings: number }>("SELECT count(*) AS n, coalesce(sum(kind = 'rating'), 0) AS ratings FROM ratings");
-    const fq = d.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM forward_queue GROUP BY state').all();
+    const fq = countsByState(d.db);
     const rejections = d.db
       .prepare<[], { reason: string; n: number }>('SELECT reason, count(*) AS n FROM rejections GROUP BY reason')
       .all();
-    const backlog = d.forwarder?.backlog() ?? { count: fq.find((r) => r.state === 'pending')?.n ?? 0, oldestEnqueuedAt: null };
+    const backlog = d.forwarder?.backlog() ?? { count: fq.get('pending') ?? 0, oldestEnqueuedAt: null };
     return {
       stored: stored.n,
       ratings: stored.ratings,
-      forwarded: fq.find((r) => r.state === 'done')?.n ?? 0,
-      forwardRejected: fq.find((r) => r.state === 'rejected')?.n ?? 0,
+      forwarded: fq.get('done') ?? 0,
+      forwardRejected: fq.get('rejected') ?? 0,
       backlog: backlog.count,
       oldestBacklogAt: backlog.oldestEnqueuedAt,
       rejections: Object.fromEntries(rejections.map((r) => [r.reason, r.n])),
