@@ -190,7 +190,8 @@ export class Forwarder {
       ),
       retryNow: db.prepare(`UPDATE forward_queue SET next_at = 0 WHERE destination = '${dest}' AND state = 'pending' AND next_at > 0`),
       rejectedCount: db.prepare<[], { n: number }>(
-        `SELECT count(*) AS n FROM forward_queue WHERE destination = '${dest}' AND state = 'rejected'`,
+        // Kept by triggers (queue.ts, forward_counts): read every second, never a count of rows.
+        `SELECT coalesce(sum(n), 0) AS n FROM forward_counts WHERE destination = '${dest}' AND state = 'rejected'`,
       ),
       synchronous: db.prepare<[], number>('PRAGMA synchronous').pluck(),
       synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
