@@ -123,11 +123,11 @@ export class WorkingDayCalendar {
    * day itself if it is a working day, else the next working day.
    */
   addWorkingDays(start: Day | number | Date, n: number): Day {
-    const from = typeof start === 'string' ? start : chinaDay(start);
-    const key = `${n} ${from}`;
+    // An instant by its day number: writing it as a date costs more than the lookup.
+    const key = typeof start === 'string' ? `${n} ${start}` : `${n} #${dayNumber(typeof start === 'number' ? start : start.getTime())}`;
     let day = this.added.get(key);
     if (day === undefined) {
-      day = addWorkingDaysBy((d) => this.isWorkingDay(d), from, n);
+      day = addWorkingDaysBy((d) => this.isWorkingDay(d), typeof start === 'string' ? start : chinaDay(start), n);
       if (this.added.size >= 4096) this.added.clear();
       this.added.set(key, day);
     }
