@@ -16,7 +16,7 @@ export const UNIT = [
   'test/forwarder/{flag-mapping,outcome,profiles}.test.ts',
   'test/hub/{attribution,deadline,device-status,flag-decision,flag-policy,secrets,voice-settings}.test.ts',
   'test/sim/{account,citizens,plan}.test.ts',
-  'test/web/{hall-input,misuse,workorder-handoff,workorder-machine}.test.ts',
+  'test/web/{hall-input,misuse,workorder-handoff,workorder-machine,workorder-store}.test.ts',
   'test/citizen/citizen-unit.test.ts',
 ];
 

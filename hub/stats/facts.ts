@@ -189,6 +189,17 @@ interface EvaluationPayload {
 
 const CHUNK = 2000;
 
+/** Counts waiting to be added to one row of a rollup table (`t`: index in ROLLUPS). */
+interface Bump {
+  t: number;
+  dim: Dim;
+  period: number;
+  key: string;
+  n: number[];
+  flagged: number;
+  misuse: number;
+}
+
 export class Facts {
   private readonly s;
 
@@ -218,7 +229,7 @@ export class Facts {
       maxQueue: db.prepare<[], { m: number | null }>('SELECT max(rowid) AS m FROM forward_queue'),
       session: db.prepare<[string], { device: string; rating_id: string | null }>('SELECT device, rating_id FROM sessions WHERE id = ?'),
       insert: db.prepare(
-        'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at, excluded, flags, flagged) VALUES (@id, @at, @day, @month, @window, @staffId, @itemCode, @channel, @level, @device, @receivedAt, @excluded, @flags, @flagged)',
+        'INSERT OR IGNORE INTO rating_facts (id, at, day, month, window, staff_id, item_code, channel, level, device, received_at, excluded, flags, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       item: db.prepare(
         'INSERT INTO stat_items (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE excluded.name IS NOT NULL',
@@ -267,7 +278,7 @@ export class Facts {
       this.applyBumps();
       return added;
     } finally {
-      this.bumps.clear();
+      this.dropBumps();
     }
   }
 
@@ -276,54 +287,85 @@ export class Facts {
    * touches each hall, channel and busy window row once instead of once per fact (ten
    * upserts per fact before, the largest part of the catch-up).
    */
-  private bumps = new Map<string, { t: number; dim: Dim; period: number; key: string; n: number[]; flagged: number; misuse: number }>();
+  private bumps = new Map<string, Bump>();
+  /**
+   * The fifteen rows of `bumps` that facts of one day, window, staff, item and channel count
+   * into, found once per chunk: a chunk has few such combinations, and building fifteen keys
+   * per fact to look them up was a third of addTo.
+   */
+  private bumpRows = new Map<string, Bump[]>();
+  /** Month of a day number, for the chunk (monthOfDay formats a date each time). */
+  private months = new Map<number, number>();
 
   private applyBumps(): void {
     for (const b of this.bumps.values())
       this.s.bump[b.t]!.run(b.dim, b.period, b.key, b.n[0], b.n[1], b.n[2], b.n[3], b.n[4], b.flagged, b.misuse);
+    this.dropBumps();
+  }
+
+  /** Forgets the counts not yet written (after applyBumps, or when the transaction rolled back). */
+  private dropBumps(): void {
     this.bumps.clear();
+    this.bumpRows.clear();
+    this.months.clear();
   }
 
   /** Adds the fact; its counts wait in `bumps` until applyBumps (in the same transaction). */
   private addTo(f: Fact): boolean {
     const day = dayNumber(f.at);
-    const month = monthOfDay(day);
+    let month = this.months.get(day);
+    if (month === undefined) this.months.set(day, (month = monthOfDay(day)));
     const misuse = f.policy === 'exclude';
     const flagged = f.policy === 'flag';
     const flags = f.flags?.length ? f.flags.join(',') : null;
-    const r = this.s.insert.run({
-      id: f.id,
-      at: f.at,
+    const r = this.s.insert.run(
+      f.id,
+      f.at,
       day,
       month,
-      window: f.window,
-      staffId: f.staffId,
-      itemCode: f.itemCode,
-      channel: f.channel,
-      level: f.level,
-      device: f.device,
-      receivedAt: f.receivedAt,
-      excluded: misuse ? 'misuse' : null,
+      f.window,
+      f.staffId,
+      f.itemCode,
+      f.channel,
+      f.level,
+      f.device,
+      f.receivedAt,
+      misuse ? 'misuse' : null,
       flags,
-      flagged: flagged ? 1 : 0,
-    });
+      flagged ? 1 : 0,
+    );
     if (r.changes === 0) return false;
     if (f.itemCode) this.s.item.run(f.itemCode, f.itemName);
+    // Lengths first, so that no two combinations share a key whatever their texts hold.
+    const staff = f.staffId ?? '';
+    const sig = `${day}\u0000${f.channel}\u0000${f.window.length}\u0000${staff.length}\u0000${f.window}\u0000${staff}\u0000${f.itemCode ?? ''}`;
+    let rows = this.bumpRows.get(sig);
+    if (!rows) this.bumpRows.set(sig, (rows = this.rowsFor(f, day, month)));
+    // Misuse is kept out of the level counts (shown, not counted); flagged counts, marked.
+    if (misuse) for (const b of rows) b.misuse++;
+    else {
+      const l = f.level - 1;
+      for (const b of rows) {
+        b.n[l]!++;
+        if (flagged) b.flagged++;
+      }
+    }
+    return true;
+  }
+
+  /** The rows of `bumps` a fact counts into (created empty where missing), per dimension and period. */
+  private rowsFor(f: Fact, day: number, month: number): Bump[] {
     const periods = [day, month, Math.floor(month / 12)];
+    const rows: Bump[] = [];
     for (const [dim, key] of factKeys(f)) {
       for (let t = 0; t < ROLLUPS.length; t++) {
         const k = `${t}\u0000${dim}\u0000${periods[t]}\u0000${key}`;
         let b = this.bumps.get(k);
         if (!b) this.bumps.set(k, (b = { t, dim, period: periods[t]!, key, n: [0, 0, 0, 0, 0], flagged: 0, misuse: 0 }));
-        // Misuse is kept out of the level counts (shown, not counted); flagged counts, marked.
-        if (misuse) b.misuse++;
-        else {
-          b.n[f.level - 1]!++;
-          if (flagged) b.flagged++;
-        }
+        rows.push(b);
       }
     }
-    return true;
+    return rows;
   }
 
   /**
@@ -357,7 +399,7 @@ export class Facts {
         n = this.db.transaction(() => this.catchUpChunk(added, each, chunk))();
       } catch (e) {
         // Rolled back: the chunk's facts are taken in again next time, counts and all.
-        this.bumps.clear();
+        this.dropBumps();
         throw e;
       }
       if (n < chunk) return { added, more: false };

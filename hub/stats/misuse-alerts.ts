@@ -103,7 +103,10 @@ export class MisuseWatch {
     private readonly now: () => number = Date.now,
   ) {
     this.s = {
-      last: db.prepare<[string, string], { at: number }>('SELECT at FROM alerts WHERE window = ? AND kind = ? ORDER BY at DESC LIMIT 1'),
+      // The kinds raised at a window since an instant (within the quiet time): one look per window, not one per kind.
+      quiet: db.prepare<[string, number], { kind: MisuseKind }>(
+        "SELECT DISTINCT kind FROM alerts WHERE window = ? AND at > ? AND kind IN ('sessionless', 'burst', 'flagged-high')",
+      ),
       sessionless: db.prepare<[string, number], { n: number }>(
         "SELECT count(*) AS n FROM rating_facts WHERE window = ? AND at > ? AND ',' || flags || ',' LIKE '%,no-session,%'",
       ),
@@ -135,10 +138,9 @@ export class MisuseWatch {
     const r = this.rule;
     let hallRate: number | null | undefined;
     for (const window of windows) {
-      const quiet = (kind: MisuseKind) => {
-        const last = this.s.last.get(window, kind);
-        return !!last && now - last.at < r.quietMinutes * 60_000;
-      };
+      // Quiet: raised at this window within quietMinutes (what it raises below is of another kind).
+      const recent = new Set(this.s.quiet.all(window, now - r.quietMinutes * 60_000).map((x) => x.kind));
+      const quiet = (kind: MisuseKind) => recent.has(kind);
       const raise = (kind: MisuseKind, signal: number, total: number, minutes: number, detail: string) => {
         const res = this.s.insert.run(now, window, kind, signal, total, minutes, detail);
         raised.push({
