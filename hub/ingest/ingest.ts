@@ -427,9 +427,7 @@ export class Ingest {
     if (head.key_epoch !== p.epoch)
       return { reason: 'unknown-device', detail: `signed with the key of epoch ${p.epoch}; the device is now in epoch ${head.key_epoch}` };
     const epoch = p.epoch;
-    // Every stored record of this epoch is at or below the chain head (a gap fill never moves
-    // it), so only a seq at or below it can be taken: a backlog's new records skip the read.
-    const sameSeq = r.seq <= head.chain_seq ? this.stmts.bySeq.get(r.device, epoch, r.seq) : undefined;
+    const sameSeq = this.stmts.bySeq.get(r.device, epoch, r.seq);
     if (sameSeq)
       return {
         reason: 'seq-reused',
