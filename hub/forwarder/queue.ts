@@ -107,7 +107,9 @@ export const FORWARD_QUEUE_INDEXES_MIGRATION = `
  * changes a row (an INSERT OR IGNORE that ignores changes nothing). The backlog gauge is read
  * every second and on every /metrics scrape: count(*) over the pending part of the index took
  * 125–450 ms with 600,000 pending (a whole hall's week-long backlog) on this 2-core machine
- * while it drained, the event loop blocked each time. Now one row per kind is read.
+ * while it drained, the event loop blocked each time. Now one row per kind is read. A later
+ * migration that rebuilds forward_queue (as FORWARD_MESSAGES_MIGRATION did) drops these triggers
+ * with the table: it must create them again and recount. `hub verify` recounts them.
  */
 export const FORWARD_COUNTS_MIGRATION = `
   CREATE TABLE forward_counts (

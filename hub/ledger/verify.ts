@@ -112,6 +112,7 @@ export async function verifyLedger(db: Db, o: VerifyOptions = {}): Promise<Verif
     await timed('ratings', () => checkRatings(db, add, checked, o.yieldEvery ?? 0));
     await timed('facts', () => checkFacts(db, add, checked));
     await timed('rollups', () => checkRollups(db, add, checked));
+    await timed('forward_counts', () => checkForwardQueueCounts(db, add));
     await timed('audit_log', () =>
       checkHashChain(db, 'audit_log', add, checked, (r) => ({
         at: r.at,
@@ -477,6 +478,23 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
       }
     } else add({ table: 'rating_facts', key: `${f.id} channel`, problem: 'unknown channel', stored: f.channel });
   }
+}
+
+/** The forward queue's kept counts (forward_counts, kept by triggers) against a recount of the queue. */
+function checkForwardQueueCounts(db: Db, add: Add): void {
+  const sql = `WITH fresh AS (SELECT destination, kind, state, count(*) AS n FROM forward_queue GROUP BY 1, 2, 3),
+      kept AS (SELECT destination, kind, state, n FROM forward_counts WHERE n <> 0)
+    SELECT k.destination, k.kind, k.state, k.n AS kept, coalesce(f.n, 0) AS fresh FROM kept k LEFT JOIN fresh f USING (destination, kind, state) WHERE f.n IS NOT k.n
+    UNION ALL
+    SELECT f.destination, f.kind, f.state, 0, f.n FROM fresh f LEFT JOIN kept k USING (destination, kind, state) WHERE k.n IS NULL`;
+  for (const r of db.prepare<[], { destination: string; kind: string; state: string; kept: number; fresh: number }>(sql).iterate())
+    add({
+      table: 'forward_counts',
+      key: `destination=${r.destination} kind=${r.kind} state=${r.state}`,
+      problem: 'count differs from a recount of forward_queue',
+      stored: String(r.kept),
+      expected: String(r.fresh),
+    });
 }
 
 function checkRollups(db: Db, add: Add, checked: Checked): void {

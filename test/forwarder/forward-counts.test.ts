@@ -20,6 +20,7 @@ import {
   forwardingCounts,
   repush,
 } from '../../hub/forwarder/queue.js';
+import { verifyLedger } from '../../hub/ledger/verify.js';
 import { createMetrics } from '../../hub/metrics.js';
 import { silentLog } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
@@ -104,7 +105,7 @@ it('equal a recount of the queue as rows are queued, forwarded, refused, re-push
   expect(backlog(t.db).count).toBe(0);
 });
 
-it('counts a repeated message once, and notices a count that disagrees with the queue', () => {
+it('counts a repeated message once, and notices a count that disagrees with the queue (so does hub verify)', async () => {
   const t = tempHubDb();
   cleanups.push(() => t.cleanup());
   const e = hubEvaluation();
@@ -118,6 +119,16 @@ it('counts a repeated message once, and notices a count that disagrees with the 
   expect(countsByKind(t.db)).toEqual({ default: { pending: 1 }, invalidation: { pending: 1 } });
   t.db.exec("UPDATE forward_counts SET n = n + 1 WHERE kind = 'default'");
   expect(checkForwardCounts(t.db)).toHaveLength(2); // the kept row and the recount differ
+  const report = await verifyLedger(t.db);
+  expect(report.ok).toBe(false);
+  expect(report.findings).toEqual([
+    expect.objectContaining({
+      table: 'forward_counts',
+      key: 'destination=province kind=default state=pending',
+      stored: '2',
+      expected: '1',
+    }),
+  ]);
 });
 
 it('counts the queue an existing hub already has when it upgrades, and the backlog reads no queue row to count', () => {
