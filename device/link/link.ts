@@ -153,6 +153,8 @@ export class Link extends EventEmitter<LinkEvents> {
     const wasReady = this.ready;
     this.ready = false;
     this.inFlight.clear();
+    // Sent again on the next connection: an ack for one of them may answer its first copy.
+    this.resentUpTo = Math.max(this.resentUpTo, this.highestSent);
     this.highestSent = 0;
     if (wasReady) {
       this.o.log.warn('hub link lost');
@@ -182,6 +184,7 @@ export class Link extends EventEmitter<LinkEvents> {
             'the hub holds fewer of our records than it acknowledged (restored from a backup?); sending them again',
           );
           this.inFlight.clear();
+          this.resentUpTo = Math.max(this.resentUpTo, this.highestSent);
           this.highestSent = 0;
         }
         acked = this.o.outbox.markAcked(m.value.acks);

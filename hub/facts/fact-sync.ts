@@ -52,7 +52,8 @@ export interface FactSyncDeps {
    * not run, and a running catch-up stops between chunks, as long as records wait for ingest;
    * the hall page then runs up to this far behind. Catching up after every commit cost a fifth
    * of the hub's time in a 1,000-device burst, and with the 2 s bound alone a quarter of the
-   * hub's time in a long backlog.
+   * hub's time in a long backlog. maxLagMs and hardLagMs are measured on the hub's clock
+   * (HallRecords.now, which records' received_at is written with), quietMs on the wall clock.
    */
   hardLagMs?: number;
   /** Records that arrived at ingest and are not yet committed (Ingest.waiting); none if absent. */
@@ -97,20 +98,19 @@ export class FactSync implements Part {
 
   /** How long the catch-up should wait before it looks again (0: it may run now). */
   private wait(): number {
-    const now = Date.now();
     const quiet = this.d.quietMs ?? 100;
-    const idle = now - this.lastStored;
-    if (idle >= quiet) return 0;
+    const idle = Date.now() - this.lastStored;
+    // Records waiting for ingest come first. Not "quiet" while any wait: a chunk of the catch-up
+    // itself can take longer than quietMs on a slow machine, and no record is stored meanwhile.
+    const busy = (this.d.ingestWaiting?.() ?? 0) > 0;
+    if (idle >= quiet && !busy) return 0;
     const waited = this.waitingSince === null ? Infinity : this.d.records.now() - this.waitingSince;
-    const hard = this.d.hardLagMs ?? 60_000;
-    if (waited >= hard) return 0;
+    if (waited >= (this.d.hardLagMs ?? 60_000)) return 0;
     const lag = this.d.maxLagMs ?? 2_000;
-    if (waited >= lag) {
-      if (!this.d.ingestWaiting?.()) return 0;
-      // Ingest has records waiting: look again soon, it may have caught up.
-      return Math.min(quiet - idle, 20);
-    }
-    return Math.min(quiet - idle, lag - waited);
+    if (waited >= lag && !busy) return 0;
+    // Ingest has records waiting: look again soon, it may have caught up.
+    if (busy) return 20;
+    return Math.max(1, Math.min(quiet - idle, lag - waited));
   }
 
   constructor(private readonly d: FactSyncDeps) {
@@ -178,7 +178,9 @@ export class FactSync implements Part {
       try {
         const { more, lastReceivedAt } = this.chunk();
         // Over hardLagMs it goes on only while what is left is that old: the page holds at that lag.
-        this.waitingSince = more ? Math.max(this.waitingSince ?? -Infinity, lastReceivedAt ?? -Infinity) : null;
+        if (!more) this.waitingSince = null;
+        else if (lastReceivedAt !== null) this.waitingSince = Math.max(this.waitingSince ?? lastReceivedAt, lastReceivedAt);
+        else this.waitingSince ??= this.d.records.now();
         if (more || this.again) {
           this.again = false;
           if (this.wait() === 0) {

@@ -129,18 +129,19 @@ it('over hardLagMs with ingest still busy, it takes in only what waited that lon
   const h = setup({ maxLagMs: 100, hardLagMs: 1_000 });
   await waitFor(() => h.facts() > 0, 'the first catch-up', 5_000);
   h.ingest.waiting = 50;
-  // A backlog: 600 records every 100 ms, many chunks (500) a second.
+  // A backlog: 300 records every 100 ms, several chunks (500) a second.
   const storedBy: number[] = [];
   const factsAt: number[] = [];
   const t0 = Date.now();
   while (Date.now() - t0 < 3_000) {
-    h.store(600);
+    h.store(300);
     storedBy.push(count(h.db, 'ratings'));
     factsAt.push(h.facts());
     await sleep(100);
   }
   // From 1.5 s on, at every tick: what was stored 1.5 s before is caught up, what was stored in the
   // last 0.5 s is not (a chunk of slack) — the lag stays near 1 s; it does not run on to catch up.
+  expect(factsAt.length).toBeGreaterThanOrEqual(20); // the loop ran (a loaded machine: fewer, slower ticks)
   for (let i = 15; i < factsAt.length; i++) {
     expect(factsAt[i]).toBeGreaterThanOrEqual(storedBy[i - 15]!);
     expect(factsAt[i]).toBeLessThanOrEqual(storedBy[i - 5]! + 500);
