@@ -3,6 +3,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Logger } from 'pino';
 import { addAcceptors } from './acceptors.js';
+import { hubPersistence } from './persistence.js';
 import { guardPacketSize } from './hooks/packet-size.js';
 
 export interface BrokerOptions {
@@ -60,7 +61,13 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   // aedes stops its connect timer when the CONNECT packet is parsed, before authentication:
   // a slow password check on a busy hub does not count against it.
   const connectTimeout = o.connectTimeoutMs ?? 5_000;
-  const aedes = await Aedes.createBroker({ ...o.hooks, heartbeatInterval: 60_000, connectTimeout, concurrency: 0 });
+  const aedes = await Aedes.createBroker({
+    ...o.hooks,
+    heartbeatInterval: 60_000,
+    connectTimeout,
+    concurrency: 0,
+    persistence: hubPersistence(),
+  });
   aedes.on('clientError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'client error'));
   aedes.on('connectionError', (client, e) => o.log.debug({ client: client?.id, err: e.message }, 'connection error'));
   const maxPacket = o.maxPacketBytes ?? 64 * 1024;
