@@ -325,19 +325,9 @@ export class WorkOrders {
       cases: JSON.parse(cases) as string[],
       ratedAt: f.at,
       profile: p.profile.id,
-      state: order.state,
-      class: null,
-      createdAt,
-      dueAt: order.dueAt,
-      handleDueAt: null,
-      extensions: 0,
-      redos: 0,
-      appealedBy: null,
-      appealOutcome: null,
-      outcome: null,
-      lateStages: 0,
+      // The new order as the machine made it (state 'new', version 1): what the insert wrote.
+      ...order,
       updatedAt: createdAt,
-      version: 1,
     };
   }
 

@@ -8,8 +8,6 @@
  */
 import Fastify from 'fastify';
 import { afterEach, expect, it } from 'vitest';
-import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
-import { createForwarder } from '../../hub/forwarder/create.js';
 import { enqueueEvaluation } from '../../hub/forwarder/forwarder.js';
 import { enqueueMessage } from '../../hub/forwarder/messages.js';
 import {
@@ -21,10 +19,8 @@ import {
   repush,
 } from '../../hub/forwarder/queue.js';
 import { verifyLedger } from '../../hub/ledger/verify.js';
-import { createMetrics } from '../../hub/metrics.js';
-import { silentLog } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
-import { hubEvaluation, queueStates, tempHubDb } from './helpers.js';
+import { hubEvaluation, queueStates, startForwarder, tempHubDb } from './helpers.js';
 
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -53,18 +49,9 @@ it('equal a recount of the queue as rows are queued, forwarded, refused, re-push
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   cleanups.push(() => app.close());
-  const f = createForwarder({
-    config: ProvinceConfigSchema.parse({
-      url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`,
-      lingerMs: 0,
-      batchSize: 4,
-    }),
-    db: t.db,
-    hall: 'hall-1',
-    log: silentLog(),
-    metrics: createMetrics(),
+  const f = startForwarder(t.db, `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/evaluations`, {
+    batchSize: 4,
   });
-  f.start();
   cleanups.push(() => f.stop());
   await waitFor(() => queueStates(t.db).pending === undefined, 'the queue worked through', 10_000);
   expect(checkForwardCounts(t.db)).toEqual([]);

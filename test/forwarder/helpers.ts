@@ -7,11 +7,29 @@ import { join } from 'node:path';
 import { newRecordId } from '../../protocol/index.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { openHubDb, type Db } from '../../hub/store/db.js';
+import { ProvinceConfigSchema, type ProvinceConfigInput } from '../../hub/forwarder/config.js';
+import { createForwarder } from '../../hub/forwarder/create.js';
+import type { Forwarder } from '../../hub/forwarder/forwarder.js';
+import { createMetrics } from '../../hub/metrics.js';
+import { silentLog } from '../helpers/log.js';
 import { expect } from 'vitest';
 import { CLI_PATH, freePort } from '../../simulator/processes.js';
 import type { RatingRecord } from '../../protocol/index.js';
 import type { TestDevice, TestHall } from '../helpers/hall.js';
 import { sleep } from '../helpers/wait.js';
+
+/** A forwarder from `db` to the province at `url` (`config`: the rest of its province section), started. */
+export function startForwarder(db: Db, url: string, config: Partial<ProvinceConfigInput> = {}): Forwarder {
+  const f = createForwarder({
+    config: ProvinceConfigSchema.parse({ url, lingerMs: 0, ...config }),
+    db,
+    hall: 'hall-1',
+    log: silentLog(),
+    metrics: createMetrics(),
+  });
+  f.start();
+  return f;
+}
 
 /** A deterministic random source (mulberry32), so fault draws repeat from run to run. */
 export function seeded(seed: number): () => number {

@@ -7,14 +7,10 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
-import { createForwarder } from '../../hub/forwarder/create.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { enqueueEvaluation } from '../../hub/forwarder/forwarder.js';
-import { createMetrics } from '../../hub/metrics.js';
-import { silentLog } from '../helpers/log.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { hubEvaluation, queueStates, tempHubDb, type TempDb } from './helpers.js';
+import { hubEvaluation, queueStates, startForwarder, tempHubDb, type TempDb } from './helpers.js';
 
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -60,14 +56,7 @@ async function watchingProvince(
 }
 
 function start(t: TempDb, url: string, batchSize: number): void {
-  const f = createForwarder({
-    config: ProvinceConfigSchema.parse({ url, batchSize, lingerMs: 0, retry: { baseMs: 20, maxMs: 100 } }),
-    db: t.db,
-    hall: 'hall-1',
-    log: silentLog(),
-    metrics: createMetrics(),
-  });
-  f.start();
+  const f = startForwarder(t.db, url, { batchSize, retry: { baseMs: 20, maxMs: 100 } });
   cleanups.push(() => f.stop());
 }
 
