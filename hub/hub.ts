@@ -352,6 +352,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
               hall: config.hall,
               log: log.child({ part: 'forwarder' }),
               metrics,
+              ingestBacklogged: () => ingest?.backlogged ?? false,
             })
           : null;
         forwarder?.start();
@@ -373,6 +374,7 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
               log: log.child({ part: 'handoff', target: config.handoff.name }),
               metrics: createMetrics(),
               destination: 'handoff',
+              ingestBacklogged: () => ingest?.backlogged ?? false,
             })
           : null;
         handoff?.start();

@@ -60,6 +60,8 @@ export interface CreateForwarderOptions {
   files?: ForwarderFiles;
   /** Which queue rows it sends (default: the province's); the hand-off destination has its own forwarder. */
   destination?: Destination;
+  /** Whether devices' records pile up at ingest (Ingest.backlogged): the forwarder gives way. */
+  ingestBacklogged?: () => boolean;
 }
 
 /** The contents of the files the province configuration names, read and checked. */
@@ -159,5 +161,6 @@ export function createForwarder(o: CreateForwarderOptions): Forwarder {
     lingerMs: c.lingerMs,
     retry: c.retry,
     destination: o.destination,
+    ...(o.ingestBacklogged ? { ingestBacklogged: o.ingestBacklogged } : {}),
   });
 }

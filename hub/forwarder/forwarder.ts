@@ -56,6 +56,15 @@ export interface ForwarderOptions {
   retry?: { baseMs?: number; maxMs?: number };
   /** On stop, how long an in-flight push may still finish before it is abandoned. */
   stopGraceMs?: number;
+  /**
+   * Whether devices' records pile up at ingest (a hall back from an outage): then the forwarder
+   * sends one push per giveWayMs (default 1 s) instead of one after another, so the hub's event
+   * loop acknowledges the devices' records first. The queue is durable, and the province gets the
+   * backlog at full speed once ingest has caught up; in a full 400 x 2,000 backlog the forwarder
+   * took up to half the loop while devices waited for acks.
+   */
+  ingestBacklogged?: () => boolean;
+  giveWayMs?: number;
   now?: () => number;
   random?: () => number;
   /**
@@ -310,6 +319,15 @@ export class Forwarder {
     }
   }
 
+  /** When the last push started (the pace while ingest is backlogged). */
+  private lastPushAt = -Infinity;
+
+  /** How long to wait before the next push because devices' records pile up at ingest (0: none). */
+  private giveWay(now: number): number {
+    if (!this.o.ingestBacklogged?.()) return 0;
+    return Math.max(0, this.lastPushAt + (this.o.giveWayMs ?? 1000) - now);
+  }
+
   private batchLimit(): number {
     return Math.max(1, Math.min(this.link.batchSize, this.maxBatch));
   }
@@ -322,6 +340,11 @@ export class Forwarder {
       if (this.pausedUntil > now) {
         this.link.state = 'backing-off';
         await this.sleep(this.pausedUntil - now, ['force']);
+        continue;
+      }
+      const giveWay = this.giveWay(now);
+      if (giveWay > 0) {
+        await this.sleep(giveWay, ['force']);
         continue;
       }
       let rows = this.stmts.due.all(now, this.batchLimit());
@@ -343,6 +366,7 @@ export class Forwarder {
       const batch = this.prepare(rows);
       if (!batch) continue;
       this.link.state = 'sending';
+      this.lastPushAt = this.now();
       await this.pipeline(batch);
     }
   }
@@ -364,7 +388,8 @@ export class Forwarder {
     let sending = this.transmit(current);
     for (;;) {
       await yieldToIo(); // the request is written before the next batch is read
-      const next = this.running ? this.prefetch(current) : null;
+      // While devices' records pile up at ingest, no push follows straight on (giveWay).
+      const next = this.running && !this.o.ingestBacklogged?.() ? this.prefetch(current) : null;
       const outcome = await sending;
       if (outcome.kind === 'answered' && next && this.running && this.pausedUntil <= this.now()) {
         this.linkUp();

@@ -147,6 +147,11 @@ export class Ingest {
     return this.arrivals.length - this.head + this.queue.length;
   }
 
+  /** A full batch or more waits: devices deliver faster than the hub stores (the forwarder gives way). */
+  get backlogged(): boolean {
+    return this.waiting >= this.maxBatch;
+  }
+
   /** Worker threads checking signatures (0: on this thread). */
   get verifyWorkers(): number {
     return this.pool?.size ?? 0;

@@ -8,7 +8,7 @@ import { newRecordId } from '../../protocol/index.js';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { openHubDb, type Db } from '../../hub/store/db.js';
 import { ProvinceConfigSchema, type ProvinceConfigInput } from '../../hub/forwarder/config.js';
-import { createForwarder } from '../../hub/forwarder/create.js';
+import { createForwarder, type CreateForwarderOptions } from '../../hub/forwarder/create.js';
 import type { Forwarder } from '../../hub/forwarder/forwarder.js';
 import { createMetrics } from '../../hub/metrics.js';
 import { silentLog } from '../helpers/log.js';
@@ -19,13 +19,19 @@ import type { TestDevice, TestHall } from '../helpers/hall.js';
 import { sleep } from '../helpers/wait.js';
 
 /** A forwarder from `db` to the province at `url` (`config`: the rest of its province section), started. */
-export function startForwarder(db: Db, url: string, config: Partial<ProvinceConfigInput> = {}): Forwarder {
+export function startForwarder(
+  db: Db,
+  url: string,
+  config: Partial<ProvinceConfigInput> = {},
+  more: Pick<CreateForwarderOptions, 'ingestBacklogged'> = {},
+): Forwarder {
   const f = createForwarder({
     config: ProvinceConfigSchema.parse({ url, lingerMs: 0, ...config }),
     db,
     hall: 'hall-1',
     log: silentLog(),
     metrics: createMetrics(),
+    ...more,
   });
   f.start();
   return f;
