@@ -234,11 +234,11 @@ export class Link extends EventEmitter<LinkEvents> {
       if (now - sentAt > this.timeoutMs) {
         // Go back: the hub deduplicates by record id, so resending is safe. The connection is up,
         // so the hub most likely has them and is slow: wait longer before the next resend.
+        this.timeoutMs = Math.min(2 * this.timeoutMs, this.maxAckTimeoutMs);
         this.o.log.warn(
-          { inFlight: this.inFlight.size, waitedMs: now - sentAt, nextTimeoutMs: Math.min(2 * this.timeoutMs, this.maxAckTimeoutMs) },
+          { inFlight: this.inFlight.size, waitedMs: now - sentAt, nextTimeoutMs: this.timeoutMs },
           'no ack in time; resending from the oldest undelivered record',
         );
-        this.timeoutMs = Math.min(2 * this.timeoutMs, this.maxAckTimeoutMs);
         this.resentUpTo = Math.max(this.resentUpTo, this.highestSent);
         this.inFlight.clear();
         this.highestSent = 0;

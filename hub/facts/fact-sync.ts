@@ -189,7 +189,6 @@ export class FactSync implements Part {
           }
           // Records wait for ingest: the rest of the catch-up comes after them.
           this.syncing = false;
-          this.waitingSince ??= this.d.records.now();
           this.schedule();
           return;
         }

@@ -136,13 +136,17 @@ export const FORWARD_COUNTS_MIGRATION = `
   END;
 `;
 
-/** (destination, kind, state) where the kept counts differ from a recount of the queue (empty when all agree). */
-export function checkForwardCounts(db: Db): { destination: string; kind: string; state: string }[] {
-  const fresh = 'SELECT destination, kind, state, count(*) AS n FROM forward_queue GROUP BY 1, 2, 3';
-  const kept = 'SELECT destination, kind, state, n FROM forward_counts WHERE n <> 0';
-  return [`${fresh} EXCEPT ${kept}`, `${kept} EXCEPT ${fresh}`].flatMap((sql) =>
-    db.prepare<[], { destination: string; kind: string; state: string }>(`SELECT destination, kind, state FROM (${sql})`).all(),
-  );
+/** Where the kept counts differ from a recount of the queue, with both figures (empty when all agree; `hub verify` reports them). */
+export function checkForwardCounts(db: Db): { destination: string; kind: string; state: string; kept: number; fresh: number }[] {
+  return db
+    .prepare<[], { destination: string; kind: string; state: string; kept: number; fresh: number }>(
+      `WITH fresh AS (SELECT destination, kind, state, count(*) AS n FROM forward_queue GROUP BY 1, 2, 3),
+        kept AS (SELECT destination, kind, state, n FROM forward_counts WHERE n <> 0)
+      SELECT k.destination, k.kind, k.state, k.n AS kept, coalesce(f.n, 0) AS fresh FROM kept k LEFT JOIN fresh f USING (destination, kind, state) WHERE f.n IS NOT k.n
+      UNION ALL
+      SELECT f.destination, f.kind, f.state, 0, f.n FROM fresh f LEFT JOIN kept k USING (destination, kind, state) WHERE k.n IS NULL`,
+    )
+    .all();
 }
 
 /**

@@ -19,6 +19,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { GENESIS_HASH, importPublicKey, recordHash, verifyRecord, type RatingRecord } from '../../protocol/index.js';
 import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
+import { checkForwardCounts } from '../forwarder/queue.js';
 import { factFromRecord, monthOfDay, ROLLUP_KEYS, ROLLUPS, rollupSelect } from '../stats/facts.js';
 import type { Db } from '../store/db.js';
 import { chainHash } from '../users/audit.js';
@@ -482,12 +483,7 @@ function checkFacts(db: Db, add: Add, checked: Checked): void {
 
 /** The forward queue's kept counts (forward_counts, kept by triggers) against a recount of the queue. */
 function checkForwardQueueCounts(db: Db, add: Add): void {
-  const sql = `WITH fresh AS (SELECT destination, kind, state, count(*) AS n FROM forward_queue GROUP BY 1, 2, 3),
-      kept AS (SELECT destination, kind, state, n FROM forward_counts WHERE n <> 0)
-    SELECT k.destination, k.kind, k.state, k.n AS kept, coalesce(f.n, 0) AS fresh FROM kept k LEFT JOIN fresh f USING (destination, kind, state) WHERE f.n IS NOT k.n
-    UNION ALL
-    SELECT f.destination, f.kind, f.state, 0, f.n FROM fresh f LEFT JOIN kept k USING (destination, kind, state) WHERE k.n IS NULL`;
-  for (const r of db.prepare<[], { destination: string; kind: string; state: string; kept: number; fresh: number }>(sql).iterate())
+  for (const r of checkForwardCounts(db))
     add({
       table: 'forward_counts',
       key: `destination=${r.destination} kind=${r.kind} state=${r.state}`,

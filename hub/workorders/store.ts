@@ -214,10 +214,10 @@ export class WorkOrders {
     this.s = {
       byId: db.prepare<[number], Row>('SELECT * FROM work_orders WHERE id = ?'),
       byRating: db.prepare<[string], Row>('SELECT * FROM work_orders WHERE rating_id = ?'),
-      // At version 1 straight away: its creation event (version 1) follows in the same transaction.
       insert: db.prepare(
-        `INSERT OR IGNORE INTO work_orders (rating_id, window, staff_id, device, level, reasons, item_code, item_name, cases, rated_at, profile, state, class, created_at, due_at, handle_due_at, updated_at, version)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?, 1)`,
+        `INSERT OR IGNORE INTO work_orders (rating_id, window, staff_id, device, level, reasons, item_code, item_name, cases, rated_at, profile,
+          state, class, created_at, due_at, handle_due_at, extensions, redos, appealed_by, appeal_outcome, outcome, late_stages, updated_at, version)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       update:
         db.prepare(`UPDATE work_orders SET state = @state, class = @class, due_at = @dueAt, handle_due_at = @handleDueAt, extensions = @extensions, redos = @redos,
@@ -285,8 +285,8 @@ export class WorkOrders {
     }
     const reasons = JSON.stringify(f.reasons);
     const cases = JSON.stringify(f.cases);
-    // Inserted at its final version in one statement (not at 0 and then updated to 1, which ran
-    // the audit trigger's lookup for nothing: the event it looks for is written just below).
+    // The order as the machine made it (version 1), in one statement (not at 0 and then updated to
+    // 1, which ran the audit trigger's lookup for nothing: its event is written just below).
     const r = this.s.insert.run(
       f.id,
       f.window,
@@ -300,13 +300,22 @@ export class WorkOrders {
       f.at,
       p.profile.id,
       order.state,
-      createdAt,
+      order.class,
+      order.createdAt,
       order.dueAt,
+      order.handleDueAt,
+      order.extensions,
+      order.redos,
+      order.appealedBy,
+      order.appealOutcome,
+      order.outcome,
+      order.lateStages,
       createdAt,
+      order.version,
     );
     if (r.changes === 0) return null;
     const id = Number(r.lastInsertRowid);
-    this.appendEvent(id, 1, this.now(), { name: 'system', role: 'system' }, event);
+    this.appendEvent(id, order.version, this.now(), { name: 'system', role: 'system' }, event);
     // The order is what was just inserted, so it is built from that instead of read back (the
     // re-read was ~5 % of the catch-up's time) — unless SQLite would give a text back changed: it
     // replaces a lone UTF-16 surrogate, which a device's JSON can carry (\ud800).
@@ -325,8 +334,7 @@ export class WorkOrders {
       cases: JSON.parse(cases) as string[],
       ratedAt: f.at,
       profile: p.profile.id,
-      // The new order as the machine made it (state 'new', version 1): what the insert wrote.
-      ...order,
+      ...order, // what the insert wrote
       updatedAt: createdAt,
     };
   }
