@@ -166,6 +166,11 @@ export const MIGRATIONS: string[] = [
 
 export type Db = Database.Database;
 
+/** The hub connection's WAL checkpoint interval in pages (4 KiB each): ~40 MB. */
+export const WAL_CHECKPOINT_PAGES = 10_000;
+/** The size the WAL file is truncated back to after a checkpoint. */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export function openHubDb(path: string): Db {
   // Ratings, tokens and accounts: readable by the hub's user only (0600, also -wal/-shm).
   preparePrivateDb(path);
@@ -174,6 +179,15 @@ export function openHubDb(path: string): Db {
   tightenDbFiles(path);
   // Group commit makes FULL cheap: many records share one fsync.
   db.pragma('synchronous = FULL');
+  // Issue 14: a checkpoint every ~40 MB of WAL instead of SQLite's default 1,000 pages (4 MB).
+  // A group commit of a backlog writes ~4 pages a record (the random inserts into the ratings'
+  // and queue's id indexes re-dirty leaf pages commit after commit); with the default, every
+  // such commit also copied all of it into the database on the ingest thread. Now a page rewritten
+  // by several commits is copied once. Measured through the real hub (400 devices × 250 records,
+  // main-thread time in the group commit per record): 200–209 µs before, 145–146 µs after.
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+  // …and the WAL file is cut back to this once a checkpoint has emptied it.
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
