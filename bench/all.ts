@@ -218,6 +218,30 @@ const BENCHES: Bench[] = [
     },
   },
   {
+    name: 'commit',
+    script: 'group-commit.js',
+    short: ['--devices', '100', '--records', '100'],
+    full: [],
+    rows(out) {
+      const r = lastJson<{
+        maxBatch: number;
+        hub: { commitUsPerRecord: number; walPagesPerRecord: number };
+        bare: { commitUsPerRecord: number; walPagesPerRecord: number };
+        hubOverBare: number;
+      }>(out);
+      return [
+        {
+          bench: 'commit',
+          figure: `group commit on the ingest thread, µs / record (batches of ${r.maxBatch}); WAL pages / record`,
+          value: `${f(r.hub.commitUsPerRecord)}; ${f(r.hub.walPagesPerRecord, 2)}`,
+          baseline: `${f(r.bare.commitUsPerRecord)}; ${f(r.bare.walPagesPerRecord, 2)} (bare insert, two keys)`,
+          ratio: `${f(r.hubOverBare, 2)}×`,
+          goal: '',
+        },
+      ];
+    },
+  },
+  {
     name: 'web',
     script: 'web-stats.js',
     short: ['--ratings', '100000', '--windows', '100', '--runs', '3'],

@@ -24,6 +24,12 @@ export function createMetrics() {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers: [registry],
     }),
+    commitSeconds: new Histogram({
+      name: 'hcp_ingest_commit_seconds',
+      help: 'One group commit on the ingest thread: its statements and the commit (fsync, and a WAL checkpoint when one is due)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     ackLatency: new Histogram({
       name: 'hcp_ack_latency_seconds',
       help: 'From receiving a record to publishing its ack',

@@ -347,6 +347,7 @@ export class Ingest {
       if (!a) acks.set(k, (a = { hall: r.hall, device: r.device, ack: { v: 1, acks: [], rejects: [] } }));
       return a.ack;
     };
+    const commitStart = performance.now();
     try {
       this.o.db.transaction(() => {
         for (const p of batch) {
@@ -366,6 +367,7 @@ export class Ingest {
           this.stmts.rejection.run(p.receivedAt, p.record.device, reason, p.record.id, p.record.seq, detail.slice(0, 500));
       })();
       this.rejectionRows = [];
+      this.o.metrics.commitSeconds.observe((performance.now() - commitStart) / 1000);
     } catch (e) {
       this.gapAlarms = [];
       this.attributionAlarms = [];

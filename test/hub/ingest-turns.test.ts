@@ -80,6 +80,10 @@ it('commits one batch per turn of the event loop: a connection is accepted betwe
   expect(stored(db)).toBe(360);
   const batches = (await metrics.batchSize.get()).values;
   expect(batches.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(4);
+  // Each commit's time on the ingest thread is in hcp_ingest_commit_seconds (hall IT sees a slow disk there).
+  const commits = (await metrics.commitSeconds.get()).values;
+  expect(commits.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(4);
+  expect(commits.find((v) => v.metricName?.endsWith('_sum'))?.value).toBeGreaterThan(0);
   const acked = acks.flatMap((a) => a.acks.map((x) => x.id));
   expect(acked).toHaveLength(360);
   expect(new Set(acked).size).toBe(360);
