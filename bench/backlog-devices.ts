@@ -23,11 +23,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { exportPublicKey, newRecordId, PROTOCOL_VERSION, signRecord, type Level } from '../protocol/index.js';
+import { exportPublicKey } from '../protocol/index.js';
 import { loadOrCreateKeys } from '../device/identity/keys.js';
 import { Link } from '../device/link/link.js';
 import { Outbox, OUTBOX_FILE } from '../device/outbox/outbox.js';
 import { checkOutbox } from './backlog-checks.js';
+import { BENCH_LEVELS, walkUpRating } from './walk-up-record.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,7 +45,6 @@ const COUNT = Number(args.count);
 const RECORDS = Number(args.records);
 const HALL = args.hall!;
 const WEEK_MS = 7 * 24 * 3600_000;
-const LEVELS: Level[] = [5, 5, 5, 4, 4, 3, 2, 1];
 
 const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
@@ -86,26 +86,16 @@ function prefill(i: number, t0: number): Dev {
   outbox.appendInOneTransaction(() => {
     for (let n = 1; n <= RECORDS; n++)
       outbox.append(({ seq, prev }) =>
-        signRecord(
+        walkUpRating(
           {
-            v: PROTOCOL_VERSION,
-            id: newRecordId(),
             hall: HALL,
             device: id,
-            window: id.slice(3), // the window the hub registers it at
-            staffId: null,
             seq,
-            kind: 'rating',
-            level: LEVELS[seq % LEVELS.length]!,
-            reasons: [],
-            catalogue: 'builtin-2026.1',
-            session: null,
-            at: t0 - WEEK_MS + seq * step,
-            clockSynced: true,
-            bootId,
-            mono: seq * step,
-            flags: ['walk-up'],
             prev,
+            level: BENCH_LEVELS[seq % BENCH_LEVELS.length]!,
+            at: t0 - WEEK_MS + seq * step,
+            mono: seq * step,
+            bootId,
           },
           keys.privateKey,
         ),

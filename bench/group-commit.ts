@@ -23,18 +23,9 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { startHub } from '../hub/hub.js';
-import {
-  exportPublicKey,
-  generateDeviceKeys,
-  GENESIS_HASH,
-  newRecordId,
-  recordHash,
-  signRecord,
-  topic,
-  type Level,
-  type RatingRecord,
-} from '../protocol/index.js';
+import { exportPublicKey, generateDeviceKeys, GENESIS_HASH, recordHash, topic, type RatingRecord } from '../protocol/index.js';
 import { freePort } from '../simulator/processes.js';
+import { BENCH_LEVELS, walkUpRating } from './walk-up-record.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,7 +59,7 @@ async function main(): Promise<void> {
   const maxBatch = hub.config.ingest.maxBatch;
   if (args['wal-checkpoint'] !== undefined) hub.db.pragma(`wal_autocheckpoint = ${Math.trunc(Number(args['wal-checkpoint']))}`);
   const checkpointPages = hub.db.pragma('wal_autocheckpoint', { simple: true }) as number;
-  // Walk-up ratings over the past day, every level, 差评 with a reason: what a hall's outboxes hold.
+  // Walk-up ratings over the past day, every level: what a hall's outboxes hold.
   const t0 = Date.now() - 86_400_000;
   const chains: { device: string; topic: string; record: RatingRecord; payload: Buffer }[][] = [];
   for (let d = 0; d < DEVICES; d++) {
@@ -79,28 +70,9 @@ async function main(): Promise<void> {
     let prev = GENESIS_HASH;
     const chain = [];
     for (let seq = 1; seq <= PER; seq++) {
-      const level = ([5, 5, 5, 4, 4, 3, 2, 1] as Level[])[(seq + d) % 8]!;
-      const record = signRecord(
-        {
-          v: 1,
-          id: newRecordId(),
-          hall: HALL,
-          device,
-          window: device.slice(3),
-          staffId: null,
-          seq,
-          kind: 'rating',
-          level,
-          reasons: level <= 2 ? [`${level}13`] : [],
-          catalogue: 'builtin-2026.1',
-          session: null,
-          at: t0 + seq * 60_000 + d,
-          clockSynced: true,
-          bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
-          mono: seq,
-          flags: [],
-          prev,
-        },
+      // A citizen a minute per window over the past day; ids ordered per device, as each outbox made them.
+      const record = walkUpRating(
+        { hall: HALL, device, seq, prev, level: BENCH_LEVELS[(seq + d) % BENCH_LEVELS.length]!, at: t0 + seq * 60_000, mono: seq * 60_000 },
         keys.privateKey,
       );
       prev = recordHash(record);

@@ -25,22 +25,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import {
-  exportPublicKey,
-  generateDeviceKeys,
-  GENESIS_HASH,
-  newRecordId,
-  recordHash,
-  signRecord,
-  topic,
-  type RatingRecord,
-} from '../protocol/index.js';
+import { exportPublicKey, generateDeviceKeys, GENESIS_HASH, recordHash, topic, type Level, type RatingRecord } from '../protocol/index.js';
 import { Registry } from '../hub/registry/registry.js';
 import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { benchHubArgs } from './hub-args.js';
 import { rssMiB as procRssMiB, untilIdle } from './proc-stats.js';
+import { walkUpRating } from './walk-up-record.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -69,27 +61,16 @@ function makeDevices(n: number, perDevice: number, password: string): Device[] {
     let prev = GENESIS_HASH;
     const records: RatingRecord[] = [];
     for (let seq = 1; seq <= perDevice; seq++) {
-      const r = signRecord(
+      // A citizen every 30 s at most (the hub flags a device rating faster than people press).
+      const r = walkUpRating(
         {
-          v: 1,
-          id: newRecordId(),
           hall: HALL,
           device: id,
-          window: id.slice(3), // the window the hub registers it at: no attribution-mismatch alarm
-          staffId: null, // no staff configured at the window: nothing for the hub to contradict
           seq,
-          kind: 'rating',
-          level: ((seq % 5) + 1) as 1,
-          reasons: [],
-          catalogue: 'builtin-2026.1',
-          session: null,
-          at: Date.now() - (perDevice - seq) * 30_000,
-          clockSynced: true,
-          bootId: '0b8f0c2e-6a4e-4a53-9a0e-3c1d2e3f4a5b',
-          // A citizen every 30 s at most (the hub flags a device rating faster than people press).
-          mono: seq * 30_000,
-          flags: ['walk-up'],
           prev,
+          level: ((seq % 5) + 1) as Level,
+          at: Date.now() - (perDevice - seq) * 30_000,
+          mono: seq * 30_000,
         },
         keys.privateKey,
       );

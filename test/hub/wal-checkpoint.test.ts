@@ -22,17 +22,22 @@ afterEach(() => {
 
 const MB = 1024 * 1024;
 
-it('lets the WAL grow past SQLite’s 1,000 pages between checkpoints, and checkpoints it once past the interval', () => {
+/** A hub database with a table to fill with incompressible rows. */
+function fillerDb() {
   dir = mkdtempSync(join(tmpdir(), 'hcp-wal-'));
   const path = join(dir, 'hub.db');
   db = openHubDb(path);
   db.exec('CREATE TABLE filler (n INTEGER PRIMARY KEY, b BLOB NOT NULL)');
-  const insert = db.prepare('INSERT INTO filler (b) VALUES (?)');
+  return { path, db, insert: db.prepare('INSERT INTO filler (b) VALUES (?)') };
+}
+
+it('lets the WAL grow past SQLite’s 1,000 pages between checkpoints, and checkpoints it once past the interval', () => {
+  const { path, db: d, insert } = fillerDb();
   const interval = WAL_CHECKPOINT_PAGES * 4096;
   const sizes: number[] = [];
   // Commits of ~1 MB, like a backlog's group commits, up to 1.5 checkpoint intervals.
   for (let c = 0; c < Math.ceil((1.5 * interval) / MB); c++) {
-    db.transaction(() => {
+    d.transaction(() => {
       for (let i = 0; i < 256; i++) insert.run(randomBytes(3500));
     })();
     sizes.push(statSync(`${path}-wal`).size);
@@ -41,25 +46,21 @@ it('lets the WAL grow past SQLite’s 1,000 pages between checkpoints, and check
   expect(sizes[7]!).toBeGreaterThan(8 * MB);
   // Bounded: checkpointed once past the interval (then reused from its start), never much beyond it.
   expect(Math.max(...sizes)).toBeLessThanOrEqual(interval + 2 * MB);
-  expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM filler').get()!.n).toBe(sizes.length * 256);
+  expect(d.prepare<[], { n: number }>('SELECT count(*) AS n FROM filler').get()!.n).toBe(sizes.length * 256);
 });
 
 it('cuts the WAL file back to the limit after one transaction larger than it', () => {
-  dir = mkdtempSync(join(tmpdir(), 'hcp-wal-'));
-  const path = join(dir, 'hub.db');
-  db = openHubDb(path);
-  db.exec('CREATE TABLE filler (n INTEGER PRIMARY KEY, b BLOB NOT NULL)');
-  const insert = db.prepare('INSERT INTO filler (b) VALUES (?)');
+  const { path, db: d, insert } = fillerDb();
   const big = WAL_SIZE_LIMIT_BYTES + 8 * MB;
-  db.transaction(() => {
+  d.transaction(() => {
     for (let i = 0; i < big / 3500; i++) insert.run(randomBytes(3500));
   })();
   expect(statSync(`${path}-wal`).size).toBeGreaterThan(WAL_SIZE_LIMIT_BYTES);
   // The commit checkpointed it; the next write starts the log again and truncates the file.
-  db.prepare('INSERT INTO filler (b) VALUES (?)').run(Buffer.from('x'));
+  d.prepare('INSERT INTO filler (b) VALUES (?)').run(Buffer.from('x'));
   expect(statSync(`${path}-wal`).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
   // Nothing was lost on the way.
-  db.close();
+  d.close();
   db = openHubDb(path);
   expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM filler').get()!.n).toBe(Math.ceil(big / 3500) + 1);
 });
