@@ -41,9 +41,12 @@ const PER = Number(args.records);
 const HALL = 'bench-hall';
 const dir = mkdtempSync(join(tmpdir(), 'hcp-bench-commit-'));
 
-/** WAL frames written so far on a connection whose autocheckpoint is off (the log is never reset). */
-function walFrames(db: Database.Database): number {
-  return (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log;
+/** WAL pages a record costs on `db` while `write` writes `records` of them (checkpoints off meanwhile, from an empty log). */
+async function walPagesPerRecord(db: Database.Database, records: number, write: () => unknown): Promise<number> {
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.pragma('wal_autocheckpoint = 0');
+  await write();
+  return (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log / records;
 }
 
 async function main(): Promise<void> {
@@ -99,10 +102,7 @@ async function main(): Promise<void> {
   await submitRun(0, timedEnd);
   const hubWall = (performance.now() - hubStart) / 1000;
   const after = await commitTotals(hub);
-  hub.db.pragma('wal_checkpoint(TRUNCATE)');
-  hub.db.pragma('wal_autocheckpoint = 0');
-  await submitRun(timedEnd, order.length);
-  const hubPagesPerRecord = walFrames(hub.db) / (order.length - timedEnd);
+  const hubPagesPerRecord = await walPagesPerRecord(hub.db, order.length - timedEnd, () => submitRun(timedEnd, order.length));
   const stored = hub.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ratings').get()!.n;
   await hub.close();
   if (stored !== order.length) throw new Error(`the hub stored ${stored} of ${order.length} records`);
@@ -129,10 +129,9 @@ async function main(): Promise<void> {
     bareMs += performance.now() - t;
     bareCommits++;
   }
-  bare.pragma('wal_checkpoint(TRUNCATE)');
-  bare.pragma('wal_autocheckpoint = 0');
-  for (let i = timedEnd; i < order.length; i += maxBatch) batchOf(i, Math.min(i + maxBatch, order.length))();
-  const barePagesPerRecord = walFrames(bare) / (order.length - timedEnd);
+  const barePagesPerRecord = await walPagesPerRecord(bare, order.length - timedEnd, () => {
+    for (let i = timedEnd; i < order.length; i += maxBatch) batchOf(i, Math.min(i + maxBatch, order.length))();
+  });
   bare.close();
 
   const hubUs = ((after.sum - before.sum) * 1e6) / hubRecords;
