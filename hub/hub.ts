@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { encode, OversizedMessageError, parseTopic, PROTOCOL_VERSION, topic, type Ack, type DeviceConfig } from '../protocol/index.js';
+import {
+  ed25519Backend,
+  encode,
+  OversizedMessageError,
+  parseTopic,
+  PROTOCOL_VERSION,
+  topic,
+  type Ack,
+  type DeviceConfig,
+} from '../protocol/index.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { Parts, type Part } from '../common/lifecycle.js';
 import { ensurePrivateDir, FileModeError } from '../common/private-files.js';
@@ -556,7 +565,8 @@ export async function startHub(input: HubConfigInput, log: Logger, deps: HubDeps
   await running.start();
 
   const ports = { mqtt: broker!.ports.tcp, mqtts: broker!.ports.tls, http: httpPort };
-  log.info({ hall: config.hall, ...ports, https: httpsOn }, 'hub ready');
+  // Which library checks the devices' signatures (protocol/ed25519.ts): OpenSSL alone where libsodium has no binary.
+  log.info({ hall: config.hall, ...ports, https: httpsOn, signatures: ed25519Backend() }, 'hub ready');
 
   let closed = false;
   return {

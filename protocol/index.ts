@@ -9,3 +9,4 @@ export * from './ids.js';
 export * from './config.js';
 export * from './text.js';
 export * from './size.js';
+export * from './ed25519.js';

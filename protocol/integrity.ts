@@ -3,8 +3,9 @@
  * A record is signed over the canonical JSON of every field but `sig`; its hash (the next
  * record's `prev`) is taken over the canonical JSON of the whole signed record.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import canonicalizeImport from 'canonicalize';
+import { verifyEd25519 } from './ed25519.js';
 import { err, ok, ProtocolError, type Result } from './errors.js';
 import type { RatingRecord, UnsignedRecord } from './schemas.js';
 
@@ -66,9 +67,9 @@ export function signRecord(unsigned: UnsignedRecord, privateKey: KeyObject): Rat
 export function verifyRecord(record: RatingRecord, publicKey: KeyObject): Result<RatingRecord> {
   let good = false;
   try {
-    good = verify(null, signingBytes(record), publicKey, Buffer.from(record.sig, 'base64'));
+    good = verifyEd25519(signingBytes(record), Buffer.from(record.sig, 'base64'), publicKey);
   } catch {
-    good = false;
+    good = false; // a record that cannot be put in canonical form has no valid signature
   }
   return good
     ? ok(record)

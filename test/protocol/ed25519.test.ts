@@ -1,0 +1,102 @@
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ed25519Backend, verifyEd25519, verifyWithOpenssl } from '../../protocol/ed25519.js';
+import { signRecord, verifyRecord } from '../../protocol/index.js';
+import { generateDeviceKeys, makeRecord } from '../helpers/records.js';
+
+/** The order of Ed25519's base point: S must be below it. */
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+function ed25519Key(raw: Buffer): KeyObject {
+  return createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
+}
+
+function flipBit(b: Buffer, bit: number): Buffer {
+  const c = Buffer.from(b);
+  c[bit >> 3]! ^= 1 << (bit & 7);
+  return c;
+}
+
+/** Both libraries' answers for the same input. */
+const both = (m: Buffer, s: Buffer, k: KeyObject) => ({ libsodium: verifyEd25519(m, s, k), openssl: verifyWithOpenssl(m, s, k) });
+
+describe('Ed25519 checks', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it.runIf(process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch))(
+    'use libsodium where sodium-native ships a binary (linux x64 and arm64)',
+    () => {
+      expect(ed25519Backend()).toBe('libsodium');
+    },
+  );
+
+  it('agree with OpenSSL on good signatures and on every single-bit change of message, signature or key', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519').publicKey;
+    for (let i = 0; i < 50; i++) {
+      const m = randomBytes(1 + Math.floor(Math.random() * 800));
+      const s = sign(null, m, privateKey);
+      expect(both(m, s, publicKey)).toEqual({ libsodium: true, openssl: true });
+      expect(both(m, s, other)).toEqual({ libsodium: false, openssl: false });
+      expect(both(flipBit(m, Math.floor(Math.random() * m.length * 8)), s, publicKey)).toEqual({ libsodium: false, openssl: false });
+      // R (first half) and S (second half) of the signature.
+      expect(both(m, flipBit(s, Math.floor(Math.random() * 256)), publicKey)).toEqual({ libsodium: false, openssl: false });
+      expect(both(m, flipBit(s, 256 + Math.floor(Math.random() * 256)), publicKey)).toEqual({ libsodium: false, openssl: false });
+    }
+  });
+
+  it('refuse a signature whose S is not reduced (S + L signs the same equation)', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const m = Buffer.from('非常满意');
+    const s = sign(null, m, privateKey);
+    const sValue = BigInt('0x' + Buffer.from(s.subarray(32)).reverse().toString('hex')) + L;
+    const sBytes = Buffer.from(sValue.toString(16).padStart(64, '0'), 'hex').reverse();
+    const malleated = Buffer.concat([s.subarray(0, 32), sBytes]);
+    expect(both(m, malleated, publicKey)).toEqual({ libsodium: false, openssl: false });
+  });
+
+  it('refuse what OpenSSL accepts: the identity point as public key, R the identity and S zero, for any message', () => {
+    const identity = Buffer.alloc(32);
+    identity[0] = 1;
+    const key = ed25519Key(identity);
+    const forged = Buffer.concat([identity, Buffer.alloc(32)]);
+    for (const m of [Buffer.from('非常不满意'), randomBytes(100)]) {
+      expect(verifyWithOpenssl(m, forged, key)).toBe(true); // why libsodium's stricter check matters
+      if (ed25519Backend() === 'libsodium') expect(verifyEd25519(m, forged, key)).toBe(false);
+    }
+  });
+
+  it('answer false, without throwing, for signatures of the wrong length and for keys of another type', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const m = Buffer.from('x');
+    const s = sign(null, m, privateKey);
+    for (const bad of [Buffer.alloc(0), s.subarray(0, 63), Buffer.concat([s, Buffer.from([0])])])
+      expect(both(m, bad, publicKey)).toEqual({ libsodium: false, openssl: false });
+    // An ECDSA key with its own valid signature: verify(null, …) alone would take it.
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ecSig = sign(null, m, ec.privateKey);
+    expect(both(m, ecSig, ec.publicKey)).toEqual({ libsodium: false, openssl: false });
+    // A private key is not a public key.
+    expect(verifyEd25519(m, s, privateKey)).toBe(false);
+  });
+
+  it('fall back to OpenSSL when told to (HCP_ED25519=openssl), with the same answers for records', async () => {
+    vi.stubEnv('HCP_ED25519', 'openssl');
+    vi.resetModules();
+    const fresh = await import('../../protocol/ed25519.js');
+    expect(fresh.ed25519Backend()).toBe('openssl');
+    const keys = generateDeviceKeys();
+    const r = makeRecord(keys);
+    const m = Buffer.from('payload');
+    const s = sign(null, m, keys.privateKey);
+    expect(fresh.verifyEd25519(m, s, keys.publicKey)).toBe(true);
+    expect(fresh.verifyEd25519(flipBit(m, 3), s, keys.publicKey)).toBe(false);
+    // Records through the module in use in this file (libsodium here), as the hub checks them.
+    expect(verifyRecord(r, keys.publicKey).ok).toBe(true);
+    expect(verifyRecord(signRecord({ ...r, level: r.level === 1 ? 2 : 1 }, keys.privateKey), keys.publicKey).ok).toBe(true);
+    expect(verifyRecord({ ...r, level: r.level === 1 ? 2 : 1 }, keys.publicKey).ok).toBe(false);
+  });
+});
