@@ -7,6 +7,7 @@ import {
   GENESIS_HASH,
   ID_PATTERN,
   importPublicKey,
+  usableEd25519Key,
   type DeviceConfig,
 } from '../../protocol/index.js';
 import { FlagPolicySchema, type FlagPolicy } from '../policy/flag-policy.js';
@@ -180,11 +181,13 @@ export class Registry {
 
   /** Exchanges a one-time token and the device's public key for MQTT credentials and config. */
   async enrol(token: string, publicKey: string): Promise<EnrolResult> {
+    let key: KeyObject;
     try {
-      importPublicKey(publicKey);
+      key = importPublicKey(publicKey);
     } catch {
       throw new RegistryError('invalid', 'publicKey must be a base64 SPKI Ed25519 public key');
     }
+    if (!usableEd25519Key(key)) throw new RegistryError('invalid', 'publicKey must be an Ed25519 public key of full order (as generated)');
     const hash = tokenHash(token);
     // A cheap early refusal, so unknown tokens cost no scrypt; it decides nothing.
     if (!this.db.prepare<[string], { id: string }>('SELECT id FROM devices WHERE enrol_token_hash = ?').get(hash)) throw this.whyNot(hash);
