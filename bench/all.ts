@@ -218,6 +218,25 @@ const BENCHES: Bench[] = [
     },
   },
   {
+    name: 'signatures',
+    script: 'signatures.js',
+    short: ['--records', '2000', '--rounds', '3'],
+    full: [],
+    rows(out) {
+      const r = lastJson<{ backend: string; usPerSignature: Record<string, number>; opensslOverLibsodium?: number }>(out);
+      return [
+        {
+          bench: 'signatures',
+          figure: `Ed25519 check of a record, µs (the hub uses ${r.backend})`,
+          value: f(r.usPerSignature[r.backend] ?? NaN),
+          baseline: `${f(r.usPerSignature.openssl ?? NaN)} (OpenSSL)`,
+          ratio: r.opensslOverLibsodium ? `${f(1 / r.opensslOverLibsodium, 2)}×` : '—',
+          goal: '',
+        },
+      ];
+    },
+  },
+  {
     name: 'commit',
     script: 'group-commit.js',
     short: ['--devices', '100', '--records', '100'],
