@@ -46,6 +46,17 @@ function walkFiles(root: string, onEntry: (rel: string, kind: 'file' | 'dir' | '
 }
 
 
+/**
+ * A directory of prebuilt binaries for another platform: `…/prebuilds/<platform>-<arch>[+<arch>…]`,
+ * the layout prebuildify and node-gyp-build use (e.g. `linux-x64`, `darwin-x64+arm64`).
+ */
+export function isForeignPrebuild(rel: string, platform: string = process.platform, arch: string = process.arch): boolean {
+  const m = /(?:^|\/)prebuilds\/([^/]+)$/.exec(rel);
+  if (!m) return false;
+  const [os, archs = ''] = m[1]!.split(/-(.*)/s);
+  return !(os === platform && archs.split('+').includes(arch));
+}
+
 export interface BuildOptions {
   projectDir: string;
   outDir: string;
@@ -76,9 +87,12 @@ export async function buildBundle(o: BuildOptions): Promise<{ file: string; mani
     await run('npm', ['prune', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--offline'], { cwd: root, maxBuffer: 16 << 20 });
     // Links (node_modules/.bin) are not needed at run time and are refused when unpacking; nor are
     // the intermediate files of native builds (objects, static libraries), only the built .node.
+    // Nor are prebuilt binaries for other platforms (sodium-native ships 13 of them, 18 MB): a
+    // bundle is for the platform it was built on.
     walkFiles(root, (rel, kind) => {
       if (kind === 'other' || (kind === 'file' && rel.endsWith('.a'))) rmSync(join(root, rel), { force: true });
       if (kind === 'dir' && /(^|\/)build\/Release\/(obj|obj\.target|\.deps)$/.test(rel)) rmSync(join(root, rel), { recursive: true, force: true });
+      if (kind === 'dir' && isForeignPrebuild(rel)) rmSync(join(root, rel), { recursive: true, force: true });
     });
     const manifest = sealTree(root, version, o.privatePem);
     const file = await packTree(root, o.outDir);

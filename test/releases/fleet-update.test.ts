@@ -29,6 +29,7 @@ let hall: TestHall;
 let keyFile: string;
 const v = { v1: '', v2: '', crash: '' };
 const files = { v1: '', v2: '', crash: '' };
+let v1Files: string[] = [];
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'hcp-fleet-'));
@@ -37,6 +38,7 @@ beforeAll(async () => {
   const b1 = await buildBundle({ projectDir: PROJECT_DIR, outDir: join(scratch, 'b1'), privatePem: keys.privatePem });
   v.v1 = b1.manifest.version;
   files.v1 = b1.file;
+  v1Files = Object.keys(b1.manifest.files);
   const tree = join(scratch, 'tree');
   const { dir } = await unpackBundle(b1.file, tree, { publicPem: keys.publicPem });
   const [maj, min] = v.v1.split('.').map(Number) as [number, number];
@@ -237,6 +239,19 @@ async function everyThankedPressOnce(d: Evaluator): Promise<void> {
 }
 
 describe('fleet updates of a device process through the hub', { timeout: 600_000 }, () => {
+  it('a bundle carries prebuilt binaries for its own platform only (sodium-native ships 13)', () => {
+    const prebuilds = [
+      ...new Set(v1Files.map((f) => /^node_modules\/(.+\/prebuilds\/[^/]+)\//.exec(f)?.[1]).filter((d) => d !== undefined)),
+    ];
+    const own = `${process.platform}-${process.arch}`;
+    expect(prebuilds.length).toBeGreaterThan(0);
+    for (const d of prebuilds) expect(d.split('/').pop()!.split('-')[0]).toBe(process.platform);
+    if (['x64', 'arm64'].includes(process.arch)) expect(prebuilds).toContain(`sodium-native/prebuilds/${own}`);
+    expect(prebuilds.filter((d) => d.startsWith('sodium-native/'))).toEqual(
+      ['x64', 'arm64'].includes(process.arch) ? [`sodium-native/prebuilds/${own}`] : [],
+    );
+  });
+
   it('updated from the first release to the second, it reports the new version and keeps rating; every thanked press reaches the hub once', async () => {
     const d = await Evaluator.install('41');
     try {
