@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ed25519Backend, verifyEd25519, verifyWithOpenssl } from '../protocol/ed25519.js';
-import { canonical, generateDeviceKeys, GENESIS_HASH, recordHash, type RatingRecord } from '../protocol/index.js';
+import { generateDeviceKeys, GENESIS_HASH, recordHash, signingBytes, type RatingRecord } from '../protocol/index.js';
 import { BENCH_LEVELS, walkUpRating } from './walk-up-record.js';
 
 const { values: args } = parseArgs({
@@ -34,11 +34,8 @@ for (let seq = 1; seq <= N; seq++) {
   records.push(r);
   prev = recordHash(r);
 }
-// What the check is over: the record without its signature, in canonical form, as verifyRecord builds it.
-const inputs = records.map((r) => {
-  const { sig, ...unsigned } = r;
-  return { message: Buffer.from(canonical(unsigned)), signature: Buffer.from(sig, 'base64') };
-});
+// What verifyRecord checks: the record's signing bytes against its signature.
+const inputs = records.map((r) => ({ message: signingBytes(r), signature: Buffer.from(r.sig, 'base64') }));
 
 type Check = (m: Uint8Array, s: Uint8Array, k: typeof keys.publicKey) => boolean;
 const sides: { name: string; check: Check }[] = [
@@ -62,7 +59,7 @@ const summary = {
   rounds: ROUNDS,
   backend: ed25519Backend(),
   usPerSignature: Object.fromEntries(Object.entries(us).map(([k, v]) => [k, Number(median(v).toFixed(1))])),
-  rounds_us: us,
+  roundsUs: us,
   ...(us.libsodium ? { opensslOverLibsodium: Number((median(us.openssl!) / median(us.libsodium)).toFixed(2)) } : {}),
 };
 if (args.json) console.log(JSON.stringify(summary));

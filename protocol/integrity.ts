@@ -28,7 +28,8 @@ export function recordHash(record: RatingRecord): string {
   return sha256Hex(canonical(record));
 }
 
-function signingBytes(record: UnsignedRecord | RatingRecord): Buffer {
+/** What a record's signature is over: the canonical JSON of every field but `sig`. */
+export function signingBytes(record: UnsignedRecord | RatingRecord): Buffer {
   const { sig: _sig, ...unsigned } = record as RatingRecord;
   return Buffer.from(canonical(unsigned));
 }

@@ -12,11 +12,11 @@ it('times libsodium and OpenSSL over the same signed records, and says which one
     records: number;
     backend: string;
     usPerSignature: Record<string, number>;
-    rounds_us: Record<string, number[]>;
+    roundsUs: Record<string, number[]>;
   };
   expect(s.records).toBe(50);
   if (['x64', 'arm64'].includes(process.arch)) expect(s.backend).toBe('libsodium');
   expect(Object.keys(s.usPerSignature).sort()).toEqual(s.backend === 'libsodium' ? ['libsodium', 'openssl'] : ['openssl']);
-  for (const v of Object.values(s.rounds_us)) expect(v).toHaveLength(2);
+  for (const v of Object.values(s.roundsUs)) expect(v).toHaveLength(2);
   for (const v of Object.values(s.usPerSignature)) expect(v).toBeGreaterThan(0);
 });

@@ -8,6 +8,18 @@ import {
   type RatingRecord,
   type UnsignedRecord,
 } from '../../protocol/index.js';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+
+/**
+ * The identity point as an Ed25519 public key (`raw`: its 32 bytes), a key of small order:
+ * OpenSSL accepts R = identity, S = 0 (`raw` followed by 32 zero bytes) under it for any message.
+ */
+export function identityPointKey(): { key: KeyObject; raw: Buffer } {
+  const raw = Buffer.alloc(32);
+  raw[0] = 1;
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]); // SPKI header of an Ed25519 key
+  return { key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), raw };
+}
 
 /** A valid signed record for protocol-level tests; override any field. */
 export function makeRecord(keys: DeviceKeys, over: Partial<UnsignedRecord> = {}): RatingRecord {

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from '../../hub/registry/registry.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { ed25519Backend, exportPublicKey, generateDeviceKeys } from '../../protocol/index.js';
+import { identityPointKey } from '../helpers/records.js';
 
-const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' }).toString('base64');
+const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' }).toString('base64');
 
 describe('enrolment takes only a usable Ed25519 key', () => {
   it('refuses another key type and a small-order point, keeps the token, and enrols the same token with a generated key', async () => {
@@ -22,13 +23,7 @@ describe('enrolment takes only a usable Ed25519 key', () => {
 
     if (ed25519Backend() === 'libsodium') {
       // The identity point: OpenSSL accepts R = identity, S = 0 under it for any message.
-      const identity = Buffer.alloc(32);
-      identity[0] = 1;
-      const weak = createPublicKey({
-        key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), identity]),
-        format: 'der',
-        type: 'spki',
-      });
+      const weak = identityPointKey().key;
       await expect(registry.enrol(token, spki(weak))).rejects.toMatchObject({
         code: 'invalid',
         message: expect.stringContaining('full order'),
