@@ -9,7 +9,9 @@
  * of small order and non-canonical encodings, where OpenSSL accepts, for example, the identity
  * point as a public key, with R the identity and S zero, for any message at all. So anything
  * libsodium accepts OpenSSL accepts too, never the other way round
- * (test/protocol/ed25519.test.ts checks both on the same inputs).
+ * (test/protocol/ed25519.test.ts checks both on the same inputs). Where OpenSSL checks, keys and
+ * keys of small order are refused before it is asked (`smallOrderPoint`), which closes that
+ * forgery on every hub.
  *
  * sodium-native ships binaries for linux-x64 and linux-arm64 (among others), not for 32-bit ARM.
  * Where it does not load, OpenSSL checks alone. It is loaded on the first check, never by a
@@ -62,9 +64,68 @@ function rawKey(key: KeyObject): Buffer | null {
   return raw;
 }
 
-/** With OpenSSL: the reference, and the check where libsodium is not there. */
+/** The field's prime, 2^255 − 19. */
+const P = 2n ** 255n - 19n;
+
+function powMod(b: bigint, e: bigint): bigint {
+  let r = 1n;
+  for (b %= P; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+  return r;
+}
+
+/** A square root mod P (P ≡ 5 mod 8), or null where there is none. */
+function sqrtMod(a: bigint): bigint | null {
+  a = ((a % P) + P) % P;
+  const r = powMod(a, (P + 3n) / 8n);
+  if ((r * r) % P === a) return r;
+  const r2 = (r * powMod(2n, (P - 1n) / 4n)) % P; // times √−1
+  return (r2 * r2) % P === a ? r2 : null;
+}
+
+let smallOrderYs: Set<bigint> | undefined;
+
+/**
+ * The y coordinates of the curve's eight points of small order (order 1, 2, 4 or 8), derived from
+ * the curve −x² + y² = 1 + d·x²·y²: y = 1 (the identity), y = −1 (order 2), y = 0 (the two of
+ * order 4), and ±y₈ for the four of order 8 — a point P whose double has y = 0, i.e. x² = −y²,
+ * which on the curve gives d·y⁴ + 2·y² − 1 = 0.
+ */
+function smallOrderY(): Set<bigint> {
+  if (!smallOrderYs) {
+    const d = (((-121665n * powMod(121666n, P - 2n)) % P) + P) % P;
+    const ys = new Set([1n, P - 1n, 0n]);
+    const root = sqrtMod(1n + d)!;
+    for (const y2 of [((-1n + root) * powMod(d, P - 2n)) % P, ((-1n - root) * powMod(d, P - 2n)) % P]) {
+      const y = sqrtMod(y2);
+      if (y !== null) ys.add(y).add(P - y);
+    }
+    smallOrderYs = ys;
+  }
+  return smallOrderYs;
+}
+
+/**
+ * Whether a 32-byte point encoding names a point of small order, in any encoding: the sign bit
+ * is ignored, and y ≥ P (not canonical) is taken mod P, as a lenient decoder would. A public key
+ * of small order lets anyone make "signatures" OpenSSL accepts (the identity point as key, R the
+ * identity and S zero, signs every message).
+ */
+export function smallOrderPoint(encoding: Uint8Array): boolean {
+  if (encoding.length !== PUBLIC_KEY_BYTES) return false;
+  let y = 0n;
+  for (let i = PUBLIC_KEY_BYTES - 1; i >= 0; i--) y = (y << 8n) | BigInt(i === PUBLIC_KEY_BYTES - 1 ? encoding[i]! & 0x7f : encoding[i]!);
+  return smallOrderY().has(y >= P ? y - P : y);
+}
+
+/**
+ * With OpenSSL: the reference, and the check where libsodium is not there. Keys of small order
+ * are refused here as libsodium refuses them: under one, OpenSSL alone accepts forgeries. (An R of
+ * small order under a good key forges nothing: S must still be found without the private key.)
+ */
 export function verifyWithOpenssl(message: Uint8Array, signature: Uint8Array, key: KeyObject): boolean {
-  if (rawKey(key) === null) return false; // with another key type, verify(null, …) would check another algorithm
+  const raw = rawKey(key);
+  if (raw === null) return false; // with another key type, verify(null, …) would check another algorithm
+  if (smallOrderPoint(raw)) return false;
   try {
     return verify(null, message, key, signature);
   } catch {
@@ -81,13 +142,14 @@ export function verifyEd25519(message: Uint8Array, signature: Uint8Array, key: K
 }
 
 /**
- * Whether a device may enrol with this key: an Ed25519 public key and, where libsodium is there,
- * a canonical point of the prime-order subgroup, as every generated key is. A key of small
- * order (the identity point, for one) lets anyone make "signatures" OpenSSL accepts.
+ * Whether a device may enrol with this key: an Ed25519 public key not of small order and, where
+ * libsodium is there, a canonical point of the prime-order subgroup, as every generated key is.
+ * A key of small order (the identity point, for one) lets anyone make "signatures" OpenSSL
+ * accepts; where libsodium does not load (a 32-bit ARM hub) this is the check that stops it.
  */
 export function usableEd25519Key(key: KeyObject): boolean {
   const raw = rawKey(key);
-  if (raw === null) return false;
+  if (raw === null || smallOrderPoint(raw)) return false;
   const s = loadSodium();
   return !s || s.crypto_core_ed25519_is_valid_point(raw);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../../hub/registry/registry.js';
 import { openHubDb } from '../../hub/store/db.js';
-import { ed25519Backend, exportPublicKey, generateDeviceKeys } from '../../protocol/index.js';
+import { exportPublicKey, generateDeviceKeys } from '../../protocol/index.js';
 import { identityPointKey } from '../helpers/records.js';
 
 const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' }).toString('base64');
@@ -21,14 +21,13 @@ describe('enrolment takes only a usable Ed25519 key', () => {
     await expect(registry.enrol(token, ec)).rejects.toMatchObject({ name: 'RegistryError', code: 'invalid' });
     await expect(registry.enrol(token, 'bm90IGEga2V5')).rejects.toMatchObject({ code: 'invalid' });
 
-    if (ed25519Backend() === 'libsodium') {
-      // The identity point: OpenSSL accepts R = identity, S = 0 under it for any message.
-      const weak = identityPointKey().key;
-      await expect(registry.enrol(token, spki(weak))).rejects.toMatchObject({
-        code: 'invalid',
-        message: expect.stringContaining('full order'),
-      });
-    }
+    // The identity point: OpenSSL accepts R = identity, S = 0 under it for any message. Refused
+    // with either library (test/protocol/ed25519.test.ts runs the OpenSSL-only path).
+    const weak = identityPointKey().key;
+    await expect(registry.enrol(token, spki(weak))).rejects.toMatchObject({
+      code: 'invalid',
+      message: expect.stringContaining('full order'),
+    });
     expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM devices WHERE public_key IS NOT NULL').get()!.n).toBe(0);
 
     const good = await registry.enrol(token, exportPublicKey(generateDeviceKeys().publicKey));
