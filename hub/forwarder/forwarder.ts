@@ -410,14 +410,9 @@ export class Forwarder {
     const limit = this.batchLimit();
     const held = inFlight.prepared.map((p) => p.row.n);
     for (const u of this.unrecorded) for (const p of u.prepared) held.push(p.row.n);
-    // A small push in flight is cheaper to skip in JS (read that many more rows) than in SQL.
-    const rows =
-      held.length <= 16
-        ? this.stmts.due
-            .all(this.now(), limit + held.length)
-            .filter((r) => !held.includes(r.n))
-            .slice(0, limit)
-        : this.stmts.dueExcept.all(this.now(), JSON.stringify(held), limit);
+    // Skipped in SQL, however few: reading the held rows to drop them here read their payloads
+    // too (66 against 40 µs a read with 8 held, 50,000 queued).
+    const rows = this.stmts.dueExcept.all(this.now(), JSON.stringify(held), limit);
     if (rows.length < limit) return null; // a partial batch goes the ordinary way (it may linger for more)
     const batch = this.prepare(rows);
     return batch && batch.prepared.length === rows.length ? batch : null;
