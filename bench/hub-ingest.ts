@@ -31,7 +31,7 @@ import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { benchHubArgs } from './hub-args.js';
-import { rssMiB as procRssMiB, untilIdle } from './proc-stats.js';
+import { cpuSecondsOf, rssMiB as procRssMiB, untilIdle } from './proc-stats.js';
 import { walkUpRating } from './walk-up-record.js';
 
 const arg = (name: string, dflt: number) => {
@@ -100,6 +100,12 @@ interface Result {
   p99: number;
   rssIdleMiB: number;
   rssPeakMiB: number;
+  /**
+   * CPU per acknowledged record while the devices sent: the broker side's processes (for the
+   * peer mosquitto and its subscriber together), and this process's 1,000 clients. On two cores
+   * the three together are what the machine has to give.
+   */
+  cpuUsPerRecord: { server: number; clients: number };
 }
 
 async function connectAll(url: string, devices: Device[], auth: boolean, atOnce = 50): Promise<MqttClient[]> {
@@ -177,13 +183,23 @@ async function drive(
   return { seconds: (performance.now() - t0) / 1000, latencies, rssPeakMiB: peak };
 }
 
-async function measure(name: string, url: string, pid: number, devices: Device[], auth: boolean): Promise<Result> {
+/** CPU seconds of these processes together. */
+const cpuOf = (pids: number[]) => pids.reduce((sum, p) => sum + cpuSecondsOf(p), 0);
+const ownCpuS = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** `pid`: the broker's process (memory); `serverPids`: every process on the broker side (CPU). */
+async function measure(name: string, url: string, pid: number, devices: Device[], auth: boolean, serverPids = [pid]): Promise<Result> {
   const c0 = performance.now();
   const clients = await connectAll(url, devices, auth);
   const connectS = (performance.now() - c0) / 1000;
   await new Promise((r) => setTimeout(r, 1000));
   const rssIdleMiB = rssMiB(pid);
+  const [server0, own0] = [cpuOf(serverPids), ownCpuS()];
   const { seconds, latencies, rssPeakMiB } = await drive(clients, devices, pid);
+  const [serverS, ownS] = [cpuOf(serverPids) - server0, ownCpuS() - own0];
   await Promise.all(clients.map((c) => c.endAsync(true)));
   latencies.sort((a, b) => a - b);
   const r: Result = {
@@ -196,6 +212,7 @@ async function measure(name: string, url: string, pid: number, devices: Device[]
     p99: +pct(latencies, 99).toFixed(1),
     rssIdleMiB,
     rssPeakMiB,
+    cpuUsPerRecord: { server: Math.round((serverS * 1e6) / latencies.length), clients: Math.round((ownS * 1e6) / latencies.length) },
   };
   console.error(`${name}: ${JSON.stringify(r)}`);
   return r;
@@ -231,6 +248,7 @@ async function main(): Promise<void> {
     peerInfo.pid,
     devices,
     false,
+    [peerInfo.pid, peerInfo.subscriberPid],
   );
   await stopProcess(peer);
 
