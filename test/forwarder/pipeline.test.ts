@@ -55,8 +55,8 @@ async function watchingProvince(
   };
 }
 
-function start(t: TempDb, url: string, batchSize: number): void {
-  const f = startForwarder(t.db, url, { batchSize, retry: { baseMs: 20, maxMs: 100 } });
+function start(t: TempDb, url: string, batchSize: number, ingestBacklogged?: () => boolean): void {
+  const f = startForwarder(t.db, url, { batchSize, retry: { baseMs: 20, maxMs: 100 } }, ingestBacklogged ? { ingestBacklogged } : {});
   cleanups.push(() => f.stop());
 }
 
@@ -67,8 +67,8 @@ function db(): TempDb {
 }
 
 describe('forwarding a backlog push after push', () => {
-  // Batch 1: answers are recorded a few pushes at a time. Batches of 10 and 40: the push in flight
-  // is left out of the next read in JS (small) or in SQL (large).
+  // Batch 1: answers are recorded a few pushes at a time, and rows are read 16 ahead of the pushes
+  // that take them. Batches of 10 and 40: each push's rows are read while the one before travels.
   it.each([1, 10, 40])(
     'keeps one push in flight, sends in queue order, each evaluation once, and marks none before its own answer (batch %i)',
     async (batch) => {
@@ -90,23 +90,27 @@ describe('forwarding a backlog push after push', () => {
     },
   );
 
-  it('sends a correction only after the answer for the default it replaces, even when the two are in consecutive pushes', async () => {
-    const t = db();
-    // Batches of 4: the defaults fill the first push; the corrections are due right behind them.
-    const defaults = Array.from({ length: 4 }, () => hubEvaluation());
-    const corrections = defaults.map((d) => hubEvaluation({ kind: 'correction', level: 2, assessNumber: 2, supersedes: d.id }));
-    const others = Array.from({ length: 8 }, () => hubEvaluation());
-    t.db.transaction(() => [...defaults, ...corrections, ...others].forEach((e) => enqueueEvaluation(t.db, e, 1_764_000_000_000)))();
-    const p = await watchingProvince(t, () => 200);
-    start(t, p.url, 4);
-    await waitFor(() => queueStates(t.db).done === 16, 'everything forwarded', 20_000);
-    const pushOf = (id: string) => p.seen.findIndex((s) => s.ids.includes(id));
-    for (const [i, c] of corrections.entries()) expect(pushOf(c.id)).toBeGreaterThan(pushOf(defaults[i]!.id));
-    // The push read while the defaults were in flight could not hold a correction.
-    expect(p.seen[1]!.ids.some((id) => corrections.some((c) => c.id === id))).toBe(false);
-    expect(p.maxInFlight()).toBe(1);
-    expect(new Set(p.seen.flatMap((s) => s.ids)).size).toBe(16);
-  });
+  // Batch 4: the defaults fill the first push, the corrections are due right behind them. Batch 1:
+  // the rows read ahead while the first default travels cannot hold a correction either.
+  it.each([4, 1])(
+    'sends a correction only after the answer for the default it replaces, even when the two are in consecutive pushes (batch %i)',
+    async (batch) => {
+      const t = db();
+      const defaults = Array.from({ length: 4 }, () => hubEvaluation());
+      const corrections = defaults.map((d) => hubEvaluation({ kind: 'correction', level: 2, assessNumber: 2, supersedes: d.id }));
+      const others = Array.from({ length: 8 }, () => hubEvaluation());
+      t.db.transaction(() => [...defaults, ...corrections, ...others].forEach((e) => enqueueEvaluation(t.db, e, 1_764_000_000_000)))();
+      const p = await watchingProvince(t, () => 200);
+      start(t, p.url, batch);
+      await waitFor(() => queueStates(t.db).done === 16, 'everything forwarded', 20_000);
+      const pushOf = (id: string) => p.seen.findIndex((s) => s.ids.includes(id));
+      for (const [i, c] of corrections.entries()) expect(pushOf(c.id)).toBeGreaterThan(pushOf(defaults[i]!.id));
+      // The push read while the defaults were in flight could not hold a correction.
+      expect(p.seen[1]!.ids.some((id) => corrections.some((c) => c.id === id))).toBe(false);
+      expect(p.maxInFlight()).toBe(1);
+      expect(new Set(p.seen.flatMap((s) => s.ids)).size).toBe(16);
+    },
+  );
 
   it('answers held back to be recorded together are written while a later push hangs, not after it', async () => {
     const t = db();
@@ -135,19 +139,40 @@ describe('forwarding a backlog push after push', () => {
     await waitFor(() => queueStates(t.db).done === 6, 'the rest forwarded', 10_000);
   });
 
-  it('a push that fails mid-backlog leaves its evaluations pending; they are sent again and each ends accepted once', async () => {
+  it('rows read ahead are dropped when the pushes stop following one another (ingest backlogged): each evaluation still goes once, in order', async () => {
     const t = db();
-    const es = Array.from({ length: 60 }, () => hubEvaluation());
+    const es = Array.from({ length: 40 }, () => hubEvaluation());
     t.db.transaction(() => es.forEach((e) => enqueueEvaluation(t.db, e, 1_764_000_000_000)))();
-    const p = await watchingProvince(t, (_records, n) => (n === 3 || n === 4 ? 503 : 200));
-    start(t, p.url, 10);
+    let backlogged = false;
+    // Devices pile up at ingest from the fifth push until the one after it: the forwarder gives way.
+    const p = await watchingProvince(t, (_records, n) => {
+      if (n === 5) backlogged = true;
+      if (n > 6) backlogged = false;
+      return 200;
+    });
+    start(t, p.url, 1, () => backlogged);
     await waitFor(() => queueStates(t.db).done === es.length, 'the backlog forwarded', 20_000);
-    const accepted = p.seen.filter((s) => s.status === 200).flatMap((s) => s.ids);
-    expect(accepted.sort()).toEqual(es.map((e) => e.id).sort());
-    // The third push failed: its rows were sent again later, after a backoff.
-    const third = p.seen[2]!.ids;
-    expect(p.seen.slice(3).filter((s) => s.status === 200 && third.some((id) => s.ids.includes(id))).length).toBeGreaterThan(0);
-    expect(p.seen.flatMap((s) => s.statesDuring).every((st) => st === 'pending')).toBe(true);
+    expect(p.seen.flatMap((s) => s.ids)).toEqual(es.map((e) => e.id));
     expect(p.maxInFlight()).toBe(1);
   });
+
+  // Batch 1: the failure also drops the rows read ahead; they are read again, nothing skipped or doubled.
+  it.each([10, 1])(
+    'a push that fails mid-backlog leaves its evaluations pending; they are sent again and each ends accepted once (batch %i)',
+    async (batch) => {
+      const t = db();
+      const es = Array.from({ length: 60 }, () => hubEvaluation());
+      t.db.transaction(() => es.forEach((e) => enqueueEvaluation(t.db, e, 1_764_000_000_000)))();
+      const p = await watchingProvince(t, (_records, n) => (n === 3 || n === 4 ? 503 : 200));
+      start(t, p.url, batch);
+      await waitFor(() => queueStates(t.db).done === es.length, 'the backlog forwarded', 20_000);
+      const accepted = p.seen.filter((s) => s.status === 200).flatMap((s) => s.ids);
+      expect(accepted.sort()).toEqual(es.map((e) => e.id).sort());
+      // The third push failed: its rows were sent again later, after a backoff.
+      const third = p.seen[2]!.ids;
+      expect(p.seen.slice(3).filter((s) => s.status === 200 && third.some((id) => s.ids.includes(id))).length).toBeGreaterThan(0);
+      expect(p.seen.flatMap((s) => s.statesDuring).every((st) => st === 'pending')).toBe(true);
+      expect(p.maxInFlight()).toBe(1);
+    },
+  );
 });
