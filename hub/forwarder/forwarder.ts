@@ -110,8 +110,11 @@ const RECORD_GROUP_MS = 20;
  * While pushes follow one another (the pipeline), due rows are read at least this many at a time,
  * and the pushes after take them in queue order without reading again: at batch 1 a read cost
  * ~40 µs whatever it returned, the largest part of a push's own work. Rows read ahead are still
- * pending in the database; they are left out of the next read like a push in flight, and
- * forgotten (read again later) when the pipeline stops.
+ * pending in the database. When fewer than a batch are left they are read again with the rest
+ * (the read replaces the list, so a batch is always the oldest due rows at its read), and they
+ * are forgotten (read again later) when the pipeline stops. A row that becomes due meanwhile (a
+ * correction whose default was just recorded, a retry whose backoff ended) waits for the next
+ * read: at batch 1 up to 15 pushes.
  */
 const READ_AHEAD_ROWS = 16;
 
