@@ -201,6 +201,65 @@ describe('messages on the durable queue', () => {
   });
 });
 
+describe('evaluations and milestones interleaved in a backlog', () => {
+  it('go each once, each stream in pushes of its own, when the rows read ahead of a push hold both (batch 4)', async () => {
+    const t = tempHubDb();
+    cleanups.push(() => t.cleanup());
+    const province = await startProvince({ log: silentLog(), profile: 'common' });
+    cleanups.push(() => province.close());
+    const f = createForwarder({
+      config: ProvinceConfigSchema.parse({
+        url: `${province.url}/api/evaluations`,
+        profile: 'common',
+        areaCode: '420100',
+        deptCode: 'D',
+        lingerMs: 0,
+        batchSize: 4,
+      }),
+      db: t.db,
+      hall: 'hall-1',
+      log: silentLog(),
+      metrics: createMetrics(),
+    });
+    cleanups.push(() => f.stop());
+    const now = Date.now();
+    // Eight evaluations go first; then, queued together and alternately, a milestone of each
+    // (due at once: its evaluation is at the province) and a new evaluation. Every read of the
+    // backlog meets both streams, so the pushes read ahead stop at each change of stream.
+    const first = Array.from({ length: 8 }, () => hubEvaluation({ kind: 'rating', level: 1, reasons: ['115'] }));
+    const later = Array.from({ length: 8 }, () => hubEvaluation());
+    t.db.transaction(() => first.forEach((e, i) => enqueueEvaluation(t.db, e, now - 10_000 + i)))();
+    f.start();
+    await waitFor(() => province.stats().accepted === 8 && f.backlog().count === 0, 'the first eight at the province');
+    t.db.transaction(() =>
+      first.forEach((e, i) => {
+        const id = messageId(e.id, 'milestone', 2, 'verified');
+        enqueueMessage(
+          t.db,
+          {
+            id,
+            kind: 'milestone',
+            subject: e.id,
+            after: previousInChain(t.db, e.id),
+            payload: milestone({ id, evaluationId: e.id, cases: e.session!.cases, type: 'verified', order: { id: i + 1, version: 2 } }),
+          },
+          now - 5_000 + 2 * i,
+        );
+        enqueueEvaluation(t.db, later[i]!, now - 5_000 + 2 * i + 1);
+      }),
+    )();
+    f.kick();
+    await waitFor(
+      () => province.stats().accepted === 16 && province.stats().messages.milestone?.accepted === 8,
+      'every evaluation and milestone accepted',
+      15_000,
+    );
+    expect(province.stats()).toMatchObject({ accepted: 16, duplicatesReceived: 0, rejected: 0 });
+    expect(province.stats().messages.milestone).toMatchObject({ accepted: 8, duplicatesReceived: 0, rejected: 0 });
+    await waitFor(() => f.backlog().count === 0, 'the queue marked done');
+  });
+});
+
 describe('a hub database from before message kinds', () => {
   it('keeps every queued evaluation with its rowid and state; a correction still waits for its default; new kinds go in', () => {
     const t = tempHubDb();
