@@ -84,6 +84,9 @@ function sqrtMod(a: bigint): bigint | null {
 
 let smallOrderYs: Set<bigint> | undefined;
 
+/** Whether a key is of small order, once per key object (the OpenSSL path asks on every check). */
+const smallOrderKeys = new WeakMap<KeyObject, boolean>();
+
 /**
  * The y coordinates of the curve's eight points of small order (order 1, 2, 4 or 8), derived from
  * the curve −x² + y² = 1 + d·x²·y²: y = 1 (the identity), y = −1 (order 2), y = 0 (the two of
@@ -125,7 +128,9 @@ export function smallOrderPoint(encoding: Uint8Array): boolean {
 export function verifyWithOpenssl(message: Uint8Array, signature: Uint8Array, key: KeyObject): boolean {
   const raw = rawKey(key);
   if (raw === null) return false; // with another key type, verify(null, …) would check another algorithm
-  if (smallOrderPoint(raw)) return false;
+  let small = smallOrderKeys.get(key);
+  if (small === undefined) smallOrderKeys.set(key, (small = smallOrderPoint(raw)));
+  if (small) return false;
   try {
     return verify(null, message, key, signature);
   } catch {
