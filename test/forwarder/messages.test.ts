@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FORWARD_MESSAGES_MIGRATION } from '../../hub/forwarder/queue.js';
-import { MIGRATIONS, openHubDb } from '../../hub/store/db.js';
+import { MIGRATIONS, openHubDb, type Db } from '../../hub/store/db.js';
+import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { ProvinceConfigSchema } from '../../hub/forwarder/config.js';
 import { createForwarder } from '../../hub/forwarder/create.js';
 import { enqueueEvaluation } from '../../hub/forwarder/forwarder.js';
@@ -141,52 +142,58 @@ describe('work-order messages mapped by a profile', () => {
   });
 });
 
+/** A stand-in province (common profile) and a forwarder from `t`'s queue to it, both stopped after the test; not started. */
+async function commonProvinceForwarder(t: ReturnType<typeof tempHubDb>, config: Record<string, unknown>) {
+  const province = await startProvince({ log: silentLog(), profile: 'common' });
+  cleanups.push(() => province.close());
+  const f = createForwarder({
+    config: ProvinceConfigSchema.parse({
+      url: `${province.url}/api/evaluations`,
+      profile: 'common',
+      areaCode: '420100',
+      deptCode: 'D',
+      lingerMs: 0,
+      ...config,
+    }),
+    db: t.db,
+    hall: 'hall-1',
+    log: silentLog(),
+    metrics: createMetrics(),
+  });
+  cleanups.push(() => f.stop());
+  return { province, f };
+}
+
+/** Queues milestone `version` (`type`) of evaluation `e`'s work order `orderId`, behind what is queued about `e`. */
+function queueMilestone(db: Db, e: Evaluation, type: string, orderId: number, version: number, at: number): void {
+  const id = messageId(e.id, 'milestone', version, type);
+  enqueueMessage(
+    db,
+    {
+      id,
+      kind: 'milestone',
+      subject: e.id,
+      after: previousInChain(db, e.id),
+      payload: milestone({ id, evaluationId: e.id, cases: e.session!.cases, type, order: { id: orderId, version } }),
+    },
+    at,
+  );
+}
+
 describe('messages on the durable queue', () => {
   it('a milestone waits until its evaluation is at the province, and milestones of one order arrive in order', async () => {
     const t = tempHubDb();
     cleanups.push(() => t.cleanup());
-    const province = await startProvince({ log: silentLog(), profile: 'common' });
-    cleanups.push(() => province.close());
+    const { province, f } = await commonProvinceForwarder(t, { retry: { baseMs: 20, maxMs: 100 } });
     // The province refuses the evaluation at first: the milestones behind it must wait, not be refused as unknown.
     province.setFaults({ error500: 1 });
-    const metrics = createMetrics();
-    const f = createForwarder({
-      config: ProvinceConfigSchema.parse({
-        url: `${province.url}/api/evaluations`,
-        profile: 'common',
-        areaCode: '420100',
-        deptCode: 'D',
-        lingerMs: 0,
-        retry: { baseMs: 20, maxMs: 100 },
-      }),
-      db: t.db,
-      hall: 'hall-1',
-      log: silentLog(),
-      metrics,
-    });
-    cleanups.push(() => f.stop());
 
     const e = hubEvaluation({ kind: 'rating', level: 1, reasons: ['115'] });
     const now = Date.now();
     t.db.transaction(() => enqueueEvaluation(t.db, e, now - 1000))();
     const types = ['verified', 'rectified', 'revisited', 'closed'];
-    for (const [i, type] of types.entries()) {
-      const id = messageId(e.id, 'milestone', i + 2, type);
-      // Enqueued "earlier" than the evaluation: only the dependency holds them back.
-      t.db.transaction(() =>
-        enqueueMessage(
-          t.db,
-          {
-            id,
-            kind: 'milestone',
-            subject: e.id,
-            after: previousInChain(t.db, e.id),
-            payload: milestone({ id, evaluationId: e.id, cases: e.session!.cases, type, order: { id: 1, version: i + 2 } }),
-          },
-          now - 5000 + i,
-        ),
-      )();
-    }
+    // Enqueued "earlier" than the evaluation: only the dependency holds them back.
+    for (const [i, type] of types.entries()) t.db.transaction(() => queueMilestone(t.db, e, type, 1, i + 2, now - 5000 + i))();
     f.start();
     await waitFor(() => province.stats().faults.error500! >= 2, 'the province failing');
     expect(province.stats().messages.milestone!.received).toBe(0);
@@ -205,23 +212,7 @@ describe('evaluations and milestones interleaved in a backlog', () => {
   it('go each once, each stream in pushes of its own, when the rows read ahead of a push hold both (batch 4)', async () => {
     const t = tempHubDb();
     cleanups.push(() => t.cleanup());
-    const province = await startProvince({ log: silentLog(), profile: 'common' });
-    cleanups.push(() => province.close());
-    const f = createForwarder({
-      config: ProvinceConfigSchema.parse({
-        url: `${province.url}/api/evaluations`,
-        profile: 'common',
-        areaCode: '420100',
-        deptCode: 'D',
-        lingerMs: 0,
-        batchSize: 4,
-      }),
-      db: t.db,
-      hall: 'hall-1',
-      log: silentLog(),
-      metrics: createMetrics(),
-    });
-    cleanups.push(() => f.stop());
+    const { province, f } = await commonProvinceForwarder(t, { batchSize: 4 });
     const now = Date.now();
     // Eight evaluations go first; then, queued together and alternately, a milestone of each
     // (due at once: its evaluation is at the province) and a new evaluation. Every read of the
@@ -233,18 +224,7 @@ describe('evaluations and milestones interleaved in a backlog', () => {
     await waitFor(() => province.stats().accepted === 8 && f.backlog().count === 0, 'the first eight at the province');
     t.db.transaction(() =>
       first.forEach((e, i) => {
-        const id = messageId(e.id, 'milestone', 2, 'verified');
-        enqueueMessage(
-          t.db,
-          {
-            id,
-            kind: 'milestone',
-            subject: e.id,
-            after: previousInChain(t.db, e.id),
-            payload: milestone({ id, evaluationId: e.id, cases: e.session!.cases, type: 'verified', order: { id: i + 1, version: 2 } }),
-          },
-          now - 5_000 + 2 * i,
-        );
+        queueMilestone(t.db, e, 'verified', i + 1, 2, now - 5_000 + 2 * i);
         enqueueEvaluation(t.db, later[i]!, now - 5_000 + 2 * i + 1);
       }),
     )();
