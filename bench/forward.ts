@@ -28,7 +28,7 @@ import { HttpTransport } from '../hub/forwarder/transport/http.js';
 import { createMetrics } from '../hub/metrics.js';
 import { openHubDb } from '../hub/store/db.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
-import { cpuSecondsOf } from './proc-stats.js';
+import { cpuSecondsOf, ownCpuSeconds } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -102,11 +102,6 @@ function evaluations(n: number): Buffer[] {
 }
 
 const parsed = (b: Buffer) => JSON.parse(b.toString('utf8')) as Evaluation;
-
-const ownCpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 /** Wall time and CPU of both sides over one measured run. */
 interface Timed {

@@ -31,7 +31,7 @@ import { openHubDb } from '../hub/store/db.js';
 import { hashDeviceSecret } from '../hub/util/secrets.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { benchHubArgs } from './hub-args.js';
-import { cpuSecondsOf, rssMiB as procRssMiB, untilIdle } from './proc-stats.js';
+import { cpuSecondsOf, ownCpuSeconds, rssMiB as procRssMiB, untilIdle } from './proc-stats.js';
 import { walkUpRating } from './walk-up-record.js';
 
 const arg = (name: string, dflt: number) => {
@@ -185,10 +185,6 @@ async function drive(
 
 /** CPU seconds of these processes together. */
 const cpuOf = (pids: number[]) => pids.reduce((sum, p) => sum + cpuSecondsOf(p), 0);
-const ownCpuS = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 /** `pid`: the broker's process (memory); `serverPids`: every process on the broker side (CPU). */
 async function measure(name: string, url: string, pid: number, devices: Device[], auth: boolean, serverPids = [pid]): Promise<Result> {
@@ -197,9 +193,9 @@ async function measure(name: string, url: string, pid: number, devices: Device[]
   const connectS = (performance.now() - c0) / 1000;
   await new Promise((r) => setTimeout(r, 1000));
   const rssIdleMiB = rssMiB(pid);
-  const [server0, own0] = [cpuOf(serverPids), ownCpuS()];
+  const [server0, own0] = [cpuOf(serverPids), ownCpuSeconds()];
   const { seconds, latencies, rssPeakMiB } = await drive(clients, devices, pid);
-  const [serverS, ownS] = [cpuOf(serverPids) - server0, ownCpuS() - own0];
+  const [serverS, ownS] = [cpuOf(serverPids) - server0, ownCpuSeconds() - own0];
   await Promise.all(clients.map((c) => c.endAsync(true)));
   latencies.sort((a, b) => a - b);
   const r: Result = {

@@ -11,6 +11,12 @@ export function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds (user + system) this process has used so far. */
+export function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 /**
  * Waits until the process has used at most `busyShare` of a core over a half second (at most
  * `timeoutMs`): a hub that has finished what it took in (its catch-up of the hall page included).

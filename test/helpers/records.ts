@@ -10,6 +10,12 @@ import {
 } from '../../protocol/index.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
+/** An Ed25519 public key from its 32 raw bytes, whatever point they encode (no check). */
+export function rawEd25519Key(raw: Buffer): KeyObject {
+  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]); // SPKI header of an Ed25519 key
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
 /**
  * The identity point as an Ed25519 public key (`raw`: its 32 bytes), a key of small order:
  * OpenSSL accepts R = identity, S = 0 (`raw` followed by 32 zero bytes) under it for any message.
@@ -17,8 +23,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 export function identityPointKey(): { key: KeyObject; raw: Buffer } {
   const raw = Buffer.alloc(32);
   raw[0] = 1;
-  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]); // SPKI header of an Ed25519 key
-  return { key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), raw };
+  return { key: rawEd25519Key(raw), raw };
 }
 
 /** A valid signed record for protocol-level tests; override any field. */

@@ -1,8 +1,8 @@
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ed25519Backend, smallOrderPoint, usableEd25519Key, verifyEd25519, verifyWithOpenssl } from '../../protocol/ed25519.js';
 import { signRecord, verifyRecord } from '../../protocol/index.js';
-import { generateDeviceKeys, identityPointKey, makeRecord } from '../helpers/records.js';
+import { generateDeviceKeys, identityPointKey, makeRecord, rawEd25519Key } from '../helpers/records.js';
 
 /** The order of Ed25519's base point: S must be below it. */
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
@@ -28,9 +28,6 @@ const SMALL_ORDER = {
   identityNonCanonical: 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 };
 const CANONICAL = ['identity', 'order2', 'order4', 'order8a', 'order8b'] as const;
-
-const spkiKey = (raw: Buffer) =>
-  createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
 
 /** Both libraries' answers for the same input. */
 const both = (m: Buffer, s: Buffer, k: KeyObject) => ({ libsodium: verifyEd25519(m, s, k), openssl: verifyWithOpenssl(m, s, k) });
@@ -100,7 +97,7 @@ describe('Ed25519 checks', () => {
   it('refuse, on both paths, the forgeries OpenSSL alone accepts under each key of small order, and such keys at enrolment', () => {
     const identityR = Buffer.from(SMALL_ORDER.identity, 'hex');
     for (const name of CANONICAL) {
-      const key = spkiKey(Buffer.from(SMALL_ORDER[name], 'hex'));
+      const key = rawEd25519Key(Buffer.from(SMALL_ORDER[name], 'hex'));
       // R the identity and S zero hold whenever [h]A is the identity: for one message in the
       // point's order (1, 2, 4 or 8), so some of 200 random messages are "signed".
       const forged = Buffer.concat([identityR, Buffer.alloc(32)]);
@@ -143,7 +140,7 @@ describe('Ed25519 checks', () => {
     expect(fresh.verifyEd25519(flipBit(m, 3), s, keys.publicKey)).toBe(false);
     // Where libsodium is not there (a 32-bit ARM hub), enrolment still refuses small-order keys.
     expect(fresh.usableEd25519Key(keys.publicKey)).toBe(true);
-    for (const name of CANONICAL) expect(fresh.usableEd25519Key(spkiKey(Buffer.from(SMALL_ORDER[name], 'hex'))), name).toBe(false);
+    for (const name of CANONICAL) expect(fresh.usableEd25519Key(rawEd25519Key(Buffer.from(SMALL_ORDER[name], 'hex'))), name).toBe(false);
     // Records through the module in use in this file (libsodium here), as the hub checks them.
     expect(verifyRecord(r, keys.publicKey).ok).toBe(true);
     expect(verifyRecord(signRecord({ ...r, level: r.level === 1 ? 2 : 1 }, keys.privateKey), keys.publicKey).ok).toBe(true);
