@@ -17,8 +17,34 @@ function projectRoot(): string {
 /** The CLI entry point, whether this runs from dist/ or from the TypeScript sources. */
 export const CLI_PATH = join(projectRoot(), 'bin', 'haochaping.js');
 
-/** A port free right now on loopback (the OS picks it). */
-export function freePort(): Promise<number> {
+/**
+ * Ports handed out by `freePort`: below Linux's ephemeral range (32768–60999; 49152–65535 on
+ * macOS and Windows), from which the OS draws both `listen(0)` ports and the local port of
+ * every outgoing connection. A port picked there and closed until the caller listens on it
+ * again can be taken meanwhile by any client connecting anywhere on the machine (a full test
+ * run makes thousands of connections: "listen EADDRINUSE" once in a few runs). Below it only
+ * another caller of `freePort` could take it, and each process walks the range from its own
+ * random start, never handing out the same port twice until it wraps.
+ */
+export const PICKED_PORTS = { from: 20_000, to: 32_000 } as const;
+let nextPort = PICKED_PORTS.from + Math.floor(Math.random() * (PICKED_PORTS.to - PICKED_PORTS.from));
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+/** A port nothing listens on right now on loopback, outside the range the OS hands out itself. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = nextPort;
+    nextPort = port + 1 >= PICKED_PORTS.to ? PICKED_PORTS.from : port + 1;
+    if (await canListen(port)) return port;
+  }
+  // A machine with that whole stretch taken: let the OS pick (the race above applies again).
   return new Promise((res, rej) => {
     const s = createServer();
     s.once('error', rej);
@@ -32,11 +58,7 @@ export function freePort(): Promise<number> {
 /** `port` if nothing listens on it on loopback right now, else a free one the OS picks. */
 export function portOr(port: number): Promise<number> {
   if (port === 0) return freePort();
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', () => freePort().then(res, rej));
-    s.listen(port, '127.0.0.1', () => s.close(() => res(port)));
-  });
+  return canListen(port).then((free) => (free ? port : freePort()));
 }
 
 export interface SpawnCliOptions {
