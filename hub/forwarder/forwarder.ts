@@ -83,6 +83,8 @@ interface Row {
   /** The queued JSON as UTF-8 bytes (read as a BLOB: the native profile sends it untouched); null if none was stored. */
   payload: Buffer | null;
   attempts: number;
+  /** The row this one is sent after (a correction's default, a milestone's evaluation), or null. */
+  after_id: string | null;
 }
 
 interface Prepared {
@@ -114,7 +116,8 @@ const RECORD_GROUP_MS = 20;
  * (the read replaces the list, so a batch is always the oldest due rows at its read), and they
  * are forgotten (read again later) when the pipeline stops. A row that becomes due meanwhile (a
  * correction whose default was just recorded, a retry whose backoff ended) waits for the next
- * read: at batch 1 up to 15 pushes.
+ * read: at batch 1 up to 15 pushes. A row read ahead that waits for another (after_id) is looked
+ * at again before it is sent: if that one is pending again (re-pushed), everything is read afresh.
  */
 const READ_AHEAD_ROWS = 16;
 
@@ -182,7 +185,7 @@ export class Forwarder {
     const db = o.db;
     // The payload is read as a BLOB: the native profile sends those bytes as they are.
     const due = (except: string) =>
-      `SELECT q.rowid AS n, id, kind, CAST(p.payload AS BLOB) AS payload, attempts
+      `SELECT q.rowid AS n, id, kind, CAST(p.payload AS BLOB) AS payload, attempts, after_id
         FROM forward_queue AS q INDEXED BY forward_queue_by_destination LEFT JOIN forward_payload AS p ON p.n = q.rowid
         WHERE destination = '${dest}' AND state = 'pending' AND next_at <= ?
           AND NOT (after_id IS NOT NULL AND EXISTS (SELECT 1 FROM forward_queue AS s WHERE s.id = q.after_id AND s.state = 'pending'))
@@ -199,6 +202,8 @@ export class Forwarder {
       // The same, leaving out the rowids (a JSON array) of a large push still in flight: the next
       // batch is read while it is, and must not hold them again.
       dueExcept: db.prepare<[number, string, number], Row>(due('AND q.rowid NOT IN (SELECT value FROM json_each(?))')),
+      // Whether the row another waits for is pending again (re-pushed after a refusal).
+      pendingId: db.prepare<[string], number>("SELECT 1 FROM forward_queue WHERE id = ? AND state = 'pending'").pluck(),
       nextDue: db.prepare<[], { t: number | null }>(
         `SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`,
       ),
@@ -423,7 +428,12 @@ export class Forwarder {
   /** The next full batch due, leaving out the push in flight; null when less than a full batch is due. */
   private prefetch(inFlight: Batch): Batch | null {
     const limit = this.batchLimit();
-    if (this.ahead.length < limit) {
+    // A row read ahead that waits for another (after_id) was due at its read because that one was
+    // out of pending; if that one was re-pushed since (hall IT, after a refusal), sending this one
+    // now would put a correction before its default: then everything is read afresh.
+    const stale =
+      this.ahead.length >= limit && this.ahead.slice(0, limit).some((r) => r.after_id !== null && this.stmts.pendingId.get(r.after_id));
+    if (this.ahead.length < limit || stale) {
       // Read afresh (not topped up), so the batch is the oldest due rows now, in queue order.
       const held = inFlight.prepared.map((p) => p.row.n);
       for (const u of this.unrecorded) for (const p of u.prepared) held.push(p.row.n);

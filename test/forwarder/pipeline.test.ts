@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Evaluation } from '../../hub/forwarder/evaluation.js';
 import { enqueueEvaluation } from '../../hub/forwarder/forwarder.js';
+import { repush } from '../../hub/forwarder/queue.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { hubEvaluation, queueStates, startForwarder, tempHubDb, type TempDb } from './helpers.js';
 
@@ -154,6 +155,33 @@ describe('forwarding a backlog push after push', () => {
     await waitFor(() => queueStates(t.db).done === es.length, 'the backlog forwarded', 20_000);
     expect(p.seen.flatMap((s) => s.ids)).toEqual(es.map((e) => e.id));
     expect(p.maxInFlight()).toBe(1);
+  });
+
+  // Batch 1: the correction is read ahead while its default is refused (so it is due), then hall IT
+  // re-pushes the default before the pushes reach the correction.
+  it('a correction read ahead is not sent before its default when the default is re-pushed meanwhile (batch 1)', async () => {
+    const t = db();
+    const d = hubEvaluation();
+    const before = Array.from({ length: 5 }, () => hubEvaluation());
+    const c = hubEvaluation({ kind: 'correction', level: 2, assessNumber: 2, supersedes: d.id });
+    const after = Array.from({ length: 10 }, () => hubEvaluation());
+    t.db.transaction(() => {
+      enqueueEvaluation(t.db, d, 1_764_000_000_000);
+      // Refused by the province earlier: out of pending, so the correction is due.
+      t.db.prepare("UPDATE forward_queue SET state = 'rejected', rejected_at = 1 WHERE id = ?").run(d.id);
+      for (const e of [...before, c, ...after]) enqueueEvaluation(t.db, e, 1_764_000_000_001);
+    })();
+    const p = await watchingProvince(t, (_records, n) => {
+      // The second push: by now the pushes after it were read ahead, the correction among them.
+      if (n === 2) expect(repush(t.db, [d.id], 'hall IT')).toEqual([d.id]);
+      return 200;
+    });
+    start(t, p.url, 1);
+    await waitFor(() => queueStates(t.db).done === 17, 'everything forwarded', 20_000);
+    const order = p.seen.flatMap((s) => s.ids);
+    expect(order.indexOf(c.id)).toBeGreaterThan(order.indexOf(d.id));
+    expect(order.filter((id) => id === c.id || id === d.id)).toEqual([d.id, c.id]);
+    expect(new Set(order).size).toBe(order.length);
   });
 
   // Batch 1: the failure also drops the rows read ahead; they are read again, nothing skipped or doubled.
