@@ -44,23 +44,19 @@ const LED_PINS = [5, 6, 13, 19, 26];
 const STATUS_PIN = 12;
 
 /**
- * Samples the LED lines for 700 ms of real time and names each: off, on, slow or fast blinking
- * (slow toggles 4 times a second, fast 16). Judged by toggles per second actually elapsed: on a
- * loaded machine a 10 ms sleep takes longer, and counting toggles over a fixed number of
- * samples would see a slow blink over seconds as fast.
+ * Watches the LED lines for 700 ms and names each: off, on, slow or fast blinking (slow toggles
+ * 4 times a second, fast 16). Judged from every level the driver wrote, timestamped at the
+ * seam, per second actually elapsed: polling the levels missed toggles whenever this test
+ * process was late (a fast blink read as slow in a loaded CI run).
  */
 async function sampleLeds(bus: FakeGpioBus, lines: number[]): Promise<string[]> {
-  const seen = lines.map(() => [] as number[]);
-  const start = Date.now();
-  while (Date.now() - start < 700) {
-    lines.forEach((l, i) => seen[i]!.push(bus.electrical(l) ?? 0));
-    await sleep(10);
-  }
-  const seconds = (Date.now() - start) / 1000;
-  return seen.map((s) => {
-    const flips = s.slice(1).filter((v, i) => v !== s[i]).length;
-    if (flips === 0) return s[0] ? 'on' : 'off';
-    return flips / seconds >= 8 ? 'fast' : 'slow';
+  const from = performance.now();
+  await sleep(700);
+  const to = performance.now();
+  return lines.map((l) => {
+    const { level, changes } = bus.trace(l, from, to);
+    if (changes === 0) return level ? 'on' : 'off';
+    return changes / ((to - from) / 1000) >= 8 ? 'fast' : 'slow';
   });
 }
 

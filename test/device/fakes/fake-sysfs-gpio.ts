@@ -47,7 +47,8 @@ interface Line {
   activeLow: boolean;
   watchers: ((err: Error | null | undefined, value: number) => void)[];
   exported: boolean;
-  writes: number[];
+  /** Every level the driver wrote, with when (performance.now()): what a logic analyser on the pin would record. */
+  writes: { at: number; level: 0 | 1 }[];
 }
 
 /** The electrical side of the fake: what the test does to the wires. */
@@ -85,6 +86,7 @@ export class FakeGpioBus {
         Object.assign(l, { direction, edge, activeLow: options.activeLow ?? false, exported: true, watchers: [] });
         if (direction === 'high') l.electrical = l.activeLow ? 0 : 1;
         if (direction === 'low') l.electrical = l.activeLow ? 1 : 0;
+        if (direction !== 'in') l.writes.push({ at: performance.now(), level: l.electrical });
         bus.lines.set(gpio, l);
         this.l = l;
       }
@@ -95,7 +97,7 @@ export class FakeGpioBus {
         if (this.l.direction === 'in') throw new Error(`EPERM: operation not permitted, write (gpio ${this.gpio} is an input)`);
         const v = value ? 1 : 0;
         this.l.electrical = (this.l.activeLow ? 1 - v : v) as 0 | 1;
-        this.l.writes.push(this.l.electrical);
+        this.l.writes.push({ at: performance.now(), level: this.l.electrical });
       }
       watch(cb: (err: Error | null | undefined, value: number) => void): void {
         if (this.l.edge === 'none') throw new Error('cannot watch a line with edge "none"');
@@ -126,5 +128,23 @@ export class FakeGpioBus {
 
   electrical(gpio: number): 0 | 1 | undefined {
     return this.lines.get(gpio)?.electrical;
+  }
+
+  /**
+   * The level of output line `gpio` at `from` and how often it changed in [from, to]: the
+   * record a logic analyser keeps, so a busy test process sampling late misses no edge.
+   */
+  trace(gpio: number, from: number, to: number): { level: 0 | 1; changes: number } {
+    const writes = this.lines.get(gpio)?.writes ?? [];
+    const before = writes.filter((w) => w.at < from);
+    const level = before.length ? before[before.length - 1]!.level : (writes[0]?.level ?? 0);
+    let last = level;
+    let changes = 0;
+    for (const w of writes) {
+      if (w.at < from || w.at > to) continue;
+      if (w.level !== last) changes++;
+      last = w.level;
+    }
+    return { level, changes };
   }
 }
