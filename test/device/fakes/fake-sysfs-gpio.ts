@@ -135,15 +135,13 @@ export class FakeGpioBus {
    * record a logic analyser keeps, so a busy test process sampling late misses no edge.
    */
   trace(gpio: number, from: number, to: number): { level: 0 | 1; changes: number } {
-    const writes = this.lines.get(gpio)?.writes ?? [];
-    const before = writes.filter((w) => w.at < from);
-    const level = before.length ? before[before.length - 1]!.level : (writes[0]?.level ?? 0);
-    let last = level;
+    const writes = this.lines.get(gpio)?.writes ?? []; // in time order
+    let level = writes[0]?.level ?? 0; // a line exported inside the window starts at its first level
     let changes = 0;
-    for (const w of writes) {
-      if (w.at < from || w.at > to) continue;
-      if (w.level !== last) changes++;
-      last = w.level;
+    for (let i = 0; i < writes.length && writes[i]!.at <= to; i++) {
+      const w = writes[i]!;
+      if (w.at < from) level = w.level;
+      else if (i > 0 && w.level !== writes[i - 1]!.level) changes++;
     }
     return { level, changes };
   }
