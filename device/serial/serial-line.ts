@@ -3,6 +3,7 @@ import { statSync, writeSync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ReadlineParser } from '@serialport/parser-readline';
 import { SerialPort } from 'serialport';
+import { loopReadBinding } from './loop-read.js';
 
 export interface SerialLineOptions {
   path: string;
@@ -69,7 +70,9 @@ export class SerialLine extends EventEmitter<SerialLineEvents> {
 
   private open(): Promise<void> {
     return new Promise((resolve) => {
-      const port = new SerialPort({ path: this.o.path, baudRate: this.o.baudRate, autoOpen: false });
+      // SerialPort spreads its options over its detected binding, so this one is used; its types leave the option out.
+      const options = { path: this.o.path, baudRate: this.o.baudRate, autoOpen: false, binding: loopReadBinding };
+      const port = new SerialPort(options);
       this.port = port;
       port.open((err) => {
         if (err) {

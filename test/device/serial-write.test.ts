@@ -2,16 +2,18 @@
  * How the serial display's frames reach the wire (device/serial/serial-line.ts `write`), on real
  * ptys joined by socat: written from the event loop straight to the port when nothing is queued
  * (issue 14: a thank-you frame no longer waits for a thread-pool worker), and through
- * serialport's queue, complete and in order, when the line is backed up.
+ * serialport's queue, complete and in order, when the line is backed up. And how a keypad's
+ * lines come in (device/serial/loop-read.ts): read from the event loop too.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, open, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, open, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialDisplay } from '../../device/display/serial-display.js';
 import type { Frame } from '../../device/display/types.js';
+import { SerialLine } from '../../device/serial/serial-line.js';
 import { openHardwareEnd, ptyPair, type PtyPair } from '../helpers/pty.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -122,6 +124,63 @@ describe('serial display writes', () => {
     } finally {
       if (pair.socat.exitCode === null) process.kill(pair.socat.pid!, 'SIGCONT');
       await hw.close();
+    }
+  });
+});
+
+describe('serial reads', () => {
+  let dir: string;
+  let pair: PtyPair;
+  let line: SerialLine;
+  const lines: string[] = [];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-serial-read-'));
+    pair = await ptyPair(dir, 'keypad');
+    lines.length = 0;
+    line = new SerialLine({ path: pair.device, baudRate: 115200, reopenMs: 100 });
+    line.on('line', (l) => lines.push(l));
+    await line.start(); // serialport opens the port on the thread pool: before it is blocked
+  });
+
+  afterEach(async () => {
+    await line.stop();
+    await pair.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes a line off the wire at once, even while every thread-pool worker is busy', async () => {
+    const hw = openSync(pair.hardware, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    writeSync(hw, 'K1\n');
+    await waitFor(() => lines.length === 1, 'the first line', 3000, 10);
+    const pool = blockThreadPool(dir);
+    try {
+      const statDone = stat(dir).then(() => true);
+      expect(await Promise.race([statDone, sleep(200).then(() => false)])).toBe(false);
+
+      writeSync(hw, 'K2\nK3\r\n');
+      await waitFor(() => lines.length === 3, 'the lines written while the pool is busy', 3000, 10);
+      expect(lines).toEqual(['K1', 'K2', 'K3']);
+    } finally {
+      await pool.release();
+      closeSync(hw);
+    }
+  });
+
+  it('a port that goes away under a waiting read is reported lost, and read again once it is back', async () => {
+    const lost: string[] = [];
+    line.on('lost', (r) => lost.push(r));
+    await pair.close(); // the adapter is unplugged: the waiting read fails
+    await waitFor(() => lost.length > 0, 'the line reported lost', 5000, 10);
+    expect(line.isOpen).toBe(false);
+    pair = await ptyPair(dir, 'keypad'); // plugged back in, at the same path
+    await waitFor(() => line.isOpen, 'the line open again', 5000, 10);
+    const hw = openSync(pair.hardware, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    try {
+      writeSync(hw, 'K4\n');
+      await waitFor(() => lines.includes('K4'), 'a line after the port came back', 3000, 10);
+    } finally {
+      closeSync(hw);
     }
   });
 });
