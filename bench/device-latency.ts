@@ -12,7 +12,7 @@
  *  2. the same end to end through a real agent process: a press written to the serial
  *     keypad's pty until the thank-you frame arrives on the display controller's pty, with the CPU
  *     time the agent and hub processes spent per press;
- *  4. the same ptys with an echo process in place of the agent (serialport, line parser): what
+ *  4. the same ptys with an echo process in place of the agent (its serial line code): what
  *     the path itself costs;
  *  1, 2 and 4 again "idle": --pause-ms (20) after each thank-you before the next press, so every
  *     press finds the previous record delivered and the processes idle, as a citizen's does;
@@ -27,7 +27,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { SerialPort } from 'serialport';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
 import { VirtualButtons } from '../device/buttons/virtual.js';
 import type { DisplayDriver } from '../device/display/types.js';
@@ -42,16 +41,20 @@ const arg = (name: string, d: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : d;
 };
 const PRESSES = arg('--presses', 2000);
-/** Section 4's stand-in for the agent: each keypad line straight back as a thank-you frame. */
+/**
+ * Section 4's stand-in for the agent: each keypad line straight back as a thank-you frame,
+ * through the agent's own serial code (device/serial/serial-line.ts, given as the first argument).
+ */
 const SERIAL_ECHO = `
-import { SerialPort } from 'serialport';
-import { ReadlineParser } from '@serialport/parser-readline';
-const [kp, dp] = process.argv.slice(-2);
-const display = new SerialPort({ path: dp, baudRate: 115200 });
-const keypad = new SerialPort({ path: kp, baudRate: 115200 });
+const [lineModule, kp, dp] = process.argv.slice(-3);
+const { SerialLine } = await import(lineModule);
+const display = new SerialLine({ path: dp, baudRate: 115200 });
+const keypad = new SerialLine({ path: kp, baudRate: 115200 });
+await display.start();
+await keypad.start();
 let n = 0;
-keypad.pipe(new ReadlineParser({ delimiter: '\\n' })).on('data', () => display.write('FRAME ' + ++n + ' thanks\\nEND ' + n + '\\n'));
-keypad.on('open', () => process.stdout.write('ready\\n'));
+keypad.on('line', () => display.write('FRAME ' + ++n + ' thanks\\nEND ' + n));
+process.stdout.write('ready\\n');
 `;
 const PROCESS_PRESSES = Math.min(PRESSES, 500);
 /**
@@ -182,14 +185,17 @@ async function main(): Promise<void> {
     bareDb.close();
 
     // 2 and 3. A real agent process behind ptys.
-    const links = { kd: join(dir, 'kp-dev'), kh: join(dir, 'kp-hw'), dd: join(dir, 'dp-dev'), dh: join(dir, 'dp-hw') };
-    const socats = [
-      spawn('socat', [`pty,raw,echo=0,link=${links.kd}`, `pty,raw,echo=0,link=${links.kh}`]),
-      spawn('socat', [`pty,raw,echo=0,link=${links.dd}`, `pty,raw,echo=0,link=${links.dh}`]),
-    ];
+    // The agent's side of each link is a real pty (socat's); the bench's side is socat's own
+    // stdin and stdout (pipes), as a USB-serial adapter's far end is the keypad's firmware, not a
+    // second tty. A pty pair on both sides put two tty flip-buffer hand-offs (kernel work items)
+    // and a second pty's read into every press, which is the harness, not the agent.
+    const links = { kd: join(dir, 'kp-dev'), dd: join(dir, 'dp-dev') };
+    const socats = [links.kd, links.dd].map((l) =>
+      spawn('socat', ['-b', '4096', `pty,raw,echo=0,link=${l}`, 'STDIO'], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    );
     while (!Object.values(links).every(existsSync)) await sleep(10);
-    const keypad = new SerialPort({ path: links.kh, baudRate: 115200 });
-    const panel = new SerialPort({ path: links.dh, baudRate: 115200 });
+    const keypad = socats[0]!.stdin!;
+    const panel = socats[1]!.stdout!;
     let onThanks: () => void = () => {};
     /** PROCESS_PRESSES presses through whatever process serves the ptys, PAUSE_MS after each thank-you. */
     const pressIdle = async (): Promise<{ ms: number[] }> => {
@@ -277,11 +283,15 @@ async function main(): Promise<void> {
 
     // 4. The same ptys with a process that only echoes each keypad line to the display as a
     //    thank-you frame (serialport and its line parser, as the agent): what the path costs by itself.
-    const echo = spawn(process.execPath, ['--input-type=module', '-e', SERIAL_ECHO, links.kd, links.dd], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      cwd: dirname(dirname(CLI_PATH)), // the project: its node_modules
-      env: { ...process.env, NODE_OPTIONS: DEVICE_NODE_OPTIONS },
-    });
+    const echo = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', SERIAL_ECHO, new URL('../device/serial/serial-line.js', import.meta.url).href, links.kd, links.dd],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        cwd: dirname(dirname(CLI_PATH)), // the project: its node_modules
+        env: { ...process.env, NODE_OPTIONS: DEVICE_NODE_OPTIONS },
+      },
+    );
     await new Promise<void>((r) => echo.stdout!.once('data', () => r()));
     const echoPath: number[] = [];
     const echoCpu0 = cpuMs(echo.pid!);
@@ -296,8 +306,6 @@ async function main(): Promise<void> {
     const idleEcho = await pressIdle();
     echo.kill('SIGTERM');
     await new Promise((r) => echo.once('exit', r));
-    keypad.close();
-    panel.close();
     for (const s of socats) s.kill();
 
     const row = (name: string, xs: number[]) => ({ name, n: xs.length, medianMs: round(pct(xs, 50)), p99Ms: round(pct(xs, 99)) });
