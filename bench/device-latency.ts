@@ -35,6 +35,7 @@ import { ADMIN_TOKEN_FILE } from '../hub/hub.js';
 import { CLI_PATH, freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { DEVICE_NODE_OPTIONS } from '../common/install/units.js';
 import { benchHubArgs } from './hub-args.js';
+import { percentile } from './stats.js';
 
 const arg = (name: string, d: number) => {
   const i = process.argv.indexOf(name);
@@ -65,10 +66,6 @@ const PROCESS_PRESSES = Math.min(PRESSES, 500);
  */
 const PAUSE_MS = arg('--pause-ms', 20);
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const ms = (ns: bigint) => Number(ns) / 1e6;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
@@ -308,7 +305,12 @@ async function main(): Promise<void> {
     await new Promise((r) => echo.once('exit', r));
     for (const s of socats) s.kill();
 
-    const row = (name: string, xs: number[]) => ({ name, n: xs.length, medianMs: round(pct(xs, 50)), p99Ms: round(pct(xs, 99)) });
+    const row = (name: string, xs: number[]) => ({
+      name,
+      n: xs.length,
+      medianMs: round(percentile(xs, 50)),
+      p99Ms: round(percentile(xs, 99)),
+    });
     const results = {
       recordBytes: bytes,
       bareInsertFullSync: row('bare better-sqlite3 insert, WAL, synchronous=FULL (baseline)', bare),

@@ -24,6 +24,7 @@ import { CONFIG_CACHE_FILE, ENROLMENT_FILE } from '../device/enrolment/enrolment
 import type { GpioClass, GpioLine } from '../device/gpio/sysfs-chip.js';
 import { defaultDeviceConfig } from '../protocol/index.js';
 import { freePort } from '../simulator/processes.js';
+import { percentile } from './stats.js';
 
 const arg = (name: string, d: string) => {
   const i = process.argv.indexOf(name);
@@ -33,10 +34,6 @@ const PRESSES = Number(arg('--presses', '100'));
 const SPI_HZ = Number(arg('--spi-hz', '4000000'));
 const MODEL = arg('--model', 'uc8179') as 'uc8179' | 'ssd1683';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const round = (x: number) => Math.round(x * 100) / 100;
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
@@ -150,7 +147,7 @@ async function main() {
     db.close();
 
     const row = (name: string, xs: number[]) =>
-      `${name.padEnd(58)} ${round(pct(xs, 50)).toString().padStart(8)} ${round(pct(xs, 99)).toString().padStart(8)}`;
+      `${name.padEnd(58)} ${round(percentile(xs, 50)).toString().padStart(8)} ${round(percentile(xs, 99)).toString().padStart(8)}`;
     const frameBytes = MODEL === 'uc8179' ? 48000 : 15000;
     process.stdout.write(
       [
@@ -167,9 +164,9 @@ async function main() {
         model: MODEL,
         spiHz: SPI_HZ,
         presses: PRESSES,
-        durable: { p50: round(pct(durable, 50)), p99: round(pct(durable, 99)) },
-        thanksOnPanel: { p50: round(pct(toPanel, 50)), p99: round(pct(toPanel, 99)) },
-        bareInsert: { p50: round(pct(bare, 50)), p99: round(pct(bare, 99)) },
+        durable: { p50: round(percentile(durable, 50)), p99: round(percentile(durable, 99)) },
+        thanksOnPanel: { p50: round(percentile(toPanel, 50)), p99: round(percentile(toPanel, 99)) },
+        bareInsert: { p50: round(percentile(bare, 50)), p99: round(percentile(bare, 99)) },
       }) + '\n',
     );
   } finally {

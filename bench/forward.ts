@@ -29,6 +29,7 @@ import { createMetrics } from '../hub/metrics.js';
 import { openHubDb } from '../hub/store/db.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
 import { cpuSecondsOf, ownCpuSeconds } from './proc-stats.js';
+import { median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -272,22 +273,19 @@ try {
         },
       });
     }
-    const median = (pick: (r: Row) => number) => {
-      const v = rounds.map(pick).sort((a, b) => a - b);
-      return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-    };
+    const mid = (pick: (r: Row) => number) => median(rounds.map(pick));
     rows.push({
       batch,
-      rawEvalsPerS: median((r) => r.rawEvalsPerS),
-      rawReqPerS: median((r) => r.rawReqPerS),
-      fwdEvalsPerS: median((r) => r.fwdEvalsPerS),
-      fwdReqPerS: median((r) => r.fwdReqPerS),
-      ratio: median((r) => r.ratio),
+      rawEvalsPerS: mid((r) => r.rawEvalsPerS),
+      rawReqPerS: mid((r) => r.rawReqPerS),
+      fwdEvalsPerS: mid((r) => r.fwdEvalsPerS),
+      fwdReqPerS: mid((r) => r.fwdReqPerS),
+      ratio: mid((r) => r.ratio),
       cpuUs: {
-        provinceRaw: median((r) => r.cpuUs.provinceRaw),
-        rawLoop: median((r) => r.cpuUs.rawLoop),
-        forwarder: median((r) => r.cpuUs.forwarder),
-        provinceFwd: median((r) => r.cpuUs.provinceFwd),
+        provinceRaw: mid((r) => r.cpuUs.provinceRaw),
+        rawLoop: mid((r) => r.cpuUs.rawLoop),
+        forwarder: mid((r) => r.cpuUs.forwarder),
+        provinceFwd: mid((r) => r.cpuUs.provinceFwd),
       },
       ...(ROUNDS > 1 ? { ratios: rounds.map((r) => r.ratio) } : {}),
     });

@@ -33,6 +33,7 @@ import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/proces
 import { benchHubArgs } from './hub-args.js';
 import { cpuSecondsOf, ownCpuSeconds, rssMiB as procRssMiB, untilIdle } from './proc-stats.js';
 import { walkUpRating } from './walk-up-record.js';
+import { percentile } from './stats.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -87,8 +88,6 @@ function rssMiB(pid: number): number {
   if (Number.isNaN(r)) throw new Error(`broker process ${pid} is gone: it crashed (see its output above)`);
   return r;
 }
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 interface Result {
   connectS: number;
@@ -203,9 +202,9 @@ async function measure(name: string, url: string, pid: number, devices: Device[]
     records: latencies.length,
     seconds: +seconds.toFixed(2),
     perS: Math.round(latencies.length / seconds),
-    p50: +pct(latencies, 50).toFixed(1),
-    p95: +pct(latencies, 95).toFixed(1),
-    p99: +pct(latencies, 99).toFixed(1),
+    p50: +percentile(latencies, 50).toFixed(1),
+    p95: +percentile(latencies, 95).toFixed(1),
+    p99: +percentile(latencies, 99).toFixed(1),
     rssIdleMiB,
     rssPeakMiB,
     cpuUsPerRecord: { server: Math.round((serverS * 1e6) / latencies.length), clients: Math.round((ownS * 1e6) / latencies.length) },

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { ed25519Backend, verifyEd25519, verifyWithOpenssl } from '../protocol/ed25519.js';
 import { generateDeviceKeys, GENESIS_HASH, recordHash, signingBytes, type RatingRecord } from '../protocol/index.js';
 import { BENCH_LEVELS, walkUpRating } from './walk-up-record.js';
+import { median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,7 +54,6 @@ for (let round = 0; round < ROUNDS; round++) {
     us[side.name]!.push(((performance.now() - t0) * 1000) / N);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const summary = {
   records: N,
   rounds: ROUNDS,

@@ -34,6 +34,7 @@ import { HallWeb } from '../hub/web/hall-web.js';
 import { FactSync } from '../hub/facts/fact-sync.js';
 import { webRoutes } from '../hub/web/routes.js';
 import { computeStats, statsRequest } from '../hub/web/stats-view.js';
+import { median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -208,7 +209,6 @@ if (!reuse) await web.users.add('bench', { name: 'viewer', role: 'viewer', passw
 const login = await app.inject({ method: 'POST', url: '/api/hall/login', payload: { name: 'viewer', password: 'bench-password-1' } });
 const cookie = String(login.headers['set-cookie']).split(';')[0]!;
 
-const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
 const day = (t: number) => new Date(t + 8 * 3_600_000).toISOString().slice(0, 10);
 const today = day(NOW);
 const yearAgo = day(NOW - YEAR_MS + 86_400_000);
