@@ -131,6 +131,8 @@ interface Sample {
   connected: number;
   duplicates: number;
   hubRssMiB: number;
+  /** How far the hall page (facts, 差评 work orders) is behind the stored records, s. */
+  hallPageLagS: number;
 }
 
 function metric(text: string, name: string): number {
@@ -254,6 +256,7 @@ async function main(): Promise<number> {
         connected: metric(text, 'hcp_devices_connected'),
         duplicates: duplicatesOf(text),
         hubRssMiB: rssMiB(hub.pid),
+        hallPageLagS: metric(text, 'hcp_hall_page_lag_seconds'),
       };
       if (text) samples.push(s);
       if (allConnectedS === null && connectedLinks === DEVICES) allConnectedS = +t.toFixed(1);
@@ -275,7 +278,7 @@ async function main(): Promise<number> {
         err(
           `${t.toFixed(0).padStart(4)} s: acked ${acked} (${Math.round((acked - prev.acked) / (t - prev.t))}/s), links up ${connectedLinks}, ` +
             `hub stored ${s.stored}, forwarded ${s.forwarded} (${Math.round((s.forwarded - prev.forwarded) / (t - prev.t))}/s), ` +
-            `forward backlog ${s.forwardBacklog}, duplicates ${s.duplicates}, hub RSS ${s.hubRssMiB} MiB`,
+            `forward backlog ${s.forwardBacklog}, hall page ${s.hallPageLagS.toFixed(0)} s behind, duplicates ${s.duplicates}, hub RSS ${s.hubRssMiB} MiB`,
         );
       }
       if (allAckedS !== null && caughtUpS !== null) break;
@@ -319,7 +322,7 @@ async function main(): Promise<number> {
     for (const o of outboxes) for (const [k, v] of Object.entries(o.linkLog)) linkLog[k] = (linkLog[k] ?? 0) + v;
 
     // Records/s per 5 s stretch, for the README's curve.
-    const curve: { t: number; ackedPerS: number; forwardedPerS: number; forwardBacklog: number }[] = [];
+    const curve: { t: number; ackedPerS: number; forwardedPerS: number; forwardBacklog: number; hallPageLagS: number }[] = [];
     let p = { t: 0, acked: 0, forwarded: 0 };
     for (const s of samples)
       if (s.t - p.t >= 5 || s === last) {
@@ -328,6 +331,7 @@ async function main(): Promise<number> {
           ackedPerS: Math.round((s.acked - p.acked) / (s.t - p.t)),
           forwardedPerS: Math.round((s.forwarded - p.forwarded) / (s.t - p.t)),
           forwardBacklog: s.forwardBacklog,
+          hallPageLagS: Math.round(s.hallPageLagS),
         });
         p = s;
       }
