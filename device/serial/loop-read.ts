@@ -44,7 +44,8 @@ function readOnTheLoop(port: UnixPort): void {
         }
       }
       if (bytesRead > 0) return { buffer, bytesRead };
-      // Nothing there yet (or a zero-byte read, which serialport retries): wait for the poller.
+      // Nothing there yet, or a zero-byte read (serialport reads again at once; a hung-up tty
+      // would keep answering 0): wait for the poller, which reports a hang-up as an error.
       await readable();
     }
   };

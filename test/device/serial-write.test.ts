@@ -5,14 +5,16 @@
  * serialport's queue, complete and in order, when the line is backed up. And how a keypad's
  * lines come in (device/serial/loop-read.ts): read from the event loop too.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, open, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialDisplay } from '../../device/display/serial-display.js';
 import type { Frame } from '../../device/display/types.js';
+import { loopReadBinding } from '../../device/serial/loop-read.js';
 import { SerialLine } from '../../device/serial/serial-line.js';
 import { openHardwareEnd, ptyPair, type PtyPair } from '../helpers/pty.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -181,6 +183,78 @@ describe('serial reads', () => {
       await waitFor(() => lines.includes('K4'), 'a line after the port came back', 3000, 10);
     } finally {
       closeSync(hw);
+    }
+  });
+});
+
+/** serialport's stream over the binding itself, without SerialLine's watchdog (which would also notice a port gone). */
+describe('the event-loop read binding', () => {
+  let dir: string;
+  let pair: PtyPair;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hcp-loop-read-'));
+    pair = await ptyPair(dir, 'line');
+  });
+
+  afterEach(async () => {
+    await pair.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const openPort = async () => {
+    const options = { path: pair.device, baudRate: 115200, autoOpen: false, binding: loopReadBinding };
+    const port = new SerialPort(options);
+    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+    return port;
+  };
+
+  it('a port whose far end goes away under a waiting read closes as disconnected', async () => {
+    const port = await openPort();
+    const closed = new Promise<Error | null>((res) => port.once('close', (e: Error | null) => res(e)));
+    port.on('data', () => {});
+    await sleep(50); // the read is waiting on the poller
+    await pair.close();
+    const e = await Promise.race([closed, sleep(3000).then(() => 'still open' as const)]);
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error & { disconnected?: boolean }).disconnected).toBe(true);
+  });
+
+  it('closing the port under a waiting read is no error', async () => {
+    const port = await openPort();
+    const errors: Error[] = [];
+    port.on('error', (e) => errors.push(e));
+    port.on('data', () => {});
+    await sleep(50);
+    const closed = new Promise<Error | null>((res) => port.once('close', (e: Error | null) => res(e)));
+    await new Promise<void>((res, rej) => port.close((e) => (e ? rej(e) : res())));
+    expect(await closed).toBeFalsy();
+    await sleep(50);
+    expect(errors).toEqual([]);
+  });
+
+  // Reads that find bytes follow one another without a turn of the event loop; only a drained
+  // line makes the read wait on the poller. Here `yes` keeps the line as full as a pty allows
+  // (~30 MB/s read): a 10 ms timer ran 43 times in 500 ms. A read that waited for bytes without
+  // the poller (a busy retry) never lets it run.
+  it('a device that keeps the line full does not starve the event loop', async () => {
+    const port = await openPort();
+    let bytes = 0;
+    port.on('data', (c: Buffer) => (bytes += c.length));
+    // As fast as the pty takes it, for as long as the test reads.
+    const flood = spawn('sh', ['-c', `exec yes K1 > '${pair.hardware}'`], { stdio: 'ignore' });
+    try {
+      await waitFor(() => bytes > 0, 'the first bytes', 3000, 10);
+      // A 10 ms timer over half a second: with every read straight after the last, none of it ran.
+      let ticks = 0;
+      const t = setInterval(() => ticks++, 10);
+      await new Promise((r) => setTimeout(r, 500));
+      clearInterval(t);
+      expect(ticks).toBeGreaterThan(10);
+      expect(bytes).toBeGreaterThan(100_000);
+    } finally {
+      flood.kill('SIGKILL');
+      await new Promise<void>((res) => port.close(() => res()));
     }
   });
 });
