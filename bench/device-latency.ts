@@ -24,7 +24,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { Agent, FIRMWARE_VERSION } from '../device/agent.js';
@@ -279,13 +279,12 @@ async function main(): Promise<void> {
     await new Promise((r) => child.once('exit', r));
 
     // 4. The same ptys with a process that only echoes each keypad line to the display as a
-    //    thank-you frame (serialport and its line parser, as the agent): what the path costs by itself.
+    //    thank-you frame (through the agent's serial line code): what the path costs by itself.
     const echo = spawn(
       process.execPath,
       ['--input-type=module', '-e', SERIAL_ECHO, new URL('../device/serial/serial-line.js', import.meta.url).href, links.kd, links.dd],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
-        cwd: dirname(dirname(CLI_PATH)), // the project: its node_modules
         env: { ...process.env, NODE_OPTIONS: DEVICE_NODE_OPTIONS },
       },
     );

@@ -17,9 +17,6 @@ const isUnixPort = (p: unknown): p is UnixPort =>
 /** The error serialport's stream takes as "the port was closed under the read", not as a disconnect. */
 const canceled = () => Object.assign(new Error('Port is not open'), { canceled: true });
 
-/** serialport's own list of read errors that mean the device went away (unix-read.js). */
-const DISCONNECTED = new Set(['EBADF', 'ENXIO', 'UNKNOWN']);
-
 /**
  * Reads the port from the event loop: a non-blocking read(2) as soon as the poller (epoll, as
  * serialport's own) says bytes are there. serialport's read is an `fs.read` on libuv's thread
@@ -37,11 +34,9 @@ function readOnTheLoop(port: UnixPort): void {
       try {
         bytesRead = readSync(port.fd, buffer, offset, length, null);
       } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.code !== 'EAGAIN' && err.code !== 'EWOULDBLOCK' && err.code !== 'EINTR') {
-          if (DISCONNECTED.has(err.code ?? '') || err.errno === -1) Object.assign(err, { disconnect: true });
-          throw err;
-        }
+        // Anything but "nothing yet" closes the port as disconnected (serialport's stream looks only at `canceled`).
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw e;
       }
       if (bytesRead > 0) return { buffer, bytesRead };
       // Nothing there yet, or a zero-byte read (serialport reads again at once; a hung-up tty

@@ -245,7 +245,7 @@ describe('the event-loop read binding', () => {
     const flood = spawn('sh', ['-c', `exec yes K1 > '${pair.hardware}'`], { stdio: 'ignore' });
     try {
       await waitFor(() => bytes > 0, 'the first bytes', 3000, 10);
-      // A 10 ms timer over half a second: with every read straight after the last, none of it ran.
+      // A 10 ms timer over half a second.
       let ticks = 0;
       const t = setInterval(() => ticks++, 10);
       await new Promise((r) => setTimeout(r, 500));
