@@ -229,9 +229,9 @@ export class FactSync implements Part {
   private afterCommit(added: Fact[], orders: WorkOrder[]): void {
     const r = this.d.records;
     const recentSince = r.now() - 10 * 60_000;
-    const badWindows = added.filter((f) => f.level <= 2 && f.policy !== 'exclude').map((f) => f.window);
+    const bad = added.filter((f) => f.level <= 2 && f.policy !== 'exclude');
     for (const o of orders) this.log.info({ order: o.id, window: o.window, level: o.level, dueAt: o.dueAt }, '差评 work order opened');
-    const clusters = r.alerts.check(badWindows);
+    const clusters = r.alerts.check(bad);
     for (const a of clusters) {
       this.alertCounter.inc({ window: a.window });
       this.log.warn({ window: a.window, kind: a.kind, bad: a.bad, total: a.total, minutes: a.minutes }, '差评 cluster at a window');

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
+import type { Fact } from './facts.js';
 import type { MisuseKind } from './misuse-alerts.js';
 import type { StatsQueries } from './queries.js';
 
@@ -91,19 +92,25 @@ export class ClusterWatch {
   /**
    * Looks at windows that just got a 差评; returns the alerts raised. One transaction for all of
    * them, statements prepared once: a burst of group commits must not cost one fsync per alert (issue 14).
+   * A 差评 assessed before the rule's time window (held by an evaluator through an outage) is not
+   * in the window's count, so it is no new evidence and its window is not looked at for it (as in
+   * misuse-alerts.ts).
    */
-  check(windows: Iterable<string>): Alert[] {
-    return this.db.transaction(() => this.checkAll(windows))();
+  check(badFacts: Iterable<Pick<Fact, 'window' | 'at'>>): Alert[] {
+    return this.db.transaction(() => this.checkAll(badFacts))();
   }
 
-  private checkAll(windows: Iterable<string>): Alert[] {
+  private checkAll(badFacts: Iterable<Pick<Fact, 'window' | 'at'>>): Alert[] {
     const now = this.now();
+    const since = now - this.rule.minutes * 60_000;
+    const windows = new Set<string>();
+    for (const f of badFacts) if (f.at > since) windows.add(f.window); // windowRecent counts at > since
     const raised: Alert[] = [];
-    for (const window of new Set(windows)) {
+    for (const window of windows) {
       // Quiet after this window's last 差评 cluster alert (misuse alerts keep their own quiet time).
       const last = this.s.last.get(window);
       if (last && now - last.at < this.rule.quietMinutes * 60_000) continue;
-      const { bad, total } = this.stats.windowRecent(window, now - this.rule.minutes * 60_000);
+      const { bad, total } = this.stats.windowRecent(window, since);
       const kind = clusterKind(this.rule, bad, total);
       if (!kind) continue;
       const r = this.s.insert.run(now, window, kind, bad, total, this.rule.minutes);

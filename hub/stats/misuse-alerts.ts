@@ -92,6 +92,9 @@ export function flaggedHigh(rule: MisuseRule['flaggedHigh'], w: WindowPresses, h
   return w.satisfied / w.presses >= (hallSatisfaction ?? 0) + rule.margin;
 }
 
+/** How far back the burst rule looks: far enough to see a whole burst, and no further. */
+const burstSpanMs = (b: MisuseRule['burst']) => b.seconds * 1000 * b.min * 2;
+
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export class MisuseWatch {
@@ -126,6 +129,12 @@ export class MisuseWatch {
   /**
    * Looks at the windows of newly added device facts; returns the alerts raised. One transaction
    * for all of them: a burst of group commits must not cost one fsync per alert (issue 14).
+   *
+   * A fact assessed before every rule's look-back (a record an evaluator held through a long
+   * outage) is in none of the counts below, so it is no new evidence: its window is not looked at
+   * for it. It would only have re-raised what the window's earlier facts had shown, once the
+   * quiet time was over. After a week-long outage, these checks ran for every window after each
+   * catch-up chunk of the backlog (issue 14).
    */
   check(added: readonly Fact[]): Alert[] {
     return this.db.transaction(() => this.checkAll(added))();
@@ -133,9 +142,11 @@ export class MisuseWatch {
 
   private checkAll(added: readonly Fact[]): Alert[] {
     const now = this.now();
-    const windows = new Set(added.filter((f) => f.channel === 'device').map((f) => f.window));
-    const raised: Alert[] = [];
     const r = this.rule;
+    const lookBack = Math.max(r.sessionless.minutes * 60_000, burstSpanMs(r.burst), r.flaggedHigh.minutes * 60_000);
+    // The queries below count facts with at > (now - their look-back): the same cut.
+    const windows = new Set(added.filter((f) => f.channel === 'device' && f.at > now - lookBack).map((f) => f.window));
+    const raised: Alert[] = [];
     let hallRate: number | null | undefined;
     for (const window of windows) {
       // Quiet: raised at this window within quietMinutes (what it raises below is of another kind).
@@ -164,9 +175,7 @@ export class MisuseWatch {
       }
 
       if (!quiet('burst')) {
-        // Look back far enough to see a whole burst, and no further.
-        const span = r.burst.seconds * 1000 * r.burst.min * 2;
-        const times = this.s.top.all(window, now - span, JSON.stringify(r.burst.levels)).map((x) => x.at);
+        const times = this.s.top.all(window, now - burstSpanMs(r.burst), JSON.stringify(r.burst.levels)).map((x) => x.at);
         const b = longestBurst(times, r.burst.seconds * 1000);
         if (b.length >= r.burst.min)
           raise(

@@ -74,8 +74,18 @@ let ids = 0;
  */
 function store(
   e: Env,
-  o: { window: string; level: number; flags?: string[]; session?: boolean; policy?: FlagPolicy; reasons?: string[] },
+  o: {
+    window: string;
+    level: number;
+    flags?: string[];
+    session?: boolean;
+    policy?: FlagPolicy;
+    reasons?: string[];
+    /** When the citizen pressed (default now); received now either way. */
+    at?: number;
+  },
 ): string {
+  const at = o.at ?? e.clock.t;
   const device = `ev-0${o.window}`;
   const seq = (e.seq.get(device) ?? 0) + 1;
   e.seq.set(device, seq);
@@ -102,7 +112,7 @@ function store(
     reasons: o.reasons ?? [],
     catalogue: 'builtin',
     session,
-    at: e.clock.t,
+    at,
     clockSynced: true,
     flags,
   };
@@ -118,7 +128,7 @@ function store(
       o.level,
       session?.id ?? null,
       JSON.stringify(flags),
-      e.clock.t,
+      at,
       e.clock.t,
       id.replace(/-/g, '').padEnd(64, '0'),
       JSON.stringify(body),
@@ -279,6 +289,44 @@ describe('misuse alerts', () => {
     }
     e.sync.syncNow();
     expect(alertsOf(e).filter((a) => a.kind !== 'count' && a.kind !== 'share')).toEqual([{ window: '01', kind: 'flagged-high', bad: 6 }]);
+  });
+
+  it('a rating held offline past every look-back is no new evidence: once the quiet time is over it re-raises nothing, a fresh one does', async () => {
+    const e = await setup('2026-10-08T09:00:00', { misuseAlerts: { burst: { min: 100 } } });
+    for (let i = 0; i < 10; i++) {
+      store(e, { window: '03', level: i % 2 ? 4 : 2 });
+      store(e, { window: '01', level: 5, flags: i < 6 ? ['too-soon'] : [] });
+      e.clock.t += 60_000;
+    }
+    e.sync.syncNow();
+    const flaggedHighAlerts = () => alertsOf(e).filter((a) => a.kind === 'flagged-high');
+    expect(flaggedHighAlerts()).toEqual([{ window: '01', kind: 'flagged-high', bad: 6 }]);
+    e.clock.t += 61 * 60_000; // past the hour's quiet time; the ten presses are still within the day
+    // Pressed three days ago, delivered now (the evaluator was cut off): outside the rule's 24 h.
+    store(e, { window: '01', level: 5, at: e.clock.t - 3 * 24 * 60 * 60_000 });
+    e.sync.syncNow();
+    expect(flaggedHighAlerts()).toHaveLength(1);
+    store(e, { window: '01', level: 5, flags: ['too-soon'] });
+    e.sync.syncNow();
+    expect(flaggedHighAlerts()).toHaveLength(2);
+  });
+
+  it('a 差评 held offline past the cluster time window raises no cluster again; a fresh one does', async () => {
+    const e = await setup('2026-10-08T09:00:00', { alerts: { minutes: 180 } });
+    for (let i = 0; i < 3; i++) store(e, { window: '02', level: 1 });
+    e.sync.syncNow();
+    const clusters = () => alertsOf(e).filter((a) => a.kind === 'count');
+    expect(clusters()).toEqual([{ window: '02', kind: 'count', bad: 3 }]);
+    e.clock.t += 61 * 60_000; // quiet time over; the three are still within the 180 minutes
+    store(e, { window: '02', level: 1, at: e.clock.t - 2 * 24 * 60 * 60_000 });
+    e.sync.syncNow();
+    expect(clusters()).toHaveLength(1);
+    store(e, { window: '02', level: 2 });
+    e.sync.syncNow();
+    expect(clusters()).toEqual([
+      { window: '02', kind: 'count', bad: 4 },
+      { window: '02', kind: 'count', bad: 3 },
+    ]);
   });
 
   it('thresholds are configuration, and the 差评 clusters keep their own quiet time', async () => {
