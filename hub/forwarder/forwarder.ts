@@ -207,8 +207,11 @@ export class Forwarder {
       nextDue: db.prepare<[], { t: number | null }>(
         `SELECT min(next_at) AS t FROM forward_queue WHERE destination = '${dest}' AND state = 'pending'`,
       ),
-      done: db.prepare(
-        "UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = ?, last_error = NULL, attempts = attempts + 1 WHERE rowid = ? AND state = 'pending'",
+      // Every row a push delivered in one statement: a JSON array of [rowid, reply] pairs. One
+      // statement a row cost ~2 µs more a row (bind, step and reset each time; issue 14).
+      done: db.prepare<[number, string]>(
+        `UPDATE forward_queue SET state = 'done', forwarded_at = ?, reply = a.value ->> 1, last_error = NULL, attempts = attempts + 1
+          FROM json_each(?) AS a WHERE forward_queue.rowid = a.value ->> 0 AND forward_queue.state = 'pending'`,
       ),
       rejected: db.prepare(
         "UPDATE forward_queue SET state = 'rejected', rejected_at = ?, reply = ?, last_error = ?, attempts = attempts + 1 WHERE rowid = ? AND state = 'pending'",
@@ -626,7 +629,7 @@ export class Forwarder {
   private applyAnswers(answered: { prepared: Prepared[]; results: Map<string, ItemResult> }[]): void {
     const now = this.now();
     const { baseMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
-    let done = 0;
+    const done: [number, string][] = [];
     const refused: { id: string; reason: string }[] = [];
     this.record(() => {
       for (const { prepared, results } of answered)
@@ -634,10 +637,8 @@ export class Forwarder {
           const answers = items.map((i) => ({ key: i.key, ...(results.get(i.key) ?? { status: 'unanswered' as const }) }));
           const reply = JSON.stringify(answers);
           const rejected = answers.filter((a) => a.status === 'rejected');
-          if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) {
-            this.stmts.done.run(now, reply, row.n);
-            done++;
-          } else if (rejected.length) {
+          if (answers.every((a) => a.status === 'accepted' || a.status === 'duplicate')) done.push([row.n, reply]);
+          else if (rejected.length) {
             const reason = rejected
               .map((a) => (items.length > 1 ? `${a.key}: ` : '') + ('reason' in a && a.reason ? a.reason : 'rejected'))
               .join('; ');
@@ -652,8 +653,9 @@ export class Forwarder {
             );
           }
         }
+      if (done.length) this.stmts.done.run(now, JSON.stringify(done));
     });
-    this.o.metrics.forwarded.inc(done);
+    this.o.metrics.forwarded.inc(done.length);
     for (const r of refused) this.o.log.error({ id: r.id, reason: r.reason }, 'province rejected an evaluation; kept for hall IT');
   }
 }

@@ -108,6 +108,43 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     expect(bytes.get('forward_queue')!.b).toBeLessThan(es.length * 400);
   });
 
+  it("marks a push's rows with each row's own answer, and leaves a row the province did not answer pending for a retry", async () => {
+    const t = tempHubDb();
+    cleanups.push(() => t.cleanup());
+    const es = Array.from({ length: 12 }, () => hubEvaluation());
+    t.db.transaction(() => es.forEach((e) => enqueueEvaluation(t.db, e, 1)))();
+    const unanswered = es[5]!.id;
+    let pushes = 0;
+    const app = Fastify();
+    app.post('/api/evaluations', async (req) => {
+      const records = (req.body as { records: { id: string }[] }).records;
+      // The first push leaves one out; every odd one was already there.
+      const answered = pushes++ === 0 ? records.filter((r) => r.id !== unanswered) : records;
+      return { results: answered.map((r) => ({ id: r.id, status: es.findIndex((e) => e.id === r.id) % 2 ? 'duplicate' : 'accepted' })) };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => app.close());
+    forwardTo(t.db, app, { batchSize: 50 });
+    await waitFor(() => queueStates(t.db).done === es.length - 1, 'the answered ones marked', 10_000);
+    expect(queuedEvaluation(t.db, unanswered)).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      reason: 'the province did not answer for this evaluation',
+      reply: [{ key: unanswered, status: 'unanswered' }],
+    });
+    await waitFor(() => queueStates(t.db).done === es.length, 'the unanswered one resent', 10_000);
+    expect(pushes).toBe(2);
+    es.forEach((e, i) =>
+      expect(queuedEvaluation(t.db, e.id)).toMatchObject({
+        state: 'done',
+        attempts: e.id === unanswered ? 2 : 1,
+        reason: null,
+        reply: [{ key: e.id, status: i % 2 ? 'duplicate' : 'accepted' }],
+      }),
+    );
+    expect(forwardingCounts(t.db)).toMatchObject({ done: es.length, backlog: { count: 0 }, lastForwardedAt: expect.any(Number) });
+  });
+
   it('a queue row without a stored payload is refused with a reason hall IT sees, and the rows behind it still go', async () => {
     const t = tempHubDb();
     cleanups.push(() => t.cleanup());
