@@ -214,7 +214,7 @@ export class FactSync implements Part {
   private chunk(size = LIVE_CHUNK): { added: number; more: boolean; lastReceivedAt: number | null } {
     const r = this.d.records;
     const orders: WorkOrder[] = [];
-    const { added, more } = r.facts.catchUp(
+    const { added, superseded, more } = r.facts.catchUp(
       (f) => {
         const o = r.workOrders.createFor(f);
         if (o) orders.push(o);
@@ -222,16 +222,17 @@ export class FactSync implements Part {
       1,
       size,
     );
-    if (added.length) this.afterCommit(added, orders);
+    if (added.length || superseded.length) this.afterCommit(added, superseded, orders);
     return { added: added.length, more, lastReceivedAt: added.at(-1)?.receivedAt ?? null };
   }
 
-  private afterCommit(added: Fact[], orders: WorkOrder[]): void {
+  private afterCommit(added: Fact[], superseded: { window: string; at: number }[], orders: WorkOrder[]): void {
     const r = this.d.records;
     const recentSince = r.now() - 10 * 60_000;
     const bad = added.filter((f) => f.level <= 2 && f.policy !== 'exclude');
     for (const o of orders) this.log.info({ order: o.id, window: o.window, level: o.level, dueAt: o.dueAt }, '差评 work order opened');
-    const clusters = r.alerts.check(bad);
+    // A default taken out changes its window's share of 差评 as a new 差评 does.
+    const clusters = r.alerts.check([...bad, ...superseded]);
     for (const a of clusters) {
       this.alertCounter.inc({ window: a.window });
       this.log.warn({ window: a.window, kind: a.kind, bad: a.bad, total: a.total, minutes: a.minutes }, '差评 cluster at a window');

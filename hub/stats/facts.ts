@@ -256,6 +256,7 @@ export class Facts {
         [string],
         {
           id: string;
+          at: number;
           day: number;
           month: number;
           window: string;
@@ -266,7 +267,7 @@ export class Facts {
           excluded: string | null;
           flagged: number;
         }
-      >('SELECT id, day, month, window, staff_id, item_code, channel, level, excluded, flagged FROM rating_facts WHERE id = ?'),
+      >('SELECT id, at, day, month, window, staff_id, item_code, channel, level, excluded, flagged FROM rating_facts WHERE id = ?'),
       markExcluded: db.prepare('UPDATE rating_facts SET excluded = ? WHERE id = ? AND excluded IS NULL'),
     };
   }
@@ -374,40 +375,52 @@ export class Facts {
    * real rating). Call inside the transaction that decided it. False if unknown or already out.
    */
   exclude(id: string, why: 'invalid' | 'superseded'): boolean {
+    return this.takeOut(id, why) !== null;
+  }
+
+  /** exclude(), returning where and when the fact taken out was (null if unknown or already out). */
+  private takeOut(id: string, why: 'invalid' | 'superseded'): { window: string; at: number } | null {
     // The counts it subtracts from must be written first.
     this.applyBumps();
     const f = this.s.fact.get(id);
-    if (!f || f.excluded !== null) return false;
+    if (!f || f.excluded !== null) return null;
     this.s.markExcluded.run(why, id);
     const periods = [f.day, f.month, Math.floor(f.month / 12)];
     for (const [dim, key] of factKeys({ window: f.window, staffId: f.staff_id, itemCode: f.item_code, channel: f.channel })) {
       for (let t = 0; t < ROLLUPS.length; t++) this.s.exclude[t]![f.level - 1]![why].run(f.flagged, dim, periods[t], key);
     }
-    return true;
+    return { window: f.window, at: f.at };
   }
 
   /**
    * Brings the facts up to date with what is stored, a chunk per transaction. `each` runs
    * inside the transaction for every new fact (work orders are created there). Returns the
-   * facts added and whether more is waiting (when stopped by maxChunks).
+   * facts added, the defaults a late real rating took out of the counts (their window and time:
+   * the alert checks look at those windows too), and whether more is waiting (when stopped by
+   * maxChunks).
    */
-  catchUp(each: (f: Fact) => void = () => {}, maxChunks = Infinity, chunk = CHUNK): { added: Fact[]; more: boolean } {
+  catchUp(
+    each: (f: Fact) => void = () => {},
+    maxChunks = Infinity,
+    chunk = CHUNK,
+  ): { added: Fact[]; superseded: { window: string; at: number }[]; more: boolean } {
     const added: Fact[] = [];
+    const superseded: { window: string; at: number }[] = [];
     for (let c = 0; c < maxChunks; c++) {
       let n: number;
       try {
-        n = this.db.transaction(() => this.catchUpChunk(added, each, chunk))();
+        n = this.db.transaction(() => this.catchUpChunk(added, superseded, each, chunk))();
       } catch (e) {
         // Rolled back: the chunk's facts are taken in again next time, counts and all.
         this.dropBumps();
         throw e;
       }
-      if (n < chunk) return { added, more: false };
+      if (n < chunk) return { added, superseded, more: false };
     }
-    return { added, more: true };
+    return { added, superseded, more: true };
   }
 
-  private catchUpChunk(added: Fact[], each: (f: Fact) => void, chunk: number): number {
+  private catchUpChunk(added: Fact[], superseded: { window: string; at: number }[], each: (f: Fact) => void, chunk: number): number {
     let wm = this.s.wm.get('ratings')!.last_rowid;
     const rows = this.s.ratings.all(wm, chunk);
     for (const row of rows) {
@@ -435,7 +448,10 @@ export class Facts {
     for (const q of qrows) {
       qwm = q.rowid;
       const e = JSON.parse(q.payload) as EvaluationPayload;
-      if (e.supersedes && q.kind === 'correction') this.exclude(e.supersedes, 'superseded');
+      if (e.supersedes && q.kind === 'correction') {
+        const out = this.takeOut(e.supersedes, 'superseded');
+        if (out) superseded.push(out);
+      }
       const qr = q.record_id === null && e.channel === 'qr' && (q.kind === 'rating' || q.kind === 'correction');
       if (q.kind === 'default' || qr) {
         const f: Fact = {

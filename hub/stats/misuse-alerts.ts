@@ -134,7 +134,10 @@ export class MisuseWatch {
    * outage) is in none of the counts below, so it is no new evidence: its window is not looked at
    * for it. It would only have re-raised what the window's earlier facts had shown, once the
    * quiet time was over. After a week-long outage, these checks ran for every window after each
-   * catch-up chunk of the backlog (issue 14).
+   * catch-up chunk of the backlog (issue 14). One thing such a fact can still move: a late real
+   * rating takes the hub's default out of the counts, and the hall's 满意率 (flagged-high's
+   * yardstick) with it; that moves every window's comparison alike, and no window is looked at
+   * for another window's facts either. The 差评 clusters do look at the default's window.
    */
   check(added: readonly Fact[]): Alert[] {
     return this.db.transaction(() => this.checkAll(added))();

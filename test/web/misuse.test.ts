@@ -21,6 +21,7 @@ import { openHubDb } from '../../hub/store/db.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { FactSync } from '../../hub/facts/fact-sync.js';
+import { storePayload } from '../../hub/forwarder/queue.js';
 import { REASON_TASK_NOTE } from '../../hub/workorders/store.js';
 import { webRoutes } from '../../hub/web/routes.js';
 import { silentLog } from '../helpers/log.js';
@@ -327,6 +328,41 @@ describe('misuse alerts', () => {
       { window: '02', kind: 'count', bad: 4 },
       { window: '02', kind: 'count', bad: 3 },
     ]);
+  });
+
+  it('a default that a late 差评 takes out of the counts sends its window through the cluster check, however long ago the 差评 was pressed', async () => {
+    const e = await setup('2026-10-08T09:00:00', { alerts: { minTotal: 5 } });
+    const queue = (id: string, kind: string, payload: object) =>
+      storePayload(
+        e.db,
+        e.db.prepare('INSERT INTO forward_queue (id, kind, enqueued_at) VALUES (?, ?, ?)').run(id, kind, e.clock.t).lastInsertRowid,
+        JSON.stringify(payload),
+      );
+    const base = {
+      hall: 'misuse-hall',
+      device: 'ev-002',
+      window: '02',
+      staffId: null,
+      reasons: [],
+      text: null,
+      session: { id: 'sd', cases: ['C1'], itemCode: 'X1', itemName: '户籍' },
+      assessedAt: e.clock.t,
+      clockSynced: true,
+      flags: [],
+      record: null,
+    };
+    // Window 02 within the hour: 2 差评, 3 satisfied and 2 of the hub's 7-day defaults. 2 of 7 is under the 30 % share.
+    for (const level of [1, 2, 4, 5, 5]) store(e, { window: '02', level });
+    queue('def-1', 'default', { ...base, id: 'def-1', kind: 'default', level: 3, assessNumber: 1, supersedes: null });
+    queue('def-2', 'default', { ...base, id: 'def-2', kind: 'default', level: 3, assessNumber: 1, supersedes: null });
+    e.sync.syncNow();
+    expect(alertsOf(e)).toEqual([]);
+    // The real rating behind def-1 comes from an evaluator cut off for days: a 差评 pressed before
+    // the hour (not in its count), and def-1 leaves the count: 2 of 6.
+    const late = store(e, { window: '02', level: 1, at: e.clock.t - 3 * 24 * 60 * 60_000 });
+    queue('cor-1', 'correction', { ...base, id: late, kind: 'correction', level: 1, assessNumber: 2, supersedes: 'def-1' });
+    e.sync.syncNow();
+    expect(alertsOf(e)).toEqual([{ window: '02', kind: 'share', bad: 2 }]);
   });
 
   it('thresholds are configuration, and the 差评 clusters keep their own quiet time', async () => {
