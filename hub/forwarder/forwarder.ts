@@ -653,6 +653,8 @@ export class Forwarder {
             );
           }
         }
+      // A row is in one push only (the next read leaves out rows in flight or not yet recorded), so
+      // each rowid appears once here and in none of the statements above.
       if (done.length) this.stmts.done.run(now, JSON.stringify(done));
     });
     this.o.metrics.forwarded.inc(done.length);

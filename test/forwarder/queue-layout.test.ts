@@ -218,14 +218,16 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     expect(withState).toEqual([{ name: 'forward_queue_by_destination' }]);
     // The queries on state the forwarder and hall IT run (forwarder.ts, queue.ts), as SQLite plans them.
     const plans: string[] = [];
+    const planOf = new Map<string, string[]>();
     const prepare = t.db.prepare.bind(t.db);
     t.db.prepare = ((sql: string) => {
-      if (/forward_queue/.test(sql) && /\bstate\b/.test(sql) && /^\s*(SELECT|UPDATE)/i.test(sql))
-        plans.push(
-          ...prepare(`EXPLAIN QUERY PLAN ${sql}`)
-            .all(...Array<null>((sql.match(/\?/g) ?? []).length).fill(null))
-            .map((r) => (r as { detail: string }).detail),
-        );
+      if (/forward_queue/.test(sql) && /\bstate\b/.test(sql) && /^\s*(SELECT|UPDATE)/i.test(sql)) {
+        const plan = prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...Array<null>((sql.match(/\?/g) ?? []).length).fill(null))
+          .map((r) => (r as { detail: string }).detail);
+        plans.push(...plan);
+        planOf.set(sql, plan);
+      }
       return prepare(sql);
     }) as typeof t.db.prepare;
     const f = createForwarder({
@@ -244,5 +246,10 @@ describe('the forward queue keeps each payload in a table of its own', () => {
     expect(plans.length).toBeGreaterThan(8);
     expect(plans.filter((p) => /forward_queue/.test(p) && /^SCAN/.test(p))).toEqual([]);
     expect(plans.some((p) => p.includes('forward_queue_by_destination'))).toBe(true);
+    // The marks of a whole push: each pair from the JSON finds its row by rowid (not a search of
+    // the pending rows per pair, however large the backlog).
+    const marks = [...planOf].filter(([sql]) => /json_each\(\?\) AS a/.test(sql));
+    expect(marks).toHaveLength(1);
+    expect(marks[0]![1].filter((p) => /forward_queue/.test(p))).toEqual(['SEARCH forward_queue USING INTEGER PRIMARY KEY (rowid=?)']);
   });
 });
