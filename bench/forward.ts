@@ -25,6 +25,7 @@ import { enqueueEvaluation, Forwarder } from '../hub/forwarder/forwarder.js';
 import { buildRequestBody, mapEvaluation, type MappingContext } from '../hub/forwarder/mapping.js';
 import { loadProfile, type Profile } from '../hub/forwarder/profile.js';
 import { HttpTransport } from '../hub/forwarder/transport/http.js';
+import type { Transport } from '../hub/forwarder/transport/types.js';
 import { createMetrics } from '../hub/metrics.js';
 import { openHubDb } from '../hub/store/db.js';
 import { freePort, spawnCli, stopProcess, waitHttpOk } from '../simulator/processes.js';
@@ -176,8 +177,24 @@ async function raw(url: string, provinceCpu: () => number, es: Buffer[], batch: 
   return t;
 }
 
+/**
+ * The forwarder's own work alone: a transport that answers every evaluation "accepted" on the
+ * next turn of the event loop, with no HTTP and no stand-in beside it on the two cores. Its CPU a
+ * evaluation is the forwarder's read, body, marks and commits; against the stand-in the same
+ * figure is higher and swings with the machine (the eleventh round in bench/README.md).
+ */
+const answersAtOnce: Transport = {
+  kind: 'stub',
+  target: 'answers at once',
+  async send(_body, keys) {
+    await new Promise((resolve) => setImmediate(resolve));
+    return { kind: 'answered', results: new Map(keys.map((k) => [k, { status: 'accepted' as const }])) };
+  },
+  async close() {},
+};
+
 /** The forwarder from a hub database holding the whole backlog. */
-async function forward(url: string, provinceCpu: () => number, es: Buffer[], batch: number, name: string): Promise<Timed> {
+async function forward(transport: Transport, provinceCpu: () => number, es: Buffer[], batch: number, name: string): Promise<Timed> {
   const db = openHubDb(join(dir, `${name}-hub.db`));
   db.pragma('foreign_keys = OFF'); // the queue rows reference ratings the bench does not store
   db.transaction(() => es.forEach((e) => enqueueEvaluation(db, parsed(e), Date.now())))();
@@ -187,7 +204,7 @@ async function forward(url: string, provinceCpu: () => number, es: Buffer[], bat
   const metrics = createMetrics();
   const f = new Forwarder({
     db,
-    transport: new HttpTransport({ url, profile, timeoutMs: 60_000 }),
+    transport,
     profile,
     context: CTX,
     log: silent,
@@ -231,6 +248,8 @@ interface Row {
   cpuUs: { provinceRaw: number; rawLoop: number; forwarder: number; provinceFwd: number };
   /** With --rounds: each round's forwarder / raw (the figures above are medians). */
   ratios?: number[];
+  /** The forwarder's CPU per evaluation with a transport that answers at once (answersAtOnce), µs; one run. */
+  aloneCpuUs?: number;
 }
 
 const rows: Row[] = [];
@@ -244,7 +263,10 @@ try {
     for (let round = 0; round < ROUNDS; round++) {
       const tag = ROUNDS > 1 ? `${batch}-${round}` : `${batch}`;
       const rawRun = () => withProvince(`raw-${tag}`, (url, cpu) => raw(url, cpu, es, batch));
-      const fwdRun = () => withProvince(`fwd-${tag}`, (url, cpu) => forward(url, cpu, es, batch, `fwd-${tag}`));
+      const fwdRun = () =>
+        withProvince(`fwd-${tag}`, (url, cpu) =>
+          forward(new HttpTransport({ url, profile, timeoutMs: 60_000 }), cpu, es, batch, `fwd-${tag}`),
+        );
       process.stderr.write(`batch ${batch}${ROUNDS > 1 ? ` round ${round + 1}/${ROUNDS}` : ''}: `);
       let r, f;
       if (round % 2 === 0) {
@@ -273,8 +295,11 @@ try {
         },
       });
     }
+    const alone = await forward(answersAtOnce, () => 0, es, batch, `alone-${batch}`);
+    process.stderr.write(`batch ${batch}: the forwarder alone ${alone.seconds.toFixed(1)} s\n`);
     const mid = (pick: (r: Row) => number) => median(rounds.map(pick));
     rows.push({
+      aloneCpuUs: (alone.clientCpuS / COUNT) * 1e6,
       batch,
       rawEvalsPerS: mid((r) => r.rawEvalsPerS),
       rawReqPerS: mid((r) => r.rawReqPerS),
@@ -303,6 +328,7 @@ const header = [
   'forwarder req/s',
   'forwarder / raw',
   'CPU µs/eval: stand-in / raw loop | forwarder / stand-in',
+  'forwarder alone, CPU µs/eval',
 ];
 const us = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '?');
 const table = rows.map((r) => [
@@ -313,6 +339,7 @@ const table = rows.map((r) => [
   n(r.fwdReqPerS),
   `${(r.ratio * 100).toFixed(0)} %${r.ratios ? ` (${r.ratios.map((x) => (x * 100).toFixed(0)).join(', ')})` : ''}`,
   `${us(r.cpuUs.provinceRaw)} / ${us(r.cpuUs.rawLoop)} | ${us(r.cpuUs.forwarder)} / ${us(r.cpuUs.provinceFwd)}`,
+  r.aloneCpuUs === undefined ? '' : r.aloneCpuUs.toFixed(1),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
