@@ -3,7 +3,7 @@
  * expire, roles and CSRF; every work order state change and deadline; the append-only trail;
  * statistics that drop a 差评 judged invalid; cluster alerts; CSV; defaults as a channel.
  */
-import { closeWebEnv, type WebEnvBase } from '../helpers/web-env.js';
+import { closeWebEnv, queueByHand, type WebEnvBase } from '../helpers/web-env.js';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,6 @@ import type { HubEvents } from '../../hub/events.js';
 import { createMetrics, type Metrics } from '../../hub/metrics.js';
 import { Registry } from '../../hub/registry/registry.js';
 import { DeviceStatusStore } from '../../hub/status/device-status.js';
-import { storePayload } from '../../hub/forwarder/queue.js';
 import { openHubDb } from '../../hub/store/db.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { FactSync } from '../../hub/facts/fact-sync.js';
@@ -410,12 +409,7 @@ describe('statistics', () => {
 
   it("counts the hub's 7-day defaults as their own channel, and drops one a late real rating replaced", async () => {
     const e = await setup('2026-10-08T09:00:00');
-    const enqueue = (id: string, kind: string, payload: object) =>
-      storePayload(
-        e.db,
-        e.db.prepare('INSERT INTO forward_queue (id, kind, enqueued_at) VALUES (?, ?, ?)').run(id, kind, e.clock.t).lastInsertRowid,
-        JSON.stringify(payload),
-      );
+    const enqueue = (id: string, kind: string, payload: object) => queueByHand(e.db, id, kind, e.clock.t, payload);
     const base = {
       hall: 'api-hall',
       device: 'ev-001',

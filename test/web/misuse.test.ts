@@ -3,7 +3,7 @@
  * stores them (the record and the flag policy's decision beside it), then the statistics, the
  * flagged list and CSV, and the misuse alerts with their thresholds.
  */
-import { closeWebEnv, type WebEnvBase } from '../helpers/web-env.js';
+import { closeWebEnv, queueByHand, type WebEnvBase } from '../helpers/web-env.js';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,6 @@ import { openHubDb } from '../../hub/store/db.js';
 import type { WebConfigInput } from '../../hub/web/config.js';
 import { HallWeb } from '../../hub/web/hall-web.js';
 import { FactSync } from '../../hub/facts/fact-sync.js';
-import { storePayload } from '../../hub/forwarder/queue.js';
 import { REASON_TASK_NOTE } from '../../hub/workorders/store.js';
 import { webRoutes } from '../../hub/web/routes.js';
 import { silentLog } from '../helpers/log.js';
@@ -332,12 +331,7 @@ describe('misuse alerts', () => {
 
   it('a default that a late 差评 takes out of the counts sends its window through the cluster check, however long ago the 差评 was pressed', async () => {
     const e = await setup('2026-10-08T09:00:00', { alerts: { minTotal: 5 } });
-    const queue = (id: string, kind: string, payload: object) =>
-      storePayload(
-        e.db,
-        e.db.prepare('INSERT INTO forward_queue (id, kind, enqueued_at) VALUES (?, ?, ?)').run(id, kind, e.clock.t).lastInsertRowid,
-        JSON.stringify(payload),
-      );
+    const queue = (id: string, kind: string, payload: object) => queueByHand(e.db, id, kind, e.clock.t, payload);
     const base = {
       hall: 'misuse-hall',
       device: 'ev-002',
