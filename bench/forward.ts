@@ -249,7 +249,7 @@ interface Row {
   /** With --rounds: each round's forwarder / raw (the figures above are medians). */
   ratios?: number[];
   /** The forwarder's CPU per evaluation with a transport that answers at once (answersAtOnce), µs; one run. */
-  aloneCpuUs?: number;
+  aloneCpuUs: number;
 }
 
 const rows: Row[] = [];
@@ -259,7 +259,7 @@ try {
   for (const batch of BATCHES) {
     // Each round measures both, in turn (the order alternates, so a machine getting busier or
     // quieter favours neither); with several rounds the median of each figure is reported.
-    const rounds: Row[] = [];
+    const rounds: Omit<Row, 'aloneCpuUs'>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const tag = ROUNDS > 1 ? `${batch}-${round}` : `${batch}`;
       const rawRun = () => withProvince(`raw-${tag}`, (url, cpu) => raw(url, cpu, es, batch));
@@ -297,9 +297,8 @@ try {
     }
     const alone = await forward(answersAtOnce, () => 0, es, batch, `alone-${batch}`);
     process.stderr.write(`batch ${batch}: the forwarder alone ${alone.seconds.toFixed(1)} s\n`);
-    const mid = (pick: (r: Row) => number) => median(rounds.map(pick));
+    const mid = (pick: (r: Omit<Row, 'aloneCpuUs'>) => number) => median(rounds.map(pick));
     rows.push({
-      aloneCpuUs: (alone.clientCpuS / COUNT) * 1e6,
       batch,
       rawEvalsPerS: mid((r) => r.rawEvalsPerS),
       rawReqPerS: mid((r) => r.rawReqPerS),
@@ -313,6 +312,7 @@ try {
         provinceFwd: mid((r) => r.cpuUs.provinceFwd),
       },
       ...(ROUNDS > 1 ? { ratios: rounds.map((r) => r.ratio) } : {}),
+      aloneCpuUs: (alone.clientCpuS / COUNT) * 1e6,
     });
   }
 } finally {
@@ -339,7 +339,7 @@ const table = rows.map((r) => [
   n(r.fwdReqPerS),
   `${(r.ratio * 100).toFixed(0)} %${r.ratios ? ` (${r.ratios.map((x) => (x * 100).toFixed(0)).join(', ')})` : ''}`,
   `${us(r.cpuUs.provinceRaw)} / ${us(r.cpuUs.rawLoop)} | ${us(r.cpuUs.forwarder)} / ${us(r.cpuUs.provinceFwd)}`,
-  r.aloneCpuUs === undefined ? '' : r.aloneCpuUs.toFixed(1),
+  r.aloneCpuUs.toFixed(1),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;

@@ -12,7 +12,7 @@ import type { Part } from '../../common/lifecycle.js';
 import type { HubEvents } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import type { Alert } from '../stats/alerts.js';
-import type { Fact } from '../stats/facts.js';
+import type { Fact, FactPlace } from '../stats/facts.js';
 import type { WorkOrder } from '../workorders/store.js';
 import type { HallRecords } from './hall-records.js';
 
@@ -226,7 +226,7 @@ export class FactSync implements Part {
     return { added: added.length, more, lastReceivedAt: added.at(-1)?.receivedAt ?? null };
   }
 
-  private afterCommit(added: Fact[], superseded: { window: string; at: number }[], orders: WorkOrder[]): void {
+  private afterCommit(added: Fact[], superseded: FactPlace[], orders: WorkOrder[]): void {
     const r = this.d.records;
     const recentSince = r.now() - 10 * 60_000;
     const bad = added.filter((f) => f.level <= 2 && f.policy !== 'exclude');

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import type { Fact } from './facts.js';
+import type { FactPlace } from './facts.js';
 import type { MisuseKind } from './misuse-alerts.js';
 import type { StatsQueries } from './queries.js';
 
@@ -96,11 +96,11 @@ export class ClusterWatch {
    * in the window's count, so it is no new evidence and its window is not looked at for it (as in
    * misuse-alerts.ts).
    */
-  check(badFacts: Iterable<Pick<Fact, 'window' | 'at'>>): Alert[] {
+  check(badFacts: Iterable<FactPlace>): Alert[] {
     return this.db.transaction(() => this.checkAll(badFacts))();
   }
 
-  private checkAll(badFacts: Iterable<Pick<Fact, 'window' | 'at'>>): Alert[] {
+  private checkAll(badFacts: Iterable<FactPlace>): Alert[] {
     const now = this.now();
     const since = now - this.rule.minutes * 60_000;
     const windows = new Set<string>();

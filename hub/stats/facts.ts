@@ -123,6 +123,9 @@ export type Dim = (typeof DIMS)[number];
  */
 export type Channel = 'device' | 'default' | 'qr';
 
+/** Where and when a fact counts: what the alert checks need of one (alerts.ts, misuse-alerts.ts). */
+export type FactPlace = Pick<Fact, 'window' | 'at'>;
+
 export interface Fact {
   id: string;
   at: number;
@@ -379,7 +382,7 @@ export class Facts {
   }
 
   /** exclude(), returning where and when the fact taken out was (null if unknown or already out). */
-  private takeOut(id: string, why: 'invalid' | 'superseded'): { window: string; at: number } | null {
+  private takeOut(id: string, why: 'invalid' | 'superseded'): FactPlace | null {
     // The counts it subtracts from must be written first.
     this.applyBumps();
     const f = this.s.fact.get(id);
@@ -403,9 +406,9 @@ export class Facts {
     each: (f: Fact) => void = () => {},
     maxChunks = Infinity,
     chunk = CHUNK,
-  ): { added: Fact[]; superseded: { window: string; at: number }[]; more: boolean } {
+  ): { added: Fact[]; superseded: FactPlace[]; more: boolean } {
     const added: Fact[] = [];
-    const superseded: { window: string; at: number }[] = [];
+    const superseded: FactPlace[] = [];
     for (let c = 0; c < maxChunks; c++) {
       let n: number;
       try {
@@ -420,7 +423,7 @@ export class Facts {
     return { added, superseded, more: true };
   }
 
-  private catchUpChunk(added: Fact[], superseded: { window: string; at: number }[], each: (f: Fact) => void, chunk: number): number {
+  private catchUpChunk(added: Fact[], superseded: FactPlace[], each: (f: Fact) => void, chunk: number): number {
     let wm = this.s.wm.get('ratings')!.last_rowid;
     const rows = this.s.ratings.all(wm, chunk);
     for (const row of rows) {
