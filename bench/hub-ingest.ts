@@ -11,6 +11,11 @@
  * immediate echo. The ratio of the two is the figure: what authentication, the ACL,
  * signature and chain checks and a durable group commit cost on top of the broker.
  *
+ * In the same run, two more: the floor — the same echo, but every message first passes the
+ * hub's own per-record check (decode, schema, signature, hash; bench/raw-aedes-echo.ts --check)
+ * — and the peer a hall would otherwise assemble (bench/peer-mosquitto.ts). The floor's rate is
+ * the most any hub on aedes that checks every signature can reach here, storing nothing.
+ *
  * The hub's devices are provisioned straight into its database with one shared secret hash
  * (hub/util/secrets.ts's device form); every connect is still checked.
  *
@@ -20,7 +25,7 @@
  * memory with all of them connected.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,14 +224,22 @@ async function main(): Promise<void> {
   const password = 'bench-secret-' + Math.random().toString(36).slice(2);
   const devices = makeDevices(DEVICES, RECORDS, password);
 
-  // Baseline: raw aedes echo.
+  // Baseline: raw aedes echo; then the same echo behind the hub's own per-record check (the floor).
   const here = dirname(fileURLToPath(import.meta.url));
-  const raw: ChildProcess = spawn(process.execPath, [join(here, 'raw-aedes-echo.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const rawInfo = await new Promise<{ port: number; pid: number }>((res) =>
-    raw.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number })),
-  );
-  const baseline = await measure('raw aedes QoS 1 echo', `mqtt://127.0.0.1:${rawInfo.port}`, rawInfo.pid, devices, false);
-  await stopProcess(raw);
+  const echo = async (name: string, args: string[]): Promise<Result> => {
+    const p: ChildProcess = spawn(process.execPath, [join(here, 'raw-aedes-echo.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const info = await new Promise<{ port: number; pid: number }>((res) =>
+      p.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number })),
+    );
+    const r = await measure(name, `mqtt://127.0.0.1:${info.port}`, info.pid, devices, false);
+    await stopProcess(p);
+    return r;
+  };
+  const baseline = await echo('raw aedes QoS 1 echo', []);
+  const keysFile = join(dir, 'device-keys.json');
+  const keys = Object.fromEntries((devices as (Device & { publicKey: string })[]).map((d) => [d.id, d.publicKey]));
+  writeFileSync(keysFile, JSON.stringify({ hall: HALL, keys }));
+  const floor = await echo("aedes echo behind the hub's check (floor)", ['--check', keysFile]);
 
   // Peer baseline: mosquitto + one subscriber storing in SQLite group commits, ack after commit.
   const peerDir = join(dir, 'peer');
@@ -308,12 +321,15 @@ async function main(): Promise<void> {
     recordsPerDevice: RECORDS,
     window: WINDOW,
     rawAedes: baseline,
+    floorAedesCheck: floor,
     peerMosquittoSqlite: peerResult,
     hub: { ...hubResult, rssNoDevicesMiB: rssEmpty, stored: stats.stored, rejected: stats.rejections },
     reconnectStorm: { devices: DEVICES, seconds: reconnectS, hubRssConnectedMiB: rssConnectedMiB },
     throughputRatio: +(hubResult.perS / baseline.perS).toFixed(2),
     p50LatencyRatio: +(hubResult.p50 / baseline.p50).toFixed(2),
     hubOverPeer: +(hubResult.perS / peerResult.perS).toFixed(2),
+    // Above 1 only if a hub on aedes that checks every signature, storing nothing, could keep up with the peer here.
+    floorOverPeer: +(floor.perS / peerResult.perS).toFixed(2),
   };
   console.log(JSON.stringify(summary, null, 2));
   if (stats.stored !== DEVICES * RECORDS) {
