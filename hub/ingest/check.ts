@@ -5,7 +5,7 @@
  * workers (verify-pool.ts): the chain, the store and everything stateful stay in ingest.
  */
 import type { KeyObject } from 'node:crypto';
-import { decode, recordHash, verifyRecord, type RatingRecord, type TopicAddress } from '../../protocol/index.js';
+import { badSignature, checkSigned, decode, type RatingRecord, type TopicAddress } from '../../protocol/index.js';
 
 export type RejectReason =
   | 'oversized'
@@ -64,7 +64,14 @@ export function checkRating(i: CheckInput): Checked {
       detail: `device ${r.device} is not enrolled here or is revoked`,
       record: r,
     };
-  const v = verifyRecord(r, i.key);
-  if (!v.ok) return { ok: false, reason: 'bad-signature', device: r.device, detail: v.error.message, record: r };
-  return { ok: true, record: r, hash: recordHash(r) };
+  // The signature and the record's hash (the next record's prev) from one canonical pass; a
+  // record that cannot be put in canonical form has no valid signature.
+  let c: ReturnType<typeof checkSigned> | null = null;
+  try {
+    c = checkSigned(r, i.key);
+  } catch {
+    c = null;
+  }
+  if (!c?.signed) return { ok: false, reason: 'bad-signature', device: r.device, detail: badSignature(r).message, record: r };
+  return { ok: true, record: r, hash: c.hash };
 }

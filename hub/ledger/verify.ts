@@ -17,7 +17,7 @@
  * running hub's event loop breathe between chunks (run it on its own connection).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { GENESIS_HASH, importPublicKey, recordHash, verifyRecord, type RatingRecord } from '../../protocol/index.js';
+import { checkSigned, GENESIS_HASH, importPublicKey, recordHash, type RatingRecord } from '../../protocol/index.js';
 import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import { checkForwardCounts } from '../forwarder/queue.js';
 import { factFromRecord, monthOfDay, ROLLUP_KEYS, ROLLUPS, rollupSelect } from '../stats/facts.js';
@@ -263,12 +263,12 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
       add({ table: 'ratings', key: at, problem: 'body is not JSON' });
     }
     if (rec) {
-      const h = recordHash(rec);
+      const key = keys.get(g);
+      const { hash: h, signed } = key ? checkSigned(rec, key) : { hash: recordHash(rec), signed: false };
       if (h !== row.hash)
         add({ table: 'ratings', key: at, problem: 'hash column is not the hash of the body', stored: row.hash, expected: h });
-      const key = keys.get(g);
       if (!key) add({ table: 'ratings', key: at, problem: `no key is known for ${g}: the signature cannot be checked` });
-      else if (!verifyRecord(rec, key).ok)
+      else if (!signed)
         add({ table: 'ratings', key: at, problem: "body does not carry the device's signature (edited after it was signed)" });
       // These columns are copies of the signed body, for queries: each must say what it says.
       // (window, staff_id and session_id are the hub's own attribution, not the device's claim;

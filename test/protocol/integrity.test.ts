@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   canonical,
+  checkSigned,
   EMPTY_CHAIN,
   followsOn,
   GENESIS_HASH,
@@ -44,6 +45,35 @@ describe('record signatures', () => {
   it('public keys survive export and import as registered at enrolment', () => {
     const r = makeRecord(keys);
     expect(verifyRecord(r, importPublicKey(exportPublicKey(keys.publicKey))).ok).toBe(true);
+  });
+});
+
+describe('checkSigned: the hash and the signature from one canonical pass', () => {
+  it('gives what recordHash and verifyRecord give, for every key order, unicode text and any field changed', () => {
+    const r = makeRecord(keys, {
+      level: 1,
+      reasons: ['115'],
+      session: { id: 's-1', cases: ['BJ2026', '案件 "二"'], itemCode: '11420000MB1234567X', itemName: '不动产登记 \\ é 😀' },
+    });
+    const reversed = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(r).reverse()))) as typeof r;
+    const variants = [r, reversed, { ...r, level: 5 as const }, { ...r, window: '13' }, { ...r, sig: r.sig.replace(/^./, 'A') }];
+    const other = generateDeviceKeys().publicKey;
+    for (const v of variants)
+      for (const key of [keys.publicKey, other]) {
+        const c = checkSigned(v, key);
+        expect(c.hash).toBe(recordHash(v));
+        expect(c.signed).toBe(verifyRecord(v, key).ok);
+      }
+    expect(checkSigned(reversed, keys.publicKey).signed).toBe(true);
+    expect(checkSigned({ ...r, level: 5 }, keys.publicKey).signed).toBe(false);
+  });
+
+  it('leaves out members whose value is undefined, as the canonical form does, and refuses a record without sig', () => {
+    const r = makeRecord(keys);
+    const extra = { ...r, note: undefined } as unknown as typeof r;
+    expect(checkSigned(extra, keys.publicKey)).toEqual({ hash: recordHash(r), signed: true });
+    const { sig: _sig, ...unsigned } = r;
+    expect(checkSigned(unsigned as typeof r, keys.publicKey)).toEqual({ hash: recordHash(unsigned as typeof r), signed: false });
   });
 });
 
