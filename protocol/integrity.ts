@@ -68,7 +68,8 @@ export function signRecord(unsigned: UnsignedRecord, privateKey: KeyObject): Rat
 export function verifyRecord(record: RatingRecord, publicKey: KeyObject): Result<RatingRecord> {
   let good = false;
   try {
-    good = verifyEd25519(signingBytes(record), Buffer.from(record.sig, 'base64'), publicKey);
+    // A signature is base64 text: anything else (a byte array an edited body could hold) is none.
+    good = typeof record.sig === 'string' && verifyEd25519(signingBytes(record), Buffer.from(record.sig, 'base64'), publicKey);
   } catch {
     good = false; // a record that cannot be put in canonical form has no valid signature
   }
@@ -84,11 +85,14 @@ export function badSignature(record: Pick<RatingRecord, 'id' | 'seq'>): Protocol
  * A received record's hash and whether it carries `publicKey`'s signature, from one canonical
  * pass: the signing bytes and the hash's input are the same sorted members, one without `sig`,
  * so each member is put in canonical form once (recordHash and verifyRecord each did all of
- * them: ~13 µs a record here, a tenth of the hub's check; issue 14). The same bytes as those two
- * give (test/protocol/integrity.test.ts). Throws, as recordHash does, for a value that has no
- * canonical form (never one parsed from JSON).
+ * them: ~13 µs a record here, a tenth of the hub's check; issue 14). For a record as JSON gives
+ * it (plain data), the same hash and verdict as those two (test/protocol/integrity.test.ts);
+ * throws, as recordHash does, for a member with no canonical form (NaN, Infinity: never from
+ * JSON). Without a key, or for a value that is not an object, the hash alone and `signed` false.
  */
-export function checkSigned(record: RatingRecord, publicKey: KeyObject): { hash: string; signed: boolean } {
+export function checkSigned(record: RatingRecord, publicKey: KeyObject | null | undefined): { hash: string; signed: boolean } {
+  if (!publicKey || typeof record !== 'object' || record === null || Array.isArray(record))
+    return { hash: recordHash(record), signed: false };
   // As RFC 8785 and the canonicalize package order an object's members: by UTF-16 code units,
   // members whose value is undefined left out.
   const members: string[] = [];

@@ -66,11 +66,11 @@ export function checkRating(i: CheckInput): Checked {
     };
   // The signature and the record's hash (the next record's prev) from one canonical pass; a
   // record that cannot be put in canonical form has no valid signature.
-  let c: ReturnType<typeof checkSigned> | null = null;
+  let c: ReturnType<typeof checkSigned> | undefined;
   try {
     c = checkSigned(r, i.key);
   } catch {
-    c = null;
+    // c stays undefined: refused below
   }
   if (!c?.signed) return { ok: false, reason: 'bad-signature', device: r.device, detail: badSignature(r).message, record: r };
   return { ok: true, record: r, hash: c.hash };

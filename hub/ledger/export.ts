@@ -6,7 +6,7 @@
  * edit made after the checkpoint — to the database before exporting, or to the file — fails.
  */
 import type { KeyObject } from 'node:crypto';
-import { checkSigned, GENESIS_HASH, importPublicKey, recordHash, type RatingRecord } from '../../protocol/index.js';
+import { checkSigned, GENESIS_HASH, importPublicKey, type RatingRecord } from '../../protocol/index.js';
 import { dayFromNumber } from '../calendar/working-days.js';
 import type { Db } from '../store/db.js';
 import { dayBounds, type CheckpointMessage } from './checkpoints.js';
@@ -144,7 +144,7 @@ export function verifyExport(x: DayExport, hubKey?: KeyObject): ExportCheck {
   const rows = x.records.map((r) => {
     const at = `${r.id} (${r.device}/${r.epoch} seq ${r.seq})`;
     const k = keys.get(`${r.device}/${r.epoch}`);
-    const { hash: h, signed: carriesSig } = k ? checkSigned(r.record, k) : { hash: recordHash(r.record), signed: false };
+    const { hash: h, signed: carriesSig } = checkSigned(r.record, k);
     if (h !== r.hash) add({ table: 'records', key: at, problem: 'hash is not the hash of the record', stored: r.hash, expected: h });
     if (!k) add({ table: 'records', key: at, problem: 'no key for this device in the checkpoint: the signature cannot be checked' });
     else if (!carriesSig)

@@ -17,7 +17,7 @@
  * running hub's event loop breathe between chunks (run it on its own connection).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { checkSigned, GENESIS_HASH, importPublicKey, recordHash, type RatingRecord } from '../../protocol/index.js';
+import { checkSigned, GENESIS_HASH, importPublicKey, type RatingRecord } from '../../protocol/index.js';
 import { dayFromNumber, dayNumber } from '../calendar/working-days.js';
 import { checkForwardCounts } from '../forwarder/queue.js';
 import { factFromRecord, monthOfDay, ROLLUP_KEYS, ROLLUPS, rollupSelect } from '../stats/facts.js';
@@ -264,7 +264,7 @@ async function checkRatings(db: Db, add: Add, checked: Checked, yieldEvery: numb
     }
     if (rec) {
       const key = keys.get(g);
-      const { hash: h, signed } = key ? checkSigned(rec, key) : { hash: recordHash(rec), signed: false };
+      const { hash: h, signed } = checkSigned(rec, key);
       if (h !== row.hash)
         add({ table: 'ratings', key: at, problem: 'hash column is not the hash of the body', stored: row.hash, expected: h });
       if (!key) add({ table: 'ratings', key: at, problem: `no key is known for ${g}: the signature cannot be checked` });

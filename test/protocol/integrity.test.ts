@@ -9,6 +9,7 @@ import {
   exportPublicKey,
   nextLink,
   recordHash,
+  signRecord,
   verifyRecord,
 } from '../../protocol/index.js';
 import { generateDeviceKeys, makeChain, makeRecord } from '../helpers/records.js';
@@ -66,6 +67,35 @@ describe('checkSigned: the hash and the signature from one canonical pass', () =
       }
     expect(checkSigned(reversed, keys.publicKey).signed).toBe(true);
     expect(checkSigned({ ...r, level: 5 }, keys.publicKey).signed).toBe(false);
+  });
+
+  it('treats a __proto__ member parsed from JSON as data, and refuses a signature that is not base64 text', () => {
+    const { sig: _s, ...unsigned } = makeRecord(keys);
+    // JSON.parse makes "__proto__" an own member: signed over, hashed, and it must stay so.
+    const withProto = JSON.parse(JSON.stringify(unsigned).replace(/^\{/, '{"__proto__":{"x":1},')) as typeof unsigned;
+    const signed = signRecord(withProto, keys.privateKey);
+    const parsed = JSON.parse(JSON.stringify(signed)) as typeof signed;
+    expect(Object.keys(parsed)).toContain('__proto__');
+    expect(checkSigned(parsed, keys.publicKey)).toEqual({ hash: recordHash(parsed), signed: true });
+    const stripped = { ...parsed };
+    delete (stripped as Record<string, unknown>)['__proto__'];
+    expect(checkSigned(stripped, keys.publicKey).signed).toBe(false);
+    expect(verifyRecord(stripped, keys.publicKey).ok).toBe(false);
+    // The signature's 64 bytes as an array (an edited stored body): no signature, on both paths.
+    const asBytes = { ...makeRecord(keys) };
+    (asBytes as unknown as { sig: number[] }).sig = [...Buffer.from(asBytes.sig, 'base64')];
+    expect(checkSigned(asBytes, keys.publicKey).signed).toBe(false);
+    expect(verifyRecord(asBytes, keys.publicKey).ok).toBe(false);
+  });
+
+  it('gives the hash alone without a key, and for a body that is not an object', () => {
+    const r = makeRecord(keys);
+    expect(checkSigned(r, undefined)).toEqual({ hash: recordHash(r), signed: false });
+    for (const body of [[1, 2], 5, 'x', true])
+      expect(checkSigned(body as unknown as typeof r, keys.publicKey)).toEqual({
+        hash: recordHash(body as unknown as typeof r),
+        signed: false,
+      });
   });
 
   it('leaves out members whose value is undefined, as the canonical form does, and refuses a record without sig', () => {
