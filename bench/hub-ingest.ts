@@ -14,7 +14,8 @@
  * In the same run, two more: the floor — the same echo, but every message first passes the
  * hub's own per-record check (decode, schema, signature, hash; bench/raw-aedes-echo.ts --check)
  * — and the peer a hall would otherwise assemble (bench/peer-mosquitto.ts). The floor's rate is
- * the most any hub on aedes that checks every signature can reach here, storing nothing.
+ * the most a hub on aedes that checks every signature can reach on a machine whose cores the
+ * clients share (throughput follows CPU a record), storing nothing.
  *
  * The hub's devices are provisioned straight into its database with one shared secret hash
  * (hub/util/secrets.ts's device form); every connect is still checked.
@@ -57,6 +58,8 @@ interface Device {
   id: string;
   password: string;
   records: RatingRecord[];
+  /** SPKI base64, as registered at enrolment. */
+  publicKey: string;
 }
 
 function makeDevices(n: number, perDevice: number, password: string): Device[] {
@@ -83,7 +86,7 @@ function makeDevices(n: number, perDevice: number, password: string): Device[] {
       prev = recordHash(r);
       records.push(r);
     }
-    (out as (Device & { publicKey?: string })[]).push({ id, password, records, publicKey: exportPublicKey(keys.publicKey) } as Device);
+    out.push({ id, password, records, publicKey: exportPublicKey(keys.publicKey) });
   }
   return out;
 }
@@ -231,15 +234,20 @@ async function main(): Promise<void> {
     const info = await new Promise<{ port: number; pid: number }>((res) =>
       p.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number; pid: number })),
     );
-    const r = await measure(name, `mqtt://127.0.0.1:${info.port}`, info.pid, devices, false);
+    // An echo that exits (the floor refusing a record, --fail-fast) ends the bench rather than leaving it waiting.
+    const exited = new Promise<never>((_, reject) =>
+      p.once('exit', (code, signal) => reject(new Error(`${name} exited (${code ?? signal}) during the run`))),
+    );
+    const r = await Promise.race([measure(name, `mqtt://127.0.0.1:${info.port}`, info.pid, devices, false), exited]);
+    exited.catch(() => {}); // its exit on the stop below is expected
     await stopProcess(p);
     return r;
   };
   const baseline = await echo('raw aedes QoS 1 echo', []);
   const keysFile = join(dir, 'device-keys.json');
-  const keys = Object.fromEntries((devices as (Device & { publicKey: string })[]).map((d) => [d.id, d.publicKey]));
+  const keys = Object.fromEntries(devices.map((d) => [d.id, d.publicKey]));
   writeFileSync(keysFile, JSON.stringify({ hall: HALL, keys }));
-  const floor = await echo("aedes echo behind the hub's check (floor)", ['--check', keysFile]);
+  const floor = await echo("aedes echo behind the hub's check (floor)", ['--check', keysFile, '--fail-fast']);
 
   // Peer baseline: mosquitto + one subscriber storing in SQLite group commits, ack after commit.
   const peerDir = join(dir, 'peer');
@@ -267,7 +275,7 @@ async function main(): Promise<void> {
   const registry = new Registry(db, HALL);
   const hash = hashDeviceSecret(password);
   db.transaction(() => {
-    for (const d of devices as (Device & { publicKey: string })[]) {
+    for (const d of devices) {
       registry.add({ id: d.id, window: d.id.slice(3), settings: { mode: 'walk-up' } });
       db.prepare('UPDATE devices SET public_key = ?, secret_hash = ?, enrolled_at = ?, enrol_token_hash = NULL WHERE id = ?').run(
         d.publicKey,

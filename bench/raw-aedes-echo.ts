@@ -5,12 +5,16 @@
  *
  * With `--check KEYS` (a JSON file: the hall and each device's public key, SPKI base64) it is
  * the hub's floor: every message first passes the hub's own per-record check (`checkRating`:
- * decode and schema, topic and hall, Ed25519 signature, record hash) on this thread, and the
- * records a device sent in one turn of the event loop are acknowledged together, in the hub's
- * ack format (the hub acks once per device per commit, the peer once per device per commit).
- * A message that fails the check is not acknowledged. Nothing else of the hub: no store, no
- * chain, no commit. What this costs a record is what any hub on aedes that checks every
- * signature must spend before it stores anything.
+ * decode and schema, topic and hall, Ed25519 signature, record hash) on the broker's thread, and
+ * the records a device sent in one turn of the event loop are acknowledged together, in the
+ * hub's ack format: the nearest a storeless echo comes to the hub's and the peer's one ack per
+ * device per commit (it sends at least as many acks as they do). A message that fails the check
+ * is not acknowledged. Nothing else of the hub: no store, no chain, no commit. What this costs a
+ * record is what any hub on aedes that checks every signature must spend before it stores
+ * anything; on a machine whose cores the load shares, where throughput follows CPU a record, a
+ * verification thread (the hub's) moves that cost but does not remove it.
+ * `--fail-fast`: exit with status 1 at the first message that fails the check (bench:hub, whose
+ * devices would otherwise wait for that ack for ever).
  *
  * Prints {"port", "pid"} on stdout and runs until SIGTERM.
  */
@@ -21,6 +25,7 @@ import { Aedes } from 'aedes';
 import { importPublicKey, parseTopic } from '../protocol/index.js';
 import { checkRating } from '../hub/ingest/check.js';
 
+const failFast = process.argv.includes('--fail-fast');
 const keysFile = process.argv.includes('--check') ? process.argv[process.argv.indexOf('--check') + 1] : undefined;
 const check = keysFile
   ? (() => {
@@ -32,6 +37,7 @@ const check = keysFile
         const c = addr ? checkRating({ addr, topic: topicName, clientId, payload, hall, key: imported.get(addr.device) }) : null;
         if (c?.ok) return { seq: c.record.seq, id: c.record.id };
         if (++refused === 1) console.error(`echo: a message on ${topicName} failed the hub's check`);
+        if (failFast) process.exit(1);
         return null;
       };
     })()

@@ -16,8 +16,11 @@ import { walkUpRating } from '../../bench/walk-up-record.js';
 const HALL = 'bench-hall';
 let child: ChildProcess | null = null;
 let dir = '';
+let clients: mqtt.MqttClient[] = [];
 
-afterEach(() => {
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  clients = [];
   child?.kill('SIGKILL');
   child = null;
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -53,12 +56,12 @@ it("acknowledges only records that pass the hub's check, together per device and
   );
 
   const acks: { topic: string; body: { v: number; acks: { seq: number; id: string }[]; rejects: unknown[] } }[] = [];
-  const clients = await Promise.all(['ev-0001', 'ev-0002'].map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: id })));
+  clients = await Promise.all(['ev-0001', 'ev-0002'].map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: id })));
   for (const [i, c] of clients.entries()) {
     await c.subscribeAsync(topic(HALL, `ev-000${i + 1}`, 'ack'), { qos: 1 });
     c.on('message', (t, p) => acks.push({ topic: t, body: JSON.parse(String(p)) as (typeof acks)[number]['body'] }));
   }
-  // Published without waiting: the three good ones arrive in one turn of the echo's event loop.
+  // Published without waiting: the three good ones reach the echo together, mostly in one turn of its event loop.
   const [a, b] = clients as [mqtt.MqttClient, mqtt.MqttClient];
   const sent = [...records, forged].map((r) => a.publishAsync(topic(HALL, 'ev-0001', 'rating'), JSON.stringify(r), { qos: 1 }));
   sent.push(b.publishAsync(topic(HALL, 'ev-0002', 'rating'), JSON.stringify(stranger), { qos: 1 }));
@@ -71,5 +74,27 @@ it("acknowledges only records that pass the hub's check, together per device and
   expect(acks.length).toBeLessThan(3); // acknowledged together, not one message a record
   for (const x of acks) expect(x.body).toMatchObject({ v: 1, rejects: [] });
   expect(stderr).toContain("failed the hub's check");
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+});
+
+it('with --fail-fast, exits with status 1 at the first record that fails the check (bench:hub would otherwise wait for ever)', async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hcp-echo-'));
+  const keys = generateDeviceKeys();
+  const keysFile = join(dir, 'keys.json');
+  writeFileSync(keysFile, JSON.stringify({ hall: HALL, keys: { 'ev-0001': exportPublicKey(keys.publicKey) } }));
+  const echo = spawn(process.execPath, ['dist/bench/raw-aedes-echo.js', '--check', keysFile, '--fail-fast'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  child = echo;
+  const exited = new Promise<number | null>((res) => echo.once('exit', (code) => res(code)));
+  const { port } = await new Promise<{ port: number }>((res) =>
+    echo.stdout!.once('data', (b) => res(JSON.parse(String(b)) as { port: number })),
+  );
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'ev-0001', reconnectPeriod: 0 });
+  clients = [c];
+  const forged = walkUpRating(
+    { hall: HALL, device: 'ev-0001', seq: 1, prev: GENESIS_HASH, level: 1, at: Date.now(), mono: 30_000 },
+    generateDeviceKeys().privateKey,
+  );
+  c.publish(topic(HALL, 'ev-0001', 'rating'), JSON.stringify(forged), { qos: 1 });
+  expect(await exited).toBe(1);
 });
