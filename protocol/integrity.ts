@@ -68,8 +68,7 @@ export function signRecord(unsigned: UnsignedRecord, privateKey: KeyObject): Rat
 export function verifyRecord(record: RatingRecord, publicKey: KeyObject): Result<RatingRecord> {
   let good = false;
   try {
-    // A signature is base64 text: anything else (a byte array an edited body could hold) is none.
-    good = typeof record.sig === 'string' && verifyEd25519(signingBytes(record), Buffer.from(record.sig, 'base64'), publicKey);
+    good = checkSigned(record, publicKey).signed; // one way to check a signature (and its hash, cheap beside it)
   } catch {
     good = false; // a record that cannot be put in canonical form has no valid signature
   }
@@ -85,8 +84,9 @@ export function badSignature(record: Pick<RatingRecord, 'id' | 'seq'>): Protocol
  * A received record's hash and whether it carries `publicKey`'s signature, from one canonical
  * pass: the signing bytes and the hash's input are the same sorted members, one without `sig`,
  * so each member is put in canonical form once (recordHash and verifyRecord each did all of
- * them: ~13 µs a record here, a tenth of the hub's check; issue 14). For a record as JSON gives
- * it (plain data), the same hash and verdict as those two (test/protocol/integrity.test.ts);
+ * them: ~13 µs a record here, a tenth of the hub's check; issue 14); verifyRecord is this
+ * verdict. For a record as JSON gives it (plain data), the same hash as recordHash and the same
+ * signing bytes as signRecord signs (test/protocol/integrity.test.ts);
  * throws, as recordHash does, for a member with no canonical form (NaN, Infinity: never from
  * JSON). Without a key, or for a value that is not an object, the hash alone and `signed` false.
  */
@@ -107,6 +107,7 @@ export function checkSigned(record: RatingRecord, publicKey: KeyObject | null | 
   const unsigned = sigAt < 0 ? whole : `{${members.filter((_, i) => i !== sigAt).join(',')}}`;
   let signed = false;
   try {
+    // A signature is base64 text: anything else (a byte array an edited body could hold) is none.
     signed = typeof record.sig === 'string' && verifyEd25519(Buffer.from(unsigned), Buffer.from(record.sig, 'base64'), publicKey);
   } catch {
     signed = false;

@@ -50,7 +50,7 @@ describe('record signatures', () => {
 });
 
 describe('checkSigned: the hash and the signature from one canonical pass', () => {
-  it('gives what recordHash and verifyRecord give, for every key order, unicode text and any field changed', () => {
+  it("gives recordHash's hash and verifyRecord's verdict (signRecord's signature holds, a change breaks it) for every key order, unicode text and any field changed", () => {
     const r = makeRecord(keys, {
       level: 1,
       reasons: ['115'],
