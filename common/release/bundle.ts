@@ -159,6 +159,15 @@ export interface TrustOptions {
   platform?: string | null;
 }
 
+/** Refuses a release this machine must not take, whatever its files: another platform's, or a downgrade not asked for. */
+function refuseUnwanted(m: Manifest, t: TrustOptions): void {
+  const platform = t.platform === undefined ? platformOfThisMachine() : t.platform;
+  if (platform !== null && m.platform !== platform) throw new ReleaseError('wrong-platform', `the bundle is for ${m.platform}, this machine is ${platform}`);
+  if (t.currentVersion && !t.allowDowngrade && compareVersions(m.version, t.currentVersion) < 0) {
+    throw new ReleaseError('downgrade', `the bundle's version ${m.version} is older than the running ${t.currentVersion} (allow a downgrade explicitly)`);
+  }
+}
+
 /** Checks an unpacked release directory against its signed manifest; returns the manifest. */
 export async function verifyTree(dir: string, t: TrustOptions): Promise<Manifest> {
   const found = new Set<string>();
@@ -172,11 +181,7 @@ export async function verifyTree(dir: string, t: TrustOptions): Promise<Manifest
     throw new ReleaseError('bad-signature', 'the bundle is not signed by the pinned release key');
   }
   const m = parseManifest(bytes);
-  const platform = t.platform === undefined ? platformOfThisMachine() : t.platform;
-  if (platform !== null && m.platform !== platform) throw new ReleaseError('wrong-platform', `the bundle is for ${m.platform}, this machine is ${platform}`);
-  if (t.currentVersion && !t.allowDowngrade && compareVersions(m.version, t.currentVersion) < 0) {
-    throw new ReleaseError('downgrade', `the bundle's version ${m.version} is older than the running ${t.currentVersion} (allow a downgrade explicitly)`);
-  }
+  refuseUnwanted(m, t);
   let n = 0;
   for (const [rel, f] of Object.entries(m.files)) {
     // Hashing a release takes a while on a Pi: let ratings and the link run in between.
@@ -194,6 +199,9 @@ export async function verifyTree(dir: string, t: TrustOptions): Promise<Manifest
 
 /** Extracts a bundle into a fresh directory next to `releasesDir`'s entries, verifies it, moves it to `releasesDir/<version>`. */
 export async function unpackBundle(file: string, releasesDir: string, t: TrustOptions): Promise<{ dir: string; manifest: Manifest }> {
+  // The signed manifest leads the archive: a foreign, older or other platform's bundle is refused
+  // from it before ~100 MB are written to a Pi's SD card. The files are checked after extraction.
+  refuseUnwanted((await readSignedManifest(file, t.publicPem)).manifest, t);
   mkdirSync(releasesDir, { recursive: true });
   const tmp = mkdtempSync(join(releasesDir, '.incoming-'));
   try {

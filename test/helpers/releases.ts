@@ -17,11 +17,19 @@ export interface ReleaseFixtures {
   keys: { privatePem: string; publicPem: string };
   publicKeyFile: string;
   otherKeys: { privatePem: string; publicPem: string };
+  /** Real bundles of this tree: the first, and a second version re-sealed from it. */
   v1: { version: string; file: string };
   v2: { version: string; file: string };
-  /** v2 with one file changed after signing. */
+  /**
+   * The bad ones are small bundles (tinyBundle): what refuses them is the manifest, the signature
+   * and the hashes, the same for 9,700 files as for three, and each real one cost the suite a pack
+   * and an unpack of ~100 MB (seconds apiece, minutes in all on a loaded two-core machine).
+   * `small` is v2's version, good, beside them.
+   */
+  small: string;
+  /** v2's version with one file (dist/bin/main.js) changed after signing. */
   tampered: string;
-  /** v2 signed by a key nobody pinned. */
+  /** v2's version signed by a key nobody pinned. */
   foreign: string;
   /** An older version, properly signed. */
   older: { version: string; file: string };
@@ -65,11 +73,16 @@ export async function makeReleaseFixtures(): Promise<ReleaseFixtures> {
   const v2version = `${maj}.${min + 1}.0`;
   const olderVersion = pat > 0 ? `${maj}.${min}.${pat - 1}` : `${maj}.${min}.0-rc.1`;
   const v2 = await deriveBundle(unpacked, v2version, keys.privatePem, join(dir, 'v2'));
-  const older = await deriveBundle(unpacked, olderVersion, keys.privatePem, join(dir, 'older'));
-  const foreign = await deriveBundle(unpacked, v2version, otherKeys.privatePem, join(dir, 'foreign'));
-  // Tampered: the signed v2, one file changed afterwards, packed again.
+  const withMain = (root: string) => {
+    mkdirSync(join(root, 'dist', 'bin'), { recursive: true });
+    writeFileSync(join(root, 'dist', 'bin', 'main.js'), "console.log('main');\n");
+  };
+  const small = await tinyBundle(v2version, keys.privatePem, join(dir, 'small'), withMain);
+  const older = await tinyBundle(olderVersion, keys.privatePem, join(dir, 'older'), withMain);
+  const foreign = await tinyBundle(v2version, otherKeys.privatePem, join(dir, 'foreign'), withMain);
+  // Tampered: the signed small v2, one file changed afterwards, packed again.
   const t = mkdtempSync(join(tmpdir(), 'hcp-tamper-'));
-  execFileSync('tar', ['-xzf', v2, '-C', t]);
+  execFileSync('tar', ['-xzf', small, '-C', t]);
   appendFileSync(join(t, 'dist', 'bin', 'main.js'), '\n// one more line\n');
   const tampered = join(dir, 'tampered.tar.gz');
   execFileSync('tar', ['-czf', tampered, '-C', t, '.']);
@@ -81,6 +94,7 @@ export async function makeReleaseFixtures(): Promise<ReleaseFixtures> {
     otherKeys,
     v1: { version: v1.manifest.version, file: v1.file },
     v2: { version: v2version, file: v2 },
+    small,
     older: { version: olderVersion, file: older },
     foreign,
     tampered,

@@ -78,9 +78,11 @@ describe('release bundles', { timeout: 180_000 }, () => {
     expect(await refusal(unpackBundle(f.foreign, to('f'), trust))).toBe('bad-signature');
     expect(await refusal(unpackBundle(f.older.file, to('o'), trust))).toBe('downgrade');
     expect(await refusal(unpackBundle(f.older.file, to('o2'), { ...trust, allowDowngrade: true }))).toBe('accepted');
-    expect(await refusal(unpackBundle(f.v2.file, to('v2'), trust))).toBe('accepted');
-    // Nothing of a refused bundle is left behind in the releases directory.
+    expect(await refusal(unpackBundle(f.small, to('v2'), trust))).toBe('accepted');
+    // Nothing of a refused bundle is left behind in the releases directory …
     expect(existsSync(to('t')) ? spawnSync('ls', ['-A', to('t')], { encoding: 'utf8' }).stdout.trim() : '').toBe('');
+    // … and one its signed manifest refuses (a foreign key, a downgrade) is refused before anything is unpacked.
+    expect([existsSync(to('f')), existsSync(to('o'))]).toEqual([false, false]);
   });
 
   it('`release verify` says why in one line and exits 1 — no stack trace', () => {
@@ -88,7 +90,7 @@ describe('release bundles', { timeout: 180_000 }, () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^refused \(hash-mismatch\): dist\/bin\/main\.js does not match its hash/);
-    const ok = cli(['release', 'verify', f.v2.file, '--pubkey', f.publicKeyFile, '--current-version', f.v1.version]);
+    const ok = cli(['release', 'verify', f.small, '--pubkey', f.publicKeyFile, '--current-version', f.v1.version]);
     expect(ok.stdout).toMatch(new RegExp(`^ok: haochaping ${f.v2.version.replaceAll('.', '\\.')} for`));
     expect(ok.status).toBe(0);
   });
