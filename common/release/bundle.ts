@@ -57,6 +57,19 @@ export function isForeignPrebuild(rel: string, platform: string = process.platfo
   return !(os === platform && archs.split('+').includes(arch));
 }
 
+/**
+ * A file of a dependency that nothing loads at run time: source maps, type declarations and
+ * TypeScript sources (Node 20 runs neither), and documents other than licences. (Our own dist/
+ * keeps its source maps, for stack traces.) better-sqlite3's deps/ (SQLite's source, 10 MB) goes
+ * too: the bundle carries the built module and is never rebuilt where it is installed.
+ */
+export function buildOnly(rel: string): boolean {
+  if (!rel.startsWith('node_modules/')) return false;
+  const name = rel.slice(rel.lastIndexOf('/') + 1);
+  if (/\.(map|ts|mts|cts)$/.test(name)) return true;
+  return /\.(md|markdown)$/i.test(name) && !/^(licen[cs]e|copying|notice|authors)/i.test(name);
+}
+
 export interface BuildOptions {
   projectDir: string;
   outDir: string;
@@ -89,8 +102,11 @@ export async function buildBundle(o: BuildOptions): Promise<{ file: string; mani
     // the intermediate files of native builds (objects, static libraries), only the built .node.
     // Nor are prebuilt binaries for other platforms (sodium-native ships 13 of them, 18 MB): a
     // bundle is for the platform it was built on.
+    // Nor what a dependency ships for its developers (see buildOnly): a third of the bytes and
+    // two fifths of the files, each of which a Pi writes to its SD card on every update.
     walkFiles(root, (rel, kind) => {
-      if (kind === 'other' || (kind === 'file' && rel.endsWith('.a'))) rmSync(join(root, rel), { force: true });
+      if (kind === 'other' || (kind === 'file' && (rel.endsWith('.a') || buildOnly(rel)))) rmSync(join(root, rel), { force: true });
+      if (kind === 'dir' && rel === 'node_modules/better-sqlite3/deps') rmSync(join(root, rel), { recursive: true, force: true });
       if (kind === 'dir' && /(^|\/)build\/Release\/(obj|obj\.target|\.deps)$/.test(rel)) rmSync(join(root, rel), { recursive: true, force: true });
       if (kind === 'dir' && isForeignPrebuild(rel)) rmSync(join(root, rel), { recursive: true, force: true });
     });

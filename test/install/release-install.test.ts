@@ -63,6 +63,11 @@ describe('release bundles', { timeout: 180_000 }, () => {
         dev,
       ).toBe(false);
     expect(files.some((p) => p.startsWith('test/') || p.startsWith('dist/bench/') || p.startsWith('dist/test/'))).toBe(false);
+    // What dependencies ship for their developers stays out; their licences and our own source maps stay in.
+    const deps = files.filter((p) => p.startsWith('node_modules/'));
+    expect(deps.filter((p) => /\.(map|ts)$|\/README\.md$/.test(p) || p.startsWith('node_modules/better-sqlite3/deps/'))).toEqual([]);
+    expect(deps.filter((p) => /\/LICEN[CS]E\.md$/i.test(p)).length).toBeGreaterThan(0);
+    expect(files).toContain('dist/bin/main.js.map');
     expect(m.platform).toBe(`${process.platform}-${process.arch}`);
   });
 
