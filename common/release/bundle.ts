@@ -59,15 +59,17 @@ export function isForeignPrebuild(rel: string, platform: string = process.platfo
 
 /**
  * A file of a dependency that nothing loads at run time: source maps, type declarations and
- * TypeScript sources (Node 20 runs neither), and documents other than licences. (Our own dist/
- * keeps its source maps, for stack traces.) better-sqlite3's deps/ (SQLite's source, 10 MB) goes
- * too: the bundle carries the built module and is never rebuilt where it is installed.
+ * TypeScript sources (Node 20 runs neither), and documents other than licences and readmes (some
+ * packages, johnny-five and firmata among them, carry their licence notice only in the readme,
+ * and it must travel with every copy). Our own dist/ keeps its source maps, for stack traces.
+ * better-sqlite3's deps/ (SQLite's source, 10 MB) goes too: the bundle carries the built module
+ * and is never rebuilt where it is installed.
  */
 export function buildOnly(rel: string): boolean {
   if (!rel.startsWith('node_modules/')) return false;
   const name = rel.slice(rel.lastIndexOf('/') + 1);
   if (/\.(map|ts|mts|cts)$/.test(name)) return true;
-  return /\.(md|markdown)$/i.test(name) && !/^(licen[cs]e|copying|notice|authors)/i.test(name);
+  return /\.(md|markdown)$/i.test(name) && !/^(licen[cs]e|copying|notice|authors|readme)/i.test(name);
 }
 
 export interface BuildOptions {
@@ -102,8 +104,8 @@ export async function buildBundle(o: BuildOptions): Promise<{ file: string; mani
     // the intermediate files of native builds (objects, static libraries), only the built .node.
     // Nor are prebuilt binaries for other platforms (sodium-native ships 13 of them, 18 MB): a
     // bundle is for the platform it was built on.
-    // Nor what a dependency ships for its developers (see buildOnly): a third of the bytes and
-    // two fifths of the files, each of which a Pi writes to its SD card on every update.
+    // Nor what a dependency ships for its developers (see buildOnly): over a third of the bytes
+    // and a third of the files, each of which a Pi writes to its SD card on every update.
     walkFiles(root, (rel, kind) => {
       if (kind === 'other' || (kind === 'file' && (rel.endsWith('.a') || buildOnly(rel)))) rmSync(join(root, rel), { force: true });
       if (kind === 'dir' && rel === 'node_modules/better-sqlite3/deps') rmSync(join(root, rel), { recursive: true, force: true });
@@ -217,7 +219,13 @@ export async function verifyTree(dir: string, t: TrustOptions): Promise<Manifest
 export async function unpackBundle(file: string, releasesDir: string, t: TrustOptions): Promise<{ dir: string; manifest: Manifest }> {
   // The signed manifest leads the archive: a foreign, older or other platform's bundle is refused
   // from it before ~100 MB are written to a Pi's SD card. The files are checked after extraction.
-  refuseUnwanted((await readSignedManifest(file, t.publicPem)).manifest, t);
+  // An archive whose manifest cannot be read on its own (packed by hand as /manifest.json, say)
+  // is left to the extraction and the full check below, which say what is wrong with it.
+  const signed = await readSignedManifest(file, t.publicPem).catch((e: unknown) => {
+    if (e instanceof ReleaseError && e.reason === 'malformed') return null;
+    throw e;
+  });
+  if (signed) refuseUnwanted(signed.manifest, t);
   mkdirSync(releasesDir, { recursive: true });
   const tmp = mkdtempSync(join(releasesDir, '.incoming-'));
   try {

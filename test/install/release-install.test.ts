@@ -65,8 +65,9 @@ describe('release bundles', { timeout: 180_000 }, () => {
     expect(files.some((p) => p.startsWith('test/') || p.startsWith('dist/bench/') || p.startsWith('dist/test/'))).toBe(false);
     // What dependencies ship for their developers stays out; their licences and our own source maps stay in.
     const deps = files.filter((p) => p.startsWith('node_modules/'));
-    expect(deps.filter((p) => /\.(map|ts)$|\/README\.md$/.test(p) || p.startsWith('node_modules/better-sqlite3/deps/'))).toEqual([]);
+    expect(deps.filter((p) => /\.(map|ts)$|\/CHANGELOG\.md$/.test(p) || p.startsWith('node_modules/better-sqlite3/deps/'))).toEqual([]);
     expect(deps.filter((p) => /\/LICEN[CS]E\.md$/i.test(p)).length).toBeGreaterThan(0);
+    expect(files).toContain('node_modules/johnny-five/README.md'); // its licence notice is only there
     expect(files).toContain('dist/bin/main.js.map');
     expect(m.platform).toBe(`${process.platform}-${process.arch}`);
   });
@@ -76,7 +77,7 @@ describe('release bundles', { timeout: 180_000 }, () => {
     expect(r.stdout.trim()).toBe(`haochaping-device/${f.v1.version}`);
   });
 
-  it('a tampered bundle, one signed by another key, and an older one are each refused with their reason', async () => {
+  it('a tampered bundle, one signed by another key, an older one and a file that is no bundle are each refused with their reason', async () => {
     const to = (n: string) => join(scratch, n);
     const trust = { publicPem: f.keys.publicPem, currentVersion: f.v1.version };
     expect(await refusal(unpackBundle(f.tampered, to('t'), trust))).toBe('hash-mismatch');
@@ -88,6 +89,9 @@ describe('release bundles', { timeout: 180_000 }, () => {
     expect(existsSync(to('t')) ? spawnSync('ls', ['-A', to('t')], { encoding: 'utf8' }).stdout.trim() : '').toBe('');
     // … and one its signed manifest refuses (a foreign key, a downgrade) is refused before anything is unpacked.
     expect([existsSync(to('f')), existsSync(to('o'))]).toEqual([false, false]);
+    // A file that is not a bundle is refused with what tar found wrong with it.
+    writeFileSync(to('junk.tar.gz'), 'not a bundle\n');
+    await expect(unpackBundle(to('junk.tar.gz'), to('j'), trust)).rejects.toThrow(/^the bundle is not a readable archive \(.*gzip/);
   });
 
   it('`release verify` says why in one line and exits 1 — no stack trace', () => {
