@@ -65,8 +65,9 @@ export function isForeignPrebuild(rel: string, platform: string = process.platfo
  * better-sqlite3's deps/ (SQLite's source, 10 MB) goes too: the bundle carries the built module
  * and is never rebuilt where it is installed.
  */
-export function buildOnly(rel: string): boolean {
+function buildOnly(rel: string, kind: 'file' | 'dir'): boolean {
   if (!rel.startsWith('node_modules/')) return false;
+  if (kind === 'dir') return rel === 'node_modules/better-sqlite3/deps';
   const name = rel.slice(rel.lastIndexOf('/') + 1);
   if (/\.(map|ts|mts|cts)$/.test(name)) return true;
   return /\.(md|markdown)$/i.test(name) && !/^(licen[cs]e|copying|notice|authors|readme)/i.test(name);
@@ -107,8 +108,8 @@ export async function buildBundle(o: BuildOptions): Promise<{ file: string; mani
     // Nor what a dependency ships for its developers (see buildOnly): over a third of the bytes
     // and a third of the files, each of which a Pi writes to its SD card on every update.
     walkFiles(root, (rel, kind) => {
-      if (kind === 'other' || (kind === 'file' && (rel.endsWith('.a') || buildOnly(rel)))) rmSync(join(root, rel), { force: true });
-      if (kind === 'dir' && rel === 'node_modules/better-sqlite3/deps') rmSync(join(root, rel), { recursive: true, force: true });
+      if (kind === 'other' || (kind === 'file' && rel.endsWith('.a'))) rmSync(join(root, rel), { force: true });
+      if (kind !== 'other' && buildOnly(rel, kind)) rmSync(join(root, rel), { recursive: true, force: true });
       if (kind === 'dir' && /(^|\/)build\/Release\/(obj|obj\.target|\.deps)$/.test(rel)) rmSync(join(root, rel), { recursive: true, force: true });
       if (kind === 'dir' && isForeignPrebuild(rel)) rmSync(join(root, rel), { recursive: true, force: true });
     });
@@ -218,7 +219,7 @@ export async function verifyTree(dir: string, t: TrustOptions): Promise<Manifest
 /** Extracts a bundle into a fresh directory next to `releasesDir`'s entries, verifies it, moves it to `releasesDir/<version>`. */
 export async function unpackBundle(file: string, releasesDir: string, t: TrustOptions): Promise<{ dir: string; manifest: Manifest }> {
   // The signed manifest leads the archive: a foreign, older or other platform's bundle is refused
-  // from it before ~100 MB are written to a Pi's SD card. The files are checked after extraction.
+  // from it before the whole archive is written to a Pi's SD card. The files are checked after extraction.
   // An archive whose manifest cannot be read on its own (packed by hand as /manifest.json, say)
   // is left to the extraction and the full check below, which say what is wrong with it.
   const signed = await readSignedManifest(file, t.publicPem).catch((e: unknown) => {
