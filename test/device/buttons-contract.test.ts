@@ -41,7 +41,11 @@ let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hcp-buttons-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  delete process.env.FAKE_GPIOD_SOCKET; // the fake gpiod programs' socket, set by each gpiod rig
+  delete process.env.FAKE_GPIOD_LEVELS;
+});
 
 const rigs: Record<string, () => Promise<ButtonRig>> = {
   virtual: async () => {
