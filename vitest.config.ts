@@ -27,6 +27,14 @@ export default defineConfig({
     // Integration tests start brokers, hubs and child processes; two cores do not like many at once.
     fileParallelism: true,
     maxWorkers: 2,
+    // A worker runs file after file in one process instead of a fresh one per file: each system
+    // file re-imported the hub's module graph (fastify, aedes, pino, zod…), ~0.9 s a file, 97 s of
+    // the system lane's 1,150 worker-seconds (573 → 493 s; the unit lane 19 → 9 s). The tests
+    // share no module state: each starts its own hubs on its own ports and directories, and a file
+    // that leaves process.env, fake timers or the working directory changed fails
+    // (test/helpers/shared-worker.ts).
+    isolate: false,
+    setupFiles: ['test/helpers/shared-worker.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
       {
@@ -35,14 +43,6 @@ export default defineConfig({
           name: 'system',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...UNIT],
-          // A worker runs file after file in one process instead of a fresh one per file: each
-          // file re-imported the hub's module graph (fastify, aedes, pino, zod…), ~0.9 s a file,
-          // 97 s of the lane's 1,150 worker-seconds (lane 573 → 493 s). The system tests drive
-          // real processes and share no module state: each starts its own hubs on its own ports
-          // and directories, and a file that leaves process.env, fake timers or the working
-          // directory changed fails (test/helpers/shared-worker.ts).
-          isolate: false,
-          setupFiles: ['test/helpers/shared-worker.ts'],
         },
       },
     ],
