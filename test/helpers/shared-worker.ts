@@ -1,9 +1,9 @@
 /**
- * The system lane runs file after file in one worker process (vitest.config.ts, `isolate:
- * false`), so what a file leaves behind in the process reaches the files after it. This runs
- * around every system test file and fails the file that leaves process.env changed, fake timers
- * on, or the working directory moved, naming what it left (and puts it back, so the next file
- * starts clean).
+ * Both lanes run file after file in one worker process (vitest.config.ts, `isolate: false`), so
+ * what a file leaves behind in the process reaches the files after it. This runs around every
+ * test file and fails the file that leaves process.env changed, fake timers on, or the working
+ * directory moved, naming what it left (and puts it back, so the next file starts clean).
+ * test/tooling/shared-worker.test.ts shows it doing so.
  */
 import { afterAll, beforeAll, vi } from 'vitest';
 
