@@ -62,14 +62,14 @@ const show = (m) =>
 console.log(`\n${(total / 1e6).toFixed(2)} s of samples from ${from} s to ${to} s\n-- self\n${show(self)}\n-- inclusive\n${show(incl)}`);
 
 if (lines > 0) {
-  const ticks = new Map(); // function key -> line -> ticks (whole profile)
+  const ticks = new Map(); // function key -> { url, line -> ticks } (whole profile)
   let all = 0;
   for (const n of p.nodes) {
     all += n.hitCount ?? 0;
     for (const pt of n.positionTicks ?? []) {
-      const m = ticks.get(key(n)) ?? new Map();
-      m.set(pt.line, (m.get(pt.line) ?? 0) + pt.ticks);
-      ticks.set(key(n), m);
+      const f = ticks.get(key(n)) ?? { url: n.callFrame.url, lines: new Map() };
+      f.lines.set(pt.line, (f.lines.get(pt.line) ?? 0) + pt.ticks);
+      ticks.set(key(n), f);
     }
   }
   const sources = new Map();
@@ -84,13 +84,12 @@ if (lines > 0) {
     }
     return (sources.get(url)[line - 1] ?? '').trim().slice(0, 90);
   };
-  const urls = new Map(p.nodes.map((n) => [key(n), n.callFrame.url]));
   console.log(`\n-- lines (whole profile, ${all} samples), for the ${lines} functions with the most self time above`);
   for (const [k] of [...self].sort((x, y) => y[1] - x[1]).slice(0, lines)) {
-    const m = ticks.get(k);
-    if (!m) continue;
-    for (const [line, n] of [...m].sort((x, y) => y[1] - x[1]).slice(0, 8))
+    const f = ticks.get(k);
+    if (!f) continue;
+    for (const [line, n] of [...f.lines].sort((x, y) => y[1] - x[1]).slice(0, 8))
       if ((100 * n) / all >= 0.05)
-        console.log(`${((100 * n) / all).toFixed(2).padStart(6)} %  ${k.split(' ')[0]}:${line}  ${text(urls.get(k), line)}`);
+        console.log(`${((100 * n) / all).toFixed(2).padStart(6)} %  ${k.split(' ')[0]}:${line}  ${text(f.url, line)}`);
   }
 }
